@@ -1,0 +1,1 @@
+"""Rule packs shipped with mendflow (the top-level playbooks/ folder)."""

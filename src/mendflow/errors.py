@@ -1,0 +1,58 @@
+"""The one error hierarchy of mendflow.
+
+    MendflowError                 base: a message that says what was wrong, where, and what to do
+    ├── InputError                bad user input (tenant file, playbook, CLI argument); exit code 2
+    │   ├── TenantFileError       a tenant file that cannot be read or has the wrong shape
+    │   └── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
+    ├── ConnectionProblem         a peer (Temporal, a vendor API, a simulator) cannot be reached
+    ├── VendorError               a vendor API answered with an error we cannot recover from
+    │   └── AuthError             401/403 on credentials: retrying cannot help
+    └── ActionError               a remediation action was asked something it cannot do
+"""
+
+from __future__ import annotations
+
+
+class MendflowError(Exception):
+    """Base class: `str(err)` is a complete, user-facing one-line explanation."""
+
+
+class InputError(MendflowError):
+    """The user gave us something we cannot use; the CLI exits with code 2."""
+
+
+class TenantFileError(InputError):
+    """A tenant file is unreadable, has the wrong `format`, or holds objects of the wrong shape."""
+
+
+class PlaybookError(InputError):
+    """A playbook file is invalid; the message starts with `file:line:column`."""
+
+    def __init__(self, message: str, *, path: str, line: int = 0, column: int = 0) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        where = f"{path}:{line}:{column}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class ConnectionProblem(MendflowError):
+    """A peer could not be reached; the message says which address and what to check."""
+
+
+class VendorError(MendflowError):
+    """A vendor API answered an error that retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int, method: str, path: str) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} → HTTP {status}: {message}")
+
+
+class AuthError(VendorError):
+    """The credentials were refused (401) or lack a permission (403)."""
+
+
+class ActionError(MendflowError):
+    """A remediation action cannot be carried out as asked."""

@@ -1,0 +1,116 @@
+"""The domain vocabulary every part of mendflow speaks: resources, findings, changes.
+
+Resources are named by their canonical API path (see docs/tenant-format.md), so anyone can find the object a
+finding or a change is about. All models are pydantic v2 and travel through Temporal via the pydantic data
+converter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonObject = dict[str, Any]
+
+
+class Frozen(BaseModel):
+    """Base for value objects: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Severity(StrEnum):
+    """Finding severity, ordered from least to most urgent."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for info … 4 for critical, for sorting."""
+        return list(Severity).index(self)
+
+
+class ResourceRef(Frozen):
+    """Names one vendor object: its mendflow type and canonical API path."""
+
+    type: str
+    """mendflow resource type, e.g. `github.repo_hook`."""
+    id: str
+    """Canonical API path that GETs the object, e.g. `/repos/acme/api/hooks/12`."""
+
+
+class Resource(BaseModel):
+    """One vendor object as the vendor's API returns it, plus what other endpoints said about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    id: str
+    data: JsonObject
+    """The vendor's own JSON object (the body its GET returns)."""
+    related: JsonObject = Field(default_factory=dict)
+    """Facts read from other endpoints (e.g. a repo's default-branch protection), keyed by name."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(type=self.type, id=self.id)
+
+
+def fingerprint(tenant: str, rule: str, resource_id: str) -> str:
+    """Stable identity of a finding: sha256 over (tenant, rule, resource id)."""
+    material = "\x1f".join((tenant, rule, resource_id)).encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+class Finding(Frozen):
+    """A rule that holds for a resource in a tenant at one point in time."""
+
+    fingerprint: str
+    tenant: str
+    provider: str
+    rule: str
+    """The playbook id that detected it."""
+    title: str
+    severity: Severity
+    resource: ResourceRef
+    evidence: JsonObject
+    """Field path → value for every field the condition read."""
+    compliance: tuple[str, ...] = ()
+    observed_at: datetime
+    """As-of time of the evaluation (a tenant file's `taken_at`, or the scan time)."""
+
+
+class Outcome(StrEnum):
+    """What happened to one resource in a remediation."""
+
+    planned = "planned"
+    skipped = "skipped"
+    applied = "applied"
+    verified = "verified"
+    failed = "failed"
+    restored = "restored"
+    restore_failed = "restore_failed"
+
+
+class Change(BaseModel):
+    """Before/after of one action on one resource, and how it ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource: ResourceRef
+    action: str
+    before: JsonObject = Field(default_factory=dict)
+    """The captured prior state of exactly the fields the action writes."""
+    after: JsonObject = Field(default_factory=dict)
+    """The intended state of those fields."""
+    outcome: Outcome = Outcome.planned
+    detail: str = ""
+    """A human sentence on why the outcome is what it is (empty when obvious)."""
