@@ -1,13 +1,13 @@
 """The one error hierarchy of mendflow.
 
-    MendflowError                 base: a message that says what was wrong, where, and what to do
-    ├── InputError                bad user input (tenant file, playbook, CLI argument); exit code 2
-    │   ├── TenantFileError       a tenant file that cannot be read or has the wrong shape
-    │   └── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
-    ├── ConnectionProblem         a peer (Temporal, a vendor API, a simulator) cannot be reached
-    ├── VendorError               a vendor API answered with an error we cannot recover from
-    │   └── AuthError             401/403 on credentials: retrying cannot help
-    └── ActionError               a remediation action was asked something it cannot do
+MendflowError                 base: a message that says what was wrong, where, and what to do
+├── InputError                bad user input (tenant file, playbook, CLI argument); exit code 2
+│   ├── TenantFileError       a tenant file that cannot be read or has the wrong shape
+│   └── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
+├── ConnectionProblem         a peer (Temporal, a vendor API, a simulator) cannot be reached
+├── VendorError               a vendor API answered with an error we cannot recover from
+│   └── AuthError             401/403 on credentials: retrying cannot help
+└── ActionError               a remediation action was asked something it cannot do
 """
 
 from __future__ import annotations

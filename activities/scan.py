@@ -1,0 +1,94 @@
+"""Scan activities: collect the inventory, evaluate the rules, reconcile with the findings ledger."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from temporalio import activity
+
+from mendflow.findings_store import LedgerRow, campaign_id
+from mendflow.models import Finding, Resource, Severity
+from mendflow.worker_context import WorkerContext, github_session
+from mendflow.workflow_types import (
+    CampaignPlan,
+    CollectInput,
+    CollectResult,
+    EvaluateInput,
+    EvaluateResult,
+    ReconcileInput,
+    ReconcileResult,
+)
+
+HEARTBEAT_EVERY = 200
+
+
+class ScanActivities:
+    def __init__(self, context: WorkerContext) -> None:
+        self.ctx = context
+
+    @activity.defn(name="collect_inventory")
+    async def collect_inventory(self, request: CollectInput) -> CollectResult:
+        """Stream every resource of the tenant into the snapshot store; return its digest."""
+        connection = self.ctx.registry.get(request.tenant_key)
+        writer = self.ctx.snapshots.writer()
+        try:
+            async with github_session(connection) as (http, collector):
+                async for resource in collector.collect():
+                    writer.write(resource.model_dump(mode="json"))
+                    if writer.count % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(writer.count)
+                requests = http.requests_made
+        except BaseException:
+            writer.discard()
+            raise
+        digest = writer.close()
+        gaps = [f"{gap.endpoint}: {gap.reason}" for gap in collector.gaps]
+        return CollectResult(snapshot=digest, resources=writer.count, requests=requests, gaps=gaps)
+
+    @activity.defn(name="evaluate_rules")
+    async def evaluate_rules(self, request: EvaluateInput) -> EvaluateResult:
+        """Evaluate every loaded playbook over the snapshot; store the findings by digest."""
+        connection = self.ctx.registry.get(request.tenant_key)
+        resources = (Resource.model_validate(line) for line in self.ctx.snapshots.read_lines(request.snapshot))
+        result = self.ctx.rules.evaluate(
+            resources, tenant=connection.tenant, provider=connection.provider, as_of=request.as_of
+        )
+        digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in result.findings])
+        counts = Counter(f.severity for f in result.findings)
+        return EvaluateResult(
+            findings=digest,
+            count=len(result.findings),
+            by_severity={s: counts.get(s, 0) for s in Severity},
+            rules=sorted(p.id for p in self.ctx.playbooks.values() if p.resource.startswith(f"{connection.provider}.")),
+            errors=[f"{e.rule} on {e.resource_id}: {e.message}" for e in result.errors[:50]],
+        )
+
+    @activity.defn(name="reconcile_findings")
+    async def reconcile_findings(self, request: ReconcileInput) -> ReconcileResult:
+        """Update the ledger; hand each auto playbook's unowned open findings to one campaign."""
+        findings = [Finding.model_validate(line) for line in self.ctx.snapshots.read_lines(request.findings)]
+        tenant = request.tenant_key
+        outcome = self.ctx.ledger.reconcile(tenant, findings, rules=request.rules, seen_at=request.seen_at)
+        by_rule: dict[str, list[LedgerRow]] = defaultdict(list)
+        for row in outcome.unclaimed:
+            by_rule[row.finding.rule].append(row)
+        campaigns: list[CampaignPlan] = []
+        waiting = 0
+        for rule in sorted(by_rule):
+            playbook = self.ctx.playbooks.get(rule)
+            group = sorted(by_rule[rule], key=lambda row: row.finding.resource.id)
+            if playbook is None or not playbook.is_auto():
+                waiting += len(group)
+                continue
+            cid = campaign_id(tenant, rule, group)
+            claimed = set(self.ctx.ledger.claim((row.finding.fingerprint for row in group), cid))
+            mine = [row.finding for row in group if row.finding.fingerprint in claimed]
+            if mine:
+                campaigns.append(CampaignPlan(campaign_id=cid, playbook_id=rule, findings=mine))
+        return ReconcileResult(
+            new=len(outcome.new),
+            still_open=len(outcome.still_open),
+            gone=len(outcome.gone),
+            campaigns=campaigns,
+            awaiting_decision=waiting,
+        )

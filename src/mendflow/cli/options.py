@@ -1,0 +1,28 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mendflow.errors import InputError
+from mendflow.playbook import Playbook
+from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+
+PlaybookPaths = Annotated[
+    list[Path] | None,
+    typer.Option("--playbooks", "-p", help="Playbook files or folders (default: the shipped rule packs)."),
+]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where Temporal's SQLite file, snapshots and the ledger live.")]
+
+
+def load_or_fail(paths: list[Path] | None, *, strict: bool = False) -> list[Playbook]:
+    """Load playbooks; report each broken file on stderr and carry on with the good ones."""
+    result = load_playbooks(paths or [bundled_playbook_dir()])
+    for error in result.errors:
+        typer.echo(f"mendflow: {error}", err=True)
+    if result.errors and (strict or not result.playbooks):
+        raise InputError(f"{len(result.errors)} playbook file(s) could not be loaded")
+    return result.playbooks

@@ -1,0 +1,104 @@
+"""`mendflow demo`, `mendflow up` and `mendflow worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mendflow.cli.options import DataDir, PlaybookPaths, load_or_fail
+from mendflow.config import TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.demo import render_report, run_demo, simulated_github
+from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.stack import embedded_stack
+from mendflow.runtime.worker import build_worker
+from mendflow.telemetry import configure_logging
+from mendflow.worker_context import WorkerContext
+
+
+def demo(
+    data_dir: DataDir = Path(".mendflow/demo"),
+    playbooks: PlaybookPaths = None,
+) -> None:
+    """Run the whole loop once on the embedded stack against a simulated GitHub org, then shut down."""
+    configure_logging(level="WARNING")
+    loaded = load_or_fail(playbooks)
+    typer.echo("mendflow demo: starting Temporal dev server, worker and simulated GitHub org 'acme' …")
+    report = asyncio.run(run_demo(data_dir, loaded))
+    typer.echo(render_report(report))
+
+
+async def _until_interrupted() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def up(
+    data_dir: DataDir = Path(".mendflow/up"),
+    temporal_port: Annotated[int, typer.Option("--temporal-port", help="Temporal frontend gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option("--ui-port", help="Temporal Web UI port.")] = 8233,
+    tenants: Annotated[
+        Path | None, typer.Option("--tenants", help="Tenants config (YAML); default: the simulated demo org.")
+    ] = None,
+    playbooks: PlaybookPaths = None,
+) -> None:
+    """Run the embedded stack (Temporal dev server + worker) in the foreground until Ctrl-C."""
+    configure_logging()
+    loaded = load_or_fail(playbooks)
+
+    async def serve(registry: TenantRegistry) -> None:
+        server = DevServer(data_dir=data_dir / "temporal", port=temporal_port, ui_port=ui_port)
+        context = WorkerContext(registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded})
+        async with embedded_stack(server, context):
+            typer.echo(f"Temporal at {server.address}, UI at {server.ui_url}; tenants: {', '.join(registry.tenants)}")
+            typer.echo("scan with: mendflow scan --tenant KEY --temporal-address " + server.address)
+            typer.echo("Ctrl-C to stop.")
+            await _until_interrupted()
+
+    if tenants is not None:
+        asyncio.run(serve(TenantRegistry.from_file(tenants)))
+        return
+    with simulated_github(demo_tenant_path()) as (sim, connection):
+        typer.echo(f"simulated GitHub org '{connection.tenant}' at {sim.base_url}")
+        registry = TenantRegistry()
+        registry.add(connection)
+        asyncio.run(serve(registry))
+
+
+def worker(
+    temporal_address: Annotated[str, typer.Option("--temporal-address", help="HOST:PORT of any Temporal cluster.")],
+    tenants: Annotated[Path, typer.Option("--tenants", help="Tenants config (YAML) with secret references.")],
+    namespace: Annotated[str, typer.Option("--namespace")] = "default",
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Use TLS to reach Temporal.")] = False,
+    tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="CA certificate (PEM).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate for mTLS (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key for mTLS (PEM).")] = None,
+    data_dir: DataDir = Path(".mendflow/worker"),
+    playbooks: PlaybookPaths = None,
+) -> None:
+    """Run only a worker against an existing Temporal cluster."""
+    configure_logging()
+    loaded = load_or_fail(playbooks)
+    registry = TenantRegistry.from_file(tenants)
+    settings = TemporalSettings(
+        address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+    )
+
+    async def run() -> None:
+        client = await connect(settings)
+        context = WorkerContext(registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded})
+        async with build_worker(client, context):
+            typer.echo(f"worker connected to {temporal_address} ({namespace}); Ctrl-C to stop.")
+            await _until_interrupted()
+
+    asyncio.run(run())

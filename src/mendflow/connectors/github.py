@@ -1,0 +1,217 @@
+"""GitHub connector: read an organization's posture through the REST API, vendor-shaped.
+
+`GithubCollector.collect()` yields `Resource`s as they arrive (so a scan can stream them to the snapshot store);
+`fetch(ref)` re-reads one resource the same way, for verification after a change.
+Resource ids are canonical API paths (docs/tenant-format.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mendflow.config import TenantConnection
+from mendflow.connectors.http import VendorHttp
+from mendflow.errors import ActionError, AuthError, VendorError
+from mendflow.models import Resource, ResourceRef
+
+API_VERSION = "2022-11-28"
+PAGE = {"per_page": 100}
+
+
+class CoverageGap(BaseModel):
+    """A collection we could not read (permission or availability): reported, never guessed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    reason: str
+
+
+def github_http(connection: TenantConnection, token: str, *, max_concurrency: int = 8) -> VendorHttp:
+    """The shared HTTP layer, configured for GitHub's headers."""
+    return VendorHttp(
+        base_url=connection.base_url,
+        auth_header=f"Bearer {token}",
+        vendor="GitHub",
+        extra_headers={"X-GitHub-Api-Version": API_VERSION, "Accept": "application/vnd.github+json"},
+        max_concurrency=max_concurrency,
+    )
+
+
+def _repo_summary(repo: dict[str, Any]) -> dict[str, Any]:
+    return {k: repo.get(k) for k in ("name", "private", "visibility", "archived")}
+
+
+def ruleset_targets_branch(ruleset: dict[str, Any], branch: str, default_branch: str) -> bool:
+    """Does an active branch ruleset apply to `branch`? (`~DEFAULT_BRANCH`, `~ALL`, fnmatch patterns)."""
+    if ruleset.get("enforcement") != "active" or ruleset.get("target", "branch") != "branch":
+        return False
+    ref_name = (ruleset.get("conditions") or {}).get("ref_name") or {}
+
+    def matches(pattern: str) -> bool:
+        if pattern == "~ALL":
+            return True
+        if pattern == "~DEFAULT_BRANCH":
+            return branch == default_branch
+        return fnmatch.fnmatchcase(f"refs/heads/{branch}", pattern) or fnmatch.fnmatchcase(branch, pattern)
+
+    included = any(matches(p) for p in ref_name.get("include", []))
+    excluded = any(matches(p) for p in ref_name.get("exclude", []))
+    return included and not excluded
+
+
+class GithubCollector:
+    """Reads one organization. Sub-collections of repos are read concurrently (bounded by the HTTP layer)."""
+
+    def __init__(self, http: VendorHttp, org: str) -> None:
+        self.http = http
+        self.org = org
+        self.gaps: list[CoverageGap] = []
+
+    async def _optional_list(self, path: str, **params: Any) -> list[Any] | None:
+        """Read a whole collection; a 403/404 on it is a coverage gap, not a failure of the scan."""
+        try:
+            return [item async for item in self.http.paginate(path, params={**PAGE, **params})]
+        except (AuthError, VendorError) as err:
+            if isinstance(err, AuthError) or err.status in (404, 422):
+                self.gaps.append(CoverageGap(endpoint=path, reason=f"HTTP {err.status}"))
+                return None
+            raise
+
+    async def collect(self) -> AsyncIterator[Resource]:
+        """Yield every resource of the organization."""
+        org = self.org
+        org_obj = await self.http.get_json(f"/orgs/{org}")
+        yield Resource(type="github.org", id=f"/orgs/{org}", data=org_obj)
+
+        members = await self._optional_list(f"/orgs/{org}/members") or []
+        no_2fa = await self._optional_list(f"/orgs/{org}/members", filter="2fa_disabled")
+        admins = await self._optional_list(f"/orgs/{org}/members", role="admin")
+        no_2fa_logins = None if no_2fa is None else {u["login"] for u in no_2fa}
+        admin_logins = None if admins is None else {u["login"] for u in admins}
+        for user in members:
+            login = user["login"]
+            membership = None
+            if admin_logins is not None:
+                membership = {"role": "admin" if login in admin_logins else "member", "state": "active"}
+            yield Resource(
+                type="github.member",
+                id=f"/orgs/{org}/memberships/{login}",
+                data=user,
+                related={
+                    "membership": membership,
+                    "two_factor_disabled": None if no_2fa_logins is None else login in no_2fa_logins,
+                },
+            )
+
+        outside = await self._optional_list(f"/orgs/{org}/outside_collaborators") or []
+        outside_no_2fa = await self._optional_list(
+            f"/orgs/{org}/outside_collaborators", filter="2fa_disabled"
+        )
+        outside_no_2fa_logins = None if outside_no_2fa is None else {u["login"] for u in outside_no_2fa}
+        for user in outside:
+            login = user["login"]
+            yield Resource(
+                type="github.outside_collaborator",
+                id=f"/orgs/{org}/outside_collaborators/{login}",
+                data=user,
+                related={
+                    "two_factor_disabled": None
+                    if outside_no_2fa_logins is None
+                    else login in outside_no_2fa_logins
+                },
+            )
+
+        for hook in await self._optional_list(f"/orgs/{org}/hooks") or []:
+            yield Resource(type="github.org_hook", id=f"/orgs/{org}/hooks/{hook['id']}", data=hook)
+
+        repos = await self._optional_list(f"/orgs/{org}/repos", type="all") or []
+        outside_logins = {u["login"] for u in outside}
+        # Read every repo's sub-collections concurrently; yield in repo order for stable snapshots.
+        batches = await asyncio.gather(*(self._repo_resources(repo, outside_logins) for repo in repos))
+        for batch in batches:
+            for resource in batch:
+                yield resource
+
+    async def _repo_resources(self, repo: dict[str, Any], outside_logins: set[str]) -> list[Resource]:
+        full = repo["full_name"]
+        base = f"/repos/{full}"
+        summary = _repo_summary(repo)
+        hooks, keys, collaborators, related = await asyncio.gather(
+            self._optional_list(f"{base}/hooks"),
+            self._optional_list(f"{base}/keys"),
+            self._optional_list(f"{base}/collaborators", affiliation="all"),
+            self._default_branch_facts(repo),
+        )
+        out = [Resource(type="github.repo", id=base, data=repo, related=related)]
+        out += [
+            Resource(type="github.repo_hook", id=f"{base}/hooks/{h['id']}", data=h, related={"repo": summary})
+            for h in hooks or []
+        ]
+        out += [
+            Resource(type="github.deploy_key", id=f"{base}/keys/{k['id']}", data=k, related={"repo": summary})
+            for k in keys or []
+        ]
+        out += [
+            Resource(
+                type="github.collaborator",
+                id=f"{base}/collaborators/{c['login']}",
+                data=c,
+                related={"outside": c["login"] in outside_logins, "repo": summary},
+            )
+            for c in collaborators or []
+        ]
+        return out
+
+    async def _default_branch_facts(self, repo: dict[str, Any]) -> dict[str, Any]:
+        """Classic protection of the default branch, and active rulesets that cover it."""
+        base = f"/repos/{repo['full_name']}"
+        branch = repo.get("default_branch") or "main"
+        try:
+            protection = await self.http.get_optional(f"{base}/branches/{branch}/protection")
+        except AuthError as err:
+            self.gaps.append(
+                CoverageGap(endpoint=f"{base}/branches/{branch}/protection", reason=f"HTTP {err.status}")
+            )
+            protection = None
+        listed = (
+            await self._optional_list(f"{base}/rulesets", includes_parents="true", targets="branch") or []
+        )
+        rulesets = []
+        for summary in listed:
+            if summary.get("enforcement") != "active":
+                continue
+            full = await self.http.get_optional(f"{base}/rulesets/{summary['id']}")
+            if full is not None and ruleset_targets_branch(full, branch, branch):
+                rulesets.append(full)
+        return {"default_branch_protection": protection, "default_branch_rulesets": rulesets}
+
+    async def fetch(self, ref: ResourceRef) -> Resource | None:
+        """Re-read one resource exactly as `collect` builds it; None when it is gone."""
+        parts = ref.id.strip("/").split("/")
+        if ref.type == "github.org":
+            data = await self.http.get_optional(ref.id)
+            return None if data is None else Resource(type=ref.type, id=ref.id, data=data)
+        if ref.type == "github.org_hook":
+            data = await self.http.get_optional(ref.id)
+            return None if data is None else Resource(type=ref.type, id=ref.id, data=data)
+        if ref.type == "github.repo":
+            repo = await self.http.get_optional(ref.id)
+            if repo is None:
+                return None
+            related = await self._default_branch_facts(repo)
+            return Resource(type=ref.type, id=ref.id, data=repo, related=related)
+        if ref.type == "github.repo_hook":
+            repo_path = "/" + "/".join(parts[:3])
+            repo, hook = await asyncio.gather(
+                self.http.get_optional(repo_path), self.http.get_optional(ref.id)
+            )
+            if repo is None or hook is None:
+                return None
+            return Resource(type=ref.type, id=ref.id, data=hook, related={"repo": _repo_summary(repo)})
+        raise ActionError(f"re-reading resources of type {ref.type} is not supported yet")

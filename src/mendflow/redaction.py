@@ -1,0 +1,57 @@
+"""Keep secrets out of everything we write: logs, exceptions, Temporal payloads, reports.
+
+Secrets are registered once, when they are resolved from their reference (`SecretRef`), and every writer
+passes its text through `redact`. Known token shapes (GitHub, Slack, Okta SSWS, bearer headers) are masked
+too, so a secret that was never registered still does not leak.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+MASK = "[REDACTED]"
+
+_PATTERNS = (
+    re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
+    re.compile(r"\bxapp-[A-Za-z0-9-]{10,}\b"),
+    re.compile(r"(?i)\b(bearer|token|ssws)\s+[A-Za-z0-9._~+/=-]{8,}"),
+)
+_SENSITIVE_KEYS = re.compile(r"(?i)(token|secret|password|authorization|api[_-]?key|private[_-]?key)")
+
+_lock = threading.Lock()
+_known: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret value so that `redact` masks it wherever it appears."""
+    if len(value) >= 4:
+        with _lock:
+            _known.add(value)
+
+
+def redact(text: str) -> str:
+    """Mask registered secrets and known token shapes in `text`."""
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(MASK, text)
+    return text
+
+
+def redact_value(value: Any, *, key: str = "") -> Any:
+    """Redact a JSON-like value recursively; values under secret-sounding keys are masked whole."""
+    if isinstance(value, str):
+        if key and _SENSITIVE_KEYS.search(key) and value and value != "********":
+            return MASK
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, key=key) for v in value]
+    return value

@@ -1,0 +1,53 @@
+"""Connecting to Temporal: the pydantic data converter, optional TLS/mTLS, and a one-line error if unreachable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from mendflow.errors import ConnectionProblem
+
+TASK_QUEUE = "mendflow"
+
+
+class TemporalSettings(BaseModel):
+    """How to reach a Temporal cluster (the embedded dev server or any production cluster)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    tls: bool = False
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def tls_config(self) -> TLSConfig | bool:
+        if not (self.tls or self.tls_ca or self.tls_cert):
+            return False
+        return TLSConfig(
+            server_root_ca_cert=self.tls_ca.read_bytes() if self.tls_ca else None,
+            client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,
+            client_private_key=self.tls_key.read_bytes() if self.tls_key else None,
+        )
+
+
+async def connect(settings: TemporalSettings) -> Client:
+    """A client using the pydantic data converter (workers and replayers must use the same one)."""
+    try:
+        return await Client.connect(
+            settings.address,
+            namespace=settings.namespace,
+            tls=settings.tls_config(),
+            data_converter=pydantic_data_converter,
+        )
+    except Exception as err:  # the SDK raises RuntimeError with a long gRPC text; keep the user's line short
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise ConnectionProblem(
+            f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {first}; "
+            "check the address and that the server is running (or use `mendflow up` for the embedded one)"
+        ) from None

