@@ -1,7 +1,7 @@
 """mendflow's Temporal workflows (packaged from the top-level `workflows/` folder)."""
 
-from mendflow.workflows.remediation import RemediationWorkflow
-from mendflow.workflows.scan import ScanWorkflow
+from .remediation import RemediationWorkflow
+from .scan import ScanWorkflow
 
 WORKFLOWS = (ScanWorkflow, RemediationWorkflow)
 

@@ -49,9 +49,10 @@ class RemediationWorkflow:
         self._timeline.append({"at": workflow.now().isoformat(), "event": event, "resource": resource})
 
     async def _step(self, name: str, step: ChangeStep) -> Change:
-        return await workflow.execute_activity(
+        change: Change = await workflow.execute_activity(
             name, step, result_type=Change, start_to_close_timeout=STEP_TIMEOUT, retry_policy=WRITE_RETRY
         )
+        return change
 
     @workflow.run
     async def run(self, request: RemediationInput) -> RemediationResult:
