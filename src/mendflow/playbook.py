@@ -1,0 +1,377 @@
+"""Playbooks (format `mendflow/v1`): which resources to look at, what counts as a finding, how to respond.
+
+```yaml
+apiVersion: mendflow/v1
+id: github.repo_hook.insecure_ssl
+title: Repository webhooks must verify TLS certificates
+resource: github.repo_hook
+detect:
+  when: resource.config.insecure_ssl == "1"
+  severity: high
+  compliance: ["SOC2:CC6.7", "NIST-CSF:PR.DS-02", "ISO27001:A.8.24"]
+respond:                      # optional: without it the playbook only detects
+  mode: auto                  # auto | approval | ticket | notify
+  action: github.repo_hook.update_config
+  with: {insecure_ssl: "0"}
+  verify: rescan
+```
+
+Mistakes are refused by the models themselves, with a message that names the key or value and suggests the
+likely intended spelling, so playbooks built in code are checked exactly like loaded ones. Each error carries a
+stable `type` and a `loc`; the loader turns the loc into file:line:column (see ERRORS_AT_KEY).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from mendflow.actions import ACTIONS, ActionParams, ActionSpec
+from mendflow.models import Severity
+from mendflow.rules.cel import ConditionError, compile_condition
+
+API_VERSION = "mendflow/v1"
+
+RESOURCE_TYPES: dict[str, str] = {
+    "github.org": "/orgs/{org}",
+    "github.member": "/orgs/{org}/memberships/{login}",
+    "github.outside_collaborator": "/orgs/{org}/outside_collaborators/{login}",
+    "github.org_hook": "/orgs/{org}/hooks/{id}",
+    "github.repo": "/repos/{owner}/{repo}",
+    "github.repo_hook": "/repos/{owner}/{repo}/hooks/{id}",
+    "github.deploy_key": "/repos/{owner}/{repo}/keys/{id}",
+    "github.collaborator": "/repos/{owner}/{repo}/collaborators/{login}",
+}
+"""Resource types a playbook may name → the shape of their ids (the contract with the connectors)."""
+
+ERRORS_AT_KEY = frozenset({"unknown_key", "unknown_parameter", "duplicate_key"})
+"""Error types about a key itself (a misspelling): the loader points at the key, not at its value."""
+
+_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_COMPLIANCE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*:\S+")
+
+
+class Mode(StrEnum):
+    """How findings of a playbook are answered."""
+
+    auto = "auto"
+    """Apply the action without asking (reversible actions only), canary first, verify, roll back on failure."""
+    approval = "approval"
+    """Apply the action once an authorised person approves the campaign."""
+    ticket = "ticket"
+    """Open a ticket for the campaign and let people decide through it; nothing runs unattended."""
+    notify = "notify"
+    """Report only; a named action is shown as the suggested fix but never run."""
+
+
+class Verify(StrEnum):
+    """How a change is proven to have worked."""
+
+    rescan = "rescan"
+    """Read the resource again and re-evaluate the condition: the finding must be gone."""
+
+
+def closest(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The choice most similar to `word` (difflib ratio at least `cutoff`), if any."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """` — did you mean 'x'?` for the closest choice, or an empty string when nothing is close."""
+    match = closest(word, choices, cutoff=cutoff)
+    return f" — did you mean {match!r}?" if match else ""
+
+
+def _error(kind: str, message: str, loc: tuple[str | int, ...], value: Any, **ctx: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message, ctx or None), loc=loc, input=value)
+
+
+def _choice(value: Any, choices: type[StrEnum], what: str) -> Any:
+    """Refuse an unknown enum value with the valid ones and the closest spelling."""
+    allowed = [member.value for member in choices]
+    if isinstance(value, str) and value not in allowed:
+        hint = did_you_mean(value, allowed)
+        raise PydanticCustomError("invalid_choice", f"unknown {what} {value!r}{hint} (one of: {', '.join(allowed)})")
+    return value
+
+
+# pydantic's wording for a wrong YAML type is about Python ("a valid dictionary or instance of Detect").
+_EXPECTED = {
+    "model_type": "a mapping (key: value)",
+    "dict_type": "a mapping (key: value)",
+    "string_type": "text",
+    "tuple_type": "a list",
+    "list_type": "a list",
+}
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Part(BaseModel):
+    """Base of every playbook model: immutable, unknown keys refused with a suggestion of the intended one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _explain_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as err:
+            raise ValidationError.from_exception_data(cls.__name__, _explained(cls, err)) from None
+
+
+def _explained(model: type[BaseModel], err: ValidationError) -> list[InitErrorDetails]:
+    """Reword pydantic's "extra inputs" / "field required" for this model's own keys; keep everything else.
+
+    A misspelt key also makes the intended one "missing"; only the misspelling is reported then.
+    """
+    keys = [field.alias or name for name, field in model.model_fields.items()]
+    items = err.errors()
+    intended = {
+        str(item["loc"][0]): closest(str(item["loc"][0]), keys)
+        for item in items
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1
+    }
+    details: list[InitErrorDetails] = []
+    for item in items:
+        loc = tuple(item["loc"])
+        own_key = len(loc) == 1
+        if item["type"] == "extra_forbidden" and own_key:
+            key = str(loc[0])
+            hint = f" — did you mean {intended[key]!r}?" if intended[key] else ""
+            message = f"unknown key {key!r}{hint} (expected: {', '.join(keys)})"
+            details.append(_error("unknown_key", message, loc, item["input"]))
+        elif item["type"] == "missing" and own_key:
+            if loc[0] not in intended.values():
+                details.append(_error("missing_key", f"missing required key {loc[0]!r}", loc, item["input"]))
+        elif item["type"] in _EXPECTED:
+            message = f"expected {_EXPECTED[item['type']]}, got {_yaml_kind(item['input'])}"
+            details.append(_error(item["type"], message, loc, item["input"]))
+        else:
+            ctx = item.get("ctx") if item["type"] == "cel_syntax" else None
+            details.append(_error(item["type"], item["msg"], loc, item["input"], **(ctx or {})))
+    return details
+
+
+def _compliance_ref(value: str) -> str:
+    if not _COMPLIANCE_REF.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_compliance_ref",
+            f"compliance reference {value!r} must look like FRAMEWORK:CONTROL, e.g. 'SOC2:CC6.7'",
+        )
+    return value
+
+
+class Detect(_Part):
+    """When a resource is a finding, and how bad it is."""
+
+    when: str
+    """CEL condition over `resource`, `related` and `now`; true means the resource is a finding."""
+    severity: Severity
+    compliance: tuple[Annotated[str, AfterValidator(_compliance_ref)], ...] = ()
+    """Controls this rule evidences, `FRAMEWORK:CONTROL` (e.g. `ISO27001:A.8.24`)."""
+
+    @field_validator("when")
+    @classmethod
+    def _condition_compiles(cls, value: str) -> str:
+        try:
+            compile_condition(value)
+        except ConditionError as err:
+            raise PydanticCustomError("cel_syntax", err.message, {"offset": err.offset}) from None
+        return value
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _known_severity(cls, value: Any) -> Any:
+        return _choice(value, Severity, "severity")
+
+
+class Respond(_Part):
+    """What to do about findings: the action, its parameters, and how much a human is involved."""
+
+    mode: Mode
+    action: str
+    """An action of the catalogue (`mendflow.actions.ACTIONS`) acting on the playbook's resource type."""
+    params: dict[str, Any] = Field(default_factory=dict, alias="with")
+    """The action's parameters as written in the playbook (`with:`); see action_params() for the typed form."""
+    verify: Verify = Verify.rescan
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _known_mode(cls, value: Any) -> Any:
+        return _choice(value, Mode, "mode")
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _known_verify(cls, value: Any) -> Any:
+        return _choice(value, Verify, "verify method")
+
+    def action_spec(self) -> ActionSpec:
+        """The catalogue entry of `action` (a validated Playbook guarantees it exists and fits its resource)."""
+        return ACTIONS[self.action]
+
+    def action_params(self) -> ActionParams:
+        """`with` validated against the action's parameter model."""
+        return self.action_spec().params.model_validate(self.params)
+
+
+def _response_problems(respond: Respond, resource: str) -> list[InitErrorDetails]:
+    """Check `respond` against the action catalogue; it needs the playbook's resource, so Playbook calls it."""
+    spec = ACTIONS.get(respond.action)
+    if spec is None:
+        fitting = [name for name, candidate in ACTIONS.items() if candidate.resource_type == resource]
+        hint = did_you_mean(respond.action, fitting, cutoff=0.4) or did_you_mean(respond.action, ACTIONS, cutoff=0.5)
+        message = f"unknown action {respond.action!r}{hint} (known: {', '.join(sorted(ACTIONS))})"
+        return [_error("unknown_action", message, ("respond", "action"), respond.action)]
+    if spec.resource_type != resource:
+        message = f"action {spec.name!r} acts on {spec.resource_type}, but this playbook's resource is {resource}"
+        return [_error("action_resource_mismatch", message, ("respond", "action"), spec.name)]
+    problems = _param_problems(spec, respond.params)
+    if not respond.params:
+        accepted = ", ".join(spec.params.model_fields)
+        message = f"action {spec.name!r} needs at least one setting under 'with' (it accepts: {accepted})"
+        problems.append(_error("missing_params", message, ("respond", "action"), spec.name))
+    if respond.mode is Mode.auto and not spec.reversible:
+        message = f"action {spec.name!r} cannot be undone, so it cannot run in mode 'auto'; use 'approval' or 'ticket'"
+        problems.append(_error("irreversible_auto", message, ("respond", "mode"), respond.mode.value))
+    return problems
+
+
+def _param_problems(spec: ActionSpec, params: dict[str, Any]) -> list[InitErrorDetails]:
+    try:
+        spec.params.model_validate(params)
+    except ValidationError as err:
+        accepted = list(spec.params.model_fields)
+        problems: list[InitErrorDetails] = []
+        for item in err.errors():
+            loc = ("respond", "with", *item["loc"])
+            if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+                name = str(item["loc"][0])
+                message = (
+                    f"action {spec.name!r} does not accept parameter {name!r}{did_you_mean(name, accepted)}"
+                    f" (it accepts: {', '.join(accepted)})"
+                )
+                problems.append(_error("unknown_parameter", message, loc, item["input"]))
+            else:
+                problems.append(_error("invalid_parameter", f"{item['msg']}", loc, item["input"]))
+        return problems
+    return []
+
+
+class Playbook(_Part):
+    """One rule and its response. Load YAML files with `mendflow.playbook_loader`."""
+
+    api_version: str = Field(alias="apiVersion")
+    id: str
+    """Stable rule id, dotted lower-case words (`github.repo_hook.insecure_ssl`); findings carry it."""
+    title: str
+    """One line a person reads in a finding, a ticket or a Slack card."""
+    description: str = ""
+    """Why it matters and what the fix does."""
+    resource: str
+    """The resource type the condition is evaluated on (see RESOURCE_TYPES)."""
+    detect: Detect
+    respond: Respond | None = None
+    """Absent: detect only (the same as mode `notify`)."""
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if value != API_VERSION:
+            raise PydanticCustomError(
+                "api_version", f"unsupported apiVersion {value!r}: this mendflow reads {API_VERSION!r}"
+            )
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _dotted_id(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise PydanticCustomError(
+                "invalid_id", f"id {value!r} must be dotted lower-case words, e.g. 'github.repo_hook.insecure_ssl'"
+            )
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _has_title(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("empty_title", "title must not be empty")
+        return value
+
+    @field_validator("resource")
+    @classmethod
+    def _known_resource(cls, value: str) -> str:
+        if value not in RESOURCE_TYPES:
+            hint = did_you_mean(value, RESOURCE_TYPES)
+            raise PydanticCustomError(
+                "unknown_resource_type",
+                f"unknown resource type {value!r}{hint} (known: {', '.join(sorted(RESOURCE_TYPES))})",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _response_fits(self, info: ValidationInfo) -> Self:
+        if self.respond is not None:
+            problems = _response_problems(self.respond, self.resource)
+            if problems:
+                raise ValidationError.from_exception_data(type(self).__name__, problems)
+        if info.context and info.context.get("source") is not None:
+            self._source = Path(info.context["source"])
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The file this playbook was loaded from (None when built in code or received over the wire)."""
+        return self._source
+
+    @property
+    def mode(self) -> Mode:
+        """The response mode; `notify` when the playbook has no `respond` block."""
+        return self.respond.mode if self.respond is not None else Mode.notify
+
+    def is_auto(self) -> bool:
+        """True when findings are fixed without asking anyone."""
+        return self.mode is Mode.auto
+
+    def __eq__(self, other: object) -> bool:
+        # Where a playbook was read from is not part of what it says.
+        if not isinstance(other, Playbook):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()

@@ -1,0 +1,240 @@
+"""Load playbook YAML files, reporting every problem as `file:line:column: message`.
+
+The YAML is composed into nodes first (they carry marks), then validated by the pydantic models; each
+validation error's `loc` is walked back through the nodes to the key or value it is about. A broken file never
+stops the others: `load_playbooks` returns the good playbooks and one error per problem.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from mendflow.errors import PlaybookError
+from mendflow.playbook import ERRORS_AT_KEY, Playbook
+
+PLAYBOOK_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class LoadResult:
+    """The playbooks that loaded, and every problem found in the ones that did not."""
+
+    playbooks: list[Playbook] = field(default_factory=list)
+    errors: list[PlaybookError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def bundled_playbook_dir() -> Path:
+    """The rule packs shipped with mendflow (the top-level `playbooks/` folder, packaged as mendflow.rulepacks)."""
+    return Path(str(importlib.resources.files("mendflow.rulepacks")))
+
+
+def load_playbooks(paths: Iterable[Path]) -> LoadResult:
+    """Load files and folders (folders: every *.yaml / *.yml below them, in sorted order).
+
+    Ids must be unique across everything loaded: a second playbook with an id already seen is an error that names
+    the first file, and only the first is kept.
+    """
+    result = LoadResult()
+    first_seen: dict[str, Path] = {}
+    for path in _expand(paths, result.errors):
+        try:
+            playbook, root = _load(path)
+        except _Problems as problems:
+            result.errors.extend(issue.error() for issue in problems.issues)
+            continue
+        earlier = first_seen.get(playbook.id)
+        if earlier is not None:
+            node = _node_at(root, ("id",), at_key=False)
+            message = f"duplicate playbook id {playbook.id!r}: already defined in {earlier}"
+            result.errors.append(_positioned(path, node, message).error())
+            continue
+        first_seen[playbook.id] = path
+        result.playbooks.append(playbook)
+    return result
+
+
+def load_playbook_file(path: Path) -> Playbook:
+    """Load one file; raises PlaybookError for its first problem (the message counts the others)."""
+    try:
+        return _load(path)[0]
+    except _Problems as problems:
+        first, rest = problems.issues[0], len(problems.issues) - 1
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''} in this file)" if rest else ""
+        raise first.error(more) from None
+
+
+@dataclass(frozen=True)
+class _Issue:
+    """One problem before it becomes a PlaybookError (whose message already has the position baked in)."""
+
+    message: str
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def error(self, suffix: str = "") -> PlaybookError:
+        return PlaybookError(self.message + suffix, path=self.path, line=self.line, column=self.column)
+
+
+class _Problems(Exception):
+    def __init__(self, issues: list[_Issue]) -> None:
+        super().__init__(f"{len(issues)} problems")
+        self.issues = issues
+
+
+def _expand(paths: Iterable[Path], errors: list[PlaybookError]) -> Iterator[Path]:
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES and p.is_file())
+        elif path.is_file():
+            found = [path]
+        else:
+            errors.append(PlaybookError("no such file or folder", path=str(path)))
+            continue
+        for candidate in found:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield candidate
+
+
+def _load(path: Path) -> tuple[Playbook, MappingNode]:
+    """Parse and validate one file; raises _Problems with every error found, in file order."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise _Problems([_Issue(f"cannot read: {err}", path=str(path))]) from None
+    root, data = _compose(path, text)
+    duplicates = list(_duplicate_keys(path, root))
+    if duplicates:
+        raise _Problems(duplicates)
+    try:
+        playbook = Playbook.model_validate(data, context={"source": path})
+    except ValidationError as err:
+        issues = [_locate(path, text, root, item) for item in err.errors()]
+        raise _Problems(sorted(issues, key=lambda i: (i.line, i.column))) from None
+    return playbook, root
+
+
+def _compose(path: Path, text: str) -> tuple[MappingNode, object]:
+    """The document's node tree (it keeps the marks) and the plain data built from it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "cannot parse"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise _Problems([_Issue(f"invalid YAML: {problem}", path=str(path), line=line, column=column)]) from None
+    except yaml.YAMLError as err:
+        raise _Problems([_Issue(f"invalid YAML: {err}", path=str(path), line=1, column=1)]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise _Problems([_Issue("the file is empty; a playbook is a mapping", path=str(path), line=1, column=1)])
+    if not isinstance(node, MappingNode):
+        kind = "a list" if isinstance(node, SequenceNode) else "a single value"
+        message = f"a playbook must be a mapping (apiVersion, id, title, resource, detect, …), not {kind}"
+        raise _Problems([_positioned(path, node, message)])
+    return node, data
+
+
+def _duplicate_keys(path: Path, node: Node) -> Iterator[_Issue]:
+    """YAML quietly keeps the last of two equal keys; a playbook author almost certainly did not mean that."""
+    if isinstance(node, MappingNode):
+        seen: dict[object, Node] = {}
+        for key, value in node.value:
+            if isinstance(key, ScalarNode):
+                if key.value in seen:
+                    first = seen[key.value].start_mark.line + 1
+                    yield _positioned(path, key, f"duplicate key {key.value!r} (first given on line {first})")
+                else:
+                    seen[key.value] = key
+            yield from _duplicate_keys(path, value)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(path, item)
+
+
+def _locate(path: Path, text: str, root: MappingNode, item: ErrorDetails) -> _Issue:
+    loc = tuple(item["loc"])
+    at_key = item["type"] in ERRORS_AT_KEY
+    node = _node_at(root, loc, at_key=at_key)
+    dotted = ".".join(str(part) for part in (loc[:-1] if at_key or item["type"] == "missing_key" else loc))
+    message = f"{dotted}: {item['msg']}" if dotted else item["msg"]
+    offset = (item.get("ctx") or {}).get("offset")
+    if isinstance(offset, int) and isinstance(node, ScalarNode):
+        line, column = _position_in_scalar(text, node, offset)
+        return _Issue(message, path=str(path), line=line, column=column)
+    return _positioned(path, node, message)
+
+
+def _node_at(root: Node, loc: tuple[int | str, ...], *, at_key: bool) -> Node:
+    """The node a validation error is about; the deepest existing ancestor when the key is missing."""
+    node = root
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, MappingNode):
+            match = next((kv for kv in node.value if isinstance(kv[0], ScalarNode) and kv[0].value == part), None)
+            if match is None:
+                return node
+            node = match[0] if last and at_key else match[1]
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _positioned(path: Path, node: Node, message: str) -> _Issue:
+    mark = node.start_mark
+    return _Issue(message, path=str(path), line=mark.line + 1, column=mark.column + 1)
+
+
+def _position_in_scalar(text: str, node: ScalarNode, offset: int) -> tuple[int, int]:
+    """File line/column of character `offset` of a scalar's value, whatever its style (plain, quoted, `|`, `>`).
+
+    The value's non-blank characters appear in the source in the same order; quotes, escapes, indentation and
+    folded line breaks are what lies between them. Aligning the two gives each value character its source index.
+    """
+    value: str = node.value
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style in ("|", ">"):  # skip the block header (`|-`, `>2`, …) so it is not matched
+        start = text.index("\n", start, end) + 1 if "\n" in text[start:end] else start
+    source_index: dict[int, int] = {}
+    cursor = start
+    for position, char in enumerate(value):
+        if char.isspace():
+            continue
+        while cursor < end and text[cursor] != char:
+            cursor += 1
+        if cursor >= end:
+            break
+        source_index[position] = cursor
+        cursor += 1
+    anchor = max((p for p in source_index if p <= offset), default=None)
+    if anchor is None:
+        index = node.start_mark.index
+    else:
+        index = source_index[anchor] + (offset - anchor)
+        line_end = text.find("\n", source_index[anchor])
+        if line_end != -1:
+            index = min(index, line_end)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
