@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.worker_context import WorkerContext, github_session
@@ -38,6 +40,9 @@ class ScanActivities:
                     if writer.count % HEARTBEAT_EVERY == 0:
                         activity.heartbeat(writer.count)
                 requests = http.requests_made
+        except (AuthError, InputError) as err:
+            writer.discard()  # wrong credentials or config: retrying cannot help
+            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
         except BaseException:
             writer.discard()
             raise

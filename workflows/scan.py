@@ -53,7 +53,7 @@ class ScanWorkflow:
         reconciled: ReconcileResult = await workflow.execute_activity(
             "reconcile_findings",
             ReconcileInput(
-                tenant_key=request.tenant_key, findings=evaluated.findings, rules=evaluated.rules, seen_at=as_of
+                tenant_key=request.tenant_key, findings=evaluated.findings, rules=evaluated.rules, seen_at=workflow.now()
             ),
             result_type=ReconcileResult,
             start_to_close_timeout=timedelta(minutes=5),

@@ -20,7 +20,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.models import Change, Finding
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
-from mendflow.render import compact, table
+from mendflow.render import diff, table
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.stack import RunningStack, embedded_stack
@@ -107,19 +107,19 @@ def render_report(report: DemoReport) -> str:
         change = report.changes.get(finding.fingerprint)
         if change is not None:
             action = change.action
-            diff = f"{compact(change.before)} → {compact(change.after)}"
+            change_text = diff(change.before, change.after)
             outcome = change.outcome.value + (f" ({change.detail})" if change.detail else "")
         else:
             mode = str(report.modes.get(finding.rule, "notify"))
             action = {"approval": "awaits approval", "ticket": "awaits ticket"}.get(mode, "report only")
-            diff, outcome = "-", "open"
-        rows.append([finding.rule, finding.resource.id, finding.severity.value, action, diff, outcome])
+            change_text, outcome = "-", "open"
+        rows.append([finding.rule, finding.resource.id, finding.severity.value, action, change_text, outcome])
     scan = report.scan
     lines = [
         table(
             ["finding", "resource", "severity", "action", "before → after", "outcome"],
             rows,
-            max_width=[44, 40, 8, 30, 44, 40],
+            max_width=[60, 70, 8, 40, 60, 60],
         ),
         "",
         f"scanned {scan.resources} resources of {scan.tenant_key}: {scan.findings} findings "

@@ -33,3 +33,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, max_width: S
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in cells]
     return "\n".join([line, rule, *body])
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """`insecure_ssl: 1 → 0; content_type: form → json` for the fields a change writes."""
+    keys = list(dict.fromkeys([*before, *after]))
+    return "; ".join(f"{k}: {compact(before.get(k))} → {compact(after.get(k))}" for k in keys) or "-"
