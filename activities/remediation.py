@@ -45,7 +45,9 @@ class RemediationActivities:
             [resource], tenant=connection.tenant, provider=connection.provider, as_of=datetime.now(UTC)
         )
         if result.errors:
-            raise ActionError(f"rule {playbook.id} cannot be evaluated on {step.resource.id}: {result.errors[0].message}")
+            raise ActionError(
+                f"rule {playbook.id} cannot be evaluated on {step.resource.id}: {result.errors[0].message}"
+            )
         return resource if result.findings else None
 
     @activity.defn(name="prepare_change")

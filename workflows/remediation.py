@@ -62,7 +62,9 @@ class RemediationWorkflow:
             step = ChangeStep(tenant_key=request.tenant_key, playbook_id=request.playbook_id, resource=finding.resource)
             change = await self._remediate_one(step)
             self._changes[finding.fingerprint] = change
-        failed = any(c.outcome in (Outcome.failed, Outcome.restored, Outcome.restore_failed) for c in self._changes.values())
+        failed = any(
+            c.outcome in (Outcome.failed, Outcome.restored, Outcome.restore_failed) for c in self._changes.values()
+        )
         await workflow.execute_activity(
             "settle_findings",
             SettleInput(
@@ -116,7 +118,9 @@ class RemediationWorkflow:
             return await asyncio.shield(asyncio.ensure_future(restore))
         except ActivityError as err:
             self._note("restore failed", resource)
-            return change.model_copy(update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"})
+            return change.model_copy(
+                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
+            )
 
     @workflow.query(name="status")
     def status(self) -> CampaignStatus:

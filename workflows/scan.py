@@ -27,7 +27,9 @@ with workflow.unsafe.imports_passed_through():
 
     from .remediation import RemediationWorkflow
 
-READ_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=5)
+READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=5
+)
 
 
 @workflow.defn(name="ScanWorkflow")
@@ -53,7 +55,10 @@ class ScanWorkflow:
         reconciled: ReconcileResult = await workflow.execute_activity(
             "reconcile_findings",
             ReconcileInput(
-                tenant_key=request.tenant_key, findings=evaluated.findings, rules=evaluated.rules, seen_at=workflow.now()
+                tenant_key=request.tenant_key,
+                findings=evaluated.findings,
+                rules=evaluated.rules,
+                seen_at=workflow.now(),
             ),
             result_type=ReconcileResult,
             start_to_close_timeout=timedelta(minutes=5),

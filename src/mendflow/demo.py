@@ -6,7 +6,6 @@ lets the auto playbooks fix their findings, and prints what happened to every fi
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import time
@@ -21,18 +20,19 @@ from mendflow.models import Change, Finding
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
 from mendflow.render import diff, table
-from mendflow.runtime.client import TASK_QUEUE
+from mendflow.report import render_scan_summary
 from mendflow.runtime.devserver import DevServer
-from mendflow.runtime.stack import RunningStack, embedded_stack
+from mendflow.runtime.ports import free_port
+from mendflow.runtime.scans import run_scan_and_wait
+from mendflow.runtime.stack import embedded_stack
 from mendflow.secrets import SecretRef
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from mendflow.workflow_types import RemediationResult, ScanInput, ScanResult
+from mendflow.workflow_types import ScanResult
 
-DEMO_TOKEN_ENV = "MENDFLOW_DEMO_GITHUB_TOKEN"
-DEMO_TENANT_KEY = "github:acme"
+DEMO_TOKEN_ENV = "MENDFLOW_DEMO_GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 @contextmanager
@@ -43,12 +43,15 @@ def simulated_github(tenant_file: Path) -> Iterator[tuple[LoopbackServer, Tenant
     register_secret(token)
     os.environ[DEMO_TOKEN_ENV] = token
     with serve_in_thread(create_github_app(tenant, token=token)) as server:
-        yield server, TenantConnection(
-            key=f"github:{tenant.tenant}",
-            provider="github",
-            tenant=tenant.tenant,
-            base_url=server.base_url,
-            token=SecretRef(ref=f"env:{DEMO_TOKEN_ENV}"),
+        yield (
+            server,
+            TenantConnection(
+                key=f"github:{tenant.tenant}",
+                provider="github",
+                tenant=tenant.tenant,
+                base_url=server.base_url,
+                token=SecretRef(ref=f"env:{DEMO_TOKEN_ENV}"),
+            ),
         )
 
 
@@ -64,32 +67,15 @@ class DemoReport:
     seconds: float
 
 
-async def run_scan_and_wait(stack: RunningStack, tenant_key: str) -> tuple[ScanResult, list[RemediationResult]]:
-    """Run one ScanWorkflow, then wait for every campaign it started."""
-    scan_id = f"scan/{tenant_key}/{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-    result: ScanResult = await stack.client.execute_workflow(
-        "ScanWorkflow", ScanInput(tenant_key=tenant_key), id=scan_id, task_queue=TASK_QUEUE, result_type=ScanResult
-    )
-    campaigns = await asyncio.gather(
-        *(
-            stack.client.get_workflow_handle(cid, result_type=RemediationResult).result()
-            for cid in result.campaigns_started
-        )
-    )
-    return result, list(campaigns)
-
-
 async def run_demo(data_dir: Path, playbooks: list[Playbook]) -> DemoReport:
     started = time.monotonic()
-    from mendflow.runtime.ports import free_port
-
     server = DevServer(data_dir=data_dir / "temporal", port=free_port(), ui_port=free_port())
     with simulated_github(demo_tenant_path()) as (_, connection):
         registry = TenantRegistry()
         registry.add(connection)
         context = WorkerContext(registry=registry, data_dir=data_dir, playbooks={p.id: p for p in playbooks})
         async with embedded_stack(server, context) as stack:
-            scan, campaigns = await run_scan_and_wait(stack, connection.key)
+            scan, campaigns = await run_scan_and_wait(stack.client, connection.key)
         findings = [Finding.model_validate(line) for line in context.snapshots.read_lines(scan.findings_digest)]
     changes: dict[str, Change] = {}
     for campaign in campaigns:
@@ -122,9 +108,7 @@ def render_report(report: DemoReport) -> str:
             max_width=[60, 70, 8, 40, 60, 60],
         ),
         "",
-        f"scanned {scan.resources} resources of {scan.tenant_key}: {scan.findings} findings "
-        f"({scan.new} new, {scan.still_open} still open, {scan.gone} gone); "
-        f"{len(scan.campaigns_started)} auto-remediation campaign(s) run",
+        render_scan_summary(scan),
         f"verified fixes: {sum(1 for c in report.changes.values() if c.outcome.value == 'verified')}; "
         f"restored: {sum(1 for c in report.changes.values() if c.outcome.value == 'restored')}",
         f"Temporal UI (while the stack runs; `mendflow up` keeps it running): {report.ui_url}",

@@ -97,9 +97,7 @@ class FindingsLedger:
         current = {f.fingerprint: f for f in findings}
         now = seen_at.isoformat()
         with closing(self._connect()) as db, db:
-            rows = db.execute(
-                "SELECT fingerprint, rule, status FROM findings WHERE tenant = ?", (tenant,)
-            ).fetchall()
+            rows = db.execute("SELECT fingerprint, rule, status FROM findings WHERE tenant = ?", (tenant,)).fetchall()
             known = {fp: (rule, FindingStatus(status)) for fp, rule, status in rows}
             new, still_open, gone = [], [], []
             for fp, finding in current.items():
@@ -131,9 +129,7 @@ class FindingsLedger:
                     )
                 else:
                     still_open.append(fp)
-                    db.execute(
-                        "UPDATE findings SET last_seen = ?, body = ? WHERE fingerprint = ?", (now, body, fp)
-                    )
+                    db.execute("UPDATE findings SET last_seen = ?, body = ? WHERE fingerprint = ?", (now, body, fp))
             for fp, (rule, status) in known.items():
                 if fp not in current and rule in evaluated and status in ACTIVE:
                     gone.append(fp)
@@ -146,9 +142,7 @@ class FindingsLedger:
             for row in self.rows(tenant)
             if row.status == FindingStatus.open and row.campaign is None and row.finding.fingerprint in current
         ]
-        return Reconciliation(
-            new=sorted(new), still_open=sorted(still_open), gone=sorted(gone), unclaimed=unclaimed
-        )
+        return Reconciliation(new=sorted(new), still_open=sorted(still_open), gone=sorted(gone), unclaimed=unclaimed)
 
     def claim(self, fingerprints: Iterable[str], campaign: str) -> list[str]:
         """Hand open, unowned findings to a campaign; returns those actually claimed (idempotent per campaign)."""

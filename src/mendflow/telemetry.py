@@ -37,9 +37,7 @@ def configure_logging(*, level: str = "INFO", json_output: bool | None = None, s
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     formatter = _RedactingFormatter(
         foreign_pre_chain=shared,
         processors=[

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "specs" / "github-subset.json"
 DEMO = ROOT / "src" / "mendflow" / "data" / "demo-github.json"
 TOKEN = "ghp_contracttoken0123456789"
+
+
 # The demo org holds `null` here, as api.github.com really answers, but the description types these fields as
 # non-nullable strings; the fixture copy fills them so the rest of the object is still checked strictly.
 class SpecRequest:

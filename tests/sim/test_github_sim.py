@@ -410,3 +410,16 @@ async def test_serve_async_serves_until_cancelled(app: Starlette) -> None:
         await task
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", server.port))  # the port is free again
+
+
+def test_listening_socket_disables_nagle() -> None:
+    """Regression: without TCP_NODELAY every simulator response waited ~40 ms for a delayed ACK."""
+    import socket
+
+    from mendflow.sim.server import bind_listening_socket
+
+    sock = bind_listening_socket("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mendflow.workflows import WORKFLOWS
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -15,7 +16,6 @@ from temporalio.worker import Replayer
 
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
-from mendflow.workflows import WORKFLOWS
 from tests.conftest import SimulatedOrg
 from tests.workflows.helpers import run_scan
 
@@ -58,6 +58,6 @@ async def test_fresh_histories_replay_without_nondeterminism(
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 async def test_released_histories_still_replay(path: Path) -> None:
     """Histories of released workflow versions (tests/histories) replay against today's code."""
-    record = json.loads(path.read_text())
+    record = json.loads(path.read_text())  # noqa: ASYNC240 - a small fixture file
     history = WorkflowHistory.from_json(record["workflow_id"], record["history"])
     await _replayer().replay_workflow(history)

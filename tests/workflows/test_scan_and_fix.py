@@ -85,7 +85,9 @@ async def test_failed_verification_restores_the_captured_state(
     from mendflow.playbook_loader import load_playbook_file
 
     stubborn = load_playbook_file(github_org_playbook(tmp_path))
-    context = WorkerContext(registry=github_org.registry(), data_dir=tmp_path / "data", playbooks={stubborn.id: stubborn})
+    context = WorkerContext(
+        registry=github_org.registry(), data_dir=tmp_path / "data", playbooks={stubborn.id: stubborn}
+    )
     before = copy.deepcopy({h["id"]: h["config"] for h in github_org.state.repo("api")["_hooks"]})
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(dev_env.client, context, task_queue=queue):

@@ -18,7 +18,10 @@ from tests.workflows.helpers import campaign_results, run_scan
 
 
 async def test_unreachable_vendor_fails_the_scan_after_its_retries_with_a_clear_cause(
-    time_env: WorkflowEnvironment, shipped_playbooks, tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+    time_env: WorkflowEnvironment,
+    shipped_playbooks,
+    tmp_path,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     """Nothing listens at the base URL: the scan retries (minutes of backoff, skipped) then fails naming the URL."""
     monkeypatch.setenv("MENDFLOW_TS_TOKEN", "ghp_unused_but_present_000000000000")
@@ -26,7 +29,10 @@ async def test_unreachable_vendor_fails_the_scan_after_its_retries_with_a_clear_
     registry = TenantRegistry()
     registry.add(
         TenantConnection(
-            key="github:down", provider="github", tenant="acme", base_url=base_url,
+            key="github:down",
+            provider="github",
+            tenant="acme",
+            base_url=base_url,
             token=SecretRef(ref="env:MENDFLOW_TS_TOKEN"),
         )
     )

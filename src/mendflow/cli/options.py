@@ -15,7 +15,9 @@ PlaybookPaths = Annotated[
     list[Path] | None,
     typer.Option("--playbooks", "-p", help="Playbook files or folders (default: the shipped rule packs)."),
 ]
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Where Temporal's SQLite file, snapshots and the ledger live.")]
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Where Temporal's SQLite file, snapshots and the ledger live.")
+]
 
 
 def load_or_fail(paths: list[Path] | None, *, strict: bool = False) -> list[Playbook]:

@@ -24,7 +24,7 @@ def github(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8787,
     token_env: Annotated[
         str, typer.Option("--token-env", help="Environment variable holding the bearer token to accept.")
-    ] = "MENDFLOW_SIM_TOKEN",
+    ] = "MENDFLOW_SIM_TOKEN",  # noqa: S107 - the name of a variable, not a secret
 ) -> None:
     """Serve a GitHub organization from a tenant file until Ctrl-C."""
     tenant = load_tenant_file(tenant_file)

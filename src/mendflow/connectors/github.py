@@ -110,9 +110,7 @@ class GithubCollector:
             )
 
         outside = await self._optional_list(f"/orgs/{org}/outside_collaborators") or []
-        outside_no_2fa = await self._optional_list(
-            f"/orgs/{org}/outside_collaborators", filter="2fa_disabled"
-        )
+        outside_no_2fa = await self._optional_list(f"/orgs/{org}/outside_collaborators", filter="2fa_disabled")
         outside_no_2fa_logins = None if outside_no_2fa is None else {u["login"] for u in outside_no_2fa}
         for user in outside:
             login = user["login"]
@@ -121,9 +119,7 @@ class GithubCollector:
                 id=f"/orgs/{org}/outside_collaborators/{login}",
                 data=user,
                 related={
-                    "two_factor_disabled": None
-                    if outside_no_2fa_logins is None
-                    else login in outside_no_2fa_logins
+                    "two_factor_disabled": None if outside_no_2fa_logins is None else login in outside_no_2fa_logins
                 },
             )
 
@@ -175,13 +171,9 @@ class GithubCollector:
         try:
             protection = await self.http.get_optional(f"{base}/branches/{branch}/protection")
         except AuthError as err:
-            self.gaps.append(
-                CoverageGap(endpoint=f"{base}/branches/{branch}/protection", reason=f"HTTP {err.status}")
-            )
+            self.gaps.append(CoverageGap(endpoint=f"{base}/branches/{branch}/protection", reason=f"HTTP {err.status}"))
             protection = None
-        listed = (
-            await self._optional_list(f"{base}/rulesets", includes_parents="true", targets="branch") or []
-        )
+        listed = await self._optional_list(f"{base}/rulesets", includes_parents="true", targets="branch") or []
         rulesets = []
         for summary in listed:
             if summary.get("enforcement") != "active":
@@ -208,9 +200,7 @@ class GithubCollector:
             return Resource(type=ref.type, id=ref.id, data=repo, related=related)
         if ref.type == "github.repo_hook":
             repo_path = "/" + "/".join(parts[:3])
-            repo, hook = await asyncio.gather(
-                self.http.get_optional(repo_path), self.http.get_optional(ref.id)
-            )
+            repo, hook = await asyncio.gather(self.http.get_optional(repo_path), self.http.get_optional(ref.id))
             if repo is None or hook is None:
                 return None
             return Resource(type=ref.type, id=ref.id, data=hook, related={"repo": _repo_summary(repo)})

@@ -11,6 +11,7 @@ from mendflow.runtime.client import TASK_QUEUE
 from mendflow.worker_context import WorkerContext
 from mendflow.workflows import WORKFLOWS
 
+
 def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TASK_QUEUE) -> Worker:
     scan = ScanActivities(context)
     remediation = RemediationActivities(context)

@@ -1,0 +1,152 @@
+"""The `mendflow` command as a user runs it: real subprocesses, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mendflow.data import demo_tenant_path
+
+MENDFLOW = [str(Path(sys.executable).parent / "mendflow")]
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*MENDFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def test_scan_json_prints_one_finding_per_line_as_of_taken_at() -> None:
+    """`scan --format json` prints tenant-v1 findings, evaluated as of the file's taken_at."""
+    done = run("scan", "--tenant-file", str(demo_tenant_path()), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    findings = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(findings) == 15
+    for finding in findings:
+        assert {"fingerprint", "rule", "title", "severity", "resource", "evidence", "compliance"} <= finding.keys()
+        assert finding["observed_at"] == "2026-11-20T00:00:00Z"
+        assert finding["resource"]["id"].startswith(("/orgs/acme", "/repos/acme/"))
+    hook = next(f for f in findings if f["resource"]["id"] == "/repos/acme/api/hooks/11")
+    assert hook["evidence"] == {"resource.config.insecure_ssl": "1"}
+
+
+def test_scan_table_is_the_default_for_people() -> None:
+    """Without --format the output is a table with a summary line."""
+    done = run("scan", "-f", str(demo_tenant_path()))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split() == ["severity", "rule", "resource", "evidence"]
+    assert "15 findings in 23 resources of acme" in done.stdout
+
+
+def test_bad_tenant_file_exits_2_naming_file_and_json_path(tmp_path: Path) -> None:
+    """A tenant file with a wrong shape gets file + JSON path and exit code 2, no traceback."""
+    doc = json.loads(demo_tenant_path().read_text())
+    doc["github"]["repos"][1]["_hooks"][0]["config"] = "not-an-object"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    done = run("scan", "--tenant-file", str(bad))
+    assert done.returncode == 2
+    assert str(bad) in done.stderr and "$.github.repos[1]._hooks[0].config" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_one_bad_playbook_is_reported_and_the_others_still_load(tmp_path: Path) -> None:
+    """A broken playbook is named with file:line:column; scanning goes on with the good ones."""
+    good = (Path(__file__).parents[2] / "playbooks" / "github" / "repo_hook_insecure_ssl.yaml").read_text()
+    (tmp_path / "good.yaml").write_text(good)
+    (tmp_path / "bad.yaml").write_text(good.replace("when:", "whn:"))
+    done = run("scan", "-f", str(demo_tenant_path()), "--playbooks", str(tmp_path), "--format", "json")
+    assert done.returncode == 0
+    assert f"{tmp_path / 'bad.yaml'}:" in done.stderr and "did you mean 'when'" in done.stderr
+    rules = {json.loads(line)["rule"] for line in done.stdout.splitlines()}
+    assert rules == {"github.repo_hook.insecure_ssl"}
+
+
+def test_playbooks_validate_exits_2_on_errors(tmp_path: Path) -> None:
+    """`playbooks validate` lists errors and exits 2; the shipped packs validate cleanly."""
+    assert run("playbooks", "validate").returncode == 0
+    (tmp_path / "x.yaml").write_text("apiVersion: mendflow/v1\nid: x\n")
+    done = run("playbooks", "validate", str(tmp_path))
+    assert done.returncode == 2 and "x.yaml:" in done.stderr
+
+
+def test_worker_with_unreachable_temporal_is_a_one_line_error(tmp_path: Path) -> None:
+    """No Temporal at the address: one line saying what to check, exit 1."""
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text("tenants: []\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = run("worker", "--temporal-address", f"127.0.0.1:{port}", "--tenants", str(tenants), timeout=60)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("mendflow:")]
+    assert len(lines) == 1 and f"cannot reach Temporal at 127.0.0.1:{port}" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_up_refuses_a_taken_port_clearly(tmp_path: Path) -> None:
+    """`mendflow up` on a busy port says which port and which option to change."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run("up", "--temporal-port", str(port), "--data-dir", str(tmp_path), timeout=60)
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr and "--temporal-port" in done.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_twice_in_a_row_and_exits_0(tmp_path: Path) -> None:
+    """`mendflow demo` fixes and verifies the auto findings, shuts down, and works again on the same data dir."""
+    for run_number in (1, 2):
+        done = run("demo", "--data-dir", str(tmp_path / "demo"), timeout=180)
+        assert done.returncode == 0, (run_number, done.stdout, done.stderr)
+        assert "verified fixes: 6; restored: 0" in done.stdout
+        assert "Temporal UI" in done.stdout and "http://127.0.0.1:" in done.stdout
+        verified_rows = [line for line in done.stdout.splitlines() if line.rstrip().endswith("verified")]
+        assert len(verified_rows) == 6
+    # Nothing left running: the dev server's port from the last run is free again.
+    ui_line = next(line for line in done.stdout.splitlines() if "Temporal UI" in line)
+    ui_port = int(ui_line.rsplit(":", 1)[1])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", ui_port))
+
+
+@pytest.mark.slow
+def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path) -> None:
+    """`mendflow up` runs the embedded stack; `scan --tenant` fixes through it; Ctrl-C stops it cleanly."""
+    from mendflow.runtime.ports import free_port
+
+    port, ui_port = free_port(), free_port()
+    with subprocess.Popen(
+        [*MENDFLOW, "up", "--temporal-port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as up:
+        code = _drive_up(up, port, ui_port)
+    assert code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the dev server is gone
+
+
+def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int) -> int:
+    import signal
+
+    try:
+        assert up.stdout is not None
+        seen = []
+        for line in up.stdout:
+            seen.append(line)
+            if "Ctrl-C to stop" in line:
+                break
+        assert any(f"UI at http://127.0.0.1:{ui_port}" in line for line in seen), seen
+        done = run("scan", "--tenant", "github:acme", "--temporal-address", f"127.0.0.1:{port}")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count("verified") == 6 and "4 auto-remediation campaign(s) run" in done.stdout
+    finally:
+        up.send_signal(signal.SIGINT)
+    return up.wait(timeout=60)
