@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from mendflow.connectors.actions import FieldAction, get_action
-from mendflow.connectors.github import GithubCollector
+from mendflow.connectors.actions import FieldAction
+from mendflow.connectors.registry import Collector, get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource
 from mendflow.playbook import Playbook
 from mendflow.rules import compile_rules
-from mendflow.worker_context import WorkerContext, github_session
+from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import ChangeStep, SettleInput
 
 
@@ -35,7 +35,7 @@ class RemediationActivities:
             raise ActionError(f"playbook {playbook.id} has no action")
         return get_action(playbook.respond.action)
 
-    async def _still_failing(self, collector: GithubCollector, playbook: Playbook, step: ChangeStep) -> Resource | None:
+    async def _still_failing(self, collector: Collector, playbook: Playbook, step: ChangeStep) -> Resource | None:
         """Re-read the resource and re-evaluate the rule: the resource if the finding still holds."""
         resource = await collector.fetch(step.resource)
         if resource is None:
@@ -58,13 +58,13 @@ class RemediationActivities:
             action = self._action(playbook)
             assert playbook.respond is not None
             params = playbook.respond.action_params()
-            async with github_session(self.ctx.registry.get(step.tenant_key)) as (http, collector):
+            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                 change = Change(resource=step.resource, action=action.spec.name, after=params.as_body())
-                if await self._still_failing(collector, playbook, step) is None:
+                if await self._still_failing(session.collector, playbook, step) is None:
                     return change.model_copy(
                         update={"outcome": Outcome.skipped, "detail": "already compliant or gone when re-read"}
                     )
-                before = await action.capture(http, step.resource.id, params)
+                before = await action.capture(session.http, step.resource.id, params)
                 return change.model_copy(update={"before": before})
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
@@ -75,8 +75,8 @@ class RemediationActivities:
         assert step.change is not None
         try:
             action = get_action(step.change.action)
-            async with github_session(self.ctx.registry.get(step.tenant_key)) as (http, _):
-                wrote = await action.write(http, step.resource.id, step.change.after)
+            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+                wrote = await action.write(session.http, step.resource.id, step.change.after)
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
         detail = "" if wrote else "already in the intended state"
@@ -89,13 +89,13 @@ class RemediationActivities:
         try:
             playbook = self.ctx.playbook(step.playbook_id)
             action = get_action(step.change.action)
-            async with github_session(self.ctx.registry.get(step.tenant_key)) as (http, collector):
-                if not await action.holds(http, step.resource.id, step.change.after):
-                    current = await action.current(http, step.resource.id, list(step.change.after))
+            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+                if not await action.holds(session.http, step.resource.id, step.change.after):
+                    current = await action.current(session.http, step.resource.id, list(step.change.after))
                     return step.change.model_copy(
                         update={"outcome": Outcome.failed, "detail": f"re-read shows {current}, not the intended state"}
                     )
-                if await self._still_failing(collector, playbook, step) is not None:
+                if await self._still_failing(session.collector, playbook, step) is not None:
                     return step.change.model_copy(
                         update={"outcome": Outcome.failed, "detail": f"rule {playbook.id} still fires after the change"}
                     )
@@ -109,9 +109,9 @@ class RemediationActivities:
         assert step.change is not None
         change = step.change
         action = get_action(change.action)
-        async with github_session(self.ctx.registry.get(step.tenant_key)) as (http, _):
-            await action.restore(http, step.resource.id, change.before)
-            if await action.holds(http, step.resource.id, change.before):
+        async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+            await action.restore(session.http, step.resource.id, change.before)
+            if await action.holds(session.http, step.resource.id, change.before):
                 return change.model_copy(update={"outcome": Outcome.restored, "detail": f"restored: {change.detail}"})
             return change.model_copy(
                 update={"outcome": Outcome.restore_failed, "detail": "re-read after restore differs from the capture"}

@@ -7,10 +7,11 @@ from collections import Counter, defaultdict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
-from mendflow.worker_context import WorkerContext, github_session
+from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlan,
     CollectInput,
@@ -34,12 +35,13 @@ class ScanActivities:
         connection = self.ctx.registry.get(request.tenant_key)
         writer = self.ctx.snapshots.writer()
         try:
-            async with github_session(connection) as (http, collector):
-                async for resource in collector.collect():
+            async with open_session(connection) as session:
+                async for resource in session.collector.collect():
                     writer.write(resource.model_dump(mode="json"))
                     if writer.count % HEARTBEAT_EVERY == 0:
                         activity.heartbeat(writer.count)
-                requests = http.requests_made
+                requests = session.http.requests_made
+                gaps = [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
         except (AuthError, InputError) as err:
             writer.discard()  # wrong credentials or config: retrying cannot help
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
@@ -47,7 +49,6 @@ class ScanActivities:
             writer.discard()
             raise
         digest = writer.close()
-        gaps = [f"{gap.endpoint}: {gap.reason}" for gap in collector.gaps]
         return CollectResult(snapshot=digest, resources=writer.count, requests=requests, gaps=gaps)
 
     @activity.defn(name="evaluate_rules")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mendflow.config import TenantConnection
-from mendflow.connectors.github import GithubCollector, github_http
+from mendflow.connectors.registry import open_session
 from mendflow.errors import InputError
 from mendflow.models import Finding, Resource
 from mendflow.playbook import Playbook
@@ -44,10 +44,10 @@ async def _collect(base_url: str, tenant: TenantFile, token: str) -> tuple[list[
         base_url=base_url,
         token=SecretRef(ref="env:MENDFLOW_OFFLINE_UNUSED"),
     )
-    async with github_http(connection, token) as http:
-        collector = GithubCollector(http, tenant.tenant)
-        resources = [resource async for resource in collector.collect()]
-    return resources, [f"{gap.endpoint}: {gap.reason}" for gap in collector.gaps]
+    async with open_session(connection, token=token) as session:
+        resources = [resource async for resource in session.collector.collect()]
+        gaps = [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
+    return resources, gaps
 
 
 def scan_tenant_file(path: Path, playbooks: Sequence[Playbook]) -> OfflineScan:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -33,6 +34,7 @@ from typing import Annotated, Any, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -220,6 +222,71 @@ class Detect(_Part):
         return _choice(value, Severity, "severity")
 
 
+_DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> Any:
+    """`30s`, `10m`, `4h`, `7d` (or ISO 8601 / seconds, as pydantic reads them) → timedelta."""
+    if isinstance(value, str):
+        parts = _DURATION.findall(value.strip())
+        if parts and "".join(f"{n}{u}" for n, u in parts) == value.strip().replace(" ", ""):
+            return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration written for people: `30m`, `4h`, `1d12h`."""
+
+
+def _batch(value: Any) -> Any:
+    if isinstance(value, str) and value.endswith("%"):
+        number = value[:-1].strip()
+        if not number.isdigit() or not 0 < int(number) <= 100:
+            raise PydanticCustomError("invalid_batch", f"batch {value!r} must be a percentage from 1% to 100%")
+    elif isinstance(value, int) and value < 1:
+        raise PydanticCustomError("invalid_batch", f"batch {value!r} must be at least 1 resource")
+    return value
+
+
+class ApprovalPolicy(_Part):
+    """Who may approve a campaign, how many must, and what happens when nobody does."""
+
+    approvers: tuple[str, ...] = ()
+    """`user:NAME` or `group:NAME`; empty = the approvers the RBAC config gives this playbook's risk tier."""
+    required: int = Field(default=1, ge=1)
+    """Distinct approvers needed (N-of-M for critical changes)."""
+    timeout: Duration = timedelta(hours=24)
+    """Without enough approvals by then the campaign expires: nothing changes, the findings stay open."""
+    escalate_after: Duration | None = None
+    """Notify the escalation contact when still undecided after this long."""
+    escalate_to: str | None = None
+    """Who is told on escalation (`user:NAME`, `group:NAME` or a channel)."""
+
+
+class RolloutPolicy(_Part):
+    """How a change spreads over a campaign's resources: canary first, then batches, verifying after each."""
+
+    canary: int = Field(default=1, ge=1)
+    """Resources changed (and verified) before anything else."""
+    batches: tuple[Annotated[int | str, BeforeValidator(_batch)], ...] = ("100%",)
+    """After the canary: cumulative share of the remaining resources per batch (`10%`, `50%`, `100%`) or counts."""
+    bake: Duration = timedelta(0)
+    """Wait after each verified batch before the next one."""
+    max_failures: int = Field(default=0, ge=0)
+    """More failed resources than this stops the rollout and rolls back everything changed so far."""
+
+
+class TicketPolicy(_Part):
+    """Where the campaign's ticket goes (Jira)."""
+
+    project: str
+    type: str = "Task"
+    labels: tuple[str, ...] = ()
+    priority: str | None = None
+    """Default: derived from the severity."""
+
+
 class Respond(_Part):
     """What to do about findings: the action, its parameters, and how much a human is involved."""
 
@@ -229,6 +296,10 @@ class Respond(_Part):
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
     """The action's parameters as written in the playbook (`with:`); see action_params() for the typed form."""
     verify: Verify = Verify.rescan
+    approval: ApprovalPolicy = ApprovalPolicy()
+    """Used in `approval` and `ticket` modes."""
+    rollout: RolloutPolicy = RolloutPolicy()
+    ticket: TicketPolicy | None = None
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -6,14 +6,10 @@ several workers with different data directories and tenants in one process.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.connectors.github import GithubCollector, github_http
-from mendflow.connectors.http import VendorHttp
+from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.evidence.snapshots import SnapshotStore
 from mendflow.findings_store import FindingsLedger
@@ -40,13 +36,3 @@ class WorkerContext:
             return self.playbooks[playbook_id]
         except KeyError:
             raise InputError(f"playbook {playbook_id!r} is not loaded on this worker") from None
-
-
-@asynccontextmanager
-async def github_session(connection: TenantConnection) -> AsyncIterator[tuple[VendorHttp, GithubCollector]]:
-    """An authenticated GitHub client and collector for one tenant; the token is resolved here only."""
-    if connection.provider != "github":
-        raise InputError(f"tenant {connection.key}: provider {connection.provider} has no connector yet")
-    token = connection.token.resolve()
-    async with github_http(connection, token) as http:
-        yield http, GithubCollector(http, connection.tenant)

@@ -116,10 +116,6 @@ class ChangeStep(Message):
     """The change so far (its `before` is the captured state); absent for the first step."""
 
 
-class RestoreVerdict(Message):
-    change: Change
-
-
 class RemediationResult(Message):
     campaign_id: str
     playbook_id: str

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mendflow.actions import ACTIONS, ActionParams, ActionSpec
+from mendflow.actions import ActionParams, ActionSpec
 from mendflow.connectors.http import VendorHttp
-from mendflow.errors import ActionError
 
 Fields = dict[str, Any]
 
@@ -55,72 +54,3 @@ class FieldAction:
     async def holds(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
         """Re-read and compare: does the resource now carry `target`?"""
         return await self.current(http, resource_id, list(target)) == target
-
-
-def _top_level(body: Any, names: list[str]) -> Fields:
-    return {name: body.get(name) for name in names}
-
-
-def _security_status(body: Any, names: list[str]) -> Fields:
-    section = body.get("security_and_analysis") or {}
-    return {name: (section.get(name) or {}).get("status", "disabled") for name in names}
-
-
-def _same(resource_id: str) -> str:
-    return resource_id
-
-
-def _config(resource_id: str) -> str:
-    return f"{resource_id}/config"
-
-
-GITHUB_ACTIONS: dict[str, FieldAction] = {
-    action.spec.name: action
-    for action in (
-        FieldAction(
-            spec=ACTIONS["github.repo_hook.update_config"],
-            read_path=_config,
-            write_path=_config,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
-        FieldAction(
-            spec=ACTIONS["github.org_hook.update_config"],
-            read_path=_config,
-            write_path=_config,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
-        FieldAction(
-            spec=ACTIONS["github.repo.update_security"],
-            read_path=_same,
-            write_path=_same,
-            write_method="PATCH",
-            read_fields=_security_status,
-            body=lambda fields: {"security_and_analysis": {k: {"status": v} for k, v in fields.items()}},
-        ),
-        FieldAction(
-            spec=ACTIONS["github.org.update_settings"],
-            read_path=_same,
-            write_path=_same,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
-    )
-}
-
-
-def get_action(name: str) -> FieldAction:
-    """The implementation of a catalogued action."""
-    try:
-        return GITHUB_ACTIONS[name]
-    except KeyError:
-        raise ActionError(f"action {name!r} has no implementation in this version of mendflow") from None
-
-
-def parse_params(name: str, raw: dict[str, Any]) -> ActionParams:
-    """Validate a playbook's `with` mapping against the action's parameter model."""
-    return get_action(name).spec.params.model_validate(raw)

@@ -1,0 +1,62 @@
+"""Provider-neutral entry points: open a session for a tenant, find an action's implementation.
+
+Activities and the offline scanner talk only to this module, so adding a vendor means adding its collector,
+its action recipes and one line in each table here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mendflow.config import TenantConnection
+from mendflow.connectors.actions import FieldAction
+from mendflow.connectors.github import CoverageGap, GithubCollector, github_http
+from mendflow.connectors.github_actions import GITHUB_ACTIONS
+from mendflow.connectors.http import VendorHttp
+from mendflow.errors import ActionError, InputError
+from mendflow.models import Resource, ResourceRef
+
+
+class Collector(Protocol):
+    """What every vendor connector offers for reading."""
+
+    gaps: list[CoverageGap]
+
+    def collect(self) -> AsyncIterator[Resource]: ...
+
+    async def fetch(self, ref: ResourceRef) -> Resource | None: ...
+
+
+@dataclass(frozen=True)
+class Session:
+    http: VendorHttp
+    collector: Collector
+
+
+IMPLEMENTATIONS: dict[str, FieldAction] = {**GITHUB_ACTIONS}
+
+
+def get_action(name: str) -> FieldAction:
+    """The implementation of a catalogued action."""
+    try:
+        return IMPLEMENTATIONS[name]
+    except KeyError:
+        raise ActionError(f"action {name!r} has no implementation in this version of mendflow") from None
+
+
+def _session_parts(connection: TenantConnection, token: str) -> tuple[VendorHttp, Any]:
+    if connection.provider == "github":
+        http = github_http(connection, token)
+        return http, lambda: GithubCollector(http, connection.tenant)
+    raise InputError(f"tenant {connection.key}: provider {connection.provider} has no connector yet")
+
+
+@asynccontextmanager
+async def open_session(connection: TenantConnection, *, token: str | None = None) -> AsyncIterator[Session]:
+    """An authenticated client and collector for one tenant; the token is resolved here, inside the worker."""
+    http, make_collector = _session_parts(connection, token if token is not None else connection.token.resolve())
+    async with http:
+        yield Session(http=http, collector=make_collector())
