@@ -121,14 +121,18 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path) ->
     from mendflow.runtime.ports import free_port
 
     port, ui_port = free_port(), free_port()
-    with subprocess.Popen(
-        [*MENDFLOW, "up", "--temporal-port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as up:
+    errors = tmp_path / "up.stderr"
+    with (
+        errors.open("w") as stderr,
+        subprocess.Popen(
+            [*MENDFLOW, "up", "--temporal-port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as up,
+    ):
         code = _drive_up(up, port, ui_port)
-    assert code == 0
+    assert code == 0, errors.read_text()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the dev server is gone
 
@@ -143,7 +147,7 @@ def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int) -> int:
             seen.append(line)
             if "Ctrl-C to stop" in line:
                 break
-        assert any(f"UI at http://127.0.0.1:{ui_port}" in line for line in seen), seen
+        assert any(f"UI at http://127.0.0.1:{ui_port}" in line for line in seen), (seen, up.poll())
         done = run("scan", "--tenant", "github:acme", "--temporal-address", f"127.0.0.1:{port}")
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == 6 and "4 auto-remediation campaign(s) run" in done.stdout
