@@ -13,13 +13,25 @@ from temporalio.exceptions import ApplicationError
 
 from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.registry import Collector, get_action, open_session
-from mendflow.errors import ActionError, AuthError, InputError
+from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource
 from mendflow.playbook import Playbook
 from mendflow.rules import compile_rules
+from mendflow.telemetry import get_logger
 from mendflow.worker_context import WorkerContext
-from mendflow.workflow_types import ChangeStep, SettleInput
+from mendflow.workflow_types import (
+    CampaignPlanDetail,
+    ChangeStep,
+    EscalationInput,
+    RemediationInput,
+    SettleInput,
+    Target,
+    WindowInput,
+    WindowVerdict,
+)
+
+log = get_logger(__name__)
 
 
 def _non_retryable(err: Exception) -> ApplicationError:
@@ -116,6 +128,77 @@ class RemediationActivities:
             return change.model_copy(
                 update={"outcome": Outcome.restore_failed, "detail": "re-read after restore differs from the capture"}
             )
+
+    @activity.defn(name="plan_campaign")
+    async def plan_campaign(self, request: RemediationInput) -> CampaignPlanDetail:
+        """Resolve the playbook's policies and the RBAC config into a plan, and preview each target's change."""
+        try:
+            playbook = self.ctx.playbook(request.playbook_id)
+            respond = playbook.respond
+            if respond is None:
+                raise ActionError(f"playbook {playbook.id} has no response to run")
+            action = get_action(respond.action)
+            params = respond.action_params()
+            intended = params.as_body()
+            targets: list[Target] = []
+            async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
+                for finding in request.findings:
+                    try:
+                        current = await action.current(session.http, finding.resource.id, list(intended))
+                    except VendorError as err:
+                        current = {"_unreadable": str(err)}
+                    targets.append(
+                        Target(
+                            fingerprint=finding.fingerprint,
+                            resource=finding.resource,
+                            current=current,
+                            intended=intended,
+                        )
+                    )
+        except (ActionError, AuthError, InputError) as err:
+            raise _non_retryable(err) from None
+        rbac = self.ctx.settings.rbac
+        severity = playbook.detect.severity
+        approval, rollout = respond.approval, respond.rollout
+        return CampaignPlanDetail(
+            campaign_id=request.campaign_id,
+            tenant_key=request.tenant_key,
+            playbook_id=playbook.id,
+            title=playbook.title,
+            severity=severity,
+            compliance=list(playbook.detect.compliance),
+            mode=playbook.mode.value,
+            action=respond.action,
+            reversible=action.spec.reversible,
+            targets=targets,
+            approvers=list(rbac.approvers_for(playbook.id, severity, approval.approvers)),
+            required_approvals=rbac.required_for(severity, approval.required),
+            approval_timeout=approval.timeout,
+            escalate_after=approval.escalate_after,
+            escalate_to=approval.escalate_to,
+            canary=rollout.canary,
+            batches=list(rollout.batches),
+            bake=rollout.bake,
+            max_failures=rollout.max_failures,
+            writes_per_minute=self.ctx.settings.changes.budget_for(request.tenant_key),
+        )
+
+    @activity.defn(name="check_change_window")
+    async def check_change_window(self, request: WindowInput) -> WindowVerdict:
+        """Is a freeze window in force for writes right now? If so, until when."""
+        until = self.ctx.settings.changes.frozen_until(request.at)
+        return WindowVerdict(hold_until=until, reason="" if until is None else "freeze window")
+
+    @activity.defn(name="escalate_campaign")
+    async def escalate_campaign(self, request: EscalationInput) -> None:
+        """Tell the escalation contact that a campaign waits for a decision (Slack/Jira hook in here)."""
+        log.warning(
+            "campaign escalated",
+            campaign=request.campaign_id,
+            playbook=request.playbook_id,
+            escalate_to=request.escalate_to,
+            waited_s=request.waited.total_seconds(),
+        )
 
     @activity.defn(name="settle_findings")
     async def settle_findings(self, request: SettleInput) -> None:

@@ -11,6 +11,7 @@ from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
+from mendflow.playbook import Mode
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlan,
@@ -71,7 +72,10 @@ class ScanActivities:
 
     @activity.defn(name="reconcile_findings")
     async def reconcile_findings(self, request: ReconcileInput) -> ReconcileResult:
-        """Update the ledger; hand each auto playbook's unowned open findings to one campaign."""
+        """Update the ledger; hand each acting playbook's unowned open findings to one campaign.
+
+        Notify-only playbooks start no campaign: their findings are reported and stay open.
+        """
         findings = [Finding.model_validate(line) for line in self.ctx.snapshots.read_lines(request.findings)]
         tenant = request.tenant_key
         outcome = self.ctx.ledger.reconcile(tenant, findings, rules=request.rules, seen_at=request.seen_at)
@@ -83,7 +87,7 @@ class ScanActivities:
         for rule in sorted(by_rule):
             playbook = self.ctx.playbooks.get(rule)
             group = sorted(by_rule[rule], key=lambda row: row.finding.resource.id)
-            if playbook is None or not playbook.is_auto():
+            if playbook is None or playbook.mode is Mode.notify:
                 waiting += len(group)
                 continue
             cid = campaign_id(tenant, rule, group)
@@ -96,5 +100,5 @@ class ScanActivities:
             still_open=len(outcome.still_open),
             gone=len(outcome.gone),
             campaigns=campaigns,
-            awaiting_decision=waiting,
+            report_only=waiting,
         )

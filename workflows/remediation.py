@@ -1,7 +1,11 @@
-"""RemediationWorkflow (auto mode): for each target, capture → apply → verify; restore on failure.
+"""RemediationWorkflow: one campaign = one playbook's findings in one tenant from one scan.
 
-The captured prior state lives in workflow state (it is small: only the fields an action writes), so a restore
-never depends on anything outside the workflow's history. Approval gates and canary batches build on this.
+    plan ─> approval gate? (escalate, expire) ─> change window ─> capture every target (fresh re-read)
+        ─> canary ─> verify ─> bake ─> next batch … ─> settle ─> keep rollback state for the retention window
+    on failures > max_failures, abort+rollback, or a `rollback` request: restore newest first, verify each restore.
+
+Decisions and operator controls are Temporal updates with validators, so a caller learns at once whether its
+request counted; a refused request changes nothing and is not written to history.
 """
 
 from __future__ import annotations
@@ -15,24 +19,45 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.findings_store import FindingStatus
-    from mendflow.models import Change, Outcome
+    from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
+    from mendflow.rbac import is_allowed
+    from mendflow.rollout import split_batches
     from mendflow.workflow_types import (
+        CampaignPlanDetail,
         CampaignStatus,
         ChangeStep,
+        EscalationInput,
+        OperatorRequest,
         RemediationInput,
         RemediationResult,
         SettleInput,
+        WindowInput,
+        WindowVerdict,
     )
 
-WRITE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-STEP_TIMEOUT = timedelta(minutes=2)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+SHORT = timedelta(minutes=1)
 
-_LEDGER_STATUS = {
+# States in which nothing moves without a person (or the end of a timer).
+IDLE = {
+    "awaiting_approval",
+    "completed",
+    "completed_with_failures",
+    "rolled_back",
+    "rejected",
+    "expired",
+    "aborted",
+    "nothing_to_do",
+    "notify_only",
+    "paused",
+}
+DECIDED = {"rejected", "expired"}
+
+_LEDGER = {
     Outcome.verified: FindingStatus.resolved,
     Outcome.skipped: FindingStatus.resolved,
     Outcome.restored: FindingStatus.rolled_back,
+    Outcome.planned: FindingStatus.open,
 }
 
 
@@ -41,94 +66,402 @@ class RemediationWorkflow:
     @workflow.init
     def __init__(self, request: RemediationInput) -> None:
         self._request = request
-        self._state = "starting"
+        self._plan: CampaignPlanDetail | None = None
+        self._state = "planning"
         self._changes: dict[str, Change] = {}
+        self._order: list[str] = []
+        """Fingerprints in the order their resources were written (rollback runs it backwards)."""
+        self._decisions: list[Decision] = []
+        self._verdict: Verdict | None = None
+        self._rollback_votes: list[Decision] = []
         self._timeline: list[dict[str, str]] = []
+        self._paused = False
+        self._aborted = False
+        self._escalated = False
+        self._batch = 0
+        self._batches_total = 0
+        self._writes: list[float] = []
 
-    def _note(self, event: str, resource: str = "") -> None:
-        self._timeline.append({"at": workflow.now().isoformat(), "event": event, "resource": resource})
-
-    async def _step(self, name: str, step: ChangeStep) -> Change:
-        change: Change = await workflow.execute_activity(
-            name, step, result_type=Change, start_to_close_timeout=STEP_TIMEOUT, retry_policy=WRITE_RETRY
-        )
-        return change
+    # ---- the campaign ----------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: RemediationInput) -> RemediationResult:
-        self._state = "running"
-        self._note("started")
-        for finding in request.findings:
-            step = ChangeStep(tenant_key=request.tenant_key, playbook_id=request.playbook_id, resource=finding.resource)
-            change = await self._remediate_one(step)
-            self._changes[finding.fingerprint] = change
-        failed = any(
-            c.outcome in (Outcome.failed, Outcome.restored, Outcome.restore_failed) for c in self._changes.values()
+        self._plan = plan = await workflow.execute_activity(
+            "plan_campaign", request, result_type=CampaignPlanDetail, start_to_close_timeout=SHORT, retry_policy=RETRY
         )
+        self._note("planned", f"{len(plan.targets)} target(s), mode {plan.mode}")
+        if not plan.targets:
+            return await self._finish("nothing_to_do")
+        if plan.mode == "notify":
+            return await self._finish("notify_only")
+        if plan.mode in ("approval", "ticket") and not await self._approved(plan):
+            return await self._finish(self._state)
+        await self._rollout(plan)
+        await self._settle()
+        if any(c.outcome in (Outcome.verified, Outcome.failed) for c in self._changes.values()):
+            self._note("rollback state kept", f"for {request.retention}")
+            try:
+                await workflow.wait_condition(lambda: self._rollback_requested(), timeout=request.retention)
+            except TimeoutError:
+                self._note("retention ended", "rollback state released")
+            else:
+                await self._rollback_all("rollback requested")
+                self._state = "rolled_back"
+                await self._settle()
+        return self._result()
+
+    async def _approved(self, plan: CampaignPlanDetail) -> bool:
+        """Wait for enough approvals or a rejection; escalate once; expire at the timeout (nothing changes)."""
+        self._state = "awaiting_approval"
+        started = workflow.now()
+        deadline = started + plan.approval_timeout
+        while self._verdict is None:
+            now = workflow.now()
+            if now >= deadline:
+                self._state = "expired"
+                self._note("expired", f"no decision within {plan.approval_timeout}; nothing was changed")
+                return False
+            wait = deadline - now
+            escalate_at = started + plan.escalate_after if plan.escalate_after is not None else None
+            if escalate_at is not None and not self._escalated:
+                wait = min(wait, max(escalate_at - now, timedelta(0)))
+            try:
+                await workflow.wait_condition(lambda: self._verdict is not None, timeout=wait)
+            except TimeoutError:
+                if escalate_at is not None and not self._escalated and workflow.now() >= escalate_at:
+                    await self._escalate(plan, workflow.now() - started)
+        if self._aborted:
+            self._state = "aborted"
+            return False
+        if self._verdict is Verdict.reject:
+            self._state = "rejected"
+            return False
+        self._state = "approved"
+        return True
+
+    async def _escalate(self, plan: CampaignPlanDetail, waited: timedelta) -> None:
+        self._escalated = True
+        self._note("escalated", f"to {plan.escalate_to or 'the escalation contact'} after {waited}")
+        await workflow.execute_activity(
+            "escalate_campaign",
+            EscalationInput(
+                campaign_id=plan.campaign_id, playbook_id=plan.playbook_id, escalate_to=plan.escalate_to, waited=waited
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+
+    async def _rollout(self, plan: CampaignPlanDetail) -> None:
+        await self._wait_for_window()
+        self._state = "capturing"
+        for target in plan.targets:
+            if not await self._checkpoint():
+                return
+            step = self._step(target.resource)
+            try:
+                change = await self._activity("prepare_change", step)
+            except ActivityError as err:
+                change = Change(
+                    resource=target.resource, action=plan.action, outcome=Outcome.failed, detail=_cause(err)
+                )
+            self._changes[target.fingerprint] = change
+            self._note("captured" if change.outcome == Outcome.planned else change.outcome.value, target.resource.id)
+        ready = [t.fingerprint for t in plan.targets if self._changes[t.fingerprint].outcome == Outcome.planned]
+        batches = split_batches(ready, canary=plan.canary, batches=plan.batches)
+        self._batches_total = len(batches)
+        failures = sum(1 for c in self._changes.values() if c.outcome == Outcome.failed)
+        if failures > plan.max_failures:
+            self._note("stopped", f"{failures} target(s) could not be captured; nothing was changed")
+            self._state = "completed_with_failures"
+            return
+        for index, batch in enumerate(batches):
+            self._batch = index + 1
+            self._state = "canary" if index == 0 else f"batch {index + 1} of {len(batches)}"
+            for fingerprint in batch:
+                if not await self._checkpoint():
+                    self._state = "aborted"
+                    return
+                await self._pace(plan.writes_per_minute)
+                if not await self._change_one(fingerprint):
+                    failures += 1
+                if failures > plan.max_failures:
+                    self._note("stopped", f"{failures} failure(s) > max_failures {plan.max_failures}")
+                    await self._rollback_all("too many failures")
+                    self._state = "rolled_back"
+                    return
+            self._note("batch verified", f"{index + 1} of {len(batches)}")
+            if index + 1 < len(batches):
+                if plan.bake > timedelta(0):
+                    self._state = "baking"
+                    await workflow.sleep(plan.bake)
+                await self._wait_for_window()
+        self._state = "completed_with_failures" if failures else "completed"
+
+    async def _change_one(self, fingerprint: str) -> bool:
+        """Apply and verify one resource; restore it at once if verification fails. True when verified."""
+        change = self._changes[fingerprint]
+        self._order.append(fingerprint)  # registered before the write: a crash mid-apply is still rolled back
+        step = self._step(change.resource, change)
+        try:
+            change = await self._activity("apply_change", step)
+            self._changes[fingerprint] = change
+            change = await self._activity("verify_change", step.model_copy(update={"change": change}))
+        except ActivityError as err:
+            change = change.model_copy(update={"outcome": Outcome.failed, "detail": _cause(err)})
+        self._changes[fingerprint] = change
+        self._note(change.outcome.value, change.resource.id)
+        if change.outcome == Outcome.verified:
+            return True
+        self._changes[fingerprint] = await self._restore(change, reason=change.detail)
+        return False
+
+    async def _restore(self, change: Change, *, reason: str) -> Change:
+        step = self._step(change.resource, change)
+        try:
+            # Shielded: cancelling the campaign must not cancel putting things back.
+            restored: Change = await asyncio.shield(asyncio.ensure_future(self._activity("restore_change", step)))
+        except ActivityError as err:
+            restored = change.model_copy(
+                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
+            )
+        self._note(restored.outcome.value, f"{change.resource.id} ({reason})" if reason else change.resource.id)
+        if restored.outcome == Outcome.restore_failed:
+            workflow.logger.error("RESTORE FAILED", extra={"resource": change.resource.id, "detail": restored.detail})
+        return restored
+
+    async def _rollback_all(self, reason: str) -> None:
+        """Restore every resource changed so far, newest first; a failing restore is recorded and we carry on."""
+        self._state = "rolling_back"
+        self._note("rolling back", reason)
+        for fingerprint in reversed(self._order):
+            change = self._changes[fingerprint]
+            if change.outcome in (Outcome.applied, Outcome.verified, Outcome.failed):
+                self._changes[fingerprint] = await self._restore(change, reason=reason)
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+
+    def _step(self, resource: ResourceRef, change: Change | None = None) -> ChangeStep:
+        return ChangeStep(
+            tenant_key=self._request.tenant_key, playbook_id=self._request.playbook_id, resource=resource, change=change
+        )
+
+    async def _activity(self, name: str, step: ChangeStep) -> Change:
+        result: Change = await workflow.execute_activity(
+            name,
+            step,
+            result_type=Change,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=self._request.step_heartbeat,
+            retry_policy=RETRY,
+        )
+        return result
+
+    async def _checkpoint(self) -> bool:
+        """Between resources: hold while paused; False once aborted."""
+        if self._paused:
+            previous, self._state = self._state, "paused"
+            await workflow.wait_condition(lambda: not self._paused or self._aborted)
+            self._state = previous
+        return not self._aborted
+
+    async def _pace(self, per_minute: int) -> None:
+        """At most `per_minute` writes in any 60 s of workflow time (a per-tenant budget)."""
+        now = workflow.now().timestamp()
+        self._writes = [t for t in self._writes if now - t < 60]
+        if len(self._writes) >= per_minute:
+            await workflow.sleep(timedelta(seconds=60 - (now - self._writes[0])))
+        self._writes.append(workflow.now().timestamp())
+
+    async def _wait_for_window(self) -> None:
+        while True:
+            verdict = await workflow.execute_activity(
+                "check_change_window",
+                WindowInput(tenant_key=self._request.tenant_key, at=workflow.now()),
+                result_type=WindowVerdict,
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+            if verdict.hold_until is None:
+                return
+            self._state = "frozen"
+            self._note("held by freeze window", f"until {verdict.hold_until.isoformat()}")
+            await workflow.sleep(max(verdict.hold_until - workflow.now(), timedelta(seconds=1)))
+
+    async def _settle(self) -> None:
+        statuses = {
+            t.fingerprint: _LEDGER.get(self._changes[t.fingerprint].outcome, FindingStatus.failed).value
+            if t.fingerprint in self._changes
+            else FindingStatus.open.value
+            for t in (self._plan.targets if self._plan else [])
+        }
         await workflow.execute_activity(
             "settle_findings",
-            SettleInput(
-                tenant_key=request.tenant_key,
-                campaign_id=request.campaign_id,
-                statuses={
-                    fp: _LEDGER_STATUS.get(change.outcome, FindingStatus.failed).value
-                    for fp, change in self._changes.items()
-                },
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=WRITE_RETRY,
+            SettleInput(tenant_key=self._request.tenant_key, campaign_id=self._request.campaign_id, statuses=statuses),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
         )
-        done = [c for c in self._changes.values() if c.outcome != Outcome.skipped]
-        self._state = "completed_with_failures" if failed else ("completed" if done else "nothing_to_do")
-        self._note(self._state)
+
+    async def _finish(self, state: str) -> RemediationResult:
+        self._state = state
+        self._note(state)
+        await self._settle()
+        return self._result()
+
+    def _result(self) -> RemediationResult:
         return RemediationResult(
-            campaign_id=request.campaign_id,
-            playbook_id=request.playbook_id,
-            tenant_key=request.tenant_key,
-            changes=list(self._changes.values()),
+            campaign_id=self._request.campaign_id,
+            playbook_id=self._request.playbook_id,
+            tenant_key=self._request.tenant_key,
+            changes=self._ordered_changes(),
             outcome=self._state,
         )
 
-    async def _remediate_one(self, step: ChangeStep) -> Change:
-        resource = step.resource.id
-        try:
-            change = await self._step("prepare_change", step)
-        except ActivityError as err:
-            self._note("prepare failed", resource)
-            return Change(resource=step.resource, action="", outcome=Outcome.failed, detail=_cause(err))
-        if change.outcome == Outcome.skipped:
-            self._note("skipped", resource)
-            return change
-        self._note("captured", resource)
-        step = step.model_copy(update={"change": change})
-        try:
-            change = await self._step("apply_change", step)
-            self._note("applied", resource)
-            change = await self._step("verify_change", step.model_copy(update={"change": change}))
-        except ActivityError as err:
-            change = change.model_copy(update={"outcome": Outcome.failed, "detail": _cause(err)})
-        if change.outcome == Outcome.verified:
-            self._note("verified", resource)
-            return change
-        # Compensation: put back exactly what was captured, then check it (restore_change re-reads).
-        # Shielded so that cancelling the campaign does not cancel the restore itself.
-        self._note("verify failed; restoring", resource)
-        try:
-            restore = self._step("restore_change", step.model_copy(update={"change": change}))
-            return await asyncio.shield(asyncio.ensure_future(restore))
-        except ActivityError as err:
-            self._note("restore failed", resource)
-            return change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
-            )
+    def _ordered_changes(self) -> list[Change]:
+        targets = self._plan.targets if self._plan else []
+        return [self._changes[t.fingerprint] for t in targets if t.fingerprint in self._changes]
 
-    @workflow.query(name="status")
+    def _note(self, event: str, detail: str = "") -> None:
+        self._timeline.append({"at": workflow.now().isoformat(), "event": event, "detail": detail})
+
+    def _allowed(self, person: str, groups: tuple[str, ...]) -> bool:
+        return self._plan is not None and is_allowed(person, groups, self._plan.approvers)
+
+    def _rollback_requested(self) -> bool:
+        required = self._plan.required_approvals if self._plan else 1
+        return len({d.approver for d in self._rollback_votes}) >= required
+
+    # ---- decisions and operator controls ---------------------------------------------------------------------
+
+    @workflow.update
+    def decide(self, decision: Decision) -> DecisionOutcome:
+        """Approve or reject the campaign (validated first: see `_validate_decision`)."""
+        decision = decision.model_copy(update={"at": workflow.now()})
+        self._decisions.append(decision)
+        self._note(
+            f"{decision.verdict.value}d by {decision.approver}", f"via {decision.channel.value}: {decision.reason}"
+        )
+        assert self._plan is not None
+        if decision.verdict is Verdict.reject:
+            self._verdict = Verdict.reject
+            return DecisionOutcome(accepted=True, message="rejected: nothing will be changed", state="rejected")
+        approvals = len({d.approver for d in self._decisions if d.verdict is Verdict.approve})
+        if approvals >= self._plan.required_approvals:
+            self._verdict = Verdict.approve
+            return DecisionOutcome(accepted=True, message="approved: rollout starts with the canary", state="approved")
+        missing = self._plan.required_approvals - approvals
+        return DecisionOutcome(
+            accepted=True, message=f"approval recorded; {missing} more distinct approver(s) needed", state=self._state
+        )
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        if self._plan is None:
+            raise ValueError("the campaign is still being planned; try again in a moment")
+        if self._state != "awaiting_approval" or self._verdict is not None:
+            raise ValueError(f"the campaign is not awaiting a decision (state: {self._state})")
+        if not self._allowed(decision.approver, decision.groups):
+            approvers = ", ".join(self._plan.approvers)
+            raise ValueError(f"{decision.approver} may not approve {self._plan.playbook_id} (approvers: {approvers})")
+        if decision.approver == self._request.requested_by:
+            raise ValueError("the requester of a change cannot decide on it")
+        if any(d.approver == decision.approver for d in self._decisions):
+            raise ValueError(f"{decision.approver} has already decided on this campaign")
+        if decision.verdict is Verdict.reject and not decision.reason.strip():
+            raise ValueError("a rejection needs a reason")
+
+    @workflow.update
+    def pause(self, request: OperatorRequest) -> str:
+        self._paused = True
+        self._note(f"paused by {request.operator}", request.reason)
+        return "paused: the rollout stops before the next resource"
+
+    @pause.validator
+    def _validate_pause(self, request: OperatorRequest) -> None:
+        self._check_operator(request)
+        if self._paused:
+            raise ValueError("already paused")
+        if self._state in IDLE - {"awaiting_approval"} or self._state == "rolling_back":
+            raise ValueError(f"nothing to pause (state: {self._state})")
+
+    @workflow.update
+    def resume(self, request: OperatorRequest) -> str:
+        self._paused = False
+        self._note(f"resumed by {request.operator}", request.reason)
+        return "resumed"
+
+    @resume.validator
+    def _validate_resume(self, request: OperatorRequest) -> None:
+        self._check_operator(request)
+        if not self._paused:
+            raise ValueError("not paused")
+
+    @workflow.update
+    def abort(self, request: OperatorRequest) -> str:
+        self._aborted = True
+        if self._verdict is None and self._state == "awaiting_approval":
+            self._verdict = Verdict.reject
+        self._note(f"aborted by {request.operator}", request.reason)
+        return "aborted: no further resource will be changed; changed ones stay changed unless rolled back"
+
+    @abort.validator
+    def _validate_abort(self, request: OperatorRequest) -> None:
+        self._check_operator(request)
+        if self._aborted or self._state in IDLE - {"awaiting_approval", "paused"}:
+            raise ValueError(f"nothing to abort (state: {self._state})")
+
+    @workflow.update
+    def rollback(self, request: OperatorRequest) -> str:
+        vote = Decision(
+            approver=request.operator,
+            groups=request.groups,
+            verdict=Verdict.approve,
+            channel=request.channel,
+            reason=request.reason,
+            at=workflow.now(),
+        )
+        self._rollback_votes.append(vote)
+        self._note(f"rollback requested by {request.operator}", request.reason)
+        if self._rollback_requested():
+            return "rollback starts: captured prior state is restored, newest change first"
+        required = self._plan.required_approvals if self._plan else 1
+        missing = required - len({d.approver for d in self._rollback_votes})
+        return f"rollback request recorded; {missing} more distinct approver(s) needed"
+
+    @rollback.validator
+    def _validate_rollback(self, request: OperatorRequest) -> None:
+        self._check_operator(request)
+        if self._state not in ("completed", "completed_with_failures", "aborted"):
+            raise ValueError(f"only a finished or aborted rollout can be rolled back (state: {self._state})")
+        if any(v.approver == request.operator for v in self._rollback_votes):
+            raise ValueError(f"{request.operator} has already requested this rollback")
+
+    def _check_operator(self, request: OperatorRequest) -> None:
+        if self._plan is None:
+            raise ValueError("the campaign is still being planned; try again in a moment")
+        if not self._allowed(request.operator, request.groups):
+            approvers = ", ".join(self._plan.approvers)
+            raise ValueError(f"{request.operator} may not operate {self._plan.playbook_id} (approvers: {approvers})")
+
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def wait_idle(self) -> CampaignStatus:
+        """Returns once nothing moves without a person: awaiting approval, finished, paused."""
+        await workflow.wait_condition(lambda: self._state in IDLE)
+        return self.status()
+
+    @workflow.query
     def status(self) -> CampaignStatus:
         return CampaignStatus(
             campaign_id=self._request.campaign_id,
             playbook_id=self._request.playbook_id,
             state=self._state,
-            changes=list(self._changes.values()),
+            plan=self._plan,
+            batch=self._batch,
+            batches_total=self._batches_total,
+            paused=self._paused,
+            escalated=self._escalated,
+            changes=self._ordered_changes(),
+            decisions=list(self._decisions),
+            rollback_requests=list(self._rollback_votes),
             timeline=list(self._timeline),
         )
 

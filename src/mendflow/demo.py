@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.models import Change, Finding
+from mendflow.models import Finding
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
 from mendflow.render import diff, table
@@ -30,7 +30,7 @@ from mendflow.sim.github import create_github_app
 from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from mendflow.workflow_types import ScanResult
+from mendflow.workflow_types import CampaignStatus, ScanResult
 
 DEMO_TOKEN_ENV = "MENDFLOW_DEMO_GITHUB_TOKEN"  # noqa: S105 - a variable name, not a secret
 
@@ -59,10 +59,8 @@ def simulated_github(tenant_file: Path) -> Iterator[tuple[LoopbackServer, Tenant
 class DemoReport:
     scan: ScanResult
     findings: list[Finding]
-    changes: dict[str, Change]
-    """fingerprint → change, for findings an auto campaign handled."""
-    modes: dict[str, str]
-    """rule → respond mode."""
+    campaign_of: dict[str, CampaignStatus]
+    """fingerprint → the campaign that owns the finding (findings of notify-only playbooks have none)."""
     ui_url: str
     seconds: float
 
@@ -77,29 +75,39 @@ async def run_demo(data_dir: Path, playbooks: list[Playbook]) -> DemoReport:
         async with embedded_stack(server, context) as stack:
             scan, campaigns = await run_scan_and_wait(stack.client, connection.key)
         findings = [Finding.model_validate(line) for line in context.snapshots.read_lines(scan.findings_digest)]
-    changes: dict[str, Change] = {}
-    for campaign in campaigns:
-        by_resource = {c.resource.id: c for c in campaign.changes}
-        for finding in findings:
-            if finding.rule == campaign.playbook_id and finding.resource.id in by_resource:
-                changes[finding.fingerprint] = by_resource[finding.resource.id]
-    modes = {p.id: (p.respond.mode if p.respond else "notify") for p in playbooks}
-    return DemoReport(scan, findings, changes, modes, server.ui_url, time.monotonic() - started)
+    campaign_of = {t.fingerprint: c for c in campaigns if c.plan for t in c.plan.targets}
+    return DemoReport(scan, findings, campaign_of, server.ui_url, time.monotonic() - started)
+
+
+def _row(finding: Finding, campaign: CampaignStatus | None) -> list[str]:
+    if campaign is None or campaign.plan is None:
+        return [finding.rule, finding.resource.id, finding.severity.value, "report only", "-", "open"]
+    plan = campaign.plan
+    change = next((c for c in campaign.changes if c.resource.id == finding.resource.id), None)
+    if change is None:
+        target = next(t for t in plan.targets if t.fingerprint == finding.fingerprint)
+        who = f"{plan.required_approvals} of {', '.join(plan.approvers)}"
+        return [
+            finding.rule,
+            finding.resource.id,
+            finding.severity.value,
+            plan.action,
+            diff(target.current, target.intended),
+            f"{campaign.state} ({who})",
+        ]
+    outcome = change.outcome.value + (f" ({change.detail})" if change.detail else "")
+    return [
+        finding.rule,
+        finding.resource.id,
+        finding.severity.value,
+        change.action,
+        diff(change.before, change.after),
+        outcome,
+    ]
 
 
 def render_report(report: DemoReport) -> str:
-    rows = []
-    for finding in report.findings:
-        change = report.changes.get(finding.fingerprint)
-        if change is not None:
-            action = change.action
-            change_text = diff(change.before, change.after)
-            outcome = change.outcome.value + (f" ({change.detail})" if change.detail else "")
-        else:
-            mode = str(report.modes.get(finding.rule, "notify"))
-            action = {"approval": "awaits approval", "ticket": "awaits ticket"}.get(mode, "report only")
-            change_text, outcome = "-", "open"
-        rows.append([finding.rule, finding.resource.id, finding.severity.value, action, change_text, outcome])
+    rows = [_row(f, report.campaign_of.get(f.fingerprint)) for f in report.findings]
     scan = report.scan
     lines = [
         table(
@@ -109,9 +117,17 @@ def render_report(report: DemoReport) -> str:
         ),
         "",
         render_scan_summary(scan),
-        f"verified fixes: {sum(1 for c in report.changes.values() if c.outcome.value == 'verified')}; "
-        f"restored: {sum(1 for c in report.changes.values() if c.outcome.value == 'restored')}",
+        f"verified fixes: {_count(report, 'verified')}; restored: {_count(report, 'restored')}; "
+        f"campaigns awaiting approval: {sum(1 for c in _campaigns(report) if c.state == 'awaiting_approval')}",
         f"Temporal UI (while the stack runs; `mendflow up` keeps it running): {report.ui_url}",
         f"demo took {report.seconds:.1f}s",
     ]
     return "\n".join(lines)
+
+
+def _campaigns(report: DemoReport) -> list[CampaignStatus]:
+    return list({c.campaign_id: c for c in report.campaign_of.values()}.values())
+
+
+def _count(report: DemoReport, outcome: str) -> int:
+    return sum(1 for c in _campaigns(report) for change in c.changes if change.outcome.value == outcome)

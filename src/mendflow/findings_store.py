@@ -162,9 +162,11 @@ class FindingsLedger:
         """Record how a campaign ended for each of its findings."""
         with closing(self._connect()) as db, db:
             for fp, status in outcomes.items():
+                # An open finding is released (no campaign), so the next scan can start a new one for it.
                 db.execute(
-                    "UPDATE findings SET status = ? WHERE fingerprint = ? AND campaign = ?",
-                    (status.value, fp, campaign),
+                    "UPDATE findings SET status = ?, campaign = CASE WHEN ? = 'open' THEN NULL ELSE campaign END "
+                    "WHERE fingerprint = ? AND campaign = ?",
+                    (status.value, status.value, fp, campaign),
                 )
 
     def rows(self, tenant: str) -> list[LedgerRow]:

@@ -64,6 +64,25 @@ class Resource(BaseModel):
         return ResourceRef(type=self.type, id=self.id)
 
 
+class RiskFactor(Frozen):
+    """One multiplier of a risk score and why it applies (see `mendflow.risk`)."""
+
+    kind: str
+    """`severity`, `exposure` or `criticality`."""
+    label: str
+    """What a person reads: `high severity`, `public repository`, `critical asset`."""
+    weight: float
+
+
+class RiskScore(Frozen):
+    """How urgent a finding is here: severity × asset criticality × exposure, scaled to 0–100 (`mendflow.risk`)."""
+
+    score: int = Field(ge=0, le=100)
+    factors: tuple[RiskFactor, ...] = ()
+    explanation: str = ""
+    """`high severity (×4) · public repository (exposure ×2) · critical asset (×1.5)`."""
+
+
 def fingerprint(tenant: str, rule: str, resource_id: str) -> str:
     """Stable identity of a finding: sha256 over (tenant, rule, resource id)."""
     material = "\x1f".join((tenant, rule, resource_id)).encode()
@@ -86,6 +105,8 @@ class Finding(Frozen):
     compliance: tuple[str, ...] = ()
     observed_at: datetime
     """As-of time of the evaluation (a tenant file's `taken_at`, or the scan time)."""
+    risk: RiskScore | None = None
+    """Risk in this tenant (severity × criticality × exposure); None until `mendflow.risk.score_findings` ran."""
 
 
 class Outcome(StrEnum):
@@ -114,3 +135,42 @@ class Change(BaseModel):
     outcome: Outcome = Outcome.planned
     detail: str = ""
     """A human sentence on why the outcome is what it is (empty when obvious)."""
+
+
+class Verdict(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+class Channel(StrEnum):
+    """Where a decision came from (recorded for auditors)."""
+
+    cli = "cli"
+    slack = "slack"
+    jira = "jira"
+    api = "api"
+
+
+class Decision(Frozen):
+    """One person's answer to an approval gate."""
+
+    approver: str
+    """mendflow identity of the person (`alice`); channels map their own ids (Slack `U…`) to it."""
+    groups: tuple[str, ...] = ()
+    """The approver's groups, resolved by the channel from the RBAC config (and Slack user groups)."""
+    verdict: Verdict
+    channel: Channel
+    reason: str = ""
+    channel_user: str = ""
+    """The id the channel knows the person by (e.g. Slack user id), for the audit trail."""
+    at: datetime | None = None
+    """Filled in by the workflow (workflow time) when the decision is accepted."""
+
+
+class DecisionOutcome(Frozen):
+    """What the caller of `decide` learns at once."""
+
+    accepted: bool
+    message: str
+    """Why it was refused, or what happens next."""
+    state: str = ""

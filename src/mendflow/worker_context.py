@@ -15,6 +15,7 @@ from mendflow.evidence.snapshots import SnapshotStore
 from mendflow.findings_store import FindingsLedger
 from mendflow.playbook import Playbook
 from mendflow.rules import RuleSet, compile_rules
+from mendflow.settings import Settings
 
 
 @dataclass
@@ -22,6 +23,8 @@ class WorkerContext:
     registry: TenantRegistry
     data_dir: Path
     playbooks: dict[str, Playbook]
+    settings: Settings = field(default_factory=Settings)
+    """RBAC, change windows and write budgets (`mendflow.yaml`)."""
     snapshots: SnapshotStore = field(init=False)
     ledger: FindingsLedger = field(init=False)
     rules: RuleSet = field(init=False)

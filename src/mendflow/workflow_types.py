@@ -6,11 +6,11 @@ finding lists of a whole scan) travel as snapshot digests, not values.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mendflow.models import Change, Finding, JsonObject, ResourceRef, Severity
+from mendflow.models import Change, Channel, Decision, Finding, JsonObject, ResourceRef, Severity
 
 
 class Message(BaseModel):
@@ -76,8 +76,8 @@ class ReconcileResult(Message):
     still_open: int
     gone: int
     campaigns: list[CampaignPlan]
-    awaiting_decision: int
-    """Open findings of playbooks that do not run automatically (approval, ticket, notify)."""
+    report_only: int
+    """Open findings of notify-only playbooks (reported, no campaign)."""
 
 
 class ScanResult(Message):
@@ -104,6 +104,54 @@ class RemediationInput(Message):
     playbook_id: str
     findings: list[Finding]
     requested_by: str
+    """Who asked for the change (`scan:<id>` or a person); a requester never approves their own change."""
+    retention: timedelta = timedelta(days=7)
+    """How long the captured prior state stays available for `mendflow rollback` after the rollout."""
+    step_heartbeat: timedelta = timedelta(seconds=15)
+    """A worker that dies mid-step is noticed after this long and the step runs again (steps are idempotent)."""
+
+
+class Target(Message):
+    """One resource of a campaign as planned: what the action would write, as read at planning time."""
+
+    fingerprint: str
+    resource: ResourceRef
+    current: JsonObject
+    intended: JsonObject
+
+
+class CampaignPlanDetail(Message):
+    """Everything the workflow needs to run a campaign, resolved once by the `plan_campaign` activity."""
+
+    campaign_id: str
+    tenant_key: str
+    playbook_id: str
+    title: str
+    severity: Severity
+    compliance: list[str]
+    mode: str
+    action: str
+    reversible: bool
+    targets: list[Target]
+    approvers: list[str]
+    required_approvals: int
+    approval_timeout: timedelta
+    escalate_after: timedelta | None
+    escalate_to: str | None
+    canary: int
+    batches: list[int | str]
+    bake: timedelta
+    max_failures: int
+    writes_per_minute: int
+
+
+class OperatorRequest(Message):
+    """A person asking to pause, resume, abort or roll back a campaign."""
+
+    operator: str
+    groups: tuple[str, ...] = ()
+    channel: Channel = Channel.cli
+    reason: str = ""
 
 
 class ChangeStep(Message):
@@ -116,13 +164,33 @@ class ChangeStep(Message):
     """The change so far (its `before` is the captured state); absent for the first step."""
 
 
+class WindowInput(Message):
+    tenant_key: str
+    at: datetime
+    """Workflow time: the window is judged at the workflow's now, so time-skipping tests see freezes end."""
+
+
+class WindowVerdict(Message):
+    hold_until: datetime | None
+    """None: writes are allowed now. Otherwise the end of the freeze window."""
+    reason: str = ""
+
+
+class EscalationInput(Message):
+    campaign_id: str
+    playbook_id: str
+    escalate_to: str | None
+    waited: timedelta
+
+
 class RemediationResult(Message):
     campaign_id: str
     playbook_id: str
     tenant_key: str
     changes: list[Change]
     outcome: str
-    """`completed`, `completed_with_failures`, or `nothing_to_do`."""
+    """Final state: `completed`, `completed_with_failures`, `rolled_back`, `rejected`, `expired`, `aborted`,
+    `nothing_to_do`."""
 
 
 class SettleInput(Message):
@@ -133,10 +201,17 @@ class SettleInput(Message):
 
 
 class CampaignStatus(Message):
-    """What the status query returns."""
+    """What the status query returns: the plan, where the rollout is, every change and decision, a timeline."""
 
     campaign_id: str
     playbook_id: str
     state: str
-    changes: list[Change]
-    timeline: list[JsonObject]
+    plan: CampaignPlanDetail | None = None
+    batch: int = 0
+    batches_total: int = 0
+    paused: bool = False
+    escalated: bool = False
+    changes: list[Change] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    rollback_requests: list[Decision] = Field(default_factory=list)
+    timeline: list[JsonObject] = Field(default_factory=list)

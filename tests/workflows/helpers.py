@@ -1,4 +1,4 @@
-"""Helpers for workflow tests: run a scan on a worker and wait for the campaigns it started."""
+"""Helpers for workflow tests: run a scan on a worker and follow the campaigns it started."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 
-from mendflow.workflow_types import RemediationResult, ScanInput, ScanResult
+from mendflow.runtime.scans import wait_idle
+from mendflow.workflow_types import CampaignStatus, ScanInput, ScanResult
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -23,9 +24,10 @@ async def run_scan(client: Client, task_queue: str, tenant_key: str = "github:ac
     return result
 
 
-async def campaign_results(client: Client, scan: ScanResult) -> dict[str, RemediationResult]:
+async def campaign_results(client: Client, scan: ScanResult) -> dict[str, CampaignStatus]:
+    """Each campaign's status once it is idle (finished, or waiting for a person), by playbook id."""
     out = {}
     for cid in scan.campaigns_started:
-        result = await client.get_workflow_handle(cid, result_type=RemediationResult).result()
-        out[result.playbook_id] = result
+        status = await wait_idle(client, cid)
+        out[status.playbook_id] = status
     return out

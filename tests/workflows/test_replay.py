@@ -17,7 +17,7 @@ from temporalio.worker import Replayer
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from tests.conftest import SimulatedOrg
-from tests.workflows.helpers import run_scan
+from tests.workflows.helpers import campaign_results, run_scan
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 
@@ -35,8 +35,7 @@ async def test_fresh_histories_replay_without_nondeterminism(
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(dev_env.client, worker_context, task_queue=queue):
         scan = await run_scan(dev_env.client, queue)
-        for cid in scan.campaigns_started:
-            await dev_env.client.get_workflow_handle(cid).result()
+        await campaign_results(dev_env.client, scan)
     ids = [*scan.campaigns_started]
     async for execution in dev_env.client.list_workflows(f"TaskQueue = '{queue}' AND WorkflowType = 'ScanWorkflow'"):
         ids.append(execution.id)

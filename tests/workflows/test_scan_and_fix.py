@@ -78,10 +78,10 @@ async def _scan_with_worker(dev_env: WorkflowEnvironment, context: WorkerContext
         return await run_scan(dev_env.client, queue)
 
 
-async def test_failed_verification_restores_the_captured_state(
+async def test_failed_canary_is_restored_and_stops_the_rollout(
     dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
 ) -> None:
-    """A fix the re-scan does not confirm is rolled back: the hook config equals its capture, field by field."""
+    """A canary the re-scan does not confirm is restored field by field and the rollout goes no further."""
     from mendflow.playbook_loader import load_playbook_file
 
     stubborn = load_playbook_file(github_org_playbook(tmp_path))
@@ -93,12 +93,15 @@ async def test_failed_verification_restores_the_captured_state(
     async with build_worker(dev_env.client, context, task_queue=queue):
         scan = await run_scan(dev_env.client, queue)
         results = await campaign_results(dev_env.client, scan)
-    changes = results[stubborn.id].changes
-    assert {c.outcome for c in changes} == {Outcome.restored}
+    status = results[stubborn.id]
+    outcomes = [c.outcome for c in status.changes]
+    # The canary (first target) failed verification and was restored; the rollout never went further.
+    assert outcomes[0] == Outcome.restored and set(outcomes[1:]) == {Outcome.planned}
+    assert status.state == "rolled_back" and status.batches_total > 1 and status.batch == 1
     after = {h["id"]: h["config"] for h in github_org.state.repo("api")["_hooks"]}
     assert after == before
     statuses = {row.finding.resource.id: row.status.value for row in context.ledger.rows("github:acme")}
-    assert set(statuses.values()) == {"rolled_back"}
+    assert sorted(statuses.values()) == ["open", "open", "rolled_back"]
 
 
 def github_org_playbook(folder: Path) -> Path:

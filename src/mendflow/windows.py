@@ -1,0 +1,48 @@
+"""Change windows: freeze periods in which no rollout writes, evaluated in the window's own time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class FreezeWindow(BaseModel):
+    """`{days: [fri], start: "16:00", end: "23:59", tz: Europe/Berlin}`: no writes on Fridays after 16:00."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: tuple[str, ...] = DAYS
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+    tz: str = "UTC"
+
+    def contains(self, moment: datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.tz))
+        return DAYS[local.weekday()] in self.days and self.start <= local.time() <= self.end
+
+
+class ChangePolicy(BaseModel):
+    """The `changes:` section of mendflow's config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    freeze: tuple[FreezeWindow, ...] = ()
+    writes_per_minute: dict[str, int] = Field(default_factory=dict)
+    """Per tenant key; tenants not listed use `default_writes_per_minute`."""
+    default_writes_per_minute: int = 60
+
+    def frozen_until(self, moment: datetime) -> datetime | None:
+        """None if writes are allowed at `moment`, else the first minute at which no freeze applies."""
+        probe = moment
+        for _ in range(60 * 24 * 8):  # a week and a day, minute by minute: windows are coarse
+            if not any(w.contains(probe) for w in self.freeze):
+                return None if probe == moment else probe
+            probe = (probe + timedelta(minutes=1)).replace(second=0, microsecond=0)
+        return probe
+
+    def budget_for(self, tenant_key: str) -> int:
+        return self.writes_per_minute.get(tenant_key, self.default_writes_per_minute)
