@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from mendflow.connectors.http import RequestBudgetExceeded
 from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
@@ -43,14 +44,23 @@ class ScanActivities:
                         activity.heartbeat(writer.count)
                 requests = session.http.requests_made
                 gaps = [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
-        except (AuthError, InputError) as err:
-            writer.discard()  # wrong credentials or config: retrying cannot help
+                coverage = session.collector.coverage
+        except (AuthError, InputError, RequestBudgetExceeded) as err:
+            writer.discard()  # wrong credentials, config or an exhausted request budget: retrying cannot help
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
         except BaseException:
             writer.discard()
             raise
         digest = writer.close()
-        return CollectResult(snapshot=digest, resources=writer.count, requests=requests, gaps=gaps)
+        return CollectResult(
+            snapshot=digest,
+            resources=writer.count,
+            requests=requests,
+            gaps=gaps,
+            collections_expected=coverage.expected,
+            collections_read=coverage.read,
+            coverage=coverage.fraction,
+        )
 
     @activity.defn(name="evaluate_rules")
     async def evaluate_rules(self, request: EvaluateInput) -> EvaluateResult:

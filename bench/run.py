@@ -93,6 +93,10 @@ def main() -> None:
         f"scan + auto-fix of the demo org (1 scan, 4 campaigns, 6 fixes) on the dev server: "
         f"tuned median {t * 1000:.0f} ms, defaults median {d * 1000:.0f} ms, defaults/tuned = {d / t:.2f}x"
     )
+    import rules  # bench/rules.py (run.py's folder is on sys.path): the rule engine against hand-written Python
+
+    rules.main()
+    __import__("scan").main()  # bench/scan.py: GitHub and Okta scans at scale, clean and under faults
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from .remediation import RemediationWorkflow
 from .scan import ScanWorkflow
+from .suppression import SuppressionWorkflow
 
-WORKFLOWS = (ScanWorkflow, RemediationWorkflow)
+WORKFLOWS = (ScanWorkflow, RemediationWorkflow, SuppressionWorkflow)
 
-__all__ = ["WORKFLOWS", "RemediationWorkflow", "ScanWorkflow"]
+__all__ = ["WORKFLOWS", "RemediationWorkflow", "ScanWorkflow", "SuppressionWorkflow"]

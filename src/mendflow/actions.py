@@ -1,15 +1,15 @@
 """The catalogue of remediation actions: names, the resource type each acts on, accepted parameters.
 
 This is what playbooks are checked against; the implementations live with each connector
-(`mendflow.connectors.github_actions`). An action is reversible when its `restore` can put back the captured
-prior state exactly; only reversible actions may run in `auto` mode.
+(`mendflow.connectors.github_actions`, `mendflow.connectors.okta_actions`). An action is reversible when its
+`restore` can put back the captured prior state exactly; only reversible actions may run in `auto` mode.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.models import Frozen
 
@@ -47,6 +47,43 @@ class OrgSettingsParams(ActionParams):
     default_repository_permission: Literal["read", "write", "admin", "none"] | None = None
     members_can_create_public_repositories: bool | None = None
     members_can_create_private_repositories: bool | None = None
+
+
+class UserStatusParams(ActionParams):
+    """An Okta user's lifecycle status, changed through `POST /api/v1/users/{id}/lifecycle/suspend|unsuspend`."""
+
+    status: Literal["SUSPENDED", "ACTIVE"] | None = None
+
+
+class PolicyRuleParams(ActionParams):
+    """Settings of an Okta policy rule, written by replacing the rule (`PUT …/rules/{ruleId}`) with its current
+    body changed only here. Sign-on rules: `actions.signon.session.*`; app sign-on rules: `factorMode`."""
+
+    max_session_lifetime_minutes: int | None = Field(default=None, ge=0)
+    max_session_idle_minutes: int | None = Field(default=None, ge=1)
+    use_persistent_cookie: bool | None = None
+    factor_mode: Literal["1FA", "2FA"] | None = None
+
+
+class PasswordPolicyParams(ActionParams):
+    """Settings of an Okta PASSWORD policy (`settings.password.*`), written with `PUT /api/v1/policies/{id}`."""
+
+    min_length: int | None = Field(default=None, ge=4, le=30)
+    min_lower_case: int | None = Field(default=None, ge=0, le=1)
+    min_upper_case: int | None = Field(default=None, ge=0, le=1)
+    min_number: int | None = Field(default=None, ge=0, le=1)
+    min_symbol: int | None = Field(default=None, ge=0, le=1)
+    exclude_common: bool | None = None
+    history_count: int | None = Field(default=None, ge=0, le=30)
+    max_age_days: int | None = Field(default=None, ge=0)
+    min_age_minutes: int | None = Field(default=None, ge=0)
+    max_attempts: int | None = Field(default=None, ge=0)
+
+
+class RevokeParams(ActionParams):
+    """Revoke a credential (`state: revoked`). Cannot be undone: the secret cannot be issued again."""
+
+    state: Literal["revoked"] | None = None
 
 
 class ActionSpec(Frozen):
@@ -89,6 +126,34 @@ ACTIONS: dict[str, ActionSpec] = {
             reversible=True,
             params=OrgSettingsParams,
             summary="Change organization settings such as the base repository permission.",
+        ),
+        ActionSpec(
+            name="okta.user.set_status",
+            resource_type="okta.user",
+            reversible=True,
+            params=UserStatusParams,
+            summary="Suspend (or unsuspend) an Okta user; group and app assignments are kept.",
+        ),
+        ActionSpec(
+            name="okta.policy_rule.update",
+            resource_type="okta.policy_rule",
+            reversible=True,
+            params=PolicyRuleParams,
+            summary="Change session or factor settings of an Okta policy rule (PUT of the rule's own body).",
+        ),
+        ActionSpec(
+            name="okta.policy.update_password",
+            resource_type="okta.policy",
+            reversible=True,
+            params=PasswordPolicyParams,
+            summary="Raise an Okta PASSWORD policy's complexity, age and lockout settings.",
+        ),
+        ActionSpec(
+            name="okta.api_token.revoke",
+            resource_type="okta.api_token",
+            reversible=False,
+            params=RevokeParams,
+            summary="Revoke an Okta API token (irreversible: approval and a word to the owner first).",
         ),
     )
 }

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mendflow.errors import InputError
 from mendflow.secrets import SecretRef
+
+CONCURRENCY_CAPS = {"github": 100, "okta": 75}
+"""Simultaneous requests each vendor allows per token/org (GitHub secondary limit; Okta concurrency limit)."""
 
 
 class TenantConnection(BaseModel):
@@ -23,7 +26,31 @@ class TenantConnection(BaseModel):
     tenant: str
     """The vendor's name for it: GitHub org login, Okta org host."""
     base_url: str = "https://api.github.com"
+    """Default per provider: GitHub's API; for Okta `https://{tenant}` (the org host)."""
     token: SecretRef
+    auth_scheme: Literal["SSWS", "Bearer"] | None = None
+    """How the token is sent: Okta API tokens use `SSWS` (the default for Okta), OAuth access tokens `Bearer`
+    (the only scheme, and the default, for GitHub)."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Requests in flight at once for this tenant (default 8); at most GitHub's 100 or Okta's 75."""
+    request_budget: int | None = Field(default=None, ge=1)
+    """Most requests one scan may send (retries included); a scan that needs more fails, naming this budget."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_base_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("provider") == "okta" and "base_url" not in data:
+            return {**data, "base_url": f"https://{data.get('tenant')}"}
+        return data
+
+    @model_validator(mode="after")
+    def _within_vendor_limits(self) -> Self:
+        cap = CONCURRENCY_CAPS[self.provider]
+        if self.max_concurrency is not None and self.max_concurrency > cap:
+            raise ValueError(f"max_concurrency {self.max_concurrency} exceeds {self.provider}'s limit of {cap}")
+        if self.provider == "github" and self.auth_scheme == "SSWS":
+            raise ValueError("auth_scheme SSWS is Okta's; GitHub tokens are sent as Bearer")
+        return self
 
 
 class TenantRegistry(BaseModel):

@@ -26,9 +26,16 @@ class FindingStatus(StrEnum):
     resolved = "resolved"
     failed = "failed"
     rolled_back = "rolled_back"
+    suppressed = "suppressed"
 
 
-ACTIVE = (FindingStatus.open, FindingStatus.remediating, FindingStatus.failed, FindingStatus.rolled_back)
+ACTIVE = (
+    FindingStatus.open,
+    FindingStatus.remediating,
+    FindingStatus.failed,
+    FindingStatus.rolled_back,
+    FindingStatus.suppressed,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS findings (
@@ -169,6 +176,33 @@ class FindingsLedger:
                     (status.value, status.value, fp, campaign),
                 )
 
+    def find(self, fingerprint: str) -> LedgerRow | None:
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT body, status, campaign, first_seen, last_seen FROM findings WHERE fingerprint = ?",
+                (fingerprint,),
+            ).fetchone()
+        return None if row is None else _row(*row)
+
+    def suppress(self, fingerprint: str, *, reference: str) -> bool:
+        """Park a finding as accepted risk (no campaign is started for it); False if it is not open."""
+        with closing(self._connect()) as db, db:
+            cur = db.execute(
+                "UPDATE findings SET status = ?, campaign = ? WHERE fingerprint = ? AND status IN (?, ?, ?)",
+                (FindingStatus.suppressed.value, reference, fingerprint, FindingStatus.open.value,
+                 FindingStatus.failed.value, FindingStatus.rolled_back.value),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    def reopen(self, fingerprint: str, *, reference: str) -> bool:
+        """End a suppression: the finding is open again (unless it was resolved meanwhile)."""
+        with closing(self._connect()) as db, db:
+            cur = db.execute(
+                "UPDATE findings SET status = ?, campaign = NULL WHERE fingerprint = ? AND status = ? AND campaign = ?",
+                (FindingStatus.open.value, fingerprint, FindingStatus.suppressed.value, reference),
+            )
+            return cur.rowcount == 1
+
     def rows(self, tenant: str) -> list[LedgerRow]:
         with closing(self._connect()) as db:
             rows = db.execute(
@@ -176,13 +210,14 @@ class FindingsLedger:
                 "WHERE tenant = ? ORDER BY rule, resource_id",
                 (tenant,),
             ).fetchall()
-        return [
-            LedgerRow(
-                finding=Finding.model_validate_json(body),
-                status=FindingStatus(status),
-                campaign=campaign,
-                first_seen=datetime.fromisoformat(first),
-                last_seen=datetime.fromisoformat(last),
-            )
-            for body, status, campaign, first, last in rows
-        ]
+        return [_row(*row) for row in rows]
+
+
+def _row(body: str, status: str, campaign: str | None, first: str, last: str) -> LedgerRow:
+    return LedgerRow(
+        finding=Finding.model_validate_json(body),
+        status=FindingStatus(status),
+        campaign=campaign,
+        first_seen=datetime.fromisoformat(first),
+        last_seen=datetime.fromisoformat(last),
+    )

@@ -2,26 +2,33 @@
 
 No Temporal and no vendor: the tenant file is served by `mendflow sim` on loopback, read by the same
 `GithubCollector` a worker uses, and evaluated as of the file's `taken_at` (or now), so results are reproducible.
+`simulated_tenant` keeps the simulator up for callers that read more (the dry-run planner); served read-only,
+it refuses every write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from mendflow.config import TenantConnection
-from mendflow.connectors.registry import open_session
+from mendflow.connectors.registry import Session, open_session
 from mendflow.errors import InputError
 from mendflow.models import Finding, Resource
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
+from mendflow.risk import CriticalityConfig, score_findings
 from mendflow.rules import RuleError, compile_rules
 from mendflow.secrets import SecretRef
-from mendflow.sim.github import create_github_app
+from mendflow.sim.github import GithubState, create_github_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file
 
@@ -36,31 +43,92 @@ class OfflineScan:
     as_of: datetime
 
 
-async def _collect(base_url: str, tenant: TenantFile, token: str) -> tuple[list[Resource], list[str]]:
-    connection = TenantConnection(
-        key=f"{tenant.provider}:{tenant.tenant}",
-        provider=tenant.provider,
-        tenant=tenant.tenant,
-        base_url=base_url,
-        token=SecretRef(ref="env:MENDFLOW_OFFLINE_UNUSED"),
+class _ReadOnly:
+    """In front of a simulator: GET passes, anything else is refused (405) and counted."""
+
+    def __init__(self, app: ASGIApp, refused: list[str]) -> None:
+        self.app = app
+        self.refused = refused
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            self.refused.append(f"{scope['method']} {scope['path']}")
+            body = json.dumps({"message": "read-only simulator: writes are refused"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 405, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class SimulatedTenant:
+    """A tenant file served on loopback, and how to reach it."""
+
+    tenant: TenantFile
+    connection: TenantConnection
+    token: str
+    state: GithubState
+    """The simulator's state: compare it before and after to see what was written."""
+    refused_writes: list[str] = field(default_factory=list)
+    """Writes a read-only simulator refused (`PATCH /orgs/acme`)."""
+
+
+@contextmanager
+def simulated_tenant(tenant: TenantFile, *, read_only: bool = False) -> Iterator[SimulatedTenant]:
+    """Serve `tenant` on loopback for the length of the block."""
+    if tenant.provider != "github":
+        raise InputError(f"provider {tenant.provider!r} has no connector in this version (github only)")
+    token = secrets.token_urlsafe(24)
+    register_secret(token)
+    app = create_github_app(tenant, token=token)
+    refused: list[str] = []
+    with serve_in_thread(_ReadOnly(app, refused) if read_only else app) as server:
+        connection = TenantConnection(
+            key=f"{tenant.provider}:{tenant.tenant}",
+            provider=tenant.provider,
+            tenant=tenant.tenant,
+            base_url=server.base_url,
+            token=SecretRef(ref="env:MENDFLOW_OFFLINE_UNUSED"),
+        )
+        yield SimulatedTenant(tenant, connection, token, app.state.github, refused)
+
+
+async def collect(session: Session) -> tuple[list[Resource], list[str]]:
+    """Every resource the session's collector yields, and the coverage gaps it met."""
+    resources = [resource async for resource in session.collector.collect()]
+    return resources, [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
+
+
+def evaluate(
+    tenant: TenantFile,
+    resources: Sequence[Resource],
+    playbooks: Sequence[Playbook],
+    *,
+    as_of: datetime,
+    criticality: CriticalityConfig | None = None,
+) -> tuple[list[Finding], list[RuleError]]:
+    """Run the rules over collected resources and score each finding's risk."""
+    result = compile_rules(list(playbooks)).evaluate(
+        resources, tenant=tenant.tenant, provider=tenant.provider, as_of=as_of
     )
-    async with open_session(connection, token=token) as session:
-        resources = [resource async for resource in session.collector.collect()]
-        gaps = [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
-    return resources, gaps
+    return score_findings(result.findings, resources, criticality), result.errors
 
 
-def scan_tenant_file(path: Path, playbooks: Sequence[Playbook]) -> OfflineScan:
+def scan_tenant_file(
+    path: Path, playbooks: Sequence[Playbook], *, criticality: CriticalityConfig | None = None
+) -> OfflineScan:
     """Serve the file, collect it through the connector, evaluate `playbooks` over it."""
     tenant = load_tenant_file(path)
     if tenant.provider != "github":
         raise InputError(f"{path}: provider {tenant.provider!r} has no connector in this version (github only)")
-    token = secrets.token_urlsafe(24)
-    register_secret(token)
-    with serve_in_thread(create_github_app(tenant, token=token)) as server:
-        resources, gaps = asyncio.run(_collect(server.base_url, tenant, token))
+    with simulated_tenant(tenant) as sim:
+
+        async def read() -> tuple[list[Resource], list[str]]:
+            async with open_session(sim.connection, token=sim.token) as session:
+                return await collect(session)
+
+        resources, gaps = asyncio.run(read())
     as_of = tenant.taken_at or datetime.now(UTC)
-    result = compile_rules(list(playbooks)).evaluate(
-        resources, tenant=tenant.tenant, provider=tenant.provider, as_of=as_of
-    )
-    return OfflineScan(tenant, resources, result.findings, result.errors, gaps, as_of)
+    findings, errors = evaluate(tenant, resources, playbooks, as_of=as_of, criticality=criticality)
+    return OfflineScan(tenant, resources, findings, errors, gaps, as_of)

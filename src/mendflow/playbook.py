@@ -14,6 +14,12 @@ respond:                      # optional: without it the playbook only detects
   action: github.repo_hook.update_config
   with: {insecure_ssl: "0"}
   verify: rescan
+tests:                        # optional: test cases (or beside the file in NAME.tests.yaml)
+  - name: a hook that skips TLS verification is set to verify
+    resources: [{id: /repos/acme/api/hooks/11, data: {config: {url: "https://ci.example", insecure_ssl: "1"}}}]
+    expect:
+      findings: [/repos/acme/api/hooks/11]
+      plan: {/repos/acme/api/hooks/11: {before: {insecure_ssl: "1"}, after: {insecure_ssl: "0"}}}
 ```
 
 Mistakes are refused by the models themselves, with a message that names the key or value and suggests the
@@ -33,14 +39,18 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -48,7 +58,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
-from mendflow.rules.cel import ConditionError, compile_condition
+from mendflow.resource_fields import unknown_fields
+from mendflow.rules import ConditionError, compile_condition
 
 API_VERSION = "mendflow/v1"
 
@@ -61,14 +72,24 @@ RESOURCE_TYPES: dict[str, str] = {
     "github.repo_hook": "/repos/{owner}/{repo}/hooks/{id}",
     "github.deploy_key": "/repos/{owner}/{repo}/keys/{id}",
     "github.collaborator": "/repos/{owner}/{repo}/collaborators/{login}",
+    "okta.user": "/api/v1/users/{id}",
+    "okta.group": "/api/v1/groups/{id}",
+    "okta.policy": "/api/v1/policies/{id}",
+    "okta.policy_rule": "/api/v1/policies/{pid}/rules/{id}",
+    "okta.api_token": "/api/v1/api-tokens/{id}",
+    "okta.app": "/api/v1/apps/{id}",
 }
 """Resource types a playbook may name → the shape of their ids (the contract with the connectors)."""
 
 ERRORS_AT_KEY = frozenset({"unknown_key", "unknown_parameter", "duplicate_key"})
 """Error types about a key itself (a misspelling): the loader points at the key, not at its value."""
 
+ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field"})
+"""Error types whose context carries an `offset` inside the value (a CEL condition): the loader points there."""
+
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _COMPLIANCE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*:\S+")
+_PRINCIPAL = re.compile(r"(user|group):[A-Za-z0-9][A-Za-z0-9_.@-]*")
 
 
 class Mode(StrEnum):
@@ -145,7 +166,9 @@ def _yaml_kind(value: Any) -> str:
 class _Part(BaseModel):
     """Base of every playbook model: immutable, unknown keys refused with a suggestion of the intended one."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -184,7 +207,7 @@ def _explained(model: type[BaseModel], err: ValidationError) -> list[InitErrorDe
             message = f"expected {_EXPECTED[item['type']]}, got {_yaml_kind(item['input'])}"
             details.append(_error(item["type"], message, loc, item["input"]))
         else:
-            ctx = item.get("ctx") if item["type"] == "cel_syntax" else None
+            ctx = item.get("ctx") if item["type"] in ERRORS_IN_TEXT else None
             details.append(_error(item["type"], item["msg"], loc, item["input"], **(ctx or {})))
     return details
 
@@ -198,14 +221,29 @@ def _compliance_ref(value: str) -> str:
     return value
 
 
+ComplianceRef = Annotated[
+    str,
+    AfterValidator(_compliance_ref),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*:\S+$",
+            "examples": ["SOC2:CC6.7", "ISO27001:A.8.24"],
+        }
+    ),
+]
+
+
 class Detect(_Part):
     """When a resource is a finding, and how bad it is."""
 
     when: str
-    """CEL condition over `resource`, `related` and `now`; true means the resource is a finding."""
+    """CEL condition over `resource` (the vendor's object), `related` (facts from other endpoints) and `now` (the
+    scan's as-of time); true means the resource is a finding."""
     severity: Severity
-    compliance: tuple[Annotated[str, AfterValidator(_compliance_ref)], ...] = ()
-    """Controls this rule evidences, `FRAMEWORK:CONTROL` (e.g. `ISO27001:A.8.24`)."""
+    """How bad a finding is: info, low, medium, high or critical."""
+    compliance: tuple[ComplianceRef, ...] = ()
+    """Controls this rule evidences, `FRAMEWORK:CONTROL`: SOC2, NIST-CSF (2.0), ISO27001 (2022 Annex A), CIS-v8."""
 
     @field_validator("when")
     @classmethod
@@ -223,19 +261,54 @@ class Detect(_Part):
 
 
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_HUMAN_DURATION = r"^(\d+[dhms])+$"
+_ISO_DURATION = r"^P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
 
 
-def _duration(value: Any) -> Any:
-    """`30s`, `10m`, `4h`, `7d` (or ISO 8601 / seconds, as pydantic reads them) → timedelta."""
+def _duration(value: Any, handler: ValidatorFunctionWrapHandler) -> timedelta:
+    """`30s`, `10m`, `4h`, `7d`, `1d12h` (or ISO 8601 `PT4H`, or seconds) → timedelta; never negative."""
     if isinstance(value, str):
         parts = _DURATION.findall(value.strip())
         if parts and "".join(f"{n}{u}" for n, u in parts) == value.strip().replace(" ", ""):
-            return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
-    return value
+            value = timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
+    try:
+        parsed: timedelta = handler(value)
+    except ValidationError:
+        raise PydanticCustomError(
+            "invalid_duration", f"duration {value!r} must look like 30s, 10m, 4h, 7d or 1d12h"
+        ) from None
+    if parsed < timedelta(0):
+        raise PydanticCustomError("invalid_duration", f"duration {value!r} must not be negative")
+    return parsed
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+def format_duration(value: timedelta) -> str:
+    """The people's form of a duration: `1d12h`, `30m`, `0s` (ISO 8601 when it has fractions of a second)."""
+    if value.microseconds:
+        return f"PT{value.total_seconds()}S"
+    rest = int(value.total_seconds())
+    out = ""
+    for unit, seconds in _UNIT_SECONDS.items():
+        count, rest = divmod(rest, seconds)
+        out += f"{count}{unit}" if count else ""
+    return out or "0s"
+
+
+Duration = Annotated[
+    timedelta,
+    WrapValidator(_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _HUMAN_DURATION, "examples": ["30m", "4h", "1d12h"]},
+                {"type": "string", "pattern": _ISO_DURATION},
+                {"type": "integer", "minimum": 0, "description": "seconds"},
+            ]
+        }
+    ),
+]
 """A duration written for people: `30m`, `4h`, `1d12h`."""
 
 
@@ -244,24 +317,71 @@ def _batch(value: Any) -> Any:
         number = value[:-1].strip()
         if not number.isdigit() or not 0 < int(number) <= 100:
             raise PydanticCustomError("invalid_batch", f"batch {value!r} must be a percentage from 1% to 100%")
-    elif isinstance(value, int) and value < 1:
+    elif isinstance(value, str):
+        raise PydanticCustomError(
+            "invalid_batch", f"batch {value!r} must be a share of the resources ('10%') or a number of them (5)"
+        )
+    elif isinstance(value, int) and not isinstance(value, bool) and value < 1:
         raise PydanticCustomError("invalid_batch", f"batch {value!r} must be at least 1 resource")
     return value
+
+
+Batch = Annotated[
+    int | str,
+    BeforeValidator(_batch),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^([1-9][0-9]?|100)%$"}]}
+    ),
+]
+
+
+def _principal(value: str) -> str:
+    if not _PRINCIPAL.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_principal", f"approver {value!r} must be 'user:NAME' or 'group:NAME', e.g. 'group:secops-oncall'"
+        )
+    return value
+
+
+Principal = Annotated[
+    str,
+    AfterValidator(_principal),
+    WithJsonSchema({"type": "string", "pattern": r"^(user|group):\S+$", "examples": ["group:secops-oncall"]}),
+]
 
 
 class ApprovalPolicy(_Part):
     """Who may approve a campaign, how many must, and what happens when nobody does."""
 
-    approvers: tuple[str, ...] = ()
+    approvers: tuple[Principal, ...] = ()
     """`user:NAME` or `group:NAME`; empty = the approvers the RBAC config gives this playbook's risk tier."""
     required: int = Field(default=1, ge=1)
     """Distinct approvers needed (N-of-M for critical changes)."""
     timeout: Duration = timedelta(hours=24)
     """Without enough approvals by then the campaign expires: nothing changes, the findings stay open."""
     escalate_after: Duration | None = None
-    """Notify the escalation contact when still undecided after this long."""
+    """Notify the escalation contact when still undecided after this long (must be shorter than timeout)."""
     escalate_to: str | None = None
     """Who is told on escalation (`user:NAME`, `group:NAME` or a channel)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[InitErrorDetails] = []
+        if self.timeout <= timedelta(0):
+            problems.append(_error("invalid_duration", "timeout must be longer than 0s", ("timeout",), self.timeout))
+        if self.escalate_after is not None and self.escalate_after >= self.timeout:
+            message = (
+                f"escalate_after ({format_duration(self.escalate_after)}) must be shorter than timeout "
+                f"({format_duration(self.timeout)}), or nobody is ever told"
+            )
+            problems.append(_error("escalation_too_late", message, ("escalate_after",), self.escalate_after))
+        users = {a for a in self.approvers if a.startswith("user:")}
+        if self.approvers and len(users) == len(self.approvers) and self.required > len(users):
+            message = f"required {self.required} approvals, but only {len(users)} named approver(s) can give one"
+            problems.append(_error("unreachable_approval", message, ("required",), self.required))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
 
 
 class RolloutPolicy(_Part):
@@ -269,20 +389,41 @@ class RolloutPolicy(_Part):
 
     canary: int = Field(default=1, ge=1)
     """Resources changed (and verified) before anything else."""
-    batches: tuple[Annotated[int | str, BeforeValidator(_batch)], ...] = ("100%",)
-    """After the canary: cumulative share of the remaining resources per batch (`10%`, `50%`, `100%`) or counts."""
+    batches: tuple[Batch, ...] = ("100%",)
+    """After the canary: cumulative share of the remaining resources (`10%`, `50%`, `100%`), or a number of
+    resources per batch; whatever is left after the last one forms a final batch."""
     bake: Duration = timedelta(0)
     """Wait after each verified batch before the next one."""
     max_failures: int = Field(default=0, ge=0)
     """More failed resources than this stops the rollout and rolls back everything changed so far."""
+
+    @model_validator(mode="after")
+    def _growing_batches(self) -> Self:
+        previous: int | None = None
+        for index, batch in enumerate(self.batches):
+            message = ""
+            if previous == 100:
+                message = f"batch {batch!r} comes after '100%', when nothing is left to change"
+            elif isinstance(batch, str):
+                share = int(batch[:-1])
+                if previous is not None and share <= previous:
+                    message = f"batch shares are cumulative and must grow: {batch!r} after '{previous}%'"
+                previous = share
+            if message:
+                problem = _error("invalid_batches", message, ("batches", index), batch)
+                raise ValidationError.from_exception_data(type(self).__name__, [problem])
+        return self
 
 
 class TicketPolicy(_Part):
     """Where the campaign's ticket goes (Jira)."""
 
     project: str
+    """Jira project key, e.g. `SEC`."""
     type: str = "Task"
+    """Jira issue type."""
     labels: tuple[str, ...] = ()
+    """Labels put on the ticket."""
     priority: str | None = None
     """Default: derived from the severity."""
 
@@ -291,15 +432,20 @@ class Respond(_Part):
     """What to do about findings: the action, its parameters, and how much a human is involved."""
 
     mode: Mode
+    """auto: fix without asking (reversible actions only); approval: fix once approved; ticket: decide through a
+    ticket; notify: report only (the action is shown as the suggested fix)."""
     action: str
     """An action of the catalogue (`mendflow.actions.ACTIONS`) acting on the playbook's resource type."""
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
-    """The action's parameters as written in the playbook (`with:`); see action_params() for the typed form."""
+    """The action's parameters (`with:`); see action_params() for the typed form."""
     verify: Verify = Verify.rescan
+    """How a change is proven: `rescan` reads the resource again; the finding must be gone."""
     approval: ApprovalPolicy = ApprovalPolicy()
     """Used in `approval` and `ticket` modes."""
     rollout: RolloutPolicy = RolloutPolicy()
+    """Canary, batches, bake time and failure budget of the change."""
     ticket: TicketPolicy | None = None
+    """The campaign's Jira ticket (approval and ticket modes)."""
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -358,26 +504,143 @@ def _param_problems(spec: ActionSpec, params: dict[str, Any]) -> list[InitErrorD
                 )
                 problems.append(_error("unknown_parameter", message, loc, item["input"]))
             else:
-                problems.append(_error("invalid_parameter", f"{item['msg']}", loc, item["input"]))
+                message = item["msg"]
+                if item["type"] in ("literal_error", "string_type") and not isinstance(item["input"], str):
+                    message += f' (got {_yaml_kind(item["input"])}: quote it in YAML, e.g. "0")'
+                problems.append(_error("invalid_parameter", message, loc, item["input"]))
         return problems
     return []
+
+
+class FragmentResource(_Part):
+    """One resource of a test case, written as the condition sees it (the connector's `Resource`)."""
+
+    id: str
+    """The resource's canonical API path, e.g. `/repos/acme/api/hooks/11` (it names the tenant and parents)."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """The vendor's object; fields that address it (id, name, login, full_name) are filled in from `id`."""
+    related: dict[str, Any] = Field(default_factory=dict)
+    """Facts the connector reads from other endpoints (e.g. `default_branch_protection`, `two_factor_disabled`)."""
+
+
+class ExpectedChange(_Part):
+    """The change a plan should show for one resource."""
+
+    before: dict[str, Any]
+    """The fields the action writes, as they are now."""
+    after: dict[str, Any]
+    """The same fields after the action."""
+
+
+class Expectation(_Part):
+    """What a test case must produce."""
+
+    findings: tuple[str, ...]
+    """Ids of the resources that must be findings (all others must not be)."""
+    errors: tuple[str, ...] = ()
+    """Ids of the resources the condition cannot decide (an evaluation error, never a finding)."""
+    plan: dict[str, ExpectedChange] | None = None
+    """Resource id → before/after of the planned change; omitted: the plan is not checked."""
+
+
+class PlaybookTest(_Part):
+    """A test case: a small tenant, and the findings and plan the playbook must produce on it."""
+
+    name: str
+    """What the case shows, in a sentence."""
+    resources: tuple[FragmentResource, ...] = ()
+    """Resources of the playbook's type; a tenant is built around them (the org and parent repositories)."""
+    tenant_file: str | None = None
+    """Instead of `resources`: a mendflow.tenant/v1 file, relative to the file holding the case."""
+    as_of: AwareDatetime | None = None
+    """The evaluation's `now` (default: the tenant file's `taken_at`, else the current time)."""
+    expect: Expectation
+    """The findings (and, optionally, the plan and evaluation errors) the case must produce."""
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_tenant(self, info: ValidationInfo) -> Self:
+        if bool(self.resources) == (self.tenant_file is not None):
+            message = "a test case needs either 'resources' or 'tenant_file' (exactly one of them)"
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [_error("tenant_missing", message, ("name",), self.name)]
+            )
+        if info.context and info.context.get("source") is not None:
+            self._source = Path(info.context["source"])
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The file the case was read from (relative `tenant_file` paths start there)."""
+        return self._source
+
+
+class PlaybookTests(_Part):
+    """A `NAME.tests.yaml` file beside a playbook: more test cases for it."""
+
+    tests: tuple[PlaybookTest, ...]
+
+
+CHECK_FIELDS = "check_fields"
+"""Validation context key: when true, fields a condition reads are checked against the resource type's catalogue.
+
+The loader sets it, so every file (validate, test, plan, scan, workers) is checked; a Playbook built in code is
+not, so code can still build conditions on fields the catalogue does not know (e.g. to test evaluation errors)."""
+
+
+def _checks_fields(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(CHECK_FIELDS))
+
+
+def _field_problems(when: str, resource: str) -> list[InitErrorDetails]:
+    return [
+        _error("unknown_field", problem.message, ("detect", "when"), when, offset=problem.offset)
+        for problem in unknown_fields(when, resource)
+    ]
+
+
+def _id_pattern(resource: str) -> re.Pattern[str]:
+    shape = re.escape(RESOURCE_TYPES[resource])
+    return re.compile(re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", shape))
+
+
+def case_problems(tests: Iterable[PlaybookTest], resource: str, respond: Respond | None) -> list[InitErrorDetails]:
+    """What a playbook's test cases ask that cannot fit it: ids of another type, a plan without an action."""
+    problems: list[InitErrorDetails] = []
+    pattern = _id_pattern(resource) if resource in RESOURCE_TYPES else None
+    for index, case in enumerate(tests):
+        for number, item in enumerate(case.resources):
+            if pattern is not None and not pattern.fullmatch(item.id):
+                message = f"{item.id!r} is not the id of a {resource} (expected {RESOURCE_TYPES[resource]})"
+                problems.append(
+                    _error("wrong_resource_id", message, ("tests", index, "resources", number, "id"), item.id)
+                )
+        if case.expect.plan and respond is None:
+            message = "this playbook has no action, so there is no plan: leave 'plan' out (findings are reported only)"
+            problems.append(_error("no_plan", message, ("tests", index, "expect", "plan"), case.expect.plan))
+    return problems
 
 
 class Playbook(_Part):
     """One rule and its response. Load YAML files with `mendflow.playbook_loader`."""
 
-    api_version: str = Field(alias="apiVersion")
-    id: str
+    api_version: str = Field(alias="apiVersion", json_schema_extra={"const": API_VERSION})
+    """The format version: `mendflow/v1`."""
+    id: str = Field(json_schema_extra={"pattern": "^" + _ID.pattern + "$"})
     """Stable rule id, dotted lower-case words (`github.repo_hook.insecure_ssl`); findings carry it."""
     title: str
     """One line a person reads in a finding, a ticket or a Slack card."""
     description: str = ""
     """Why it matters and what the fix does."""
     resource: str
-    """The resource type the condition is evaluated on (see RESOURCE_TYPES)."""
+    """The resource type the condition is evaluated on, e.g. `github.repo_hook`."""
     detect: Detect
+    """When a resource is a finding."""
     respond: Respond | None = None
-    """Absent: detect only (the same as mode `notify`)."""
+    """What to do about findings; absent: detect only (the same as mode `notify`)."""
+    tests: tuple[PlaybookTest, ...] = ()
+    """Test cases run by `mendflow playbooks test` (more may sit beside the file in `NAME.tests.yaml`)."""
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -417,12 +680,41 @@ class Playbook(_Part):
             )
         return value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fields_even_when_other_parts_fail(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        """Report unknown condition fields together with the other problems, not only once those are fixed."""
+        try:
+            return handler(data)
+        except ValidationError as err:
+            found = err.errors()
+            if not _checks_fields(info) or any(item["type"] == "unknown_field" for item in found):
+                raise
+            if not isinstance(data, dict):
+                raise
+            detect, resource = data.get("detect"), data.get("resource")
+            when = detect.get("when") if isinstance(detect, dict) else None
+            if not isinstance(when, str) or not isinstance(resource, str):
+                raise
+            if any(tuple(item["loc"][:2]) == ("detect", "when") for item in found):
+                raise  # the condition itself is broken: its fields are not worth checking yet
+            extra = _field_problems(when, resource)
+            if not extra:
+                raise
+            details = [_error(i["type"], i["msg"], tuple(i["loc"]), i["input"], **(i.get("ctx") or {})) for i in found]
+            raise ValidationError.from_exception_data(cls.__name__, details + extra) from None
+
     @model_validator(mode="after")
-    def _response_fits(self, info: ValidationInfo) -> Self:
+    def _parts_fit(self, info: ValidationInfo) -> Self:
+        """Checks that need the resource type: the condition's fields, the action, the test cases."""
+        problems = _field_problems(self.detect.when, self.resource) if _checks_fields(info) else []
         if self.respond is not None:
-            problems = _response_problems(self.respond, self.resource)
-            if problems:
-                raise ValidationError.from_exception_data(type(self).__name__, problems)
+            problems += _response_problems(self.respond, self.resource)
+        problems += case_problems(self.tests, self.resource, self.respond)
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         if info.context and info.context.get("source") is not None:
             self._source = Path(info.context["source"])
         return self

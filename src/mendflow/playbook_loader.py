@@ -3,6 +3,9 @@
 The YAML is composed into nodes first (they carry marks), then validated by the pydantic models; each
 validation error's `loc` is walked back through the nodes to the key or value it is about. A broken file never
 stops the others: `load_playbooks` returns the good playbooks and one error per problem.
+
+Test cases beside a playbook (`NAME.tests.yaml` next to `NAME.yaml`) are loaded and checked with it and added to
+its `tests`; they are never loaded as playbooks themselves.
 """
 
 from __future__ import annotations
@@ -11,16 +14,36 @@ import importlib.resources
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, InitErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mendflow.errors import PlaybookError
-from mendflow.playbook import ERRORS_AT_KEY, Playbook
+from mendflow.playbook import CHECK_FIELDS, ERRORS_AT_KEY, Playbook, PlaybookTests, case_problems
+
+M = TypeVar("M", bound=BaseModel)
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
+TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
+"""Files of test cases beside a playbook: `repo_hook_insecure_ssl.tests.yaml`."""
+
+
+def is_tests_file(path: Path) -> bool:
+    """True for a `NAME.tests.yaml` file (test cases, not a playbook)."""
+    return path.name.endswith(TESTS_SUFFIXES)
+
+
+def tests_file_for(path: Path) -> Path | None:
+    """The test-case file beside a playbook, if there is one."""
+    stem = path.name.removesuffix(path.suffix)
+    for suffix in TESTS_SUFFIXES:
+        candidate = path.with_name(stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @dataclass
@@ -99,7 +122,14 @@ def _expand(paths: Iterable[Path], errors: list[PlaybookError]) -> Iterator[Path
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES and p.is_file())
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES and p.is_file() and not is_tests_file(p)
+            )
+        elif is_tests_file(path):
+            playbook = path.name.removesuffix(".yml").removesuffix(".yaml").removesuffix(".tests")
+            message = f"this file holds test cases, not a playbook: give its playbook ({playbook}.yaml) instead"
+            errors.append(PlaybookError(message, path=str(path)))
+            continue
         elif path.is_file():
             found = [path]
         else:
@@ -113,24 +143,43 @@ def _expand(paths: Iterable[Path], errors: list[PlaybookError]) -> Iterator[Path
 
 
 def _load(path: Path) -> tuple[Playbook, MappingNode]:
-    """Parse and validate one file; raises _Problems with every error found, in file order."""
+    """Parse and validate one file and the test cases beside it; raises _Problems with every error, in file order."""
+    playbook, root, _ = _validated(path, Playbook)
+    beside = tests_file_for(path)
+    if beside is None:
+        return playbook, root
+    cases, tests_root, text = _validated(beside, PlaybookTests)
+    problems = case_problems(cases.tests, playbook.resource, playbook.respond)
+    if problems:
+        issues = [_locate(beside, text, tests_root, _details(item)) for item in problems]
+        raise _Problems(sorted(issues, key=lambda i: (i.line, i.column)))
+    return playbook.model_copy(update={"tests": playbook.tests + cases.tests}), root
+
+
+def _validated(path: Path, model: type[M]) -> tuple[M, MappingNode, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise _Problems([_Issue(f"cannot read: {err}", path=str(path))]) from None
-    root, data = _compose(path, text)
+    root, data = _compose(path, text, tests=model is PlaybookTests)
     duplicates = list(_duplicate_keys(path, root))
     if duplicates:
         raise _Problems(duplicates)
     try:
-        playbook = Playbook.model_validate(data, context={"source": path})
+        loaded = model.model_validate(data, context={"source": path, CHECK_FIELDS: True})
     except ValidationError as err:
         issues = [_locate(path, text, root, item) for item in err.errors()]
         raise _Problems(sorted(issues, key=lambda i: (i.line, i.column))) from None
-    return playbook, root
+    return loaded, root, text
 
 
-def _compose(path: Path, text: str) -> tuple[MappingNode, object]:
+def _details(item: InitErrorDetails) -> ErrorDetails:
+    """An error built by the models' checks, in the shape pydantic reports errors."""
+    error = ValidationError.from_exception_data("PlaybookTests", [item]).errors()[0]
+    return error
+
+
+def _compose(path: Path, text: str, *, tests: bool = False) -> tuple[MappingNode, object]:
     """The document's node tree (it keeps the marks) and the plain data built from it."""
     loader = yaml.SafeLoader(text)
     try:
@@ -145,11 +194,13 @@ def _compose(path: Path, text: str) -> tuple[MappingNode, object]:
         raise _Problems([_Issue(f"invalid YAML: {err}", path=str(path), line=1, column=1)]) from None
     finally:
         loader.dispose()
+    what = "a test-case file is a mapping (tests: [...])" if tests else "a playbook is a mapping"
     if node is None:
-        raise _Problems([_Issue("the file is empty; a playbook is a mapping", path=str(path), line=1, column=1)])
+        raise _Problems([_Issue(f"the file is empty; {what}", path=str(path), line=1, column=1)])
     if not isinstance(node, MappingNode):
         kind = "a list" if isinstance(node, SequenceNode) else "a single value"
-        message = f"a playbook must be a mapping (apiVersion, id, title, resource, detect, …), not {kind}"
+        keys = "tests" if tests else "apiVersion, id, title, resource, detect, …"
+        message = f"{'a test-case file' if tests else 'a playbook'} must be a mapping ({keys}), not {kind}"
         raise _Problems([_positioned(path, node, message)])
     return node, data
 

@@ -68,6 +68,52 @@ class GithubSection(BaseModel):
     repos: list[GithubRepo] = Field(default_factory=list)
 
 
+class OktaObject(VendorObject):
+    id: str
+
+
+class OktaUser(OktaObject):
+    status: str
+    profile: dict[str, Any]
+
+
+class OktaPolicyRule(OktaObject):
+    name: str
+    type: str
+
+
+class OktaPolicy(OktaObject):
+    name: str
+    type: str
+    rules: list[OktaPolicyRule] = Field(default_factory=list, alias="_rules")
+
+
+class OktaApiToken(OktaObject):
+    name: str
+
+
+class OktaApp(OktaObject):
+    label: str
+    signOnMode: str
+
+
+class OktaSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    users: list[OktaUser] = Field(default_factory=list)
+    user_roles: dict[str, list[VendorObject]] = Field(default_factory=dict)
+    """User id → role-assignment objects (`GET /api/v1/users/{id}/roles`)."""
+    user_factors: dict[str, list[OktaObject]] = Field(default_factory=dict)
+    """User id → factor objects (`GET /api/v1/users/{id}/factors`)."""
+    groups: list[OktaObject] = Field(default_factory=list)
+    policies: list[OktaPolicy] = Field(default_factory=list)
+    api_tokens: list[OktaApiToken] = Field(default_factory=list)
+    apps: list[OktaApp] = Field(default_factory=list)
+    grants: list[OktaObject] = Field(default_factory=list)
+    """OAuth 2.0 scope-consent grants (`/api/v1/users/{id}/grants`, `/api/v1/apps/{id}/grants`): a simulator
+    extension of tenant format v1, optional."""
+
+
 class TenantFile(BaseModel):
     """The envelope; the provider's section is kept as raw JSON for the simulator to serve."""
 
@@ -88,7 +134,7 @@ class TenantFile(BaseModel):
         return dict(found)
 
 
-_SECTION_MODELS: dict[str, type[BaseModel]] = {"github": GithubSection}
+_SECTION_MODELS: dict[str, type[BaseModel]] = {"github": GithubSection, "okta": OktaSection}
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:

@@ -38,6 +38,11 @@ class CollectResult(Message):
     requests: int
     gaps: list[str] = Field(default_factory=list)
     """Collections that could not be read (endpoint: reason): coverage gaps, not findings."""
+    collections_expected: int = 0
+    """Collections (lists and per-object sub-collections) the scan set out to read."""
+    collections_read: int = 0
+    coverage: float = 1.0
+    """collections_read / collections_expected: below 1.0 the inventory has gaps (see `gaps`)."""
 
 
 class EvaluateInput(Message):
@@ -215,3 +220,31 @@ class CampaignStatus(Message):
     decisions: list[Decision] = Field(default_factory=list)
     rollback_requests: list[Decision] = Field(default_factory=list)
     timeline: list[JsonObject] = Field(default_factory=list)
+
+
+# --- suppression ------------------------------------------------------------------------------------------
+
+
+class SuppressionInput(Message):
+    """Accept the risk of one finding until `expires_at` (a durable timer re-opens it)."""
+
+    fingerprint: str
+    reason: str
+    requested_by: str
+    groups: tuple[str, ...] = ()
+    expires_at: datetime
+
+
+class SuppressionStep(Message):
+    fingerprint: str
+    reference: str
+    """The suppression workflow id, so only this suppression can re-open what it parked."""
+    requested_by: str = ""
+    groups: tuple[str, ...] = ()
+
+
+class SuppressionResult(Message):
+    fingerprint: str
+    suppressed_until: datetime
+    reopened: bool
+    """False when the finding was resolved (or re-scanned away) before the suppression ended."""

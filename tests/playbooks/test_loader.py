@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -298,38 +300,58 @@ def test_missing_path_is_reported(tmp_path: Path) -> None:
 
 
 def test_every_shipped_playbook_loads_without_errors() -> None:
-    """The bundled rule pack loads cleanly, has at least ten GitHub rules, each named after its file."""
+    """The bundled rule pack loads cleanly, has at least fifteen GitHub rules, each named after its file."""
     result = load_playbooks([bundled_playbook_dir()])
     assert result.errors == []
     github = [p for p in result.playbooks if p.resource.startswith("github.")]
-    assert len(github) >= 10
+    assert len(github) >= 15
     for playbook in result.playbooks:
+        provider, rest = playbook.id.split(".", 1)
         assert playbook.source is not None
-        assert playbook.source.name == playbook.id.removeprefix("github.").replace(".", "_") + ".yaml"
+        assert playbook.source.parent.name == provider
+        # github/ files drop the provider prefix (repo_hook_insecure_ssl.yaml); others may keep it.
+        assert playbook.source.name in {rest.replace(".", "_") + ".yaml", playbook.id.replace(".", "_") + ".yaml"}
         assert playbook.description
         assert playbook.detect.compliance
 
 
+def test_shipped_github_playbooks_cite_soc2_nist_csf_and_iso27001() -> None:
+    """Each GitHub rule evidences a SOC 2 criterion, a NIST CSF 2.0 subcategory and an ISO 27001:2022 control."""
+    for playbook in load_playbooks([bundled_playbook_dir()]).playbooks:
+        if not playbook.id.startswith("github."):
+            continue
+        frameworks = {ref.split(":", 1)[0] for ref in playbook.detect.compliance}
+        assert {"SOC2", "NIST-CSF", "ISO27001"} <= frameworks, playbook.id
+        assert frameworks <= {"SOC2", "NIST-CSF", "ISO27001", "CIS-v8"}, playbook.id
+        for ref in playbook.detect.compliance:
+            framework, control = ref.split(":", 1)
+            pattern = {
+                "SOC2": r"CC\d\.\d+",
+                "NIST-CSF": r"(GV|ID|PR|DE|RS|RC)\.[A-Z]{2}-\d{2}",
+                "ISO27001": r"A\.[5-8]\.\d+",
+                "CIS-v8": r"\d+\.\d+",
+            }[framework]
+            assert re.fullmatch(pattern, control), (playbook.id, ref)
+
+
 def test_shipped_playbooks_respond_as_agreed() -> None:
-    """Reversible fixes run in auto mode; the base-permission change needs approval; the rest notify."""
+    """Reversible fixes run in auto mode; org-wide setting changes need approval; the rest notify."""
     playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
     modes = {pid: (p.mode, p.respond.action if p.respond else None) for pid, p in playbooks.items()}
-    assert modes["github.repo_hook.insecure_ssl"] == (Mode.auto, "github.repo_hook.update_config")
-    assert modes["github.org_hook.insecure_ssl"] == (Mode.auto, "github.org_hook.update_config")
-    assert modes["github.repo.secret_scanning_disabled"] == (Mode.auto, "github.repo.update_security")
-    assert modes["github.repo.push_protection_disabled"] == (Mode.auto, "github.repo.update_security")
-    assert modes["github.org.base_permission_not_strict"] == (Mode.approval, "github.org.update_settings")
+    agreed = {
+        "github.repo_hook.insecure_ssl": (Mode.auto, "github.repo_hook.update_config"),
+        "github.org_hook.insecure_ssl": (Mode.auto, "github.org_hook.update_config"),
+        "github.repo.secret_scanning_disabled": (Mode.auto, "github.repo.update_security"),
+        "github.repo.push_protection_disabled": (Mode.auto, "github.repo.update_security"),
+        "github.org.base_permission_not_strict": (Mode.approval, "github.org.update_settings"),
+        "github.org.members_can_create_public_repos": (Mode.approval, "github.org.update_settings"),
+    }
+    assert {pid: modes[pid] for pid in agreed} == agreed
     base = playbooks["github.org.base_permission_not_strict"].respond
     assert base is not None
     assert base.action_params().as_body() == {"default_repository_permission": "read"}
-    others = set(modes) - {
-        "github.repo_hook.insecure_ssl",
-        "github.org_hook.insecure_ssl",
-        "github.repo.secret_scanning_disabled",
-        "github.repo.push_protection_disabled",
-        "github.org.base_permission_not_strict",
-    }
-    assert {modes[pid] for pid in others} == {(Mode.notify, None)}
+    github_others = {pid for pid in set(modes) - set(agreed) if pid.startswith("github.")}
+    assert {modes[pid] for pid in github_others} == {(Mode.notify, None)}
 
 
 def test_bundled_playbook_dir_is_the_rulepacks_package() -> None:
@@ -359,3 +381,49 @@ def test_playbook_built_in_code_is_checked_like_a_file() -> None:
                 "respond": {"mode": "auto", "action": "github.repo.archive", "with": {"archived": True}},
             }
         )
+
+
+def test_durations_read_as_people_write_them_and_are_written_back_so() -> None:
+    """`1d12h`, ISO 8601 and seconds are accepted; a playbook dumped to JSON shows `1d12h`."""
+    from mendflow.playbook import ApprovalPolicy
+
+    for written in ("1d12h", "36h", "PT36H", 129600):
+        assert ApprovalPolicy.model_validate({"timeout": written}).timeout == timedelta(hours=36)
+    assert ApprovalPolicy.model_validate({"timeout": "1d12h"}).model_dump(mode="json")["timeout"] == "1d12h"
+
+
+def test_unknown_condition_fields_are_reported_together_with_other_problems(tmp_path: Path) -> None:
+    """A misspelt field and a bad action are both reported in one pass, in file order."""
+    text = GOOD.replace("resource.config.insecure_ssl", "resource.confg.insecure_ssl").replace(
+        "action: github.repo_hook.update_config", "action: github.hook.updat"
+    )
+    result = load_playbooks([write(tmp_path, "p.yaml", text)])
+    assert [(e.line, e.column) for e in result.errors] == [(6, 18), (11, 11)]
+    assert "unknown field 'resource.confg'" in str(result.errors[0])
+    assert "unknown action 'github.hook.updat'" in str(result.errors[1])
+
+
+def test_misspelt_field_of_a_known_object_is_refused_but_free_form_fields_are_not(tmp_path: Path) -> None:
+    """`related.default_branch_protection.*` is the vendor's protection object: any nested key may be read."""
+    text = GOOD.replace("resource: github.repo_hook", "resource: github.repo").replace(
+        'when: resource.config.insecure_ssl == "1"',
+        "when: related.default_branch_protection.lock_branch.enabled == true",
+    )
+    text = text.split("respond:")[0]
+    assert load_playbook_file(write(tmp_path, "p.yaml", text)).resource == "github.repo"
+
+
+def test_fields_are_checked_for_files_and_on_request_for_playbooks_built_in_code() -> None:
+    """The loader checks condition fields; code may build a condition on an unknown field unless it asks."""
+    from mendflow.playbook import CHECK_FIELDS
+
+    data = {
+        "apiVersion": "mendflow/v1",
+        "id": "x.y",
+        "title": "t",
+        "resource": "github.repo",
+        "detect": {"when": 'resource.security.status == "disabled"', "severity": "low"},
+    }
+    assert Playbook.model_validate(data).detect.when.startswith("resource.security")
+    with pytest.raises(ValueError, match=r"unknown field 'resource\.security' for github\.repo"):
+        Playbook.model_validate(data, context={CHECK_FIELDS: True})

@@ -58,6 +58,8 @@ def test_shipped_rule_pack_finds_exactly_the_demo_tenant_problems() -> None:
         ("github.outside_collaborator.two_factor_disabled", "/orgs/acme/outside_collaborators/contractor-jo"),
         ("github.org_hook.insecure_ssl", "/orgs/acme/hooks/301"),
         ("github.org_hook.plain_http_url", "/orgs/acme/hooks/301"),
+        ("github.org.members_can_create_public_repos", "/orgs/acme"),
+        ("github.repo.default_branch_insufficient_approvals", "/repos/acme/web"),
         ("github.repo_hook.insecure_ssl", "/repos/acme/api/hooks/11"),
         ("github.repo_hook.insecure_ssl", "/repos/acme/web/hooks/21"),
         ("github.repo.secret_scanning_disabled", "/repos/acme/web"),

@@ -9,52 +9,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.response.exceptions import InvalidData
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, parse_tenant
+from tests.sim.openapi_adapter import SpecRequest, SpecResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "specs" / "github-subset.json"
 DEMO = ROOT / "src" / "mendflow" / "data" / "demo-github.json"
 TOKEN = "ghp_contracttoken0123456789"
-
-
-# The demo org holds `null` here, as api.github.com really answers, but the description types these fields as
-# non-nullable strings; the fixture copy fills them so the rest of the object is still checked strictly.
-class SpecRequest:
-    """openapi-core's Request protocol over an httpx request, addressed to the spec's server."""
-
-    host_url = "https://api.github.com"
-
-    def __init__(self, request: httpx.Request) -> None:
-        self.path = request.url.path
-        self.method = request.method.lower()
-        self.body: bytes | None = request.content or None
-        self.content_type = request.headers.get("content-type", "application/json")
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qs(request.url.query.decode())),
-            header=Headers(dict(request.headers)),
-            cookie=ImmutableMultiDict(),
-        )
-
-
-class SpecResponse:
-    """openapi-core's Response protocol over an httpx response (or a doctored copy of one)."""
-
-    def __init__(self, response: httpx.Response, data: bytes | None = None) -> None:
-        self.status_code = response.status_code
-        self.content_type = response.headers.get("content-type", "")
-        self.headers = Headers(dict(response.headers))
-        self.data = response.content if data is None else data
 
 
 @dataclass(frozen=True)

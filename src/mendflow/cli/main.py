@@ -6,8 +6,9 @@ import sys
 
 import typer
 
-from mendflow.cli import playbooks_cmd, scan_cmd, sim_cmd, stack_cmd
+from mendflow.cli import api_cmd, operate_cmd, plan_cmd, playbooks_cmd, rules_cmd, scan_cmd, sim_cmd, stack_cmd
 from mendflow.errors import InputError, MendflowError
+from mendflow.operations import Refused
 from mendflow.redaction import redact
 
 app = typer.Typer(
@@ -18,11 +19,16 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("scan")(scan_cmd.scan)
+app.command("api")(api_cmd.api)
+app.command("plan")(plan_cmd.plan)
 app.command("demo")(stack_cmd.demo)
 app.command("up")(stack_cmd.up)
 app.command("worker")(stack_cmd.worker)
+for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollback", "suppress"):
+    app.command(name)(getattr(operate_cmd, name))
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
+app.add_typer(rules_cmd.app, name="rules")
 
 
 def main() -> None:
@@ -31,6 +37,9 @@ def main() -> None:
     except InputError as err:
         print(f"mendflow: {redact(str(err))}", file=sys.stderr)
         sys.exit(2)
+    except Refused as err:
+        print(f"mendflow: {redact(str(err))}", file=sys.stderr)
+        sys.exit(3)
     except MendflowError as err:
         print(f"mendflow: {redact(str(err))}", file=sys.stderr)
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""`mendflow playbooks validate [PATH…]`."""
+"""`mendflow playbooks validate|test|schema`: check playbooks, try them on a tenant, print the JSON Schema."""
 
 from __future__ import annotations
 
@@ -7,18 +7,107 @@ from typing import Annotated
 
 import typer
 
+from mendflow.cli.plan_cmd import CriticalityOption, OutputFormat, print_plan
 from mendflow.errors import InputError
+from mendflow.plan import plan_tenant_file
+from mendflow.playbook import Playbook, did_you_mean
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbook_schema import render_schema
+from mendflow.playbook_tests import CaseResult, run_playbook_tests
+from mendflow.render import diff
+from mendflow.risk import load_criticality
 
 app = typer.Typer(help="Author and check playbooks.", no_args_is_help=True)
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Argument(help="Playbook files, folders or ids of shipped playbooks (default: the shipped rule packs)."),
+]
 
 
 @app.command("validate")
 def validate(paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None) -> None:
-    """Load playbooks and report every error with file:line:column; exit 2 if any."""
+    """Load playbooks (and their test cases) and report every error with file:line:column; exit 2 if any."""
     result = load_playbooks(paths or [bundled_playbook_dir()])
     for error in result.errors:
         typer.echo(str(error), err=True)
-    typer.echo(f"{len(result.playbooks)} playbook(s) valid, {len(result.errors)} with errors")
+    files = len({error.path for error in result.errors})
+    typer.echo(f"{len(result.playbooks)} playbook(s) valid; {len(result.errors)} error(s) in {files} file(s)")
     if result.errors:
-        raise InputError(f"{len(result.errors)} playbook file(s) have errors")
+        raise InputError(f"{len(result.errors)} error(s) in {files} playbook file(s)")
+
+
+@app.command("test")
+def test(
+    targets: Targets = None,
+    tenant_file: Annotated[
+        Path | None,
+        typer.Option("--tenant-file", "-f", help="Show findings and the planned changes on this tenant instead."),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="With --tenant-file: table or json.")] = (
+        OutputFormat.table
+    ),
+    criticality: CriticalityOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each case's findings and plan.")] = False,
+) -> None:
+    """Run the playbooks' test cases (exit 1 if one fails), or dry-run them on a tenant file (nothing is written)."""
+    playbooks = _resolve(targets)
+    if tenant_file is not None:
+        config = load_criticality(criticality) if criticality is not None else None
+        print_plan(plan_tenant_file(tenant_file, playbooks, criticality=config), output)
+        return
+    results = run_playbook_tests(playbooks)
+    for result in results:
+        _print_case(result, verbose=verbose)
+    untested = [p.id for p in playbooks if not p.tests]
+    failed = [r for r in results if not r.passed]
+    passed = len(results) - len(failed)
+    typer.echo(f"\n{passed} passed, {len(failed)} failed ({len(results)} case(s), {len(playbooks)} playbook(s))")
+    if untested:
+        typer.echo(f"without test cases: {', '.join(untested)}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the playbook format's JSON Schema (`mendflow playbooks schema > playbooks/schema.json`)."""
+    typer.echo(render_schema(), nl=False)
+
+
+def _print_case(result: CaseResult, *, verbose: bool) -> None:
+    typer.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.playbook_id} › {result.name}")
+    for problem in result.problems:
+        typer.echo(f"      {problem}")
+    if (verbose or not result.passed) and result.plan is not None:
+        for finding in result.plan.findings:
+            typer.echo(f"      finding {finding.resource.id}")
+        for change in result.plan.changes:
+            typer.echo(f"      plan    {change.resource.id}: {change.note or diff(change.before, change.after)}")
+
+
+def _resolve(targets: list[str] | None) -> list[Playbook]:
+    """Files and folders as given; a name that is no path is looked up among the shipped playbooks' ids."""
+    paths: list[Path] = []
+    ids: list[str] = []
+    for target in targets or [str(bundled_playbook_dir())]:
+        if Path(target).exists():
+            paths.append(Path(target))
+        else:
+            ids.append(target)
+    loaded = load_playbooks(paths) if paths else None
+    errors = list(loaded.errors) if loaded else []
+    playbooks = list(loaded.playbooks) if loaded else []
+    if ids:
+        shipped = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
+        for wanted in ids:
+            if wanted not in shipped:
+                raise InputError(
+                    f"no such file, folder or shipped playbook id {wanted!r}{did_you_mean(wanted, shipped)}"
+                )
+            playbooks.append(shipped[wanted])
+    for error in errors:
+        typer.echo(f"mendflow: {error}", err=True)
+    if errors:
+        raise InputError(f"{len(errors)} playbook error(s); fix them first (mendflow playbooks validate)")
+    return playbooks

@@ -1,4 +1,8 @@
-"""`mendflow sim github --tenant-file F`: serve a tenant file as the vendor's API on loopback."""
+"""`mendflow sim github|okta --tenant-file F`: serve a tenant file as the vendor's API on loopback.
+
+`--generate` serves a large deterministic tenant instead (GitHub: 300 repos, 1,500 members; Okta: 20,000
+users), and the `--fault-…` flags inject faults for resilience tests and benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,204 @@ from typing import Annotated
 
 import typer
 
+from mendflow.errors import InputError
 from mendflow.runtime.ports import ensure_free
+from mendflow.sim.common import FaultPlan
+from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.sim.github import create_github_app
+from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_async
-from mendflow.tenant import load_tenant_file
+from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 app = typer.Typer(help="Vendor simulators on loopback, seeded from tenant files.", no_args_is_help=True)
+
+TenantOption = Annotated[
+    Path | None, typer.Option("--tenant-file", "-f", help="A mendflow.tenant/v1 tenant file (JSON or YAML).")
+]
+GenerateOption = Annotated[
+    bool, typer.Option("--generate", help="Serve a large generated tenant instead of a file (deterministic).")
+]
+PortOption = Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")]
+TokenEnvOption = Annotated[str, typer.Option("--token-env", help="Environment variable holding the token to accept.")]
+SeedOption = Annotated[int, typer.Option("--fault-seed", help="Seed for every injected fault (reruns repeat them).")]
+ErrorRateOption = Annotated[float, typer.Option("--fault-5xx-rate", min=0.0, max=1.0, help="Share answered 5xx.")]
+LatencyOption = Annotated[float, typer.Option("--fault-latency", min=0.0, help="Mean added latency, seconds.")]
+ForbidOption = Annotated[
+    list[str] | None,
+    typer.Option("--fault-403", help="Answer 403 on paths matching this pattern (repeatable), e.g. '/orgs/*/hooks'."),
+]
+TruncateOption = Annotated[
+    float, typer.Option("--fault-truncate-rate", min=0.0, max=1.0, help="Share of bodies cut in half.")
+]
+RateLimitOption = Annotated[
+    int | None, typer.Option("--fault-rate-limit", min=1, help="Requests per rate-limit window (per bucket).")
+]
+RateWindowOption = Annotated[
+    float | None, typer.Option("--fault-rate-window", min=0.1, help="Seconds per rate-limit window.")
+]
+DEFAULT_TOKEN_ENV = "MENDFLOW_SIM_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+
+def _tenant(tenant_file: Path | None, generate: bool, generated: dict[str, object], provider: str) -> TenantFile:
+    if (tenant_file is None) == (not generate):
+        raise InputError("give exactly one of --tenant-file F or --generate")
+    tenant = parse_tenant(generated, source="generated") if tenant_file is None else load_tenant_file(tenant_file)
+    if tenant.provider != provider:
+        raise InputError(f"{tenant_file}: a {tenant.provider} tenant cannot be served by the {provider} simulator")
+    return tenant
+
+
+def _token(token_env: str) -> str:
+    token = os.environ.get(token_env) or secrets.token_urlsafe(24)
+    if token_env not in os.environ:
+        typer.echo(f"no ${token_env} set: generated a token for this run (export it to reuse): {token}")
+    return token
 
 
 @app.command("github")
 def github(
-    tenant_file: Annotated[Path, typer.Option("--tenant-file", "-f", help="A mendflow.tenant/v1 GitHub tenant.")],
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8787,
-    token_env: Annotated[
-        str, typer.Option("--token-env", help="Environment variable holding the bearer token to accept.")
-    ] = "MENDFLOW_SIM_TOKEN",  # noqa: S107 - the name of a variable, not a secret
+    tenant_file: TenantOption = None,
+    generate: GenerateOption = False,
+    port: PortOption = 8787,
+    token_env: TokenEnvOption = DEFAULT_TOKEN_ENV,
+    fault_seed: SeedOption = 0,
+    fault_5xx_rate: ErrorRateOption = 0.0,
+    fault_latency: LatencyOption = 0.0,
+    fault_403: ForbidOption = None,
+    fault_truncate_rate: TruncateOption = 0.0,
+    fault_rate_limit: RateLimitOption = None,
+    fault_rate_window: RateWindowOption = None,
 ) -> None:
-    """Serve a GitHub organization from a tenant file until Ctrl-C."""
-    tenant = load_tenant_file(tenant_file)
-    token = os.environ.get(token_env) or secrets.token_urlsafe(24)
+    """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C."""
+    tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
+    faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
+                       fault_rate_limit, fault_rate_window)  # fmt: skip
     ensure_free("127.0.0.1", port, what="GitHub simulator", option="--port")
-    if token_env not in os.environ:
-        typer.echo(f"no ${token_env} set: generated a token for this run (export it to reuse): {token}")
+    token = _token(token_env)
     typer.echo(f"simulated GitHub org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
-    asyncio.run(serve_async(create_github_app(tenant, token=token), host="127.0.0.1", port=port))
+    asyncio.run(serve_async(create_github_app(tenant, token=token, faults=faults), host="127.0.0.1", port=port))
+
+
+@app.command("okta")
+def okta(
+    tenant_file: TenantOption = None,
+    generate: GenerateOption = False,
+    users: Annotated[int, typer.Option("--users", min=1, help="Users in a generated org.")] = 20_000,
+    port: PortOption = 8788,
+    token_env: TokenEnvOption = DEFAULT_TOKEN_ENV,
+    fault_seed: SeedOption = 0,
+    fault_5xx_rate: ErrorRateOption = 0.0,
+    fault_latency: LatencyOption = 0.0,
+    fault_403: ForbidOption = None,
+    fault_truncate_rate: TruncateOption = 0.0,
+    fault_rate_limit: RateLimitOption = None,
+    fault_rate_window: RateWindowOption = None,
+) -> None:
+    """Serve an Okta org from a tenant file (or a generated one) until Ctrl-C; accepts `SSWS` and `Bearer`."""
+    tenant = _tenant(tenant_file, generate, okta_tenant(users=users) if generate else {}, "okta")
+    faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
+                       fault_rate_limit, fault_rate_window)  # fmt: skip
+    ensure_free("127.0.0.1", port, what="Okta simulator", option="--port")
+    token = _token(token_env)
+    typer.echo(f"simulated Okta org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
+    asyncio.run(serve_async(create_okta_app(tenant, token=token, faults=faults), host="127.0.0.1", port=port))
+
+
+# --- Slack and Jira (approval cards, interactivity, tickets) ------------------------------------------------
+
+# Names of environment variables, not secrets.
+SLACK_BOT_ENV = "MENDFLOW_SIM_SLACK_BOT_TOKEN"
+SLACK_APP_ENV = "MENDFLOW_SIM_SLACK_APP_TOKEN"
+SLACK_SIGNING_ENV = "MENDFLOW_SIM_SLACK_SIGNING_SECRET"
+JIRA_TOKEN_ENV = "MENDFLOW_SIM_JIRA_TOKEN"  # noqa: S105
+
+
+def _secret(env: str, prefix: str, what: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    value = prefix + secrets.token_hex(16)
+    typer.echo(f"no ${env} set: generated the {what} for this run (export it to reuse): {value}")
+    return value
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint=option)
+        out[key] = rest
+    return out
+
+
+@app.command("slack")
+def slack(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8790,
+    interactivity_url: Annotated[
+        str, typer.Option("--interactivity-url", help="Where clicks are POSTed (mendflow api's /slack/interactivity).")
+    ] = "http://127.0.0.1:8088/slack/interactivity",
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="Slack user as ID=name, e.g. U0ALICE001=alice (repeatable).")
+    ] = None,
+    usergroup: Annotated[
+        list[str] | None,
+        typer.Option("--usergroup", help="Slack user group as ID=U1,U2, e.g. S0ONCALL01=U0ALICE001 (repeatable)."),
+    ] = None,
+    rate_limit: Annotated[int, typer.Option("--rate-limit", help="Web API calls per minute before 429 (0: none).")] = 0,
+    bot_token_env: Annotated[str, typer.Option("--bot-token-env")] = SLACK_BOT_ENV,
+    app_token_env: Annotated[str, typer.Option("--app-token-env")] = SLACK_APP_ENV,
+    signing_secret_env: Annotated[str, typer.Option("--signing-secret-env")] = SLACK_SIGNING_ENV,
+) -> None:
+    """Serve a Slack workspace (Web API, Socket Mode, a clicking user) until Ctrl-C."""
+    from mendflow.sim.server import LoopbackServer
+    from mendflow.sim.slack import SlackWorkspace, create_slack_app
+
+    users = _pairs(user or ["U0ALICE001=alice", "U0BOB00001=bob"], "--user")
+    groups = {k: v.split(",") for k, v in _pairs(usergroup or [], "--usergroup").items()}
+    ensure_free("127.0.0.1", port, what="Slack simulator", option="--port")
+    workspace = SlackWorkspace(
+        bot_token=_secret(bot_token_env, "xoxb-", "bot token"),
+        app_token=_secret(app_token_env, "xapp-", "app-level token"),
+        signing_secret=_secret(signing_secret_env, "", "signing secret"),
+        users=users,
+        usergroups=groups,
+        interactivity_url=interactivity_url,
+        rate_limit=rate_limit,
+    )
+
+    def ready(server: LoopbackServer) -> None:
+        workspace.base_url = server.base_url
+        typer.echo(f"simulated Slack at {server.base_url}/api/ (#sec-remediation = C0SECREMED1); Ctrl-C to stop.")
+        typer.echo(f"clicks go to {interactivity_url}; click as a person with:")
+        typer.echo(
+            f"  curl -s {server.base_url}/_sim/click -d "
+            """'{"user": "U0ALICE001", "campaign": "CAMPAIGN_ID", "verdict": "approve"}'"""
+        )
+
+    asyncio.run(serve_async(create_slack_app(workspace), host="127.0.0.1", port=port, ready=ready))
+
+
+@app.command("jira")
+def jira(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8791,
+    user: Annotated[str, typer.Option("--user", help="The account for basic auth.")] = "mendflow@example.com",
+    project: Annotated[
+        list[str] | None, typer.Option("--project", help="Project as KEY=Name (repeatable; default SEC=Security).")
+    ] = None,
+    token_env: Annotated[str, typer.Option("--token-env")] = JIRA_TOKEN_ENV,
+) -> None:
+    """Serve a Jira site (REST v2 and v3: issues, comments, transitions) until Ctrl-C."""
+    from mendflow.sim.jira import JiraState, create_jira_app
+    from mendflow.sim.server import LoopbackServer
+
+    projects = _pairs(project or ["SEC=Security"], "--project")
+    ensure_free("127.0.0.1", port, what="Jira simulator", option="--port")
+    state = JiraState(token=_secret(token_env, "", "API token"), user=user, projects=projects)
+
+    def ready(server: LoopbackServer) -> None:
+        state.base_url = server.base_url
+        listed = ", ".join(projects)
+        typer.echo(f"simulated Jira at {server.base_url} (projects: {listed}; user {user}); Ctrl-C to stop.")
+
+    asyncio.run(serve_async(create_jira_app(state), host="127.0.0.1", port=port, ready=ready))

@@ -1,48 +1,70 @@
-"""Reversible field-setting actions, written once: capture → apply → verify → restore.
+"""Field-setting actions, written once: capture → apply → verify → restore.
 
 Every action here sets a few fields of one vendor object. It captures exactly those fields before writing
 (`before`), writes only when the current value differs (so repeating it after a crash changes nothing), verifies
 by re-reading, and restores by writing `before` back — again only if it differs.
+
+How the write goes out is the only thing vendors vary, so it is one overridable method (`send`):
+
+    FieldAction        PATCH/PUT `body(fields)` to `write_path` (GitHub settings, hook configs)
+    ReplaceAction      PUT the object's own current body with the fields changed, read-only keys stripped (Okta)
+    TransitionAction   POST a lifecycle operation chosen by the current and wanted value (Okta users)
+    RevokeAction       DELETE the object; cannot be restored (Okta API tokens)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mendflow.actions import ActionParams, ActionSpec
 from mendflow.connectors.http import VendorHttp
+from mendflow.errors import ActionError
 
 Fields = dict[str, Any]
 
 
-@dataclass(frozen=True)
+def same_path(resource_id: str) -> str:
+    return resource_id
+
+
+@dataclass(frozen=True, kw_only=True)
 class FieldAction:
     """One vendor's recipe for reading and writing a flat set of fields of a resource."""
 
     spec: ActionSpec
-    read_path: Callable[[str], str]
+    read_path: Callable[[str], str] = same_path
     """Resource id → the path whose GET returns the fields."""
-    write_path: Callable[[str], str]
-    write_method: str
     read_fields: Callable[[Any, list[str]], Fields]
     """GET body, field names → {field: current value}."""
-    body: Callable[[Fields], Any]
+    write_path: Callable[[str], str] = same_path
+    write_method: str = "PATCH"
+    body: Callable[[Fields], Any] = dict
     """{field: value} → the vendor's request body."""
 
+    async def read(self, http: VendorHttp, resource_id: str) -> Any:
+        """The whole object as the vendor returns it."""
+        return await http.get_json(self.read_path(resource_id))
+
     async def current(self, http: VendorHttp, resource_id: str, names: list[str]) -> Fields:
-        return self.read_fields(await http.get_json(self.read_path(resource_id)), names)
+        return self.read_fields(await self.read(http, resource_id), names)
 
     async def capture(self, http: VendorHttp, resource_id: str, params: ActionParams) -> Fields:
         """The prior state of exactly the fields this action will write."""
         return await self.current(http, resource_id, list(params.as_body()))
 
+    async def send(self, http: VendorHttp, resource_id: str, obj: Any, target: Fields) -> None:
+        """Write `target`; `obj` is the object as just read."""
+        await http.request(self.write_method, self.write_path(resource_id), json=self.body(target))
+
     async def write(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
         """Make the fields equal `target`; return False (and write nothing) when they already are."""
-        if await self.current(http, resource_id, list(target)) == target:
+        obj = await self.read(http, resource_id)
+        if self.read_fields(obj, list(target)) == target:
             return False
-        await http.request(self.write_method, self.write_path(resource_id), json=self.body(target))
+        await self.send(http, resource_id, obj, target)
         return True
 
     async def apply(self, http: VendorHttp, resource_id: str, params: ActionParams) -> bool:
@@ -54,3 +76,81 @@ class FieldAction:
     async def holds(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
         """Re-read and compare: does the resource now carry `target`?"""
         return await self.current(http, resource_id, list(target)) == target
+
+
+def read_paths(paths: Mapping[str, tuple[str, ...]]) -> Callable[[Any, list[str]], Fields]:
+    """`read_fields` for parameters that live at nested paths of the object (None where a path is absent)."""
+
+    def read(obj: Any, names: list[str]) -> Fields:
+        out: Fields = {}
+        for name in names:
+            value = obj
+            for key in paths[name]:
+                value = value.get(key) if isinstance(value, dict) else None
+            out[name] = value
+        return out
+
+    return read
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplaceAction(FieldAction):
+    """Full-replace writes (Okta policies and rules): PUT the current body with the fields set at their paths.
+
+    The object's other settings travel unchanged, so a replace never resets what the action does not own.
+    """
+
+    paths: Mapping[str, tuple[str, ...]]
+    read_only: frozenset[str] = frozenset({"id", "created", "lastUpdated", "_links", "_embedded"})
+    write_method: str = "PUT"
+
+    async def send(self, http: VendorHttp, resource_id: str, obj: Any, target: Fields) -> None:
+        body = {k: copy.deepcopy(v) for k, v in obj.items() if k not in self.read_only}
+        for name, value in target.items():
+            *parents, leaf = self.paths[name]
+            holder: Any = body
+            for key in parents:
+                holder = holder.get(key)
+                if not isinstance(holder, dict):
+                    where = ".".join(self.paths[name][:-1])
+                    raise ActionError(f"{resource_id} has no {where}: {name} does not apply to this object")
+            holder[leaf] = value
+        await http.request(self.write_method, self.write_path(resource_id), json=body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransitionAction(FieldAction):
+    """State machines written through operations (Okta user lifecycle): (current, wanted) → POST path suffix."""
+
+    field: str
+    transitions: Mapping[tuple[str, str], str]
+    write_method: str = "POST"
+
+    async def send(self, http: VendorHttp, resource_id: str, obj: Any, target: Fields) -> None:
+        now, wanted = self.read_fields(obj, [self.field])[self.field], target[self.field]
+        suffix = self.transitions.get((now, wanted))
+        if suffix is None:
+            raise ActionError(f"{resource_id}: cannot change {self.field} from {now} to {wanted} with this action")
+        await http.request(self.write_method, f"{self.write_path(resource_id)}{suffix}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeAction(FieldAction):
+    """Deletion of a credential: `state` reads `active` while the object exists, `revoked` once it is gone."""
+
+    write_method: str = "DELETE"
+
+    async def read(self, http: VendorHttp, resource_id: str) -> Any:
+        return await http.get_optional(self.read_path(resource_id))
+
+    async def send(self, http: VendorHttp, resource_id: str, obj: Any, target: Fields) -> None:
+        if target.get("state") != "revoked":
+            raise ActionError(
+                f"{resource_id} was revoked and cannot be restored: the secret cannot be issued again; "
+                "ask its owner to create a new one"
+            )
+        await http.request(self.write_method, self.write_path(resource_id), allow_404=True)
+
+
+def revocation_state(obj: Any, names: list[str]) -> Fields:
+    return {name: ("active" if obj is not None else "revoked") for name in names}

@@ -12,34 +12,30 @@ import fnmatch
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from mendflow.config import TenantConnection
-from mendflow.connectors.http import VendorHttp
-from mendflow.errors import ActionError, AuthError, VendorError
+from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
+from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
+from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
 
 API_VERSION = "2022-11-28"
-PAGE = {"per_page": 100}
+MAX_PER_PAGE = 100
+PAGE = {"per_page": MAX_PER_PAGE}
+REPO_BATCH = 16
+"""Repositories whose sub-collections are read at once: enough to keep the concurrency gate busy, few enough that
+a 300-repository org never holds more than one batch of answers in memory."""
 
 
-class CoverageGap(BaseModel):
-    """A collection we could not read (permission or availability): reported, never guessed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    endpoint: str
-    reason: str
-
-
-def github_http(connection: TenantConnection, token: str, *, max_concurrency: int = 8) -> VendorHttp:
-    """The shared HTTP layer, configured for GitHub's headers."""
+def github_http(connection: TenantConnection, token: str, *, max_concurrency: int | None = None) -> VendorHttp:
+    """The shared HTTP layer, configured for GitHub's headers, rate limits and the tenant's caps."""
     return VendorHttp(
         base_url=connection.base_url,
-        auth_header=f"Bearer {token}",
+        auth_header=f"{connection.auth_scheme or 'Bearer'} {token}",
         vendor="GitHub",
         extra_headers={"X-GitHub-Api-Version": API_VERSION, "Accept": "application/vnd.github+json"},
-        max_concurrency=max_concurrency,
+        rate_limits=GITHUB_LIMITS,
+        max_concurrency=max_concurrency or connection.max_concurrency or 8,
+        request_budget=connection.request_budget,
     )
 
 
@@ -66,22 +62,22 @@ def ruleset_targets_branch(ruleset: dict[str, Any], branch: str, default_branch:
 
 
 class GithubCollector:
-    """Reads one organization. Sub-collections of repos are read concurrently (bounded by the HTTP layer)."""
+    """Reads one organization. Repositories stream page by page; their sub-collections are read concurrently in
+    bounded batches (the HTTP layer bounds the requests in flight)."""
 
-    def __init__(self, http: VendorHttp, org: str) -> None:
+    def __init__(self, http: VendorHttp, org: str, *, batch: int = REPO_BATCH) -> None:
         self.http = http
         self.org = org
-        self.gaps: list[CoverageGap] = []
+        self.batch = batch
+        self.coverage = Coverage()
+
+    @property
+    def gaps(self) -> list[CoverageGap]:
+        return self.coverage.gaps
 
     async def _optional_list(self, path: str, **params: Any) -> list[Any] | None:
         """Read a whole collection; a 403/404 on it is a coverage gap, not a failure of the scan."""
-        try:
-            return [item async for item in self.http.paginate(path, params={**PAGE, **params})]
-        except (AuthError, VendorError) as err:
-            if isinstance(err, AuthError) or err.status in (404, 422):
-                self.gaps.append(CoverageGap(endpoint=path, reason=f"HTTP {err.status}"))
-                return None
-            raise
+        return await self.coverage.read_list(self.http, path, params={**PAGE, **params})
 
     async def collect(self) -> AsyncIterator[Resource]:
         """Yield every resource of the organization."""
@@ -126,13 +122,29 @@ class GithubCollector:
         for hook in await self._optional_list(f"/orgs/{org}/hooks") or []:
             yield Resource(type="github.org_hook", id=f"/orgs/{org}/hooks/{hook['id']}", data=hook)
 
-        repos = await self._optional_list(f"/orgs/{org}/repos", type="all") or []
         outside_logins = {u["login"] for u in outside}
-        # Read every repo's sub-collections concurrently; yield in repo order for stable snapshots.
-        batches = await asyncio.gather(*(self._repo_resources(repo, outside_logins) for repo in repos))
-        for batch in batches:
-            for resource in batch:
-                yield resource
+        async for repos in self._repo_pages():
+            # One batch of repos at a time, yielded in repo order for stable snapshots.
+            for start in range(0, len(repos), self.batch):
+                chunk = repos[start : start + self.batch]
+                batches = await asyncio.gather(*(self._repo_resources(repo, outside_logins) for repo in chunk))
+                for batch in batches:
+                    for resource in batch:
+                        yield resource
+
+    async def _repo_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The org's repositories, one page at a time; a forbidden listing is a coverage gap."""
+        path = f"/orgs/{self.org}/repos"
+        self.coverage.expected += 1
+        try:
+            async for page in self.http.pages(path, params={**PAGE, "type": "all"}):
+                yield page
+        except VendorError as err:
+            if not is_gap(err):
+                raise
+            self.coverage.missed(path, err)
+            return
+        self.coverage.read += 1
 
     async def _repo_resources(self, repo: dict[str, Any], outside_logins: set[str]) -> list[Resource]:
         full = repo["full_name"]
@@ -168,10 +180,15 @@ class GithubCollector:
         """Classic protection of the default branch, and active rulesets that cover it."""
         base = f"/repos/{repo['full_name']}"
         branch = repo.get("default_branch") or "main"
+        self.coverage.expected += 1
         try:
+            # 404 means "not protected", a fact; 403 means we may not look, a gap.
             protection = await self.http.get_optional(f"{base}/branches/{branch}/protection")
-        except AuthError as err:
-            self.gaps.append(CoverageGap(endpoint=f"{base}/branches/{branch}/protection", reason=f"HTTP {err.status}"))
+            self.coverage.read += 1
+        except VendorError as err:
+            if not is_gap(err):
+                raise
+            self.coverage.missed(f"{base}/branches/{branch}/protection", err)
             protection = None
         listed = await self._optional_list(f"{base}/rulesets", includes_parents="true", targets="branch") or []
         rulesets = []

@@ -1,7 +1,16 @@
-"""The one HTTP layer every connector uses: auth, pagination, rate limits, retries, safe errors.
+"""The one HTTP layer every connector uses: auth, pagination, rate limits, pacing, retries, budgets, safe errors.
 
 Written once so that vendor connectors only describe *what* to read and write. Vendor differences (which
-headers signal a rate limit, how pages link) are small policy objects, not copies of this code.
+headers signal a rate limit, how they group endpoints into buckets, how many requests may be in flight) are small
+policy objects (`GITHUB_LIMITS`, `OKTA_LIMITS`), not copies of this code.
+
+What a request goes through, in order:
+1. the request budget of the scan (exceeding it raises `RequestBudgetExceeded`, naming the budget);
+2. proactive pacing: when the bucket's remaining requests run low relative to the time left before its reset,
+   wait a little (or until the reset) instead of running into the limit;
+3. the concurrency gate (per tenant; capped at the vendor's documented ceiling);
+4. the answer: rate-limit signals wait as the vendor says; 5xx, timeouts, dropped connections and truncated or
+   invalid JSON bodies are retried with exponential backoff and full jitter; other 4xx are raised at once.
 """
 
 from __future__ import annotations
@@ -18,12 +27,16 @@ from typing import Any
 
 import httpx
 
-from mendflow.errors import AuthError, ConnectionProblem, VendorError
+from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, VendorError
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)
 
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="([^"]+)"')
+
+
+class RequestBudgetExceeded(MendflowError):
+    """A scan used up the requests it was allowed; retrying cannot help (raise the budget instead)."""
 
 
 @functools.cache
@@ -37,20 +50,62 @@ def parse_link_header(value: str) -> dict[str, str]:
     return {rel: url for url, rel in _LINK.findall(value)}
 
 
+def one_bucket(path: str) -> str:
+    """GitHub counts every REST call against one `core` limit."""
+    return "core"
+
+
+_OKTA_COLLECTIONS = frozenset(
+    {"users", "groups", "apps", "policies", "rules", "api-tokens", "roles", "factors", "grants", "assignees"}
+)
+
+
+def okta_bucket(path: str) -> str:
+    """Okta limits each endpoint separately: `/api/v1/users/00u1/factors` counts as `/api/v1/users/{id}/factors`."""
+    parts = path.split("?")[0].strip("/").split("/")
+    out = []
+    for i, part in enumerate(parts):
+        after_collection = i > 2 and parts[i - 1] in _OKTA_COLLECTIONS and part != "lifecycle"
+        out.append("{id}" if after_collection and part not in _OKTA_COLLECTIONS else part)
+    return "/" + "/".join(out)
+
+
+@dataclass
+class RateState:
+    """What the vendor last said about one bucket, minus the requests we have sent since."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+    """UTC epoch seconds when the bucket refills."""
+
+
 @dataclass(frozen=True)
 class RateLimitPolicy:
-    """How a vendor signals "slow down" and how long to wait.
+    """How a vendor signals "slow down", how long to wait, and when to slow down before being told to.
 
-    GitHub: 403/429 with `x-ratelimit-remaining: 0` (wait until `x-ratelimit-reset`), or a secondary limit
-    (403/429 with `retry-after`, else at least 60 s).
+    GitHub (the defaults): 403/429 with `x-ratelimit-remaining: 0` (wait until `x-ratelimit-reset`), or a
+    secondary limit (403/429 with `retry-after`, else at least 60 s). Okta (`OKTA_LIMITS`): 429 with
+    `X-Rate-Limit-Reset`, per endpoint bucket, no `Retry-After`.
     """
 
+    limit_header: str = "x-ratelimit-limit"
     remaining_header: str = "x-ratelimit-remaining"
     reset_header: str = "x-ratelimit-reset"
     limited_statuses: tuple[int, ...] = (403, 429)
+    reset_on_any_limit: bool = False
+    """Okta: every 429 (bucket or concurrency) waits for the reset; GitHub only when remaining is 0."""
     secondary_min_wait: float = 60.0
+    reset_margin: float = 0.25
+    """Reset times are whole seconds and clocks differ: wait this much past the announced reset."""
     max_wait: float = 900.0
     """Longer waits fail the call (retryable): the activity's retry policy takes over, not a blocked worker."""
+    max_limited_retries: int = 8
+    pace_below: float = 0.1
+    """Start pacing when fewer than this share of the bucket's requests remain before its reset."""
+    bucket: Callable[[str], str] = one_bucket
+    concurrency_cap: int = 100
+    """The vendor's ceiling for simultaneous requests (GitHub: 100 per token; Okta: 75 per org)."""
 
     def wait_seconds(self, response: httpx.Response, *, now: float) -> float | None:
         """Seconds to wait before retrying, or None if this response is not a rate-limit signal."""
@@ -61,18 +116,58 @@ class RateLimitPolicy:
             return float(retry_after)
         remaining = response.headers.get(self.remaining_header)
         reset = response.headers.get(self.reset_header)
-        if remaining == "0" and reset is not None and reset.isdigit():
-            return max(0.0, float(reset) - now) + 1.0
+        if reset is not None and reset.isdigit() and (remaining == "0" or self.reset_on_any_limit):
+            return max(0.0, float(reset) - now) + self.reset_margin
         if response.status_code == 429 or "secondary rate limit" in response.text.lower():
             return self.secondary_min_wait
         return None
 
+    def observe(self, state: RateState, response: httpx.Response) -> None:
+        """Fold a response's rate-limit headers into the bucket's state (newest window wins)."""
+        remaining, reset = response.headers.get(self.remaining_header), response.headers.get(self.reset_header)
+        if remaining is None or reset is None or not remaining.isdigit() or not reset.isdigit():
+            return
+        limit = response.headers.get(self.limit_header)
+        new_reset, new_remaining = float(reset), int(remaining)
+        if state.reset is None or new_reset > state.reset:
+            state.reset, state.remaining = new_reset, new_remaining
+        elif new_reset == state.reset:
+            # Answers arrive out of order under concurrency: the lowest count is the freshest.
+            state.remaining = new_remaining if state.remaining is None else min(state.remaining, new_remaining)
+        if limit is not None and limit.isdigit():
+            state.limit = int(limit)
+
+    def pace_seconds(self, state: RateState, *, now: float) -> float:
+        """How long to hold the next request so the bucket lasts until its reset (0: send now)."""
+        if state.remaining is None or state.reset is None:
+            return 0.0
+        window = state.reset - now
+        if window <= 0:
+            return 0.0
+        if state.remaining <= 0:
+            return min(window + self.reset_margin, self.max_wait)
+        if state.limit and state.remaining < state.limit * self.pace_below:
+            return min(window / state.remaining, self.max_wait)
+        return 0.0
+
+
+GITHUB_LIMITS = RateLimitPolicy()
+OKTA_LIMITS = RateLimitPolicy(
+    limit_header="x-rate-limit-limit",
+    remaining_header="x-rate-limit-remaining",
+    reset_header="x-rate-limit-reset",
+    limited_statuses=(429,),
+    reset_on_any_limit=True,
+    bucket=okta_bucket,
+    concurrency_cap=75,
+)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter for 5xx, timeouts and dropped connections."""
+    """Exponential backoff with full jitter for 5xx, timeouts, dropped connections and broken JSON bodies."""
 
-    attempts: int = 4
+    attempts: int = 6
     base_delay: float = 0.2
     max_delay: float = 5.0
 
@@ -92,13 +187,30 @@ class VendorHttp:
     rate_limits: RateLimitPolicy = field(default_factory=RateLimitPolicy)
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 8
+    """Requests in flight at once for this tenant; at most `rate_limits.concurrency_cap`."""
+    request_budget: int | None = None
+    """Most requests this client may send (retries included); None = unlimited."""
     timeout: float = 30.0
     sleep: Callable[[float], Any] = asyncio.sleep
+    clock: Callable[[], float] = time.time
     transport: httpx.AsyncBaseTransport | None = None
     """Only for unit tests of this layer (httpx.MockTransport); connectors use real sockets."""
     requests_made: int = 0
+    paced_seconds: float = 0.0
+    """Total time spent pacing proactively (not counting waits the vendor asked for)."""
     _client: httpx.AsyncClient | None = None
     _gate: asyncio.Semaphore | None = None
+    _rates: dict[str, RateState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cap = self.rate_limits.concurrency_cap
+        if not 1 <= self.max_concurrency <= cap:
+            raise InputError(
+                f"{self.vendor}: max_concurrency {self.max_concurrency} is outside 1..{cap} "
+                f"({self.vendor} allows at most {cap} simultaneous requests)"
+            )
+        if self.request_budget is not None and self.request_budget < 1:
+            raise InputError(f"{self.vendor}: request_budget must be at least 1, not {self.request_budget}")
 
     async def __aenter__(self) -> VendorHttp:
         self._client = httpx.AsyncClient(
@@ -108,6 +220,7 @@ class VendorHttp:
             follow_redirects=False,
             transport=self.transport,
             verify=_tls_context(),
+            limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
         )
         self._gate = asyncio.Semaphore(self.max_concurrency)
         return self
@@ -126,13 +239,50 @@ class VendorHttp:
         allow_404: bool = False,
     ) -> httpx.Response:
         """Send one request, retrying what is worth retrying; raise a mendflow error for the rest."""
+        response, _ = await self._send(method, path, json=json, params=params, allow_404=allow_404, parse=False)
+        return response
+
+    async def _pace(self, bucket: str) -> None:
+        state = self._rates.setdefault(bucket, RateState())
+        wait = self.rate_limits.pace_seconds(state, now=self.clock())
+        if wait > 0:
+            self.paced_seconds += wait
+            await self.sleep(wait)
+            if state.reset is not None and self.clock() >= state.reset:
+                state.remaining = None  # the window rolled over; the next answer says how much is left
+        if state.remaining is not None:
+            state.remaining -= 1  # count requests in flight before their answers arrive
+
+    def _spend(self, method: str, shown: str) -> None:
+        if self.request_budget is not None and self.requests_made >= self.request_budget:
+            raise RequestBudgetExceeded(
+                f"{self.vendor} request budget of {self.request_budget} requests for {self.base_url} is used up "
+                f"(at {method} {shown}); raise the tenant's request_budget or scan less"
+            )
+        self.requests_made += 1
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        allow_404: bool = False,
+        parse: bool = True,
+    ) -> tuple[httpx.Response, Any]:
         assert self._client is not None and self._gate is not None, "use `async with VendorHttp(...)`"
         shown = path.split("?")[0]
+        if "://" in shown:
+            shown = httpx.URL(shown).path
+        bucket = self.rate_limits.bucket(shown)
         attempt = 0
+        limited = 0
         while True:
+            self._spend(method, shown)
+            await self._pace(bucket)
             try:
                 async with self._gate:
-                    self.requests_made += 1
                     response = await self._client.request(method, path, json=json, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 if attempt + 1 >= self.retries.attempts:
@@ -143,9 +293,10 @@ class VendorHttp:
                 await self.sleep(self.retries.delay(attempt))
                 attempt += 1
                 continue
-            wait = self.rate_limits.wait_seconds(response, now=time.time())
+            self.rate_limits.observe(self._rates[bucket], response)
+            wait = self.rate_limits.wait_seconds(response, now=self.clock())
             if wait is not None:
-                if wait > self.rate_limits.max_wait or attempt + 1 >= self.retries.attempts + 2:
+                if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:
                     raise VendorError(
                         f"rate limited for {wait:.0f}s; giving up this attempt",
                         status=response.status_code,
@@ -154,13 +305,29 @@ class VendorHttp:
                     )
                 log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
                 await self.sleep(wait)
-                attempt += 1
+                self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
+                limited += 1
                 continue
             if response.status_code >= 500 and attempt + 1 < self.retries.attempts:
                 await self.sleep(self.retries.delay(attempt))
                 attempt += 1
                 continue
-            return self._check(response, method, shown, allow_404=allow_404)
+            checked = self._check(response, method, shown, allow_404=allow_404)
+            if not parse or checked.status_code in (204, 404) or not checked.content:
+                return checked, None
+            try:
+                return checked, checked.json()
+            except ValueError:
+                # A body cut off in transit (or garbled by a proxy) is transient: ask again.
+                if attempt + 1 >= self.retries.attempts:
+                    raise VendorError(
+                        "answer is not valid JSON (truncated?) after retries",
+                        status=checked.status_code,
+                        method=method,
+                        path=shown,
+                    ) from None
+                await self.sleep(self.retries.delay(attempt))
+                attempt += 1
 
     def _check(self, response: httpx.Response, method: str, path: str, *, allow_404: bool) -> httpx.Response:
         status = response.status_code
@@ -177,24 +344,22 @@ class VendorHttp:
         raise VendorError(message, status=status, method=method, path=path)
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
-        return (await self.request("GET", path, params=params)).json()
+        return (await self._send("GET", path, params=params))[1]
 
     async def get_optional(self, path: str, *, params: dict[str, Any] | None = None) -> Any | None:
         """GET that treats 404 as "no such object" (e.g. an unprotected branch)."""
-        response = await self.request("GET", path, params=params, allow_404=True)
-        return None if response.status_code == 404 else response.json()
+        response, body = await self._send("GET", path, params=params, allow_404=True)
+        return None if response.status_code == 404 else body
 
-    async def paginate(self, path: str, *, params: dict[str, Any] | None = None) -> AsyncIterator[Any]:
-        """Yield every item of a paginated list, following `Link: rel="next"` until the last page."""
+    async def pages(self, path: str, *, params: dict[str, Any] | None = None) -> AsyncIterator[list[Any]]:
+        """Yield each page of a paginated list, following `Link: rel="next"` until the last page."""
         url: str | None = path
         query: dict[str, Any] | None = params
         while url is not None:
-            response = await self.request("GET", url, params=query)
-            body = response.json()
+            response, body = await self._send("GET", url, params=query)
             if not isinstance(body, list):
                 raise VendorError("expected a JSON list", status=response.status_code, method="GET", path=path)
-            for item in body:
-                yield item
+            yield body
             url = parse_link_header(response.headers.get("link", "")).get("next")
             query = None  # the next link carries the query string
             if url is not None and not url.startswith(self.base_url.rstrip("/") + "/"):
@@ -205,6 +370,12 @@ class VendorHttp:
                     method="GET",
                     path=path,
                 )
+
+    async def paginate(self, path: str, *, params: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        """Yield every item of a paginated list, page after page."""
+        async for page in self.pages(path, params=params):
+            for item in page:
+                yield item
 
 
 def _vendor_message(response: httpx.Response) -> str:

@@ -13,9 +13,12 @@ from typing import Any, Protocol
 
 from mendflow.config import TenantConnection
 from mendflow.connectors.actions import FieldAction
-from mendflow.connectors.github import CoverageGap, GithubCollector, github_http
+from mendflow.connectors.coverage import Coverage, CoverageGap
+from mendflow.connectors.github import GithubCollector, github_http
 from mendflow.connectors.github_actions import GITHUB_ACTIONS
 from mendflow.connectors.http import VendorHttp
+from mendflow.connectors.okta import OktaCollector, okta_http
+from mendflow.connectors.okta_actions import OKTA_ACTIONS
 from mendflow.errors import ActionError, InputError
 from mendflow.models import Resource, ResourceRef
 
@@ -23,7 +26,11 @@ from mendflow.models import Resource, ResourceRef
 class Collector(Protocol):
     """What every vendor connector offers for reading."""
 
-    gaps: list[CoverageGap]
+    @property
+    def gaps(self) -> list[CoverageGap]: ...
+
+    @property
+    def coverage(self) -> Coverage: ...
 
     def collect(self) -> AsyncIterator[Resource]: ...
 
@@ -36,7 +43,7 @@ class Session:
     collector: Collector
 
 
-IMPLEMENTATIONS: dict[str, FieldAction] = {**GITHUB_ACTIONS}
+IMPLEMENTATIONS: dict[str, FieldAction] = {**GITHUB_ACTIONS, **OKTA_ACTIONS}
 
 
 def get_action(name: str) -> FieldAction:
@@ -51,6 +58,9 @@ def _session_parts(connection: TenantConnection, token: str) -> tuple[VendorHttp
     if connection.provider == "github":
         http = github_http(connection, token)
         return http, lambda: GithubCollector(http, connection.tenant)
+    if connection.provider == "okta":
+        http = okta_http(connection, token)
+        return http, lambda: OktaCollector(http, connection.tenant)
     raise InputError(f"tenant {connection.key}: provider {connection.provider} has no connector yet")
 
 

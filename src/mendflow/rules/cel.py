@@ -1,39 +1,33 @@
-"""CEL conditions: parse and check once, evaluate many times (with celpy).
+"""CEL conditions: parse and check once, compile to Python once, evaluate many times.
 
 A condition sees three variables: `resource` (the vendor's JSON object), `related` (facts from other endpoints)
 and `now` (the evaluation's as-of time, so time-based rules give the same answer on a replay). Anything else a
-condition names is a typo that would fail on every resource, so it is refused when the playbook is loaded.
+condition names is a typo that would fail on every resource, so it is refused when the playbook is loaded, as
+are unknown functions and invalid regular-expression literals.
 
-The interpreted celpy runner is used on purpose: celpy builds one process-wide parser whose tree class is fixed by
-the first Environment created, and only the interpreter works with either tree class.
+Values are the decoded JSON as is: a JSON integer is a CEL int, a JSON fraction a CEL double (heterogeneous
+numeric equality makes `1 == 1.0` true anyway). See docs/rule-engine.md for the semantics and how they run.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import celpy
-import lark
-from celpy import celtypes
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
+from mendflow.rules import ast
+from mendflow.rules.checker import check
+from mendflow.rules.lexer import SyntaxProblem
+from mendflow.rules.parser import parse
+from mendflow.rules.program import value_function
+from mendflow.rules.values import CelError, Timestamp, type_name
 
 VARIABLES = ("resource", "related", "now")
 """The names a condition may use as variables."""
 
-# Functions and type names a bare identifier may also refer to (e.g. `type(x) == string`).
-_TYPE_NAMES = frozenset(
-    {"bool", "bytes", "double", "duration", "int", "list", "map", "null_type", "string", "timestamp", "type", "uint"}
-)
-# Macros whose first argument declares a loop variable: `list.exists(r, r.enforcement == "active")`.
-_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-
-_ENVIRONMENT = celpy.Environment()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class ConditionError(Exception):
@@ -49,147 +43,112 @@ class EvaluationError(Exception):
     """A condition that could not be decided for one resource (missing field, wrong type, non-bool result)."""
 
 
-@dataclass(frozen=True)
-class Condition:
-    """A parsed, checked condition ready to evaluate."""
+def parse_expression(source: str) -> ast.Expr:
+    """The syntax tree of a CEL expression; ConditionError with the position of the first problem."""
+    if not source.strip():
+        raise ConditionError("the condition is empty", offset=0)
+    try:
+        return parse(source)
+    except SyntaxProblem as problem:
+        raise ConditionError(problem.message, offset=problem.offset) from None
+    except RecursionError:
+        raise ConditionError("CEL syntax error: the expression is nested too deeply", offset=0) from None
 
-    source: str
-    tree: lark.Tree[Any]
-    program: celpy.Runner
 
-    def evaluate(self, variables: Mapping[str, celtypes.Value]) -> bool:
-        """True or False; anything else (an error, a non-bool value) raises EvaluationError."""
+class Expression:
+    """A compiled CEL expression over named variables (any names); `evaluate` returns any CEL value."""
+
+    def __init__(self, source: str, tree: ast.Expr, variables: tuple[str, ...]) -> None:
+        self.source = source
+        self.tree = tree
+        self.variables = variables
+        self._fast = _compile(tree, variables, checked=False)
+        self._checked: Callable[..., Any] | None = None
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """The value, or EvaluationError with CEL's reason (the decoded JSON values are used as they are)."""
         try:
-            value = self.program.evaluate(dict(variables))
-        except CELEvalError as err:
-            raise EvaluationError(_eval_message(err)) from None
-        except (TypeError, ValueError, KeyError, ArithmeticError) as err:
-            # celpy lets some Python errors through for inputs its overloads do not expect.
-            raise EvaluationError(f"{type(err).__name__}: {err}") from None
-        if isinstance(value, CELEvalError):
-            raise EvaluationError(_eval_message(value))
-        if not isinstance(value, celtypes.BoolType):
-            raise EvaluationError(f"condition returned {_type_name(value)}, not a bool")
-        return bool(value)
+            arguments = [values[name] for name in self.variables]
+        except KeyError as missing:
+            raise EvaluationError(f"no value for variable {missing.args[0]!r}") from None
+        try:
+            return self._fast(*arguments)
+        except Exception:
+            raise EvaluationError(self.explain(arguments)) from None
+
+    def explain(self, arguments: list[Any]) -> str:
+        """Why evaluating failed: re-run with field access that reports precisely (errors are the rare path)."""
+        if self._checked is None:
+            self._checked = _compile(self.tree, self.variables, checked=True)
+        try:
+            value = self._checked(*arguments)
+        except CelError as err:
+            return _message(err)
+        except Exception as err:  # a Python error the runtime did not translate: report it as it is
+            return f"{type(err).__name__}: {err}"
+        return f"condition returned {type_name(value)}, not a bool"
+
+
+class Condition(Expression):
+    """A playbook condition: over `resource`, `related` and `now`, and it must come out as a bool."""
+
+    def __init__(self, source: str, tree: ast.Expr) -> None:
+        super().__init__(source, tree, VARIABLES)
+
+    def evaluate(self, values: Mapping[str, Any]) -> bool:
+        """True or False; anything else (an error, a non-bool value) raises EvaluationError."""
+        value = super().evaluate(values)
+        if value is True or value is False:
+            return value
+        raise EvaluationError(f"condition returned {type_name(value)}, not a bool")
 
 
 def compile_condition(source: str) -> Condition:
-    """Parse and check a condition; raises ConditionError with the position of the problem."""
-    if not source.strip():
-        raise ConditionError("the condition is empty", offset=0)
-    tree = _parse(source)
-    _check_names(tree)
-    return Condition(source=source, tree=tree, program=_ENVIRONMENT.program(tree))
+    """Parse and check a condition; raises ConditionError with the position of the problem. The same text
+    gives the same (immutable) Condition, so loading a playbook and compiling its rules compile once."""
+    return _compile_condition(source)
 
 
-def variables(
-    *, resource: Mapping[str, Any], related: Mapping[str, Any], now: celtypes.TimestampType
-) -> dict[str, celtypes.Value]:
-    """The CEL activation for one resource. Build it once and evaluate every rule of that type with it."""
-    return {"resource": json_to_cel(dict(resource)), "related": json_to_cel(dict(related)), "now": now}
+@functools.lru_cache(maxsize=1024)
+def _compile_condition(source: str) -> Condition:
+    tree = parse_expression(source)
+    try:
+        check(tree, VARIABLES)
+    except SyntaxProblem as problem:
+        raise ConditionError(problem.message, offset=problem.offset) from None
+    return Condition(source, tree)
 
 
-def timestamp(moment: datetime) -> celtypes.TimestampType:
+def compile_expression(source: str, variables: Iterable[str]) -> Expression:
+    """Compile any CEL expression over the given variable names. Unknown names and functions are evaluation
+    errors here (CEL absorbs them in `||`/`&&`), not compile errors as in conditions."""
+    return Expression(source, parse_expression(source), tuple(sorted(variables)))
+
+
+def variables(*, resource: Mapping[str, Any], related: Mapping[str, Any], now: Timestamp) -> dict[str, Any]:
+    """The variables of one evaluation (the JSON values are used as they are, without conversion)."""
+    return {"resource": resource, "related": related, "now": now}
+
+
+def timestamp(moment: datetime) -> Timestamp:
     """A CEL timestamp for an aware datetime (naive ones are refused: their meaning depends on the host)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"as-of time {moment.isoformat()} has no time zone")
-    return celtypes.TimestampType(moment.astimezone(UTC))
+    micros = (moment - _EPOCH) // _MICROSECOND
+    return Timestamp(micros * 1000)
 
 
-def _parse(source: str) -> lark.Tree[Any]:
+def _compile(tree: ast.Expr, names: tuple[str, ...], *, checked: bool) -> Callable[..., Any]:
     try:
-        tree: lark.Tree[Any] = _ENVIRONMENT.compile(source)
-    except CELParseError as err:
-        raise ConditionError(_syntax_message(err, source), offset=_syntax_offset(err, source)) from None
-    return tree
+        return value_function(tree, names, checked=checked)
+    except CelError as err:
+        raise ConditionError(str(err), offset=0) from None
+    except RecursionError:
+        raise ConditionError("the expression is nested too deeply to compile", offset=0) from None
 
 
-def _syntax_message(err: CELParseError, source: str) -> str:
-    cause = err.__context__
-    if isinstance(cause, lark.exceptions.UnexpectedToken):
-        if cause.token.type == "$END":
-            return "CEL syntax error: the expression ends too early"
-        return f"CEL syntax error: unexpected {cause.token.value!r}"
-    if isinstance(cause, lark.exceptions.UnexpectedCharacters):
-        position = cause.pos_in_stream
-        char = source[position] if position is not None and 0 <= position < len(source) else "?"
-        if char in "\"'":
-            return "CEL syntax error: unterminated string"
-        hint = " (use '==' to compare)" if char == "=" else ""
-        return f"CEL syntax error: unexpected character {char!r}{hint}"
-    return "CEL syntax error"
-
-
-def _syntax_offset(err: CELParseError, source: str) -> int:
-    cause = err.__context__
-    if isinstance(cause, lark.exceptions.UnexpectedToken) and cause.token.type == "$END":
-        return len(source.rstrip())
-    if isinstance(cause, lark.exceptions.UnexpectedInput) and cause.pos_in_stream is not None:
-        return int(cause.pos_in_stream)
-    if err.line and err.column:
-        lines = source.splitlines(keepends=True)
-        return sum(len(line) for line in lines[: err.line - 1]) + err.column - 1
-    return 0
-
-
-def _check_names(tree: lark.Tree[Any]) -> None:
-    """Refuse bare identifiers that are neither a variable, a macro's loop variable, nor a type name."""
-    loop_vars = set(_loop_variables(tree))
-    allowed = set(VARIABLES) | loop_vars | _TYPE_NAMES
-    for token in _bare_identifiers(tree):
-        name = str(token)
-        if name in allowed:
-            continue
-        close = difflib.get_close_matches(name, VARIABLES, n=1, cutoff=0.6)
-        hint = f" — did you mean {close[0]!r}?" if close else ""
-        raise ConditionError(
-            f"unknown variable {name!r}{hint} (a condition can use: {', '.join(VARIABLES)})",
-            offset=token.start_pos or 0,
-        )
-
-
-def _bare_identifiers(tree: lark.Tree[Any]) -> Iterator[lark.Token]:
-    for node in _subtrees(tree):
-        if node.data == "ident":
-            for child in node.children:
-                if isinstance(child, lark.Token):
-                    yield child
-
-
-def _loop_variables(tree: lark.Tree[Any]) -> Iterator[str]:
-    for node in _subtrees(tree):
-        if node.data != "member_dot_arg" or len(node.children) < 3:
-            continue
-        method, args = node.children[1], node.children[2]
-        if str(method) not in _MACROS or not isinstance(args, lark.Tree) or not args.children:
-            continue
-        first = args.children[0]
-        if isinstance(first, lark.Tree):
-            names = list(_bare_identifiers(first))
-            if len(names) == 1:
-                yield str(names[0])
-
-
-def _subtrees(tree: lark.Tree[Any]) -> Iterator[lark.Tree[Any]]:
-    """Every subtree, parents before children (lark's own iterator is untyped)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed([child for child in node.children if isinstance(child, lark.Tree)]))
-
-
-def _eval_message(err: CELEvalError) -> str:
-    message = str(err.args[0]) if err.args else "evaluation failed"
-    # celpy appends the whole activation to "undeclared reference" messages; it is noise (and holds data).
-    message = message.split(" (in activation", 1)[0]
-    if message.startswith("no such member"):
+def _message(err: CelError) -> str:
+    message = str(err)
+    if message.startswith(("no such key", "cannot read field")):
         message += " (test optional fields with has(...))"
     return message
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    name = type(value).__name__
-    return name.removesuffix("Type").lower()

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import lark
+from mendflow.rules import ast
 
 Segment = str | int
 FieldPath = tuple[Segment, ...]
@@ -26,7 +26,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = object()
 
 
-def read_paths(tree: lark.Tree[Any]) -> tuple[FieldPath, ...]:
+def read_paths(tree: ast.Expr) -> tuple[FieldPath, ...]:
     """Every field path under `resource`/`related` the expression reads, longest form, in source order."""
     found: list[FieldPath] = []
     for path in _walk(tree):
@@ -75,50 +75,32 @@ def _step(value: Any, segment: Segment) -> Any:
     return _MISSING
 
 
-def _walk(node: lark.Tree[Any]) -> Iterator[FieldPath]:
+def _walk(node: ast.Expr) -> Iterator[FieldPath]:
     """Yield the maximal access chains; descend only where a node is not itself a chain."""
     chain = _chain(node)
     if chain is not None:
         yield chain
         return
-    for child in node.children:
-        if isinstance(child, lark.Tree):
-            yield from _walk(child)
+    for child in ast.children(node):
+        yield from _walk(child)
 
 
-def _chain(node: lark.Tree[Any]) -> FieldPath | None:
+def _chain(node: ast.Expr) -> FieldPath | None:
     """The path a pure access chain rooted at a ROOTS variable denotes, else None."""
-    kind = node.data
-    children = node.children
-    if kind in ("member", "primary") and len(children) == 1 and isinstance(children[0], lark.Tree):
-        return _chain(children[0])
-    if kind == "ident" and children and str(children[0]) in ROOTS:
-        return (str(children[0]),)
-    if kind == "member_dot" and len(children) == 2 and isinstance(children[0], lark.Tree):
-        base = _chain(children[0])
-        return (*base, str(children[1])) if base is not None else None
-    if kind == "member_index" and len(children) == 2 and isinstance(children[0], lark.Tree):
-        base = _chain(children[0])
-        key = _literal_key(children[1])
+    if isinstance(node, ast.Ident):
+        return (node.name,) if node.name in ROOTS else None
+    if isinstance(node, ast.Select):
+        base = _chain(node.operand)
+        return (*base, node.field) if base is not None else None
+    if isinstance(node, ast.Index):
+        base = _chain(node.operand)
+        key = _literal_key(node.index)
         return (*base, key) if base is not None and key is not None else None
     return None
 
 
-def _literal_key(node: object) -> Segment | None:
+def _literal_key(node: ast.Expr) -> Segment | None:
     """The key of `x["name"]` or `x[0]`; None for a computed index (the chain then stops before it)."""
-    while isinstance(node, lark.Tree):
-        if len(node.children) != 1:
-            return None
-        node = node.children[0]
-    if not isinstance(node, lark.Token):
-        return None
-    text = str(node)
-    if node.type == "INT_LIT":
-        try:
-            return int(text, 0)
-        except ValueError:
-            return None
-    if node.type == "STRING_LIT" and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        inner = text[1:-1]
-        return inner if "\\" not in inner else None
+    if isinstance(node, ast.Literal) and node.value.__class__ in (str, int):
+        return node.value
     return None

@@ -7,6 +7,7 @@ from temporalio.worker import Worker
 
 from mendflow.activities.remediation import RemediationActivities
 from mendflow.activities.scan import ScanActivities
+from mendflow.activities.suppression import SuppressionActivities
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.worker_context import WorkerContext
 from mendflow.workflows import WORKFLOWS
@@ -15,6 +16,7 @@ from mendflow.workflows import WORKFLOWS
 def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TASK_QUEUE) -> Worker:
     scan = ScanActivities(context)
     remediation = RemediationActivities(context)
+    suppression = SuppressionActivities(context)
     return Worker(
         client,
         task_queue=task_queue,
@@ -31,5 +33,7 @@ def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TA
             remediation.verify_change,
             remediation.restore_change,
             remediation.settle_findings,
+            suppression.suppress_finding,
+            suppression.reopen_finding,
         ],
     )

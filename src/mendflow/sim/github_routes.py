@@ -6,7 +6,6 @@ Handlers translate between HTTP (path, query, body) and `GithubState`; GitHub's 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,42 +14,9 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mendflow.sim.common import RateBudget, int_param, json_response
 from mendflow.sim.github_shapes import JSON, config_view, hook_view, not_found, public
 from mendflow.sim.github_state import GithubState
-
-JSON_TYPE = "application/json; charset=utf-8"
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    if body is None:
-        return Response(status_code=status, headers=headers)
-    return Response(json.dumps(body), status_code=status, headers=headers, media_type=JSON_TYPE)
-
-
-class RateBudget:
-    """GitHub's primary (core) rate limit for the one token: `limit` requests per hour window."""
-
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.clock = clock
-        self.used = 0
-        self.reset = int(clock()) + 3600
-
-    def _roll(self) -> None:
-        if self.clock() >= self.reset:
-            self.used = 0
-            self.reset = int(self.clock()) + 3600
-
-    def take(self) -> bool:
-        self._roll()
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
-
-    def snapshot(self) -> dict[str, int]:
-        self._roll()
-        return {"limit": self.limit, "remaining": self.limit - self.used, "reset": self.reset, "used": self.used}
 
 
 @dataclass
@@ -84,8 +50,8 @@ class Call:
 
     def page(self, items: list[JSON]) -> Response:
         """One page of `items` with GitHub's `Link` header (prev, next, last, first — where they apply)."""
-        per_page = min(max(_int(self.query.get("per_page"), self.sim.per_page_default), 1), 100)
-        page = max(_int(self.query.get("page"), 1), 1)
+        per_page = min(max(int_param(self.query.get("per_page"), self.sim.per_page_default), 1), 100)
+        page = max(int_param(self.query.get("page"), 1), 1)
         last = max(1, -(-len(items) // per_page))
         links: list[str] = []
         if page > 1:
@@ -99,13 +65,6 @@ class Call:
 
     def _link(self, page: int, rel: str) -> str:
         return f'<{self.request.url.include_query_params(page=page)}>; rel="{rel}"'
-
-
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int(raw) if raw is not None else default
-    except ValueError:
-        return default
 
 
 Handler = Callable[[Call], Response]

@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from mendflow.sim.common import SimError
+
 JSON = dict[str, Any]
 DOCS_URL = "https://docs.github.com/rest"
 MASK = "********"
@@ -26,7 +28,7 @@ ORG_ENUMS = {
 }
 
 
-class ApiError(Exception):
+class ApiError(SimError):
     """A GitHub error answer: status, message and (for 422) the `errors` list."""
 
     def __init__(self, status: int, message: str, errors: list[JSON] | None = None) -> None:

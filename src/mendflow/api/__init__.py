@@ -1,0 +1,1 @@
+"""mendflow's HTTP API: Slack interactivity (and, later, more) as one ASGI app; see `api.app`."""

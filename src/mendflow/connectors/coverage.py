@@ -1,0 +1,84 @@
+"""Coverage of a scan: which collections it expected to read, which it read, and why the others were not.
+
+A 403/404 on one collection is a coverage gap — reported with the endpoint and the reason, never guessed around:
+rules see `null` for what could not be read, and an undecidable condition is an evaluation error, not a finding.
+Gaps are grouped by endpoint template, so 20,000 users without factor access are one line, not 20,000.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mendflow.connectors.http import VendorHttp
+from mendflow.errors import AuthError, VendorError
+
+GAP_STATUSES = (403, 404, 422)
+"""Answers that mean "you may not (or can no longer) read this collection"; 401 fails the whole scan."""
+
+
+class CoverageGap(BaseModel):
+    """A collection we could not read (permission or availability): reported, never guessed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    reason: str
+
+
+class Coverage:
+    """Counts collections expected and read during one collection run, and groups the gaps."""
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self.read = 0
+        self._gaps: Counter[tuple[str, str]] = Counter()
+
+    def missed(self, endpoint: str, err: VendorError) -> None:
+        self._gaps[(endpoint, f"HTTP {err.status}")] += 1
+
+    @property
+    def gaps(self) -> list[CoverageGap]:
+        return [
+            CoverageGap(endpoint=endpoint, reason=reason if n == 1 else f"{reason} ({n} collections)")
+            for (endpoint, reason), n in self._gaps.items()
+        ]
+
+    @property
+    def fraction(self) -> float:
+        """Collections read / collections expected (1.0 when nothing was expected)."""
+        return 1.0 if self.expected == 0 else self.read / self.expected
+
+    async def read_list(
+        self, http: VendorHttp, path: str, *, template: str | None = None, params: dict[str, Any] | None = None
+    ) -> list[Any] | None:
+        """Read a whole collection; None (and a gap under `template`) when it may not be read."""
+        self.expected += 1
+        try:
+            items = [item async for item in http.paginate(path, params=params)]
+        except VendorError as err:
+            if not is_gap(err):
+                raise
+            self.missed(template or path, err)
+            return None
+        self.read += 1
+        return items
+
+    async def read_object(self, http: VendorHttp, path: str, *, template: str | None = None) -> Any | None:
+        """GET one object that is read like a collection; None (and a gap) when it may not be read."""
+        self.expected += 1
+        try:
+            found = await http.get_json(path)
+        except VendorError as err:
+            if not is_gap(err):
+                raise
+            self.missed(template or path, err)
+            return None
+        self.read += 1
+        return found
+
+
+def is_gap(err: VendorError) -> bool:
+    return err.status in GAP_STATUSES and not (isinstance(err, AuthError) and err.status == 401)

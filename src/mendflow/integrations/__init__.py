@@ -1,0 +1,1 @@
+"""Chat and ticketing integrations: Slack approval cards and interactivity, Jira tickets."""

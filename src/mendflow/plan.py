@@ -1,0 +1,302 @@
+"""Dry-run planning: what every playbook would change in a tenant, resource by resource, with nothing written.
+
+The tenant is served by the in-process simulator (read-only: it refuses every write), collected by the production
+connector and evaluated by the rule engine, exactly as a scan does. For each finding of a playbook that acts
+(`auto`, `approval`, `ticket`), the action's implementation reads the fields it would write
+(`FieldAction.current`, a GET) to give the before → after diff; the rollout, approvers and batches are resolved as
+the remediation workflow would resolve them. `notify` and detect-only playbooks are listed as report only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from mendflow.connectors.http import VendorHttp
+from mendflow.connectors.registry import get_action, open_session
+from mendflow.errors import VendorError
+from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore, Severity
+from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenant
+from mendflow.playbook import Mode, Playbook, format_duration
+from mendflow.rbac import RbacConfig
+from mendflow.render import compact, diff, table
+from mendflow.risk import CriticalityConfig
+from mendflow.rollout import split_batches
+from mendflow.rules import RuleError
+from mendflow.tenant import TenantFile, load_tenant_file
+
+
+class PlannedChange(Frozen):
+    """What the action would do to one resource."""
+
+    resource: ResourceRef
+    fingerprint: str
+    before: JsonObject
+    """The fields the action writes, as the vendor returns them now."""
+    after: JsonObject
+    """The same fields once the action ran."""
+    batch: str
+    """Where the resource falls in the rollout: `canary`, `batch 2`, …"""
+    risk: RiskScore | None = None
+    note: str = ""
+    """Why the change is not a plain before → after (already as intended, unreadable)."""
+
+    @property
+    def changes(self) -> bool:
+        """True when the action would write something."""
+        return self.before != self.after and not self.note.startswith("cannot read")
+
+
+class PlaybookPlan(Frozen):
+    """One playbook's findings in the tenant and what its response would do about them."""
+
+    playbook_id: str
+    title: str
+    severity: Severity
+    mode: Mode
+    report_only: bool
+    """True for notify and detect-only playbooks: findings are reported, nothing is changed."""
+    action: str | None = None
+    reversible: bool | None = None
+    params: JsonObject = {}
+    approvers: tuple[str, ...] = ()
+    """Who may approve (approval and ticket modes), as the RBAC config resolves them."""
+    required_approvals: int = 0
+    approval_timeout: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: str | None = None
+    canary: int = 0
+    batches: tuple[int | str, ...] = ()
+    bake: timedelta = timedelta(0)
+    max_failures: int = 0
+    ticket_project: str | None = None
+    findings: list[Finding] = []
+    changes: list[PlannedChange] = []
+    errors: list[RuleError] = []
+    """Resources the condition could not decide (never findings)."""
+
+
+class TenantPlan(Frozen):
+    """The dry run of a set of playbooks against one tenant."""
+
+    tenant: str
+    provider: str
+    as_of: datetime
+    resources: int
+    playbooks: list[PlaybookPlan]
+    gaps: list[str] = []
+    refused_writes: list[str] = []
+    """Writes the read-only simulator refused; always empty unless something tried to write."""
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for plan in self.playbooks for finding in plan.findings]
+
+
+def plan_tenant_file(
+    path: Path,
+    playbooks: Sequence[Playbook],
+    *,
+    rbac: RbacConfig | None = None,
+    criticality: CriticalityConfig | None = None,
+) -> TenantPlan:
+    """Plan `playbooks` against a tenant file (see the module docstring)."""
+    return plan_tenant(load_tenant_file(path), playbooks, rbac=rbac, criticality=criticality)
+
+
+def plan_tenant(
+    tenant: TenantFile,
+    playbooks: Sequence[Playbook],
+    *,
+    as_of: datetime | None = None,
+    rbac: RbacConfig | None = None,
+    criticality: CriticalityConfig | None = None,
+) -> TenantPlan:
+    """Serve `tenant` read-only and plan `playbooks` against it."""
+    with simulated_tenant(tenant, read_only=True) as sim:
+        return plan_on(sim, playbooks, as_of=as_of, rbac=rbac, criticality=criticality)
+
+
+def plan_on(
+    sim: SimulatedTenant,
+    playbooks: Sequence[Playbook],
+    *,
+    as_of: datetime | None = None,
+    rbac: RbacConfig | None = None,
+    criticality: CriticalityConfig | None = None,
+) -> TenantPlan:
+    """Plan against a running simulator (only GET requests are sent)."""
+    moment = as_of or sim.tenant.taken_at or datetime.now(UTC)
+    return asyncio.run(_plan(sim, list(playbooks), moment, rbac or RbacConfig(), criticality))
+
+
+async def _plan(
+    sim: SimulatedTenant,
+    playbooks: list[Playbook],
+    as_of: datetime,
+    rbac: RbacConfig,
+    criticality: CriticalityConfig | None,
+) -> TenantPlan:
+    async with open_session(sim.connection, token=sim.token) as session:
+        resources, gaps = await collect(session)
+        findings, errors = evaluate(sim.tenant, resources, playbooks, as_of=as_of, criticality=criticality)
+        plans = []
+        for playbook in playbooks:
+            mine = sorted((f for f in findings if f.rule == playbook.id), key=lambda f: f.resource.id)
+            failed = [e for e in errors if e.rule == playbook.id]
+            plans.append(await _playbook_plan(session.http, playbook, mine, failed, rbac))
+    return TenantPlan(
+        tenant=sim.tenant.tenant,
+        provider=sim.tenant.provider,
+        as_of=as_of,
+        resources=len(resources),
+        playbooks=plans,
+        gaps=gaps,
+        refused_writes=list(sim.refused_writes),
+    )
+
+
+async def _playbook_plan(
+    http: VendorHttp, playbook: Playbook, findings: list[Finding], errors: list[RuleError], rbac: RbacConfig
+) -> PlaybookPlan:
+    respond = playbook.respond
+    base = {
+        "playbook_id": playbook.id,
+        "title": playbook.title,
+        "severity": playbook.detect.severity,
+        "mode": playbook.mode,
+        "findings": findings,
+        "errors": errors,
+    }
+    if respond is None or playbook.mode is Mode.notify:
+        suggested = {"action": respond.action, "params": respond.params} if respond is not None else {}
+        return PlaybookPlan.model_validate({**base, "report_only": True, **suggested})
+    action = get_action(respond.action)
+    intended = respond.action_params().as_body()
+    severity = playbook.detect.severity
+    rollout = respond.rollout
+    batches = split_batches(findings, canary=rollout.canary, batches=rollout.batches)
+    batch_of = {
+        finding.fingerprint: "canary" if number == 0 else f"batch {number + 1}"
+        for number, batch in enumerate(batches)
+        for finding in batch
+    }
+    changes = []
+    for finding in findings:
+        note = ""
+        try:
+            before = await action.current(http, finding.resource.id, list(intended))
+        except VendorError as err:
+            before, note = {}, f"cannot read: {err}"
+        if not note and before == intended:
+            note = "already as intended: nothing to write"
+        changes.append(
+            PlannedChange(
+                resource=finding.resource,
+                fingerprint=finding.fingerprint,
+                before=before,
+                after=intended,
+                batch=batch_of[finding.fingerprint],
+                risk=finding.risk,
+                note=note,
+            )
+        )
+    gated = playbook.mode in (Mode.approval, Mode.ticket)
+    approval = respond.approval
+    return PlaybookPlan.model_validate(
+        {
+            **base,
+            "report_only": False,
+            "action": respond.action,
+            "reversible": action.spec.reversible,
+            "params": respond.params,
+            "approvers": rbac.approvers_for(playbook.id, severity, approval.approvers) if gated else (),
+            "required_approvals": rbac.required_for(severity, approval.required) if gated else 0,
+            "approval_timeout": approval.timeout if gated else None,
+            "escalate_after": approval.escalate_after if gated else None,
+            "escalate_to": approval.escalate_to if gated else None,
+            "canary": rollout.canary,
+            "batches": rollout.batches,
+            "bake": rollout.bake,
+            "max_failures": rollout.max_failures,
+            "ticket_project": respond.ticket.project if respond.ticket is not None else None,
+            "changes": changes,
+        }
+    )
+
+
+def _rollout_line(plan: PlaybookPlan) -> str:
+    batches = ", ".join(str(b) for b in plan.batches) or "the rest"
+    return (
+        f"rollout: canary {plan.canary}, then {batches}; bake {format_duration(plan.bake)}; "
+        f"stop and roll back after {plan.max_failures + 1} failure{'s' if plan.max_failures else ''}"
+    )
+
+
+def _gate_line(plan: PlaybookPlan) -> str:
+    if plan.mode is Mode.auto:
+        return "no approval: applied automatically"
+    assert plan.approval_timeout is not None
+    who = ", ".join(plan.approvers) or "the RBAC default"
+    line = f"{plan.required_approvals} approval(s) from {who}, expires after {format_duration(plan.approval_timeout)}"
+    if plan.escalate_after is not None:
+        line += f", escalate after {format_duration(plan.escalate_after)} to {plan.escalate_to or 'the RBAC default'}"
+    if plan.ticket_project:
+        line += f"; Jira ticket in {plan.ticket_project}"
+    return line
+
+
+def _risk(score: RiskScore | None) -> str:
+    return "-" if score is None else str(score.score)
+
+
+def render_plan(plan: TenantPlan) -> str:
+    """The plan as a team reviews it before enabling playbooks: per playbook, per resource, before → after."""
+    lines = [
+        f"Dry run: {len(plan.playbooks)} playbook(s) against {plan.provider} {plan.tenant} "
+        f"({plan.resources} resources, as of {plan.as_of.isoformat()}); nothing was written.",
+    ]
+    acting = [p for p in plan.playbooks if not p.report_only and p.findings]
+    for item in acting:
+        lines += [
+            "",
+            f"{item.playbook_id} — {item.title}",
+            f"  {item.severity.value} · mode {item.mode.value} · {item.action} "
+            f"({'reversible' if item.reversible else 'NOT reversible'}) with {compact(item.params)}",
+            f"  {_gate_line(item)}",
+            f"  {_rollout_line(item)}",
+        ]
+        rows = [[c.resource.id, c.batch, _risk(c.risk), c.note or diff(c.before, c.after)] for c in item.changes]
+        table_text = table(["resource", "batch", "risk", "before → after"], rows, max_width=[56, 8, 4, 70])
+        lines += ["  " + line for line in table_text.splitlines()]
+    reported = [p for p in plan.playbooks if p.report_only and p.findings]
+    if reported:
+        lines += ["", "Report only (notify or detect-only: nothing is changed)"]
+        rows = [
+            [f.rule, f.severity.value, f.resource.id, _risk(f.risk), compact(f.evidence)]
+            for p in reported
+            for f in p.findings
+        ]
+        text = table(["playbook", "severity", "resource", "risk", "evidence"], rows, max_width=[48, 8, 48, 4, 60])
+        lines += ["  " + line for line in text.splitlines()]
+    quiet = [p.playbook_id for p in plan.playbooks if not p.findings]
+    if quiet:
+        lines += ["", f"No findings: {', '.join(quiet)}"]
+    undecided = [e for p in plan.playbooks for e in p.errors]
+    for error in undecided:
+        lines.append(f"could not evaluate {error.rule} on {error.resource_id}: {error.message}")
+    for gap in plan.gaps:
+        lines.append(f"coverage gap: {gap}")
+    writes = sum(1 for p in acting for c in p.changes if c.changes)
+    auto = sum(1 for p in acting if p.mode is Mode.auto for c in p.changes if c.changes)
+    lines += [
+        "",
+        f"{len(plan.findings)} finding(s); {len(acting)} playbook(s) would change {writes} resource(s) "
+        f"({auto} automatically, {writes - auto} after approval or ticket); "
+        f"{sum(len(p.findings) for p in reported)} finding(s) report only.",
+    ]
+    if plan.refused_writes:
+        lines.append(f"refused writes (a bug: planning must only read): {', '.join(plan.refused_writes)}")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Control flow with CEL's error rules: `&&`/`||` (errors absorbed when the other side decides), `?:`, macros.
+
+a && b    false if either side is false (even if the other is an error); else an error if either side is
+          one (or not a bool); else true. `||` is the mirror image. Chains are evaluated left to right.
+c ? x : y an error if c is (or is not a bool); only the chosen branch is evaluated.
+all       like && over the elements; exists like ||; exists_one, map and filter propagate any error.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
+
+from mendflow.rules import ast
+from mendflow.rules.codegen import Code
+
+if TYPE_CHECKING:
+    from mendflow.rules.compiler import Compiler
+
+
+def logical(compiler: Compiler, node: ast.Logical, *, absorb: bool = False) -> Code:
+    """`a && b && …` or `a || b || …`. With `absorb`, an undecided error is left in the result (an exception
+    or the offending value) for an enclosing `&&`/`||` to weigh, instead of being raised: nested logical
+    operators then need no `try` of their own, which keeps generated code within Python's block nesting limit."""
+    out = compiler.out
+    parts: list[tuple[list[str], Code, bool]] = []
+    for operand in node.operands:
+        nested = isinstance(operand, ast.Logical) and not compiler.constant_or_hoisted(operand)
+        with out.capture() as lines:
+            code = logical(compiler, operand, absorb=True) if isinstance(operand, ast.Logical) and nested else None
+            code = code or compiler.compile(operand)
+        parts.append((lines, code, nested))
+    if all(not lines and code.kind == "bool" and code.total for lines, code, _ in parts):
+        joiner = " and " if node.op == "&&" else " or "
+        return Code("(" + joiner.join(code.text for _, code, _ in parts) + ")", "bool", total=True)
+    decisive, neutral = ("False", "True") if node.op == "&&" else ("True", "False")
+    result, error = out.fresh("r"), out.fresh("e")
+    out.emit(f"{result} = {neutral}")
+    out.emit(f"{error} = None")
+    for position, (lines, code, nested) in enumerate(parts):
+        guard = out.block(f"if {result} is {neutral}:") if position else nullcontext()
+        with guard:
+            value = _guarded(compiler, lines, code, safe=nested)
+            with out.block(f"if {value} is {decisive}:"):
+                out.emit(f"{result} = {decisive}")
+            with out.block(f"elif {value} is not {neutral} and {error} is None:"):
+                out.emit(f"{error} = {value}")
+    with out.block(f"if {result} is {neutral} and {error} is not None:"):
+        out.emit(f"{result} = {error}" if absorb else f"_fail({error}, {'_' + node.op + '_'!r})")
+    # With `absorb` the result may hold an error, so it is not known to be a bool.
+    return Code(result, None if absorb else "bool", simple=True)
+
+
+def _guarded(compiler: Compiler, lines: list[str], code: Code, *, safe: bool) -> str:
+    """Evaluate a captured operand into a fresh name, holding an error (exception) instead of raising.
+    `safe` code (a nested logical operator in absorbing mode, or a total expression) needs no `try`."""
+    out = compiler.out
+    value = out.fresh("v")
+    if safe or (code.total and not lines):
+        out.splice(lines)
+        out.emit(f"{value} = {code.text}")
+        return value
+    with out.block("try:"):
+        out.splice(lines)
+        out.emit(f"{value} = {code.text}")
+    with out.block("except Exception as _x:"):
+        out.emit(f"{value} = _x.with_traceback(None)")
+    return value
+
+
+def conditional(compiler: Compiler, node: ast.Conditional) -> Code:
+    out = compiler.out
+    condition = compiler.compile(node.condition)
+    with out.capture() as then_lines:
+        then = compiler.compile(node.then)
+    with out.capture() as else_lines:
+        otherwise = compiler.compile(node.otherwise)
+    kind = then.kind if then.kind == otherwise.kind else None
+    if not then_lines and not else_lines:
+        if condition.kind == "bool":
+            total = condition.total and then.total and otherwise.total
+            return Code(f"({then.text} if {condition.text} else {otherwise.text})", kind, total=total)
+        value, bind = compiler.reuse(condition)
+        text = f"({then.text} if {bind} is True else {otherwise.text} if {value} is False else _fail({value}, '_?_:_'))"
+        return Code(text, kind)
+    test = compiler.materialize(condition)
+    result = out.fresh("c")
+    strict = condition.kind != "bool"
+    with out.block(f"if {test} is True:" if strict else f"if {test}:"):
+        out.splice(then_lines)
+        out.emit(f"{result} = {then.text}")
+    with out.block(f"elif {test} is False:" if strict else "else:"):
+        out.splice(else_lines)
+        out.emit(f"{result} = {otherwise.text}")
+    if strict:
+        with out.block("else:"):
+            out.emit(f"_fail({test}, '_?_:_')")
+    return Code(result, kind, simple=True)
+
+
+def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
+    out = compiler.out
+    source = compiler.materialize(compiler.compile(node.range))
+    items = out.fresh("rng")
+    out.emit(f"{items} = {source} if {source}.__class__ is list else _iterate({source})")
+    local = out.fresh("L") + "_" + "".join(c if c.isalnum() else "_" for c in node.variable)
+    inner = compiler.nested(node.variable, local)
+    loop = f"for {local} in {items}:"
+    if node.macro in ("all", "exists"):
+        return _quantifier(inner, node, loop)
+    if node.macro == "exists_one":
+        count = out.fresh("n")
+        out.emit(f"{count} = 0")
+        with out.block(loop):
+            value = _predicate(inner, node)
+            with out.block(f"if {value} is True:"):
+                out.emit(f"{count} += 1")
+            with out.block(f"elif {value} is not False:"):
+                out.emit(f"_fail({value}, 'exists_one')")
+        return Code(f"({count} == 1)", "bool")
+    result = out.fresh("out")
+    out.emit(f"{result} = []")
+    with out.block(loop):
+        if node.predicate is not None:
+            value = _predicate(inner, node)
+            with out.block(f"if {value} is True:"):
+                element = local if node.transform is None else inner.compile(node.transform).text
+                out.emit(f"{result}.append({element})")
+            with out.block(f"elif {value} is not False:"):
+                out.emit(f"_fail({value}, {node.macro!r})")
+        else:
+            assert node.transform is not None
+            out.emit(f"{result}.append({inner.compile(node.transform).text})")
+    return Code(result, "list", simple=True)
+
+
+def _predicate(inner: Compiler, node: ast.Comprehension) -> str:
+    assert node.predicate is not None
+    return inner.materialize(inner.compile(node.predicate))
+
+
+def _quantifier(inner: Compiler, node: ast.Comprehension, loop: str) -> Code:
+    """`all` (decided by a false element) and `exists` (decided by a true one); errors count only if undecided."""
+    out = inner.out
+    decisive, neutral = ("False", "True") if node.macro == "all" else ("True", "False")
+    result, error = out.fresh("r"), out.fresh("e")
+    out.emit(f"{result} = {neutral}")
+    out.emit(f"{error} = None")
+    assert node.predicate is not None
+    with out.block(loop):
+        with out.capture() as lines:
+            code = inner.compile(node.predicate)
+        value = out.fresh("v")
+        if code.total and not lines:
+            out.emit(f"{value} = {code.text}")
+        else:
+            with out.block("try:"):
+                out.splice(lines)
+                out.emit(f"{value} = {code.text}")
+            with out.block("except Exception as _x:"):
+                with out.block(f"if {error} is None:"):
+                    out.emit(f"{error} = _x.with_traceback(None)")
+                out.emit("continue")
+        with out.block(f"if {value} is {decisive}:"):
+            out.emit(f"{result} = {decisive}")
+            out.emit("break")
+        with out.block(f"if {value} is not {neutral} and {error} is None:"):
+            out.emit(f"{error} = {value}")
+    with out.block(f"if {result} is {neutral} and {error} is not None:"):
+        out.emit(f"_fail({error}, {node.macro!r})")
+    return Code(result, "bool", simple=True)

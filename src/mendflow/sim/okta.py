@@ -1,0 +1,119 @@
+"""An Okta Management API simulator (ASGI, Starlette) that serves and mutates one tenant file's `okta` section.
+
+It speaks Okta's wire format — bodies, error objects (`errorCode`, `errorSummary`, `errorLink`, `errorId`,
+`errorCauses`), cursor pagination, `X-Rate-Limit-*` headers per endpoint bucket with 429s, the 75-request
+concurrency limit, and `SSWS`/`Bearer` auth — for the operations in `tests/specs/okta-subset.normalized.json`.
+Faults come from a `FaultPlan`, exactly as for the GitHub simulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from mendflow.sim.common import FaultInjector, FaultPlan, Gate, GatePolicy, RateBudget, json_response, read_json_object
+from mendflow.sim.okta_routes import ROUTES, Call, Handler
+from mendflow.sim.okta_shapes import OktaError, bad_json, forbidden, not_allowed, rate_limited, server_error
+from mendflow.sim.okta_state import OktaState
+from mendflow.tenant import TenantFile
+
+DEFAULT_BUCKET = "/api/v1/*"
+
+
+def _answer(error: OktaError) -> Response:
+    return json_response(error.status, error.body())
+
+
+def _error(status: int) -> Response:
+    return _answer(forbidden() if status == 403 else server_error(status))
+
+
+def _rate_headers(snapshot: dict[str, int]) -> dict[str, str]:
+    return {
+        "x-rate-limit-limit": str(snapshot["limit"]),
+        "x-rate-limit-remaining": str(snapshot["remaining"]),
+        "x-rate-limit-reset": str(snapshot["reset"]),
+    }
+
+
+def _endpoint(handler: Handler, state: OktaState) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await read_json_object(request, bad_json)
+            return handler(Call(request, body, state))
+        except OktaError as err:
+            return _answer(err)
+
+    return endpoint
+
+
+async def _unknown(request: Request, exc: Exception) -> Response:
+    if getattr(exc, "status_code", 404) == 405:
+        return _answer(not_allowed())
+    return _answer(OktaError(404, "E0000007", f"Not found: Resource not found: {request.url.path} (Path)"))
+
+
+def create_okta_app(
+    tenant: TenantFile,
+    *,
+    token: str,
+    rate_limit: int = 1200,
+    rate_window: float = 60.0,
+    max_in_flight: int = 75,
+    faults: FaultPlan | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.okta`, and the faults it injected are
+    counted in `app.state.fault_stats`. Each endpoint (route template) is its own rate-limit bucket of
+    `rate_limit` requests per `rate_window` seconds, as Okta limits per endpoint."""
+    plan = faults or FaultPlan()
+    state = OktaState(tenant.section(), clock=clock)
+    routes = [Route(path, _endpoint(handler, state), methods=[method]) for method, path, handler in ROUTES]
+    limit, window = plan.rate_limit or rate_limit, plan.rate_window or rate_window
+    buckets: dict[str, RateBudget] = {}
+
+    def budget_for(scope: Scope) -> RateBudget:
+        template = DEFAULT_BUCKET
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                template = route.path
+                break
+        budget = buckets.get(template)
+        if budget is None:
+            budget = buckets[template] = RateBudget(limit, clock, window=window)
+        return budget
+
+    policy = GatePolicy(
+        token=token,
+        schemes=("ssws", "bearer"),
+        budget_for=budget_for,
+        rate_headers=_rate_headers,
+        unauthorized=lambda: _answer(OktaError(401, "E0000011", "Invalid token provided")),
+        limited=lambda reason: _answer(rate_limited()),
+        static_headers={"x-okta-request-id": "sim"},
+        max_in_flight=max_in_flight,
+    )
+    stats: Counter[str] = Counter()
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Gate, policy=policy), Middleware(FaultInjector, plan=plan, error=_error, stats=stats)],
+        exception_handlers={404: _unknown, 405: _unknown},
+    )
+    app.state.okta = state
+    app.state.rate_buckets = buckets
+    app.state.fault_plan = plan
+    app.state.fault_stats = stats
+    return app
+
+
+__all__ = ["FaultPlan", "OktaState", "create_okta_app"]

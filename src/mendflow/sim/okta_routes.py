@@ -1,0 +1,232 @@
+"""The Okta simulator's endpoints: one small handler per Management API operation, and the route table.
+
+Handlers translate between HTTP (path, query, body) and `OktaState`; Okta's shapes live in `okta_shapes`.
+Pagination is Okta's: `limit` (capped per endpoint) and an opaque `after` cursor in `Link: <…>; rel="next"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mendflow.sim.common import JSON, int_param, json_response
+from mendflow.sim.okta_shapes import matcher, public
+from mendflow.sim.okta_state import OktaState
+
+PAGE_LIMITS: dict[str, tuple[int, int]] = {
+    # collection: (default limit, maximum limit)
+    "users": (200, 200),
+    "groups": (10000, 10000),
+    "apps": (20, 200),
+    "policies": (20, 200),
+    "rules": (20, 200),
+    "api-tokens": (20, 200),
+    "assignees": (100, 100),
+    "grants": (20, 200),
+}
+
+
+@dataclass
+class Call:
+    """One request, reduced to what the handlers need."""
+
+    request: Request
+    body: JSON
+    state: OktaState
+
+    def p(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    @property
+    def query(self) -> QueryParams:
+        return self.request.query_params
+
+    def window(self, items: list[JSON], collection: str) -> tuple[list[JSON], str | None]:
+        """One page of `items` starting after the `after` cursor, and the next page's URL (None on the last)."""
+        default, maximum = PAGE_LIMITS[collection]
+        limit = int_param(self.query.get("limit"), default)
+        limit = default if limit <= 0 else min(limit, maximum)
+        start = 0
+        after = self.query.get("after")
+        if after:
+            start = next((i + 1 for i, item in enumerate(items) if item.get("id") == after), len(items))
+        chunk = items[start : start + limit]
+        more = start + limit < len(items) and bool(chunk)
+        url = str(self.request.url.include_query_params(after=chunk[-1]["id"], limit=limit)) if more else None
+        return chunk, url
+
+    def page(self, items: list[JSON], collection: str) -> Response:
+        """A JSON list page with Okta's `Link` header (`self`, and `next` while there is more)."""
+        chunk, next_url = self.window(items, collection)
+        links = [f'<{self.request.url}>; rel="self"']
+        if next_url is not None:
+            links.append(f'<{next_url}>; rel="next"')
+        return json_response(200, [public(item) for item in chunk], {"link": ", ".join(links)})
+
+
+Handler = Callable[[Call], Response]
+
+
+# ---- users --------------------------------------------------------------------------------------------------
+def list_users(c: Call) -> Response:
+    predicate = matcher(c.query.get("filter") or c.query.get("search"))
+    q = c.query.get("q")
+    users = c.state.users_view(predicate, include_deprovisioned=False)
+    if q:
+        users = [u for u in users if _starts(u, q)]
+    return c.page(users, "users")
+
+
+def _starts(user: JSON, q: str) -> bool:
+    profile = user.get("profile") or {}
+    return any(str(profile.get(k) or "").lower().startswith(q.lower()) for k in ("login", "email", "firstName",
+                                                                              "lastName"))  # fmt: skip
+
+
+def get_user(c: Call) -> Response:
+    user = c.state.user(c.p("id"))
+    return json_response(200, public(user), {"etag": f'W/"{user.get("lastUpdated", "")}"'})
+
+
+def _lifecycle(operation: str) -> Handler:
+    def handler(c: Call) -> Response:
+        c.state.lifecycle(c.p("id"), operation)
+        if operation == "activate":
+            if c.query.get("sendEmail", "true").lower() == "false":
+                token = f"sim{c.p('id')}"
+                return json_response(200, {"activationToken": token,
+                                           "activationUrl": f"{c.request.base_url}welcome/{token}"})  # fmt: skip
+            return json_response(200, {})
+        return json_response(200, None)
+
+    return handler
+
+
+def list_roles(c: Call) -> Response:
+    return json_response(200, [public(r) for r in c.state.roles(c.p("userId"))])
+
+
+def list_factors(c: Call) -> Response:
+    return json_response(200, [public(f) for f in c.state.factors(c.p("userId"))])
+
+
+def list_role_assignees(c: Call) -> Response:
+    base = str(c.request.base_url).rstrip("/")
+    chunk, next_url = c.window(c.state.role_assignees(), "assignees")
+    value = [
+        {"id": u["id"], "orn": f"orn:okta:directory:sim:users:{u['id']}",
+         "_links": {"self": {"href": f"{base}/api/v1/users/{u['id']}"},
+                    "roles": {"href": f"{base}/api/v1/users/{u['id']}/roles"}}}
+        for u in chunk
+    ]  # fmt: skip
+    links: dict[str, Any] = {"next": {"href": next_url}} if next_url else {}
+    return json_response(200, {"value": value, "_links": links})
+
+
+def list_user_grants(c: Call) -> Response:
+    return c.page(c.state.user_grants(c.p("userId")), "grants")
+
+
+def revoke_user_grant(c: Call) -> Response:
+    c.state.revoke_user_grant(c.p("userId"), c.p("grantId"))
+    return json_response(204, None)
+
+
+# ---- policies -----------------------------------------------------------------------------------------------
+def list_policies(c: Call) -> Response:
+    return c.page(c.state.policies_of(c.query.get("type"), c.query.get("status")), "policies")
+
+
+def get_policy(c: Call) -> Response:
+    return json_response(200, public(c.state.policy(c.p("policyId"))))
+
+
+def replace_policy(c: Call) -> Response:
+    return json_response(200, public(c.state.replace_policy(c.p("policyId"), c.body)))
+
+
+def list_rules(c: Call) -> Response:
+    return c.page(c.state.policy(c.p("policyId"))["_rules"], "rules")
+
+
+def get_rule(c: Call) -> Response:
+    return json_response(200, public(c.state.rule(c.p("policyId"), c.p("ruleId"))))
+
+
+def replace_rule(c: Call) -> Response:
+    return json_response(200, public(c.state.replace_rule(c.p("policyId"), c.p("ruleId"), c.body)))
+
+
+# ---- API tokens, apps, groups -----------------------------------------------------------------------------
+def list_api_tokens(c: Call) -> Response:
+    return c.page(c.state.api_tokens, "api-tokens")
+
+
+def get_api_token(c: Call) -> Response:
+    return json_response(200, public(c.state.api_token(c.p("apiTokenId"))))
+
+
+def upsert_api_token(c: Call) -> Response:
+    return json_response(200, public(c.state.upsert_api_token(c.p("apiTokenId"), c.body)))
+
+
+def revoke_api_token(c: Call) -> Response:
+    c.state.revoke_api_token(c.p("apiTokenId"))
+    return json_response(204, None)
+
+
+def list_apps(c: Call) -> Response:
+    predicate = matcher(c.query.get("filter"))
+    apps = c.state.apps if predicate is None else [a for a in c.state.apps if predicate(a)]
+    return c.page(apps, "apps")
+
+
+def get_app(c: Call) -> Response:
+    return json_response(200, public(c.state.app(c.p("appId"))))
+
+
+def list_app_grants(c: Call) -> Response:
+    return json_response(200, [public(g) for g in c.state.app_grants(c.p("appId"))])
+
+
+def list_groups(c: Call) -> Response:
+    predicate = matcher(c.query.get("filter") or c.query.get("search"))
+    groups = c.state.groups if predicate is None else [g for g in c.state.groups if predicate(g)]
+    return c.page(groups, "groups")
+
+
+def get_group(c: Call) -> Response:
+    return json_response(200, public(c.state.group(c.p("groupId"))))
+
+
+_USER, _POLICY = "/api/v1/users/{id}", "/api/v1/policies/{policyId}"
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/api/v1/users", list_users),
+    ("GET", _USER, get_user),
+    *[("POST", f"{_USER}/lifecycle/{op}", _lifecycle(op)) for op in ("suspend", "unsuspend", "activate", "deactivate")],
+    ("GET", "/api/v1/users/{userId}/roles", list_roles),
+    ("GET", "/api/v1/users/{userId}/factors", list_factors),
+    ("GET", "/api/v1/users/{userId}/grants", list_user_grants),
+    ("DELETE", "/api/v1/users/{userId}/grants/{grantId}", revoke_user_grant),
+    ("GET", "/api/v1/iam/assignees/users", list_role_assignees),
+    ("GET", "/api/v1/policies", list_policies),
+    ("GET", _POLICY, get_policy),
+    ("PUT", _POLICY, replace_policy),
+    ("GET", f"{_POLICY}/rules", list_rules),
+    ("GET", f"{_POLICY}/rules/{{ruleId}}", get_rule),
+    ("PUT", f"{_POLICY}/rules/{{ruleId}}", replace_rule),
+    ("GET", "/api/v1/api-tokens", list_api_tokens),
+    ("GET", "/api/v1/api-tokens/{apiTokenId}", get_api_token),
+    ("PUT", "/api/v1/api-tokens/{apiTokenId}", upsert_api_token),
+    ("DELETE", "/api/v1/api-tokens/{apiTokenId}", revoke_api_token),
+    ("GET", "/api/v1/apps", list_apps),
+    ("GET", "/api/v1/apps/{appId}", get_app),
+    ("GET", "/api/v1/apps/{appId}/grants", list_app_grants),
+    ("GET", "/api/v1/groups", list_groups),
+    ("GET", "/api/v1/groups/{groupId}", get_group),
+]

@@ -1,0 +1,173 @@
+"""Fixtures for the Slack and Jira integrations: simulators on loopback, the API app in the test's loop, a gate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from starlette.types import ASGIApp
+
+from mendflow.audit import AuditLog
+from mendflow.integrations.cards import CampaignCard, CardResource, Rollout
+from mendflow.integrations.slack import SlackCards, SlackDirectory
+from mendflow.models import Decision, DecisionOutcome, Severity, Verdict
+from mendflow.redaction import register_secret
+from mendflow.sim.jira import JiraState, create_jira_app
+from mendflow.sim.server import LoopbackServer, serve_async, serve_in_thread
+from mendflow.sim.slack import SlackWorkspace, create_slack_app
+
+ALICE = "U0ALICE001"
+BOB = "U0BOB00001"
+CAROL = "U0CAROL001"
+MALLORY = "U0MALLORY1"
+ONCALL = "S0ONCALL01"
+CHANNEL = "C0SECREMED1"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackWorkspace]:
+    """A simulated Slack workspace served from a background thread; `base_url` is set."""
+    bot = "xoxb-" + secrets.token_hex(12)
+    app = "xapp-" + secrets.token_hex(12)
+    signing = secrets.token_hex(16)
+    for value in (bot, app, signing):
+        register_secret(value)
+    workspace = SlackWorkspace(
+        bot_token=bot,
+        app_token=app,
+        signing_secret=signing,
+        users={ALICE: "alice", BOB: "bob", CAROL: "carol", MALLORY: "mallory"},
+        usergroups={ONCALL: [ALICE, CAROL]},
+    )
+    with serve_in_thread(create_slack_app(workspace)) as server:
+        workspace.base_url = server.base_url
+        yield workspace
+
+
+def cards_for(workspace: SlackWorkspace, **options: object) -> SlackCards:
+    """A SlackCards client for the simulator, retrying quickly (fixed 50 ms backoff)."""
+    settings: dict[str, object] = {
+        "token_ref": "env:SLACK_BOT_TOKEN",
+        "base_url": workspace.base_url + "/api/",
+        "retry_interval": FixedValueRetryIntervalCalculator(0.05),
+        "timeout": 5,
+    }
+    settings.update(options)
+    return SlackCards(workspace.bot_token, **settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cards(slack: SlackWorkspace) -> SlackCards:
+    return cards_for(slack)
+
+
+@pytest.fixture
+def directory(cards: SlackCards) -> SlackDirectory:
+    """alice/bob/carol are known (mallory is not); the on-call Slack user group stands for `secops-oncall`."""
+    return SlackDirectory(
+        cards,
+        users={ALICE: "alice", BOB: "bob", CAROL: "carol"},
+        groups={"bob": ("secops-leads",)},
+        usergroups={ONCALL: "secops-oncall"},
+    )
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    return AuditLog(tmp_path / "audit.jsonl", fsync=False)
+
+
+@dataclass
+class Gate:
+    """A stand-in for the workflow's `decide` update: approvers are the on-call group; one decision each."""
+
+    campaigns: set[str] = field(default_factory=lambda: {"camp-1"})
+    principals: tuple[str, ...] = ("group:secops-oncall",)
+    decisions: list[tuple[str, Decision]] = field(default_factory=list)
+    hold: asyncio.Event | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, campaign_id: str, decision: Decision) -> DecisionOutcome:
+        try:
+            if self.hold is not None:
+                await self.hold.wait()
+            if campaign_id not in self.campaigns:
+                return DecisionOutcome(accepted=False, message=f"campaign {campaign_id} is not awaiting a decision")
+            mine = {f"user:{decision.approver}", *(f"group:{g}" for g in decision.groups)}
+            if not mine & set(self.principals):
+                return DecisionOutcome(
+                    accepted=False, message=f"{decision.approver} may not approve: needs {', '.join(self.principals)}"
+                )
+            if any(c == campaign_id and d.approver == decision.approver for c, d in self.decisions):
+                return DecisionOutcome(accepted=False, message=f"{decision.approver} already decided")
+            self.decisions.append((campaign_id, decision))
+            state = "approved" if decision.verdict is Verdict.approve else "rejected"
+            return DecisionOutcome(accepted=True, message=f"campaign is {state}", state=state)
+        finally:
+            self.finished.set()
+
+
+@pytest.fixture
+def gate() -> Gate:
+    return Gate()
+
+
+@contextlib.asynccontextmanager
+async def serve_here(app: ASGIApp) -> AsyncIterator[LoopbackServer]:
+    """Serve `app` in the running event loop (so tests can share asyncio objects with it) on a free port."""
+    ready: asyncio.Future[LoopbackServer] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve_async(app, host="127.0.0.1", port=0, ready=ready.set_result))
+    try:
+        yield await ready
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def sample_card(**changes: object) -> CampaignCard:
+    card = CampaignCard(
+        campaign_id="camp-1",
+        playbook_id="github.repo_hook.insecure_ssl",
+        title="Repository webhooks must verify TLS certificates",
+        severity=Severity.high,
+        tenant="github:acme",
+        risk="7.5/10",
+        compliance=("SOC2:CC6.7", "ISO27001:A.8.24"),
+        resources=tuple(
+            CardResource(
+                id=f"/repos/acme/api/hooks/{n}",
+                url=f"https://github.com/acme/api/settings/hooks/{n}",
+                before={"insecure_ssl": "1"},
+                after={"insecure_ssl": "0"},
+            )
+            for n in range(1, 4)
+        ),
+        rollout=Rollout(canary=1, batches=("50%", "100%"), max_failures=0),
+        approvers=("group:secops-oncall",),
+        required_approvals=1,
+    )
+    return card.model_copy(update=changes)
+
+
+@dataclass
+class SimulatedJira:
+    state: JiraState
+    base_url: str
+    token: str
+
+
+@pytest.fixture
+def jira() -> Iterator[SimulatedJira]:
+    token = "jira-" + secrets.token_hex(12)
+    register_secret(token)
+    state = JiraState(token=token)
+    with serve_in_thread(create_jira_app(state)) as server:
+        state.base_url = server.base_url
+        yield SimulatedJira(state, server.base_url, token)

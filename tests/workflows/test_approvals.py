@@ -1,0 +1,125 @@
+"""The approval gate: validators refuse without changing anything, escalation and expiry on durable timers."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.models import Channel, Decision, DecisionOutcome, Outcome, Verdict
+from mendflow.runtime.worker import build_worker
+from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import CampaignStatus
+from tests.conftest import SimulatedOrg
+from tests.workflows.campaigns import RBAC, hook_configs, hook_playbook, settings, start_campaign
+
+
+def context_for(org: SimulatedOrg, tmp_path: Path, playbook, changes=None) -> WorkerContext:  # type: ignore[no-untyped-def]
+    return WorkerContext(
+        registry=org.registry(),
+        data_dir=tmp_path / "data",
+        playbooks={playbook.id: playbook},
+        settings=settings(changes),
+    )
+
+
+def vote(person: str, verdict: Verdict = Verdict.approve, reason: str = "looks right") -> Decision:
+    return Decision(approver=person, groups=RBAC.groups_of(person), verdict=verdict, channel=Channel.cli, reason=reason)
+
+
+async def idle(handle) -> CampaignStatus:  # type: ignore[no-untyped-def]
+    status: CampaignStatus = await handle.execute_update("wait_idle", result_type=CampaignStatus)
+    return status
+
+
+async def refused(handle, decision: Decision) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await handle.execute_update("decide", decision, result_type=DecisionOutcome)
+    return str(err.value.cause)
+
+
+async def test_unanswered_campaign_escalates_then_expires_and_changes_nothing(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """30 min without a decision escalates; at 4 h it expires: hooks untouched, the record says why."""
+    playbook = hook_playbook()
+    before = hook_configs(github_org.state)
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook)
+        assert (await idle(handle)).state == "awaiting_approval"
+        result = await handle.result()  # hours pass in milliseconds
+        status = await handle.query("status", result_type=CampaignStatus)
+    assert result.outcome == "expired" and result.changes == []
+    events = [e["event"] for e in status.timeline]
+    assert events.index("escalated") < events.index("expired")
+    assert status.escalated and "nothing was changed" in status.timeline[-2]["detail"] + status.timeline[-1]["detail"]
+    assert hook_configs(github_org.state) == before
+
+
+async def test_every_refused_decision_changes_nothing(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """Not an approver, the requester, a rejection without reason, a second vote, a decided gate: all refused."""
+    playbook = hook_playbook()
+    before = hook_configs(github_org.state)
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook, requested_by="alice")
+        waiting = await idle(handle)
+        assert "may not approve" in await refused(handle, vote("mallory"))
+        assert "requester" in await refused(handle, vote("alice"))
+        assert "needs a reason" in await refused(handle, vote("bob", Verdict.reject, reason=" "))
+        unchanged = await handle.query("status", result_type=CampaignStatus)
+        assert unchanged.decisions == [] and unchanged.state == "awaiting_approval"
+        assert unchanged.timeline == waiting.timeline and hook_configs(github_org.state) == before
+        outcome = await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        assert outcome.accepted and outcome.state == "approved"
+        assert "not awaiting a decision" in await refused(handle, vote("carol"))
+        done = await idle(handle)
+    assert done.state == "completed"
+    assert [d.approver for d in done.decisions] == ["bob"] and done.decisions[0].at is not None
+
+
+async def test_critical_playbooks_need_two_distinct_approvers(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """N-of-M: the first approval is recorded, the same person again is refused, a second person releases it."""
+    playbook = hook_playbook(severity="critical")
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook)
+        await idle(handle)
+        first = await handle.execute_update("decide", vote("alice"), result_type=DecisionOutcome)
+        assert first.accepted and "1 more distinct approver" in first.message
+        assert "already decided" in await refused(handle, vote("alice"))
+        assert (await handle.query("status", result_type=CampaignStatus)).state == "awaiting_approval"
+        second = await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        assert second.state == "approved"
+        done = await idle(handle)
+    assert done.state == "completed" and all(c.outcome == Outcome.verified for c in done.changes)
+
+
+async def test_rejection_changes_nothing_and_records_why(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """A rejected campaign ends without a write; the decision keeps who, channel and reason."""
+    playbook = hook_playbook()
+    before = hook_configs(github_org.state)
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook)
+        await idle(handle)
+        await handle.execute_update("decide", vote("carol", Verdict.reject, "receiver pins a self-signed cert"))
+        result = await handle.result()
+        status = await handle.query("status", result_type=CampaignStatus)
+    assert result.outcome == "rejected" and hook_configs(github_org.state) == before
+    decision = status.decisions[0]
+    assert (decision.approver, decision.channel, decision.reason) == (
+        "carol",
+        Channel.cli,
+        "receiver pins a self-signed cert",
+    )
