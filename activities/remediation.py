@@ -18,20 +18,16 @@ from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource
 from mendflow.playbook import Playbook
 from mendflow.rules import compile_rules
-from mendflow.telemetry import get_logger
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlanDetail,
     ChangeStep,
-    EscalationInput,
     RemediationInput,
     SettleInput,
     Target,
     WindowInput,
     WindowVerdict,
 )
-
-log = get_logger(__name__)
 
 
 def _non_retryable(err: Exception) -> ApplicationError:
@@ -188,17 +184,6 @@ class RemediationActivities:
         """Is a freeze window in force for writes right now? If so, until when."""
         until = self.ctx.settings.changes.frozen_until(request.at)
         return WindowVerdict(hold_until=until, reason="" if until is None else "freeze window")
-
-    @activity.defn(name="escalate_campaign")
-    async def escalate_campaign(self, request: EscalationInput) -> None:
-        """Tell the escalation contact that a campaign waits for a decision (Slack/Jira hook in here)."""
-        log.warning(
-            "campaign escalated",
-            campaign=request.campaign_id,
-            playbook=request.playbook_id,
-            escalate_to=request.escalate_to,
-            waited_s=request.waited.total_seconds(),
-        )
 
     @activity.defn(name="settle_findings")
     async def settle_findings(self, request: SettleInput) -> None:

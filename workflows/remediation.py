@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         ChangeStep,
         EscalationInput,
         OperatorRequest,
+        PublishInput,
+        PublishRefs,
         RemediationInput,
         RemediationResult,
         SettleInput,
@@ -37,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 SHORT = timedelta(minutes=1)
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=8
+)
 
 # States in which nothing moves without a person (or the end of a timer).
 IDLE = {
@@ -81,11 +86,53 @@ class RemediationWorkflow:
         self._batch = 0
         self._batches_total = 0
         self._writes: list[float] = []
+        self._refs = PublishRefs()
+        self._published = 0
+        """Number of timeline events already published (the card and ticket catch up from here)."""
+        self._publisher_done = False
 
     # ---- the campaign ----------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: RemediationInput) -> RemediationResult:
+        publisher = asyncio.ensure_future(self._publisher())
+        try:
+            result = await self._campaign(request)
+        except BaseException:
+            publisher.cancel()  # never await in a finally: eviction from the worker cache must not block
+            raise
+        self._publisher_done = True
+        await publisher  # the card and ticket show the final state before the campaign closes
+        return result
+
+    async def _publisher(self) -> None:
+        """Keep the Slack card and Jira ticket in step with the campaign, without ever holding it up.
+
+        Runs beside the campaign: it publishes the latest status whenever the timeline grew. If Slack or Jira is
+        down, the activity retries with backoff and the campaign goes on; the card catches up when they are back.
+        """
+        while True:
+            await workflow.wait_condition(lambda: self._published < len(self._timeline) or self._publisher_done)
+            if self._published >= len(self._timeline):
+                return
+            if self._plan is None or self._plan.mode == "notify":
+                self._published = len(self._timeline)
+                continue
+            upto = len(self._timeline)
+            event = "; ".join(f"{e['event']} {e['detail']}".strip() for e in self._timeline[self._published : upto])
+            try:
+                self._refs = await workflow.execute_activity(
+                    "publish_campaign",
+                    PublishInput(status=self.status(), refs=self._refs, event=event),
+                    result_type=PublishRefs,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=PUBLISH_RETRY,
+                )
+            except ActivityError as err:
+                workflow.logger.warning("publishing the campaign failed", extra={"error": _cause(err)})
+            self._published = upto
+
+    async def _campaign(self, request: RemediationInput) -> RemediationResult:
         self._plan = plan = await workflow.execute_activity(
             "plan_campaign", request, result_type=CampaignPlanDetail, start_to_close_timeout=SHORT, retry_policy=RETRY
         )
@@ -142,14 +189,20 @@ class RemediationWorkflow:
     async def _escalate(self, plan: CampaignPlanDetail, waited: timedelta) -> None:
         self._escalated = True
         self._note("escalated", f"to {plan.escalate_to or 'the escalation contact'} after {waited}")
-        await workflow.execute_activity(
-            "escalate_campaign",
-            EscalationInput(
-                campaign_id=plan.campaign_id, playbook_id=plan.playbook_id, escalate_to=plan.escalate_to, waited=waited
-            ),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-        )
+        try:
+            await workflow.execute_activity(
+                "escalate_campaign",
+                EscalationInput(
+                    campaign_id=plan.campaign_id,
+                    playbook_id=plan.playbook_id,
+                    escalate_to=plan.escalate_to,
+                    waited=waited,
+                ),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:  # telling someone failed: the gate itself goes on, and says so
+            self._note("escalation could not be delivered", _cause(err))
 
     async def _rollout(self, plan: CampaignPlanDetail) -> None:
         await self._wait_for_window()
@@ -463,6 +516,7 @@ class RemediationWorkflow:
             decisions=list(self._decisions),
             rollback_requests=list(self._rollback_votes),
             timeline=list(self._timeline),
+            refs=self._refs,
         )
 
 

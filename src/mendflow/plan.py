@@ -87,6 +87,8 @@ class TenantPlan(Frozen):
     resources: int
     playbooks: list[PlaybookPlan]
     gaps: list[str] = []
+    other_providers: list[str] = []
+    """Playbooks for resources of other vendors than this tenant's (not planned)."""
     refused_writes: list[str] = []
     """Writes the read-only simulator refused; always empty unless something tried to write."""
 
@@ -139,14 +141,16 @@ async def _plan(
     rbac: RbacConfig,
     criticality: CriticalityConfig | None,
 ) -> TenantPlan:
+    provider = sim.tenant.provider
+    mine = [p for p in playbooks if p.resource.split(".", 1)[0] == provider]
     async with open_session(sim.connection, token=sim.token) as session:
         resources, gaps = await collect(session)
-        findings, errors = evaluate(sim.tenant, resources, playbooks, as_of=as_of, criticality=criticality)
+        findings, errors = evaluate(sim.tenant, resources, mine, as_of=as_of, criticality=criticality)
         plans = []
-        for playbook in playbooks:
-            mine = sorted((f for f in findings if f.rule == playbook.id), key=lambda f: f.resource.id)
+        for playbook in mine:
+            found = sorted((f for f in findings if f.rule == playbook.id), key=lambda f: f.resource.id)
             failed = [e for e in errors if e.rule == playbook.id]
-            plans.append(await _playbook_plan(session.http, playbook, mine, failed, rbac))
+            plans.append(await _playbook_plan(session.http, playbook, found, failed, rbac))
     return TenantPlan(
         tenant=sim.tenant.tenant,
         provider=sim.tenant.provider,
@@ -154,6 +158,7 @@ async def _plan(
         resources=len(resources),
         playbooks=plans,
         gaps=gaps,
+        other_providers=[p.id for p in playbooks if p.resource.split(".", 1)[0] != provider],
         refused_writes=list(sim.refused_writes),
     )
 
@@ -254,9 +259,10 @@ def _risk(score: RiskScore | None) -> str:
 
 def render_plan(plan: TenantPlan) -> str:
     """The plan as a team reviews it before enabling playbooks: per playbook, per resource, before → after."""
+    others = f"; {len(plan.other_providers)} for other providers left out" if plan.other_providers else ""
     lines = [
         f"Dry run: {len(plan.playbooks)} playbook(s) against {plan.provider} {plan.tenant} "
-        f"({plan.resources} resources, as of {plan.as_of.isoformat()}); nothing was written.",
+        f"({plan.resources} resources, as of {plan.as_of.isoformat()}{others}); nothing was written.",
     ]
     acting = [p for p in plan.playbooks if not p.report_only and p.findings]
     for item in acting:
@@ -279,7 +285,7 @@ def render_plan(plan: TenantPlan) -> str:
             for p in reported
             for f in p.findings
         ]
-        text = table(["playbook", "severity", "resource", "risk", "evidence"], rows, max_width=[48, 8, 48, 4, 60])
+        text = table(["playbook", "severity", "resource", "risk", "evidence"], rows, max_width=[52, 8, 48, 4, 60])
         lines += ["  " + line for line in text.splitlines()]
     quiet = [p.playbook_id for p in plan.playbooks if not p.findings]
     if quiet:

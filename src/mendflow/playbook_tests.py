@@ -50,6 +50,11 @@ def run_case(playbook: Playbook, case: PlaybookTest) -> CaseResult:
     result = CaseResult(playbook.id, case.name)
     try:
         tenant = tenant_for_case(playbook, case)
+        provider = playbook.resource.split(".", 1)[0]
+        if tenant.provider != provider:
+            raise MendflowError(
+                f"the tenant is a {tenant.provider} tenant, but the playbook acts on {playbook.resource}"
+            )
         plan = plan_tenant(tenant, [playbook], as_of=case.as_of).playbooks[0]
     except MendflowError as err:
         result.problems.append(f"cannot run: {err}")

@@ -205,6 +205,14 @@ class SettleInput(Message):
     """fingerprint → final ledger status."""
 
 
+class PublishRefs(Message):
+    """Where a campaign is shown: its Slack message and Jira ticket, once created."""
+
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    jira_key: str | None = None
+
+
 class CampaignStatus(Message):
     """What the status query returns: the plan, where the rollout is, every change and decision, a timeline."""
 
@@ -220,6 +228,8 @@ class CampaignStatus(Message):
     decisions: list[Decision] = Field(default_factory=list)
     rollback_requests: list[Decision] = Field(default_factory=list)
     timeline: list[JsonObject] = Field(default_factory=list)
+    refs: PublishRefs | None = None
+    """Its Slack card and Jira ticket, once published."""
 
 
 # --- suppression ------------------------------------------------------------------------------------------
@@ -248,3 +258,15 @@ class SuppressionResult(Message):
     suppressed_until: datetime
     reopened: bool
     """False when the finding was resolved (or re-scanned away) before the suppression ended."""
+
+
+# --- publishing (Slack card, Jira ticket) -------------------------------------------------------------------
+
+
+class PublishInput(Message):
+    """The campaign's latest status, to render on its card and ticket (created on first publish)."""
+
+    status: CampaignStatus
+    refs: PublishRefs
+    event: str
+    """What just happened (`planned`, `approved by alice`, `batch 2 of 3`, `rolled back` …), for comments."""

@@ -137,3 +137,69 @@ def test_table_groups_by_playbook_and_json_round_trips(demo_plan: TenantPlan) ->
     assert "1 approval(s) from group:secops-oncall" in text
     assert "Report only" in text and "github.org.two_factor_not_required" in text
     assert TenantPlan.model_validate(json.loads(demo_plan.model_dump_json())) == demo_plan
+
+
+def test_batches_approvers_escalation_and_ticket_are_shown_as_the_rollout_would_run() -> None:
+    """Canary 1 then 50%/100% of the rest over five hooks; a ticket-mode gate names its approvers and escalation."""
+    from mendflow.playbook_tests import tenant_for_case
+
+    playbook = Playbook.model_validate(
+        {
+            "apiVersion": "mendflow/v1",
+            "id": "github.repo_hook.insecure_ssl",
+            "title": "Repository webhooks must verify TLS certificates",
+            "resource": "github.repo_hook",
+            "detect": {"when": 'resource.config.insecure_ssl == "1"', "severity": "high"},
+            "respond": {
+                "mode": "ticket",
+                "action": "github.repo_hook.update_config",
+                "with": {"insecure_ssl": "0"},
+                "approval": {"approvers": ["group:platform"], "timeout": "2d", "escalate_after": "4h"},
+                "rollout": {"canary": 1, "batches": ["50%", "100%"], "bake": "10m"},
+                "ticket": {"project": "SEC"},
+            },
+            "tests": [
+                {
+                    "name": "five hooks",
+                    "resources": [
+                        {"id": f"/repos/acme/api/hooks/{n}", "data": {"config": {"insecure_ssl": "1"}}}
+                        for n in range(1, 6)
+                    ],
+                    "expect": {"findings": []},
+                }
+            ],
+        }
+    )
+    plan = plan_tenant(tenant_for_case(playbook, playbook.tests[0]), [playbook])
+    (hooks,) = plan.playbooks
+    assert [c.batch for c in hooks.changes] == ["canary", "batch 2", "batch 2", "batch 3", "batch 3"]
+    text = render_plan(plan)
+    assert "1 approval(s) from group:platform, expires after 2d, escalate after 4h" in text
+    assert "Jira ticket in SEC" in text
+    assert "rollout: canary 1, then 50%, 100%; bake 10m" in text
+    assert (
+        "5 finding(s); 1 playbook(s) would change 5 resource(s) (0 automatically, 5 after approval or ticket)" in text
+    )
+
+
+def test_playbooks_for_other_vendors_are_left_out_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GitHub tenant is planned with GitHub playbooks only; the others are listed as left out."""
+    from mendflow import playbook as playbook_module
+
+    monkeypatch.setitem(playbook_module.RESOURCE_TYPES, "example.thing", "/things/{id}")
+    other = Playbook.model_validate(
+        {
+            "apiVersion": "mendflow/v1",
+            "id": "example.thing.bad",
+            "title": "t",
+            "resource": "example.thing",
+            "detect": {"when": "resource.bad == true", "severity": "low"},
+        }
+    )
+    hooks = next(
+        p for p in load_playbooks([bundled_playbook_dir()]).playbooks if p.id == "github.repo_hook.insecure_ssl"
+    )
+    plan = plan_tenant_file(demo_tenant_path(), [hooks, other])
+    assert [p.playbook_id for p in plan.playbooks] == ["github.repo_hook.insecure_ssl"]
+    assert plan.other_providers == ["example.thing.bad"]
+    assert "1 for other providers left out" in render_plan(plan)

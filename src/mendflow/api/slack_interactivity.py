@@ -308,7 +308,7 @@ class SlackInteractions:
                 groups=who.groups,
                 verdict=click.verdict,
                 channel=Channel.slack,
-                reason=click.reason,
+                reason=redact(click.reason),  # a secret pasted into the Reason box never reaches history
                 channel_user=click.slack_user,
             )
             outcome = await self.decide(click.campaign_id, decision)

@@ -18,6 +18,7 @@ from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.stack import embedded_stack
 from mendflow.runtime.worker import build_worker
+from mendflow.settings import Settings
 from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext
 
@@ -29,7 +30,9 @@ def demo(
     """Run the whole loop once on the embedded stack against a simulated GitHub org, then shut down."""
     configure_logging(level="WARNING")
     loaded = load_or_fail(playbooks)
-    typer.echo("mendflow demo: starting Temporal dev server, worker and simulated GitHub org 'acme' …")
+    typer.echo(
+        "mendflow demo: starting Temporal dev server, worker, API and simulated GitHub org 'acme', Slack and Jira …"
+    )
     report = asyncio.run(run_demo(data_dir, loaded))
     typer.echo(render_report(report))
 
@@ -51,16 +54,26 @@ def up(
         Path | None, typer.Option("--tenants", help="Tenants config (YAML); default: the simulated demo org.")
     ] = None,
     playbooks: PlaybookPaths = None,
+    config: Annotated[Path | None, typer.Option("--config", help="mendflow.yaml (rbac, changes, slack, jira).")] = None,
+    api_port: Annotated[
+        int, typer.Option("--api-port", help="Port of the HTTP API (Slack interactivity), when Slack is configured.")
+    ] = 8088,
 ) -> None:
-    """Run the embedded stack (Temporal dev server + worker) in the foreground until Ctrl-C."""
+    """Run the embedded stack (Temporal dev server + worker, and the HTTP API when Slack is configured) in the
+    foreground until Ctrl-C."""
     configure_logging()
     loaded = load_or_fail(playbooks)
+    settings = Settings.load(config)
 
     async def serve(registry: TenantRegistry) -> None:
         server = DevServer(data_dir=data_dir / "temporal", port=temporal_port, ui_port=ui_port)
-        context = WorkerContext(registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded})
-        async with embedded_stack(server, context):
+        context = WorkerContext(
+            registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=settings
+        )
+        async with embedded_stack(server, context, api_port=api_port) as stack:
             typer.echo(f"Temporal at {server.address}, UI at {server.ui_url}; tenants: {', '.join(registry.tenants)}")
+            if stack.api is not None:
+                typer.echo(f"mendflow API at {stack.api.base_url} (Slack interactivity: {stack.interactivity_url})")
             typer.echo("scan with: mendflow scan --tenant KEY --temporal-address " + server.address)
             typer.echo("Ctrl-C to stop.")
             await _until_interrupted()
@@ -85,6 +98,7 @@ def worker(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key for mTLS (PEM).")] = None,
     data_dir: DataDir = Path(".mendflow/worker"),
     playbooks: PlaybookPaths = None,
+    config: Annotated[Path | None, typer.Option("--config", help="mendflow.yaml (rbac, changes, slack, jira).")] = None,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
@@ -96,7 +110,9 @@ def worker(
 
     async def run() -> None:
         client = await connect(settings)
-        context = WorkerContext(registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded})
+        context = WorkerContext(
+            registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=Settings.load(config)
+        )
         async with build_worker(client, context):
             typer.echo(f"worker connected to {temporal_address} ({namespace}); Ctrl-C to stop.")
             await _until_interrupted()

@@ -449,6 +449,19 @@ def render_text(card: CampaignCard) -> str:
     return redact("\n".join(lines))
 
 
+def state_of_blocks(blocks: Iterable[dict[str, Any]]) -> CardState | None:
+    """The state a rendered card shows (read back from its `mendflow_state` block), e.g. from Slack's history."""
+    for block in blocks:
+        if block.get("block_id") != "mendflow_state":
+            continue
+        text = str(block.get("text", {}).get("text", "")).split("\n", 1)[0]
+        for state, (icon, label) in _STATE_LABELS.items():
+            shown = _escape(label)
+            if text.startswith(f"{icon} *{shown}") and (text == f"{icon} *{shown}*" or state is CardState.rolling_out):
+                return state
+    return None
+
+
 __all__ = [
     "ACTIONS_BLOCK",
     "APPROVE_ACTION",
@@ -464,4 +477,5 @@ __all__ = [
     "change_lines",
     "render_blocks",
     "render_text",
+    "state_of_blocks",
 ]

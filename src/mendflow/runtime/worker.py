@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from mendflow.activities.publish import PublishActivities
 from mendflow.activities.remediation import RemediationActivities
 from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
@@ -17,6 +18,7 @@ def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TA
     scan = ScanActivities(context)
     remediation = RemediationActivities(context)
     suppression = SuppressionActivities(context)
+    publish = PublishActivities(context)
     return Worker(
         client,
         task_queue=task_queue,
@@ -27,7 +29,8 @@ def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TA
             scan.reconcile_findings,
             remediation.plan_campaign,
             remediation.check_change_window,
-            remediation.escalate_campaign,
+            publish.escalate_campaign,
+            publish.publish_campaign,
             remediation.prepare_change,
             remediation.apply_change,
             remediation.verify_change,

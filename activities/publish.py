@@ -1,0 +1,348 @@
+"""Publishing campaigns where people work: the Slack approval card and the Jira ticket.
+
+Without Slack or Jira configured these activities do nothing, so the embedded default works offline.
+
+`publish_campaign` is called by the workflow's publisher whenever the campaign's timeline grows. The first call
+posts the card (and creates the ticket); later calls `chat.update` the same message (its channel and ts travel
+in `PublishRefs`), comment the new events on the ticket and transition it when the campaign ends (completed →
+done, rolled back → reopened). Errors retrying cannot fix (a wrong or revoked token, a missing scope, an unknown
+channel or project) are non-retryable and name the token *reference*; everything else is raised for Temporal
+to retry with backoff. What one attempt already did (card posted, ticket created, comment added) is remembered
+per worker, so a retried attempt does not post or create twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError
+from mendflow.integrations.cards import CampaignCard, CardState, Progress
+from mendflow.integrations.jira_tickets import JiraError, JiraTickets, JiraTransitionError, TicketRequest
+from mendflow.integrations.slack import MessageRef, SlackCards, SlackError
+from mendflow.models import Change, Outcome
+from mendflow.redaction import redact
+from mendflow.settings import JiraSettings, SlackSettings
+from mendflow.telemetry import get_logger
+from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import CampaignStatus, EscalationInput, PublishInput, PublishRefs
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+PUBLISHED_MODES = frozenset({"approval", "ticket"})
+
+_FIXED_STATES: dict[str, CardState] = {
+    "approved": CardState.approved,
+    "capturing": CardState.approved,
+    "canary": CardState.canary_running,
+    "baking": CardState.rolling_out,
+    "paused": CardState.paused,
+    "completed": CardState.verified,
+    "nothing_to_do": CardState.verified,
+    "completed_with_failures": CardState.completed_with_failures,
+    "rolling_back": CardState.rolled_back,
+    "rolled_back": CardState.rolled_back,
+    "rejected": CardState.rejected,
+    "expired": CardState.expired,
+    "aborted": CardState.aborted,
+}
+_CHANGED = {Outcome.applied, Outcome.verified, Outcome.failed, Outcome.restored, Outcome.restore_failed}
+
+
+def card_state(status: CampaignStatus) -> CardState:
+    """The card's state for a workflow state (`batch 2 of 3` → rolling_out, …)."""
+    state = status.state
+    if state == "awaiting_approval":
+        return CardState.escalated if status.escalated else CardState.awaiting_approval
+    if state.startswith("batch "):
+        return CardState.rolling_out
+    if state == "frozen":
+        return CardState.rolling_out if status.batch else CardState.approved
+    return _FIXED_STATES.get(state, CardState.failed)
+
+
+def _note(status: CampaignStatus) -> str:
+    notes = {
+        "frozen": "held by a change freeze window",
+        "rolling_back": "rolling back: restoring the captured prior state, newest change first",
+        "nothing_to_do": "nothing left to change",
+        "capturing": "capturing the current state of every target",
+    }
+    if status.state in notes:
+        return notes[status.state]
+    if status.state == "awaiting_approval" and status.escalated and status.plan and status.plan.escalate_to:
+        return f"escalated to {status.plan.escalate_to}"
+    if card_state(status) is CardState.failed:
+        return f"state: {status.state}"
+    return ""
+
+
+def build_card(status: CampaignStatus, *, link: str = "", ticket: str = "") -> CampaignCard:
+    """The approval card for a campaign status (the plan, decisions, per-resource outcomes, progress)."""
+    plan = status.plan
+    assert plan is not None
+    card = CampaignCard.from_plan(
+        plan, state=card_state(status), decisions=status.decisions, note=_note(status), link=link, ticket=ticket
+    )
+    outcomes = {c.resource.id: c.outcome for c in status.changes}
+    resources = tuple(r.model_copy(update={"outcome": outcomes.get(r.id)}) for r in card.resources)
+    changes = status.changes
+    progress = Progress(
+        total=len(plan.targets),
+        changed=sum(1 for c in changes if c.outcome in _CHANGED),
+        verified=sum(1 for c in changes if c.outcome is Outcome.verified),
+        failed=sum(1 for c in changes if c.outcome in (Outcome.failed, Outcome.restore_failed)),
+        restored=sum(1 for c in changes if c.outcome is Outcome.restored),
+        batch=status.batch,
+        batches=status.batches_total,
+    )
+    return card.model_copy(update={"resources": resources, "progress": progress})
+
+
+def _fatal(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(redact(message), type=kind, non_retryable=True)
+
+
+def _classify(err: Exception, what: str) -> ApplicationError:
+    """Non-retryable for what a person must fix; retryable (Temporal backs off) for the rest."""
+    text = redact(str(err))
+    if isinstance(err, AuthError):
+        return _fatal(f"{what}: {text}", type(err).__name__)
+    if isinstance(err, (SlackError, JiraError)):
+        if err.retryable:
+            return ApplicationError(f"{what}: {text}", type=type(err).__name__)
+        return _fatal(f"{what}: {text}", type(err).__name__)
+    if isinstance(err, ConnectionProblem):
+        return ApplicationError(f"{what}: {text}", type=type(err).__name__)
+    if isinstance(err, (InputError, ValueError)):
+        return _fatal(f"{what}: {text}", type(err).__name__)
+    return ApplicationError(f"{what}: {text}", type=type(err).__name__)
+
+
+class PublishActivities:
+    """One per worker: the Slack and Jira clients are created on first use and kept."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        self.ctx = context
+        self._slack: SlackCards | None = None
+        self._jira: JiraTickets | None = None
+        self._posted: dict[str, MessageRef] = {}
+        """campaign id → its card, once posted (a retried attempt updates instead of posting again)."""
+        self._tickets: dict[str, str] = {}
+        """campaign id → its ticket key, once created."""
+        self._done: set[tuple[str, int, str]] = set()
+        """(campaign, timeline length, step) already done by an earlier attempt of the same publish."""
+        self._transitioned: set[tuple[str, str, str]] = set()
+        """(campaign, issue, transition) already taken."""
+
+    # --- clients ---
+
+    def slack(self, config: SlackSettings) -> SlackCards:
+        if self._slack is None:
+            self._slack = SlackCards(
+                config.bot_token,
+                base_url=config.base_url,
+                timeout=config.timeout,
+                max_retries=config.max_retries,
+            )
+        return self._slack
+
+    def jira(self, config: JiraSettings) -> JiraTickets:
+        if self._jira is None:
+            self._jira = JiraTickets(
+                config.server,
+                token=config.token,
+                email_or_user=config.user,
+                project=config.project,
+                issue_type=config.issue_type,
+                labels=config.labels,
+                api_version=config.api_version,
+                timeout=config.timeout,
+            )
+        return self._jira
+
+    async def _guarded(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except MendflowError as err:
+            raise _classify(err, what) from None
+        except ValueError as err:
+            raise _classify(err, what) from None
+
+    # --- activities ---
+
+    @activity.defn(name="publish_campaign")
+    async def publish_campaign(self, request: PublishInput) -> PublishRefs:
+        """Create or update the campaign's card and ticket; returns where they are."""
+        status = request.status
+        plan = status.plan
+        settings = self.ctx.settings
+        if plan is None or plan.mode not in PUBLISHED_MODES or (settings.slack is None and settings.jira is None):
+            return request.refs
+        refs = request.refs
+        failures: list[ApplicationError] = []
+        if settings.jira is not None:
+            try:
+                refs = await self._publish_ticket(settings.jira, request, refs)
+            except ApplicationError as err:
+                failures.append(err)
+        if settings.slack is not None:
+            try:
+                refs = await self._publish_card(settings.slack, request, refs)
+            except ApplicationError as err:
+                failures.append(err)
+        if failures:
+            for failure in failures:
+                log.warning("publishing failed", campaign=status.campaign_id, error=failure.message)
+            retryable = [f for f in failures if not f.non_retryable]
+            message = "; ".join(f.message for f in failures)
+            raise ApplicationError(message, type=(retryable or failures)[0].type, non_retryable=not retryable)
+        return refs
+
+    async def _publish_card(self, config: SlackSettings, request: PublishInput, refs: PublishRefs) -> PublishRefs:
+        status = request.status
+        assert status.plan is not None
+        link = config.campaign_url.format(campaign_id=status.campaign_id) if config.campaign_url else ""
+        ticket = ""
+        if refs.jira_key:
+            ticket = self.ctx.settings.jira.browse_url(refs.jira_key) if self.ctx.settings.jira else refs.jira_key
+        card = build_card(status, link=link, ticket=ticket)
+        try:
+            slack = self.slack(config)
+        except MendflowError as err:
+            raise _classify(err, "Slack") from None
+        where = (
+            MessageRef(channel=refs.slack_channel, ts=refs.slack_ts)
+            if refs.slack_channel and refs.slack_ts
+            else self._posted.get(status.campaign_id)
+        )
+        if where is None:
+            channel = config.channel_for(status.playbook_id)
+            where = await self._guarded(f"Slack chat.postMessage to {channel}", lambda: slack.post(channel, card))
+            self._posted[status.campaign_id] = where
+        else:
+            ref = where
+            await self._guarded("Slack chat.update", lambda: slack.update(ref, card))
+        return refs.model_copy(update={"slack_channel": where.channel, "slack_ts": where.ts})
+
+    async def _publish_ticket(self, config: JiraSettings, request: PublishInput, refs: PublishRefs) -> PublishRefs:
+        status = request.status
+        plan = status.plan
+        assert plan is not None
+        campaign = status.campaign_id
+        step = len(status.timeline)
+        try:
+            jira = self.jira(config)
+        except MendflowError as err:
+            raise _classify(err, "Jira") from None
+        key = refs.jira_key or self._tickets.get(campaign)
+        created = False
+        if key is None:
+            ticket = self._ticket_request(config, status)
+            key = await self._guarded("Jira create issue", lambda: asyncio.to_thread(jira.create, ticket))
+            self._tickets[campaign] = key
+            created = True
+        issue = key
+        first = created and request.event.startswith("planned")
+        if request.event and not first and (campaign, step, "comment") not in self._done:
+            text = f"mendflow: {request.event}\nstate: {status.state}"
+            await self._guarded(f"Jira comment on {issue}", lambda: asyncio.to_thread(jira.comment, issue, text))
+            self._done.add((campaign, step, "comment"))
+        transition = {"completed": config.done_transition, "rolled_back": config.reopened_transition}.get(status.state)
+        if transition and (campaign, issue, transition) not in self._transitioned:
+            try:
+                await self._guarded(
+                    f"Jira transition {issue}", lambda: asyncio.to_thread(jira.transition, issue, transition)
+                )
+            except ApplicationError as err:
+                if err.type != JiraTransitionError.__name__:
+                    raise
+                # Already there (an earlier publish moved it), or the workflow has no such step from here.
+                log.info("jira transition skipped", campaign=campaign, issue=issue, reason=err.message)
+            self._transitioned.add((campaign, issue, transition))
+        return refs.model_copy(update={"jira_key": key})
+
+    def _ticket_request(self, config: JiraSettings, status: CampaignStatus) -> TicketRequest:
+        plan = status.plan
+        assert plan is not None
+        policy = None
+        playbook = self.ctx.playbooks.get(plan.playbook_id)
+        if playbook is not None and playbook.respond is not None:
+            policy = playbook.respond.ticket
+        card = build_card(status)
+        rows = (self.ctx.ledger.find(t.fingerprint) for t in plan.targets)
+        findings = [row.finding for row in rows if row is not None]
+        changes = tuple(
+            Change(resource=t.resource, action=plan.action, before=dict(t.current), after=dict(t.intended))
+            for t in plan.targets
+        )
+        return TicketRequest(
+            campaign_id=plan.campaign_id,
+            playbook_id=plan.playbook_id,
+            title=plan.title,
+            severity=plan.severity,
+            tenant=plan.tenant_key,
+            project=policy.project if policy else "",
+            issue_type=policy.type if policy else "",
+            labels=tuple(policy.labels) if policy else (),
+            priority=policy.priority if policy else None,
+            compliance=tuple(plan.compliance),
+            findings=tuple(findings),
+            changes=changes,
+            plan=card.rollout.describe(),
+            campaign_url=config.campaign_url.format(campaign_id=plan.campaign_id) if config.campaign_url else "",
+        )
+
+    @activity.defn(name="escalate_campaign")
+    async def escalate_campaign(self, request: EscalationInput) -> None:
+        """Tell the escalation contact that a campaign waits for a decision."""
+        log.warning(
+            "campaign escalated",
+            campaign=request.campaign_id,
+            playbook=request.playbook_id,
+            escalate_to=request.escalate_to,
+            waited_s=request.waited.total_seconds(),
+        )
+        config = self.ctx.settings.slack
+        if config is None:
+            return
+        target = self._escalation_target(config, request.escalate_to, request.playbook_id)
+        minutes = int(request.waited.total_seconds() // 60)
+        text = (
+            f":rotating_light: Campaign {request.campaign_id} ({request.playbook_id}) has waited {minutes} min for a "
+            f"decision and was escalated to you. Approve or reject it on its card in "
+            f"{config.channel_for(request.playbook_id)} or with `mendflow approve {request.campaign_id}`."
+        )
+        try:
+            slack = self.slack(config)
+            await self._guarded(f"Slack escalation to {target}", lambda: slack.notify(target, text))
+        except MendflowError as err:
+            log.error("escalation could not be delivered", campaign=request.campaign_id, error=redact(str(err)))
+        except ApplicationError as err:
+            if not err.non_retryable:
+                raise
+            # A notification that can never be delivered must not fail the campaign: log it loudly instead.
+            log.error("escalation could not be delivered", campaign=request.campaign_id, error=err.message)
+
+    def _escalation_target(self, config: SlackSettings, escalate_to: str | None, playbook_id: str) -> str:
+        """`user:NAME` → that person's Slack id (RBAC `people.NAME.slack`); `#channel` / `C…` / `U…` as given;
+        anything else (a group, nobody) → the playbook's card channel."""
+        if not escalate_to:
+            return config.channel_for(playbook_id)
+        kind, _, name = escalate_to.partition(":")
+        if kind == "user" and name:
+            person = self.ctx.settings.rbac.people.get(name)
+            if person is not None and person.slack:
+                return person.slack
+            return config.channel_for(playbook_id)
+        if kind in ("slack", "channel") and name:
+            return name
+        if escalate_to.startswith(("#", "C", "U", "D", "G")) and ":" not in escalate_to:
+            return escalate_to
+        return config.channel_for(playbook_id)
