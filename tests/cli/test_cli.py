@@ -142,23 +142,42 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
     from mendflow.runtime.ports import free_port
 
     port, ui_port = free_port(), free_port()
+    config = tmp_path / "mendflow.yaml"
+    config.write_text(
+        "rbac:\n"
+        "  people:\n"
+        "    alice: {groups: [secops-oncall]}\n"
+        "    mallory: {groups: [sales]}\n"
+        "  default_approvers: ['group:secops-oncall']\n"
+    )
     errors = tmp_path / "up.stderr"
     with (
         errors.open("w") as stderr,
         subprocess.Popen(
-            [*MENDFLOW, "up", "--temporal-port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
+            [
+                *MENDFLOW,
+                "up",
+                "--temporal-port",
+                str(port),
+                "--ui-port",
+                str(ui_port),
+                "--data-dir",
+                str(tmp_path),
+                "--config",
+                str(config),
+            ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
         ) as up,
     ):
-        code = _drive_up(up, port, ui_port, expected)
+        code = _drive_up(up, port, ui_port, expected, config)
     assert code == 0, errors.read_text()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the dev server is gone
 
 
-def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int, expected: dict[str, int]) -> int:
+def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int, expected: dict[str, int], config: Path) -> int:
     import signal
 
     try:
@@ -173,6 +192,29 @@ def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int, expected: dict
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == expected["auto"]
         assert f"{expected['campaigns']} campaign(s) started" in done.stdout
+        _operate_through_the_cli(f"127.0.0.1:{port}", config)
     finally:
         up.send_signal(signal.SIGINT)
     return up.wait(timeout=60)
+
+
+def _operate_through_the_cli(address: str, config: Path) -> None:
+    """`status` lists the campaign awaiting approval; mallory is refused (exit 3); alice approves; it completes."""
+    target = ["--temporal-address", address]
+    listing = run("status", *target, "--format", "json")
+    assert listing.returncode == 0, listing.stderr
+    waiting = [json.loads(line) for line in listing.stdout.splitlines()]
+    campaign = next(c for c in waiting if c["playbook_id"] == "github.org.base_permission_not_strict")
+    assert campaign["state"] == "awaiting_approval"
+    cid = campaign["campaign_id"]
+    refused = run("approve", cid, "--as", "mallory", "--config", str(config), *target)
+    assert refused.returncode == 3 and "refused: mallory may not approve" in refused.stderr
+    approved = run("approve", cid, "--as", "alice", "--reason", "base permission read is policy", "--config",
+                   str(config), *target)  # fmt: skip
+    assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
+    for _ in range(100):
+        shown = run("status", cid, *target)
+        if "completed" in shown.stdout.splitlines()[1]:
+            break
+    assert "default_repository_permission: write → read" in shown.stdout and "verified" in shown.stdout
+    assert "decision: approve by alice via cli" in shown.stdout
