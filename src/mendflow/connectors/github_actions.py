@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mendflow.actions import ACTIONS
@@ -25,40 +26,26 @@ def _config(resource_id: str) -> str:
     return f"{resource_id}/config"
 
 
+def _patch(
+    name: str, *, path: Callable[[str], str], read: Callable[[Any, list[str]], Fields], body: Any
+) -> FieldAction:
+    """Every GitHub action here reads the fields from one path and PATCHes them back to the same path."""
+    return FieldAction(
+        spec=ACTIONS[name], read_path=path, write_path=path, write_method="PATCH", read_fields=read, body=body
+    )
+
+
+def _security_body(fields: Fields) -> Any:
+    return {"security_and_analysis": {k: {"status": v} for k, v in fields.items()}}
+
+
 GITHUB_ACTIONS: dict[str, FieldAction] = {
     action.spec.name: action
     for action in (
-        FieldAction(
-            spec=ACTIONS["github.repo_hook.update_config"],
-            read_path=_config,
-            write_path=_config,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
-        FieldAction(
-            spec=ACTIONS["github.org_hook.update_config"],
-            read_path=_config,
-            write_path=_config,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
-        FieldAction(
-            spec=ACTIONS["github.repo.update_security"],
-            read_path=_same,
-            write_path=_same,
-            write_method="PATCH",
-            read_fields=_security_status,
-            body=lambda fields: {"security_and_analysis": {k: {"status": v} for k, v in fields.items()}},
-        ),
-        FieldAction(
-            spec=ACTIONS["github.org.update_settings"],
-            read_path=_same,
-            write_path=_same,
-            write_method="PATCH",
-            read_fields=_top_level,
-            body=dict,
-        ),
+        # Hooks: the `/config` endpoint, never the whole hook (its PATCH would drop the masked secret).
+        _patch("github.repo_hook.update_config", path=_config, read=_top_level, body=dict),
+        _patch("github.org_hook.update_config", path=_config, read=_top_level, body=dict),
+        _patch("github.repo.update_security", path=_same, read=_security_status, body=_security_body),
+        _patch("github.org.update_settings", path=_same, read=_top_level, body=dict),
     )
 }
