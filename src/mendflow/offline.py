@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mendflow.config import TenantConnection
 from mendflow.connectors.registry import Session, open_session
-from mendflow.errors import InputError
 from mendflow.models import Finding, Resource
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
@@ -29,6 +29,7 @@ from mendflow.risk import CriticalityConfig, score_findings
 from mendflow.rules import RuleError, compile_rules
 from mendflow.secrets import SecretRef
 from mendflow.sim.github import GithubState, create_github_app
+from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file
 
@@ -77,11 +78,11 @@ class SimulatedTenant:
 @contextmanager
 def simulated_tenant(tenant: TenantFile, *, read_only: bool = False) -> Iterator[SimulatedTenant]:
     """Serve `tenant` on loopback for the length of the block."""
-    if tenant.provider != "github":
-        raise InputError(f"provider {tenant.provider!r} has no connector in this version (github only)")
     token = secrets.token_urlsafe(24)
     register_secret(token)
-    app = create_github_app(tenant, token=token)
+    makers: dict[str, Callable[..., Starlette]] = {"github": create_github_app, "okta": create_okta_app}
+    make_app = makers[tenant.provider]
+    app = make_app(tenant, token=token)
     refused: list[str] = []
     with serve_in_thread(_ReadOnly(app, refused) if read_only else app) as server:
         connection = TenantConnection(
@@ -91,7 +92,7 @@ def simulated_tenant(tenant: TenantFile, *, read_only: bool = False) -> Iterator
             base_url=server.base_url,
             token=SecretRef(ref="env:MENDFLOW_OFFLINE_UNUSED"),
         )
-        yield SimulatedTenant(tenant, connection, token, app.state.github, refused)
+        yield SimulatedTenant(tenant, connection, token, getattr(app.state, tenant.provider), refused)
 
 
 async def collect(session: Session) -> tuple[list[Resource], list[str]]:
@@ -120,8 +121,6 @@ def scan_tenant_file(
 ) -> OfflineScan:
     """Serve the file, collect it through the connector, evaluate `playbooks` over it."""
     tenant = load_tenant_file(path)
-    if tenant.provider != "github":
-        raise InputError(f"{path}: provider {tenant.provider!r} has no connector in this version (github only)")
     with simulated_tenant(tenant) as sim:
 
         async def read() -> tuple[list[Resource], list[str]]:

@@ -123,3 +123,22 @@ async def test_rejection_changes_nothing_and_records_why(
         Channel.cli,
         "receiver pins a self-signed cert",
     )
+
+
+async def test_targets_fixed_while_waiting_are_skipped_not_written(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """Fresh before acting: a hook someone fixed by hand during the wait is re-read, skipped and reported."""
+    playbook = hook_playbook()
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook)
+        await idle(handle)
+        hook = next(h for h in github_org.state.repo("api")["_hooks"] if h["id"] == 11)
+        hook["config"]["insecure_ssl"] = "0"
+        hook["config"]["url"] = "https://ci.acme.example/hooks/github-v2"  # a hand edit we must not overwrite
+        await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        done = await idle(handle)
+    outcomes = {c.resource.id: c.outcome for c in done.changes}
+    assert outcomes == {"/repos/acme/api/hooks/11": Outcome.skipped, "/repos/acme/web/hooks/21": Outcome.verified}
+    assert hook_configs(github_org.state)[11]["url"] == "https://ci.acme.example/hooks/github-v2"
