@@ -105,6 +105,7 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
         gaps = [f"{g.endpoint}: {g.reason}" for g in session.collector.gaps]
     digest = writer.close()
     collected = time.perf_counter() - started
+    rss_collect = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     playbooks = [p for p in load_playbooks([bundled_playbook_dir()]).playbooks if p.resource.startswith(provider)]
     resources = (Resource.model_validate(line) for line in store.read_lines(digest))
     result = compile_rules(playbooks).evaluate(resources, tenant=tenant, provider=provider, as_of=datetime.now(UTC))
@@ -118,6 +119,8 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
         "gaps": gaps,
         "findings": len(result.findings),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_collect_mb": rss_collect,
+        "errors": len(result.errors),
     }
 
 
@@ -182,7 +185,8 @@ def bench_tenant(provider: str, document: dict[str, Any], label: str) -> None:
     print(
         f"{label}: {clean['resources']:,} resources in {clean['wall_s']:.1f}s "
         f"(collect {clean['collect_s']:.1f}s), {clean['requests']:,} requests vs minimum {minimum:,} "
-        f"= {ratio:.3f}x (target <= {TARGETS['requests_ratio']}), peak RSS {clean['rss_mb']:.0f} MB, "
+        f"= {ratio:.3f}x (target <= {TARGETS['requests_ratio']}), peak RSS {clean['rss_mb']:.0f} MB "
+        f"({clean['rss_collect_mb']:.0f} MB after collecting), "
         f"coverage {clean['coverage']:.0%}, {clean['findings']:,} findings",
         flush=True,
     )
