@@ -82,6 +82,18 @@ def minimum_requests(document: dict[str, Any]) -> int:
 
 
 # ---- the scanning child process ------------------------------------------------------------------------------------
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux keeps `ru_maxrss` across fork+exec, so a child started by a big
+    parent (bench/run.py after the rule benchmark) would report the parent's peak; VmHWM starts afresh at exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def _child_scan(provider: str, base_url: str, tenant: str, token: str, data: Path) -> dict[str, Any]:
     from mendflow.config import TenantConnection
     from mendflow.connectors.registry import open_session
@@ -105,7 +117,7 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
         gaps = [f"{g.endpoint}: {g.reason}" for g in session.collector.gaps]
     digest = writer.close()
     collected = time.perf_counter() - started
-    rss_collect = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_collect = _peak_rss_mb()
     playbooks = [p for p in load_playbooks([bundled_playbook_dir()]).playbooks if p.resource.startswith(provider)]
     resources = (Resource.model_validate(line) for line in store.read_lines(digest))
     result = compile_rules(playbooks).evaluate(resources, tenant=tenant, provider=provider, as_of=datetime.now(UTC))
@@ -118,7 +130,7 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
         "coverage": coverage,
         "gaps": gaps,
         "findings": len(result.findings),
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": _peak_rss_mb(),
         "rss_collect_mb": rss_collect,
         "errors": len(result.errors),
     }
