@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import typer
@@ -31,17 +33,34 @@ app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
 
 
-def main() -> None:
+def _run() -> int:
     try:
         app()
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except InputError as err:
         print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except Refused as err:
         print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        sys.exit(3)
+        return 3
     except MendflowError as err:
         print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
+    return 0
+
+
+def main() -> None:
+    """Run the CLI, then leave without interpreter finalization.
+
+    Every command has cleaned up (servers stopped, workers drained) by the time it returns. Finalizing the
+    interpreter while the Temporal client's native runtime still has threads alive can abort the process
+    (SIGABRT seen after a refused `approve`), turning a clean exit code into a crash, so we flush and `_exit`.
+    """
+    code = _run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
