@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,36 @@ def _operate_through_the_cli(address: str, config: Path) -> None:
             break
     assert "default_repository_permission: write → read" in shown.stdout and "verified" in shown.stdout
     assert "decision: approve by alice via cli" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("vendor", "path", "scheme"), [("github", "/orgs/acme", "Bearer"), ("okta", "/api/v1/users?limit=1", "SSWS")]
+)
+def test_sim_command_serves_the_vendor_api_until_stopped(vendor: str, path: str, scheme: str) -> None:
+    """`mendflow sim github|okta --generate` answers the vendor's API with the given token, and stops on SIGINT."""
+    import signal
+
+    import httpx
+
+    from mendflow.runtime.ports import free_port
+
+    port = free_port()
+    env = {**os.environ, "MENDFLOW_SIM_TOKEN": "sim-token-123456"}
+    args = [*MENDFLOW, "sim", vendor, "--generate", "--port", str(port)]
+    if vendor == "okta":
+        args += ["--users", "20"]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) as sim:
+        assert sim.stdout is not None
+        assert f"at http://127.0.0.1:{port}" in sim.stdout.readline()
+        url = f"http://127.0.0.1:{port}{path}"
+        for _ in range(100):
+            try:
+                ok = httpx.get(url, headers={"Authorization": f"{scheme} sim-token-123456"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        denied = httpx.get(url, headers={"Authorization": f"{scheme} wrong"})
+        sim.send_signal(signal.SIGINT)
+        sim.wait(timeout=20)
+    assert ok.status_code == 200 and ok.json()
+    assert denied.status_code == 401

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from starlette.types import ASGIApp
 
 from mendflow.errors import InputError
 from mendflow.runtime.ports import ensure_free
@@ -68,6 +70,14 @@ def _token(token_env: str) -> str:
     return token
 
 
+def _serve(vendor: str, tenant: TenantFile, port: int, token_env: str, make_app: Callable[[str], ASGIApp]) -> None:
+    """The part every vendor simulator command shares: check the port, settle the token, serve until Ctrl-C."""
+    ensure_free("127.0.0.1", port, what=f"{vendor} simulator", option="--port")
+    token = _token(token_env)
+    typer.echo(f"simulated {vendor} org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
+    asyncio.run(serve_async(make_app(token), host="127.0.0.1", port=port))
+
+
 @app.command("github")
 def github(
     tenant_file: TenantOption = None,
@@ -86,10 +96,7 @@ def github(
     tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
-    ensure_free("127.0.0.1", port, what="GitHub simulator", option="--port")
-    token = _token(token_env)
-    typer.echo(f"simulated GitHub org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
-    asyncio.run(serve_async(create_github_app(tenant, token=token, faults=faults), host="127.0.0.1", port=port))
+    _serve("GitHub", tenant, port, token_env, lambda token: create_github_app(tenant, token=token, faults=faults))
 
 
 @app.command("okta")
@@ -111,10 +118,7 @@ def okta(
     tenant = _tenant(tenant_file, generate, okta_tenant(users=users) if generate else {}, "okta")
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
-    ensure_free("127.0.0.1", port, what="Okta simulator", option="--port")
-    token = _token(token_env)
-    typer.echo(f"simulated Okta org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
-    asyncio.run(serve_async(create_okta_app(tenant, token=token, faults=faults), host="127.0.0.1", port=port))
+    _serve("Okta", tenant, port, token_env, lambda token: create_okta_app(tenant, token=token, faults=faults))
 
 
 # --- Slack and Jira (approval cards, interactivity, tickets) ------------------------------------------------
