@@ -5,6 +5,7 @@ MendflowError                 base: a message that says what was wrong, where, a
 │   ├── TenantFileError       a tenant file that cannot be read or has the wrong shape
 │   └── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
 ├── ConnectionProblem         a peer (Temporal, a vendor API, a simulator) cannot be reached
+│   └── StoreError            the database (SQLite file or PostgreSQL) cannot be reached or migrated
 ├── VendorError               a vendor API answered with an error we cannot recover from
 │   └── AuthError             401/403 on credentials: retrying cannot help
 └── ActionError               a remediation action was asked something it cannot do
@@ -38,6 +39,10 @@ class PlaybookError(InputError):
 
 class ConnectionProblem(MendflowError):
     """A peer could not be reached; the message says which address and what to check."""
+
+
+class StoreError(ConnectionProblem):
+    """The database cannot be reached or used; the message names it with its password masked."""
 
 
 class VendorError(MendflowError):

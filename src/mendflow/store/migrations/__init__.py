@@ -1,0 +1,1 @@
+"""Alembic migrations of the mendflow database (applied by `Database.migrate`)."""

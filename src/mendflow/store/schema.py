@@ -1,0 +1,78 @@
+"""The tables as the code queries them (SQLAlchemy Core).
+
+The migrations in `migrations/versions/` create and change these tables; this module must describe the schema
+at the newest migration (`tests/store/test_migrations.py` compares the two).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+findings = sa.Table(
+    "findings",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(80), primary_key=True),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("resource_id", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("campaign", sa.Text, nullable=True),
+    sa.Column("first_seen", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("findings_tenant_status", "tenant", "status"),
+)
+"""The findings ledger: one row per (tenant key, fingerprint); timestamps are UTC ISO-8601 strings."""
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("prev", sa.String(64), nullable=False, unique=True),
+    sa.Column("line", sa.Text, nullable=False),
+)
+"""The hash-chained audit log: `line` is the record exactly as hashed; `prev` is unique, so the chain can never
+fork even if two writers raced."""
+
+snapshot_blobs = sa.Table(
+    "snapshot_blobs",
+    metadata,
+    sa.Column("digest", sa.String(80), primary_key=True),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+"""A content-addressed snapshot; the row is written last, so a present row means every chunk is there."""
+
+snapshot_chunks = sa.Table(
+    "snapshot_chunks",
+    metadata,
+    sa.Column("digest", sa.String(80), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+"""zlib-compressed pieces of a snapshot's JSON lines (read one at a time: memory stays bounded)."""
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("workflow_id", sa.String(400), primary_key=True),
+    sa.Column("step_key", sa.String(400), primary_key=True),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+)
+"""External side effects already done, keyed by workflow and step, with what they returned."""
+
+replay_cache = sa.Table(
+    "replay_cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+"""Signed requests already received (sha256 of signature and body), kept until their signature expires."""
+
+__all__ = ["audit_log", "findings", "idempotency_keys", "metadata", "replay_cache", "snapshot_blobs", "snapshot_chunks"]
