@@ -1,27 +1,39 @@
 """The findings ledger: what is open, since when, and which campaign owns it.
 
-Reconciling a scan against the ledger decides what is new, still open, or gone. A finding handed to a campaign
-is marked `remediating`, so later scans never start a second campaign for it. SQLite in the data directory for
-the embedded default (one worker); the interface is small so a shared database can replace it at scale.
+Reconciling a scan against the ledger decides what is new, still open, regressed or gone. A finding handed to
+a campaign is marked `remediating`, so later scans never start a second campaign for it. The ledger lives in the
+shared database (`mendflow.store`): SQLite in the data directory for the embedded default, PostgreSQL when
+several workers share it. Rows are keyed by (tenant key, fingerprint), so two tenant keys whose organisations
+share a name never collide.
+
+Lifecycle: a finding resolves only when its resource was read and the rule no longer fires (`fixed`), or when
+a complete scan no longer has the resource (`resource deleted`). A scan with coverage gaps resolves nothing it
+did not read. A resolved finding that comes back is `regressed`: it keeps `first_seen`, and `opened_at` (which
+the campaign id is derived from) moves, so it is fixed again by a new campaign.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Connection
 
 from mendflow.models import Finding
+from mendflow.store import Database
+from mendflow.store.schema import finding_events, findings
 
 
 class FindingStatus(StrEnum):
     open = "open"
+    regressed = "regressed"
+    """Open again after it had resolved (first seen earlier)."""
     remediating = "remediating"
     resolved = "resolved"
     failed = "failed"
@@ -29,29 +41,26 @@ class FindingStatus(StrEnum):
     suppressed = "suppressed"
 
 
+class Resolution(StrEnum):
+    """Why a finding resolved."""
+
+    fixed = "fixed"
+    """Its resource was read and the rule no longer fires (fixed outside mendflow, or by a campaign)."""
+    fixed_by_mendflow = "fixed by mendflow"
+    resource_deleted = "resource deleted"
+    gone = "gone"
+    """No longer reported by a complete scan that could not say whether the resource was read."""
+
+
 ACTIVE = (
     FindingStatus.open,
+    FindingStatus.regressed,
     FindingStatus.remediating,
     FindingStatus.failed,
     FindingStatus.rolled_back,
     FindingStatus.suppressed,
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS findings (
-    fingerprint TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    resource_id TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    status TEXT NOT NULL,
-    campaign TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS findings_tenant ON findings (tenant, status);
-"""
+CLAIMABLE = (FindingStatus.open, FindingStatus.regressed)
 
 
 class LedgerRow(BaseModel):
@@ -62,6 +71,9 @@ class LedgerRow(BaseModel):
     campaign: str | None
     first_seen: datetime
     last_seen: datetime
+    opened_at: datetime | None = None
+    """When it was last opened (first seen, or seen again after resolving); None only for rows built by hand."""
+    resolution: Resolution | None = None
 
 
 class Reconciliation(BaseModel):
@@ -74,92 +86,180 @@ class Reconciliation(BaseModel):
     gone: list[str]
     unclaimed: list[LedgerRow]
     """Open findings of this scan that no campaign owns yet (new ones, and open ones left by earlier scans)."""
+    regressed: list[str] = []
+    """Resolved before, back now (also counted in `new`)."""
+    unverified: list[str] = []
+    """Not reported, but their resource was not read (a coverage gap): kept open."""
 
 
 def campaign_id(tenant: str, rule: str, rows: Iterable[LedgerRow]) -> str:
     """Derived from content: the same open findings always map to the same workflow id, and a finding that
-    was resolved and came back (a new `first_seen`) maps to a new one."""
-    material = sorted(f"{row.finding.fingerprint}@{row.first_seen.isoformat()}" for row in rows)
+    was resolved and came back (a new `opened_at`) maps to a new one."""
+    material = sorted(f"{row.finding.fingerprint}@{(row.opened_at or row.first_seen).isoformat()}" for row in rows)
     digest = hashlib.sha256("\n".join(material).encode()).hexdigest()[:16]
     return f"remediate/{tenant}/{rule}/{digest}"
 
 
-class FindingsLedger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+_COLUMNS = (
+    findings.c.body,
+    findings.c.status,
+    findings.c.campaign,
+    findings.c.first_seen,
+    findings.c.last_seen,
+    findings.c.opened_at,
+    findings.c.resolution,
+)
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+
+class FindingsLedger:
+    """The `findings` table of a database (a path means a SQLite file there, for the embedded default)."""
+
+    def __init__(self, target: Database | Path) -> None:
+        self.db = target if isinstance(target, Database) else Database.open(f"sqlite:///{Path(target).resolve()}")
 
     def reconcile(
-        self, tenant: str, findings: Sequence[Finding], *, rules: Iterable[str], seen_at: datetime
+        self,
+        tenant: str,
+        findings_now: Sequence[Finding],
+        *,
+        rules: Iterable[str],
+        seen_at: datetime,
+        read: Collection[str] | None = None,
+        complete: bool = True,
     ) -> Reconciliation:
-        """Record a scan's findings; those of evaluated `rules` that did not come back are resolved."""
+        """Record a scan's findings and resolve the ones of evaluated `rules` that are really gone.
+
+        `read` is the set of resource ids the scan read (None: unknown); `complete` is False when the scan had
+        coverage gaps. A missing finding whose resource was read is fixed; one whose resource was not read is
+        deleted only if the scan was complete, and otherwise stays open (`unverified`).
+        """
         evaluated = set(rules)
-        current = {f.fingerprint: f for f in findings}
+        current = {f.fingerprint: f for f in findings_now}
         now = seen_at.isoformat()
-        with closing(self._connect()) as db, db:
-            rows = db.execute("SELECT fingerprint, rule, status FROM findings WHERE tenant = ?", (tenant,)).fetchall()
-            known = {fp: (rule, FindingStatus(status)) for fp, rule, status in rows}
-            new, still_open, gone = [], [], []
+        t = findings
+        new: list[str] = []
+        regressed: list[str] = []
+        still_open: list[str] = []
+        gone: list[str] = []
+        unverified: list[str] = []
+        inserts: list[dict[str, Any]] = []
+        reopen: list[dict[str, Any]] = []
+        touch: list[dict[str, Any]] = []
+        resolve: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        with self.db.write() as conn:
+            self.db.lock(conn, f"ledger:{tenant}")
+            known = {
+                fp: (rule, resource_id, FindingStatus(status), campaign)
+                for fp, rule, resource_id, status, campaign in conn.execute(
+                    sa.select(t.c.fingerprint, t.c.rule, t.c.resource_id, t.c.status, t.c.campaign).where(
+                        t.c.tenant == tenant
+                    )
+                )
+            }
             for fp, finding in current.items():
                 body = finding.model_dump_json()
                 if fp not in known:
                     new.append(fp)
-                    db.execute(
-                        "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-                        (
-                            fp,
-                            tenant,
-                            finding.rule,
-                            finding.resource.id,
-                            finding.severity.value,
-                            FindingStatus.open.value,
-                            now,
-                            now,
-                            body,
-                        ),
+                    inserts.append(
+                        {
+                            "tenant": tenant,
+                            "fingerprint": fp,
+                            "rule": finding.rule,
+                            "resource_id": finding.resource.id,
+                            "severity": finding.severity.value,
+                            "status": FindingStatus.open.value,
+                            "campaign": None,
+                            "first_seen": now,
+                            "last_seen": now,
+                            "opened_at": now,
+                            "resolution": None,
+                            "body": body,
+                        }
                     )
-                    continue
-                status = known[fp][1]
-                if status == FindingStatus.resolved:
-                    new.append(fp)  # it came back: a regression is a new finding again
-                    db.execute(
-                        "UPDATE findings SET status = ?, campaign = NULL, first_seen = ?, last_seen = ?, body = ? "
-                        "WHERE fingerprint = ?",
-                        (FindingStatus.open.value, now, now, body, fp),
-                    )
+                    events.append(_event(tenant, fp, now, FindingStatus.open, "first seen"))
+                elif known[fp][2] == FindingStatus.resolved:
+                    new.append(fp)
+                    regressed.append(fp)
+                    reopen.append({"k_fp": fp, "v_last": now, "v_body": body})
+                    events.append(_event(tenant, fp, now, FindingStatus.regressed, "seen again after it resolved"))
                 else:
                     still_open.append(fp)
-                    db.execute("UPDATE findings SET last_seen = ?, body = ? WHERE fingerprint = ?", (now, body, fp))
-            for fp, (rule, status) in known.items():
-                if fp not in current and rule in evaluated and status in ACTIVE:
-                    gone.append(fp)
-                    db.execute(
-                        "UPDATE findings SET status = ? WHERE fingerprint = ?",
-                        (FindingStatus.resolved.value, fp),
-                    )
-        unclaimed = [
-            row
-            for row in self.rows(tenant)
-            if row.status == FindingStatus.open and row.campaign is None and row.finding.fingerprint in current
-        ]
-        return Reconciliation(new=sorted(new), still_open=sorted(still_open), gone=sorted(gone), unclaimed=unclaimed)
+                    touch.append({"k_fp": fp, "v_last": now, "v_body": body})
+            for fp, (rule, resource_id, status, campaign) in known.items():
+                if fp in current or rule not in evaluated or status not in ACTIVE:
+                    continue
+                if read is not None and resource_id in read:
+                    reason = Resolution.fixed_by_mendflow if campaign and status is FindingStatus.remediating else None
+                    reason = reason or Resolution.fixed
+                elif complete:
+                    reason = Resolution.resource_deleted if read is not None else Resolution.gone
+                else:
+                    unverified.append(fp)
+                    continue
+                gone.append(fp)
+                resolve.append({"k_fp": fp, "v_resolution": reason.value})
+                events.append(_event(tenant, fp, now, FindingStatus.resolved, reason.value))
+            key = (t.c.tenant == tenant) & (t.c.fingerprint == sa.bindparam("k_fp"))
+            if inserts:
+                conn.execute(sa.insert(t), inserts)
+            if reopen:
+                conn.execute(
+                    sa.update(t)
+                    .where(key)
+                    .values(
+                        status=FindingStatus.regressed.value,
+                        campaign=None,
+                        resolution=None,
+                        last_seen=sa.bindparam("v_last"),
+                        opened_at=sa.bindparam("v_last"),
+                        body=sa.bindparam("v_body"),
+                    ),
+                    reopen,
+                )
+            if touch:
+                conn.execute(
+                    sa.update(t).where(key).values(last_seen=sa.bindparam("v_last"), body=sa.bindparam("v_body")),
+                    touch,
+                )
+            if resolve:
+                conn.execute(
+                    sa.update(t)
+                    .where(key)
+                    .values(status=FindingStatus.resolved.value, resolution=sa.bindparam("v_resolution")),
+                    resolve,
+                )
+            if events:
+                conn.execute(sa.insert(finding_events), events)
+            unclaimed = [
+                row
+                for row in _select_rows(conn, t.c.tenant == tenant)
+                if row.status in CLAIMABLE and row.campaign is None and row.finding.fingerprint in current
+            ]
+        return Reconciliation(
+            new=sorted(new),
+            still_open=sorted(still_open),
+            gone=sorted(gone),
+            unclaimed=unclaimed,
+            regressed=sorted(regressed),
+            unverified=sorted(unverified),
+        )
 
-    def claim(self, fingerprints: Iterable[str], campaign: str) -> list[str]:
-        """Hand open, unowned findings to a campaign; returns those actually claimed (idempotent per campaign)."""
+    def claim(self, fingerprints: Iterable[str], campaign: str, *, tenant: str | None = None) -> list[str]:
+        """Hand open, unowned findings (of `tenant`, when given) to a campaign; returns those actually claimed
+        (idempotent per campaign)."""
+        t = findings
         claimed = []
-        with closing(self._connect()) as db, db:
+        with self.db.write() as conn:
             for fp in fingerprints:
-                cur = db.execute(
-                    "UPDATE findings SET status = ?, campaign = ? WHERE fingerprint = ? "
-                    "AND ((status = ? AND campaign IS NULL) OR campaign = ?)",
-                    (FindingStatus.remediating.value, campaign, fp, FindingStatus.open.value, campaign),
+                cur = conn.execute(
+                    sa.update(t)
+                    .where(
+                        _key(fp, tenant),
+                        ((t.c.status.in_([s.value for s in CLAIMABLE])) & t.c.campaign.is_(None))
+                        | (t.c.campaign == campaign),
+                    )
+                    .values(status=FindingStatus.remediating.value, campaign=campaign)
                 )
                 if cur.rowcount:
                     claimed.append(fp)
@@ -167,57 +267,105 @@ class FindingsLedger:
 
     def settle(self, outcomes: dict[str, FindingStatus], campaign: str) -> None:
         """Record how a campaign ended for each of its findings."""
-        with closing(self._connect()) as db, db:
+        t = findings
+        with self.db.write() as conn:
             for fp, status in outcomes.items():
                 # An open finding is released (no campaign), so the next scan can start a new one for it.
-                db.execute(
-                    "UPDATE findings SET status = ?, campaign = CASE WHEN ? = 'open' THEN NULL ELSE campaign END "
-                    "WHERE fingerprint = ? AND campaign = ?",
-                    (status.value, status.value, fp, campaign),
+                resolution = Resolution.fixed_by_mendflow.value if status is FindingStatus.resolved else None
+                cur = conn.execute(
+                    sa.update(t)
+                    .where(t.c.fingerprint == fp, t.c.campaign == campaign)
+                    .values(
+                        status=status.value,
+                        campaign=None if status is FindingStatus.open else t.c.campaign,
+                        resolution=resolution,
+                    )
+                    .returning(t.c.tenant, t.c.last_seen)
                 )
+                for tenant, last_seen in cur.all():
+                    conn.execute(
+                        sa.insert(finding_events),
+                        [_event(tenant, fp, last_seen, status, f"campaign {campaign} settled it")],
+                    )
 
-    def find(self, fingerprint: str) -> LedgerRow | None:
-        with closing(self._connect()) as db:
-            row = db.execute(
-                "SELECT body, status, campaign, first_seen, last_seen FROM findings WHERE fingerprint = ?",
-                (fingerprint,),
-            ).fetchone()
-        return None if row is None else _row(*row)
+    def find(self, fingerprint: str, *, tenant: str | None = None) -> LedgerRow | None:
+        """The finding with this fingerprint (in `tenant`, when given)."""
+        with self.db.read() as conn:
+            rows = _select_rows(conn, _key(fingerprint, tenant))
+        return rows[0] if rows else None
 
-    def suppress(self, fingerprint: str, *, reference: str) -> bool:
+    def suppress(self, fingerprint: str, *, reference: str, tenant: str | None = None) -> bool:
         """Park a finding as accepted risk (no campaign is started for it); False if it is not open."""
-        with closing(self._connect()) as db, db:
-            cur = db.execute(
-                "UPDATE findings SET status = ?, campaign = ? WHERE fingerprint = ? AND status IN (?, ?, ?)",
-                (FindingStatus.suppressed.value, reference, fingerprint, FindingStatus.open.value,
-                 FindingStatus.failed.value, FindingStatus.rolled_back.value),
-            )  # fmt: skip
+        t = findings
+        parkable = [s.value for s in (*CLAIMABLE, FindingStatus.failed, FindingStatus.rolled_back)]
+        with self.db.write() as conn:
+            cur = conn.execute(
+                sa.update(t)
+                .where(_key(fingerprint, tenant), t.c.status.in_(parkable))
+                .values(status=FindingStatus.suppressed.value, campaign=reference)
+            )
             return cur.rowcount == 1
 
-    def reopen(self, fingerprint: str, *, reference: str) -> bool:
+    def reopen(self, fingerprint: str, *, reference: str, tenant: str | None = None) -> bool:
         """End a suppression: the finding is open again (unless it was resolved meanwhile)."""
-        with closing(self._connect()) as db, db:
-            cur = db.execute(
-                "UPDATE findings SET status = ?, campaign = NULL WHERE fingerprint = ? AND status = ? AND campaign = ?",
-                (FindingStatus.open.value, fingerprint, FindingStatus.suppressed.value, reference),
+        t = findings
+        with self.db.write() as conn:
+            cur = conn.execute(
+                sa.update(t)
+                .where(
+                    _key(fingerprint, tenant),
+                    t.c.status == FindingStatus.suppressed.value,
+                    t.c.campaign == reference,
+                )
+                .values(status=FindingStatus.open.value, campaign=None)
             )
             return cur.rowcount == 1
 
     def rows(self, tenant: str) -> list[LedgerRow]:
-        with closing(self._connect()) as db:
-            rows = db.execute(
-                "SELECT body, status, campaign, first_seen, last_seen FROM findings "
-                "WHERE tenant = ? ORDER BY rule, resource_id",
-                (tenant,),
-            ).fetchall()
-        return [_row(*row) for row in rows]
+        with self.db.read() as conn:
+            return _select_rows(conn, findings.c.tenant == tenant)
+
+    def history(self, tenant: str, fingerprint: str) -> list[tuple[datetime, FindingStatus, str]]:
+        """The finding's status history, oldest first: (when, status, why)."""
+        e = finding_events
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(e.c.at, e.c.status, e.c.reason)
+                .where(e.c.tenant == tenant, e.c.fingerprint == fingerprint)
+                .order_by(e.c.seq)
+            ).all()
+        return [(datetime.fromisoformat(at), FindingStatus(status), reason) for at, status, reason in rows]
 
 
-def _row(body: str, status: str, campaign: str | None, first: str, last: str) -> LedgerRow:
+def _key(fingerprint: str, tenant: str | None) -> sa.ColumnElement[bool]:
+    where = findings.c.fingerprint == fingerprint
+    return where if tenant is None else where & (findings.c.tenant == tenant)
+
+
+def _event(tenant: str, fp: str, at: str, status: FindingStatus, reason: str) -> dict[str, Any]:
+    return {"tenant": tenant, "fingerprint": fp, "at": at, "status": status.value, "reason": reason}
+
+
+def _select_rows(conn: Connection, where: sa.ColumnElement[bool]) -> list[LedgerRow]:
+    query = sa.select(*_COLUMNS).where(where).order_by(findings.c.rule, findings.c.resource_id)
+    return [_row(*row) for row in conn.execute(query)]
+
+
+def _row(
+    body: str,
+    status: str,
+    campaign: str | None,
+    first: str,
+    last: str,
+    opened: str | None,
+    resolution: str | None,
+) -> LedgerRow:
     return LedgerRow(
         finding=Finding.model_validate_json(body),
         status=FindingStatus(status),
         campaign=campaign,
         first_seen=datetime.fromisoformat(first),
         last_seen=datetime.fromisoformat(last),
+        opened_at=datetime.fromisoformat(opened) if opened else None,
+        resolution=Resolution(resolution) if resolution else None,
     )

@@ -23,9 +23,25 @@ findings = sa.Table(
     sa.Column("first_seen", sa.String(40), nullable=False),
     sa.Column("last_seen", sa.String(40), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
+    sa.Column("opened_at", sa.String(40), nullable=True),
+    sa.Column("resolution", sa.String(40), nullable=True),
     sa.Index("findings_tenant_status", "tenant", "status"),
 )
-"""The findings ledger: one row per (tenant key, fingerprint); timestamps are UTC ISO-8601 strings."""
+"""The findings ledger: one row per (tenant key, fingerprint); timestamps are UTC ISO-8601 strings.
+`opened_at` is when the finding was last opened (first seen, or seen again after it resolved)."""
+
+finding_events = sa.Table(
+    "finding_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(200), nullable=False),
+    sa.Column("fingerprint", sa.String(80), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Index("finding_events_finding", "tenant", "fingerprint"),
+)
+"""Each finding's status history (what it became, when and why)."""
 
 audit_log = sa.Table(
     "audit_log",
@@ -75,4 +91,13 @@ replay_cache = sa.Table(
 )
 """Signed requests already received (sha256 of signature and body), kept until their signature expires."""
 
-__all__ = ["audit_log", "findings", "idempotency_keys", "metadata", "replay_cache", "snapshot_blobs", "snapshot_chunks"]
+__all__ = [
+    "audit_log",
+    "finding_events",
+    "findings",
+    "idempotency_keys",
+    "metadata",
+    "replay_cache",
+    "snapshot_blobs",
+    "snapshot_chunks",
+]

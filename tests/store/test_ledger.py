@@ -1,0 +1,186 @@
+"""The findings ledger on SQLite and PostgreSQL: new / still open / gone, ownership, and the lifecycle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mendflow.findings_store import FindingsLedger, FindingStatus, Resolution, campaign_id
+from mendflow.models import Finding, ResourceRef, Severity, fingerprint
+from mendflow.store import Database
+
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def finding(resource: str, rule: str = "github.repo_hook.insecure_ssl", org: str = "acme") -> Finding:
+    return Finding(
+        fingerprint=fingerprint(org, rule, resource),
+        tenant=org,
+        provider="github",
+        rule=rule,
+        title="t",
+        severity=Severity.high,
+        resource=ResourceRef(type="github.repo_hook", id=resource),
+        evidence={},
+        observed_at=T0,
+    )
+
+
+def test_reconcile_sorts_new_still_open_and_gone(db: Database) -> None:
+    """A second scan sees one finding again, one gone, one new."""
+    ledger = FindingsLedger(db)
+    a, b, c = finding("/a"), finding("/b"), finding("/c")
+    first = ledger.reconcile("github:acme", [a, b], rules=[a.rule], seen_at=T0)
+    assert sorted(first.new) == sorted([a.fingerprint, b.fingerprint])
+    second = ledger.reconcile("github:acme", [a, c], rules=[a.rule], seen_at=T0 + timedelta(hours=1))
+    assert second.new == [c.fingerprint]
+    assert second.still_open == [a.fingerprint]
+    assert second.gone == [b.fingerprint]
+    statuses = {row.finding.fingerprint: row.status for row in ledger.rows("github:acme")}
+    assert statuses[b.fingerprint] == FindingStatus.resolved
+
+
+def test_findings_of_rules_not_evaluated_are_not_resolved(db: Database) -> None:
+    """Absence only counts as 'gone' when the rule actually ran."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    again = ledger.reconcile("github:acme", [], rules=["some.other.rule"], seen_at=T0)
+    assert again.gone == []
+
+
+def test_claimed_findings_are_not_offered_to_a_second_campaign(db: Database) -> None:
+    """Once a campaign owns a finding, the next scan lists it as still open but not unclaimed."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    cid = campaign_id("github:acme", a.rule, first.unclaimed)
+    assert ledger.claim([a.fingerprint], cid) == [a.fingerprint]
+    assert ledger.claim([a.fingerprint], "another-campaign") == []
+    second = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    assert second.unclaimed == [] and second.still_open == [a.fingerprint]
+
+
+def test_a_finding_that_comes_back_gets_a_new_campaign_id(db: Database) -> None:
+    """Resolved then regressed: new first_seen, so the content-derived campaign id differs."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    id1 = campaign_id("github:acme", a.rule, first.unclaimed)
+    ledger.claim([a.fingerprint], id1)
+    ledger.settle({a.fingerprint: FindingStatus.resolved}, id1)
+    back = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0 + timedelta(days=1))
+    assert back.new == [a.fingerprint]
+    assert campaign_id("github:acme", a.rule, back.unclaimed) != id1
+
+
+def test_a_finding_that_comes_back_is_regressed_and_keeps_first_seen(db: Database) -> None:
+    """Seen, resolved, seen again: status `regressed`, first_seen unchanged, opened_at moved, history kept."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0 + timedelta(hours=1), read={"/a"})
+    back = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0 + timedelta(hours=2))
+    assert back.regressed == [a.fingerprint]
+    row = ledger.find(a.fingerprint)
+    assert row is not None and row.status is FindingStatus.regressed
+    assert row.first_seen == T0 and row.opened_at == T0 + timedelta(hours=2) and row.resolution is None
+    assert [r.finding.fingerprint for r in back.unclaimed] == [a.fingerprint]  # offered to a campaign again
+    history = [(status, reason) for _, status, reason in ledger.history("github:acme", a.fingerprint)]
+    assert history == [
+        (FindingStatus.open, "first seen"),
+        (FindingStatus.resolved, "fixed"),
+        (FindingStatus.regressed, "seen again after it resolved"),
+    ]
+
+
+def test_a_collection_that_was_not_read_never_resolves_its_findings(db: Database) -> None:
+    """A scan with a coverage gap that did not read a resource keeps its finding open (unverified)."""
+    ledger = FindingsLedger(db)
+    a, b = finding("/a"), finding("/b")
+    ledger.reconcile("github:acme", [a, b], rules=[a.rule], seen_at=T0)
+    partial = ledger.reconcile(
+        "github:acme", [], rules=[a.rule], seen_at=T0 + timedelta(hours=1), read={"/b"}, complete=False
+    )
+    assert partial.gone == [b.fingerprint]
+    assert partial.unverified == [a.fingerprint]
+    statuses = {row.finding.resource.id: (row.status, row.resolution) for row in ledger.rows("github:acme")}
+    assert statuses == {"/a": (FindingStatus.open, None), "/b": (FindingStatus.resolved, Resolution.fixed)}
+
+
+def test_a_complete_scan_without_the_resource_resolves_it_as_deleted(db: Database) -> None:
+    """When every collection was read and the resource is not there any more, it is deleted."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    result = ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read=set(), complete=True)
+    assert result.gone == [a.fingerprint]
+    row = ledger.find(a.fingerprint)
+    assert row is not None and row.resolution is Resolution.resource_deleted
+
+
+def test_two_tenant_keys_with_the_same_org_name_do_not_collide(db: Database) -> None:
+    """`github:acme` and `ghe:acme` (same org name, same fingerprints) each keep their own findings."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    one = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    two = ledger.reconcile("ghe:acme", [a], rules=[a.rule], seen_at=T0)
+    assert one.new == two.new == [a.fingerprint]
+    cid = campaign_id("ghe:acme", a.rule, two.unclaimed)
+    assert ledger.claim([a.fingerprint], cid, tenant="ghe:acme") == [a.fingerprint]
+    assert ledger.rows("github:acme")[0].status is FindingStatus.open
+    assert ledger.rows("ghe:acme")[0].status is FindingStatus.remediating
+    ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read={"/a"})
+    assert ledger.rows("ghe:acme")[0].status is FindingStatus.remediating
+
+
+def test_settling_a_fix_records_it_as_fixed_by_mendflow(db: Database) -> None:
+    """A campaign that verified its change resolves the finding with the reason `fixed by mendflow`."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    cid = campaign_id("github:acme", a.rule, first.unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
+    row = ledger.find(a.fingerprint, tenant="github:acme")
+    assert row is not None and row.resolution is Resolution.fixed_by_mendflow
+
+
+@pytest.mark.parametrize("processes", [3])
+def test_concurrent_scans_from_several_processes_record_each_finding_once(database_url: str, processes: int) -> None:
+    """Three processes reconciling overlapping findings of one tenant at once: no error, one row per finding."""
+    Database.open(database_url).dispose()
+    code = """
+import sys
+from datetime import UTC, datetime
+from mendflow.findings_store import FindingsLedger
+from mendflow.store import Database
+from tests.store.test_ledger import finding
+db = Database.open(sys.argv[1])
+ledger = FindingsLedger(db)
+batch = [finding(f"/r{n}") for n in range(int(sys.argv[2]), int(sys.argv[2]) + 60)]
+for _ in range(5):
+    ledger.reconcile("github:acme", batch, rules=["other.rule"], seen_at=datetime.now(UTC))
+db.dispose()
+"""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, database_url, str(k * 30)], stderr=subprocess.PIPE, text=True)
+        for k in range(processes)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * processes, errors
+    after = Database.open(database_url)
+    rows = FindingsLedger(after).rows("github:acme")
+    after.dispose()
+    assert len(rows) == 120 and len({r.finding.fingerprint for r in rows}) == 120
+
+
+def test_a_path_opens_a_sqlite_ledger(tmp_path: Path) -> None:
+    """The embedded default: a path is a SQLite file there, migrated on open."""
+    ledger = FindingsLedger(tmp_path / "ledger.sqlite3")
+    ledger.reconcile("github:acme", [finding("/a")], rules=[], seen_at=T0)
+    assert (tmp_path / "ledger.sqlite3").exists() and len(ledger.rows("github:acme")) == 1
