@@ -16,6 +16,15 @@ import typer
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.audit import AuditLog
+from mendflow.cli.environment import (
+    ConfigFile,
+    TemporalAddress,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+)
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
 from mendflow.runtime.client import TemporalSettings, connect
@@ -28,26 +37,54 @@ from mendflow.telemetry import configure_logging
 
 def api(
     signing_secret: Annotated[
-        str, typer.Option("--slack-signing-secret", help="Reference to the Slack app's signing secret (env:/file:).")
+        str,
+        typer.Option(
+            "--slack-signing-secret",
+            envvar="MENDFLOW_SLACK_SIGNING_SECRET",
+            help="Reference to the Slack app's signing secret (env:/file:).",
+        ),
     ] = "env:SLACK_SIGNING_SECRET",  # noqa: S107 - a reference, not a secret
     bot_token: Annotated[
-        str | None, typer.Option("--slack-bot-token", help="Reference to the bot token (xoxb-) for private answers.")
+        str | None,
+        typer.Option(
+            "--slack-bot-token",
+            envvar="MENDFLOW_SLACK_BOT_TOKEN",
+            help="Reference to the bot token (xoxb-) for private answers.",
+        ),
     ] = None,
     app_token: Annotated[
-        str | None, typer.Option("--slack-app-token", help="Reference to an app-level token: also run Socket Mode.")
+        str | None,
+        typer.Option(
+            "--slack-app-token",
+            envvar="MENDFLOW_SLACK_APP_TOKEN",
+            help="Reference to an app-level token: also run Socket Mode.",
+        ),
     ] = None,
-    slack_url: Annotated[str, typer.Option("--slack-url", help="Slack Web API base URL.")] = DEFAULT_BASE_URL,
-    config: Annotated[Path | None, typer.Option("--config", help="mendflow.yaml with the `rbac:` section.")] = None,
+    slack_url: Annotated[
+        str, typer.Option("--slack-url", envvar="MENDFLOW_SLACK_URL", help="Slack Web API base URL.")
+    ] = DEFAULT_BASE_URL,
+    config: ConfigFile = None,
     usergroup: Annotated[
-        list[str] | None, typer.Option("--usergroup", help="Slack user group standing for a group: S…=GROUP.")
+        list[str] | None,
+        typer.Option(
+            "--usergroup",
+            envvar="MENDFLOW_SLACK_USERGROUPS",
+            help="Slack user group standing for a group: S…=GROUP (in the variable: separated by spaces).",
+        ),
     ] = None,
-    audit_log: Annotated[Path, typer.Option("--audit-log", help="Hash-chained JSONL audit log.")] = Path(
-        ".mendflow/audit.jsonl"
+    audit_log: Annotated[
+        Path, typer.Option("--audit-log", envvar="MENDFLOW_AUDIT_LOG", help="Hash-chained JSONL audit log.")
+    ] = Path(".mendflow/audit.jsonl"),
+    temporal_address: TemporalAddress = "127.0.0.1:7233",
+    namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
+    host: Annotated[str, typer.Option("--host", envvar="MENDFLOW_API_HOST", help="Interface to listen on.")] = (
+        "127.0.0.1"
     ),
-    temporal_address: Annotated[str, typer.Option("--temporal-address")] = "127.0.0.1:7233",
-    namespace: Annotated[str, typer.Option("--namespace")] = "default",
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8088,
+    port: Annotated[int, typer.Option("--port", envvar="MENDFLOW_API_PORT", help="Port to listen on.")] = 8088,
 ) -> None:
     """Serve POST /slack/interactivity and GET /healthz until Ctrl-C."""
     configure_logging()
@@ -64,7 +101,16 @@ def api(
     ensure_free(host, port, what="mendflow API", option="--port")
 
     async def run() -> None:
-        client = await connect(TemporalSettings(address=temporal_address, namespace=namespace))
+        client = await connect(
+            TemporalSettings(
+                address=temporal_address,
+                namespace=namespace,
+                tls=tls,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+            )
+        )
         app = create_api_app(
             slack_signing_secret=secret,
             decide=temporal_decider(client),

@@ -10,6 +10,15 @@ from typing import Annotated
 
 import typer
 
+from mendflow.cli.environment import (
+    ConfigFile,
+    TemporalAddress,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+)
 from mendflow.cli.options import DataDir, PlaybookPaths, load_or_fail
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
@@ -89,16 +98,27 @@ def up(
 
 
 def worker(
-    temporal_address: Annotated[str, typer.Option("--temporal-address", help="HOST:PORT of any Temporal cluster.")],
-    tenants: Annotated[Path, typer.Option("--tenants", help="Tenants config (YAML) with secret references.")],
-    namespace: Annotated[str, typer.Option("--namespace")] = "default",
-    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Use TLS to reach Temporal.")] = False,
-    tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="CA certificate (PEM).")] = None,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate for mTLS (PEM).")] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key for mTLS (PEM).")] = None,
-    data_dir: DataDir = Path(".mendflow/worker"),
-    playbooks: PlaybookPaths = None,
-    config: Annotated[Path | None, typer.Option("--config", help="mendflow.yaml (rbac, changes, slack, jira).")] = None,
+    temporal_address: TemporalAddress,
+    tenants: Annotated[
+        Path,
+        typer.Option("--tenants", envvar="MENDFLOW_TENANTS", help="Tenants config (YAML) with secret references."),
+    ],
+    namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
+    data_dir: Annotated[
+        Path,
+        typer.Option("--data-dir", envvar="MENDFLOW_DATA_DIR", help="Local scratch and the embedded stores' files."),
+    ] = Path(".mendflow/worker"),
+    playbooks: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--playbooks", "-p", envvar="MENDFLOW_PLAYBOOKS", help="Playbook files or folders (default: shipped)."
+        ),
+    ] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
