@@ -4,7 +4,11 @@ Every decision and every refusal taken at a channel (Slack clicks, API calls) is
 and why. Deleting, reordering or editing a line breaks the chain, and `verify()` names the first broken line.
 Secrets never reach the file: every event is passed through `redaction.redact_value` before it is written.
 
-One file may be shared by several processes: appends take an exclusive `flock` and read the last line under it.
+Two places to keep the chain, one API: a JSON-lines file (`AuditLog(path)`; appends from several processes on
+one machine take an exclusive `flock` and read the last line under it) or the shared database
+(`AuditLog(database)`: every API replica and worker appends to one chain; an append reads the newest row and
+inserts the next under a lock — a PostgreSQL advisory lock, or SQLite's write lock — and `prev` is unique, so
+the chain can never fork). In the database, `line` holds the record exactly as it was hashed.
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.errors import MendflowError
 from mendflow.redaction import redact_value
+from mendflow.store import Database
+from mendflow.store.schema import audit_log
 
 GENESIS = "0" * 64
 """`prev` of the first record."""
@@ -53,7 +60,7 @@ class AuditEvent(BaseModel):
 class AuditTampered(MendflowError):
     """The chain is broken: a line was edited, removed or reordered."""
 
-    def __init__(self, path: Path, line: int, problem: str) -> None:
+    def __init__(self, path: Path | str, line: int, problem: str) -> None:
         self.path = path
         self.line = line
         super().__init__(f"{path}:{line}: audit chain broken: {problem}")
@@ -81,27 +88,58 @@ def _last_line(handle: BinaryIO) -> bytes:
     return data.rstrip(b"\n")
 
 
-class AuditLog:
-    """Append-only, hash-chained JSONL audit log at `path` (created on first append)."""
+def _encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def __init__(self, path: Path, *, fsync: bool = True, clock: Callable[[], datetime] | None = None) -> None:
-        self.path = Path(path)
+
+def _verify_lines(where: Path | str, lines: Iterator[tuple[int, bytes]]) -> int:
+    expected = GENESIS
+    count = 0
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AuditTampered(where, number, "not a JSON object") from None
+        if not isinstance(record, dict) or record.get("prev") != expected:
+            raise AuditTampered(where, number, "`prev` does not match the line before it")
+        expected = _digest(line)
+        count += 1
+    return count
+
+
+class AuditLog:
+    """Append-only, hash-chained audit log in a JSONL file at `path` (created on first append) or in a database."""
+
+    def __init__(
+        self, target: Path | Database, *, fsync: bool = True, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.db = target if isinstance(target, Database) else None
+        self.path = Path(target) if not isinstance(target, Database) else None
+        """The file, for a file-backed log (None in a database)."""
         self.fsync = fsync
         self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """The file, or the database (password masked) and table."""
+        return f"{self.db.where}#audit_log" if self.db is not None else str(self.path)
 
     def append(self, event: AuditEvent) -> dict[str, Any]:
         """Write `event` (redacted) as the next link of the chain; returns the record as written."""
         record: dict[str, Any] = redact_value(event.model_dump(mode="json"))
         if not record.get("at"):
             record["at"] = self._clock().isoformat()
+        if self.db is not None:
+            return self._append_row(self.db, record)
+        assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, open(self.path, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 last = _last_line(handle)
                 record["prev"] = _digest(last) if last else GENESIS
-                line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                line = _encode(record)
                 handle.seek(0, os.SEEK_END)
                 handle.write(line + b"\n")
                 handle.flush()
@@ -111,30 +149,51 @@ class AuditLog:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         return record
 
+    def _append_row(self, db: Database, record: dict[str, Any]) -> dict[str, Any]:
+        with db.write() as conn:
+            db.lock(conn, "mendflow.audit")
+            last = conn.execute(
+                sa.select(audit_log.c.line).order_by(audit_log.c.seq.desc()).limit(1)
+            ).scalar_one_or_none()
+            record["prev"] = _digest(last.encode()) if last is not None else GENESIS
+            conn.execute(sa.insert(audit_log).values(prev=record["prev"], line=_encode(record).decode()))
+        return record
+
+    def _lines(self) -> Generator[tuple[int, bytes]]:
+        """(line number, raw record) oldest first; empty lines of a file are skipped but counted."""
+        if self.db is not None:
+            with self.db.read() as conn:
+                rows = conn.execution_options(yield_per=500).execute(
+                    sa.select(audit_log.c.line).order_by(audit_log.c.seq)
+                )
+                try:
+                    for number, (line,) in enumerate(rows, start=1):
+                        yield number, line.encode()
+                finally:
+                    rows.close()  # a server-side cursor on PostgreSQL
+            return
+        assert self.path is not None
+        if not self.path.exists():
+            return
+        for number, line in enumerate(self.path.read_bytes().split(b"\n"), start=1):
+            if line:
+                yield number, line
+
     def records(self) -> list[dict[str, Any]]:
         """Every record, oldest first (empty if the log does not exist yet)."""
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_bytes().splitlines() if line.strip()]
+        lines = self._lines()
+        try:
+            return [json.loads(line) for _, line in lines if line.strip()]
+        finally:
+            lines.close()
 
     def verify(self) -> int:
         """Check the whole chain; returns the number of records, raises `AuditTampered` at the first break."""
-        if not self.path.exists():
-            return 0
-        expected = GENESIS
-        count = 0
-        for number, line in enumerate(self.path.read_bytes().split(b"\n"), start=1):
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise AuditTampered(self.path, number, "not a JSON object") from None
-            if not isinstance(record, dict) or record.get("prev") != expected:
-                raise AuditTampered(self.path, number, "`prev` does not match the line before it")
-            expected = _digest(line)
-            count += 1
-        return count
+        lines = self._lines()
+        try:
+            return _verify_lines(self.path if self.path is not None else self.where, lines)
+        finally:
+            lines.close()  # ends the database cursor at once, also when a break was found
 
 
 __all__ = ["GENESIS", "AuditEvent", "AuditLog", "AuditTampered"]

@@ -2,6 +2,10 @@
 
 Activities are methods of classes holding this context (not module globals), so tests and the demo can run
 several workers with different data directories and tenants in one process.
+
+State that any worker may need — the findings ledger, snapshots, idempotency keys, the audit chain — lives in
+the database named by `database_url` (default: `$MENDFLOW_DATABASE_URL`, else SQLite in the data directory),
+so workers that share a PostgreSQL can each run any activity. It is opened (and migrated) here, once.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mendflow.audit import AuditLog
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
-from mendflow.evidence.snapshots import SnapshotStore
+from mendflow.evidence.snapshots import DatabaseSnapshotStore, Snapshots
 from mendflow.findings_store import FindingsLedger
 from mendflow.playbook import Playbook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.settings import Settings
+from mendflow.store import Database, IdempotencyKeys, database_url
 
 
 @dataclass
@@ -25,14 +31,27 @@ class WorkerContext:
     playbooks: dict[str, Playbook]
     settings: Settings = field(default_factory=Settings)
     """RBAC, change windows and write budgets (`mendflow.yaml`)."""
-    snapshots: SnapshotStore = field(init=False)
+    database_url: str | None = None
+    """`--database-url`; None: `$MENDFLOW_DATABASE_URL`, else SQLite in `data_dir`."""
+    database: Database = field(init=False)
+    snapshots: Snapshots = field(init=False)
     ledger: FindingsLedger = field(init=False)
+    idempotency: IdempotencyKeys = field(init=False)
+    """Side effects already done, by (workflow id, step key)."""
+    audit: AuditLog = field(init=False)
     rules: RuleSet = field(init=False)
 
     def __post_init__(self) -> None:
-        self.snapshots = SnapshotStore(self.data_dir / "snapshots")
-        self.ledger = FindingsLedger(self.data_dir / "findings.sqlite3")
+        self.database = Database.open(database_url(self.data_dir, self.database_url))
+        self.snapshots = DatabaseSnapshotStore(self.database)
+        self.ledger = FindingsLedger(self.database)
+        self.idempotency = IdempotencyKeys(self.database)
+        self.audit = AuditLog(self.database)
         self.rules = compile_rules(list(self.playbooks.values()))
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.database.dispose()
 
     def playbook(self, playbook_id: str) -> Playbook:
         try:

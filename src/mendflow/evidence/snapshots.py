@@ -2,6 +2,13 @@
 
 Workflows pass the digest, never the content (Temporal payloads stay small; the same content is stored once).
 Resources are written as JSON lines while they stream in, so a scan never holds a second copy in memory.
+
+Two stores behind one interface (`Snapshots`): `DatabaseSnapshotStore` keeps blobs in the shared database
+(what workers use: a snapshot written by `collect_inventory` on one worker is read by `evaluate_rules` on
+another), `SnapshotStore` keeps them as files in a directory (offline scans and benchmarks, no database).
+Why the database rather than object storage: snapshots are small next to the database's other traffic (one
+inventory per scan, kilobytes to a few hundred megabytes, zlib-compressed in 1 MiB chunks so neither side
+holds a whole blob in memory), and one dependency less to run, secure and back up.
 """
 
 from __future__ import annotations
@@ -10,17 +17,62 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from mendflow.errors import MendflowError
+from mendflow.store import Database
+from mendflow.store.schema import snapshot_blobs, snapshot_chunks
 
 PREFIX = "sha256:"
 
 
 class SnapshotNotFound(MendflowError):
     """A digest names no stored snapshot (wrong data directory, or the store was cleaned)."""
+
+
+CHUNK = 1 << 20
+"""Bytes of JSON lines per stored chunk (before compression)."""
+
+
+class SnapshotSink(Protocol):
+    """A snapshot being written: `write` items, then `close` (→ digest) or `discard`."""
+
+    count: int
+    digest: str
+
+    def write(self, item: Any) -> None: ...
+    def close(self) -> str: ...
+    def discard(self) -> None: ...
+
+
+class Snapshots(Protocol):
+    """What activities need of a snapshot store."""
+
+    def writer(self) -> SnapshotSink: ...
+    def put_lines(self, items: list[Any]) -> str: ...
+    def read_lines(self, digest: str) -> Iterator[Any]: ...
+
+
+def _line(item: Any) -> bytes:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+def _put_lines(store: Snapshots, items: list[Any]) -> str:
+    writer = store.writer()
+    try:
+        for item in items:
+            writer.write(item)
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.close()
 
 
 class SnapshotWriter:
@@ -37,7 +89,7 @@ class SnapshotWriter:
         self.digest = ""
 
     def write(self, item: Any) -> None:
-        line = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str).encode() + b"\n"
+        line = _line(item)
         self._hash.update(line)
         self._file.write(line)
         self.count += 1
@@ -72,14 +124,7 @@ class SnapshotStore:
         return SnapshotWriter(self.root)
 
     def put_lines(self, items: list[Any]) -> str:
-        writer = self.writer()
-        try:
-            for item in items:
-                writer.write(item)
-        except BaseException:
-            writer.discard()
-            raise
-        return writer.close()
+        return _put_lines(self, items)
 
     def read_lines(self, digest: str) -> Iterator[Any]:
         """Yield the stored items in order; refuses a blob whose content no longer matches its name."""
@@ -93,3 +138,110 @@ class SnapshotStore:
                 yield json.loads(line)
         if PREFIX + check.hexdigest() != digest:
             raise MendflowError(f"snapshot {digest} in {self.root} is corrupt (content hash differs)")
+
+
+class DatabaseSnapshotWriter:
+    """Spools JSON lines to an unlinked temporary file while hashing; `close` stores them in the database
+    (unless a blob with the same digest is already there)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="mendflow-snapshot-")  # noqa: SIM115 (closed below)
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self.count = 0
+        self.digest = ""
+
+    def write(self, item: Any) -> None:
+        line = _line(item)
+        self._hash.update(line)
+        self._file.write(line)
+        self._size += len(line)
+        self.count += 1
+
+    def close(self) -> str:
+        self.digest = PREFIX + self._hash.hexdigest()
+        try:
+            if not _stored(self._db, self.digest):
+                self._store()
+        finally:
+            self._file.close()
+        return self.digest
+
+    def _store(self) -> None:
+        self._file.seek(0)
+        seq = 0
+        while True:
+            raw = self._file.read(CHUNK)
+            if not raw:
+                break
+            try:
+                with self._db.write() as conn:
+                    conn.execute(
+                        sa.insert(snapshot_chunks).values(digest=self.digest, seq=seq, data=zlib.compress(raw, 1))
+                    )
+            except IntegrityError:
+                pass  # another worker is storing (or stored) the same content: identical bytes by construction
+            seq += 1
+        try:
+            with self._db.write() as conn:  # written last: a present row means every chunk is there
+                conn.execute(
+                    sa.insert(snapshot_blobs).values(
+                        digest=self.digest, items=self.count, size=self._size, chunks=seq, created_at=time.time()
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    def discard(self) -> None:
+        self._file.close()
+
+
+def _stored(db: Database, digest: str) -> int | None:
+    """The number of chunks of a stored blob, or None."""
+    with db.read() as conn:
+        return conn.execute(
+            sa.select(snapshot_blobs.c.chunks).where(snapshot_blobs.c.digest == digest)
+        ).scalar_one_or_none()
+
+
+class DatabaseSnapshotStore:
+    """Immutable JSON-lines blobs addressed by `sha256:<hex>` in the shared database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def writer(self) -> DatabaseSnapshotWriter:
+        return DatabaseSnapshotWriter(self.db)
+
+    def put_lines(self, items: list[Any]) -> str:
+        return _put_lines(self, items)
+
+    def read_lines(self, digest: str) -> Iterator[Any]:
+        """Yield the stored items in order, one chunk in memory at a time; refuses content that no longer
+        matches its name."""
+        _path_for(Path("."), digest)  # validates the digest's shape
+        chunks = _stored(self.db, digest)
+        if chunks is None:
+            raise SnapshotNotFound(f"snapshot {digest} is not in the database {self.db.where}")
+        check = hashlib.sha256()
+        rest = b""
+        for seq in range(chunks):
+            with self.db.read() as conn:
+                data = conn.execute(
+                    sa.select(snapshot_chunks.c.data).where(
+                        snapshot_chunks.c.digest == digest, snapshot_chunks.c.seq == seq
+                    )
+                ).scalar_one_or_none()
+            if data is None:
+                raise MendflowError(f"snapshot {digest} in {self.db.where} is corrupt (chunk {seq} is missing)")
+            raw = zlib.decompress(data)
+            check.update(raw)
+            lines = (rest + raw).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield json.loads(line)
+        if rest:
+            yield json.loads(rest)
+        if PREFIX + check.hexdigest() != digest:
+            raise MendflowError(f"snapshot {digest} in {self.db.where} is corrupt (content hash differs)")
