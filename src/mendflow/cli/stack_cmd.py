@@ -25,6 +25,8 @@ from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.health import health_server
+from mendflow.runtime.ports import ensure_free
 from mendflow.runtime.stack import embedded_stack
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
@@ -119,6 +121,15 @@ def worker(
         ),
     ] = None,
     config: ConfigFile = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            "--health-port", envvar="MENDFLOW_HEALTH_PORT", help="Serve GET /healthz and /readyz (probes) here."
+        ),
+    ] = None,
+    health_host: Annotated[
+        str, typer.Option("--health-host", envvar="MENDFLOW_HEALTH_HOST", help="Interface of the probe endpoint.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
@@ -128,6 +139,9 @@ def worker(
         address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
     )
 
+    if health_port is not None:
+        ensure_free(health_host, health_port, what="worker probes", option="--health-port")
+
     async def run() -> None:
         client = await connect(settings)
         context = WorkerContext(
@@ -135,6 +149,11 @@ def worker(
         )
         async with build_worker(client, context):
             typer.echo(f"worker connected to {temporal_address} ({namespace}); Ctrl-C to stop.")
-            await _until_interrupted()
+            if health_port is None:
+                await _until_interrupted()
+                return
+            async with health_server(client.service_client.check_health, host=health_host, port=health_port) as at:
+                typer.echo(f"probes at http://{health_host}:{at}/healthz and /readyz")
+                await _until_interrupted()
 
     asyncio.run(run())
