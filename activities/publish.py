@@ -7,8 +7,9 @@ posts the card (and creates the ticket); later calls `chat.update` the same mess
 in `PublishRefs`), comment the new events on the ticket and transition it when the campaign ends (completed →
 done, rolled back → reopened). Errors retrying cannot fix (a wrong or revoked token, a missing scope, an unknown
 channel or project) are non-retryable and name the token *reference*; everything else is raised for Temporal
-to retry with backoff. What one attempt already did (card posted, ticket created, comment added) is remembered
-per worker, so a retried attempt does not post or create twice.
+to retry with backoff. What one attempt already did (card posted, ticket created, comment added, transition
+taken) is recorded in the shared database keyed by (workflow id, step), so a retried attempt — on this worker
+or any other, after a crash too — does not post, create, comment or transition twice.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def build_card(status: CampaignStatus, *, link: str = "", ticket: str = "") -> C
     return card.model_copy(update={"resources": resources, "progress": progress})
 
 
+def _workflow_id() -> str:
+    """The idempotency scope of a publish: the campaign's workflow (stable across retries, workers and
+    continue-as-new)."""
+    return activity.info().workflow_id or ""
+
+
 def _fatal(message: str, kind: str) -> ApplicationError:
     return ApplicationError(redact(message), type=kind, non_retryable=True)
 
@@ -132,14 +139,6 @@ class PublishActivities:
         self.ctx = context
         self._slack: SlackCards | None = None
         self._jira: JiraTickets | None = None
-        self._posted: dict[str, MessageRef] = {}
-        """campaign id → its card, once posted (a retried attempt updates instead of posting again)."""
-        self._tickets: dict[str, str] = {}
-        """campaign id → its ticket key, once created."""
-        self._done: set[tuple[str, int, str]] = set()
-        """(campaign, timeline length, step) already done by an earlier attempt of the same publish."""
-        self._transitioned: set[tuple[str, str, str]] = set()
-        """(campaign, issue, transition) already taken."""
 
     # --- clients ---
 
@@ -217,18 +216,22 @@ class PublishActivities:
             slack = self.slack(config)
         except MendflowError as err:
             raise _classify(err, "Slack") from None
-        where = (
-            MessageRef(channel=refs.slack_channel, ts=refs.slack_ts)
-            if refs.slack_channel and refs.slack_ts
-            else self._posted.get(status.campaign_id)
-        )
-        if where is None:
-            channel = config.channel_for(status.playbook_id)
-            where = await self._guarded(f"Slack chat.postMessage to {channel}", lambda: slack.post(channel, card))
-            self._posted[status.campaign_id] = where
+        if refs.slack_channel and refs.slack_ts:
+            where = MessageRef(channel=refs.slack_channel, ts=refs.slack_ts)
+            await self._guarded("Slack chat.update", lambda: slack.update(where, card))
         else:
-            ref = where
-            await self._guarded("Slack chat.update", lambda: slack.update(ref, card))
+            channel = config.channel_for(status.playbook_id)
+            posted: list[MessageRef] = []
+
+            async def post() -> MessageRef:
+                posted.append(
+                    await self._guarded(f"Slack chat.postMessage to {channel}", lambda: slack.post(channel, card))
+                )
+                return posted[0]
+
+            where = await self.ctx.idempotency.once(_workflow_id(), "slack.card", MessageRef, post)
+            if not posted:  # an earlier attempt posted it: bring it up to date instead of posting again
+                await self._guarded("Slack chat.update", lambda: slack.update(where, card))
         return refs.model_copy(update={"slack_channel": where.channel, "slack_ts": where.ts})
 
     async def _publish_ticket(self, config: JiraSettings, request: PublishInput, refs: PublishRefs) -> PublishRefs:
@@ -241,31 +244,47 @@ class PublishActivities:
             jira = self.jira(config)
         except MendflowError as err:
             raise _classify(err, "Jira") from None
-        key = refs.jira_key or self._tickets.get(campaign)
+        done = self.ctx.idempotency
+        workflow = _workflow_id()
         created = False
+        key = refs.jira_key
         if key is None:
             ticket = self._ticket_request(config, status)
-            key = await self._guarded("Jira create issue", lambda: asyncio.to_thread(jira.create, ticket))
-            self._tickets[campaign] = key
-            created = True
+
+            async def create() -> str:
+                nonlocal created
+                new = await self._guarded("Jira create issue", lambda: asyncio.to_thread(jira.create, ticket))
+                created = True
+                return new
+
+            key = await done.once(workflow, "jira.create", str, create)
         issue = key
         first = created and request.event.startswith("planned")
-        if request.event and not first and (campaign, step, "comment") not in self._done:
+        if request.event and not first:
             text = f"mendflow: {request.event}\nstate: {status.state}"
-            await self._guarded(f"Jira comment on {issue}", lambda: asyncio.to_thread(jira.comment, issue, text))
-            self._done.add((campaign, step, "comment"))
+
+            async def comment() -> bool:
+                await self._guarded(f"Jira comment on {issue}", lambda: asyncio.to_thread(jira.comment, issue, text))
+                return True
+
+            await done.once(workflow, f"jira.comment:{step}", bool, comment)
         transition = {"completed": config.done_transition, "rolled_back": config.reopened_transition}.get(status.state)
-        if transition and (campaign, issue, transition) not in self._transitioned:
-            try:
-                await self._guarded(
-                    f"Jira transition {issue}", lambda: asyncio.to_thread(jira.transition, issue, transition)
-                )
-            except ApplicationError as err:
-                if err.type != JiraTransitionError.__name__:
-                    raise
-                # Already there (an earlier publish moved it), or the workflow has no such step from here.
-                log.info("jira transition skipped", campaign=campaign, issue=issue, reason=err.message)
-            self._transitioned.add((campaign, issue, transition))
+        if transition:
+            move = transition
+
+            async def take() -> bool:
+                try:
+                    await self._guarded(
+                        f"Jira transition {issue}", lambda: asyncio.to_thread(jira.transition, issue, move)
+                    )
+                except ApplicationError as err:
+                    if err.type != JiraTransitionError.__name__:
+                        raise
+                    # Already there (an earlier publish moved it), or the workflow has no such step from here.
+                    log.info("jira transition skipped", campaign=campaign, issue=issue, reason=err.message)
+                return True
+
+            await done.once(workflow, f"jira.transition:{issue}:{move}", bool, take)
         return refs.model_copy(update={"jira_key": key})
 
     def _ticket_request(self, config: JiraSettings, status: CampaignStatus) -> TicketRequest:
@@ -276,7 +295,7 @@ class PublishActivities:
         if playbook is not None and playbook.respond is not None:
             policy = playbook.respond.ticket
         card = build_card(status)
-        rows = (self.ctx.ledger.find(t.fingerprint) for t in plan.targets)
+        rows = (self.ctx.ledger.find(t.fingerprint, tenant=plan.tenant_key) for t in plan.targets)
         findings = [row.finding for row in rows if row is not None]
         changes = tuple(
             Change(resource=t.resource, action=plan.action, before=dict(t.current), after=dict(t.intended))

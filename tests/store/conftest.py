@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mendflow.store import Database
+from tests.integrations.conftest import cards, directory, gate, jira, slack  # noqa: F401 (simulator fixtures)
 from tests.store.postgres import PostgresServer
 
 

@@ -17,7 +17,14 @@ from starlette.routing import Route
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from mendflow.api.slack_interactivity import Decide, RequestVerifier, Respond, SlackInteractions, slack_endpoint
+from mendflow.api.slack_interactivity import (
+    Decide,
+    ReplayCache,
+    RequestVerifier,
+    Respond,
+    SlackInteractions,
+    slack_endpoint,
+)
 from mendflow.audit import AuditLog
 from mendflow.errors import ConnectionProblem
 from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
@@ -37,9 +44,11 @@ def create_api_app(
     cards: SlackCards | None = None,
     respond: Respond = respond_via_url,
     confirm_accepted: bool = True,
+    replay: ReplayCache | None = None,
 ) -> Starlette:
     """The API app. `app.state.slack` is the `SlackInteractions` handler (share it with Socket Mode; `drain()` it
-    on shutdown so clicks being decided are not lost)."""
+    on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already received are
+    kept (`StoredReplayCache` in the shared database; default: this process's memory)."""
     register_secret(slack_signing_secret)
     interactions = SlackInteractions(
         decide=decide,
@@ -49,7 +58,7 @@ def create_api_app(
         respond=respond,
         confirm_accepted=confirm_accepted,
     )
-    verifier = RequestVerifier(slack_signing_secret, clock=clock)
+    verifier = RequestVerifier(slack_signing_secret, clock=clock, seen=replay)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})

@@ -23,7 +23,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -221,8 +221,8 @@ class SlackInteractions:
     def record(self, event: AuditEvent) -> None:
         try:
             self.audit.append(event)
-        except OSError as err:  # the audit sink failing must be loud, but must not crash the event loop
-            log.error("audit log write failed", path=str(self.audit.path), error=err.strerror)
+        except (OSError, MendflowError) as err:  # the audit sink failing must be loud, but must not crash the loop
+            log.error("audit log write failed", where=self.audit.where, error=redact(str(err)))
 
     def refuse_request(self, transport: str, reason: str, **details: Any) -> None:
         """Audit a request refused before any click was read (signature, replay, malformed payload)."""
@@ -357,14 +357,47 @@ class _Clock(Clock):
         return float(self._now())
 
 
+class ReplayCache(Protocol):
+    """Signed requests already received. In production `mendflow.store.StoredReplayCache` (in the shared
+    database: a replay is refused after an API restart and by every replica)."""
+
+    def first_time(self, key: str, expires_at: float) -> bool:
+        """True (and remembered until `expires_at`) the first time `key` is seen; False for a replay."""
+        ...
+
+
+class MemoryReplayCache:
+    """This process only, bounded: for tests and a single API process without a database."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, capacity: int = 100_000) -> None:
+        self.clock = clock
+        self.capacity = capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, key: str, expires_at: float) -> bool:
+        now = self.clock()
+        while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self.capacity):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = expires_at
+        return True
+
+
 class RequestVerifier:
     """Slack's request signing (v0 HMAC over `v0:timestamp:raw body`) plus replay refusal within the window."""
 
-    def __init__(self, signing_secret: str, *, clock: Callable[[], float] = time.time, capacity: int = 100_000) -> None:
+    def __init__(
+        self,
+        signing_secret: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        capacity: int = 100_000,
+        seen: ReplayCache | None = None,
+    ) -> None:
         self.clock = clock
         self.verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
-        self.capacity = capacity
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self.seen: ReplayCache = seen if seen is not None else MemoryReplayCache(clock=clock, capacity=capacity)
 
     def check(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """None if the request is authentic and new; otherwise why it is refused."""
@@ -382,11 +415,8 @@ class RequestVerifier:
         if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return "signature does not match the body"
         key = hashlib.sha256(signature.encode() + b"\x00" + body).hexdigest()
-        while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self.capacity):
-            self._seen.popitem(last=False)
-        if key in self._seen:
+        if not self.seen.first_time(key, sent + SIGNATURE_WINDOW):
             return "replayed request: the same signed body was already received"
-        self._seen[key] = sent + SIGNATURE_WINDOW
         return None
 
 
@@ -400,7 +430,7 @@ def slack_endpoint(
         if len(body) > MAX_BODY:
             interactions.refuse_request("http", f"body of {len(body)} bytes exceeds {MAX_BODY}")
             return PlainTextResponse("payload too large", status_code=413)
-        problem = verifier.check(body, request.headers)
+        problem = await asyncio.to_thread(verifier.check, body, request.headers)  # the replay cache may be a database
         if problem is not None:
             interactions.refuse_request("http", problem, client=request.client.host if request.client else "")
             return PlainTextResponse(f"refused: {problem}", status_code=401)
@@ -419,7 +449,9 @@ __all__ = [
     "BlockActionsPayload",
     "Click",
     "Decide",
+    "MemoryReplayCache",
     "PayloadError",
+    "ReplayCache",
     "RequestVerifier",
     "SlackInteractions",
     "click_of",
