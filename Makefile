@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench clean
+.PHONY: demo test test-fast lint typecheck bench clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mendflow demo
 
-test: $(STAMP)
+# The store tests start a real PostgreSQL server; install Debian's package when it is missing (as root).
+postgres:
+	@bash .ci/install-postgres
+
+test: $(STAMP) postgres
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) postgres
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: $(STAMP)
