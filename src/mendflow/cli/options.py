@@ -18,6 +18,16 @@ PlaybookPaths = Annotated[
 DataDir = Annotated[
     Path, typer.Option("--data-dir", help="Where Temporal's SQLite file, snapshots and the ledger live.")
 ]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="MENDFLOW_DATABASE_URL",
+        help="Shared state (ledger, snapshots, audit, idempotency keys): postgresql://user@host/db, or "
+        "sqlite:///path. Default: SQLite in the data directory.",
+        show_default=False,
+    ),
+]
 
 
 def load_or_fail(paths: list[Path] | None, *, strict: bool = False) -> list[Playbook]:

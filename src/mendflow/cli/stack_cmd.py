@@ -19,7 +19,7 @@ from mendflow.cli.environment import (
     TemporalTlsCert,
     TemporalTlsKey,
 )
-from mendflow.cli.options import DataDir, PlaybookPaths, load_or_fail
+from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fail
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
@@ -130,6 +130,7 @@ def worker(
     health_host: Annotated[
         str, typer.Option("--health-host", envvar="MENDFLOW_HEALTH_HOST", help="Interface of the probe endpoint.")
     ] = "127.0.0.1",
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
@@ -145,7 +146,11 @@ def worker(
     async def run() -> None:
         client = await connect(settings)
         context = WorkerContext(
-            registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=Settings.load(config)
+            registry=registry,
+            data_dir=data_dir,
+            playbooks={p.id: p for p in loaded},
+            settings=Settings.load(config),
+            database_url=database_url,
         )
         async with build_worker(client, context):
             typer.echo(f"worker connected to {temporal_address} ({namespace}); Ctrl-C to stop.")
