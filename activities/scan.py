@@ -88,7 +88,10 @@ class ScanActivities:
         """
         findings = [Finding.model_validate(line) for line in self.ctx.snapshots.read_lines(request.findings)]
         tenant = request.tenant_key
-        outcome = self.ctx.ledger.reconcile(tenant, findings, rules=request.rules, seen_at=request.seen_at)
+        read = {line["id"] for line in self.ctx.snapshots.read_lines(request.snapshot)} if request.snapshot else None
+        outcome = self.ctx.ledger.reconcile(
+            tenant, findings, rules=request.rules, seen_at=request.seen_at, read=read, complete=request.complete
+        )
         by_rule: dict[str, list[LedgerRow]] = defaultdict(list)
         for row in outcome.unclaimed:
             by_rule[row.finding.rule].append(row)
@@ -101,7 +104,7 @@ class ScanActivities:
                 waiting += len(group)
                 continue
             cid = campaign_id(tenant, rule, group)
-            claimed = set(self.ctx.ledger.claim((row.finding.fingerprint for row in group), cid))
+            claimed = set(self.ctx.ledger.claim((row.finding.fingerprint for row in group), cid, tenant=tenant))
             mine = [row.finding for row in group if row.finding.fingerprint in claimed]
             if mine:
                 campaigns.append(CampaignPlan(campaign_id=cid, playbook_id=rule, findings=mine))

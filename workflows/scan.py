@@ -59,6 +59,8 @@ class ScanWorkflow:
                 findings=evaluated.findings,
                 rules=evaluated.rules,
                 seen_at=workflow.now(),
+                snapshot=collected.snapshot,
+                complete=not collected.gaps,
             ),
             result_type=ReconcileResult,
             start_to_close_timeout=timedelta(minutes=5),

@@ -66,6 +66,11 @@ class ReconcileInput(Message):
     findings: str
     rules: list[str]
     seen_at: datetime
+    snapshot: str = ""
+    """Digest of the inventory the findings came from: a missing finding resolves only if its resource was read
+    (empty: unknown, as in histories recorded before this field)."""
+    complete: bool = True
+    """False when the scan had coverage gaps: then a resource that was not read keeps its findings open."""
 
 
 class CampaignPlan(Message):
