@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench clean postgres
+.PHONY: demo test test-fast lint typecheck bench clean postgres deploy-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,14 @@ demo: $(STAMP)
 postgres:
 	@bash .ci/install-postgres
 
-test: $(STAMP) postgres
+# tests/deploy validate deploy/compose with `docker-compose config`; install Debian's package when missing.
+deploy-tools:
+	@bash .ci/install-docker-compose
+
+test: $(STAMP) postgres deploy-tools
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP) postgres
+test-fast: $(STAMP) postgres deploy-tools
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: $(STAMP)
