@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from mendflow.config import TenantConnection
 from mendflow.connectors.http import RequestBudgetExceeded
 from mendflow.connectors.registry import open_session
-from mendflow.errors import AuthError, InputError
+from mendflow.errors import AuthError, InputError, MendflowError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbook import Mode
@@ -27,14 +28,32 @@ from mendflow.workflow_types import (
 HEARTBEAT_EVERY = 200
 
 
+def cannot_retry(err: MendflowError) -> ApplicationError:
+    """A failure retrying cannot fix (bad input, refused credentials): one log line, no traceback, no retry.
+
+    BENIGN keeps the SDK from logging a traceback for an error the user must fix; we log its one line instead.
+    """
+    activity.logger.warning("%s: %s", type(err).__name__, err)
+    return ApplicationError(
+        str(err), type=type(err).__name__, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+    )
+
+
 class ScanActivities:
     def __init__(self, context: WorkerContext) -> None:
         self.ctx = context
 
+    def _tenant(self, key: str) -> TenantConnection:
+        """The worker's connection for `key`; an unknown key is the caller's mistake, never retried."""
+        try:
+            return self.ctx.registry.get(key)
+        except InputError as err:
+            raise cannot_retry(err) from None
+
     @activity.defn(name="collect_inventory")
     async def collect_inventory(self, request: CollectInput) -> CollectResult:
         """Stream every resource of the tenant into the snapshot store; return its digest."""
-        connection = self.ctx.registry.get(request.tenant_key)
+        connection = self._tenant(request.tenant_key)
         writer = self.ctx.snapshots.writer()
         try:
             async with open_session(connection) as session:
@@ -47,7 +66,7 @@ class ScanActivities:
                 coverage = session.collector.coverage
         except (AuthError, InputError, RequestBudgetExceeded) as err:
             writer.discard()  # wrong credentials, config or an exhausted request budget: retrying cannot help
-            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from None
+            raise cannot_retry(err) from None
         except BaseException:
             writer.discard()
             raise
@@ -65,7 +84,7 @@ class ScanActivities:
     @activity.defn(name="evaluate_rules")
     async def evaluate_rules(self, request: EvaluateInput) -> EvaluateResult:
         """Evaluate every loaded playbook over the snapshot; store the findings by digest."""
-        connection = self.ctx.registry.get(request.tenant_key)
+        connection = self._tenant(request.tenant_key)
         resources = (Resource.model_validate(line) for line in self.ctx.snapshots.read_lines(request.snapshot))
         result = self.ctx.rules.evaluate(
             resources, tenant=connection.tenant, provider=connection.provider, as_of=request.as_of

@@ -1,14 +1,23 @@
-"""The `mendflow` command. Errors are one line on stderr: exit 2 for bad input, 1 for everything else."""
+"""The `mendflow` command. Errors are one line on stderr: exit 2 for bad input, 3 refused, 1 for everything else.
+
+No error ever reaches the user as a Python traceback unless they ask for it with `--debug` (or MENDFLOW_DEBUG=1).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError
 
 from mendflow.cli import api_cmd, operate_cmd, plan_cmd, playbooks_cmd, rules_cmd, scan_cmd, sim_cmd, stack_cmd
+from mendflow.cli.failures import explain
 from mendflow.errors import InputError, MendflowError
 from mendflow.operations import Refused
 from mendflow.redaction import redact
@@ -20,6 +29,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+DEBUG_ENV = "MENDFLOW_DEBUG"
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar=DEBUG_ENV, help="On failure, also print the Python traceback.")
+    ] = False,
+) -> None:
+    """Scan SaaS tenants for misconfigurations and fix them safely, on Temporal."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
 app.command("scan")(scan_cmd.scan)
 app.command("api")(api_cmd.api)
 app.command("plan")(plan_cmd.plan)
@@ -33,23 +56,43 @@ app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
 
 
+def _debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")
+
+
+def _fail(err: BaseException, code: int, message: str) -> int:
+    if _debugging():
+        traceback.print_exception(err, file=sys.stderr)
+    print(f"mendflow: {redact(message)}", file=sys.stderr)
+    return code
+
+
 def _run() -> int:
     try:
         app()
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except InputError as err:
-        print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        return 2
+        return _fail(err, 2, str(err))
     except Refused as err:
-        print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        return 3
+        return _fail(err, 3, str(err))
     except MendflowError as err:
-        print(f"mendflow: {redact(str(err))}", file=sys.stderr)
-        return 1
+        return _fail(err, 1, str(err))
+    except (TemporalError, RPCError) as err:
+        return _run_failed(err)
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # a bug of ours: still one line, and the way to see more
+        where = err.__traceback__ and traceback.extract_tb(err.__traceback__)[-1]
+        at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+        return _fail(err, 1, f"internal error{at}: {type(err).__name__}: {err} (run with --debug for details)")
     return 0
+
+
+def _run_failed(err: TemporalError | RPCError) -> int:
+    """A Temporal failure no command translated itself: exit code by the error `type` the worker gave it."""
+    problem = explain(err, what="the request")
+    return _fail(err, 2 if isinstance(problem, InputError) else 1, str(problem))
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError
 
+from mendflow.cli.failures import explain
 from mendflow.cli.options import PlaybookPaths, load_or_fail
 from mendflow.errors import InputError
 from mendflow.offline import scan_tenant_file
@@ -70,7 +73,10 @@ def scan(
 
 async def _scan_through_temporal(tenant: str, settings: TemporalSettings, output: OutputFormat) -> None:
     client = await connect(settings)
-    scan_result, campaigns = await run_scan_and_wait(client, tenant)
+    try:
+        scan_result, campaigns = await run_scan_and_wait(client, tenant)
+    except (TemporalError, RPCError) as err:
+        raise explain(err, what=f"scan of {tenant}") from None
     if output == OutputFormat.json:
         typer.echo(scan_result.model_dump_json())
         for campaign in campaigns:
@@ -79,3 +85,7 @@ async def _scan_through_temporal(tenant: str, settings: TemporalSettings, output
     if campaigns:
         typer.echo(render_campaigns(campaigns))
     typer.echo(render_scan_summary(scan_result))
+    for cid in scan_result.campaigns_started:
+        typer.echo(f"started campaign {cid}")
+    for cid in scan_result.campaigns_existing:
+        typer.echo(f"already running: campaign {cid}")
