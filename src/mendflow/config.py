@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mendflow.errors import InputError
 from mendflow.secrets import SecretRef
+from mendflow.userfiles import load_yaml_file, validation_problems
 
 CONCURRENCY_CAPS = {"github": 100, "okta": 75}
 """Simultaneous requests each vendor allows per token/org (GitHub secondary limit; Okta concurrency limit)."""
@@ -73,9 +73,15 @@ class TenantRegistry(BaseModel):
     @classmethod
     def from_file(cls, path: Path) -> TenantRegistry:
         """Load `tenants: [{key, provider, tenant, base_url, token: {ref: env:NAME}}]` from YAML."""
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            items = [TenantConnection.model_validate(item) for item in raw.get("tenants", [])]
-        except (OSError, yaml.YAMLError, ValidationError, AttributeError) as err:
-            raise InputError(f"{path}: invalid tenants config: {err}") from None
+        raw = load_yaml_file(path, what="tenants config")
+        listed = raw.get("tenants", []) if isinstance(raw, dict) else None
+        if not isinstance(listed, list):
+            raise InputError(f"{path}: invalid tenants config: $.tenants: expected a list of tenants")
+        items = []
+        for index, item in enumerate(listed):
+            try:
+                items.append(TenantConnection.model_validate(item))
+            except ValidationError as err:  # never str(err): it quotes the input, e.g. a token pasted in clear
+                problems = "; ".join(validation_problems(err, prefix=("tenants", index)))
+                raise InputError(f"{path}: invalid tenants config: {problems}") from None
         return cls(tenants={item.key: item for item in items})

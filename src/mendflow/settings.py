@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mendflow.errors import InputError
 from mendflow.rbac import RbacConfig
 from mendflow.secrets import SecretRef
-from mendflow.tenant import json_path
+from mendflow.userfiles import load_yaml_file, validation_problems
 from mendflow.windows import ChangePolicy
 
 SLACK_API = "https://slack.com/api/"
@@ -85,15 +84,11 @@ class Settings(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None) -> Settings:
+        """Read `mendflow.yaml`; problems name the file and key but never quote a value (it may be a secret)."""
         if path is None:
             return cls()
+        raw = load_yaml_file(path, what="mendflow config")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             return cls.model_validate(raw)
-        except OSError as err:
-            raise InputError(f"{path}: cannot read config: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            raise InputError(f"{path}: not valid YAML: {err}") from None
         except ValidationError as err:
-            problems = "; ".join(f"{json_path(tuple(e['loc']))}: {e['msg']}" for e in err.errors()[:10])
-            raise InputError(f"{path}: invalid config: {problems}") from None
+            raise InputError(f"{path}: invalid config: {'; '.join(validation_problems(err))}") from None
