@@ -4,6 +4,9 @@ No Temporal and no vendor: the tenant file is served by `mendflow sim` on loopba
 `GithubCollector` a worker uses, and evaluated as of the file's `taken_at` (or now), so results are reproducible.
 `simulated_tenant` keeps the simulator up for callers that read more (the dry-run planner); served read-only,
 it refuses every write.
+
+Big tenant files are read incrementally (`tenant_stream`): checked in one streaming pass, then served and
+evaluated `CHUNK_REPOS` repositories at a time, keeping only the findings, so memory does not grow with the org.
 """
 
 from __future__ import annotations
@@ -31,17 +34,27 @@ from mendflow.secrets import SecretRef
 from mendflow.sim.github import GithubState, create_github_app
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
-from mendflow.tenant import TenantFile, load_tenant_file
+from mendflow.tenant import TenantFile
+from mendflow.tenant_stream import check, repo_chunks
+
+CHUNK_REPOS = 500
+"""Repositories served and evaluated at a time by an offline scan (a few MB of vendor JSON)."""
+ORG_LEVEL = frozenset({"github.org", "github.member", "github.outside_collaborator", "github.org_hook"})
+"""Resource types every chunk repeats (each chunk is served with the org); kept from the first chunk only."""
 
 
 @dataclass(frozen=True)
 class OfflineScan:
     tenant: TenantFile
+    """The tenant's envelope and org-level part (a streamed big file's repositories are not kept)."""
     resources: list[Resource]
+    """Every resource read, when asked for (`keep_resources`); otherwise empty."""
     findings: list[Finding]
     errors: list[RuleError]
     gaps: list[str]
     as_of: datetime
+    resource_count: int = 0
+    """How many resources were read and evaluated."""
 
 
 class _ReadOnly:
@@ -116,18 +129,41 @@ def evaluate(
     return score_findings(result.findings, resources, criticality), result.errors
 
 
-def scan_tenant_file(
-    path: Path, playbooks: Sequence[Playbook], *, criticality: CriticalityConfig | None = None
-) -> OfflineScan:
-    """Serve the file, collect it through the connector, evaluate `playbooks` over it."""
-    tenant = load_tenant_file(path)
+def _collect_served(tenant: TenantFile) -> tuple[list[Resource], list[str]]:
     with simulated_tenant(tenant) as sim:
 
         async def read() -> tuple[list[Resource], list[str]]:
             async with open_session(sim.connection, token=sim.token) as session:
                 return await collect(session)
 
-        resources, gaps = asyncio.run(read())
-    as_of = tenant.taken_at or datetime.now(UTC)
-    findings, errors = evaluate(tenant, resources, playbooks, as_of=as_of, criticality=criticality)
-    return OfflineScan(tenant, resources, findings, errors, gaps, as_of)
+        return asyncio.run(read())
+
+
+def scan_tenant_file(
+    path: Path,
+    playbooks: Sequence[Playbook],
+    *,
+    criticality: CriticalityConfig | None = None,
+    keep_resources: bool = True,
+    chunk: int = CHUNK_REPOS,
+) -> OfflineScan:
+    """Check the file, then serve it chunk by chunk, collect through the connector, evaluate `playbooks`."""
+    checked = check(path)
+    as_of = checked.head.taken_at or datetime.now(UTC)
+    kept: list[Resource] = []
+    findings: list[Finding] = []
+    errors: list[RuleError] = []
+    gaps: dict[str, None] = {}
+    count = 0
+    for number, part in enumerate(repo_chunks(checked, chunk)):
+        resources, part_gaps = _collect_served(part)
+        if number > 0:
+            resources = [r for r in resources if r.type not in ORG_LEVEL]
+        found, failed = evaluate(part, resources, playbooks, as_of=as_of, criticality=criticality)
+        findings += found
+        errors += failed
+        gaps.update(dict.fromkeys(part_gaps))
+        count += len(resources)
+        if keep_resources:
+            kept += resources
+    return OfflineScan(checked.head, kept, findings, errors, list(gaps), as_of, resource_count=count)

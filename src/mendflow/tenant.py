@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mendflow.errors import TenantFileError
@@ -178,21 +177,16 @@ def parse_tenant(document: Any, *, source: str) -> TenantFile:
 
 
 def load_tenant_file(path: str | Path) -> TenantFile:
-    """Read a JSON or YAML tenant file; every problem is a TenantFileError naming the file and JSON path."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise TenantFileError(f"{p}: cannot read tenant file: {err.strerror}") from None
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            document = yaml.safe_load(text)
-        else:
-            document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise TenantFileError(f"{p}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
-        raise TenantFileError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
-    return parse_tenant(document, source=str(p))
+    """Read a whole JSON or YAML tenant file; every problem is a TenantFileError naming the file and JSON path.
+
+    The file is first checked in one streaming pass (`tenant_stream.check`: bounded memory, binary, non-UTF-8,
+    truncated and deeply nested files refused), so decoding it whole afterwards cannot fail or recurse deeply.
+    Scans of big files use `tenant_stream` directly and never hold the whole tenant.
+    """
+    from mendflow.tenant_stream import check  # it builds on this module's models
+
+    checked = check(Path(path))
+    if checked.whole or checked.streamed == 0:
+        return checked.head
+    with checked.path.open("rb") as handle:
+        return parse_tenant(json.load(handle), source=str(checked.path))

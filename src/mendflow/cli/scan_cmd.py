@@ -54,7 +54,7 @@ def scan(
         return
     assert tenant_file is not None
     loaded = load_or_fail(playbooks)
-    result = scan_tenant_file(tenant_file, loaded)
+    result = scan_tenant_file(tenant_file, loaded, keep_resources=False)
     if output == OutputFormat.json:
         for finding in result.findings:
             typer.echo(json.dumps(finding.model_dump(mode="json"), sort_keys=True))
@@ -62,7 +62,7 @@ def scan(
     rows = [[f.severity.value, f.rule, f.resource.id, compact(f.evidence)] for f in result.findings]
     typer.echo(table(["severity", "rule", "resource", "evidence"], rows, max_width=[8, 48, 48, 60]))
     typer.echo(
-        f"\n{len(result.findings)} findings in {len(result.resources)} resources of {result.tenant.tenant} "
+        f"\n{len(result.findings)} findings in {result.resource_count} resources of {result.tenant.tenant} "
         f"({len(loaded)} playbooks, as of {result.as_of.isoformat()})"
     )
     for gap in result.gaps:
