@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mendflow.audit import AuditEvent, AuditLog
@@ -405,6 +405,8 @@ class RequestVerifier:
         timestamp = headers.get("x-slack-request-timestamp")
         if not signature or not timestamp:
             return "missing X-Slack-Signature or X-Slack-Request-Timestamp header"
+        if not signature.isascii():  # hmac.compare_digest raises on non-ASCII text
+            return "malformed X-Slack-Signature"
         try:
             sent = int(timestamp)
         except ValueError:
@@ -420,24 +422,53 @@ class RequestVerifier:
         return None
 
 
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, read no further than MAX_BODY (None past it); a client that hangs up mid-body gives b""."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""
+    return b"".join(chunks)
+
+
 def slack_endpoint(
     interactions: SlackInteractions, verifier: RequestVerifier
 ) -> Callable[[Request], Awaitable[Response]]:
     """The `POST /slack/interactivity` endpoint: verify, validate, ack at once, decide in the background."""
 
+    def refused(status: int, reason: str, **details: Any) -> Response:
+        """One audit record and one log line per refused request, never the body."""
+        interactions.refuse_request("http", reason, **details)
+        log.warning("slack request refused", status=status, reason=reason)
+        return PlainTextResponse(f"refused: {reason}", status_code=status)
+
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            interactions.refuse_request("http", f"body of {len(body)} bytes exceeds {MAX_BODY}")
-            return PlainTextResponse("payload too large", status_code=413)
+        body = await _bounded_body(request)
+        if body is None:
+            return refused(413, f"body exceeds {MAX_BODY} bytes")
+        if not body:
+            return refused(400, "empty or truncated body")
+        try:
+            body.decode("utf-8")  # slack-sdk's signature check decodes the body and would raise on other bytes
+        except UnicodeDecodeError as err:
+            return refused(400, f"body is not UTF-8 (invalid byte at offset {err.start})")
         problem = await asyncio.to_thread(verifier.check, body, request.headers)  # the replay cache may be a database
         if problem is not None:
-            interactions.refuse_request("http", problem, client=request.client.host if request.client else "")
-            return PlainTextResponse(f"refused: {problem}", status_code=401)
+            return refused(401, problem, client=request.client.host if request.client else "")
         try:
             interactions.accept(parse_form(body), transport="http")
         except PayloadError as err:
             interactions.refuse_request("http", f"malformed payload: {err}", field=err.path)
+            log.warning("slack request refused", status=400, reason="malformed payload", field=err.path)
             return JSONResponse({"error": "malformed payload", "field": err.path, "problem": err.problem}, 400)
         return Response(status_code=200)
 
