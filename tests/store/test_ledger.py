@@ -66,7 +66,7 @@ def test_claimed_findings_are_not_offered_to_a_second_campaign(db: Database) -> 
 
 
 def test_a_finding_that_comes_back_gets_a_new_campaign_id(db: Database) -> None:
-    """Resolved then regressed: new first_seen, so the content-derived campaign id differs."""
+    """Resolved then back: a new `opened_at`, so the content-derived campaign id differs."""
     ledger = FindingsLedger(db)
     a = finding("/a")
     first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
