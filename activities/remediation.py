@@ -177,6 +177,7 @@ class RemediationActivities:
             bake=rollout.bake,
             max_failures=rollout.max_failures,
             writes_per_minute=self.ctx.settings.changes.budget_for(request.tenant_key),
+            trusted_keys=dict(self.ctx.settings.security.trusted_keys),  # the worker's config, never the input
         )
 
     @activity.defn(name="check_change_window")

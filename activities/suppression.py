@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from mendflow.rbac import is_allowed
+from mendflow.auth.policy import check_suppression
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import SuppressionStep
 
@@ -16,14 +16,16 @@ class SuppressionActivities:
 
     @activity.defn(name="suppress_finding")
     async def suppress_finding(self, step: SuppressionStep) -> None:
-        rbac = self.ctx.settings.rbac
-        groups = tuple(step.groups) or rbac.groups_of(step.requested_by)
-        if not is_allowed(step.requested_by, groups, rbac.suppressors):
-            raise ApplicationError(
-                f"{step.requested_by} may not accept risks (suppressors: {', '.join(rbac.suppressors)})",
-                type="NotAllowed",
-                non_retryable=True,
+        """Verify the API's proof (worker's trusted keys), the suppressors (worker's RBAC), then park it."""
+        try:
+            check_suppression(
+                step,
+                trusted=self.ctx.settings.security.trusted_keys,
+                suppressors=self.ctx.settings.rbac.suppressors,
+                requested_at=step.requested_at or activity.info().started_time,
             )
+        except ValueError as err:
+            raise ApplicationError(str(err), type="NotAllowed", non_retryable=True) from None
         row = self.ctx.ledger.find(step.fingerprint)
         if row is None:
             raise ApplicationError(f"no finding {step.fingerprint} in the ledger", type="NotFound", non_retryable=True)

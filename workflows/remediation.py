@@ -18,9 +18,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
+    from mendflow.auth.policy import check_decision, check_operator, nonce_of
     from mendflow.findings_store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
-    from mendflow.rbac import is_allowed
     from mendflow.rollout import split_batches
     from mendflow.workflow_types import (
         CampaignPlanDetail,
@@ -90,6 +91,8 @@ class RemediationWorkflow:
         self._published = 0
         """Number of timeline events already published (the card and ticket catch up from here)."""
         self._publisher_done = False
+        self._nonces: set[str] = set()
+        """Nonces of the signed requests already accepted: a replayed proof is refused."""
 
     # ---- the campaign ----------------------------------------------------------------------------------------
 
@@ -376,18 +379,20 @@ class RemediationWorkflow:
     def _note(self, event: str, detail: str = "") -> None:
         self._timeline.append({"at": workflow.now().isoformat(), "event": event, "detail": detail})
 
-    def _allowed(self, person: str, groups: tuple[str, ...]) -> bool:
-        return self._plan is not None and is_allowed(person, groups, self._plan.approvers)
-
     def _rollback_requested(self) -> bool:
         required = self._plan.required_approvals if self._plan else 1
         return len({d.approver for d in self._rollback_votes}) >= required
 
     # ---- decisions and operator controls ---------------------------------------------------------------------
 
+    def _used(self, request: Decision | OperatorRequest) -> None:
+        if request.proof is not None:
+            self._nonces.add(nonce_of(request.proof.claims))
+
     @workflow.update
     def decide(self, decision: Decision) -> DecisionOutcome:
         """Approve or reject the campaign (validated first: see `_validate_decision`)."""
+        self._used(decision)
         decision = decision.model_copy(update={"at": workflow.now()})
         self._decisions.append(decision)
         self._note(
@@ -408,29 +413,29 @@ class RemediationWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        if self._plan is None:
-            raise ValueError("the campaign is still being planned; try again in a moment")
-        if self._state != "awaiting_approval" or self._verdict is not None:
-            raise ValueError(f"the campaign is not awaiting a decision (state: {self._state})")
-        if not self._allowed(decision.approver, decision.groups):
-            approvers = ", ".join(self._plan.approvers)
-            raise ValueError(f"{decision.approver} may not approve {self._plan.playbook_id} (approvers: {approvers})")
-        if decision.approver == self._request.requested_by:
-            raise ValueError("the requester of a change cannot decide on it")
-        if any(d.approver == decision.approver for d in self._decisions):
-            raise ValueError(f"{decision.approver} has already decided on this campaign")
-        if decision.verdict is Verdict.reject and not decision.reason.strip():
-            raise ValueError("a rejection needs a reason")
+        """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`)."""
+        check_decision(
+            decision,
+            workflow_id=workflow.info().workflow_id,
+            plan=self._plan,
+            awaiting=self._state == "awaiting_approval" and self._verdict is None,
+            state=self._state,
+            requested_by=self._request.requested_by,
+            decisions=self._decisions,
+            nonces=self._nonces,
+            now=workflow.now(),
+        )
 
     @workflow.update
     def pause(self, request: OperatorRequest) -> str:
+        self._used(request)
         self._paused = True
         self._note(f"paused by {request.operator}", request.reason)
         return "paused: the rollout stops before the next resource"
 
     @pause.validator
     def _validate_pause(self, request: OperatorRequest) -> None:
-        self._check_operator(request)
+        self._check_operator(request, "pause")
         if self._paused:
             raise ValueError("already paused")
         if self._state in IDLE - {"awaiting_approval"} or self._state == "rolling_back":
@@ -438,18 +443,20 @@ class RemediationWorkflow:
 
     @workflow.update
     def resume(self, request: OperatorRequest) -> str:
+        self._used(request)
         self._paused = False
         self._note(f"resumed by {request.operator}", request.reason)
         return "resumed"
 
     @resume.validator
     def _validate_resume(self, request: OperatorRequest) -> None:
-        self._check_operator(request)
+        self._check_operator(request, "resume")
         if not self._paused:
             raise ValueError("not paused")
 
     @workflow.update
     def abort(self, request: OperatorRequest) -> str:
+        self._used(request)
         self._aborted = True
         if self._verdict is None and self._state == "awaiting_approval":
             self._verdict = Verdict.reject
@@ -458,12 +465,13 @@ class RemediationWorkflow:
 
     @abort.validator
     def _validate_abort(self, request: OperatorRequest) -> None:
-        self._check_operator(request)
+        self._check_operator(request, "abort")
         if self._aborted or self._state in IDLE - {"awaiting_approval", "paused"}:
             raise ValueError(f"nothing to abort (state: {self._state})")
 
     @workflow.update
     def rollback(self, request: OperatorRequest) -> str:
+        self._used(request)
         vote = Decision(
             approver=request.operator,
             groups=request.groups,
@@ -482,18 +490,21 @@ class RemediationWorkflow:
 
     @rollback.validator
     def _validate_rollback(self, request: OperatorRequest) -> None:
-        self._check_operator(request)
+        self._check_operator(request, "rollback")
         if self._state not in ("completed", "completed_with_failures", "aborted"):
             raise ValueError(f"only a finished or aborted rollout can be rolled back (state: {self._state})")
         if any(v.approver == request.operator for v in self._rollback_votes):
             raise ValueError(f"{request.operator} has already requested this rollback")
 
-    def _check_operator(self, request: OperatorRequest) -> None:
-        if self._plan is None:
-            raise ValueError("the campaign is still being planned; try again in a moment")
-        if not self._allowed(request.operator, request.groups):
-            approvers = ", ".join(self._plan.approvers)
-            raise ValueError(f"{request.operator} may not operate {self._plan.playbook_id} (approvers: {approvers})")
+    def _check_operator(self, request: OperatorRequest, verb: str) -> None:
+        check_operator(
+            request,
+            verb=verb,
+            workflow_id=workflow.info().workflow_id,
+            plan=self._plan,
+            nonces=self._nonces,
+            now=workflow.now(),
+        )
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def wait_idle(self) -> CampaignStatus:

@@ -8,7 +8,9 @@ MendflowError                 base: a message that says what was wrong, where, a
 │   └── StoreError            the database (SQLite file or PostgreSQL) cannot be reached or migrated
 ├── VendorError               a vendor API answered with an error we cannot recover from
 │   └── AuthError             401/403 on credentials: retrying cannot help
-└── ActionError               a remediation action was asked something it cannot do
+├── ActionError               a remediation action was asked something it cannot do
+└── Refused                   a request was understood and refused (policy, validator); exit code 3
+    └── Unauthenticated       the caller could not be authenticated at the API (HTTP 401/403)
 """
 
 from __future__ import annotations
@@ -61,3 +63,15 @@ class AuthError(VendorError):
 
 class ActionError(MendflowError):
     """A remediation action cannot be carried out as asked."""
+
+
+class Refused(MendflowError):
+    """A request was refused (a workflow's validator, RBAC, a role): nothing changed. Exit code 3."""
+
+
+class Unauthenticated(Refused):
+    """The API could not authenticate the caller (missing, unknown, expired, revoked or wrong-role credential)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        self.status = status
+        super().__init__(message)

@@ -151,6 +151,32 @@ class Channel(StrEnum):
     api = "api"
 
 
+class AuthMethod(StrEnum):
+    """How the person behind a request proved who they are at mendflow's API (recorded for auditors)."""
+
+    token = "token"
+    """A personal API token (`mendflow tokens create`)."""
+    oidc = "oidc"
+    """An OIDC bearer JWT from the configured issuer."""
+    slack = "slack"
+    """A Slack request signed with the app's signing secret (or a Socket Mode envelope)."""
+
+
+class Proof(Frozen):
+    """The API's Ed25519 signature over one request's claims (see `mendflow.auth.proof`).
+
+    `claims` is the exact JSON text that was signed, so verifying never depends on how a model re-serialises.
+    """
+
+    key_id: str
+    """Which of the worker's trusted public keys verifies `signature`."""
+    claims: str
+    """Canonical JSON of `mendflow.auth.proof.Claims`: workflow id, verb, verdict, actor, groups, auth method,
+    channel, reason, nonce, issued-at and expiry."""
+    signature: str
+    """Base64url Ed25519 signature over the UTF-8 bytes of `claims`."""
+
+
 class Decision(Frozen):
     """One person's answer to an approval gate."""
 
@@ -165,6 +191,8 @@ class Decision(Frozen):
     """The id the channel knows the person by (e.g. Slack user id), for the audit trail."""
     at: datetime | None = None
     """Filled in by the workflow (workflow time) when the decision is accepted."""
+    proof: Proof | None = None
+    """The API's signature over this decision; the workflow refuses a decision without a valid one."""
 
 
 class DecisionOutcome(Frozen):

@@ -1,107 +1,253 @@
-"""Operator actions on campaigns and findings, channel-neutral: the CLI (and later other channels) call these.
+"""Operator actions on campaigns and findings, as the API performs them: sign, send, wait for the answer, audit.
 
-Every request carries the person's identity and their groups from the RBAC config; the workflow's update
-validators make the final decision, so what a channel shows is what Temporal accepted.
+Every channel (the operator API used by the CLI, Slack clicks) ends here with an `Actor` whose identity and
+groups the API resolved from SERVER-side config. The request is signed (`mendflow.auth.signing`) and sent as a
+Temporal update; the workflow's validator verifies the proof and applies RBAC, so what the caller is told is
+exactly what the workflow accepted or refused. Free text is redacted before it is signed, sent or audited.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from mendflow.errors import InputError, MendflowError
-from mendflow.models import Channel, Decision, DecisionOutcome, Verdict
-from mendflow.rbac import RbacConfig
-from mendflow.runtime.client import TASK_QUEUE
-from mendflow.workflow_types import CampaignStatus, OperatorRequest, SuppressionInput
+from mendflow.audit import AuditEvent, AuditLog
+from mendflow.auth.signing import DecisionSigner
+from mendflow.errors import ConnectionProblem, InputError
+from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Verdict
+from mendflow.redaction import redact
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
+from mendflow.telemetry import get_logger
+from mendflow.workflow_types import CampaignStatus, OperatorRequest, SuppressionInput, SuppressionOutcome
+
+CONTROLS = ("pause", "resume", "abort", "rollback")
+log = get_logger(__name__)
 
 
-class Refused(MendflowError):
-    """The workflow refused the request (validator): nothing changed. The message says why."""
+@dataclass(frozen=True)
+class Actor:
+    """The person behind a request, as the API resolved them."""
+
+    person: str
+    groups: tuple[str, ...]
+    """From server-side config (RBAC people, Slack user groups), never from the request."""
+    auth: AuthMethod
+    channel: Channel
+    channel_user: str = ""
+    credential: str = ""
+    """Which token / JWT subject / Slack user was used (for the audit trail)."""
 
 
-def _refusal(err: WorkflowUpdateFailedError) -> Refused:
+class Answer(BaseModel):
+    """What the workflow said: accepted (and what happens next) or refused (and why)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: bool
+    message: str
+    state: str = ""
+    workflow_id: str = ""
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> str:
     cause = err.cause
-    message = getattr(cause, "message", None) or str(cause) or str(err)
-    return Refused(f"refused: {message}")
+    return redact(getattr(cause, "message", "") or str(cause or err))
 
 
-async def _update(client: Client, campaign_id: str, name: str, arg: object, result_type: type) -> object:
-    handle = client.get_workflow_handle(campaign_id)
-    try:
-        return await handle.execute_update(name, arg, result_type=result_type)
-    except WorkflowUpdateFailedError as err:
-        raise _refusal(err) from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise InputError(f"no campaign {campaign_id!r} (or it has already finished)") from None
-        raise
+class Operations:
+    """Signed requests to workflows, each answered and audited."""
 
+    def __init__(
+        self,
+        client: Client | TemporalSettings,
+        signer: DecisionSigner,
+        audit: AuditLog | None,
+        *,
+        task_queue: str = TASK_QUEUE,
+    ) -> None:
+        """`client` may be settings: the client is then connected on first use, in the loop serving requests
+        (an API served on another thread's event loop cannot share the caller's client)."""
+        self._client = client if isinstance(client, Client) else None
+        self._settings = client if isinstance(client, TemporalSettings) else None
+        self._lock: asyncio.Lock | None = None
+        self.signer = signer
+        self.audit = audit
+        self.task_queue = task_queue
 
-async def decide(
-    client: Client, campaign_id: str, *, person: str, rbac: RbacConfig, verdict: Verdict, reason: str,
-    channel: Channel = Channel.cli, channel_user: str = "",
-) -> DecisionOutcome:  # fmt: skip
-    decision = Decision(
-        approver=person,
-        groups=rbac.groups_of(person),
-        verdict=verdict,
-        channel=channel,
-        reason=reason,
-        channel_user=channel_user,
-    )
-    outcome = await _update(client, campaign_id, "decide", decision, DecisionOutcome)
-    assert isinstance(outcome, DecisionOutcome)
-    return outcome
+    async def client(self) -> Client:
+        if self._client is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._client is None:
+                    assert self._settings is not None
+                    self._client = await connect(self._settings)
+        return self._client
 
+    # --- audit ---
 
-async def operate(client: Client, campaign_id: str, control: str, *, person: str, rbac: RbacConfig, reason: str) -> str:
-    """`pause`, `resume`, `abort` or `rollback` a campaign as `person`."""
-    request = OperatorRequest(operator=person, groups=rbac.groups_of(person), channel=Channel.cli, reason=reason)
-    message = await _update(client, campaign_id, control, request, str)
-    return str(message)
-
-
-async def status(client: Client, campaign_id: str) -> CampaignStatus:
-    try:
-        result: CampaignStatus = await client.get_workflow_handle(campaign_id).query(
-            "status", result_type=CampaignStatus
+    def record(self, kind: str, actor: Actor | None, answer: Answer, *, target: str = "", **details: Any) -> None:
+        """One audit line per request, accepted or refused (an unwritable audit log is logged, never fatal)."""
+        if self.audit is None:
+            return
+        event = AuditEvent(
+            kind=kind,
+            outcome="accepted" if answer.accepted else "refused",
+            reason=answer.message,
+            channel=actor.channel.value if actor else "",
+            actor=actor.person if actor else "",
+            channel_user=actor.channel_user if actor else "",
+            campaign_id=target,
+            details={"auth": actor.auth.value if actor else "", "credential": actor.credential if actor else ""}
+            | details,
         )
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise InputError(f"no campaign {campaign_id!r}") from None
-        raise
-    return result
+        try:
+            self.audit.append(event)
+        except OSError as err:
+            log.error("audit log write failed", path=str(self.audit.path), error=err.strerror)
 
+    # --- campaigns ---
 
-async def running_campaigns(client: Client) -> list[CampaignStatus]:
-    out = []
-    async for execution in client.list_workflows(
-        "WorkflowType = 'RemediationWorkflow' AND ExecutionStatus = 'Running'"
-    ):
-        out.append(await status(client, execution.id))
-    return sorted(out, key=lambda s: s.campaign_id)
+    async def _update(self, workflow_id: str, verb: str, arg: object, result_type: type) -> object:
+        handle = (await self.client()).get_workflow_handle(workflow_id)
+        try:
+            return await handle.execute_update(verb, arg, result_type=result_type)
+        except WorkflowUpdateFailedError as err:
+            return Answer(accepted=False, message=_refusal(err), workflow_id=workflow_id)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return Answer(
+                    accepted=False,
+                    message=f"campaign {workflow_id} is not running (finished, or never existed)",
+                    workflow_id=workflow_id,
+                )
+            raise ConnectionProblem(f"Temporal refused {verb} on {workflow_id}: {redact(err.message)}") from None
 
+    async def decide(
+        self, actor: Actor, campaign_id: str, verdict: Verdict, reason: str, *, audit: bool = True
+    ) -> DecisionOutcome:
+        """Approve or reject; the answer is the workflow's (`accepted=False` with the validator's reason)."""
+        reason = redact(reason)
+        proof = self.signer.sign(
+            workflow_id=campaign_id,
+            verb="decide",
+            verdict=verdict.value,
+            actor=actor.person,
+            groups=actor.groups,
+            auth=actor.auth,
+            channel=actor.channel,
+            channel_user=actor.channel_user,
+            reason=reason,
+        )
+        decision = Decision(
+            approver=actor.person,
+            groups=actor.groups,
+            verdict=verdict,
+            channel=actor.channel,
+            reason=reason,
+            channel_user=actor.channel_user,
+            proof=proof,
+        )
+        result = await self._update(campaign_id, "decide", decision, DecisionOutcome)
+        outcome = (
+            result
+            if isinstance(result, DecisionOutcome)
+            else DecisionOutcome(accepted=False, message=result.message if isinstance(result, Answer) else "")
+        )
+        if audit:
+            answer = Answer(accepted=outcome.accepted, message=outcome.message, state=outcome.state)
+            self.record("decision", actor, answer, target=campaign_id, verdict=verdict.value, reason_given=reason)
+        return outcome
 
-async def suppress(
-    client: Client, fingerprint: str, *, person: str, rbac: RbacConfig, reason: str, expires_at: datetime
-) -> str:
-    """Start the durable suppression; the worker checks RBAC before anything changes."""
-    if not reason.strip():
-        raise InputError("a suppression needs a reason (--reason)")
-    workflow_id = f"suppress/{fingerprint}/{int(expires_at.timestamp())}"
-    await client.start_workflow(
-        "SuppressionWorkflow",
-        SuppressionInput(
+    async def control(self, actor: Actor, campaign_id: str, verb: str, reason: str) -> Answer:
+        """`pause`, `resume`, `abort` or `rollback` a campaign."""
+        if verb not in CONTROLS:
+            raise InputError(f"unknown control {verb!r} (one of {', '.join(CONTROLS)})")
+        reason = redact(reason)
+        proof = self.signer.sign(
+            workflow_id=campaign_id,
+            verb=verb,
+            actor=actor.person,
+            groups=actor.groups,
+            auth=actor.auth,
+            channel=actor.channel,
+            channel_user=actor.channel_user,
+            reason=reason,
+        )
+        request = OperatorRequest(
+            operator=actor.person, groups=actor.groups, channel=actor.channel, reason=reason, proof=proof
+        )
+        result = await self._update(campaign_id, verb, request, str)
+        answer = result if isinstance(result, Answer) else Answer(accepted=True, message=str(result))
+        answer = answer.model_copy(update={"workflow_id": campaign_id})
+        self.record("control", actor, answer, target=campaign_id, verb=verb, reason_given=reason)
+        return answer
+
+    async def status(self, campaign_id: str) -> CampaignStatus:
+        try:
+            result: CampaignStatus = (
+                await (await self.client()).get_workflow_handle(campaign_id).query("status", result_type=CampaignStatus)
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise InputError(f"no campaign {campaign_id!r}") from None
+            raise ConnectionProblem(f"Temporal could not answer for {campaign_id}: {redact(err.message)}") from None
+        return result
+
+    async def running(self) -> list[CampaignStatus]:
+        out = []
+        async for execution in (await self.client()).list_workflows(
+            "WorkflowType = 'RemediationWorkflow' AND ExecutionStatus = 'Running'"
+        ):
+            out.append(await self.status(execution.id))
+        return sorted(out, key=lambda s: s.campaign_id)
+
+    # --- findings ---
+
+    async def suppress(self, actor: Actor, fingerprint: str, reason: str, expires_at: datetime) -> Answer:
+        """Start the durable suppression and wait for the worker's verdict (unknown finding, person not allowed)."""
+        reason = redact(reason)
+        if not reason.strip():
+            raise InputError("a suppression needs a reason (--reason)")
+        workflow_id = f"suppress/{fingerprint}/{int(expires_at.timestamp())}"
+        proof = self.signer.sign(
+            workflow_id=workflow_id,
+            verb="suppress",
+            actor=actor.person,
+            groups=actor.groups,
+            auth=actor.auth,
+            channel=actor.channel,
+            channel_user=actor.channel_user,
+            reason=reason,
+        )
+        request = SuppressionInput(
             fingerprint=fingerprint,
             reason=reason,
-            requested_by=person,
-            groups=rbac.groups_of(person),
+            requested_by=actor.person,
+            groups=actor.groups,
             expires_at=expires_at,
-        ),
-        id=workflow_id,
-        task_queue=TASK_QUEUE,
-    )
-    return workflow_id
+            proof=proof,
+        )
+        try:
+            handle = await (await self.client()).start_workflow(
+                "SuppressionWorkflow", request, id=workflow_id, task_queue=self.task_queue
+            )
+            outcome: SuppressionOutcome = await handle.execute_update("outcome", result_type=SuppressionOutcome)
+            answer = Answer(accepted=outcome.accepted, message=outcome.message, workflow_id=workflow_id)
+        except WorkflowAlreadyStartedError:
+            answer = Answer(
+                accepted=False, message="this finding is already suppressed until that time", workflow_id=workflow_id
+            )
+        except RPCError as err:
+            raise ConnectionProblem(f"Temporal refused the suppression: {redact(err.message)}") from None
+        self.record("suppression", actor, answer, target=workflow_id, fingerprint=fingerprint, reason_given=reason)
+        return answer
+
+
+__all__ = ["CONTROLS", "Actor", "Answer", "Operations"]

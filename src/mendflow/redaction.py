@@ -17,6 +17,7 @@ _PATTERNS = (
     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
     re.compile(r"\bxapp-[A-Za-z0-9-]{10,}\b"),
+    re.compile(r"\bmfp_[A-Za-z0-9_-]{20,}"),  # mendflow personal API tokens
     re.compile(r"(?i)\b(bearer|token|ssws)\s+[A-Za-z0-9._~+/=-]{8,}"),
 )
 _SENSITIVE_KEYS = re.compile(r"(?i)(token|secret|password|authorization|api[_-]?key|private[_-]?key)")

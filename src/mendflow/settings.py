@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mendflow.auth.config import SecuritySettings
 from mendflow.errors import InputError
 from mendflow.rbac import RbacConfig
 from mendflow.secrets import SecretRef
@@ -81,6 +82,8 @@ class Settings(BaseModel):
     """Approval cards and clicks (unset: no Slack)."""
     jira: JiraSettings | None = None
     """Campaign tickets (unset: no Jira)."""
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    """Signing key (API), trusted keys (workers), OIDC issuer (API): see docs/security.md."""
 
     @classmethod
     def load(cls, path: Path | None) -> Settings:

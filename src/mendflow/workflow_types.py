@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mendflow.models import Change, Channel, Decision, Finding, JsonObject, ResourceRef, Severity
+from mendflow.models import Change, Channel, Decision, Finding, JsonObject, Proof, ResourceRef, Severity
 
 
 class Message(BaseModel):
@@ -153,15 +153,23 @@ class CampaignPlanDetail(Message):
     bake: timedelta
     max_failures: int
     writes_per_minute: int
+    trusted_keys: dict[str, str] = Field(default_factory=dict)
+    """key id → base64 Ed25519 public key: the API keys whose signed decisions this campaign accepts. Taken from
+    the WORKER's config by `plan_campaign`, never from the workflow input or a request."""
 
 
 class OperatorRequest(Message):
     """A person asking to pause, resume, abort or roll back a campaign."""
 
     operator: str
+    """mendflow identity of the person asking."""
     groups: tuple[str, ...] = ()
+    """Their groups, as resolved by the API from server-side config (must equal the signed claims)."""
     channel: Channel = Channel.cli
     reason: str = ""
+    """Why (already redacted by the API)."""
+    proof: Proof | None = None
+    """The API's signature over this request; the workflow refuses a request without a valid one."""
 
 
 class ChangeStep(Message):
@@ -245,9 +253,14 @@ class SuppressionInput(Message):
 
     fingerprint: str
     reason: str
+    """Why the risk is accepted (already redacted by the API)."""
     requested_by: str
+    """mendflow identity of the person accepting the risk."""
     groups: tuple[str, ...] = ()
+    """Their groups, as resolved by the API from server-side config (must equal the signed claims)."""
     expires_at: datetime
+    proof: Proof | None = None
+    """The API's signature over this request; the worker refuses a suppression without a valid one."""
 
 
 class SuppressionStep(Message):
@@ -256,6 +269,19 @@ class SuppressionStep(Message):
     """The suppression workflow id, so only this suppression can re-open what it parked."""
     requested_by: str = ""
     groups: tuple[str, ...] = ()
+    proof: Proof | None = None
+    """Passed on from `SuppressionInput`: the activity verifies it against the worker's trusted keys."""
+    reason: str = ""
+    requested_at: datetime | None = None
+    """When the suppression workflow started: the proof is judged fresh as of then, so retries still pass."""
+
+
+class SuppressionOutcome(Message):
+    """What the caller of `suppress` learns once the worker has checked the request."""
+
+    accepted: bool
+    message: str
+    """Why it was refused, or until when the finding is parked."""
 
 
 class SuppressionResult(Message):
@@ -263,6 +289,8 @@ class SuppressionResult(Message):
     suppressed_until: datetime
     reopened: bool
     """False when the finding was resolved (or re-scanned away) before the suppression ended."""
+    refused: str = ""
+    """Why the worker refused the suppression (nothing was parked); empty when it was accepted."""
 
 
 # --- publishing (Slack card, Jira ticket) -------------------------------------------------------------------

@@ -23,8 +23,8 @@ from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.audit import AuditLog
 from mendflow.demo import card_history
 from mendflow.integrations.slack import SlackDirectory
-from mendflow.models import Verdict
-from mendflow.operations import decide
+from mendflow.models import AuthMethod, Channel, Verdict
+from mendflow.operations import Actor, Operations
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
@@ -33,6 +33,7 @@ from mendflow.sim.slack import SlackWorkspace
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus
 from tests.conftest import SimulatedOrg
+from tests.signing import SIGNER, trusting
 from tests.workflows.campaigns import hook_configs, hook_playbook, start_campaign
 
 from .conftest import ALICE, BOB, CAROL, MALLORY, ONCALL, SimulatedJira, cards_for, serve_here
@@ -103,20 +104,22 @@ async def flow(
     monkeypatch.setenv("FLOW_SLACK_BOT", slack.bot_token)
     monkeypatch.setenv("FLOW_SLACK_SIGNING", slack.signing_secret)
     monkeypatch.setenv("FLOW_JIRA_TOKEN", jira.token)
-    settings = Settings(
-        rbac=RBAC,
-        slack=SlackSettings(
-            bot_token=SecretRef(ref="env:FLOW_SLACK_BOT"),
-            signing_secret=SecretRef(ref="env:FLOW_SLACK_SIGNING"),
-            base_url=slack.base_url + "/api/",
-            channel="#sec-remediation",
-            usergroups={ONCALL: "secops-oncall"},
-            max_retries=0,
-            timeout=5,
-        ),
-        jira=JiraSettings(
-            server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:FLOW_JIRA_TOKEN"), timeout=5
-        ),
+    settings = trusting(
+        Settings(
+            rbac=RBAC,
+            slack=SlackSettings(
+                bot_token=SecretRef(ref="env:FLOW_SLACK_BOT"),
+                signing_secret=SecretRef(ref="env:FLOW_SLACK_SIGNING"),
+                base_url=slack.base_url + "/api/",
+                channel="#sec-remediation",
+                usergroups={ONCALL: "secops-oncall"},
+                max_retries=0,
+                timeout=5,
+            ),
+            jira=JiraSettings(
+                server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:FLOW_JIRA_TOKEN"), timeout=5
+            ),
+        )
     )
     playbook = hook_playbook(bake="1s", extra="ticket: {project: SEC, labels: [security]}")
     context = WorkerContext(
@@ -126,7 +129,7 @@ async def flow(
     cards = cards_for(slack)
     app = create_api_app(
         slack_signing_secret=slack.signing_secret,
-        decide=temporal_decider(dev_env.client),
+        decide=temporal_decider(Operations(dev_env.client, SIGNER, audit)),
         directory=SlackDirectory.from_rbac(cards, RBAC, usergroups={ONCALL: "secops-oncall"}),
         audit=audit,
         cards=cards,
@@ -240,9 +243,9 @@ async def test_slack_down_campaign_waits_cli_still_works_and_card_catches_up(flo
     assert (await idle(handle)).state == "awaiting_approval"
     await asyncio.sleep(1.0)
     assert flow.slack.cards() == [] and (await flow.status(handle)).state == "awaiting_approval"
-    outcome = await decide(
-        flow.env.client, handle.id, person="bob", rbac=RBAC, verdict=Verdict.approve, reason="Slack is down"
-    )
+    bob = Actor(person="bob", groups=RBAC.groups_of("bob"), auth=AuthMethod.token, channel=Channel.api)
+    ops = Operations(flow.env.client, SIGNER, flow.audit)
+    outcome = await ops.decide(bob, handle.id, Verdict.approve, "Slack is down")
     assert outcome.accepted
     assert (await idle(handle)).state == "completed"
     await until(lambda: bool(flow.slack.cards()), within=30)

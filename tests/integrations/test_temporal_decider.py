@@ -1,4 +1,5 @@
-"""`temporal_decider`: a Slack decision becomes the `decide` workflow update; validator refusals come back as text."""
+"""`temporal_decider`: a Slack decision becomes a SIGNED `decide` workflow update; validator refusals come back as
+text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from mendflow.api.app import temporal_decider
 from mendflow.models import Channel, Decision, DecisionOutcome, Verdict
+from mendflow.operations import Operations
+from tests.signing import SIGNER
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +37,8 @@ class DecideProbe:
 
     @decide.validator
     def check(self, decision: Decision) -> None:
+        if decision.proof is None or decision.proof.key_id != SIGNER.key_id:
+            raise ValueError("unsigned")
         if "secops-oncall" not in decision.groups:
             raise ValueError(f"{decision.approver} may not approve: needs group:secops-oncall")
 
@@ -50,7 +55,7 @@ async def test_update_accepted_refused_and_not_running(dev_env: WorkflowEnvironm
         dev_env.client, task_queue=queue, workflows=[DecideProbe], workflow_runner=UnsandboxedWorkflowRunner()
     ):
         handle = await dev_env.client.start_workflow(DecideProbe.run, id=campaign, task_queue=queue)
-        decide = temporal_decider(dev_env.client)
+        decide = temporal_decider(Operations(dev_env.client, SIGNER, None))
         refused = await decide(campaign, _decision("mallory"))
         assert not refused.accepted and "mallory may not approve" in refused.message
         accepted = await decide(campaign, _decision("alice", "secops-oncall"))

@@ -14,6 +14,7 @@ from mendflow.rbac import Person, RbacConfig
 from mendflow.settings import Settings
 from mendflow.windows import ChangePolicy
 from mendflow.workflow_types import RemediationInput, RemediationResult
+from tests.signing import trusting
 from tests.workflows.helpers import AS_OF
 
 RBAC = RbacConfig(
@@ -53,7 +54,8 @@ def hook_playbook(*, mode: str = "approval", severity: str = "high", bake: str =
 
 
 def settings(changes: ChangePolicy | None = None) -> Settings:
-    return Settings(rbac=RBAC, changes=changes or ChangePolicy())
+    """The test RBAC, and workers that trust the test API key (`tests.signing.SIGNER`)."""
+    return trusting(Settings(rbac=RBAC, changes=changes or ChangePolicy()))
 
 
 def findings_for(playbook: Playbook, ids: list[str] = HOOKS) -> list[Finding]:

@@ -14,6 +14,7 @@ from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus
 from tests.conftest import SimulatedOrg
+from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC, hook_configs, hook_playbook, settings, start_campaign
 
 
@@ -26,8 +27,9 @@ def context_for(org: SimulatedOrg, tmp_path: Path, playbook, changes=None) -> Wo
     )
 
 
-def vote(person: str, verdict: Verdict = Verdict.approve, reason: str = "looks right") -> Decision:
-    return Decision(approver=person, groups=RBAC.groups_of(person), verdict=verdict, channel=Channel.cli, reason=reason)
+def vote(handle, person: str, verdict: Verdict = Verdict.approve, reason: str = "looks right") -> Decision:  # type: ignore[no-untyped-def]
+    """A decision signed the way the API signs it, for this campaign."""
+    return signed_decision(handle.id, person, RBAC, verdict, reason)
 
 
 async def idle(handle) -> CampaignStatus:  # type: ignore[no-untyped-def]
@@ -70,15 +72,15 @@ async def test_every_refused_decision_changes_nothing(
     async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
         handle = await start_campaign(time_env.client, queue, playbook, requested_by="alice")
         waiting = await idle(handle)
-        assert "may not approve" in await refused(handle, vote("mallory"))
-        assert "requester" in await refused(handle, vote("alice"))
-        assert "needs a reason" in await refused(handle, vote("bob", Verdict.reject, reason=" "))
+        assert "may not approve" in await refused(handle, vote(handle, "mallory"))
+        assert "requester" in await refused(handle, vote(handle, "alice"))
+        assert "needs a reason" in await refused(handle, vote(handle, "bob", Verdict.reject, reason=" "))
         unchanged = await handle.query("status", result_type=CampaignStatus)
         assert unchanged.decisions == [] and unchanged.state == "awaiting_approval"
         assert unchanged.timeline == waiting.timeline and hook_configs(github_org.state) == before
-        outcome = await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        outcome = await handle.execute_update("decide", vote(handle, "bob"), result_type=DecisionOutcome)
         assert outcome.accepted and outcome.state == "approved"
-        assert "not awaiting a decision" in await refused(handle, vote("carol"))
+        assert "not awaiting a decision" in await refused(handle, vote(handle, "carol"))
         done = await idle(handle)
     assert done.state == "completed"
     assert [d.approver for d in done.decisions] == ["bob"] and done.decisions[0].at is not None
@@ -93,11 +95,11 @@ async def test_critical_playbooks_need_two_distinct_approvers(
     async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
         handle = await start_campaign(time_env.client, queue, playbook)
         await idle(handle)
-        first = await handle.execute_update("decide", vote("alice"), result_type=DecisionOutcome)
+        first = await handle.execute_update("decide", vote(handle, "alice"), result_type=DecisionOutcome)
         assert first.accepted and "1 more distinct approver" in first.message
-        assert "already decided" in await refused(handle, vote("alice"))
+        assert "already decided" in await refused(handle, vote(handle, "alice"))
         assert (await handle.query("status", result_type=CampaignStatus)).state == "awaiting_approval"
-        second = await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        second = await handle.execute_update("decide", vote(handle, "bob"), result_type=DecisionOutcome)
         assert second.state == "approved"
         done = await idle(handle)
     assert done.state == "completed" and all(c.outcome == Outcome.verified for c in done.changes)
@@ -113,7 +115,7 @@ async def test_rejection_changes_nothing_and_records_why(
     async with build_worker(time_env.client, context_for(github_org, tmp_path, playbook), task_queue=queue):
         handle = await start_campaign(time_env.client, queue, playbook)
         await idle(handle)
-        await handle.execute_update("decide", vote("carol", Verdict.reject, "receiver pins a self-signed cert"))
+        await handle.execute_update("decide", vote(handle, "carol", Verdict.reject, "receiver pins a self-signed cert"))
         result = await handle.result()
         status = await handle.query("status", result_type=CampaignStatus)
     assert result.outcome == "rejected" and hook_configs(github_org.state) == before
@@ -137,7 +139,7 @@ async def test_targets_fixed_while_waiting_are_skipped_not_written(
         hook = next(h for h in github_org.state.repo("api")["_hooks"] if h["id"] == 11)
         hook["config"]["insecure_ssl"] = "0"
         hook["config"]["url"] = "https://ci.acme.example/hooks/github-v2"  # a hand edit we must not overwrite
-        await handle.execute_update("decide", vote("bob"), result_type=DecisionOutcome)
+        await handle.execute_update("decide", vote(handle, "bob"), result_type=DecisionOutcome)
         done = await idle(handle)
     outcomes = {c.resource.id: c.outcome for c in done.changes}
     assert outcomes == {"/repos/acme/api/hooks/11": Outcome.skipped, "/repos/acme/web/hooks/21": Outcome.verified}

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.models import Channel, Decision, DecisionOutcome, Outcome, Verdict
+from mendflow.models import DecisionOutcome, Outcome, Verdict
 from mendflow.playbook import Playbook
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.redaction import register_secret
@@ -23,7 +23,8 @@ from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from mendflow.workflow_types import CampaignStatus, OperatorRequest
+from mendflow.workflow_types import CampaignStatus
+from tests.signing import signed_decision, signed_request
 from tests.workflows.campaigns import RBAC, settings
 from tests.workflows.helpers import run_scan
 
@@ -63,14 +64,13 @@ async def test_okta_inactive_users_are_suspended_after_approval_and_rolled_back_
             assert waiting.state == "awaiting_approval" and waiting.plan is not None
             targets = [t.resource.id.rsplit("/", 1)[1] for t in waiting.plan.targets]
             handle = dev_env.client.get_workflow_handle(cid)
-            decision = Decision(approver="alice", groups=RBAC.groups_of("alice"), verdict=Verdict.approve,
-                                channel=Channel.cli, reason="left the company")  # fmt: skip
+            decision = signed_decision(cid, "alice", RBAC, Verdict.approve, "left the company")
             await handle.execute_update("decide", decision, result_type=DecisionOutcome)
             done = await wait_idle(dev_env.client, cid)
             assert done.state == "completed" and {c.outcome for c in done.changes} == {Outcome.verified}
             now = {u["id"]: u for u in app.state.okta.users}
             assert all(now[t]["status"] == "SUSPENDED" for t in targets)
-            request = OperatorRequest(operator="alice", groups=RBAC.groups_of("alice"), reason="wrong people")
+            request = signed_request(cid, "rollback", "alice", RBAC, "wrong people")
             await handle.execute_update("rollback", request, result_type=str)
             async with asyncio.timeout(60):
                 while (await handle.query("status", result_type=CampaignStatus)).state != "rolled_back":  # noqa: ASYNC110

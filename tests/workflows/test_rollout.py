@@ -9,17 +9,19 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.models import Channel, Outcome
+from mendflow.models import Outcome
 from mendflow.runtime.worker import build_worker
 from mendflow.windows import DAYS, ChangePolicy, FreezeWindow
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus, OperatorRequest
 from tests.conftest import SimulatedOrg
+from tests.signing import signed_request
 from tests.workflows.campaigns import RBAC, hook_configs, hook_playbook, settings, start_campaign
 
 
-def operator(person: str, reason: str = "on-call") -> OperatorRequest:
-    return OperatorRequest(operator=person, groups=RBAC.groups_of(person), channel=Channel.cli, reason=reason)
+def operator(handle, verb: str, person: str, reason: str = "on-call") -> OperatorRequest:  # type: ignore[no-untyped-def]
+    """`verb` by `person`, signed the way the API signs it."""
+    return signed_request(handle.id, verb, person, RBAC, reason)
 
 
 def context(org: SimulatedOrg, tmp_path: Path, playbook, changes=None) -> WorkerContext:  # type: ignore[no-untyped-def]
@@ -51,7 +53,7 @@ async def test_completed_campaign_rolls_back_to_the_captured_state(
         handle = await start_campaign(time_env.client, queue, playbook)
         done = await handle.execute_update("wait_idle", result_type=CampaignStatus)
         assert done.state == "completed" and hook_configs(github_org.state) != before
-        message = await handle.execute_update("rollback", operator("alice"), result_type=str)
+        message = await handle.execute_update("rollback", operator(handle, "rollback", "alice"), result_type=str)
         assert "rollback starts" in message
         result = await handle.result()
         final = await status_of(handle)
@@ -71,11 +73,11 @@ async def test_pause_holds_the_rollout_between_resources_until_resumed(
     async with build_worker(time_env.client, context(github_org, tmp_path, playbook), task_queue=queue):
         handle = await start_campaign(time_env.client, queue, playbook)
         await until_state(handle, "baking")
-        await handle.execute_update("pause", operator("bob"), result_type=str)
+        await handle.execute_update("pause", operator(handle, "pause", "bob"), result_type=str)
         await time_env.sleep(timedelta(minutes=11))  # the bake ends while paused
         paused = await until_state(handle, "paused")
         assert [c.outcome for c in paused.changes] == [Outcome.verified, Outcome.planned]
-        await handle.execute_update("resume", operator("bob"), result_type=str)
+        await handle.execute_update("resume", operator(handle, "resume", "bob"), result_type=str)
         done = await handle.execute_update("wait_idle", result_type=CampaignStatus)
     assert done.state == "completed" and [c.outcome for c in done.changes] == [Outcome.verified] * 2
 
@@ -90,16 +92,16 @@ async def test_abort_stops_before_the_next_resource_and_rollback_undoes_the_rest
     async with build_worker(time_env.client, context(github_org, tmp_path, playbook), task_queue=queue):
         handle = await start_campaign(time_env.client, queue, playbook)
         await until_state(handle, "baking")
-        await handle.execute_update("pause", operator("carol"), result_type=str)
+        await handle.execute_update("pause", operator(handle, "pause", "carol"), result_type=str)
         await time_env.sleep(timedelta(minutes=11))
         await until_state(handle, "paused")
-        message = await handle.execute_update("abort", operator("carol"), result_type=str)
+        message = await handle.execute_update("abort", operator(handle, "abort", "carol"), result_type=str)
         assert "changed ones stay changed" in message
         aborted = await until_state(handle, "aborted")
         assert [c.outcome for c in aborted.changes] == [Outcome.verified, Outcome.planned]
         assert hook_configs(github_org.state)[11]["insecure_ssl"] == "0"
         assert hook_configs(github_org.state)[21] == before[21]
-        await handle.execute_update("rollback", operator("carol"), result_type=str)
+        await handle.execute_update("rollback", operator(handle, "rollback", "carol"), result_type=str)
         result = await handle.result()
     assert result.outcome == "rolled_back" and hook_configs(github_org.state) == before
 

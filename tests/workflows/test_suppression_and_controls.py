@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.models import Channel
+from mendflow.models import AuthMethod, Channel
 from mendflow.playbook import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.worker import build_worker
@@ -18,6 +18,7 @@ from mendflow.settings import Settings
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus, OperatorRequest, SuppressionInput, SuppressionResult
 from tests.conftest import SimulatedOrg
+from tests.signing import SIGNER, signed_request, trusting
 from tests.workflows.campaigns import RBAC, hook_configs, hook_playbook, settings, start_campaign
 from tests.workflows.helpers import run_scan
 
@@ -36,8 +37,17 @@ NOTIFY = Playbook.model_validate(
 LEADS = RbacConfig(people={**RBAC.people, "lead": Person(groups=("secops-leads",))})
 
 
-def request(person: str) -> OperatorRequest:
-    return OperatorRequest(operator=person, groups=LEADS.groups_of(person), channel=Channel.cli, reason="test")
+def request(handle, verb: str, person: str) -> OperatorRequest:  # type: ignore[no-untyped-def]
+    return signed_request(handle.id, verb, person, LEADS, "test")
+
+
+def suppression(workflow_id: str, fingerprint: str, person: str, reason: str, expires_at: datetime) -> SuppressionInput:
+    """A suppression signed the way the API signs it (for the workflow id it will run under)."""
+    groups = LEADS.groups_of(person)
+    proof = SIGNER.sign(workflow_id=workflow_id, verb="suppress", actor=person, groups=groups,
+                        auth=AuthMethod.token, channel=Channel.cli, reason=reason)  # fmt: skip
+    return SuppressionInput(fingerprint=fingerprint, reason=reason, requested_by=person, groups=groups,
+                            expires_at=expires_at, proof=proof)  # fmt: skip
 
 
 async def test_suppression_parks_a_finding_and_its_timer_reopens_it(
@@ -45,7 +55,10 @@ async def test_suppression_parks_a_finding_and_its_timer_reopens_it(
 ) -> None:
     """A lead accepts the risk for 30 days: the ledger says suppressed, no campaign; at expiry it is open again."""
     ctx = WorkerContext(
-        registry=github_org.registry(), data_dir=tmp_path, playbooks={NOTIFY.id: NOTIFY}, settings=Settings(rbac=LEADS)
+        registry=github_org.registry(),
+        data_dir=tmp_path,
+        playbooks={NOTIFY.id: NOTIFY},
+        settings=trusting(Settings(rbac=LEADS)),
     )
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(time_env.client, ctx, task_queue=queue):
@@ -53,11 +66,12 @@ async def test_suppression_parks_a_finding_and_its_timer_reopens_it(
         finding = ctx.ledger.rows("github:acme")[0].finding
         handle = await time_env.client.start_workflow(
             "SuppressionWorkflow",
-            SuppressionInput(
-                fingerprint=finding.fingerprint,
-                reason="repo is a public mirror; scanning happens upstream",
-                requested_by="lead",
-                expires_at=(await _now(time_env)) + timedelta(days=30),
+            suppression(
+                f"suppress/{finding.fingerprint}",
+                finding.fingerprint,
+                "lead",
+                "repo is a public mirror; scanning happens upstream",
+                (await _now(time_env)) + timedelta(days=30),
             ),
             id=f"suppress/{finding.fingerprint}",
             task_queue=queue,
@@ -76,25 +90,29 @@ async def test_suppression_by_someone_not_allowed_is_refused_and_changes_nothing
 ) -> None:
     """Only suppressors (RBAC) may accept a risk; a refusal leaves the finding open."""
     ctx = WorkerContext(
-        registry=github_org.registry(), data_dir=tmp_path, playbooks={NOTIFY.id: NOTIFY}, settings=Settings(rbac=LEADS)
+        registry=github_org.registry(),
+        data_dir=tmp_path,
+        playbooks={NOTIFY.id: NOTIFY},
+        settings=trusting(Settings(rbac=LEADS)),
     )
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(time_env.client, ctx, task_queue=queue):
         await run_scan(time_env.client, queue)
         finding = ctx.ledger.rows("github:acme")[0].finding
-        with pytest.raises(WorkflowFailureError) as err:
-            await time_env.client.execute_workflow(
-                "SuppressionWorkflow",
-                SuppressionInput(
-                    fingerprint=finding.fingerprint,
-                    reason="because",
-                    requested_by="mallory",
-                    expires_at=(await _now(time_env)) + timedelta(days=1),
-                ),
-                id=f"suppress/{finding.fingerprint}",
-                task_queue=queue,
-            )
-    assert "may not accept risks" in str(err.value.cause.cause)  # type: ignore[union-attr]
+        result = await time_env.client.execute_workflow(
+            "SuppressionWorkflow",
+            suppression(
+                f"suppress/{finding.fingerprint}",
+                finding.fingerprint,
+                "mallory",
+                "because",
+                (await _now(time_env)) + timedelta(days=1),
+            ),
+            id=f"suppress/{finding.fingerprint}",
+            task_queue=queue,
+            result_type=SuppressionResult,
+        )
+    assert "may not accept risks" in result.refused and not result.reopened
     assert ctx.ledger.find(finding.fingerprint).status.value == "open"  # type: ignore[union-attr]
 
 
@@ -117,7 +135,7 @@ async def test_operator_controls_refuse_what_makes_no_sense_and_change_nothing(
             ("rollback", "alice", "only a finished or aborted rollout"),
         ]:
             with pytest.raises(WorkflowUpdateFailedError) as err:
-                await handle.execute_update(control, request(person), result_type=str)
+                await handle.execute_update(control, request(handle, control, person), result_type=str)
             assert why in str(err.value.cause)
         after = await handle.query("status", result_type=CampaignStatus)
     assert after.timeline == waiting.timeline and after.state == "awaiting_approval" and not after.paused

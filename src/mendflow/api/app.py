@@ -1,8 +1,10 @@
-"""mendflow's HTTP API (ASGI, Starlette): Slack interactivity and a health check.
+"""mendflow's HTTP API (ASGI, Starlette): the operator API, Slack interactivity and a health check.
 
-`create_api_app` is transport only: what a decision does is the `decide` callable it is given. In production
-that is `temporal_decider(client)`, which sends the `decide` workflow update to the campaign's workflow (the
-workflow id is the campaign id) and turns a validator's rejection into a refused `DecisionOutcome`.
+`create_api_app` is transport only. Whatever the channel, a request ends in `mendflow.operations.Operations`,
+which signs it with the API's key and sends it to the workflow as a Temporal update; the workflow's validator
+verifies that proof and applies RBAC, and its answer is what the caller is told. Slack's `decide` callable is
+`temporal_decider(ops)`: the click's person and groups (resolved from server config and Slack user groups) are
+signed with `auth=slack`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
+from mendflow.api.operator import OperatorApi
 from mendflow.api.slack_interactivity import (
     Decide,
     ReplayCache,
@@ -26,76 +27,72 @@ from mendflow.api.slack_interactivity import (
     slack_endpoint,
 )
 from mendflow.audit import AuditLog
-from mendflow.errors import ConnectionProblem
 from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
-from mendflow.models import Decision, DecisionOutcome
-from mendflow.redaction import redact, register_secret
+from mendflow.models import AuthMethod, Decision, DecisionOutcome
+from mendflow.operations import Actor, Operations
+from mendflow.redaction import register_secret
 
 DECIDE_UPDATE = "decide"
 
 
 def create_api_app(
     *,
-    slack_signing_secret: str,
-    decide: Decide,
-    directory: SlackDirectory | None,
+    slack_signing_secret: str | None = None,
+    decide: Decide | None = None,
+    directory: SlackDirectory | None = None,
     audit: AuditLog,
     clock: Callable[[], float] = time.time,
     cards: SlackCards | None = None,
     respond: Respond = respond_via_url,
     confirm_accepted: bool = True,
+    operator: OperatorApi | None = None,
     replay: ReplayCache | None = None,
 ) -> Starlette:
-    """The API app. `app.state.slack` is the `SlackInteractions` handler (share it with Socket Mode; `drain()` it
-    on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already received are
-    kept (`StoredReplayCache` in the shared database; default: this process's memory)."""
-    register_secret(slack_signing_secret)
-    interactions = SlackInteractions(
-        decide=decide,
-        directory=directory,
-        audit=audit,
-        cards=cards,
-        respond=respond,
-        confirm_accepted=confirm_accepted,
-    )
-    verifier = RequestVerifier(slack_signing_secret, clock=clock, seen=replay)
+    """The API app: the operator API when `operator` is given, Slack interactivity when a signing secret and a
+    `decide` are. `app.state.slack` is the `SlackInteractions` handler or None (share it with Socket Mode;
+    `drain()` it on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already
+    received are kept (`StoredReplayCache` in the shared database; default: this process's memory)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    app = Starlette(
-        routes=[
-            Route("/slack/interactivity", slack_endpoint(interactions, verifier), methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    interactions: SlackInteractions | None = None
+    if slack_signing_secret is not None and decide is not None:
+        register_secret(slack_signing_secret)
+        interactions = SlackInteractions(
+            decide=decide,
+            directory=directory,
+            audit=audit,
+            cards=cards,
+            respond=respond,
+            confirm_accepted=confirm_accepted,
+        )
+        verifier = RequestVerifier(slack_signing_secret, clock=clock, seen=replay)
+        routes.append(Route("/slack/interactivity", slack_endpoint(interactions, verifier), methods=["POST"]))
+    if operator is not None:
+        routes.extend(operator.routes())
+    app = Starlette(routes=routes)
     app.state.slack = interactions
+    app.state.operator = operator
     return app
 
 
-def temporal_decider(
-    client: Client,
-    *,
-    update: str = DECIDE_UPDATE,
-    workflow_id: Callable[[str], str] = lambda campaign_id: campaign_id,
-) -> Decide:
-    """`decide` through Temporal: the workflow update `update(Decision) -> DecisionOutcome` on the campaign."""
+def temporal_decider(ops: Operations) -> Decide:
+    """`decide` for Slack: the click's person and groups (resolved by the API) signed and sent as the update.
+
+    SlackInteractions audits the click itself, so this does not audit again."""
 
     async def decide(campaign_id: str, decision: Decision) -> DecisionOutcome:
-        handle = client.get_workflow_handle(workflow_id(campaign_id))
-        try:
-            outcome: DecisionOutcome = await handle.execute_update(update, decision, result_type=DecisionOutcome)
-            return outcome
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            message = getattr(cause, "message", "") or str(cause or err)
-            return DecisionOutcome(accepted=False, message=redact(message))
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return DecisionOutcome(
-                    accepted=False, message=f"campaign {campaign_id} is not running (finished, or never existed)"
-                )
-            raise ConnectionProblem(f"Temporal refused the decision for {campaign_id}: {redact(err.message)}") from None
+        actor = Actor(
+            person=decision.approver,
+            groups=decision.groups,
+            auth=AuthMethod.slack,
+            channel=decision.channel,
+            channel_user=decision.channel_user,
+            credential=decision.channel_user,
+        )
+        return await ops.decide(actor, campaign_id, decision.verdict, decision.reason, audit=False)
 
     return decide
 

@@ -1,8 +1,11 @@
-"""`mendflow api`: serve the HTTP API (Slack interactivity, health) and, optionally, Slack Socket Mode.
+"""`mendflow api`: serve the HTTP API (operator endpoints, Slack interactivity, health) and, optionally, Slack
+Socket Mode.
 
-Decisions go to the campaign's workflow as the `decide` update on the given Temporal cluster. People are mapped
-from Slack ids through the RBAC config (`rbac.people.NAME.slack`), plus Slack user groups given with
-`--usergroup S…=GROUP`. Every decision and refusal is appended to the hash-chained audit log.
+Operators authenticate with personal tokens (`mendflow tokens`) or OIDC JWTs; Slack clicks with Slack's signed
+requests. People and groups come from the RBAC config (`rbac.people`, plus Slack user groups given with
+`--usergroup S…=GROUP`). Every request is signed with the API's Ed25519 key (`security.signing_key`, else a key
+generated in the data directory, whose public half the workers must trust) and sent to the campaign's workflow
+as an update; every decision and refusal is appended to the hash-chained audit log.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Annotated
 import typer
 
 from mendflow.api.app import create_api_app, temporal_decider
+from mendflow.api.assemble import build_operator, signer_for
 from mendflow.audit import AuditLog
 from mendflow.cli.environment import (
     ConfigFile,
@@ -25,25 +29,28 @@ from mendflow.cli.environment import (
     TemporalTlsCert,
     TemporalTlsKey,
 )
+from mendflow.cli.options import DatabaseUrl
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
+from mendflow.operations import Operations
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.ports import ensure_free
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.sim.server import LoopbackServer, serve_async
+from mendflow.store import Database, StoredReplayCache, database_url
 from mendflow.telemetry import configure_logging
 
 
 def api(
     signing_secret: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--slack-signing-secret",
             envvar="MENDFLOW_SLACK_SIGNING_SECRET",
-            help="Reference to the Slack app's signing secret (env:/file:).",
+            help="Reference to the Slack app's signing secret (env:/file:); unset: no Slack interactivity.",
         ),
-    ] = "env:SLACK_SIGNING_SECRET",  # noqa: S107 - a reference, not a secret
+    ] = None,
     bot_token: Annotated[
         str | None,
         typer.Option(
@@ -85,17 +92,34 @@ def api(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option("--port", envvar="MENDFLOW_API_PORT", help="Port to listen on.")] = 8088,
+    data_dir: Annotated[
+        Path,
+        typer.Option("--data-dir", envvar="MENDFLOW_DATA_DIR", help="Token store and the generated signing key."),
+    ] = Path(".mendflow/api"),
+    api_tls_cert: Annotated[
+        Path | None,
+        typer.Option("--api-tls-cert", envvar="MENDFLOW_API_TLS_CERT", help="Serve HTTPS with this certificate (PEM)."),
+    ] = None,
+    api_tls_key: Annotated[
+        Path | None,
+        typer.Option("--api-tls-key", envvar="MENDFLOW_API_TLS_KEY", help="Private key of --api-tls-cert (PEM)."),
+    ] = None,
+    database: DatabaseUrl = None,
 ) -> None:
-    """Serve POST /slack/interactivity and GET /healthz until Ctrl-C."""
+    """Serve the operator API (/v1/…), POST /slack/interactivity and GET /healthz until Ctrl-C."""
     configure_logging()
     settings = Settings.load(config)
+    if (api_tls_cert is None) != (api_tls_key is None):
+        raise typer.BadParameter("give both --api-tls-cert and --api-tls-key", param_hint="--api-tls-cert")
+    tls_files = (str(api_tls_cert), str(api_tls_key)) if api_tls_cert and api_tls_key else None
+    signer = signer_for(settings, data_dir)
     groups: dict[str, str] = {}
     for entry in usergroup or []:
         key, sep, name = entry.partition("=")
         if not sep or not key or not name:
             raise typer.BadParameter(f"expected S…=GROUP, got {entry!r}", param_hint="--usergroup")
         groups[key] = name
-    secret = SecretRef(ref=signing_secret).resolve()
+    secret = SecretRef(ref=signing_secret).resolve() if signing_secret else None
     cards = SlackCards(SecretRef(ref=bot_token), base_url=slack_url) if bot_token else None
     directory = SlackDirectory.from_rbac(cards, settings.rbac, usergroups=groups)
     ensure_free(host, port, what="mendflow API", option="--port")
@@ -111,23 +135,31 @@ def api(
                 tls_key=tls_key,
             )
         )
+        audit = AuditLog(audit_log)
+        ops = Operations(client, signer, audit)
         app = create_api_app(
             slack_signing_secret=secret,
-            decide=temporal_decider(client),
+            decide=temporal_decider(ops),
             directory=directory,
-            audit=AuditLog(audit_log),
+            audit=audit,
             cards=cards,
+            operator=build_operator(settings, ops, data_dir=data_dir, database=database),
+            # Signed Slack requests already received, shared by every replica and kept across restarts.
+            replay=StoredReplayCache(Database.open(database_url(data_dir, database))),
         )
         if cards is not None:
             await cards.check_auth()
 
         def ready(server: LoopbackServer) -> None:
+            scheme = "https" if tls_files else "http"
             typer.echo(
-                f"mendflow API at {server.base_url} (Slack interactivity: /slack/interactivity); Ctrl-C to stop."
+                f"mendflow API at {scheme}://{server.host}:{server.port} (operator API: /v1/, Slack interactivity: "
+                f"/slack/interactivity); signing key {signer.key_id} (workers trust: {signer.public_key}); "
+                "Ctrl-C to stop."
             )
 
         async with contextlib.AsyncExitStack() as stack:
-            if app_token:
+            if app_token and app.state.slack is not None:
                 await stack.enter_async_context(
                     SlackSocketMode(
                         app_token=SecretRef(ref=app_token), interactions=app.state.slack, base_url=slack_url
@@ -135,9 +167,10 @@ def api(
                 )
                 typer.echo("Slack Socket Mode connected.")
             try:
-                await serve_async(app, host=host, port=port, ready=ready)
+                await serve_async(app, host=host, port=port, ready=ready, tls=tls_files)
             finally:
-                await app.state.slack.drain()
+                if app.state.slack is not None:
+                    await app.state.slack.drain()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

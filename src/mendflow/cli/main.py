@@ -16,10 +16,19 @@ import typer
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
-from mendflow.cli import api_cmd, operate_cmd, plan_cmd, playbooks_cmd, rules_cmd, scan_cmd, sim_cmd, stack_cmd
+from mendflow.cli import (
+    api_cmd,
+    operate_cmd,
+    plan_cmd,
+    playbooks_cmd,
+    rules_cmd,
+    scan_cmd,
+    sim_cmd,
+    stack_cmd,
+    tokens_cmd,
+)
 from mendflow.cli.failures import explain
-from mendflow.errors import InputError, MendflowError
-from mendflow.operations import Refused
+from mendflow.errors import InputError, MendflowError, Refused
 from mendflow.redaction import redact
 
 app = typer.Typer(
@@ -54,6 +63,7 @@ for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollbac
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(tokens_cmd.app, name="tokens")
 
 
 def _debugging() -> bool:

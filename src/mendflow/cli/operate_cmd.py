@@ -1,51 +1,33 @@
-"""Operator commands: status, approve, reject, pause, resume, abort, rollback, suppress.
+"""Operator commands: status, approve, reject, pause, resume, abort, rollback, suppress: clients of the API.
 
-Identity comes from `--as` or the config's `identity`, and is checked by the same RBAC as every other channel.
+Who you are is your API token (`MENDFLOW_TOKEN` or `--token-file`); the API resolves your groups from its own
+config and signs the request, and the workflow answers. Each command waits for that answer, prints it and
+exits 0 accepted, 3 refused (with the reason), 2 bad input, 1 when mendflow itself failed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
+from urllib.parse import quote
 
 import typer
-from temporalio.client import Client
 
-from mendflow import operations
+from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, check_format, finish, token
 from mendflow.errors import InputError
-from mendflow.models import Verdict
 from mendflow.render import diff, table
-from mendflow.runtime.client import TemporalSettings, connect
-from mendflow.settings import Settings
 from mendflow.workflow_types import CampaignStatus
 
-T = TypeVar("T")
-
-Address = Annotated[str, typer.Option("--temporal-address", help="HOST:PORT of Temporal.")]
-Namespace = Annotated[str, typer.Option("--namespace")]
-Config = Annotated[Path | None, typer.Option("--config", help="mendflow.yaml (RBAC, windows, identity).")]
-As = Annotated[str | None, typer.Option("--as", help="Who you are (default: the config's identity).")]
-Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the decision.")]
-Campaign = Annotated[str, typer.Argument(help="Campaign id (the RemediationWorkflow id).")]
+Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the decision.", metavar="TEXT")]
+Campaign = Annotated[str, typer.Argument(help="Campaign id (the RemediationWorkflow id).", metavar="CAMPAIGN")]
 
 
-def _run(address: str, namespace: str, work: Callable[[Client], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await work(await connect(TemporalSettings(address=address, namespace=namespace)))
-
-    return asyncio.run(main())
-
-
-def _who(settings: Settings, given: str | None) -> str:
-    person = given or settings.identity
-    if not person:
-        raise InputError("who are you? pass --as USER or set `identity` in the config")
-    return person
+def _path(campaign: str) -> str:
+    return "/v1/campaigns/" + quote(campaign, safe="/:")
 
 
 def render_status(s: CampaignStatus) -> str:
@@ -71,16 +53,17 @@ def render_status(s: CampaignStatus) -> str:
 
 
 def status(
-    campaign: Annotated[str | None, typer.Argument(help="Campaign id; all running campaigns when omitted.")] = None,
-    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    temporal_address: Address = "127.0.0.1:7233",
-    namespace: Namespace = "default",
+    campaign: Annotated[
+        str | None, typer.Argument(help="Campaign id; all running campaigns when omitted.", metavar="CAMPAIGN")
+    ] = None,
+    output: Format = "table",
+    api_url: ApiUrl = DEFAULT_API,
+    token_file: TokenFile = None,
 ) -> None:
     """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline."""
-    if campaign:
-        result = [_run(temporal_address, namespace, lambda c: operations.status(c, campaign))]
-    else:
-        result = _run(temporal_address, namespace, operations.running_campaigns)
+    check_format(output)
+    data = call("GET", api_url, _path(campaign) if campaign else "/v1/campaigns", token(token_file))
+    result = [CampaignStatus.model_validate(item) for item in ([data] if campaign else data)]
     if output == "json":
         for item in result:
             typer.echo(item.model_dump_json())
@@ -92,42 +75,28 @@ def status(
     typer.echo(table(["campaign", "playbook", "state", "targets"], rows, max_width=[90, 60, 30, 8]))
 
 
-def _decide(verdict: Verdict, campaign: str, person: str | None, reason: str, config: Path | None,
-            address: str, namespace: str) -> None:  # fmt: skip
-    settings = Settings.load(config)
-    who = _who(settings, person)
-    outcome = _run(
-        address,
-        namespace,
-        lambda c: operations.decide(c, campaign, person=who, rbac=settings.rbac, verdict=verdict, reason=reason),
-    )
-    typer.echo(outcome.message)
+def _send(verb: str, campaign: str, reason: str, output: str, api_url: str, token_file: Path | None) -> None:
+    check_format(output)
+    answer = call("POST", api_url, f"{_path(campaign)}/{verb}", token(token_file), {"reason": reason})
+    finish(answer, output)
 
 
-def approve(campaign: Campaign, as_: As = None, reason: Reason = "", config: Config = None,
-            temporal_address: Address = "127.0.0.1:7233", namespace: Namespace = "default") -> None:  # fmt: skip
+def approve(campaign: Campaign, reason: Reason = "", output: Format = "table", api_url: ApiUrl = DEFAULT_API,
+            token_file: TokenFile = None) -> None:  # fmt: skip
     """Approve a campaign awaiting a decision."""
-    _decide(Verdict.approve, campaign, as_, reason, config, temporal_address, namespace)
+    _send("approve", campaign, reason, output, api_url, token_file)
 
 
-def reject(campaign: Campaign, reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
-           as_: As = None, config: Config = None, temporal_address: Address = "127.0.0.1:7233",
-           namespace: Namespace = "default") -> None:  # fmt: skip
+def reject(campaign: Campaign, reason: Annotated[str, typer.Option("--reason", help="Why (required).", metavar="TEXT")],
+           output: Format = "table", api_url: ApiUrl = DEFAULT_API, token_file: TokenFile = None) -> None:  # fmt: skip
     """Reject a campaign: nothing will be changed."""
-    _decide(Verdict.reject, campaign, as_, reason, config, temporal_address, namespace)
+    _send("reject", campaign, reason, output, api_url, token_file)
 
 
 def _control(name: str) -> Callable[..., None]:
-    def command(campaign: Campaign, as_: As = None, reason: Reason = "", config: Config = None,
-                temporal_address: Address = "127.0.0.1:7233", namespace: Namespace = "default") -> None:  # fmt: skip
-        settings = Settings.load(config)
-        who = _who(settings, as_)
-        message = _run(
-            temporal_address,
-            namespace,
-            lambda c: operations.operate(c, campaign, name, person=who, rbac=settings.rbac, reason=reason),
-        )
-        typer.echo(message)
+    def command(campaign: Campaign, reason: Reason = "", output: Format = "table", api_url: ApiUrl = DEFAULT_API,
+                token_file: TokenFile = None) -> None:  # fmt: skip
+        _send(name, campaign, reason, output, api_url, token_file)
 
     command.__doc__ = {
         "pause": "Pause a rollout before its next resource.",
@@ -157,23 +126,28 @@ def parse_expiry(text: str, *, now: datetime) -> datetime:
 
 
 def suppress(
-    finding: Annotated[str, typer.Argument(help="Finding fingerprint.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why this risk is accepted (required).")],
-    expires: Annotated[str, typer.Option("--expires", help="30d, 12h, 2w or an ISO date.")],
-    as_: As = None,
-    config: Config = None,
-    temporal_address: Address = "127.0.0.1:7233",
-    namespace: Namespace = "default",
+    finding: Annotated[str, typer.Argument(help="Finding fingerprint.", metavar="FINGERPRINT")],
+    reason: Annotated[str, typer.Option("--reason", help="Why this risk is accepted (required).", metavar="TEXT")],
+    expires: Annotated[str, typer.Option("--expires", help="30d, 12h, 2w or an ISO date.", metavar="WHEN")],
+    output: Format = "table",
+    api_url: ApiUrl = DEFAULT_API,
+    token_file: TokenFile = None,
 ) -> None:
-    """Accept a finding's risk until it expires; a durable timer re-opens it then."""
-    settings = Settings.load(config)
-    who = _who(settings, as_)
+    """Accept a finding's risk until it expires; a durable timer re-opens it then. Exit 3 when refused."""
+    check_format(output)
+    if not reason.strip():
+        raise InputError("a suppression needs a reason (--reason)")
     until = parse_expiry(expires, now=datetime.now(UTC))
     if until <= datetime.now(UTC):
         raise InputError(f"--expires {expires!r} is in the past")
-    wid = _run(
-        temporal_address,
-        namespace,
-        lambda c: operations.suppress(c, finding, person=who, rbac=settings.rbac, reason=reason, expires_at=until),
+    answer = call(
+        "POST",
+        api_url,
+        f"/v1/findings/{quote(finding, safe='')}/suppress",
+        token(token_file),
+        {"reason": reason, "expires_at": until.isoformat()},
     )
-    typer.echo(json.dumps({"suppression": wid, "until": until.isoformat()}))
+    if output == "json" or not answer.get("accepted"):
+        finish(answer, output)
+        return
+    typer.echo(json.dumps({"suppression": answer.get("workflow_id", ""), "until": until.isoformat()}))

@@ -57,10 +57,17 @@ def bind_listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: ASGIApp) -> uvicorn.Config:
+def _config(app: ASGIApp, *, tls: tuple[str, str] | None = None) -> uvicorn.Config:
     # log_config=None: leave the host program's logging setup alone; only uvicorn's own levels are set.
     return uvicorn.Config(
-        app, log_config=None, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
 
 
@@ -91,13 +98,15 @@ async def serve_async(
     host: str = "127.0.0.1",
     port: int = 8080,
     ready: Callable[[LoopbackServer], None] | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
     """Serve `app` in the current event loop until cancelled (or interrupted), then shut down gracefully.
 
-    `ready` is called once the socket listens, with the actual port (useful with port 0).
+    `ready` is called once the socket listens, with the actual port (useful with port 0). `tls` = (certificate
+    file, key file) serves HTTPS.
     """
     sock = bind_listening_socket(host, port)
-    server = uvicorn.Server(_config(app))
+    server = uvicorn.Server(_config(app, tls=tls))
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         if ready is not None:

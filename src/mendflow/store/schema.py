@@ -91,7 +91,22 @@ replay_cache = sa.Table(
 )
 """Signed requests already received (sha256 of signature and body), kept until their signature expires."""
 
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(40), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("person", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)
+"""Personal API tokens (`mendflow tokens`): only the sha256 of each token is kept (see `mendflow.auth.tokens`)."""
+
 __all__ = [
+    "api_tokens",
     "audit_log",
     "finding_events",
     "findings",

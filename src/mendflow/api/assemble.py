@@ -1,0 +1,82 @@
+"""Build the whole API from config: signer, audit log, token store, OIDC, operator routes and Slack.
+
+Used by `mendflow api` and the embedded stack (`mendflow up`, `mendflow demo`), so both serve the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from temporalio.client import Client
+
+from mendflow.api.app import create_api_app, temporal_decider
+from mendflow.api.operator import OperatorApi
+from mendflow.audit import AuditLog
+from mendflow.auth.identity import Authenticator
+from mendflow.auth.oidc import OidcVerifier
+from mendflow.auth.signing import DecisionSigner, ensure_key_file
+from mendflow.auth.tokens import StoredTokens
+from mendflow.integrations.slack import SlackCards, SlackDirectory
+from mendflow.operations import Operations
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
+from mendflow.secrets import SecretRef
+from mendflow.settings import Settings
+from mendflow.store import Database, StoredReplayCache, database_url
+
+KEY_FILE = "api-signing.key"
+"""The embedded default's signing key, generated in the data directory on first start."""
+
+
+def signer_for(settings: Settings, data_dir: Path) -> DecisionSigner:
+    """The configured signing key, else the data directory's own (created when missing)."""
+    security = settings.security
+    ref = security.signing_key or SecretRef(ref=f"file:{ensure_key_file(data_dir / KEY_FILE).resolve()}")
+    return DecisionSigner.from_ref(ref, key_id=security.signing_key_id)
+
+
+def trusting(settings: Settings, signer: DecisionSigner) -> Settings:
+    """`settings` whose workers also trust `signer` (one host running both API and worker)."""
+    keys = {**settings.security.trusted_keys, **signer.trusted}
+    return settings.model_copy(update={"security": settings.security.model_copy(update={"trusted_keys": keys})})
+
+
+def build_operator(settings: Settings, ops: Operations, *, data_dir: Path, database: str | None = None) -> OperatorApi:
+    """Operator endpoints: personal tokens in the shared store, OIDC JWTs when `security.oidc` is configured."""
+    tokens = StoredTokens(Database.open(database_url(data_dir, database)))
+    oidc = OidcVerifier(settings.security.oidc) if settings.security.oidc else None
+    return OperatorApi(ops, Authenticator(rbac=settings.rbac, tokens=tokens, oidc=oidc), settings.rbac)
+
+
+def build_api(
+    settings: Settings,
+    temporal: Client | TemporalSettings,
+    *,
+    data_dir: Path,
+    signer: DecisionSigner,
+    audit_path: Path | None = None,
+    task_queue: str = TASK_QUEUE,
+    database: str | None = None,
+) -> Starlette:
+    """The API app: operator endpoints and, with a `slack:` section, Slack interactivity. Every request ends in
+    `Operations` (signed, answered, audited)."""
+    db = Database.open(database_url(data_dir, database))
+    audit = AuditLog(audit_path) if audit_path else AuditLog(db)  # the shared chain unless a file is asked for
+    ops = Operations(temporal, signer, audit, task_queue=task_queue)
+    operator = build_operator(settings, ops, data_dir=data_dir, database=database)
+    slack = settings.slack
+    if slack is None:
+        return create_api_app(audit=audit, operator=operator)
+    cards = SlackCards(slack.bot_token, base_url=slack.base_url, timeout=slack.timeout, max_retries=slack.max_retries)
+    return create_api_app(
+        slack_signing_secret=slack.signing_secret.resolve(),
+        decide=temporal_decider(ops),
+        directory=SlackDirectory.from_rbac(cards, settings.rbac, usergroups=slack.usergroups),
+        audit=audit,
+        cards=cards,
+        operator=operator,
+        replay=StoredReplayCache(db),  # a replay is refused after a restart and by every replica
+    )
+
+
+__all__ = ["KEY_FILE", "build_api", "build_operator", "signer_for", "trusting"]

@@ -1,0 +1,241 @@
+"""The operator API: status, approve/reject, pause/resume/abort/rollback, suppress, each answered by the workflow.
+
+    Authorization: Bearer <personal token | OIDC JWT>  ─>  Principal (person, role)   401/403, audited
+    role allows the verb?                              ─>  403, audited
+    body: UTF-8 JSON object, ≤ 64 KiB, pydantic model  ─>  400 (one log line), never 500
+    Operations: groups from server config, signed, sent as an update  ─>  200 accepted | 409 refused (why)
+
+Repeated authentication failures from one client get 429 with `Retry-After` before any credential is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
+from mendflow.auth.tokens import Role
+from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
+from mendflow.models import Channel, Verdict
+from mendflow.operations import CONTROLS, Actor, Answer, Operations
+from mendflow.rbac import RbacConfig
+from mendflow.redaction import redact
+from mendflow.telemetry import get_logger
+
+MAX_BODY = 64 * 1024
+"""An operator request is a reason and a date; anything bigger is refused unread."""
+
+log = get_logger(__name__)
+
+
+class VerbBody(BaseModel):
+    """Body of approve, reject, pause, resume, abort, rollback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000)
+    """Why; redacted before it reaches Temporal, logs or the audit log."""
+
+
+class SuppressBody(BaseModel):
+    """Body of suppress."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    expires_at: datetime
+    """When the acceptance ends (ISO 8601 with a time zone); a durable timer re-opens the finding then."""
+
+
+class AnswerBody(BaseModel):
+    """Every verb's response: the workflow's answer."""
+
+    accepted: bool
+    message: str
+    """What happens next, or the validator's reason for refusing."""
+    state: str = ""
+    workflow_id: str = ""
+
+
+class ErrorBody(BaseModel):
+    """Any 4xx/5xx: what was wrong."""
+
+    error: str
+
+
+NEEDS: dict[str, Role] = {
+    "status": Role.viewer,
+    "approve": Role.approver,
+    "reject": Role.approver,
+    "pause": Role.operator,
+    "resume": Role.operator,
+    "abort": Role.operator,
+    "rollback": Role.operator,
+    "suppress": Role.operator,
+}
+"""The least role each verb needs (roles include the ones below them). RBAC then decides per campaign."""
+
+
+def _error(status: int, message: str, **headers: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _body(request: Request, model: type[BaseModel]) -> Any:
+    """The request body as `model`, or InputError (non-UTF-8, not JSON, too large, wrong shape)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise InputError(f"body larger than {MAX_BODY} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise InputError(f"body larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except UnicodeDecodeError:
+        raise InputError("body is not UTF-8") from None
+    except ValueError:
+        raise InputError("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise InputError("body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InputError(f"{where}: {first['msg']}") from None
+
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+class OperatorApi:
+    """Routes of the operator API over `Operations`, with authentication, roles and throttling."""
+
+    def __init__(
+        self, ops: Operations, auth: Authenticator, rbac: RbacConfig, *, throttle: FailureThrottle | None = None
+    ) -> None:
+        self.ops = ops
+        self.auth = auth
+        self.rbac = rbac
+        self.throttle = throttle or FailureThrottle()
+
+    def actor(self, principal: Principal) -> Actor:
+        return Actor(
+            person=principal.person,
+            groups=self.rbac.groups_of(principal.person),
+            auth=principal.auth,
+            channel=Channel.api,
+            credential=principal.credential,
+        )
+
+    def guarded(self, verb: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Authenticate, check the role, run; every refusal audited; input errors 400; never a 500."""
+        needed = NEEDS[verb]
+
+        async def endpoint(request: Request) -> Response:
+            client = _client(request)
+            wait = self.throttle.retry_after(client)
+            if wait:
+                return _error(429, "too many failed authentications; slow down", **{"Retry-After": str(int(wait))})
+            target = str(request.path_params.get("campaign_id") or request.path_params.get("fingerprint") or "")
+            try:
+                principal = await self.auth.authenticate(request.headers.get("authorization"))
+            except Unauthenticated as err:
+                self.throttle.failed(client)
+                log.warning("authentication refused", client=client, verb=verb, reason=str(err))
+                self.ops.record("auth", None, Answer(accepted=False, message=str(err)), target=target, verb=verb,
+                                client=client)  # fmt: skip
+                return _error(err.status, str(err))
+            if not principal.role.allows(needed):
+                why = f"{principal.person} has role {principal.role.value}; {verb} needs {needed.value}"
+                self.ops.record("auth", self.actor(principal), Answer(accepted=False, message=why), target=target,
+                                verb=verb)  # fmt: skip
+                return _error(403, why)
+            try:
+                return await handler(request, principal)
+            except InputError as err:
+                log.info("bad request", client=client, verb=verb, problem=redact(str(err)))
+                return _error(400, redact(str(err)))
+            except ConnectionProblem as err:
+                log.error("request failed", verb=verb, problem=redact(str(err)))
+                return _error(503, redact(str(err)))
+
+        return endpoint
+
+    # --- handlers ---
+
+    async def _status(self, request: Request, principal: Principal) -> Response:
+        campaign = request.path_params.get("campaign_id")
+        if campaign:
+            try:
+                status = await self.ops.status(campaign)
+            except InputError as err:
+                return _error(404, str(err))
+            return JSONResponse(status.model_dump(mode="json"))
+        return JSONResponse([s.model_dump(mode="json") for s in await self.ops.running()])
+
+    async def _whoami(self, request: Request, principal: Principal) -> Response:
+        return JSONResponse(
+            {
+                "person": principal.person,
+                "role": principal.role.value,
+                "auth": principal.auth.value,
+                "groups": list(self.rbac.groups_of(principal.person)),
+            }
+        )
+
+    def _verb(self, verb: str) -> Handler:
+        async def handler(request: Request, principal: Principal) -> Response:
+            body: VerbBody = await _body(request, VerbBody)
+            campaign = request.path_params["campaign_id"]
+            actor = self.actor(principal)
+            if verb in ("approve", "reject"):
+                if verb == "reject" and not body.reason.strip():
+                    raise InputError("a rejection needs a reason")
+                verdict = Verdict.approve if verb == "approve" else Verdict.reject
+                outcome = await self.ops.decide(actor, campaign, verdict, body.reason)
+                answer = Answer(accepted=outcome.accepted, message=outcome.message, state=outcome.state,
+                                workflow_id=campaign)  # fmt: skip
+            else:
+                answer = await self.ops.control(actor, campaign, verb, body.reason)
+            return JSONResponse(answer.model_dump(), status_code=200 if answer.accepted else 409)
+
+        return handler
+
+    async def _suppress(self, request: Request, principal: Principal) -> Response:
+        body: SuppressBody = await _body(request, SuppressBody)
+        expires = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=UTC)
+        if expires <= datetime.now(UTC):
+            raise InputError("expires_at is in the past")
+        answer = await self.ops.suppress(
+            self.actor(principal), request.path_params["fingerprint"], body.reason, expires
+        )
+        return JSONResponse(answer.model_dump(), status_code=200 if answer.accepted else 409)
+
+    def routes(self) -> list[Route]:
+        verbs = [
+            Route(f"/v1/campaigns/{{campaign_id:path}}/{verb}", self.guarded(verb, self._verb(verb)), methods=["POST"])
+            for verb in ("approve", "reject", *CONTROLS)
+        ]
+        return [
+            Route("/v1/whoami", self.guarded("status", self._whoami), methods=["GET"]),
+            Route("/v1/campaigns", self.guarded("status", self._status), methods=["GET"]),
+            *verbs,
+            Route("/v1/campaigns/{campaign_id:path}", self.guarded("status", self._status), methods=["GET"]),
+            Route("/v1/findings/{fingerprint}/suppress", self.guarded("suppress", self._suppress), methods=["POST"]),
+        ]
+
+
+__all__ = ["MAX_BODY", "NEEDS", "AnswerBody", "ErrorBody", "OperatorApi", "SuppressBody", "VerbBody"]

@@ -1,0 +1,103 @@
+"""Whether a signed request may act: proof first, then policy on the identity and groups INSIDE the proof.
+
+Pure functions called by the workflow validators (and the suppression activity), so the rules are testable
+without Temporal and every channel is held to exactly the same checks. Every refusal is a `ValueError` whose
+message is what the caller is told.
+
+Four-eyes: a campaign a person asked for (`requested_by` is a person, e.g. a rollback or a run) can never be
+approved by that person; a campaign a scan started (`requested_by` = `scan:<id>`) has no human requester, so its
+playbook / severity tier sets how many DISTINCT approvers it needs (`required_approvals`, N-of-M).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping
+from datetime import datetime
+
+from mendflow.auth.proof import Claims, matches, verify
+from mendflow.models import Decision, Verdict
+from mendflow.rbac import is_allowed
+from mendflow.workflow_types import CampaignPlanDetail, OperatorRequest, SuppressionStep
+
+PLANNING = "the campaign is still being planned; try again in a moment"
+
+
+def nonce_of(proof_claims: str) -> str:
+    """The nonce of an already verified proof (update handlers record it; replay never re-validates)."""
+    return Claims.model_validate_json(proof_claims).nonce
+
+
+def check_decision(
+    decision: Decision,
+    *,
+    workflow_id: str,
+    plan: CampaignPlanDetail | None,
+    awaiting: bool,
+    state: str,
+    requested_by: str,
+    decisions: Iterable[Decision],
+    nonces: Container[str],
+    now: datetime,
+) -> Claims:
+    """The verified claims of an approval/rejection this campaign may accept; else ValueError saying why."""
+    if plan is None:
+        raise ValueError(PLANNING)
+    claims = verify(
+        decision.proof, trusted=plan.trusted_keys, workflow_id=workflow_id, verb="decide", now=now, seen_nonces=nonces
+    )
+    matches(
+        claims,
+        actor=decision.approver,
+        groups=decision.groups,
+        verdict=decision.verdict.value,
+        channel=decision.channel,
+        reason=decision.reason,
+    )
+    if not awaiting:
+        raise ValueError(f"the campaign is not awaiting a decision (state: {state})")
+    if not is_allowed(claims.actor, claims.groups, plan.approvers):
+        raise ValueError(f"{claims.actor} may not approve {plan.playbook_id} (approvers: {', '.join(plan.approvers)})")
+    if claims.actor == requested_by:
+        raise ValueError("the requester of a change cannot decide on it (four-eyes)")
+    if any(d.approver == claims.actor for d in decisions):
+        raise ValueError(f"{claims.actor} has already decided on this campaign")
+    if claims.verdict == Verdict.reject.value and not claims.reason.strip():
+        raise ValueError("a rejection needs a reason")
+    return claims
+
+
+def check_operator(
+    request: OperatorRequest,
+    *,
+    verb: str,
+    workflow_id: str,
+    plan: CampaignPlanDetail | None,
+    nonces: Container[str],
+    now: datetime,
+) -> Claims:
+    """The verified claims of a pause/resume/abort/rollback by someone allowed to operate this campaign."""
+    if plan is None:
+        raise ValueError(PLANNING)
+    claims = verify(
+        request.proof, trusted=plan.trusted_keys, workflow_id=workflow_id, verb=verb, now=now, seen_nonces=nonces
+    )
+    matches(claims, actor=request.operator, groups=request.groups, channel=request.channel, reason=request.reason)
+    if not is_allowed(claims.actor, claims.groups, plan.approvers):
+        raise ValueError(f"{claims.actor} may not operate {plan.playbook_id} (approvers: {', '.join(plan.approvers)})")
+    return claims
+
+
+def check_suppression(
+    step: SuppressionStep, *, trusted: Mapping[str, str], suppressors: Iterable[str], requested_at: datetime
+) -> Claims:
+    """The verified claims of a suppression by someone allowed to accept risks (judged at `requested_at`, the
+    workflow's start, so a retried activity is not refused for the proof's age)."""
+    claims = verify(step.proof, trusted=trusted, workflow_id=step.reference, verb="suppress", now=requested_at)
+    matches(claims, actor=step.requested_by, groups=step.groups, reason=step.reason)
+    suppressors = tuple(suppressors)
+    if not is_allowed(claims.actor, claims.groups, suppressors):
+        raise ValueError(f"{claims.actor} may not accept risks (suppressors: {', '.join(suppressors)})")
+    return claims
+
+
+__all__ = ["PLANNING", "check_decision", "check_operator", "check_suppression", "nonce_of"]
