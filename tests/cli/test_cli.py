@@ -35,8 +35,11 @@ def expected() -> dict[str, int]:
     }
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MENDFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def run(
+    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **env} if env else None
+    return subprocess.run([*MENDFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=full)
 
 
 def test_scan_json_prints_one_finding_per_line_as_of_taken_at(expected: dict[str, int]) -> None:
@@ -143,7 +146,7 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
     """`mendflow up` runs the embedded stack; `scan --tenant` fixes through it; Ctrl-C stops it cleanly."""
     from mendflow.runtime.ports import free_port
 
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     config = tmp_path / "mendflow.yaml"
     config.write_text(
         "rbac:\n"
@@ -167,19 +170,24 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
                 str(tmp_path),
                 "--config",
                 str(config),
+                "--api-port",
+                str(api_port),
             ],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
         ) as up,
     ):
-        code = _drive_up(up, port, ui_port, expected, config)
+        code = _drive_up(up, port, ui_port, expected, config, api_port, tmp_path)
     assert code == 0, errors.read_text()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the dev server is gone
 
 
-def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int, expected: dict[str, int], config: Path) -> int:
+def _drive_up(
+    up: subprocess.Popen[str], port: int, ui_port: int, expected: dict[str, int], config: Path, api_port: int,
+    data_dir: Path,
+) -> int:  # fmt: skip
     import signal
 
     try:
@@ -194,32 +202,44 @@ def _drive_up(up: subprocess.Popen[str], port: int, ui_port: int, expected: dict
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == expected["auto"]
         assert f"{expected['campaigns']} campaign(s) started" in done.stdout
-        _operate_through_the_cli(f"127.0.0.1:{port}", config)
+        _operate_through_the_cli(f"http://127.0.0.1:{api_port}", config, data_dir)
     finally:
         up.send_signal(signal.SIGINT)
     return up.wait(timeout=60)
 
 
-def _operate_through_the_cli(address: str, config: Path) -> None:
-    """`status` lists the campaign awaiting approval; mallory is refused (exit 3); alice approves; it completes."""
-    target = ["--temporal-address", address]
-    listing = run("status", *target, "--format", "json")
+def _token(person: str, role: str, config: Path, data_dir: Path) -> dict[str, str]:
+    made = run("tokens", "create", "--person", person, "--role", role, "--config", str(config),
+               "--data-dir", str(data_dir), "--format", "json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    return {"MENDFLOW_TOKEN": json.loads(made.stdout)["token"]}
+
+
+def _operate_through_the_cli(api: str, config: Path, data_dir: Path) -> None:
+    """Through the API with personal tokens: `status` lists the waiting campaign; mallory is refused (exit 3) even
+    with an approver token; a caller's own config changes nothing; alice approves; it completes."""
+    target = ["--api-url", api]
+    alice, mallory = _token("alice", "approver", config, data_dir), _token("mallory", "approver", config, data_dir)
+    listing = run("status", *target, "--format", "json", env=alice)
     assert listing.returncode == 0, listing.stderr
     waiting = [json.loads(line) for line in listing.stdout.splitlines()]
     campaign = next(c for c in waiting if c["playbook_id"] == "github.org.base_permission_not_strict")
     assert campaign["state"] == "awaiting_approval"
     cid = campaign["campaign_id"]
-    refused = run("approve", cid, "--as", "mallory", "--config", str(config), *target)
-    assert refused.returncode == 3 and "refused: mallory may not approve" in refused.stderr
-    approved = run("approve", cid, "--as", "alice", "--reason", "base permission read is policy", "--config",
-                   str(config), *target)  # fmt: skip
+    refused = run("approve", cid, *target, env=mallory)
+    assert refused.returncode == 3 and "refused: mallory may not approve" in refused.stderr, refused.stderr
+    as_json = run("approve", cid, *target, "--format", "json", env=mallory)
+    assert as_json.returncode == 3 and json.loads(as_json.stdout)["accepted"] is False
+    no_token = run("approve", cid, *target, env={"MENDFLOW_TOKEN": "mfp_" + "x" * 43})
+    assert no_token.returncode == 3 and "unknown token" in no_token.stderr
+    approved = run("approve", cid, "--reason", "base permission read is policy", *target, env=alice)
     assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
     for _ in range(100):
-        shown = run("status", cid, *target)
+        shown = run("status", cid, *target, env=alice)
         if "completed" in shown.stdout.splitlines()[1]:
             break
     assert "default_repository_permission: write → read" in shown.stdout and "verified" in shown.stdout
-    assert "decision: approve by alice via cli" in shown.stdout
+    assert "decision: approve by alice via api" in shown.stdout
 
 
 @pytest.mark.parametrize(
