@@ -385,6 +385,14 @@ class RemediationWorkflow:
 
     # ---- decisions and operator controls ---------------------------------------------------------------------
 
+    def _refused(self, verb: str, request: Decision | OperatorRequest, err: ValueError) -> None:
+        """Log the refusal for the worker's audit log (`mendflow.auth.refusals`): validators cannot do I/O."""
+        actor = request.approver if isinstance(request, Decision) else request.operator
+        refusal = {"verb": verb, "actor": actor, "reason": str(err), "channel": request.channel.value,
+                   "signed": request.proof is not None, "workflow_id": workflow.info().workflow_id,
+                   "task_queue": workflow.info().task_queue}  # fmt: skip
+        workflow.logger.warning("request refused", extra={"mendflow_refusal": refusal})
+
     def _used(self, request: Decision | OperatorRequest) -> None:
         if request.proof is not None:
             self._nonces.add(nonce_of(request.proof.claims))
@@ -414,6 +422,13 @@ class RemediationWorkflow:
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
         """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`)."""
+        try:
+            self._check_decision(decision)
+        except ValueError as err:
+            self._refused("decide", decision, err)
+            raise
+
+    def _check_decision(self, decision: Decision) -> None:
         check_decision(
             decision,
             workflow_id=workflow.info().workflow_id,
@@ -435,6 +450,13 @@ class RemediationWorkflow:
 
     @pause.validator
     def _validate_pause(self, request: OperatorRequest) -> None:
+        try:
+            self._check_pause(request)
+        except ValueError as err:
+            self._refused("pause", request, err)
+            raise
+
+    def _check_pause(self, request: OperatorRequest) -> None:
         self._check_operator(request, "pause")
         if self._paused:
             raise ValueError("already paused")
@@ -450,6 +472,13 @@ class RemediationWorkflow:
 
     @resume.validator
     def _validate_resume(self, request: OperatorRequest) -> None:
+        try:
+            self._check_resume(request)
+        except ValueError as err:
+            self._refused("resume", request, err)
+            raise
+
+    def _check_resume(self, request: OperatorRequest) -> None:
         self._check_operator(request, "resume")
         if not self._paused:
             raise ValueError("not paused")
@@ -465,6 +494,13 @@ class RemediationWorkflow:
 
     @abort.validator
     def _validate_abort(self, request: OperatorRequest) -> None:
+        try:
+            self._check_abort(request)
+        except ValueError as err:
+            self._refused("abort", request, err)
+            raise
+
+    def _check_abort(self, request: OperatorRequest) -> None:
         self._check_operator(request, "abort")
         if self._aborted or self._state in IDLE - {"awaiting_approval", "paused"}:
             raise ValueError(f"nothing to abort (state: {self._state})")
@@ -490,6 +526,13 @@ class RemediationWorkflow:
 
     @rollback.validator
     def _validate_rollback(self, request: OperatorRequest) -> None:
+        try:
+            self._check_rollback(request)
+        except ValueError as err:
+            self._refused("rollback", request, err)
+            raise
+
+    def _check_rollback(self, request: OperatorRequest) -> None:
         self._check_operator(request, "rollback")
         if self._state not in ("completed", "completed_with_failures", "aborted"):
             raise ValueError(f"only a finished or aborted rollout can be rolled back (state: {self._state})")

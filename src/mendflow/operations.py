@@ -110,7 +110,7 @@ class Operations:
         try:
             self.audit.append(event)
         except OSError as err:
-            log.error("audit log write failed", path=str(self.audit.path), error=err.strerror)
+            log.error("audit log write failed", where=self.audit.where, error=err.strerror)
 
     # --- campaigns ---
 

@@ -37,7 +37,8 @@ def _store(data_dir: Path) -> StoredTokens:
 
 
 def _audit(data_dir: Path, kind: str, info: TokenInfo, by: str) -> None:
-    AuditLog(data_dir / "audit.jsonl").append(
+    """Into the shared audit chain (the database the API and workers use)."""
+    AuditLog(Database.open(database_url(data_dir))).append(
         AuditEvent(
             kind=kind,
             outcome="accepted",

@@ -18,8 +18,9 @@ from starlette.applications import Starlette
 from temporalio.client import Client
 
 from mendflow.api.assemble import build_api, signer_for, trusting
+from mendflow.auth.refusals import audit_refusals
 from mendflow.auth.signing import DecisionSigner
-from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
@@ -71,6 +72,7 @@ async def embedded_stack(
         temporal = TemporalSettings(address=server.address)
         client = await connect(temporal)
         worker = build_worker(client, context)
+        audit_refusals(TASK_QUEUE, context.audit)  # refusals of requests sent straight to Temporal too
         with api_in_thread(context.settings, temporal, context.data_dir, signer, host=api_host, port=api_port) as (
             api,
             app,
