@@ -70,9 +70,12 @@ async def stack(dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path
     audit_refusals(queue, context.audit)
     app = build_api(settings, dev_env.client, data_dir=tmp_path / "data", signer=signer, task_queue=queue)
     tokens = StoredTokens(db)
-    async with serve_here(app) as server, build_worker(dev_env.client, context, task_queue=queue):
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as api:
-            yield Stack(dev_env, github_org, api, AuditLog(db), tokens, signer, queue)
+    async with (
+        serve_here(app) as server,
+        build_worker(dev_env.client, context, task_queue=queue),
+        httpx.AsyncClient(base_url=server.base_url, timeout=30) as api,
+    ):
+        yield Stack(dev_env, github_org, api, AuditLog(db), tokens, signer, queue)
 
 
 async def waiting(stack: Stack, requested_by: str = "scan:test") -> tuple[WorkflowHandle[Any, Any], CampaignStatus]:
@@ -237,3 +240,19 @@ async def test_operator_controls_go_through_the_api_with_roles(stack: Stack) -> 
     assert again.status_code == 409 and "nothing to abort" in again.json()["message"]
     kinds = [(r["kind"], r["outcome"]) for r in stack.audit.records()]
     assert ("control", "accepted") in kinds and ("control", "refused") in kinds
+
+
+@pytest.mark.parametrize(
+    ("person", "fingerprint", "why"),
+    [("carol", "0" * 64, "no finding"), ("mallory", "0" * 64, "may not accept risks")],
+    ids=["unknown-fingerprint", "not-a-suppressor"],
+)
+async def test_suppress_reports_the_workers_refusal(stack: Stack, person: str, fingerprint: str, why: str) -> None:
+    """`suppress` waits for the worker's verdict: an unknown finding or a person not allowed is a 409, audited."""
+    answer = await stack.api.post(
+        f"/v1/findings/{fingerprint}/suppress",
+        json={"reason": "accepted by the board", "expires_at": "2099-01-01T00:00:00+00:00"},
+        headers=stack.token(person, Role.operator),
+    )
+    assert answer.status_code == 409 and why in answer.json()["message"], answer.json()
+    assert any(r["kind"] == "suppression" and why in r["reason"] for r in stack.audit.records())

@@ -59,6 +59,8 @@ class OidcVerifier:
             raise TokenRejected("the token is for another audience") from None
         except jwt.InvalidIssuerError:
             raise TokenRejected("the token is from another issuer") from None
+        except jwt.InvalidSignatureError:
+            raise TokenRejected("the signature does not verify") from None
         except jwt.PyJWTError as err:
             raise TokenRejected(f"invalid token ({type(err).__name__})") from None
         return claims

@@ -78,6 +78,11 @@ class DecisionSigner:
         register_secret(private_key_text(key))
 
     @classmethod
+    def generate(cls, *, ttl: timedelta = PROOF_TTL) -> DecisionSigner:
+        """A signer with a fresh key (tests, benchmarks; production keys come by reference)."""
+        return cls(Ed25519PrivateKey.generate(), ttl=ttl)
+
+    @classmethod
     def from_ref(cls, ref: SecretRef, *, key_id: str | None = None) -> DecisionSigner:
         return cls(load_private_key(ref), key_id=key_id)
 

@@ -1,0 +1,47 @@
+"""`mendflow tokens`: created once in clear, stored hashed, listed without the secret, revoked; all audited."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mendflow.audit import AuditLog
+from mendflow.auth.tokens import StoredTokens
+from mendflow.store import Database, database_url
+
+MENDFLOW = str(Path(sys.executable).parent / "mendflow")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MENDFLOW, "tokens", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_token_lifecycle_is_hashed_listed_revoked_and_audited(tmp_path: Path) -> None:
+    """The token appears once; the database holds only its sha256; revocation takes effect; both audited."""
+    config = tmp_path / "mendflow.yaml"
+    config.write_text("rbac:\n  people:\n    alice: {groups: [secops-oncall]}\n")
+    where = ["--data-dir", str(tmp_path)]
+    made = run("create", "--person", "alice", "--role", "approver", "--config", str(config), "--format", "json", *where)
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    secret = created["token"]
+    assert secret.startswith("mfp_") and created["role"] == "approver"
+    assert secret.encode() not in (tmp_path / "mendflow.sqlite3").read_bytes()
+    listed = run("list", *where)
+    assert created["token_id"] in listed.stdout and "active" in listed.stdout and secret not in listed.stdout
+    assert run("revoke", created["token_id"], *where).returncode == 0
+    store = StoredTokens(Database.open(database_url(tmp_path)))
+    info = store.lookup(secret)
+    assert info is not None and info.state(0) == "revoked"
+    again = run("revoke", created["token_id"], *where)
+    assert again.returncode == 2 and "already revoked" in again.stderr and "Traceback" not in again.stderr
+    kinds = [r["kind"] for r in AuditLog(Database.open(database_url(tmp_path))).records()]
+    assert kinds == ["token.created", "token.revoked"]
+
+
+def test_a_token_for_someone_outside_the_rbac_config_is_refused(tmp_path: Path) -> None:
+    """Tokens are bound to a person of the RBAC config: a made-up name is bad input (exit 2)."""
+    made = run("create", "--person", "nobody", "--data-dir", str(tmp_path))
+    assert made.returncode == 2 and "not in rbac.people" in made.stderr and "Traceback" not in made.stderr
