@@ -21,8 +21,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from mendflow.errors import PlaybookError
+from mendflow.errors import InputError, PlaybookError
 from mendflow.playbook import CHECK_FIELDS, ERRORS_AT_KEY, Playbook, PlaybookTests, case_problems
+from mendflow.userfiles import DepthCheckedLoader, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -157,10 +158,10 @@ def _load(path: Path) -> tuple[Playbook, MappingNode]:
 
 
 def _validated(path: Path, model: type[M]) -> tuple[M, MappingNode, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise _Problems([_Issue(f"cannot read: {err}", path=str(path))]) from None
+    try:  # size-capped, binary and non-UTF-8 refused, before YAML sees a byte
+        text = read_text(path, what="playbook" if model is not PlaybookTests else "test-case file")
+    except InputError as err:
+        raise _Problems([_Issue(str(err).removeprefix(f"{path}: "), path=str(path))]) from None
     root, data = _compose(path, text, tests=model is PlaybookTests)
     duplicates = list(_duplicate_keys(path, root))
     if duplicates:
@@ -181,7 +182,7 @@ def _details(item: InitErrorDetails) -> ErrorDetails:
 
 def _compose(path: Path, text: str, *, tests: bool = False) -> tuple[MappingNode, object]:
     """The document's node tree (it keeps the marks) and the plain data built from it."""
-    loader = yaml.SafeLoader(text)
+    loader = DepthCheckedLoader(text)  # deep nesting is a YAML error with a position, not a RecursionError
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -35,6 +35,8 @@ MAX_YAML_BYTES = 64 * 1024 * 1024
 STREAMED = ("github", "repos")
 """The one collection that grows with the tenant: validated and served item by item."""
 BUFFER = 64 * 1024
+MAX_VALUE = 16 * 1024 * 1024
+"""Longest stretch between two `"` accepted (see `_CheckedReader._no_huge_value`)."""
 RELOCATE_BYTES = 16 * 1024 * 1024
 """A syntax error in a file up to this size is located exactly (line:column) by re-reading it with `json`."""
 
@@ -48,6 +50,7 @@ class _CheckedReader:
         self.offset = 0
         """Bytes handed to the parser so far."""
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._since_quote = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.handle.read(BUFFER if size < 0 else size)
@@ -59,8 +62,24 @@ class _CheckedReader:
         except UnicodeDecodeError as err:
             where = self.offset + err.start
             raise TenantFileError(f"{self.path}: byte offset {where}: not UTF-8 text (invalid byte)") from None
+        self._no_huge_value(chunk)
         self.offset += len(chunk)
         return chunk
+
+    def _no_huge_value(self, chunk: bytes) -> None:
+        """Refuse a stretch of MAX_VALUE bytes without a `"`: the parser would build it whole (a 200 MB string).
+
+        Every key and string in a tenant file is quoted, so real files never come near; this bounds memory for
+        the one shape incremental parsing cannot (a single gigantic value or filler).
+        """
+        first = chunk.find(b'"')
+        run = self._since_quote + (len(chunk) if first < 0 else first)
+        if run > MAX_VALUE:
+            raise TenantFileError(
+                f"{self.path}: byte offset {self.offset + len(chunk) if first < 0 else self.offset + first}: "
+                f"{MAX_VALUE // (1024 * 1024)} MiB without a string delimiter; no tenant file holds a value that large"
+            )
+        self._since_quote = run if first < 0 else len(chunk) - chunk.rfind(b'"') - 1
 
 
 class _Path:
@@ -138,7 +157,8 @@ def _events(path: Path) -> Iterator[tuple[_Path, str, Any]]:
     with handle:
         reader = _CheckedReader(handle, path)
         try:
-            for _prefix, event, value in ijson.parse(reader, use_float=True):
+            # basic_parse, not parse: parse builds a prefix string per event, quadratic in the nesting depth.
+            for event, value in ijson.basic_parse(reader, use_float=True):
                 if event in ("start_map", "start_array"):
                     where.value()
                     yield where, event, value

@@ -57,7 +57,7 @@ def read_text(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> str:
         raise InputError(f"{path}: not UTF-8 text (invalid byte at offset {err.start}), not a {what}") from None
 
 
-class _DepthCheckedLoader(yaml.SafeLoader):
+class DepthCheckedLoader(yaml.SafeLoader):
     """SafeLoader that refuses documents nested deeper than MAX_NESTING before composing them."""
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
@@ -73,7 +73,7 @@ class _DepthCheckedLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, *, path: Path, what: str) -> Any:
     """The YAML document in `text`; errors give line:column and the problem, never the offending line."""
-    loader = _DepthCheckedLoader(text)
+    loader = DepthCheckedLoader(text)
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as err:

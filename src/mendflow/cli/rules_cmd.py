@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
@@ -15,6 +15,9 @@ from mendflow.errors import InputError
 from mendflow.rules.cel import ConditionError, EvaluationError, Expression, compile_expression
 from mendflow.rules.timefmt import format_duration, format_timestamp
 from mendflow.rules.values import CelType, Duration, Timestamp, UInt
+
+MAX_LINE = 16 * 1024 * 1024
+"""Longest case line read (one CEL expression with its variables); past it the file is refused."""
 
 app = typer.Typer(help="Work with the CEL rule engine.", no_args_is_help=True)
 
@@ -38,13 +41,33 @@ def eval_cases(
     cases: Annotated[Path, typer.Option("--cases", help="JSON Lines file of cases, or - for standard input.")],
 ) -> None:
     if str(cases) == "-":
-        _run(sys.stdin, sys.stdout)
+        _run(case_lines(sys.stdin.buffer, "standard input"), sys.stdout)
         return
     try:
-        with cases.open(encoding="utf-8") as lines:
-            _run(lines, sys.stdout)
+        with cases.open("rb") as handle:
+            _run(case_lines(handle, str(cases)), sys.stdout)
     except OSError as err:
         raise InputError(f"cannot read {cases}: {err.strerror or err}") from None
+
+
+def case_lines(handle: BinaryIO, name: str) -> Iterator[str]:
+    """The file's lines as text, one at a time; a binary, non-UTF-8 or absurdly long line ends the run (exit 2).
+
+    A malformed *case* is answered on its own line and the run goes on; a file that is not UTF-8 JSON Lines at
+    all is the caller's mistake, named once with its line and byte offset.
+    """
+    offset = 0
+    for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), start=1):
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raise InputError(f"{name}: line {number} is longer than {MAX_LINE // (1024 * 1024)} MiB")
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raise InputError(f"{name}: line {number} (byte offset {offset + nul}): binary data, not JSON Lines")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{name}: line {number} (byte offset {offset + err.start}): not UTF-8 text") from None
+        offset += len(raw)
 
 
 def _run(lines: Iterable[str], out: TextIO) -> None:
@@ -63,7 +86,7 @@ def evaluate_lines(
             continue
         case_id: Any = None
         try:
-            case = json.loads(line)
+            case = _decode(line)
             if not isinstance(case, dict):
                 raise ValueError("a case must be a JSON object")
             case_id = case.get("id")
@@ -87,6 +110,14 @@ def evaluate_lines(
             yield {"id": case_id, "error": str(err)}
             continue
         yield {"id": case_id, "value": encode(value)}
+
+
+def _decode(line: str) -> Any:
+    """One case; nesting deeper than the engine accepts is a bad line, not a crash of the run."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise ValueError(f"nested deeper than the JSON decoder allows ({sys.getrecursionlimit()} levels)") from None
 
 
 def encode(value: Any) -> Any:
