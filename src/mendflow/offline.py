@@ -35,7 +35,7 @@ from mendflow.sim.github import GithubState, create_github_app
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
-from mendflow.tenant_stream import check, repo_chunks
+from mendflow.tenant_stream import CheckedTenant, check, repo_chunks
 
 CHUNK_REPOS = 500
 """Repositories served and evaluated at a time by an offline scan (a few MB of vendor JSON)."""
@@ -139,6 +139,38 @@ def _collect_served(tenant: TenantFile) -> tuple[list[Resource], list[str]]:
         return asyncio.run(read())
 
 
+@dataclass(frozen=True)
+class OfflineChunk:
+    """What one chunk of a tenant file gave: its resources (org-level ones in the first chunk only)."""
+
+    resources: list[Resource]
+    findings: list[Finding]
+    errors: list[RuleError]
+    gaps: list[str]
+
+
+def scan_chunks(
+    checked: CheckedTenant,
+    playbooks: Sequence[Playbook],
+    *,
+    as_of: datetime,
+    criticality: CriticalityConfig | None = None,
+    chunk: int = CHUNK_REPOS,
+) -> Iterator[OfflineChunk]:
+    """Serve the checked file `chunk` repositories at a time, collect through the connector, evaluate each.
+
+    Callers that print as they go (the CLI) hold one chunk at a time, whatever the size of the tenant.
+    """
+    rules = compile_rules(list(playbooks))
+    for number, part in enumerate(repo_chunks(checked, chunk)):
+        resources, gaps = _collect_served(part)
+        if number > 0:
+            resources = [r for r in resources if r.type not in ORG_LEVEL]
+        result = rules.evaluate(resources, tenant=part.tenant, provider=part.provider, as_of=as_of)
+        findings = score_findings(result.findings, resources, criticality)
+        yield OfflineChunk(resources, findings, result.errors, gaps)
+
+
 def scan_tenant_file(
     path: Path,
     playbooks: Sequence[Playbook],
@@ -147,7 +179,7 @@ def scan_tenant_file(
     keep_resources: bool = True,
     chunk: int = CHUNK_REPOS,
 ) -> OfflineScan:
-    """Check the file, then serve it chunk by chunk, collect through the connector, evaluate `playbooks`."""
+    """Check the file, then scan it chunk by chunk (see `scan_chunks`), keeping every finding."""
     checked = check(path)
     as_of = checked.head.taken_at or datetime.now(UTC)
     kept: list[Resource] = []
@@ -155,15 +187,11 @@ def scan_tenant_file(
     errors: list[RuleError] = []
     gaps: dict[str, None] = {}
     count = 0
-    for number, part in enumerate(repo_chunks(checked, chunk)):
-        resources, part_gaps = _collect_served(part)
-        if number > 0:
-            resources = [r for r in resources if r.type not in ORG_LEVEL]
-        found, failed = evaluate(part, resources, playbooks, as_of=as_of, criticality=criticality)
-        findings += found
-        errors += failed
-        gaps.update(dict.fromkeys(part_gaps))
-        count += len(resources)
+    for part in scan_chunks(checked, playbooks, as_of=as_of, criticality=criticality, chunk=chunk):
+        findings += part.findings
+        errors += part.errors
+        gaps.update(dict.fromkeys(part.gaps))
+        count += len(part.resources)
         if keep_resources:
-            kept += resources
+            kept += part.resources
     return OfflineScan(checked.head, kept, findings, errors, list(gaps), as_of, resource_count=count)

@@ -21,7 +21,7 @@ from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore,
 from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenant
 from mendflow.playbook import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
-from mendflow.render import compact, diff, table
+from mendflow.render import compact, diff, table, timestamp
 from mendflow.risk import CriticalityConfig
 from mendflow.rollout import split_batches
 from mendflow.rules import RuleError
@@ -262,7 +262,7 @@ def render_plan(plan: TenantPlan) -> str:
     others = f"; {len(plan.other_providers)} for other providers left out" if plan.other_providers else ""
     lines = [
         f"Dry run: {len(plan.playbooks)} playbook(s) against {plan.provider} {plan.tenant} "
-        f"({plan.resources} resources, as of {plan.as_of.isoformat()}{others}); nothing was written.",
+        f"({plan.resources} resources, as of {timestamp(plan.as_of)}{others}); nothing was written.",
     ]
     acting = [p for p in plan.playbooks if not p.report_only and p.findings]
     for item in acting:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,11 +16,16 @@ from temporalio.service import RPCError
 from mendflow.cli.failures import explain
 from mendflow.cli.options import PlaybookPaths, load_or_fail
 from mendflow.errors import InputError
-from mendflow.offline import scan_tenant_file
-from mendflow.render import compact, table
+from mendflow.offline import scan_chunks
+from mendflow.playbook import Playbook
+from mendflow.render import compact, fit, table, timestamp
 from mendflow.report import render_campaigns, render_scan_summary
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.scans import run_scan_and_wait
+from mendflow.tenant_stream import check
+
+WIDTHS = [8, 48, 64, 60]
+"""Columns of the findings table; resource ids are never cut (see `render.fit`)."""
 
 
 class OutputFormat(StrEnum):
@@ -53,22 +59,36 @@ def scan(
         )
         return
     assert tenant_file is not None
-    loaded = load_or_fail(playbooks)
-    result = scan_tenant_file(tenant_file, loaded, keep_resources=False)
-    if output == OutputFormat.json:
-        for finding in result.findings:
-            typer.echo(json.dumps(finding.model_dump(mode="json"), sort_keys=True))
-        return
-    rows = [[f.severity.value, f.rule, f.resource.id, compact(f.evidence)] for f in result.findings]
-    typer.echo(table(["severity", "rule", "resource", "evidence"], rows, max_width=[8, 48, 48, 60]))
-    typer.echo(
-        f"\n{len(result.findings)} findings in {result.resource_count} resources of {result.tenant.tenant} "
-        f"({len(loaded)} playbooks, as of {result.as_of.isoformat()})"
-    )
-    for gap in result.gaps:
+    _scan_offline(tenant_file, load_or_fail(playbooks), output)
+
+
+def _scan_offline(path: Path, playbooks: list[Playbook], output: OutputFormat) -> None:
+    """Print findings chunk by chunk: JSON lines at once, table rows as short strings (memory stays bounded)."""
+    checked = check(path)
+    as_of = checked.head.taken_at or datetime.now(UTC)
+    rows: list[list[str]] = []
+    resources = found = 0
+    gaps: dict[str, None] = {}
+    for part in scan_chunks(checked, playbooks, as_of=as_of):
+        resources += len(part.resources)
+        found += len(part.findings)
+        gaps.update(dict.fromkeys(part.gaps))
+        for finding in part.findings:
+            if output == OutputFormat.json:
+                typer.echo(json.dumps(finding.model_dump(mode="json"), sort_keys=True))
+            else:
+                cells = [finding.severity.value, finding.rule, finding.resource.id, compact(finding.evidence)]
+                rows.append([fit(cell, width) for cell, width in zip(cells, WIDTHS, strict=True)])
+        for error in part.errors:
+            typer.echo(f"rule error: {error.rule} on {error.resource_id}: {error.message}", err=True)
+    if output == OutputFormat.table:
+        typer.echo(table(["severity", "rule", "resource", "evidence"], rows, max_width=WIDTHS))
+        typer.echo(
+            f"\n{found} findings in {resources} resources of {checked.head.tenant} "
+            f"({len(playbooks)} playbooks, as of {timestamp(as_of)})"
+        )
+    for gap in gaps:
         typer.echo(f"coverage gap: {gap}", err=True)
-    for error in result.errors:
-        typer.echo(f"rule error: {error.rule} on {error.resource_id}: {error.message}", err=True)
 
 
 async def _scan_through_temporal(tenant: str, settings: TemporalSettings, output: OutputFormat) -> None:
