@@ -97,6 +97,7 @@ def main() -> None:
 
     rules.main()
     __import__("scan").main()  # bench/scan.py: GitHub and Okta scans at scale, clean and under faults
+    __import__("big_tenant").main()  # bench/big_tenant.py: offline scan of a 17,000-repository tenant file
 
 
 if __name__ == "__main__":
