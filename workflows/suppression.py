@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.workflow_types import SuppressionInput, SuppressionOutcome, SuppressionResult, SuppressionStep
@@ -69,6 +69,7 @@ class SuppressionWorkflow:
 
 
 def _cause(err: BaseException) -> str:
+    """The innermost message (an ApplicationError's own words, without its type prefix)."""
     while err.__cause__ is not None:
         err = err.__cause__
-    return str(err)
+    return err.message if isinstance(err, ApplicationError) else str(err)

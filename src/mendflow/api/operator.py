@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
 from mendflow.models import Channel, Verdict
-from mendflow.operations import CONTROLS, Actor, Answer, Operations
+from mendflow.operations import Actor, Answer, Operations
 from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact
 from mendflow.telemetry import get_logger
@@ -225,17 +226,65 @@ class OperatorApi:
         return JSONResponse(answer.model_dump(), status_code=200 if answer.accepted else 409)
 
     def routes(self) -> list[Route]:
-        verbs = [
-            Route(f"/v1/campaigns/{{campaign_id:path}}/{verb}", self.guarded(verb, self._verb(verb)), methods=["POST"])
-            for verb in ("approve", "reject", *CONTROLS)
-        ]
+        """Starlette routes for `ENDPOINTS` (the same table the OpenAPI description is generated from)."""
+        handlers: dict[str, Handler] = {
+            "whoami": self._whoami,
+            "list": self._status,
+            "status": self._status,
+            "suppress": self._suppress,
+        }
         return [
-            Route("/v1/whoami", self.guarded("status", self._whoami), methods=["GET"]),
-            Route("/v1/campaigns", self.guarded("status", self._status), methods=["GET"]),
-            *verbs,
-            Route("/v1/campaigns/{campaign_id:path}", self.guarded("status", self._status), methods=["GET"]),
-            Route("/v1/findings/{fingerprint}/suppress", self.guarded("suppress", self._suppress), methods=["POST"]),
+            Route(e.path, self.guarded(e.verb, handlers.get(e.name) or self._verb(e.verb)), methods=[e.method])
+            for e in ENDPOINTS
         ]
 
 
-__all__ = ["MAX_BODY", "NEEDS", "AnswerBody", "ErrorBody", "OperatorApi", "SuppressBody", "VerbBody"]
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the operator API; `routes()` and `mendflow.api.openapi` are both built from these."""
+
+    name: str
+    method: str
+    path: str
+    """Starlette path (`{campaign_id:path}`: campaign ids contain slashes)."""
+    verb: str
+    """Key of `NEEDS`: the least role it takes."""
+    summary: str
+    body: type[BaseModel] | None = None
+    answer: str = "answer"
+    """`answer` (AnswerBody), `status` (one CampaignStatus), `statuses` (a list) or `whoami`."""
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("whoami", "GET", "/v1/whoami", "status", "Who the credential belongs to, their role and groups.",
+             answer="whoami"),
+    Endpoint("list", "GET", "/v1/campaigns", "status", "Every running campaign's status.", answer="statuses"),
+    *(
+        Endpoint(verb, "POST", f"/v1/campaigns/{{campaign_id:path}}/{verb}", verb, summary, VerbBody)
+        for verb, summary in (
+            ("approve", "Approve a campaign awaiting a decision (signed, then checked by the workflow)."),
+            ("reject", "Reject a campaign: nothing will be changed (a reason is required)."),
+            ("pause", "Pause a rollout before its next resource."),
+            ("resume", "Resume a paused rollout."),
+            ("abort", "Stop a campaign before its next resource."),
+            ("rollback", "Restore the captured prior state of a finished or aborted campaign."),
+        )
+    ),
+    Endpoint("status", "GET", "/v1/campaigns/{campaign_id:path}", "status",
+             "A campaign's plan, batch, changes, decisions and timeline.", answer="status"),
+    Endpoint("suppress", "POST", "/v1/findings/{fingerprint}/suppress", "suppress",
+             "Accept a finding's risk until `expires_at`; answered once the worker has checked it.", SuppressBody),
+)  # fmt: skip
+
+
+__all__ = [
+    "ENDPOINTS",
+    "MAX_BODY",
+    "NEEDS",
+    "AnswerBody",
+    "Endpoint",
+    "ErrorBody",
+    "OperatorApi",
+    "SuppressBody",
+    "VerbBody",
+]

@@ -123,4 +123,12 @@ class DecisionSigner:
         return Proof(key_id=self.key_id, claims=text, signature=b64encode(self._key.sign(text.encode())))
 
 
-__all__ = ["PROOF_TTL", "DecisionSigner", "ensure_key_file", "key_id_for", "load_private_key", "public_key_text"]
+__all__ = [
+    "PROOF_TTL",
+    "DecisionSigner",
+    "ensure_key_file",
+    "key_id_for",
+    "load_private_key",
+    "private_key_text",
+    "public_key_text",
+]

@@ -1,0 +1,109 @@
+"""The operator API's OpenAPI 3.1 description, generated from `ENDPOINTS` and the pydantic models.
+
+`python -m mendflow.api.openapi > docs/api/openapi.json` regenerates the checked-in copy; a test fails when the
+two differ, so the description cannot go stale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from mendflow.api.operator import ENDPOINTS, NEEDS, AnswerBody, Endpoint, ErrorBody, SuppressBody, VerbBody
+from mendflow.workflow_types import CampaignStatus
+
+_REF = "#/components/schemas/{model}"
+_ERRORS = {
+    "400": "Bad input: not UTF-8, not JSON, too large, or the wrong shape.",
+    "401": "No credential, or an unknown, expired or revoked token / invalid JWT.",
+    "403": "The credential's role does not allow this verb, or the person is not in the RBAC config.",
+    "429": "Too many failed authentications from this client; see Retry-After.",
+    "503": "Temporal could not be reached.",
+}
+
+
+class WhoAmI(BaseModel):
+    """The authenticated caller as the API resolved them."""
+
+    person: str
+    role: str
+    auth: str
+    groups: list[str]
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _operation(e: Endpoint) -> dict[str, Any]:
+    answers = {
+        "answer": ("The workflow accepted the request.", _schema("AnswerBody")),
+        "status": ("The campaign's status.", _schema("CampaignStatus")),
+        "statuses": ("Running campaigns.", {"type": "array", "items": _schema("CampaignStatus")}),
+        "whoami": ("The caller.", _schema("WhoAmI")),
+    }
+    text, schema = answers[e.answer]
+    responses: dict[str, Any] = {"200": {"description": text, **_json(schema)}}
+    if e.answer == "answer":
+        responses["409"] = {"description": "The workflow refused it (the validator's reason).",
+                            **_json(_schema("AnswerBody"))}  # fmt: skip
+    if e.answer == "status":
+        responses["404"] = {"description": "No such campaign.", **_json(_schema("ErrorBody"))}
+    responses.update({code: {"description": why, **_json(_schema("ErrorBody"))} for code, why in _ERRORS.items()})
+    operation: dict[str, Any] = {
+        "operationId": e.name,
+        "summary": e.summary,
+        "description": f"Needs role `{NEEDS[e.verb].value}` or above; RBAC then decides per campaign.",
+        "security": [{"bearer": []}],
+        "responses": responses,
+    }
+    params = re.findall(r"{(\w+)(?::\w+)?}", e.path)
+    if params:
+        operation["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        ]
+    if e.body is not None:
+        operation["requestBody"] = {"required": True, **_json(_schema(e.body.__name__))}
+    return operation
+
+
+def openapi() -> dict[str, Any]:
+    """The description as a dict (stable key order)."""
+    models: list[type[BaseModel]] = [AnswerBody, ErrorBody, VerbBody, SuppressBody, CampaignStatus, WhoAmI]
+    _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for e in ENDPOINTS:
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", e.path)
+        paths.setdefault(path, {})[e.method.lower()] = _operation(e)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mendflow operator API",
+            "version": "1",
+            "description": "Operator verbs on campaigns and findings. Every request is authenticated (personal "
+            "token or OIDC JWT), signed by the API and answered by the workflow. See docs/security.md.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "paths": paths,
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A personal token (`mfp_…`) or an OIDC JWT."}},
+        },
+    }  # fmt: skip
+
+
+def render() -> str:
+    return json.dumps(openapi(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
