@@ -15,6 +15,7 @@ or any other, after a crash too — does not post, create, comment or transition
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -93,17 +94,30 @@ def build_card(status: CampaignStatus, *, link: str = "", ticket: str = "") -> C
     )
     outcomes = {c.resource.id: c.outcome for c in status.changes}
     resources = tuple(r.model_copy(update={"outcome": outcomes.get(r.id)}) for r in card.resources)
-    changes = status.changes
+    # Campaign-wide counts (`totals`) when the workflow reports them: after continue-as-new `changes` holds only
+    # the current run's targets.
+    totals = status.totals or Counter(c.outcome.value for c in status.changes)
     progress = Progress(
-        total=len(plan.targets),
-        changed=sum(1 for c in changes if c.outcome in _CHANGED),
-        verified=sum(1 for c in changes if c.outcome is Outcome.verified),
-        failed=sum(1 for c in changes if c.outcome in (Outcome.failed, Outcome.restore_failed)),
-        restored=sum(1 for c in changes if c.outcome is Outcome.restored),
+        total=plan.target_count or len(plan.targets),
+        changed=sum(totals.get(o.value, 0) for o in _CHANGED),
+        verified=totals.get(Outcome.verified.value, 0),
+        failed=totals.get(Outcome.failed.value, 0) + totals.get(Outcome.restore_failed.value, 0),
+        restored=totals.get(Outcome.restored.value, 0),
         batch=status.batch,
         batches=status.batches_total,
     )
     return card.model_copy(update={"resources": resources, "progress": progress})
+
+
+async def _query_status() -> CampaignStatus:
+    """The calling workflow's status, by query (not recorded in its history); retried by Temporal if the query
+    cannot be answered right now (e.g. the campaign is continuing as new)."""
+    handle = activity.client().get_workflow_handle(_workflow_id())
+    try:
+        status: CampaignStatus = await handle.query("status", result_type=CampaignStatus)
+    except Exception as err:  # RPC or query failures: transient from here, Temporal backs off and retries
+        raise ApplicationError(f"reading the campaign's status failed: {redact(str(err))[:200]}") from None
+    return status
 
 
 def _workflow_id() -> str:
@@ -179,11 +193,16 @@ class PublishActivities:
     @activity.defn(name="publish_campaign")
     async def publish_campaign(self, request: PublishInput) -> PublishRefs:
         """Create or update the campaign's card and ticket; returns where they are."""
-        status = request.status
-        plan = status.plan
         settings = self.ctx.settings
-        if plan is None or plan.mode not in PUBLISHED_MODES or (settings.slack is None and settings.jira is None):
+        if settings.slack is None and settings.jira is None:
             return request.refs
+        status = request.status or await _query_status()
+        plan = status.plan
+        if plan is None or plan.mode not in PUBLISHED_MODES:
+            return request.refs
+        request = request.model_copy(
+            update={"status": status, "step": len(status.timeline) if request.step is None else request.step}
+        )
         refs = request.refs
         failures: list[ApplicationError] = []
         if settings.jira is not None:
@@ -206,7 +225,7 @@ class PublishActivities:
 
     async def _publish_card(self, config: SlackSettings, request: PublishInput, refs: PublishRefs) -> PublishRefs:
         status = request.status
-        assert status.plan is not None
+        assert status is not None and status.plan is not None
         link = config.campaign_url.format(campaign_id=status.campaign_id) if config.campaign_url else ""
         ticket = ""
         if refs.jira_key:
@@ -236,10 +255,9 @@ class PublishActivities:
 
     async def _publish_ticket(self, config: JiraSettings, request: PublishInput, refs: PublishRefs) -> PublishRefs:
         status = request.status
-        plan = status.plan
-        assert plan is not None
+        assert status is not None and status.plan is not None
         campaign = status.campaign_id
-        step = len(status.timeline)
+        step = request.step
         try:
             jira = self.jira(config)
         except MendflowError as err:

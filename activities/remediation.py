@@ -1,18 +1,26 @@
-"""Remediation activities: prepare (fresh read + capture), apply, verify, restore, settle.
+"""Remediation activities: plan, prepare a page (fresh reads + capture), change (apply + verify), restore, settle,
+and the journal of written changes that a long campaign carries across continue-as-new.
 
 Each is safe to run twice: writes happen only when the current state differs from the target, so an activity
-retried after a worker crash never changes a resource twice.
+retried after a worker crash never changes a resource twice. Every activity that can wait heartbeats: per target
+done, and inside the HTTP layer's rate-limit waits (`heartbeat_while_waiting`), so a vendor window longer than the
+heartbeat timeout does not kill the attempt.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from mendflow.connectors.actions import FieldAction
-from mendflow.connectors.registry import Collector, get_action, open_session
+from mendflow.connectors.http import heartbeat_while_waiting
+from mendflow.connectors.registry import Collector, Session, get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource
@@ -21,17 +29,50 @@ from mendflow.rules import compile_rules
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlanDetail,
+    CampaignTarget,
     ChangeStep,
-    RemediationInput,
+    JournalEntry,
+    JournalInput,
+    JournalPage,
+    PlanInput,
+    PrepareInput,
+    PrepareResult,
     SettleInput,
+    StepOutcome,
+    StoreTargetsInput,
     Target,
+    TargetsPage,
     WindowInput,
     WindowVerdict,
 )
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 def _non_retryable(err: Exception) -> ApplicationError:
     return ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
+
+
+def _beat(seconds_left: float) -> None:
+    """Heartbeat while the HTTP layer waits for a vendor's rate-limit window."""
+    activity.heartbeat({"waiting_s": round(seconds_left, 1)})
+
+
+async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -> list[R]:
+    """`work` on every item, at most `limit` at once, heartbeating as each finishes; results in item order."""
+    gate = asyncio.Semaphore(max(limit, 1))
+    done = 0
+
+    async def one(item: T) -> R:
+        nonlocal done
+        async with gate:
+            result = await work(item)
+        done += 1
+        activity.heartbeat({"done": done, "of": len(items)})
+        return result
+
+    return await asyncio.gather(*(one(item) for item in items))
 
 
 class RemediationActivities:
@@ -58,58 +99,64 @@ class RemediationActivities:
             )
         return resource if result.findings else None
 
-    @activity.defn(name="prepare_change")
-    async def prepare_change(self, step: ChangeStep) -> Change:
-        """Fresh before acting: skip resources already fixed or gone; capture the prior state of the rest."""
+    async def _prepare_one(self, session: Session, playbook: Playbook, step: ChangeStep) -> Change:
+        """Fresh before acting: skip a resource already fixed or gone; capture the prior state otherwise."""
+        action = self._action(playbook)
+        assert playbook.respond is not None
+        params = playbook.respond.action_params()
+        change = Change(resource=step.resource, action=action.spec.name, after=params.as_body())
         try:
-            playbook = self.ctx.playbook(step.playbook_id)
-            action = self._action(playbook)
-            assert playbook.respond is not None
-            params = playbook.respond.action_params()
-            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-                change = Change(resource=step.resource, action=action.spec.name, after=params.as_body())
-                if await self._still_failing(session.collector, playbook, step) is None:
-                    return change.model_copy(
-                        update={"outcome": Outcome.skipped, "detail": "already compliant or gone when re-read"}
-                    )
-                before = await action.capture(session.http, step.resource.id, params)
-                return change.model_copy(update={"before": before})
+            if await self._still_failing(session.collector, playbook, step) is None:
+                return change.model_copy(
+                    update={"outcome": Outcome.skipped, "detail": "already compliant or gone when re-read"}
+                )
+            before = await action.capture(session.http, step.resource.id, params)
         except (ActionError, AuthError, InputError) as err:
-            raise _non_retryable(err) from None
+            # This target cannot be changed; the others of the page still can (the workflow counts the failure).
+            return change.model_copy(update={"outcome": Outcome.failed, "detail": str(err)})
+        return change.model_copy(update={"before": before})
 
-    @activity.defn(name="apply_change")
-    async def apply_change(self, step: ChangeStep) -> Change:
-        """Write the intended fields (only if they differ from the current ones)."""
+    @activity.defn(name="prepare_changes")
+    async def prepare_changes(self, request: PrepareInput) -> PrepareResult:
+        """A page of targets re-read and captured, `concurrency` at once, on one session (one HTTP client)."""
+        try:
+            playbook = self.ctx.playbook(request.playbook_id)
+            self._action(playbook)
+        except (ActionError, InputError) as err:
+            raise _non_retryable(err) from None
+        with heartbeat_while_waiting(_beat):
+            async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
+                changes = await _each(
+                    request.targets,
+                    request.concurrency,
+                    lambda target: self._prepare_one(session, playbook, _step_for(request, target)),
+                )
+        return PrepareResult(changes=changes)
+
+    @activity.defn(name="change_resource")
+    async def change_resource(self, step: ChangeStep) -> StepOutcome:
+        """Write the intended fields (only if they differ), then verify: the fields read back as intended AND the
+        rule no longer fires. Safe to repeat: a retry after a crash finds the write done and only verifies."""
         assert step.change is not None
         try:
-            action = get_action(step.change.action)
-            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-                wrote = await action.write(session.http, step.resource.id, step.change.after)
-        except (ActionError, AuthError, InputError) as err:
-            raise _non_retryable(err) from None
-        detail = "" if wrote else "already in the intended state"
-        return step.change.model_copy(update={"outcome": Outcome.applied, "detail": detail})
-
-    @activity.defn(name="verify_change")
-    async def verify_change(self, step: ChangeStep) -> Change:
-        """Re-read the resource: the fields must hold their intended values and the rule must no longer fire."""
-        assert step.change is not None
-        try:
             playbook = self.ctx.playbook(step.playbook_id)
             action = get_action(step.change.action)
-            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-                if not await action.holds(session.http, step.resource.id, step.change.after):
-                    current = await action.current(session.http, step.resource.id, list(step.change.after))
-                    return step.change.model_copy(
-                        update={"outcome": Outcome.failed, "detail": f"re-read shows {current}, not the intended state"}
-                    )
-                if await self._still_failing(session.collector, playbook, step) is not None:
-                    return step.change.model_copy(
-                        update={"outcome": Outcome.failed, "detail": f"rule {playbook.id} still fires after the change"}
-                    )
+            with heartbeat_while_waiting(_beat):
+                async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+                    await action.write(session.http, step.resource.id, step.change.after)
+                    activity.heartbeat({"written": step.resource.id})
+                    if not await action.holds(session.http, step.resource.id, step.change.after):
+                        current = await action.current(session.http, step.resource.id, list(step.change.after))
+                        return StepOutcome(
+                            outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
+                        )
+                    if await self._still_failing(session.collector, playbook, step) is not None:
+                        return StepOutcome(
+                            outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
+                        )
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
-        return step.change.model_copy(update={"outcome": Outcome.verified, "detail": ""})
+        return StepOutcome(outcome=Outcome.verified)
 
     @activity.defn(name="restore_change")
     async def restore_change(self, step: ChangeStep) -> Change:
@@ -117,17 +164,25 @@ class RemediationActivities:
         assert step.change is not None
         change = step.change
         action = get_action(change.action)
-        async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-            await action.restore(session.http, step.resource.id, change.before)
-            if await action.holds(session.http, step.resource.id, change.before):
-                return change.model_copy(update={"outcome": Outcome.restored, "detail": f"restored: {change.detail}"})
-            return change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": "re-read after restore differs from the capture"}
-            )
+        with heartbeat_while_waiting(_beat):
+            async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+                await action.restore(session.http, step.resource.id, change.before)
+                if await action.holds(session.http, step.resource.id, change.before):
+                    return change.model_copy(
+                        update={"outcome": Outcome.restored, "detail": f"restored: {change.detail}"}
+                    )
+                return change.model_copy(
+                    update={
+                        "outcome": Outcome.restore_failed,
+                        "detail": "re-read after restore differs from the capture",
+                    }
+                )
 
     @activity.defn(name="plan_campaign")
-    async def plan_campaign(self, request: RemediationInput) -> CampaignPlanDetail:
-        """Resolve the playbook's policies and the RBAC config into a plan, and preview each target's change."""
+    async def plan_campaign(self, request: PlanInput) -> CampaignPlanDetail:
+        """Resolve the playbook's policies and the RBAC config into a plan, and preview the first targets' change
+        (read in parallel; the rest are read page by page when the rollout reaches them)."""
+        concurrency = self.ctx.settings.changes.concurrency_for(request.tenant_key)
         try:
             playbook = self.ctx.playbook(request.playbook_id)
             respond = playbook.respond
@@ -136,21 +191,19 @@ class RemediationActivities:
             action = get_action(respond.action)
             params = respond.action_params()
             intended = params.as_body()
-            targets: list[Target] = []
-            async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
-                for finding in request.findings:
-                    try:
-                        current = await action.current(session.http, finding.resource.id, list(intended))
-                    except VendorError as err:
-                        current = {"_unreadable": str(err)}
-                    targets.append(
-                        Target(
-                            fingerprint=finding.fingerprint,
-                            resource=finding.resource,
-                            current=current,
-                            intended=intended,
+            with heartbeat_while_waiting(_beat):
+                async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
+
+                    async def preview(target: CampaignTarget) -> Target:
+                        try:
+                            current = await action.current(session.http, target.resource.id, list(intended))
+                        except VendorError as err:
+                            current = {"_unreadable": str(err)}
+                        return Target(
+                            fingerprint=target.fingerprint, resource=target.resource, current=current, intended=intended
                         )
-                    )
+
+                    targets = await _each(request.preview, concurrency, preview)
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
         rbac = self.ctx.settings.rbac
@@ -177,6 +230,8 @@ class RemediationActivities:
             bake=rollout.bake,
             max_failures=rollout.max_failures,
             writes_per_minute=self.ctx.settings.changes.budget_for(request.tenant_key),
+            target_count=request.target_count,
+            concurrency=concurrency,
             trusted_keys=dict(self.ctx.settings.security.trusted_keys),  # the worker's config, never the input
         )
 
@@ -191,3 +246,30 @@ class RemediationActivities:
         """Record the campaign's outcome per finding in the ledger."""
         statuses = {fp: FindingStatus(status) for fp, status in request.statuses.items()}
         self.ctx.ledger.settle(statuses, request.campaign_id)
+
+    @activity.defn(name="load_targets")
+    async def load_targets(self, page: TargetsPage) -> list[CampaignTarget]:
+        """One page of a campaign's targets from its findings (or targets) stored by digest."""
+        lines = itertools.islice(self.ctx.snapshots.read_lines(page.digest), page.offset, page.offset + page.limit)
+        return [CampaignTarget(fingerprint=line["fingerprint"], resource=line["resource"]) for line in lines]
+
+    @activity.defn(name="store_targets")
+    async def store_targets(self, request: StoreTargetsInput) -> str:
+        """Put a campaign's targets into the snapshot store (before continuing as new); returns the digest."""
+        return self.ctx.snapshots.put_lines([t.model_dump(mode="json") for t in request.targets])
+
+    @activity.defn(name="store_journal")
+    async def store_journal(self, request: JournalInput) -> str:
+        """Keep one run's written changes (the rollback state) in the snapshot store; returns the digest."""
+        return self.ctx.snapshots.put_lines([e.model_dump(mode="json") for e in request.entries])
+
+    @activity.defn(name="load_journal")
+    async def load_journal(self, digest: str) -> JournalPage:
+        """The changes one earlier run wrote, in write order (the workflow restores them newest first)."""
+        return JournalPage(
+            entries=[JournalEntry.model_validate(line) for line in self.ctx.snapshots.read_lines(digest)]
+        )
+
+
+def _step_for(request: PrepareInput, target: CampaignTarget) -> ChangeStep:
+    return ChangeStep(tenant_key=request.tenant_key, playbook_id=request.playbook_id, resource=target.resource)

@@ -26,6 +26,8 @@ from mendflow.workflow_types import (
 )
 
 HEARTBEAT_EVERY = 200
+INLINE_FINDINGS = 100
+"""Campaigns with more findings than this travel by digest (workflow payloads stay small at any size)."""
 
 
 def cannot_retry(err: MendflowError) -> ApplicationError:
@@ -125,7 +127,14 @@ class ScanActivities:
             cid = campaign_id(tenant, rule, group)
             claimed = set(self.ctx.ledger.claim((row.finding.fingerprint for row in group), cid, tenant=tenant))
             mine = [row.finding for row in group if row.finding.fingerprint in claimed]
-            if mine:
+            if len(mine) > INLINE_FINDINGS:  # large campaigns: by digest, so no payload grows with the campaign
+                digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in mine])
+                campaigns.append(
+                    CampaignPlan(
+                        campaign_id=cid, playbook_id=rule, findings=[], findings_digest=digest, findings_count=len(mine)
+                    )
+                )
+            elif mine:
                 campaigns.append(CampaignPlan(campaign_id=cid, playbook_id=rule, findings=mine))
         return ReconcileResult(
             new=len(outcome.new),

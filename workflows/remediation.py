@@ -1,17 +1,25 @@
 """RemediationWorkflow: one campaign = one playbook's findings in one tenant from one scan.
 
-    plan ─> approval gate? (escalate, expire) ─> change window ─> capture every target (fresh re-read)
-        ─> canary ─> verify ─> bake ─> next batch … ─> settle ─> keep rollback state for the retention window
+    plan ─> approval gate? (escalate, expire) ─> change window ─> page by page: capture (parallel fresh re-reads)
+        ─> canary ─> apply + verify (parallel within a batch, up to the tenant's concurrency, paced by the write
+        budget) ─> bake ─> next batch … ─> settle ─> keep rollback state for the retention window
     on failures > max_failures, abort+rollback, or a `rollback` request: restore newest first, verify each restore.
 
 Decisions and operator controls are Temporal updates with validators, so a caller learns at once whether its
 request counted; a refused request changes nothing and is not written to history.
+
+History stays bounded at any campaign size: targets are read, captured and settled in pages; the publisher sends
+a few bytes (the publish activity renders the card from a status query, which history does not record); and at a
+page boundary once this run's history passes `history_budget_bytes`, the campaign continues as new with its state
+carried over (`CampaignCarry`). Changes written by earlier runs are journalled in the snapshot store by digest, so
+a rollback still restores every one of them, newest first, and the retention window keeps its absolute end.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,20 +28,33 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings_store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.rollout import split_batches
+    from mendflow.routing import Activity, queue_of
     from mendflow.workflow_types import (
+        CampaignCarry,
         CampaignPlanDetail,
         CampaignStatus,
+        CampaignTarget,
         ChangeStep,
         EscalationInput,
+        JournalEntry,
+        JournalInput,
+        JournalPage,
         OperatorRequest,
+        PlanInput,
+        PrepareInput,
+        PrepareResult,
         PublishInput,
         PublishRefs,
         RemediationInput,
         RemediationResult,
         SettleInput,
+        StepOutcome,
+        StoreTargetsInput,
+        TargetsPage,
         WindowInput,
         WindowVerdict,
     )
@@ -43,6 +64,17 @@ SHORT = timedelta(minutes=1)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=8
 )
+REQUESTS_PER_STEP = 6
+"""Most vendor requests one change, capture or restore makes (reads, the write, the re-reads)."""
+STEP_TIMEOUT = timedelta(seconds=REQUESTS_PER_STEP * WORST_REQUEST_SECONDS)
+"""Sized from the HTTP layer's own worst case (rate-limit waits included); heartbeats catch a dead worker long
+before it."""
+PREVIEW_TARGETS = 50
+"""Targets read at planning time for the card's before → after preview."""
+TIMELINE_KEPT = 200
+"""Timeline events kept in the workflow (the status query and the carry); older ones are counted, not kept."""
+EVENTS_PER_PUBLISH = 20
+"""Most events named in one publish (a comment); the rest are summarised as a count."""
 
 # States in which nothing moves without a person (or the end of a timer).
 IDLE = {
@@ -65,6 +97,8 @@ _LEDGER = {
     Outcome.restored: FindingStatus.rolled_back,
     Outcome.planned: FindingStatus.open,
 }
+_WRITTEN = (Outcome.applied, Outcome.verified, Outcome.failed)
+"""Outcomes of a change that may have reached the vendor (a rollback restores these)."""
 
 
 @workflow.defn(name="RemediationWorkflow")
@@ -72,26 +106,50 @@ class RemediationWorkflow:
     @workflow.init
     def __init__(self, request: RemediationInput) -> None:
         self._request = request
-        self._plan: CampaignPlanDetail | None = None
-        self._state = "planning"
+        carry = request.carry
+        self._plan: CampaignPlanDetail | None = carry.plan if carry else None
+        self._state = carry.state if carry else "planning"
+        self._phase = carry.phase if carry else "rollout"
         self._changes: dict[str, Change] = {}
+        """This run's changes by fingerprint, in capture order (earlier runs' are in `_journal`)."""
         self._order: list[str] = []
-        """Fingerprints in the order their resources were written (rollback runs it backwards)."""
-        self._decisions: list[Decision] = []
-        self._verdict: Verdict | None = None
-        self._rollback_votes: list[Decision] = []
-        self._timeline: list[dict[str, str]] = []
-        self._paused = False
-        self._aborted = False
-        self._escalated = False
-        self._batch = 0
-        self._batches_total = 0
-        self._writes: list[float] = []
-        self._refs = PublishRefs()
-        self._published = 0
+        """Fingerprints in the order this run wrote their resources (rollback runs it backwards)."""
+        self._ready: list[str] = []
+        """Captured targets waiting for their batch, in target order."""
+        self._journal: list[str] = list(carry.journal) if carry else []
+        self._totals: dict[str, int] = dict(carry.totals) if carry else {}
+        self._cursor = carry.cursor if carry else 0
+        self._batch_sizes: list[int] = list(carry.batch_sizes) if carry else []
+        self._batch_index = carry.batch_index if carry else 0
+        self._done_in_batch = carry.done_in_batch if carry else 0
+        self._failures = carry.failures if carry else 0
+        self._decisions: list[Decision] = list(carry.decisions) if carry else []
+        self._verdict: Verdict | None = carry.verdict if carry else None
+        self._rollback_votes: list[Decision] = list(carry.rollback_votes) if carry else []
+        self._rollback_reason = carry.rollback_reason if carry else ""
+        self._timeline: list[dict[str, str]] = (
+            [{k: str(v) for k, v in e.items()} for e in carry.timeline] if carry else []
+        )
+        self._events = carry.events if carry else 0
+        """Timeline events ever noted (only the last `TIMELINE_KEPT` are kept)."""
+        self._paused = carry.paused if carry else False
+        self._aborted = carry.aborted if carry else False
+        self._escalated = carry.escalated if carry else False
+        self._batch = self._batch_index + 1 if self._batch_sizes else 0
+        self._writes: list[float] = list(carry.writes) if carry else []
+        self._refs = carry.refs if carry else PublishRefs()
+        self._published = carry.published if carry else 0
         """Number of timeline events already published (the card and ticket catch up from here)."""
         self._publisher_done = False
-        self._nonces: set[str] = set()
+        self._publishing = False
+        self._retention_until: datetime | None = carry.retention_until if carry else None
+        self._runs = carry.runs if carry else 1
+        self._progressed = False
+        """This run has captured or restored a page (so continuing as new always moves the campaign on)."""
+        self._inflight = 0
+        self._running: list[asyncio.Future[None]] = []
+        self._stop = False
+        self._nonces: set[str] = set(carry.nonces) if carry else set()
         """Nonces of the signed requests already accepted: a replayed proof is refused."""
 
     # ---- the campaign ----------------------------------------------------------------------------------------
@@ -111,53 +169,95 @@ class RemediationWorkflow:
     async def _publisher(self) -> None:
         """Keep the Slack card and Jira ticket in step with the campaign, without ever holding it up.
 
-        Runs beside the campaign: it publishes the latest status whenever the timeline grew. If Slack or Jira is
-        down, the activity retries with backoff and the campaign goes on; the card catches up when they are back.
+        Runs beside the campaign: whenever the timeline grew it nudges the publish activity, which reads the
+        status itself (a query) — so history records a few bytes per publish, not the whole status. Events that
+        happen while a publish runs are coalesced into the next one. If Slack or Jira is down, the activity
+        retries with backoff and the campaign goes on; the card catches up when they are back.
         """
         while True:
-            await workflow.wait_condition(lambda: self._published < len(self._timeline) or self._publisher_done)
-            if self._published >= len(self._timeline):
+            await workflow.wait_condition(lambda: self._published < self._events or self._publisher_done)
+            if self._published >= self._events:
                 return
             if self._plan is None or self._plan.mode == "notify":
-                self._published = len(self._timeline)
+                self._published = self._events
                 continue
-            upto = len(self._timeline)
-            event = "; ".join(f"{e['event']} {e['detail']}".strip() for e in self._timeline[self._published : upto])
+            upto = self._events
+            self._publishing = True
             try:
                 self._refs = await workflow.execute_activity(
-                    "publish_campaign",
-                    PublishInput(status=self.status(), refs=self._refs, event=event),
+                    Activity.publish_campaign,
+                    PublishInput(refs=self._refs, event=self._events_text(self._published, upto), step=upto),
                     result_type=PublishRefs,
+                    task_queue=self._queue(Activity.publish_campaign),
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=PUBLISH_RETRY,
                 )
             except ActivityError as err:
                 workflow.logger.warning("publishing the campaign failed", extra={"error": _cause(err)})
+            finally:
+                self._publishing = False
             self._published = upto
 
+    def _events_text(self, start: int, upto: int) -> str:
+        first_kept = self._events - len(self._timeline)
+        kept = self._timeline[max(start - first_kept, 0) : upto - first_kept]
+        shown = kept[-EVENTS_PER_PUBLISH:]
+        text = "; ".join(f"{e['event']} {e['detail']}".strip() for e in shown)
+        hidden = (upto - start) - len(shown)
+        return f"{text} (+{hidden} earlier event(s))" if hidden > 0 else text
+
     async def _campaign(self, request: RemediationInput) -> RemediationResult:
-        self._plan = plan = await workflow.execute_activity(
-            "plan_campaign", request, result_type=CampaignPlanDetail, start_to_close_timeout=SHORT, retry_policy=RETRY
-        )
-        self._note("planned", f"{len(plan.targets)} target(s), mode {plan.mode}")
-        if not plan.targets:
-            return await self._finish("nothing_to_do")
-        if plan.mode == "notify":
-            return await self._finish("notify_only")
-        if plan.mode in ("approval", "ticket") and not await self._approved(plan):
-            return await self._finish(self._state)
-        await self._rollout(plan)
-        await self._settle()
-        if any(c.outcome in (Outcome.verified, Outcome.failed) for c in self._changes.values()):
+        if request.carry is None:
+            preview = await self._targets(0, min(PREVIEW_TARGETS, request.target_count))
+            self._plan = plan = await workflow.execute_activity(
+                Activity.plan_campaign,
+                PlanInput(
+                    campaign_id=request.campaign_id,
+                    tenant_key=request.tenant_key,
+                    playbook_id=request.playbook_id,
+                    preview=preview,
+                    target_count=request.target_count,
+                ),
+                result_type=CampaignPlanDetail,
+                task_queue=self._queue(Activity.plan_campaign),
+                start_to_close_timeout=_reads_timeout(len(preview), 8),
+                heartbeat_timeout=request.step_heartbeat,
+                retry_policy=RETRY,
+            )
+            self._note("planned", f"{plan.target_count} target(s), mode {plan.mode}")
+            if not plan.target_count:
+                return await self._finish("nothing_to_do")
+            if plan.mode == "notify":
+                return await self._finish("notify_only")
+            if plan.mode in ("approval", "ticket") and not await self._approved(plan):
+                return await self._finish(self._state)
+            await self._wait_for_window()
+        plan = self._plan
+        assert plan is not None
+        if self._phase == "rollout":
+            await self._rollout(plan)
+            await self._settle(final=True)
+            if self._state == "rolled_back":
+                return self._result()
+            if not (self._totals.get(Outcome.verified, 0) or self._totals.get(Outcome.failed, 0)):
+                return self._result()
+            self._phase = "retention"
+            self._retention_until = workflow.now() + request.retention
             self._note("rollback state kept", f"for {request.retention}")
+        if self._phase == "retention":
+            assert self._retention_until is not None
             try:
-                await workflow.wait_condition(lambda: self._rollback_requested(), timeout=request.retention)
+                await workflow.wait_condition(
+                    lambda: self._rollback_requested(),
+                    timeout=max(self._retention_until - workflow.now(), timedelta(0)),
+                )
             except TimeoutError:
                 self._note("retention ended", "rollback state released")
-            else:
-                await self._rollback_all("rollback requested")
-                self._state = "rolled_back"
-                await self._settle()
+                return self._result()
+            self._phase, self._rollback_reason = "rollback", "rollback requested"
+        await self._rollback_all(self._rollback_reason)
+        self._state = "rolled_back"
+        await self._settle(final=True)
         return self._result()
 
     async def _approved(self, plan: CampaignPlanDetail) -> bool:
@@ -194,88 +294,205 @@ class RemediationWorkflow:
         self._note("escalated", f"to {plan.escalate_to or 'the escalation contact'} after {waited}")
         try:
             await workflow.execute_activity(
-                "escalate_campaign",
+                Activity.escalate_campaign,
                 EscalationInput(
                     campaign_id=plan.campaign_id,
                     playbook_id=plan.playbook_id,
                     escalate_to=plan.escalate_to,
                     waited=waited,
                 ),
+                task_queue=self._queue(Activity.escalate_campaign),
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
             )
         except ActivityError as err:  # telling someone failed: the gate itself goes on, and says so
             self._note("escalation could not be delivered", _cause(err))
 
+    # ---- the rollout -----------------------------------------------------------------------------------------
+
     async def _rollout(self, plan: CampaignPlanDetail) -> None:
-        await self._wait_for_window()
-        self._state = "capturing"
-        for target in plan.targets:
-            if not await self._checkpoint():
-                return
-            step = self._step(target.resource)
-            try:
-                change = await self._activity("prepare_change", step)
-            except ActivityError as err:
-                change = Change(
-                    resource=target.resource, action=plan.action, outcome=Outcome.failed, detail=_cause(err)
-                )
-            self._changes[target.fingerprint] = change
-            self._note("captured" if change.outcome == Outcome.planned else change.outcome.value, target.resource.id)
-        ready = [t.fingerprint for t in plan.targets if self._changes[t.fingerprint].outcome == Outcome.planned]
-        batches = split_batches(ready, canary=plan.canary, batches=plan.batches)
-        self._batches_total = len(batches)
-        failures = sum(1 for c in self._changes.values() if c.outcome == Outcome.failed)
-        if failures > plan.max_failures:
-            self._note("stopped", f"{failures} target(s) could not be captured; nothing was changed")
-            self._state = "completed_with_failures"
-            return
-        for index, batch in enumerate(batches):
+        """Batches over the campaign's targets, captured page by page just before they are needed.
+
+        A campaign of at most one page is captured whole first, and its batches are cut from the targets still to
+        change (as a reviewer expects from the plan). A larger one cuts its batches from the target count and fills
+        each with the next captured targets, so nothing is held in memory or history beyond a page.
+        """
+        if not self._batch_sizes:
+            self._state = "capturing"
+            total = plan.target_count
+            if total <= self._request.page_size:
+                await self._capture_next_page(plan)
+                if self._failures > plan.max_failures:
+                    self._note("stopped", f"{self._failures} target(s) could not be captured; nothing was changed")
+                    self._state = "completed_with_failures"
+                    return
+                count = len(self._ready)
+            else:
+                count = total
+            self._batch_sizes = [len(b) for b in split_batches(range(count), canary=plan.canary, batches=plan.batches)]
+        sizes = self._batch_sizes
+        while self._batch_index < len(sizes):
+            index = self._batch_index
+            last = index + 1 == len(sizes)
             self._batch = index + 1
-            self._state = "canary" if index == 0 else f"batch {index + 1} of {len(batches)}"
-            for fingerprint in batch:
-                if not await self._checkpoint():
-                    self._state = "aborted"
+            self._state = "canary" if index == 0 else f"batch {index + 1} of {len(sizes)}"
+            while last or self._done_in_batch < sizes[index]:
+                if not self._ready:
+                    if self._cursor >= plan.target_count:
+                        break
+                    await self._maybe_continue_as_new()
+                    await self._capture_next_page(plan)
+                    if await self._stopped_by_failures(plan):
+                        return
+                    continue
+                want = len(self._ready) if last else sizes[index] - self._done_in_batch
+                chunk, self._ready = self._ready[:want], self._ready[want:]
+                if not await self._change_all(chunk, plan):
                     return
-                await self._pace(plan.writes_per_minute)
-                if not await self._change_one(fingerprint):
-                    failures += 1
-                if failures > plan.max_failures:
-                    self._note("stopped", f"{failures} failure(s) > max_failures {plan.max_failures}")
-                    await self._rollback_all("too many failures")
-                    self._state = "rolled_back"
-                    return
-            self._note("batch verified", f"{index + 1} of {len(batches)}")
-            if index + 1 < len(batches):
+            self._note("batch verified", f"{index + 1} of {len(sizes)}")
+            self._batch_index, self._done_in_batch = index + 1, 0
+            if not last:
                 if plan.bake > timedelta(0):
                     self._state = "baking"
                     await workflow.sleep(plan.bake)
                 await self._wait_for_window()
-        self._state = "completed_with_failures" if failures else "completed"
+        self._state = "completed_with_failures" if self._failures else "completed"
+
+    async def _stopped_by_failures(self, plan: CampaignPlanDetail) -> bool:
+        if self._failures <= plan.max_failures:
+            return False
+        self._note("stopped", f"{self._failures} failure(s) > max_failures {plan.max_failures}")
+        await self._rollback_all("too many failures")
+        self._state = "rolled_back"
+        return True
+
+    async def _change_all(self, fingerprints: list[str], plan: CampaignPlanDetail) -> bool:
+        """Change these targets, up to `plan.concurrency` at once, each write paced by the budget. False when the
+        rollout stopped (aborted, or failures past the threshold: then everything written is rolled back)."""
+        limit = max(plan.concurrency, 1)
+        for fingerprint in fingerprints:
+            await workflow.wait_condition(lambda: self._inflight < limit or self._stop)
+            if self._stop or not await self._checkpoint():
+                break
+            await self._pace(plan.writes_per_minute)
+            self._inflight += 1
+            self._done_in_batch += 1
+            self._running.append(asyncio.ensure_future(self._change_tracked(fingerprint, plan)))
+        await workflow.wait_condition(lambda: self._inflight == 0)
+        self._running.clear()
+        if self._failures > plan.max_failures:
+            await self._stopped_by_failures(plan)
+            return False
+        if self._aborted:
+            self._state = "aborted"
+            return False
+        return True
+
+    async def _change_tracked(self, fingerprint: str, plan: CampaignPlanDetail) -> None:
+        try:
+            if not await self._change_one(fingerprint):
+                self._failures += 1
+                if self._failures > plan.max_failures:
+                    self._stop = True  # launch nothing more; what is in flight finishes, then everything rolls back
+        finally:
+            self._inflight -= 1
 
     async def _change_one(self, fingerprint: str) -> bool:
         """Apply and verify one resource; restore it at once if verification fails. True when verified."""
         change = self._changes[fingerprint]
         self._order.append(fingerprint)  # registered before the write: a crash mid-apply is still rolled back
-        step = self._step(change.resource, change)
+        self._set(fingerprint, change.model_copy(update={"outcome": Outcome.applied}))
         try:
-            change = await self._activity("apply_change", step)
-            self._changes[fingerprint] = change
-            change = await self._activity("verify_change", step.model_copy(update={"change": change}))
+            result: StepOutcome = await workflow.execute_activity(
+                Activity.change_resource,
+                self._step(change.resource, change),
+                result_type=StepOutcome,
+                task_queue=self._queue(Activity.change_resource),
+                start_to_close_timeout=STEP_TIMEOUT,
+                heartbeat_timeout=self._request.step_heartbeat,
+                retry_policy=RETRY,
+            )
+            change = change.model_copy(update={"outcome": result.outcome, "detail": result.detail})
         except ActivityError as err:
             change = change.model_copy(update={"outcome": Outcome.failed, "detail": _cause(err)})
-        self._changes[fingerprint] = change
+        self._set(fingerprint, change)
         self._note(change.outcome.value, change.resource.id)
         if change.outcome == Outcome.verified:
             return True
-        self._changes[fingerprint] = await self._restore(change, reason=change.detail)
+        self._set(fingerprint, await self._restore(change, reason=change.detail))
         return False
+
+    async def _capture_next_page(self, plan: CampaignPlanDetail) -> None:
+        """Re-read and capture the next page of targets (in parallel inside one activity)."""
+        page = await self._targets(self._cursor, self._request.page_size)
+        self._cursor += len(page)
+        try:
+            prepared: PrepareResult = await workflow.execute_activity(
+                Activity.prepare_changes,
+                PrepareInput(
+                    tenant_key=self._request.tenant_key,
+                    playbook_id=self._request.playbook_id,
+                    targets=page,
+                    concurrency=plan.concurrency,
+                ),
+                result_type=PrepareResult,
+                task_queue=self._queue(Activity.prepare_changes),
+                start_to_close_timeout=_reads_timeout(len(page), plan.concurrency),
+                heartbeat_timeout=self._request.step_heartbeat,
+                retry_policy=RETRY,
+            )
+            changes = prepared.changes
+        except ActivityError as err:
+            changes = [
+                Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=_cause(err))
+                for t in page
+            ]
+        self._progressed = True
+        for target, change in zip(page, changes, strict=True):
+            self._set(target.fingerprint, change)
+            if change.outcome == Outcome.planned:
+                self._ready.append(target.fingerprint)
+            elif change.outcome == Outcome.failed:
+                self._failures += 1
+            self._note("captured" if change.outcome == Outcome.planned else change.outcome.value, target.resource.id)
+
+    async def _targets(self, offset: int, limit: int) -> list[CampaignTarget]:
+        """Targets [offset, offset+limit): from the input, or a page read from the snapshot store."""
+        request = self._request
+        if limit <= 0 or offset >= request.target_count:
+            return []
+        if request.findings_digest is None:
+            return [
+                CampaignTarget(fingerprint=f.fingerprint, resource=f.resource)
+                for f in request.findings[offset : offset + limit]
+            ]
+        page: list[CampaignTarget] = await workflow.execute_activity(
+            Activity.load_targets,
+            TargetsPage(digest=request.findings_digest, offset=offset, limit=limit),
+            result_type=list[CampaignTarget],
+            task_queue=self._queue(Activity.load_targets),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+        return page
 
     async def _restore(self, change: Change, *, reason: str) -> Change:
         step = self._step(change.resource, change)
         try:
             # Shielded: cancelling the campaign must not cancel putting things back.
-            restored: Change = await asyncio.shield(asyncio.ensure_future(self._activity("restore_change", step)))
+            restored: Change = await asyncio.shield(
+                asyncio.ensure_future(
+                    workflow.execute_activity(
+                        Activity.restore_change,
+                        step,
+                        result_type=Change,
+                        task_queue=self._queue(Activity.restore_change),
+                        start_to_close_timeout=STEP_TIMEOUT,
+                        heartbeat_timeout=self._request.step_heartbeat,
+                        retry_policy=RETRY,
+                    )
+                )
+            )
         except ActivityError as err:
             restored = change.model_copy(
                 update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
@@ -286,31 +503,130 @@ class RemediationWorkflow:
         return restored
 
     async def _rollback_all(self, reason: str) -> None:
-        """Restore every resource changed so far, newest first; a failing restore is recorded and we carry on."""
+        """Restore every resource changed so far, newest first: this run's, then each earlier run's journal page
+        (newest run first). A failing restore is recorded and we carry on. Long rollbacks continue as new between
+        journal pages (what is left travels in the carry)."""
+        if self._state != "rolling_back":  # a run that continued as new mid-rollback has said so already
+            self._note("rolling back", reason)
         self._state = "rolling_back"
-        self._note("rolling back", reason)
+        self._phase, self._rollback_reason = "rollback", reason
         for fingerprint in reversed(self._order):
             change = self._changes[fingerprint]
-            if change.outcome in (Outcome.applied, Outcome.verified, Outcome.failed):
-                self._changes[fingerprint] = await self._restore(change, reason=reason)
+            if change.outcome in _WRITTEN:
+                self._set(fingerprint, await self._restore(change, reason=reason))
+        self._order = [fp for fp in self._order if self._changes[fp].outcome in _WRITTEN]
+        while self._journal:
+            await self._maybe_continue_as_new()
+            digest = self._journal[-1]
+            page: JournalPage = await workflow.execute_activity(
+                Activity.load_journal,
+                digest,
+                result_type=JournalPage,
+                task_queue=self._queue(Activity.load_journal),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+            self._journal.pop()
+            self._progressed = True
+            for entry in reversed(page.entries):
+                if entry.change.outcome in _WRITTEN:
+                    self._set(entry.fingerprint, await self._restore(entry.change, reason=reason), entry.change)
+
+    # ---- continue-as-new -------------------------------------------------------------------------------------
+
+    async def _maybe_continue_as_new(self) -> None:
+        """At a page boundary (nothing in flight): continue as new once this run's history is big enough."""
+        info = workflow.info()
+        if not self._progressed or not (
+            info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._request.history_budget_bytes
+        ):
+            return
+        await workflow.wait_condition(lambda: not self._publishing and self._inflight == 0)
+        request = self._request
+        findings_digest, findings_count = request.findings_digest, request.findings_count
+        if findings_digest is None:  # the remaining targets must not be copied into every run's input
+            findings_digest = await workflow.execute_activity(
+                Activity.store_targets,
+                StoreTargetsInput(targets=await self._targets(0, request.target_count)),
+                result_type=str,
+                task_queue=self._queue(Activity.store_targets),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+            findings_count = request.target_count
+        written = [JournalEntry(fingerprint=fp, change=self._changes[fp]) for fp in self._order]
+        if written:
+            self._journal.append(
+                await workflow.execute_activity(
+                    Activity.store_journal,
+                    JournalInput(entries=written),
+                    result_type=str,
+                    task_queue=self._queue(Activity.store_journal),
+                    start_to_close_timeout=SHORT,
+                    retry_policy=RETRY,
+                )
+            )
+        await self._settle(final=False)
+        self._runs += 1
+        workflow.logger.info("continuing as new", extra={"run": self._runs, "cursor": self._cursor})
+        workflow.continue_as_new(
+            request.model_copy(
+                update={
+                    "findings": [],
+                    "findings_digest": findings_digest,
+                    "findings_count": findings_count,
+                    "carry": self._carry(),
+                }
+            )
+        )
+
+    def _carry(self) -> CampaignCarry:
+        assert self._plan is not None
+        return CampaignCarry(
+            plan=self._plan,
+            state=self._state,
+            phase=self._phase,
+            cursor=self._cursor - len(self._ready),
+            batch_sizes=self._batch_sizes,
+            batch_index=self._batch_index,
+            done_in_batch=self._done_in_batch,
+            failures=self._failures,
+            journal=self._journal,
+            totals=self._totals,
+            decisions=self._decisions,
+            verdict=self._verdict,
+            rollback_votes=self._rollback_votes,
+            rollback_reason=self._rollback_reason,
+            timeline=list(self._timeline),
+            events=self._events,
+            published=self._published,
+            paused=self._paused,
+            aborted=self._aborted,
+            escalated=self._escalated,
+            writes=self._writes,
+            refs=self._refs,
+            nonces=sorted(self._nonces),
+            retention_until=self._retention_until,
+            runs=self._runs,
+        )
 
     # ---- helpers ---------------------------------------------------------------------------------------------
+
+    def _queue(self, activity: Activity) -> str:
+        return queue_of(workflow.info().task_queue, activity)
+
+    def _set(self, fingerprint: str, change: Change, previous: Change | None = None) -> None:
+        """Record a target's change and keep the campaign-wide outcome counts in step."""
+        before = self._changes.get(fingerprint) if previous is None else previous
+        if before is not None:
+            self._totals[before.outcome.value] -= 1
+        self._changes[fingerprint] = change
+        self._totals[change.outcome.value] = self._totals.get(change.outcome.value, 0) + 1
 
     def _step(self, resource: ResourceRef, change: Change | None = None) -> ChangeStep:
         return ChangeStep(
             tenant_key=self._request.tenant_key, playbook_id=self._request.playbook_id, resource=resource, change=change
         )
-
-    async def _activity(self, name: str, step: ChangeStep) -> Change:
-        result: Change = await workflow.execute_activity(
-            name,
-            step,
-            result_type=Change,
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=self._request.step_heartbeat,
-            retry_policy=RETRY,
-        )
-        return result
 
     async def _checkpoint(self) -> bool:
         """Between resources: hold while paused; False once aborted."""
@@ -331,9 +647,10 @@ class RemediationWorkflow:
     async def _wait_for_window(self) -> None:
         while True:
             verdict = await workflow.execute_activity(
-                "check_change_window",
+                Activity.check_change_window,
                 WindowInput(tenant_key=self._request.tenant_key, at=workflow.now()),
                 result_type=WindowVerdict,
+                task_queue=self._queue(Activity.check_change_window),
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
             )
@@ -343,24 +660,36 @@ class RemediationWorkflow:
             self._note("held by freeze window", f"until {verdict.hold_until.isoformat()}")
             await workflow.sleep(max(verdict.hold_until - workflow.now(), timedelta(seconds=1)))
 
-    async def _settle(self) -> None:
-        statuses = {
-            t.fingerprint: _LEDGER.get(self._changes[t.fingerprint].outcome, FindingStatus.failed).value
-            if t.fingerprint in self._changes
-            else FindingStatus.open.value
-            for t in (self._plan.targets if self._plan else [])
-        }
-        await workflow.execute_activity(
-            "settle_findings",
-            SettleInput(tenant_key=self._request.tenant_key, campaign_id=self._request.campaign_id, statuses=statuses),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-        )
+    async def _settle(self, *, final: bool) -> None:
+        """Record this run's outcomes in the ledger, page by page; at the end, targets never reached reopen."""
+        statuses = {fp: _LEDGER.get(c.outcome, FindingStatus.failed).value for fp, c in self._changes.items()}
+        if final and self._cursor < self._request.target_count:
+            offset = self._cursor
+            while offset < self._request.target_count:
+                page = await self._targets(offset, self._request.page_size)
+                statuses.update(
+                    {t.fingerprint: FindingStatus.open.value for t in page if t.fingerprint not in statuses}
+                )
+                offset += len(page)
+        items = list(statuses.items())
+        size = max(self._request.page_size, 1)
+        for start in range(0, max(len(items), 1), size):
+            await workflow.execute_activity(
+                Activity.settle_findings,
+                SettleInput(
+                    tenant_key=self._request.tenant_key,
+                    campaign_id=self._request.campaign_id,
+                    statuses=dict(items[start : start + size]),
+                ),
+                task_queue=self._queue(Activity.settle_findings),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
 
     async def _finish(self, state: str) -> RemediationResult:
         self._state = state
         self._note(state)
-        await self._settle()
+        await self._settle(final=True)
         return self._result()
 
     def _result(self) -> RemediationResult:
@@ -368,16 +697,15 @@ class RemediationWorkflow:
             campaign_id=self._request.campaign_id,
             playbook_id=self._request.playbook_id,
             tenant_key=self._request.tenant_key,
-            changes=self._ordered_changes(),
+            changes=list(self._changes.values()),
             outcome=self._state,
         )
 
-    def _ordered_changes(self) -> list[Change]:
-        targets = self._plan.targets if self._plan else []
-        return [self._changes[t.fingerprint] for t in targets if t.fingerprint in self._changes]
-
     def _note(self, event: str, detail: str = "") -> None:
+        self._events += 1
         self._timeline.append({"at": workflow.now().isoformat(), "event": event, "detail": detail})
+        if len(self._timeline) > TIMELINE_KEPT:
+            del self._timeline[: len(self._timeline) - TIMELINE_KEPT]
 
     def _rollback_requested(self) -> bool:
         required = self._plan.required_approvals if self._plan else 1
@@ -563,15 +891,25 @@ class RemediationWorkflow:
             state=self._state,
             plan=self._plan,
             batch=self._batch,
-            batches_total=self._batches_total,
+            batches_total=len(self._batch_sizes),
             paused=self._paused,
             escalated=self._escalated,
-            changes=self._ordered_changes(),
+            changes=list(self._changes.values()),
             decisions=list(self._decisions),
             rollback_requests=list(self._rollback_votes),
             timeline=list(self._timeline),
             refs=self._refs,
+            target_count=self._plan.target_count if self._plan else self._request.target_count,
+            totals={k: v for k, v in self._totals.items() if v},
+            events=self._events,
+            runs=self._runs,
         )
+
+
+def _reads_timeout(targets: int, concurrency: int) -> timedelta:
+    """A page of reads: rounds of `concurrency` targets, each round a step's worth of worst-case requests."""
+    rounds = max(math.ceil(targets / max(concurrency, 1)), 1)
+    return timedelta(seconds=rounds * REQUESTS_PER_STEP * WORST_REQUEST_SECONDS)
 
 
 def _cause(err: BaseException) -> str:

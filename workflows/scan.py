@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from mendflow.routing import Activity, queue_of
     from mendflow.workflow_types import (
         CollectInput,
         CollectResult,
@@ -38,22 +39,24 @@ class ScanWorkflow:
     async def run(self, request: ScanInput) -> ScanResult:
         as_of = request.as_of or workflow.now()
         collected: CollectResult = await workflow.execute_activity(
-            "collect_inventory",
+            Activity.collect_inventory,
             CollectInput(tenant_key=request.tenant_key),
             result_type=CollectResult,
+            task_queue=queue_of(workflow.info().task_queue, Activity.collect_inventory),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=READ_RETRY,
         )
         evaluated: EvaluateResult = await workflow.execute_activity(
-            "evaluate_rules",
+            Activity.evaluate_rules,
             EvaluateInput(tenant_key=request.tenant_key, snapshot=collected.snapshot, as_of=as_of),
             result_type=EvaluateResult,
+            task_queue=queue_of(workflow.info().task_queue, Activity.evaluate_rules),
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=READ_RETRY,
         )
         reconciled: ReconcileResult = await workflow.execute_activity(
-            "reconcile_findings",
+            Activity.reconcile_findings,
             ReconcileInput(
                 tenant_key=request.tenant_key,
                 findings=evaluated.findings,
@@ -63,6 +66,7 @@ class ScanWorkflow:
                 complete=not collected.gaps,
             ),
             result_type=ReconcileResult,
+            task_queue=queue_of(workflow.info().task_queue, Activity.reconcile_findings),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=READ_RETRY,
         )
@@ -77,6 +81,8 @@ class ScanWorkflow:
                         tenant_key=request.tenant_key,
                         playbook_id=campaign.playbook_id,
                         findings=campaign.findings,
+                        findings_digest=campaign.findings_digest,
+                        findings_count=campaign.findings_count,
                         requested_by=f"scan:{workflow.info().workflow_id}",
                     ),
                     id=campaign.campaign_id,

@@ -34,6 +34,10 @@ class ChangePolicy(BaseModel):
     writes_per_minute: dict[str, int] = Field(default_factory=dict)
     """Per tenant key; tenants not listed use `default_writes_per_minute`."""
     default_writes_per_minute: int = 60
+    concurrency: dict[str, int] = Field(default_factory=dict)
+    """Per tenant key: targets a campaign changes at once within a batch; tenants not listed use
+    `default_concurrency`. The write budget still paces every write, and rollback stays newest first."""
+    default_concurrency: int = Field(default=4, ge=1, le=64)
 
     def frozen_until(self, moment: datetime) -> datetime | None:
         """None if writes are allowed at `moment`, else the first minute at which no freeze applies."""
@@ -46,3 +50,6 @@ class ChangePolicy(BaseModel):
 
     def budget_for(self, tenant_key: str) -> int:
         return self.writes_per_minute.get(tenant_key, self.default_writes_per_minute)
+
+    def concurrency_for(self, tenant_key: str) -> int:
+        return max(1, self.concurrency.get(tenant_key, self.default_concurrency))

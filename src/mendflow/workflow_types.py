@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mendflow.models import Change, Channel, Decision, Finding, JsonObject, Proof, ResourceRef, Severity
+from mendflow.models import (
+    Change,
+    Channel,
+    Decision,
+    Finding,
+    JsonObject,
+    Outcome,
+    Proof,
+    ResourceRef,
+    Severity,
+    Verdict,
+)
 
 
 class Message(BaseModel):
@@ -79,6 +90,11 @@ class CampaignPlan(Message):
     campaign_id: str
     playbook_id: str
     findings: list[Finding]
+    """The findings themselves for small campaigns; empty when they travel by `findings_digest`."""
+    findings_digest: str | None = None
+    """Digest of the findings (JSON lines) in the snapshot store, for campaigns too large to pass by value."""
+    findings_count: int = 0
+    """How many findings `findings_digest` holds."""
 
 
 class ReconcileResult(Message):
@@ -112,13 +128,134 @@ class RemediationInput(Message):
     campaign_id: str
     tenant_key: str
     playbook_id: str
-    findings: list[Finding]
+    findings: list[Finding] = Field(default_factory=list)
+    """The campaign's findings by value (small campaigns); empty when they travel by `findings_digest`."""
     requested_by: str
     """Who asked for the change (`scan:<id>` or a person); a requester never approves their own change."""
     retention: timedelta = timedelta(days=7)
     """How long the captured prior state stays available for `mendflow rollback` after the rollout."""
     step_heartbeat: timedelta = timedelta(seconds=15)
     """A worker that dies mid-step is noticed after this long and the step runs again (steps are idempotent)."""
+    findings_digest: str | None = None
+    """Large campaigns: the findings as JSON lines in the snapshot store (then `findings` is empty), read in pages."""
+    findings_count: int = 0
+    """How many findings `findings_digest` holds."""
+    page_size: int = 100
+    """Targets read, captured, journalled and settled per activity call."""
+    history_budget_bytes: int = 2_000_000
+    """Continue as new (state carried over) at the next page boundary once this run's history is this large."""
+    carry: CampaignCarry | None = None
+    """State carried over from the previous run (continue-as-new); None for a new campaign."""
+
+    @property
+    def target_count(self) -> int:
+        return self.findings_count if self.findings_digest else len(self.findings)
+
+
+class CampaignTarget(Message):
+    """One resource of a campaign, as the rollout needs it (no evidence, no preview)."""
+
+    fingerprint: str
+    resource: ResourceRef
+
+
+class TargetsPage(Message):
+    """Read `limit` targets from `offset` of a campaign's findings stored by digest."""
+
+    digest: str
+    offset: int
+    limit: int
+
+
+class StoreTargetsInput(Message):
+    targets: list[CampaignTarget]
+    """Targets to put into the snapshot store (a campaign's remaining findings, before it continues as new)."""
+
+
+class PlanInput(Message):
+    """What `plan_campaign` needs: the campaign and a preview page of its targets, never the whole list."""
+
+    campaign_id: str
+    tenant_key: str
+    playbook_id: str
+    preview: list[CampaignTarget]
+    """The first targets, read for the card's before → after preview."""
+    target_count: int
+
+
+class PrepareInput(Message):
+    """One page of targets to re-read and capture (in parallel, up to `concurrency` at once)."""
+
+    tenant_key: str
+    playbook_id: str
+    targets: list[CampaignTarget]
+    concurrency: int = 1
+
+
+class PrepareResult(Message):
+    changes: list[Change]
+    """One per target, in the same order: `planned` with the captured `before`, `skipped`, or `failed`."""
+
+
+class StepOutcome(Message):
+    """What applying and verifying one change came to (the change itself stays in the workflow)."""
+
+    outcome: Outcome
+    detail: str = ""
+
+
+class JournalEntry(Message):
+    fingerprint: str
+    change: Change
+
+
+class JournalInput(Message):
+    entries: list[JournalEntry]
+    """Changes written by one run of a campaign, in write order (rollback reads them newest first)."""
+
+
+class JournalPage(Message):
+    entries: list[JournalEntry]
+
+
+class CampaignCarry(Message):
+    """A campaign's state handed from one run to the next (continue-as-new); small at any campaign size.
+
+    Per-target rollback state of earlier runs lives in the snapshot store (`journal`, by digest); only counts and
+    the current position travel here.
+    """
+
+    plan: CampaignPlanDetail
+    state: str
+    phase: str
+    """`rollout`, `retention` or `rollback`: where the next run picks up."""
+    cursor: int = 0
+    """Position of the next target to capture."""
+    batch_sizes: list[int] = Field(default_factory=list)
+    batch_index: int = 0
+    done_in_batch: int = 0
+    failures: int = 0
+    journal: list[str] = Field(default_factory=list)
+    """Digests of the changes written by earlier runs, oldest run first."""
+    totals: dict[str, int] = Field(default_factory=dict)
+    """Outcome → number of targets, over every run."""
+    decisions: list[Decision] = Field(default_factory=list)
+    verdict: Verdict | None = None
+    rollback_votes: list[Decision] = Field(default_factory=list)
+    rollback_reason: str = ""
+    timeline: list[JsonObject] = Field(default_factory=list)
+    """The last events (the full count is `events`)."""
+    events: int = 0
+    published: int = 0
+    paused: bool = False
+    aborted: bool = False
+    escalated: bool = False
+    writes: list[float] = Field(default_factory=list)
+    refs: PublishRefs = Field(default_factory=lambda: PublishRefs())
+    nonces: list[str] = Field(default_factory=list)
+    """Nonces of signed requests already accepted (a replayed proof stays refused after continue-as-new)."""
+    retention_until: datetime | None = None
+    runs: int = 1
 
 
 class Target(Message):
@@ -153,6 +290,10 @@ class CampaignPlanDetail(Message):
     bake: timedelta
     max_failures: int
     writes_per_minute: int
+    target_count: int = 0
+    """How many targets the campaign has; `targets` is a preview of at most the first `PREVIEW_TARGETS`."""
+    concurrency: int = 1
+    """Targets changed at once within a batch (the tenant's configured limit)."""
     trusted_keys: dict[str, str] = Field(default_factory=dict)
     """key id → base64 Ed25519 public key: the API keys whose signed decisions this campaign accepts. Taken from
     the WORKER's config by `plan_campaign`, never from the workflow input or a request."""
@@ -241,8 +382,15 @@ class CampaignStatus(Message):
     decisions: list[Decision] = Field(default_factory=list)
     rollback_requests: list[Decision] = Field(default_factory=list)
     timeline: list[JsonObject] = Field(default_factory=list)
+    """The latest events (at most `TIMELINE_KEPT`); `events` counts them all."""
     refs: PublishRefs | None = None
     """Its Slack card and Jira ticket, once published."""
+    target_count: int = 0
+    totals: dict[str, int] = Field(default_factory=dict)
+    """Outcome → number of targets over the whole campaign (`changes` lists only the current run's)."""
+    events: int = 0
+    runs: int = 1
+    """Runs of the workflow so far (a long campaign continues as new with its state carried over)."""
 
 
 # --- suppression ------------------------------------------------------------------------------------------
@@ -297,9 +445,16 @@ class SuppressionResult(Message):
 
 
 class PublishInput(Message):
-    """The campaign's latest status, to render on its card and ticket (created on first publish)."""
+    """A nudge to bring a campaign's card and ticket up to date (created on first publish).
 
-    status: CampaignStatus
+    The workflow never sends its status here: the activity queries its own workflow for it (queries are not
+    recorded in history), so publishing costs the same few bytes of history at any campaign size.
+    """
+
     refs: PublishRefs
     event: str
     """What just happened (`planned`, `approved by alice`, `batch 2 of 3`, `rolled back` …), for comments."""
+    step: int | None = None
+    """Timeline events up to this publish: the idempotency key of its comment (default: `status`'s timeline)."""
+    status: CampaignStatus | None = None
+    """Rendered as given when present (tools and tests); absent from the workflow, which is queried instead."""

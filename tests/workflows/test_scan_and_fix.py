@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from mendflow.models import Outcome
+from mendflow.routing import Role
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from tests.conftest import SimulatedOrg
@@ -47,18 +47,9 @@ async def test_second_scan_starts_no_duplicate_campaign(
     dev_env: WorkflowEnvironment, github_org: SimulatedOrg, worker_context: WorkerContext
 ) -> None:
     """While campaigns are pending, a second scan of the same state starts none of its own."""
-    from mendflow.activities.scan import ScanActivities
-    from mendflow.workflows import ScanWorkflow
-
     queue = f"q-{uuid.uuid4()}"
-    scan_only = ScanActivities(worker_context)
-    # A worker that runs scans but no remediation: campaigns stay pending on the queue.
-    async with Worker(
-        dev_env.client,
-        task_queue=queue,
-        workflows=[ScanWorkflow],
-        activities=[scan_only.collect_inventory, scan_only.evaluate_rules, scan_only.reconcile_findings],
-    ):
+    # A worker with the scan role only: campaigns start, but their steps wait on the remediation queue.
+    async with build_worker(dev_env.client, worker_context, task_queue=queue, roles=(Role.scan,)):
         first = await run_scan(dev_env.client, queue)
         second = await run_scan(dev_env.client, queue)
     assert first.campaigns_started

@@ -23,6 +23,7 @@ from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fa
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
+from mendflow.routing import EVERY_ROLE, parse_roles
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.health import health_server
@@ -131,9 +132,18 @@ def worker(
         str, typer.Option("--health-host", envvar="MENDFLOW_HEALTH_HOST", help="Interface of the probe endpoint.")
     ] = "127.0.0.1",
     database_url: DatabaseUrl = None,
+    queues: Annotated[
+        str,
+        typer.Option(
+            "--queues",
+            envvar="MENDFLOW_QUEUES",
+            help="Roles this worker serves, comma-separated: scan, remediation, integrations (default: all).",
+        ),
+    ] = EVERY_ROLE,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
+    roles = parse_roles(queues)  # an unknown role is the user's mistake: exit 2, one line
     loaded = load_or_fail(playbooks)
     registry = TenantRegistry.from_file(tenants)
     settings = TemporalSettings(
@@ -152,8 +162,11 @@ def worker(
             settings=Settings.load(config),
             database_url=database_url,
         )
-        async with build_worker(client, context):
-            typer.echo(f"worker connected to {temporal_address} ({namespace}); Ctrl-C to stop.")
+        async with build_worker(client, context, roles=roles) as workers:
+            typer.echo(
+                f"worker connected to {temporal_address} ({namespace}), polling {', '.join(workers.task_queues)}; "
+                "Ctrl-C to stop."
+            )
             if health_port is None:
                 await _until_interrupted()
                 return

@@ -11,6 +11,11 @@ What a request goes through, in order:
 3. the concurrency gate (per tenant; capped at the vendor's documented ceiling);
 4. the answer: rate-limit signals wait as the vendor says; 5xx, timeouts, dropped connections and truncated or
    invalid JSON bodies are retried with exponential backoff and full jitter; other 4xx are raised at once.
+
+Long waits (a vendor's rate-limit window can be 15 minutes) call back whoever runs the request, once per
+`wait_tick` of waiting: a Temporal activity heartbeats from `heartbeat_while_waiting`, so a wait longer than its
+heartbeat timeout does not kill the attempt, while this module stays free of Temporal. `WORST_REQUEST_SECONDS`
+is the longest one request can take here; activity timeouts are sized from it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import random
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +158,12 @@ class RateLimitPolicy:
         return 0.0
 
 
+def worst_case_seconds(limits: RateLimitPolicy, retries: RetryPolicy, timeout: float) -> float:
+    """The longest one request can take in this layer: every rate-limit wait it accepts, at its longest, plus every
+    retry of a timed-out attempt with its longest backoff."""
+    return limits.max_limited_retries * limits.max_wait + retries.attempts * (timeout + retries.max_delay)
+
+
 GITHUB_LIMITS = RateLimitPolicy()
 OKTA_LIMITS = RateLimitPolicy(
     limit_header="x-rate-limit-limit",
@@ -163,6 +176,23 @@ OKTA_LIMITS = RateLimitPolicy(
 )
 
 
+_on_wait: ContextVar[Callable[[float], None] | None] = ContextVar("mendflow_http_on_wait", default=None)
+
+
+@contextmanager
+def heartbeat_while_waiting(beat: Callable[[float], None]) -> Iterator[None]:
+    """While the block runs, every wait of this layer calls `beat(seconds_left)` at least once per `wait_tick`.
+
+    A context variable, so it reaches every request made by the task (and the tasks it starts) without being
+    passed through connectors and sessions.
+    """
+    token = _on_wait.set(beat)
+    try:
+        yield
+    finally:
+        _on_wait.reset(token)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter for 5xx, timeouts, dropped connections and broken JSON bodies."""
@@ -173,6 +203,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+WORST_REQUEST_SECONDS = max(worst_case_seconds(p, RetryPolicy(), 30.0) for p in (GITHUB_LIMITS, OKTA_LIMITS))
+"""Default policies (8 rate-limit waits of up to 900 s, 6 attempts of 30 s): 7,410 s for one request."""
 
 
 @dataclass
@@ -193,6 +227,8 @@ class VendorHttp:
     timeout: float = 30.0
     sleep: Callable[[float], Any] = asyncio.sleep
     clock: Callable[[], float] = time.time
+    wait_tick: float = 1.0
+    """During a long wait, the waiter (see `heartbeat_while_waiting`) is called back at least this often."""
     transport: httpx.AsyncBaseTransport | None = None
     """Only for unit tests of this layer (httpx.MockTransport); connectors use real sockets."""
     requests_made: int = 0
@@ -247,11 +283,25 @@ class VendorHttp:
         wait = self.rate_limits.pace_seconds(state, now=self.clock())
         if wait > 0:
             self.paced_seconds += wait
-            await self.sleep(wait)
+            await self._wait(wait)
             if state.reset is not None and self.clock() >= state.reset:
                 state.remaining = None  # the window rolled over; the next answer says how much is left
         if state.remaining is not None:
             state.remaining -= 1  # count requests in flight before their answers arrive
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep `seconds`; with a waiter registered, in slices of `wait_tick`, calling it before each slice."""
+        beat = _on_wait.get()
+        if beat is None:
+            await self.sleep(seconds)
+            return
+        left = seconds
+        while left > 0:
+            beat(left)
+            step = min(left, self.wait_tick)
+            await self.sleep(step)
+            left -= step
+        beat(0.0)
 
     def _spend(self, method: str, shown: str) -> None:
         if self.request_budget is not None and self.requests_made >= self.request_budget:
@@ -304,7 +354,7 @@ class VendorHttp:
                         path=shown,
                     )
                 log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
-                await self.sleep(wait)
+                await self._wait(wait)
                 self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
                 limited += 1
                 continue

@@ -6,18 +6,32 @@ import asyncio
 import secrets
 import time
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
+from mendflow.errors import ConnectionProblem
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.workflow_types import CampaignStatus, ScanInput, ScanResult
 
+CONTINUATIONS = 1_000
+"""Runs of one campaign we follow before giving up (a 10,000-target campaign takes a few dozen)."""
+
 
 async def wait_idle(client: Client, campaign_id: str) -> CampaignStatus:
-    """Until the campaign needs a person or is done (awaiting approval, paused, finished)."""
-    status: CampaignStatus = await client.get_workflow_handle(campaign_id).execute_update(
-        "wait_idle", result_type=CampaignStatus
-    )
-    return status
+    """Until the campaign needs a person or is done (awaiting approval, paused, finished).
+
+    A long campaign continues as new while we wait, which ends the run our update was sent to: ask the next run.
+    """
+    for _ in range(CONTINUATIONS):
+        handle = client.get_workflow_handle(campaign_id)
+        try:
+            status: CampaignStatus = await handle.execute_update("wait_idle", result_type=CampaignStatus)
+        except (WorkflowUpdateFailedError, RPCError):
+            if (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING:
+                raise
+            continue
+        return status
+    raise ConnectionProblem(f"campaign {campaign_id} kept continuing as new while we waited; try again")
 
 
 async def run_scan_and_wait(

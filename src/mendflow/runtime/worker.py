@@ -1,6 +1,17 @@
-"""Assembling a worker: every workflow and activity of mendflow on one task queue."""
+"""Assembling a worker: mendflow's workflows on the base task queue and its activities on one queue per role.
+
+`build_worker(..., roles=…)` polls the base queue for workflow tasks (and the few activities that run beside the
+workflows) and `<base>.<role>` for each role's activities (`mendflow.routing`). The embedded stack and tests run
+every role in one process; `mendflow worker --queues integrations` runs only Slack/Jira publishing, so each role
+scales on its own. A worker without the scan or remediation role polls no workflow tasks.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -9,34 +20,84 @@ from mendflow.activities.publish import PublishActivities
 from mendflow.activities.remediation import RemediationActivities
 from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
+from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.worker_context import WorkerContext
 from mendflow.workflows import WORKFLOWS
 
 
-def build_worker(client: Client, context: WorkerContext, *, task_queue: str = TASK_QUEUE) -> Worker:
+class WorkerGroup:
+    """Several Temporal workers (one per task queue) started and drained together."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = list(workers)
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def task_queues(self) -> list[str]:
+        return [w.task_queue for w in self.workers]
+
+    async def __aenter__(self) -> WorkerGroup:
+        stack = contextlib.AsyncExitStack()
+        try:
+            for worker in self.workers:
+                await stack.enter_async_context(worker)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.__aexit__(kind, error, trace)
+
+
+def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., Any]]:
+    """Every activity implementation of mendflow, by its registered name."""
     scan = ScanActivities(context)
     remediation = RemediationActivities(context)
     suppression = SuppressionActivities(context)
     publish = PublishActivities(context)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=[
-            scan.collect_inventory,
-            scan.evaluate_rules,
-            scan.reconcile_findings,
-            remediation.plan_campaign,
-            remediation.check_change_window,
-            publish.escalate_campaign,
-            publish.publish_campaign,
-            remediation.prepare_change,
-            remediation.apply_change,
-            remediation.verify_change,
-            remediation.restore_change,
-            remediation.settle_findings,
-            suppression.suppress_finding,
-            suppression.reopen_finding,
-        ],
-    )
+    return {
+        Activity.collect_inventory: scan.collect_inventory,
+        Activity.evaluate_rules: scan.evaluate_rules,
+        Activity.reconcile_findings: scan.reconcile_findings,
+        Activity.plan_campaign: remediation.plan_campaign,
+        Activity.load_targets: remediation.load_targets,
+        Activity.prepare_changes: remediation.prepare_changes,
+        Activity.change_resource: remediation.change_resource,
+        Activity.restore_change: remediation.restore_change,
+        Activity.check_change_window: remediation.check_change_window,
+        Activity.settle_findings: remediation.settle_findings,
+        Activity.store_journal: remediation.store_journal,
+        Activity.load_journal: remediation.load_journal,
+        Activity.store_targets: remediation.store_targets,
+        Activity.publish_campaign: publish.publish_campaign,
+        Activity.escalate_campaign: publish.escalate_campaign,
+        Activity.suppress_finding: suppression.suppress_finding,
+        Activity.reopen_finding: suppression.reopen_finding,
+    }
+
+
+def build_worker(
+    client: Client,
+    context: WorkerContext,
+    *,
+    task_queue: str = TASK_QUEUE,
+    roles: Sequence[Role] = ALL_ROLES,
+) -> WorkerGroup:
+    """Workers for `roles` (default: all) of the deployment whose workflows run on `task_queue`."""
+    implementations = activities_by_name(context)
+    workers: list[Worker] = []
+    if Role.scan in roles or Role.remediation in roles:
+        beside = [implementations[a] for a in implementations if a not in ROLE_OF]
+        workers.append(Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=beside))
+    for role in ALL_ROLES:
+        if role in roles:
+            mine = [implementations[a] for a, r in ROLE_OF.items() if r is role]
+            workers.append(Worker(client, task_queue=role_queue(task_queue, role), activities=mine))
+    return WorkerGroup(workers)
