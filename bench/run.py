@@ -3,7 +3,9 @@
 1. rule evaluation: the shipped GitHub rule pack over vendor-shaped resources (evaluations/s);
 2. offline scan of the demo tenant (collect through the connector + evaluate), wall time;
 3. scan + auto-fix loop on the embedded dev server, tuned (SQLite WAL, fast transfer polling) vs the
-   dev server's defaults, measured in one run, with their ratio.
+   dev server's defaults, measured in one run, with their ratio;
+4. (bench/approvals.py) an approval round trip through the API (token, signature, validator, audit) vs a raw
+   Temporal update, p50/p99, in one run.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def main() -> None:
     rules.main()
     __import__("scan").main()  # bench/scan.py: GitHub and Okta scans at scale, clean and under faults
     __import__("big_tenant").main()  # bench/big_tenant.py: offline scan of a 17,000-repository tenant file
+    __import__("approvals").main()  # bench/approvals.py: approval round trip through the API vs a raw update
 
 
 if __name__ == "__main__":
