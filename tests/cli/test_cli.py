@@ -232,6 +232,8 @@ def _operate_through_the_cli(api: str, config: Path, data_dir: Path) -> None:
     assert as_json.returncode == 3 and json.loads(as_json.stdout)["accepted"] is False
     no_token = run("approve", cid, *target, env={"MENDFLOW_TOKEN": "mfp_" + "x" * 43})
     assert no_token.returncode == 3 and "unknown token" in no_token.stderr
+    unknown = run("suppress", "0" * 64, "--reason", "r", "--expires", "1d", *target, env=alice)
+    assert unknown.returncode == 3 and "refused: alice may not accept risks" in unknown.stderr, unknown.stderr
     approved = run("approve", cid, "--reason", "base permission read is policy", *target, env=alice)
     assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
     for _ in range(100):
