@@ -17,6 +17,7 @@ import yaml
 
 from mendflow.cli.environment import PREFIX, environment_settings
 from mendflow.config import TenantRegistry
+from mendflow.routing import ALL_ROLES
 from mendflow.settings import Settings
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -129,7 +130,7 @@ def test_kubernetes_has_workers_by_role_api_service_probes_resources_and_autosca
         for name, d in deployments.items()
         if name.startswith("mendflow-worker-")
     }
-    assert sorted(queues.values()) == ["integrations", "remediation", "scan"]
+    assert sorted(queues.values()) == sorted(role.value for role in ALL_ROLES)
     assert "mendflow-api" in deployments
     scaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
     assert scaled == set(queues)
@@ -146,6 +147,18 @@ def test_kubernetes_has_workers_by_role_api_service_probes_resources_and_autosca
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
     api = deployments["mendflow-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_kubernetes_sets_only_real_mendflow_settings_and_every_required_one() -> None:
+    """Every MENDFLOW_* a container gets is an option of the command it runs; none it needs is missing."""
+    seen = 0
+    for where, command, env in _kubernetes_containers():
+        known, required = _settings_of(command)
+        set_here = {name for name in env if name.startswith(PREFIX)}
+        assert set_here - known == set(), f"{where} ({command}) sets variables mendflow does not read"
+        assert required - set_here == set(), f"{where} ({command}) misses required settings"
+        seen += 1
+    assert seen == 4
 
 
 def test_kubernetes_takes_secrets_only_from_secret_references() -> None:
@@ -168,7 +181,7 @@ def test_compose_file_passes_docker_compose_config(compose_config: dict[str, Any
     services = compose_config["services"]
     assert {"postgresql", "temporal", "temporal-ui", "api"} <= services.keys()
     queues = sorted(s["environment"]["MENDFLOW_QUEUES"] for s in services.values() if s.get("command") == ["worker"])
-    assert queues == ["integrations", "remediation", "scan"]
+    assert queues == sorted(role.value for role in ALL_ROLES)
     temporal = services["temporal"]["environment"]
     assert temporal["DB"] == "postgres12" and temporal["POSTGRES_SEEDS"] == "postgresql"
 
@@ -179,6 +192,23 @@ def test_compose_refuses_to_render_without_its_secrets() -> None:
     del env["POSTGRES_PASSWORD"]
     done = _compose("config", env=env)
     assert done.returncode != 0 and "POSTGRES_PASSWORD" in done.stderr
+
+
+def test_compose_sets_only_real_mendflow_settings_and_every_required_one(compose_config: dict[str, Any]) -> None:
+    """Each mendflow service's MENDFLOW_* variables are options of its command, and the required ones are set."""
+    mendflow_services = {
+        name: service
+        for name, service in compose_config["services"].items()
+        if service.get("command") in (["worker"], ["api"])
+    }
+    assert len(mendflow_services) == 4
+    for name, service in mendflow_services.items():
+        known, required = _settings_of(service["command"][0])
+        set_here = {k for k in service["environment"] if k.startswith(PREFIX)}
+        assert set_here - known == set(), f"{name} sets variables mendflow does not read"
+        assert required - set_here == set(), f"{name} misses required settings"
+    for secret, value in COMPOSE_SECRETS.items():
+        assert value not in COMPOSE.read_text(encoding="utf-8"), secret
 
 
 def test_shipped_config_files_load_as_mendflow_reads_them(tmp_path: Path) -> None:
@@ -218,3 +248,13 @@ def test_deploy_readme_documents_every_setting() -> None:
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     missing = sorted(s.envvar for s in environment_settings() if f"`{s.envvar}`" not in readme)
     assert missing == []
+
+
+def test_dockerfile_sets_only_settings_both_commands_read() -> None:
+    """The image's own MENDFLOW_* defaults (ENV) are options of the worker and of the API alike."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    set_in_image = set(re.findall(r"\b(MENDFLOW_[A-Z_]+)=", text))
+    assert set_in_image
+    for command in ("worker", "api"):
+        known, _ = _settings_of(command)
+        assert set_in_image - known == set(), command
