@@ -28,6 +28,7 @@ from mendflow.cli import (
     tokens_cmd,
 )
 from mendflow.cli.failures import explain
+from mendflow.cli.help_names import name_values
 from mendflow.errors import InputError, MendflowError, Refused
 from mendflow.redaction import redact
 
@@ -79,7 +80,7 @@ def _fail(err: BaseException, code: int, message: str) -> int:
 
 def _run() -> int:
     try:
-        app()
+        name_values(typer.main.get_command(app))()
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except InputError as err:

@@ -13,7 +13,9 @@ from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 
 PlaybookPaths = Annotated[
     list[Path] | None,
-    typer.Option("--playbooks", "-p", help="Playbook files or folders (default: the shipped rule packs)."),
+    typer.Option(
+        "--playbooks", "-p", help="Playbook files or folders (default: the shipped rule packs).", metavar="PATH"
+    ),
 ]
 DataDir = Annotated[
     Path, typer.Option("--data-dir", help="Where Temporal's SQLite file, snapshots and the ledger live.")
