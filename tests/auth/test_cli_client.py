@@ -1,0 +1,47 @@
+"""The operator verbs as API clients: honest exit codes and one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MENDFLOW = str(Path(sys.executable).parent / "mendflow")
+
+
+def run(*args: str, token: str | None = "mfp_" + "x" * 43) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MENDFLOW_TOKEN"}
+    if token is not None:
+        env["MENDFLOW_TOKEN"] = token
+    return subprocess.run([MENDFLOW, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("verb", ["approve", "reject", "pause", "resume", "abort", "rollback"])
+def test_without_a_token_a_verb_is_bad_input(verb: str) -> None:
+    """No MENDFLOW_TOKEN and no --token-file: exit 2 saying how to get one."""
+    done = run(verb, "remediate/x", "--reason", "r", token=None)
+    assert done.returncode == 2 and "mendflow tokens create" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unreachable_api_is_mendflows_failure() -> None:
+    """The API cannot be reached: exit 1, one line naming the URL."""
+    done = run("status", "--api-url", "http://127.0.0.1:9")
+    assert done.returncode == 1 and "http://127.0.0.1:9 cannot be reached" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_format_is_bad_input() -> None:
+    """`--format yaml`: exit 2 before anything is sent."""
+    done = run("approve", "remediate/x", "--format", "yaml")
+    assert done.returncode == 2 and "table or json" in done.stderr
+
+
+def test_an_unreadable_token_file_is_bad_input(tmp_path: Path) -> None:
+    """A binary token file is a clear error, not a traceback."""
+    bad = tmp_path / "token"
+    bad.write_bytes(b"\xff\xfe\x00")
+    done = run("status", "--token-file", str(bad), token=None)
+    assert done.returncode == 2 and "cannot read a token" in done.stderr and "Traceback" not in done.stderr
