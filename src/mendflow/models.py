@@ -183,7 +183,8 @@ class Decision(Frozen):
     approver: str
     """mendflow identity of the person (`alice`); channels map their own ids (Slack `U…`) to it."""
     groups: tuple[str, ...] = ()
-    """The approver's groups, resolved by the channel from the RBAC config (and Slack user groups)."""
+    """The approver's groups, resolved by the API from its own RBAC config (and Slack user groups) and signed in
+    `proof`; the validator uses the signed groups, never a caller's claim."""
     verdict: Verdict
     channel: Channel
     reason: str = ""
