@@ -83,6 +83,46 @@ def openapi() -> dict[str, Any]:
     for e in ENDPOINTS:
         path = re.sub(r"{(\w+):\w+}", r"{\1}", e.path)
         paths.setdefault(path, {})[e.method.lower()] = _operation(e)
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "summary": "Liveness.",
+            "security": [],
+            "responses": {"200": {"description": "Serving.", **_json({"type": "object"})}},
+        }
+    }
+    paths["/slack/interactivity"] = {
+        "post": {
+            "operationId": "slack_interactivity",
+            "summary": "Slack's block_actions callback (served when Slack is configured).",
+            "description": "Authenticated by Slack's request signature (X-Slack-Signature over the raw body, 5-minute "
+            "window, replays refused), not by a bearer token. Acknowledged at once; the decision is signed by the API "
+            "and the clicking user is told the workflow's answer privately. See docs/integrations.md.",
+            "security": [],
+            "parameters": [
+                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                for h in ("X-Slack-Signature", "X-Slack-Request-Timestamp")
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"payload": {"type": "string", "description": "JSON block_actions"}},
+                            "required": ["payload"],
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "Acknowledged."},
+                "400": {"description": "Malformed payload."},
+                "401": {"description": "Bad, stale or replayed signature."},
+                "413": {"description": "Body too large."},
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {
