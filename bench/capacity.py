@@ -228,11 +228,12 @@ async def measure(repos: int, members: int) -> dict[str, Any]:
     return report
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=300)
     parser.add_argument("--members", type=int, default=1_500)
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="also print the whole report as one JSON line")
+    args = parser.parse_args(argv)
     configure_logging(level="ERROR")
     report = asyncio.run(measure(args.repos, args.members))
     print(f"capacity: GitHub org with {report['repos']} repos, {report['members']} members; PostgreSQL store")
@@ -252,7 +253,8 @@ def main() -> None:
         f"{report['worker_peak_rss_mb']:.0f} MB; API idle {report['api_idle_rss_mb']:.0f} MB; "
         f"Temporal dev server peak {report['server_peak_rss_mb']:.0f} MB"
     )
-    print(json.dumps(report))
+    if args.json:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":
