@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from mendflow.auth.refusals import audit_refusals
 from mendflow.cli.environment import (
     ConfigFile,
     TemporalAddress,
@@ -163,6 +164,8 @@ def worker(
             database_url=database_url,
         )
         async with build_worker(client, context, roles=roles) as workers:
+            for queue in workers.task_queues:  # validators' refusals (even of requests sent straight to Temporal)
+                audit_refusals(queue, context.audit)
             typer.echo(
                 f"worker connected to {temporal_address} ({namespace}), polling {', '.join(workers.task_queues)}; "
                 "Ctrl-C to stop."
