@@ -258,3 +258,40 @@ def test_dockerfile_sets_only_settings_both_commands_read() -> None:
     for command in ("worker", "api"):
         known, _ = _settings_of(command)
         assert set_in_image - known == set(), command
+
+
+def test_kubernetes_files_named_by_settings_are_mounted() -> None:
+    """A MENDFLOW_* path into /etc/mendflow or /var/lib/mendflow lies on a mount; ConfigMap files exist as keys."""
+    config_maps = _config_maps()
+    checked = 0
+    for _, doc in _documents():
+        if doc["kind"] != "Deployment":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in pod["containers"]:
+            env: dict[str, str] = {}
+            for source in container.get("envFrom", []):
+                env.update(config_maps[source["configMapRef"]["name"]])
+            env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+            for name, value in env.items():
+                if not (name.startswith(PREFIX) and value.startswith(("/etc/mendflow/", "/var/lib/mendflow/"))):
+                    continue
+                mount = next(
+                    (m for m in container["volumeMounts"] if f"{value}/".startswith(m["mountPath"] + "/")), None
+                )
+                assert mount is not None, f"{doc['metadata']['name']}: {name}={value} is on no volume"
+                volume = volumes[mount["name"]]
+                if "configMap" in volume and value != mount["mountPath"]:
+                    key = value[len(mount["mountPath"]) + 1 :]
+                    assert key in config_maps[volume["configMap"]["name"]], f"{name}: no key {key!r}"
+                checked += 1
+    assert checked >= 20
+
+
+def test_compose_files_named_by_settings_exist(compose_config: dict[str, Any]) -> None:
+    """Each MENDFLOW_* path under /etc/mendflow in a compose service is a file of deploy/compose/config."""
+    for name, service in compose_config["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if key.startswith(PREFIX) and str(value).startswith("/etc/mendflow/"):
+                assert (COMPOSE.parent / "config" / value.removeprefix("/etc/mendflow/")).is_file(), (name, key)
