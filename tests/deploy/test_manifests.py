@@ -31,6 +31,7 @@ COMPOSE_SECRETS = {
     "MENDFLOW_DB_PASSWORD": "compose-test-mendflow",
     "GITHUB_TOKEN": "compose-test-github",
     "SLACK_SIGNING_SECRET": "compose-test-signing",
+    "API_SIGNING_KEY": "compose-test-api-key",
 }
 
 
@@ -171,7 +172,7 @@ def test_kubernetes_takes_secrets_only_from_secret_references() -> None:
             continue
         for container in doc["spec"]["template"]["spec"]["containers"]:
             for item in container.get("env", []):
-                if re.search(r"TOKEN|SECRET|PASSWORD", item["name"]) and not item["name"].startswith(PREFIX):
+                if re.search(r"TOKEN|SECRET|PASSWORD|KEY", item["name"]) and not item["name"].startswith(PREFIX):
                     ref = item["valueFrom"]["secretKeyRef"]
                     assert ref["name"] == "mendflow-secrets" and ref["key"] in readme, item
 
