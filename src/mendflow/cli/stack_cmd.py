@@ -69,11 +69,11 @@ def up(
     playbooks: PlaybookPaths = None,
     config: Annotated[Path | None, typer.Option("--config", help="mendflow.yaml (rbac, changes, slack, jira).")] = None,
     api_port: Annotated[
-        int, typer.Option("--api-port", help="Port of the HTTP API (Slack interactivity), when Slack is configured.")
+        int, typer.Option("--api-port", help="Port of the HTTP API (operator API; Slack interactivity if configured).")
     ] = 8088,
 ) -> None:
-    """Run the embedded stack (Temporal dev server + worker, and the HTTP API when Slack is configured) in the
-    foreground until Ctrl-C."""
+    """Run the embedded stack (Temporal dev server, a worker and the HTTP API on loopback) in the foreground until
+    Ctrl-C."""
     configure_logging()
     loaded = load_or_fail(playbooks)
     settings = Settings.load(config)
@@ -86,7 +86,11 @@ def up(
         async with embedded_stack(server, context, api_port=api_port) as stack:
             typer.echo(f"Temporal at {server.address}, UI at {server.ui_url}; tenants: {', '.join(registry.tenants)}")
             if stack.api is not None:
-                typer.echo(f"mendflow API at {stack.api.base_url} (Slack interactivity: {stack.interactivity_url})")
+                slack = f"; Slack interactivity: {stack.interactivity_url}" if stack.interactivity_url else ""
+                typer.echo(f"mendflow API at {stack.api.base_url} (operator API: /v1/{slack})")
+                where = f" --data-dir {data_dir}" + (f" --config {config}" if config else "")
+                typer.echo(f"operators: mendflow tokens create --person NAME --role approver{where}, then "
+                           f"export MENDFLOW_TOKEN=… and mendflow status --api-url {stack.api.base_url}")  # fmt: skip
             typer.echo("scan with: mendflow scan --tenant KEY --temporal-address " + server.address)
             typer.echo("Ctrl-C to stop.")
             await _until_interrupted()
