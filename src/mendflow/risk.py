@@ -23,11 +23,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mendflow.errors import InputError
 from mendflow.models import Finding, Resource, RiskFactor, RiskScore, Severity
+from mendflow.userfiles import load_yaml_file
 
 __all__ = [
     "CRITICALITY_WEIGHT",
@@ -87,14 +87,11 @@ class CriticalityConfig(BaseModel):
 
 
 def load_criticality(path: Path) -> CriticalityConfig:
-    """Read a criticality config (YAML); problems are InputErrors naming the file and key."""
+    """Read a criticality config (YAML); problems are InputErrors naming the file and key (size-capped, no value
+    quoted: see `userfiles`)."""
+    raw = load_yaml_file(path, what="criticality config")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return CriticalityConfig.model_validate(raw)
-    except OSError as err:
-        raise InputError(f"{path}: cannot read criticality config: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: not valid YAML: {err}") from None
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5])
         raise InputError(f"{path}: invalid criticality config: {problems}") from None
