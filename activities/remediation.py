@@ -25,7 +25,7 @@ from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource
 from mendflow.playbook import Playbook
-from mendflow.rules import compile_rules
+from mendflow.rules import RuleSet, compile_rules
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlanDetail,
@@ -78,6 +78,7 @@ async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -
 class RemediationActivities:
     def __init__(self, context: WorkerContext) -> None:
         self.ctx = context
+        self._rules: dict[str, RuleSet] = {}
 
     def _action(self, playbook: Playbook) -> FieldAction:
         if playbook.respond is None:
@@ -90,7 +91,10 @@ class RemediationActivities:
         if resource is None:
             return None
         connection = self.ctx.registry.get(step.tenant_key)
-        result = compile_rules([playbook]).evaluate(
+        rules = self._rules.get(playbook.id)
+        if rules is None:  # compiled once per playbook and worker, not once per target
+            rules = self._rules[playbook.id] = compile_rules([playbook])
+        result = rules.evaluate(
             [resource], tenant=connection.tenant, provider=connection.provider, as_of=datetime.now(UTC)
         )
         if result.errors:
@@ -232,6 +236,8 @@ class RemediationActivities:
             writes_per_minute=self.ctx.settings.changes.budget_for(request.tenant_key),
             target_count=request.target_count,
             concurrency=concurrency,
+            published=playbook.mode.value in ("approval", "ticket")
+            and (self.ctx.settings.slack is not None or self.ctx.settings.jira is not None),
             trusted_keys=dict(self.ctx.settings.security.trusted_keys),  # the worker's config, never the input
         )
 

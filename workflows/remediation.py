@@ -178,7 +178,7 @@ class RemediationWorkflow:
             await workflow.wait_condition(lambda: self._published < self._events or self._publisher_done)
             if self._published >= self._events:
                 return
-            if self._plan is None or self._plan.mode == "notify":
+            if self._plan is None or self._plan.mode == "notify" or not self._plan.published:
                 self._published = self._events
                 continue
             upto = self._events

@@ -294,6 +294,9 @@ class CampaignPlanDetail(Message):
     """How many targets the campaign has; `targets` is a preview of at most the first `PREVIEW_TARGETS`."""
     concurrency: int = 1
     """Targets changed at once within a batch (the tenant's configured limit)."""
+    published: bool = True
+    """Whether the campaign has a card or ticket to keep in step (approval/ticket mode with Slack or Jira
+    configured); when False the workflow schedules no publish activity at all."""
     trusted_keys: dict[str, str] = Field(default_factory=dict)
     """key id → base64 Ed25519 public key: the API keys whose signed decisions this campaign accepts. Taken from
     the WORKER's config by `plan_campaign`, never from the workflow input or a request."""

@@ -47,6 +47,7 @@ class GithubState:
         self.outside_collaborators_2fa_disabled: list[str] = data.get("outside_collaborators_2fa_disabled", [])
         self.hooks: list[JSON] = data.get("hooks", [])
         self.repos: list[JSON] = data.get("repos", [])
+        self._by_name: dict[str, JSON] = {}
         for repo in self.repos:
             for key in ("_hooks", "_keys", "_collaborators", "_rulesets"):
                 repo.setdefault(key, [])
@@ -66,6 +67,12 @@ class GithubState:
 
     def repo(self, name: str, owner: str | None = None) -> JSON:
         if owner is None or same(owner, self.login):
+            # An index by name keeps lookups flat in orgs of thousands of repositories (campaign benchmarks); a
+            # stale entry (a renamed repository) fails the name check and the scan below rebuilds the index.
+            hit = self._by_name.get(name.casefold())
+            if hit is not None and same(hit["name"], name):
+                return hit
+            self._by_name = {str(r["name"]).casefold(): r for r in self.repos}
             for repo in self.repos:
                 if same(repo["name"], name):
                     return repo
