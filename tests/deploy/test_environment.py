@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.audit import AuditLog
 from mendflow.cli.environment import PREFIX, environment_settings, known_variables, required_variables
+from mendflow.store import Database
 
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
 
@@ -133,15 +135,16 @@ async def test_worker_configured_only_by_environment_connects_and_stops_on_sigte
 
 
 async def test_api_configured_only_by_environment_serves_healthz(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    """The API takes its listen address, Temporal and the signing-secret reference from the environment."""
+    """Listen address, Temporal, database and signing-secret reference from the environment; audit in the database."""
     port = _free_port()
+    database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     env = _clean_env(
         MENDFLOW_API_HOST="127.0.0.1",
         MENDFLOW_API_PORT=str(port),
         MENDFLOW_TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
         MENDFLOW_SLACK_SIGNING_SECRET="env:DEPLOY_TEST_SIGNING",
         DEPLOY_TEST_SIGNING="not-a-real-signing-secret",
-        MENDFLOW_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
+        MENDFLOW_DATABASE_URL=database,
     )
     proc = await _start("api", env, tmp_path)
     try:
@@ -149,10 +152,20 @@ async def test_api_configured_only_by_environment_serves_healthz(dev_env: Workfl
         assert f"127.0.0.1:{port}" in line
         async with httpx.AsyncClient() as http:
             answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+            unsigned = await http.post(f"http://127.0.0.1:{port}/slack/interactivity", content=b"payload=%7B%7D")
         assert answer.status_code == 200
+        assert unsigned.status_code in (400, 401, 403)
         err = await _stop(proc, signal.SIGINT)
         assert proc.returncode == 0, err
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+    # The refusal went to the database's audit chain, the one every replica and worker shares.
+    db = Database.open(database)
+    try:
+        records = AuditLog(db).records()
+    finally:
+        db.dispose()
+    assert [r["outcome"] for r in records] == ["refused"]
+    assert not (tmp_path / ".mendflow" / "audit.jsonl").exists()

@@ -80,8 +80,13 @@ def api(
         ),
     ] = None,
     audit_log: Annotated[
-        Path, typer.Option("--audit-log", envvar="MENDFLOW_AUDIT_LOG", help="Hash-chained JSONL audit log.")
-    ] = Path(".mendflow/audit.jsonl"),
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            envvar="MENDFLOW_AUDIT_LOG",
+            help="Append the hash-chained audit log to this JSONL file instead of the shared database.",
+        ),
+    ] = None,
     temporal_address: TemporalAddress = "127.0.0.1:7233",
     namespace: TemporalNamespace = "default",
     tls: TemporalTls = False,
@@ -135,7 +140,9 @@ def api(
                 tls_key=tls_key,
             )
         )
-        audit = AuditLog(audit_log)
+        db = Database.open(database_url(data_dir, database))
+        # The database's chain by default: every API replica and worker appends to the same one.
+        audit = AuditLog(audit_log) if audit_log is not None else AuditLog(db)
         ops = Operations(client, signer, audit)
         app = create_api_app(
             slack_signing_secret=secret,
@@ -145,7 +152,7 @@ def api(
             cards=cards,
             operator=build_operator(settings, ops, data_dir=data_dir, database=database),
             # Signed Slack requests already received, shared by every replica and kept across restarts.
-            replay=StoredReplayCache(Database.open(database_url(data_dir, database))),
+            replay=StoredReplayCache(db),
         )
         if cards is not None:
             await cards.check_auth()
