@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -58,9 +59,10 @@ async def scan_attempts(client: Client, tenant_key: str) -> list[int]:
 
 
 async def test_unknown_tenant_is_one_line_exit_2_and_never_retried(
-    dev_env: WorkflowEnvironment, worker_context: WorkerContext
+    dev_env: WorkflowEnvironment, worker_context: WorkerContext, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An unknown tenant key: exit 2, one line naming the key and the step, one attempt, no traceback."""
+    caplog.set_level(logging.WARNING, logger="temporalio.activity")
     async with build_worker(dev_env.client, worker_context, task_queue=TASK_QUEUE):
         done = await mendflow(dev_env, "scan", "--tenant", "github:nope")
         attempts = await scan_attempts(dev_env.client, "github:nope")
@@ -70,6 +72,9 @@ async def test_unknown_tenant_is_one_line_exit_2_and_never_retried(
         "this worker knows: github:acme"
     ]
     assert attempts == [1]
+    # The worker logs the refusal once, as one line without a traceback.
+    logged = [r for r in caplog.records if r.name == "temporalio.activity" and "github:nope" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is None and "InputError: unknown tenant" in logged[0].getMessage()
     assert done.seconds < 15 and done.stdout == ""
 
 
