@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,8 +99,20 @@ def deep_jsonl(_valid: str) -> bytes:
     return b'{"id": 1, "expr": "1", "vars": {"x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}}\n"
 
 
+BIG_FILES: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_big_files() -> Iterator[None]:
+    """200 MB files go as soon as their test ends (pytest keeps recent tmp folders around)."""
+    yield
+    while BIG_FILES:
+        BIG_FILES.pop().unlink(missing_ok=True)
+
+
 def write_big(path: Path, head: bytes, filler: bytes, tail: bytes = b"") -> None:
-    """A 200 MB file: `head`, `filler` repeated, `tail`, written in 1 MiB blocks."""
+    """A 200 MB file: `head`, `filler` repeated, `tail`, written in 1 MiB blocks (removed after the test)."""
+    BIG_FILES.append(path)
     block = filler * (1024 * 1024 // len(filler))
     with path.open("wb") as out:
         out.write(head)
