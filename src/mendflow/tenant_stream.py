@@ -30,8 +30,8 @@ from mendflow.userfiles import json_path, parse_yaml, read_text, validation_prob
 
 MAX_DEPTH = 64
 """Real tenant files nest about 10 deep; deeper input is refused before anything recursive sees it."""
-MAX_YAML_BYTES = 64 * 1024 * 1024
-"""YAML tenant files are hand-written and small; big tenants are JSON."""
+MAX_YAML_BYTES = 8 * 1024 * 1024
+"""YAML tenant files are hand-written and small (PyYAML needs ~30x a file's size); big tenants are JSON."""
 STREAMED = ("github", "repos")
 """The one collection that grows with the tenant: validated and served item by item."""
 BUFFER = 64 * 1024
@@ -182,7 +182,8 @@ def check(path: Path) -> CheckedTenant:
     """Validate a tenant file in one streaming pass (bounded memory); the small part is kept."""
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
-            document = parse_yaml(read_text(path, what="tenant file", limit=MAX_YAML_BYTES), path=path, what="tenant")
+            text = read_text(path, what="YAML tenant file (big tenants belong in JSON)", limit=MAX_YAML_BYTES)
+            document = parse_yaml(text, path=path, what="tenant")
         except InputError as err:
             raise TenantFileError(str(err)) from None
         return CheckedTenant(path, parse_tenant(document, source=str(path)), 0, whole=True)
