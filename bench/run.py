@@ -102,6 +102,7 @@ def main() -> None:
     __import__("big_tenant").main()  # bench/big_tenant.py: offline scan of a 17,000-repository tenant file
     __import__("approvals").main()  # bench/approvals.py: approval round trip through the API vs a raw update
     __import__("capacity").main([])  # bench/capacity.py: one scan's cost in CPU, history, PostgreSQL and memory
+    __import__("campaigns").main([])  # bench/campaigns.py: auto-fix campaigns at 200 and 1,000 targets (--huge: 10,000)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ class DevServer:
         return f"http://{self.host}:{self.ui_port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server process (benchmarks read its peak memory)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "temporal-server.log"
 
