@@ -121,6 +121,8 @@ class Operations:
         except WorkflowUpdateFailedError as err:
             return Answer(accepted=False, message=_refusal(err), workflow_id=workflow_id)
         except RPCError as err:
+            if err.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise InputError(f"{verb}: Temporal refused the request as invalid: {redact(err.message)}") from None
             if err.status == RPCStatusCode.NOT_FOUND:
                 return Answer(
                     accepted=False,
@@ -195,7 +197,7 @@ class Operations:
                 await (await self.client()).get_workflow_handle(campaign_id).query("status", result_type=CampaignStatus)
             )
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise InputError(f"no campaign {campaign_id!r}") from None
             raise ConnectionProblem(f"Temporal could not answer for {campaign_id}: {redact(err.message)}") from None
         return result
