@@ -303,6 +303,24 @@ class VendorHttp:
             left -= step
         beat(0.0)
 
+    async def _answer(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None) -> httpx.Response:
+        """One HTTP exchange; with a waiter registered, it is called back every `wait_tick` while the vendor is
+        slow to answer (up to `timeout`), so waiting for an answer counts as waiting too."""
+        assert self._client is not None
+        beat = _on_wait.get()
+        call = self._client.request(method, path, json=json, params=params)
+        if beat is None:
+            return await call
+        exchange = asyncio.ensure_future(call)
+        try:
+            while True:
+                done, _ = await asyncio.wait({exchange}, timeout=self.wait_tick)
+                if done:
+                    return exchange.result()
+                beat(0.0)
+        finally:
+            exchange.cancel()  # a no-op once it is done; stops the request if our caller was cancelled
+
     def _spend(self, method: str, shown: str) -> None:
         if self.request_budget is not None and self.requests_made >= self.request_budget:
             raise RequestBudgetExceeded(
@@ -333,14 +351,14 @@ class VendorHttp:
             await self._pace(bucket)
             try:
                 async with self._gate:
-                    response = await self._client.request(method, path, json=json, params=params)
+                    response = await self._answer(method, path, json=json, params=params)
             except (httpx.TimeoutException, httpx.TransportError) as err:
                 if attempt + 1 >= self.retries.attempts:
                     raise ConnectionProblem(
                         f"{self.vendor} API at {self.base_url} did not answer {method} {shown} "
                         f"({type(err).__name__}); check the base URL and that the service is up"
                     ) from None
-                await self.sleep(self.retries.delay(attempt))
+                await self._wait(self.retries.delay(attempt))
                 attempt += 1
                 continue
             self.rate_limits.observe(self._rates[bucket], response)
@@ -359,7 +377,7 @@ class VendorHttp:
                 limited += 1
                 continue
             if response.status_code >= 500 and attempt + 1 < self.retries.attempts:
-                await self.sleep(self.retries.delay(attempt))
+                await self._wait(self.retries.delay(attempt))
                 attempt += 1
                 continue
             checked = self._check(response, method, shown, allow_404=allow_404)
