@@ -45,3 +45,12 @@ def test_an_unreadable_token_file_is_bad_input(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe\x00")
     done = run("status", "--token-file", str(bad), token=None)
     assert done.returncode == 2 and "cannot read a token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_caller_cannot_name_themselves_or_bring_a_config(tmp_path: Path) -> None:
+    """The old attack (`--as` someone, with one's own `--config` granting groups) is not even an option any more."""
+    evil = tmp_path / "mendflow.yaml"
+    evil.write_text("rbac:\n  people:\n    eve: {groups: [secops-oncall]}\n")
+    for option in (["--as", "eve"], ["--config", str(evil)]):
+        done = run("approve", "remediate/x", *option)
+        assert done.returncode == 2 and "No such option" in done.stderr, done.stderr
