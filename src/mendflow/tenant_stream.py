@@ -206,7 +206,7 @@ def check(path: Path) -> CheckedTenant:
             continue
         head.event(event, value)
     if not hasattr(head, "value"):
-        raise TenantFileError(f"{path}: $: the file is empty; expected a {'mendflow.tenant/v1'} JSON object")
+        raise TenantFileError(f"{path}: $: the file is empty; expected a mendflow.tenant/v1 JSON object")
     tenant = parse_tenant(head.value, source=str(path))
     return CheckedTenant(path, tenant, count, whole=tenant.provider != STREAMED[0])
 
