@@ -175,6 +175,9 @@ def _events(path: Path) -> Iterator[tuple[_Path, str, Any]]:
                     where.value()
                     yield where, event, value
         except ijson.JSONError as err:
+            handle.seek(0)
+            if not handle.read(BUFFER).strip():  # nothing but whitespace: say so, not "truncated at byte 0"
+                raise TenantFileError(f"{path}: the file is empty; expected a mendflow.tenant/v1 JSON object") from None
             raise _syntax_error(path, reader, where, err) from None
 
 
