@@ -277,7 +277,12 @@ class SlackInteractions:
             actor=actor,
             channel_user=click.slack_user,
             campaign_id=click.campaign_id,
-            details={"verdict": click.verdict.value, "transport": transport, "action_ts": click.action_ts}
+            details={
+                "verdict": click.verdict.value,
+                "transport": transport,
+                "action_ts": click.action_ts,
+                "auth": "slack",
+            }
             | ({"team": click.team_id} if click.team_id else {})
             | extra,
         )
