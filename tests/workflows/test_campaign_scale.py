@@ -81,7 +81,7 @@ async def test_a_batch_changes_targets_in_parallel_up_to_the_tenant_limit(
     """Twelve targets with a concurrency limit of 4: up to 4 writes at once, never more; every one verified."""
     playbook = hook_playbook(mode="auto")
     changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
-    with scale_org(12, monkeypatch=monkeypatch, gate={"write_delay": 0.3}) as org:
+    with scale_org(12, monkeypatch=monkeypatch, gate={"write_delay": 0.5}) as org:
         queue = f"q-{uuid.uuid4()}"
         request = campaign_input(playbook, findings=hook_findings(playbook, org.hooks))
         async with build_worker(
