@@ -567,6 +567,8 @@ class RemediationWorkflow:
                 )
             )
         await self._settle(final=False)
+        # The publisher may have started a publish while we journalled: let it land so its refs are carried.
+        await workflow.wait_condition(lambda: not self._publishing)
         self._runs += 1
         workflow.logger.info("continuing as new", extra={"run": self._runs, "cursor": self._cursor})
         workflow.continue_as_new(
