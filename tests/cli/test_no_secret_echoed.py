@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mendflow.cli.main import _run
 from mendflow.data import demo_tenant_path
 
-MENDFLOW = str(Path(sys.executable).parent / "mendflow")
 TOKEN = "ghp_" + "Zq7" * 12
 SIGNING = "8f14e45fceea167a5a36dedd4bea2543"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MENDFLOW, *args], capture_output=True, text=True, timeout=60)
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The CLI's own entry point in-process (its exit code and output exactly as a shell would see them)."""
+
+    def invoke(*args: str) -> Done:
+        monkeypatch.setattr("sys.argv", ["mendflow", *args])
+        capsys.readouterr()
+        code = _run()
+        out = capsys.readouterr()
+        return Done(code, out.out, out.err)
+
+    return invoke
 
 
 @pytest.mark.parametrize(
@@ -27,7 +44,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (f"{{ref: env:X, extra: {TOKEN}}}", "$.tenants[0].token.extra: Extra inputs are not permitted"),
     ],
 )
-def test_plain_token_in_tenants_config_is_named_not_quoted(tmp_path: Path, token_yaml: str, where: str) -> None:
+def test_plain_token_in_tenants_config_is_named_not_quoted(
+    tmp_path: Path, token_yaml: str, where: str, run: Any
+) -> None:
     """A token pasted into tenants.yaml: exit 2, file + JSON path in the message, the token nowhere."""
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(
@@ -50,7 +69,7 @@ def test_plain_token_in_tenants_config_is_named_not_quoted(tmp_path: Path, token
         f"rbac: [{TOKEN}\n",
     ],
 )
-def test_secret_in_mendflow_yaml_is_never_echoed(tmp_path: Path, config: str) -> None:
+def test_secret_in_mendflow_yaml_is_never_echoed(tmp_path: Path, config: str, run: Any) -> None:
     """A secret typed into mendflow.yaml (wrong shape or broken YAML): exit 2, one line, no secret, no traceback."""
     path = tmp_path / "mendflow.yaml"
     path.write_text(config)
