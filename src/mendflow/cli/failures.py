@@ -2,8 +2,8 @@
 
 A workflow that fails arrives as a chain (`WorkflowFailureError` → `ActivityError` → `ApplicationError`); the
 useful part is the innermost message and the `type` our activities gave it. An input error the worker raised
-(an unknown tenant key, a bad tenant file) keeps its exit code 2; anything else is mendflow failing (exit 1).
-(Refusals of operator verbs come back through the API client, which maps them to exit code 3 itself.)
+(an unknown tenant key, a bad tenant file) keeps its exit code 2, a refusal (not allowed, unknown finding) 3;
+anything else is mendflow failing (exit 1). Operator verbs get their answers through the API client instead.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError, Wo
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, TemporalError, TimeoutError
 from temporalio.service import RPCError
 
-from mendflow.errors import InputError, MendflowError
+from mendflow.errors import InputError, MendflowError, Refused
 
 INPUT_TYPES = frozenset({"InputError", "TenantFileError", "PlaybookError"})
 """`ApplicationError.type` values that mean the caller gave something unusable (exit 2)."""
+REFUSED_TYPES = frozenset({"Refused", "NotAllowed", "NotFound"})
+"""`ApplicationError.type` values that mean a policy said no (exit 3)."""
 
 
 def _innermost(err: BaseException) -> BaseException:
@@ -54,6 +56,8 @@ def explain(err: TemporalError | RPCError, *, what: str) -> MendflowError:
         kind = root.type or ""
         if kind in INPUT_TYPES:
             return InputError(f"{where}: {root.message}")
+        if kind in REFUSED_TYPES:
+            return Refused(f"{where}: refused: {root.message}")
         return MendflowError(f"{where} failed: {root.message}")
     if isinstance(root, TimeoutError):
         return MendflowError(f"{where} timed out ({root.type.name if root.type else 'timeout'})")

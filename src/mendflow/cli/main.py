@@ -103,7 +103,8 @@ def _run() -> int:
 def _run_failed(err: TemporalError | RPCError) -> int:
     """A Temporal failure no command translated itself: exit code by the error `type` the worker gave it."""
     problem = explain(err, what="the request")
-    return _fail(err, 2 if isinstance(problem, InputError) else 1, str(problem))
+    code = 2 if isinstance(problem, InputError) else 3 if isinstance(problem, Refused) else 1
+    return _fail(err, code, str(problem))
 
 
 def main() -> None:
