@@ -1,4 +1,5 @@
-"""`mendflow scan --tenant-file F`: evaluate a tenant file offline and print findings."""
+"""`mendflow scan`: a tenant file offline (read incrementally, evaluated chunk by chunk), or a tenant through
+Temporal (`--tenant KEY`: the campaign ids it started are printed; failures are one line with an exit code)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def scan(
     ] = None,
     tenant: Annotated[
         str | None,
-        typer.Option("--tenant", help="Scan (and auto-fix) a tenant a running worker knows, e.g. github:acme."),
+        typer.Option(
+            "--tenant", help="Scan (and auto-fix) a tenant a running worker knows, e.g. github:acme.", metavar="KEY"
+        ),
     ] = None,
     temporal_address: Annotated[str, typer.Option("--temporal-address", help="HOST:PORT of Temporal.")] = (
         "127.0.0.1:7233"
