@@ -6,8 +6,9 @@ shared database (`mendflow.store`): SQLite in the data directory for the embedde
 several workers share it. Rows are keyed by (tenant key, fingerprint), so two tenant keys whose organisations
 share a name never collide.
 
-Lifecycle: a finding resolves only when its resource was read and the rule no longer fires (`fixed`), or when
-a complete scan no longer has the resource (`resource deleted`). A scan with coverage gaps resolves nothing it
+Lifecycle: a finding resolves only when its resource was read and the rule no longer fires (`fixed by mendflow`
+when a campaign owned it, else `fixed elsewhere`), or when a complete scan no longer has the resource
+(`resource deleted`). A scan with coverage gaps resolves nothing it
 did not read. A resolved finding that comes back is `regressed`: it keeps `first_seen`, and `opened_at` (which
 the campaign id is derived from) moves, so it is fixed again by a new campaign.
 """
@@ -44,12 +45,20 @@ class FindingStatus(StrEnum):
 class Resolution(StrEnum):
     """Why a finding resolved."""
 
-    fixed = "fixed"
-    """Its resource was read and the rule no longer fires (fixed outside mendflow, or by a campaign)."""
     fixed_by_mendflow = "fixed by mendflow"
+    """A campaign owned it and it is gone: the campaign verified its change (settled), or a scan read the
+    resource while the campaign was still finishing."""
+    fixed_elsewhere = "fixed elsewhere"
+    """Its resource was read and the rule no longer fires, and no campaign owned it: someone fixed it by hand."""
     resource_deleted = "resource deleted"
+    """A complete collection no longer has the resource."""
     gone = "gone"
     """No longer reported by a complete scan that could not say whether the resource was read."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Resolution | None:
+        # rows written before "fixed" was split into its two reasons
+        return cls.fixed_elsewhere if value == "fixed" else None
 
 
 ACTIVE = (
@@ -74,6 +83,8 @@ class LedgerRow(BaseModel):
     opened_at: datetime | None = None
     """When it was last opened (first seen, or seen again after resolving); None only for rows built by hand."""
     resolution: Resolution | None = None
+    tenant: str = ""
+    """The ledger's tenant key (`github:acme`), which `finding.tenant` (the vendor's org name) is not."""
 
 
 class Reconciliation(BaseModel):
@@ -101,6 +112,7 @@ def campaign_id(tenant: str, rule: str, rows: Iterable[LedgerRow]) -> str:
 
 
 _COLUMNS = (
+    findings.c.tenant,
     findings.c.body,
     findings.c.status,
     findings.c.campaign,
@@ -190,8 +202,8 @@ class FindingsLedger:
                 if fp in current or rule not in evaluated or status not in ACTIVE:
                     continue
                 if read is not None and resource_id in read:
-                    reason = Resolution.fixed_by_mendflow if campaign and status is FindingStatus.remediating else None
-                    reason = reason or Resolution.fixed
+                    owned = campaign is not None and status is FindingStatus.remediating
+                    reason = Resolution.fixed_by_mendflow if owned else Resolution.fixed_elsewhere
                 elif complete:
                     reason = Resolution.resource_deleted if read is not None else Resolution.gone
                 else:
@@ -325,6 +337,27 @@ class FindingsLedger:
         with self.db.read() as conn:
             return _select_rows(conn, findings.c.tenant == tenant)
 
+    def search(
+        self,
+        *,
+        tenant: str | None = None,
+        severity: str | None = None,
+        status: FindingStatus | None = None,
+        rule: str | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerRow]:
+        """Findings of every tenant matching all the filters given, by tenant, rule and resource."""
+        t = findings
+        where: sa.ColumnElement[bool] = sa.true()
+        for column, value in ((t.c.tenant, tenant), (t.c.severity, severity), (t.c.rule, rule)):
+            if value is not None:
+                where = where & (column == value)
+        if status is not None:
+            where = where & (t.c.status == status.value)
+        query = sa.select(*_COLUMNS).where(where).order_by(t.c.tenant, t.c.rule, t.c.resource_id, t.c.fingerprint)
+        with self.db.read() as conn:
+            return [_row(*row) for row in conn.execute(query.limit(limit) if limit is not None else query)]
+
     def history(self, tenant: str, fingerprint: str) -> list[tuple[datetime, FindingStatus, str]]:
         """The finding's status history, oldest first: (when, status, why)."""
         e = finding_events
@@ -352,6 +385,7 @@ def _select_rows(conn: Connection, where: sa.ColumnElement[bool]) -> list[Ledger
 
 
 def _row(
+    tenant: str,
     body: str,
     status: str,
     campaign: str | None,
@@ -368,4 +402,5 @@ def _row(
         last_seen=datetime.fromisoformat(last),
         opened_at=datetime.fromisoformat(opened) if opened else None,
         resolution=Resolution(resolution) if resolution else None,
+        tenant=tenant,
     )

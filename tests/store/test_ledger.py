@@ -93,7 +93,7 @@ def test_a_finding_that_comes_back_is_regressed_and_keeps_first_seen(db: Databas
     history = [(status, reason) for _, status, reason in ledger.history("github:acme", a.fingerprint)]
     assert history == [
         (FindingStatus.open, "first seen"),
-        (FindingStatus.resolved, "fixed"),
+        (FindingStatus.resolved, "fixed elsewhere"),
         (FindingStatus.regressed, "seen again after it resolved"),
     ]
 
@@ -109,7 +109,7 @@ def test_a_collection_that_was_not_read_never_resolves_its_findings(db: Database
     assert partial.gone == [b.fingerprint]
     assert partial.unverified == [a.fingerprint]
     statuses = {row.finding.resource.id: (row.status, row.resolution) for row in ledger.rows("github:acme")}
-    assert statuses == {"/a": (FindingStatus.open, None), "/b": (FindingStatus.resolved, Resolution.fixed)}
+    assert statuses == {"/a": (FindingStatus.open, None), "/b": (FindingStatus.resolved, Resolution.fixed_elsewhere)}
 
 
 def test_a_complete_scan_without_the_resource_resolves_it_as_deleted(db: Database) -> None:

@@ -17,6 +17,7 @@ from mendflow.auth.identity import Authenticator
 from mendflow.auth.oidc import OidcVerifier
 from mendflow.auth.signing import DecisionSigner, ensure_key_file
 from mendflow.auth.tokens import StoredTokens
+from mendflow.findings_store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.operations import Operations
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
@@ -42,10 +43,12 @@ def trusting(settings: Settings, signer: DecisionSigner) -> Settings:
 
 
 def build_operator(settings: Settings, ops: Operations, *, data_dir: Path, database: str | None = None) -> OperatorApi:
-    """Operator endpoints: personal tokens in the shared store, OIDC JWTs when `security.oidc` is configured."""
-    tokens = StoredTokens(Database.open(database_url(data_dir, database)))
+    """Operator endpoints: personal tokens and the findings ledger in the shared store, OIDC JWTs when
+    `security.oidc` is configured."""
+    db = Database.open(database_url(data_dir, database))
     oidc = OidcVerifier(settings.security.oidc) if settings.security.oidc else None
-    return OperatorApi(ops, Authenticator(rbac=settings.rbac, tokens=tokens, oidc=oidc), settings.rbac)
+    authenticator = Authenticator(rbac=settings.rbac, tokens=StoredTokens(db), oidc=oidc)
+    return OperatorApi(ops, authenticator, settings.rbac, ledger=FindingsLedger(db))
 
 
 def build_api(

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from mendflow.api.operator import ENDPOINTS, NEEDS, AnswerBody, Endpoint, ErrorBody, SuppressBody, VerbBody
+from mendflow.findings_view import FindingsPage
 from mendflow.workflow_types import CampaignStatus
 
 _REF = "#/components/schemas/{model}"
@@ -49,6 +50,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         "status": ("The campaign's status.", _schema("CampaignStatus")),
         "statuses": ("Running campaigns.", {"type": "array", "items": _schema("CampaignStatus")}),
         "whoami": ("The caller.", _schema("WhoAmI")),
+        "findings": ("The findings matching every filter given.", _schema("FindingsPage")),
     }
     text, schema = answers[e.answer]
     responses: dict[str, Any] = {"200": {"description": text, **_json(schema)}}
@@ -70,6 +72,10 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         operation["parameters"] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
         ]
+    if e.query:
+        operation.setdefault("parameters", []).extend(
+            {"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in e.query
+        )
     if e.body is not None:
         operation["requestBody"] = {"required": True, **_json(_schema(e.body.__name__))}
     return operation
@@ -77,7 +83,15 @@ def _operation(e: Endpoint) -> dict[str, Any]:
 
 def openapi() -> dict[str, Any]:
     """The description as a dict (stable key order)."""
-    models: list[type[BaseModel]] = [AnswerBody, ErrorBody, VerbBody, SuppressBody, CampaignStatus, WhoAmI]
+    models: list[type[BaseModel]] = [
+        AnswerBody,
+        ErrorBody,
+        VerbBody,
+        SuppressBody,
+        CampaignStatus,
+        WhoAmI,
+        FindingsPage,
+    ]
     _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for e in ENDPOINTS:

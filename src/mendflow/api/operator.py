@@ -24,6 +24,8 @@ from starlette.routing import Route
 from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
+from mendflow.findings_store import FindingsLedger
+from mendflow.findings_view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
 from mendflow.operations import Actor, Answer, Operations
 from mendflow.rbac import RbacConfig
@@ -73,6 +75,7 @@ class ErrorBody(BaseModel):
 
 NEEDS: dict[str, Role] = {
     "status": Role.viewer,
+    "findings": Role.viewer,
     "approve": Role.approver,
     "reject": Role.approver,
     "pause": Role.operator,
@@ -125,9 +128,17 @@ class OperatorApi:
     """Routes of the operator API over `Operations`, with authentication, roles and throttling."""
 
     def __init__(
-        self, ops: Operations, auth: Authenticator, rbac: RbacConfig, *, throttle: FailureThrottle | None = None
+        self,
+        ops: Operations,
+        auth: Authenticator,
+        rbac: RbacConfig,
+        *,
+        throttle: FailureThrottle | None = None,
+        ledger: FindingsLedger | None = None,
     ) -> None:
+        """`ledger`: the shared findings ledger `GET /v1/findings` reads (None: that endpoint answers 503)."""
         self.ops = ops
+        self.ledger = ledger
         self.auth = auth
         self.rbac = rbac
         self.throttle = throttle or FailureThrottle()
@@ -197,6 +208,12 @@ class OperatorApi:
             }
         )
 
+    async def _findings(self, request: Request, principal: Principal) -> Response:
+        wanted = parse_filter(dict(request.query_params), name=lambda field: field)
+        if self.ledger is None:
+            return _error(503, "this API has no findings ledger")
+        return JSONResponse(list_findings(self.ledger, wanted).model_dump(mode="json"))
+
     def _verb(self, verb: str) -> Handler:
         async def handler(request: Request, principal: Principal) -> Response:
             body: VerbBody = await _body(request, VerbBody)
@@ -232,6 +249,7 @@ class OperatorApi:
             "list": self._status,
             "status": self._status,
             "suppress": self._suppress,
+            "findings": self._findings,
         }
         return [
             Route(e.path, self.guarded(e.verb, handlers.get(e.name) or self._verb(e.verb)), methods=[e.method])
@@ -252,7 +270,9 @@ class Endpoint:
     summary: str
     body: type[BaseModel] | None = None
     answer: str = "answer"
-    """`answer` (AnswerBody), `status` (one CampaignStatus), `statuses` (a list) or `whoami`."""
+    """`answer` (AnswerBody), `status` (one CampaignStatus), `statuses` (a list), `whoami` or `findings`."""
+    query: tuple[str, ...] = ()
+    """Query parameters it accepts (all optional strings)."""
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -272,6 +292,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("status", "GET", "/v1/campaigns/{campaign_id:path}", "status",
              "A campaign's plan, batch, changes, decisions and timeline.", answer="status"),
+    Endpoint("findings", "GET", "/v1/findings", "findings",
+             "Findings in the ledger: every filter given must match (`limit` rows at most, 1000 by default).",
+             answer="findings", query=("tenant", "severity", "status", "rule", "limit")),
     Endpoint("suppress", "POST", "/v1/findings/{fingerprint}/suppress", "suppress",
              "Accept a finding's risk until `expires_at`; answered once the worker has checked it.", SuppressBody),
 )  # fmt: skip

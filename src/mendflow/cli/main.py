@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from mendflow.cli import (
     api_cmd,
+    findings_cmd,
     operate_cmd,
     plan_cmd,
     playbooks_cmd,
@@ -61,6 +62,7 @@ app.command("up")(stack_cmd.up)
 app.command("worker")(stack_cmd.worker)
 for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollback", "suppress"):
     app.command(name)(getattr(operate_cmd, name))
+app.command("findings")(findings_cmd.findings)
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
