@@ -9,15 +9,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from mendflow.activities.scan import ScanActivities
-from mendflow.workflows import ScanWorkflow
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.findings_store import FindingStatus
 from mendflow.playbook import Playbook
+from mendflow.routing import Role
+from mendflow.runtime.worker import build_worker
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread
@@ -45,15 +44,9 @@ async def _scanner(
     context = WorkerContext(
         registry=registry, data_dir=data_dir, playbooks={p.id: p for p in playbooks}, database_url=db_url
     )
-    scans = ScanActivities(context)
     queue = f"q-{uuid.uuid4()}"
     try:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[ScanWorkflow],
-            activities=[scans.collect_inventory, scans.evaluate_rules, scans.reconcile_findings],
-        ):
+        async with build_worker(env.client, context, task_queue=queue, roles=[Role.scan]):
             yield queue, context
     finally:
         context.close()
