@@ -158,15 +158,17 @@ def worker(
     if health_port is not None:
         ensure_free(health_host, health_port, what="worker probes", option="--health-port")
 
+    # The shared store first: a wrong --database-url or an unreachable database is reported before Temporal.
+    context = WorkerContext(
+        registry=registry,
+        data_dir=data_dir,
+        playbooks={p.id: p for p in loaded},
+        settings=Settings.load(config),
+        database_url=database_url,
+    )
+
     async def run() -> None:
         client = await connect(settings)
-        context = WorkerContext(
-            registry=registry,
-            data_dir=data_dir,
-            playbooks={p.id: p for p in loaded},
-            settings=Settings.load(config),
-            database_url=database_url,
-        )
         async with build_worker(client, context, roles=roles) as workers:
             for queue in workers.task_queues:  # validators' refusals (even of requests sent straight to Temporal)
                 audit_refusals(queue, context.audit)
