@@ -77,3 +77,25 @@ db.dispose()
     db = Database.open(database_url)
     assert list(DatabaseSnapshotStore(db).read_lines(out.stdout.strip())) == [{"resource": n} for n in range(500)]
     db.dispose()
+
+
+def test_snapshots_not_written_for_the_retention_are_pruned(db: Database) -> None:
+    """An old blob goes (chunks too); one written again recently stays, and a pruned one can be stored anew."""
+    import time
+    from datetime import timedelta
+
+    now = [time.time()]
+    store = DatabaseSnapshotStore(db, retention=timedelta(days=90), clock=lambda: now[0])
+    old = store.put_lines([{"old": 1}])
+    kept = store.put_lines([{"kept": 1}])
+    with db.write() as conn:  # both were written 100 days ago …
+        conn.execute(sa.update(snapshot_blobs).values(created_at=time.time() - timedelta(days=100).total_seconds()))
+    assert store.put_lines([{"kept": 1}]) == kept  # … and `kept` is written again today
+    assert store.prune() == 1
+    with pytest.raises(SnapshotNotFound):
+        list(store.read_lines(old))
+    assert list(store.read_lines(kept)) == [{"kept": 1}]
+    with db.read() as conn:
+        digests = set(conn.execute(sa.select(snapshot_chunks.c.digest)).scalars())
+    assert digests == {kept}
+    assert list(store.read_lines(store.put_lines([{"old": 1}]))) == [{"old": 1}]

@@ -19,7 +19,8 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -39,6 +40,11 @@ class SnapshotNotFound(MendflowError):
 
 CHUNK = 1 << 20
 """Bytes of JSON lines per stored chunk (before compression)."""
+
+RETENTION = timedelta(days=90)
+"""How long a snapshot nobody wrote again is kept in the database."""
+
+_PRUNE_EVERY = 3600.0
 
 
 class SnapshotSink(Protocol):
@@ -162,7 +168,8 @@ class DatabaseSnapshotWriter:
     def close(self) -> str:
         self.digest = PREFIX + self._hash.hexdigest()
         try:
-            if not _stored(self._db, self.digest):
+            # Already there: refresh its age so retention counts from the newest use; gone meanwhile: store it.
+            if not _touch(self._db, self.digest):
                 self._store()
         finally:
             self._file.close()
@@ -197,6 +204,15 @@ class DatabaseSnapshotWriter:
         self._file.close()
 
 
+def _touch(db: Database, digest: str) -> bool:
+    """Mark a stored blob as written now; False if there is no such blob."""
+    with db.write() as conn:
+        cur = conn.execute(
+            sa.update(snapshot_blobs).where(snapshot_blobs.c.digest == digest).values(created_at=time.time())
+        )
+        return cur.rowcount == 1
+
+
 def _stored(db: Database, digest: str) -> int | None:
     """The number of chunks of a stored blob, or None."""
     with db.read() as conn:
@@ -206,13 +222,34 @@ def _stored(db: Database, digest: str) -> int | None:
 
 
 class DatabaseSnapshotStore:
-    """Immutable JSON-lines blobs addressed by `sha256:<hex>` in the shared database."""
+    """Immutable JSON-lines blobs addressed by `sha256:<hex>` in the shared database.
 
-    def __init__(self, db: Database) -> None:
+    Blobs not written for `retention` are deleted (at most hourly per process, when a new snapshot starts): long
+    enough for every workflow that may still read one (campaigns keep rollback state for 7 days)."""
+
+    def __init__(
+        self, db: Database, *, retention: timedelta = RETENTION, clock: Callable[[], float] = time.time
+    ) -> None:
         self.db = db
+        self.retention = retention
+        self.clock = clock
+        self._pruned_at = float("-inf")
 
     def writer(self) -> DatabaseSnapshotWriter:
+        if self.clock() - self._pruned_at >= _PRUNE_EVERY:
+            self.prune()
         return DatabaseSnapshotWriter(self.db)
+
+    def prune(self) -> int:
+        """Delete blobs last written before the retention; returns how many."""
+        now = self.clock()
+        self._pruned_at = now
+        old = sa.select(snapshot_blobs.c.digest).where(
+            snapshot_blobs.c.created_at < now - self.retention.total_seconds()
+        )
+        with self.db.write() as conn:
+            conn.execute(sa.delete(snapshot_chunks).where(snapshot_chunks.c.digest.in_(old)))
+            return conn.execute(sa.delete(snapshot_blobs).where(snapshot_blobs.c.digest.in_(old))).rowcount
 
     def put_lines(self, items: list[Any]) -> str:
         return _put_lines(self, items)
