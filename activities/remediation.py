@@ -23,7 +23,7 @@ from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.findings_store import FindingStatus
-from mendflow.models import Change, Outcome, Resource
+from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbook import Playbook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.worker_context import WorkerContext
@@ -149,17 +149,29 @@ class RemediationActivities:
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                     await action.write(session.http, step.resource.id, step.change.after)
                     activity.heartbeat({"written": step.resource.id})
-                    if not await action.holds(session.http, step.resource.id, step.change.after):
+                    # Both re-reads at once: they are independent, and a change waits on the vendor, not on CPU.
+                    holds, still = await asyncio.gather(
+                        action.holds(session.http, step.resource.id, step.change.after),
+                        self._still_failing(session.collector, playbook, step),
+                    )
+                    if not holds:
                         current = await action.current(session.http, step.resource.id, list(step.change.after))
                         return StepOutcome(
                             outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
                         )
-                    if await self._still_failing(session.collector, playbook, step) is not None:
+                    if still is not None:
                         return StepOutcome(
                             outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
                         )
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
+        # the ledger's reason when this finding resolves: mendflow fixed it (not a person, not a skip)
+        tenant = self.ctx.registry.get(step.tenant_key).tenant
+        self.ctx.ledger.mark_verified(
+            fingerprint(tenant, step.playbook_id, step.resource.id),
+            campaign=activity.info().workflow_id or "",
+            tenant=step.tenant_key,
+        )
         return StepOutcome(outcome=Outcome.verified)
 
     @activity.defn(name="restore_change")

@@ -14,6 +14,7 @@ from mendflow.errors import AuthError, InputError, MendflowError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbook import Mode
+from mendflow.risk import score_findings, scoring_ids
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlan,
@@ -85,17 +86,26 @@ class ScanActivities:
 
     @activity.defn(name="evaluate_rules")
     async def evaluate_rules(self, request: EvaluateInput) -> EvaluateResult:
-        """Evaluate every loaded playbook over the snapshot; store the findings by digest."""
+        """Evaluate every loaded playbook over the snapshot, score each finding's risk (compliance references come
+        from its playbook); store the findings by digest."""
         connection = self._tenant(request.tenant_key)
         resources = (Resource.model_validate(line) for line in self.ctx.snapshots.read_lines(request.snapshot))
         result = self.ctx.rules.evaluate(
             resources, tenant=connection.tenant, provider=connection.provider, as_of=request.as_of
         )
-        digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in result.findings])
-        counts = Counter(f.severity for f in result.findings)
+        # risk as offline scans score it, from a second pass that keeps only the resources the findings are about
+        wanted = scoring_ids(result.findings)
+        about = (
+            Resource.model_validate(line)
+            for line in self.ctx.snapshots.read_lines(request.snapshot)
+            if line.get("id") in wanted
+        )
+        scored = score_findings(result.findings, list(about), self.ctx.settings.criticality)
+        digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in scored])
+        counts = Counter(f.severity for f in scored)
         return EvaluateResult(
             findings=digest,
-            count=len(result.findings),
+            count=len(scored),
             by_severity={s: counts.get(s, 0) for s in Severity},
             rules=sorted(p.id for p in self.ctx.playbooks.values() if p.resource.startswith(f"{connection.provider}.")),
             errors=[f"{e.rule} on {e.resource_id}: {e.message}" for e in result.errors[:50]],

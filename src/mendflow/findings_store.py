@@ -6,11 +6,14 @@ shared database (`mendflow.store`): SQLite in the data directory for the embedde
 several workers share it. Rows are keyed by (tenant key, fingerprint), so two tenant keys whose organisations
 share a name never collide.
 
-Lifecycle: a finding resolves only when its resource was read and the rule no longer fires (`fixed by mendflow`
-when a campaign owned it, else `fixed elsewhere`), or when a complete scan no longer has the resource
-(`resource deleted`). A scan with coverage gaps resolves nothing it
-did not read. A resolved finding that comes back is `regressed`: it keeps `first_seen`, and `opened_at` (which
-the campaign id is derived from) moves, so it is fixed again by a new campaign.
+Lifecycle: a finding resolves only when its resource was read and the rule no longer fires, or when a complete
+scan no longer has the resource (`resource deleted`). Who fixed it decides the reason: `fixed by mendflow` only
+when its campaign verified a change it wrote (`mark_verified`, recorded by the change activity, so a scan that
+reads the fix before the campaign settles says so too); otherwise `fixed elsewhere` (a person fixed it by hand,
+even while a campaign waited for approval, or a campaign found it already fixed and skipped it). A scan with
+coverage gaps resolves nothing it did not read. A resolved finding that comes back is `regressed`: it keeps
+`first_seen`, and `opened_at` (which the campaign id is derived from) moves, so it is fixed again by a new
+campaign.
 """
 
 from __future__ import annotations
@@ -46,10 +49,9 @@ class Resolution(StrEnum):
     """Why a finding resolved."""
 
     fixed_by_mendflow = "fixed by mendflow"
-    """A campaign owned it and it is gone: the campaign verified its change (settled), or a scan read the
-    resource while the campaign was still finishing."""
+    """Its campaign wrote a change and verified it (re-read, and the rule no longer fires)."""
     fixed_elsewhere = "fixed elsewhere"
-    """Its resource was read and the rule no longer fires, and no campaign owned it: someone fixed it by hand."""
+    """Its resource was read and the rule no longer fires, and no campaign verified a change of its own."""
     resource_deleted = "resource deleted"
     """A complete collection no longer has the resource."""
     gone = "gone"
@@ -162,9 +164,9 @@ class FindingsLedger:
         with self.db.write() as conn:
             self.db.lock(conn, f"ledger:{tenant}")
             known = {
-                fp: (rule, resource_id, FindingStatus(status), campaign)
-                for fp, rule, resource_id, status, campaign in conn.execute(
-                    sa.select(t.c.fingerprint, t.c.rule, t.c.resource_id, t.c.status, t.c.campaign).where(
+                fp: (rule, resource_id, FindingStatus(status), resolution)
+                for fp, rule, resource_id, status, resolution in conn.execute(
+                    sa.select(t.c.fingerprint, t.c.rule, t.c.resource_id, t.c.status, t.c.resolution).where(
                         t.c.tenant == tenant
                     )
                 )
@@ -198,12 +200,12 @@ class FindingsLedger:
                 else:
                     still_open.append(fp)
                     touch.append({"k_fp": fp, "v_last": now, "v_body": body})
-            for fp, (rule, resource_id, status, campaign) in known.items():
+            for fp, (rule, resource_id, status, marked) in known.items():
                 if fp in current or rule not in evaluated or status not in ACTIVE:
                     continue
                 if read is not None and resource_id in read:
-                    owned = campaign is not None and status is FindingStatus.remediating
-                    reason = Resolution.fixed_by_mendflow if owned else Resolution.fixed_elsewhere
+                    verified = status is FindingStatus.remediating and marked == Resolution.fixed_by_mendflow.value
+                    reason = Resolution.fixed_by_mendflow if verified else Resolution.fixed_elsewhere
                 elif complete:
                     reason = Resolution.resource_deleted if read is not None else Resolution.gone
                 else:
@@ -277,13 +279,36 @@ class FindingsLedger:
                     claimed.append(fp)
         return claimed
 
+    def mark_verified(self, fingerprint: str, *, campaign: str, tenant: str) -> bool:
+        """The campaign owning this finding wrote a change and verified it: whenever the finding resolves (when
+        the campaign settles, or a scan reads the fix first) it was fixed by mendflow. The status stays
+        `remediating`; a rollback or failure clears the mark when the campaign settles."""
+        t = findings
+        with self.db.write() as conn:
+            cur = conn.execute(
+                sa.update(t)
+                .where(
+                    _key(fingerprint, tenant), t.c.campaign == campaign, t.c.status == FindingStatus.remediating.value
+                )
+                .values(resolution=Resolution.fixed_by_mendflow.value)
+            )
+            return cur.rowcount == 1
+
     def settle(self, outcomes: dict[str, FindingStatus], campaign: str) -> None:
-        """Record how a campaign ended for each of its findings."""
+        """Record how a campaign ended for each of its findings.
+
+        A resolved one keeps the reason already recorded (`fixed by mendflow` when the campaign verified its
+        change, or what a scan saw first); without one it was found already fixed and skipped: `fixed elsewhere`.
+        """
         t = findings
         with self.db.write() as conn:
             for fp, status in outcomes.items():
                 # An open finding is released (no campaign), so the next scan can start a new one for it.
-                resolution = Resolution.fixed_by_mendflow.value if status is FindingStatus.resolved else None
+                resolution = (
+                    sa.func.coalesce(t.c.resolution, Resolution.fixed_elsewhere.value)
+                    if status is FindingStatus.resolved
+                    else None
+                )
                 cur = conn.execute(
                     sa.update(t)
                     .where(t.c.fingerprint == fp, t.c.campaign == campaign)

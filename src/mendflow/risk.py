@@ -42,6 +42,7 @@ __all__ = [
     "load_criticality",
     "risk_score",
     "score_findings",
+    "scoring_ids",
 ]
 
 
@@ -197,6 +198,18 @@ def _explain(factors: Iterable[RiskFactor]) -> str:
         else:
             parts.append(f"{factor.label} (×{_weight(factor.weight)})")
     return " · ".join(parts)
+
+
+def scoring_ids(findings: Iterable[Finding]) -> set[str]:
+    """The resources `score_findings` reads for these findings: each one's own and its repository's, so a caller
+    streaming a large inventory keeps only those in memory."""
+    ids: set[str] = set()
+    for finding in findings:
+        ids.add(finding.resource.id)
+        repo = _repo_id(finding.resource.id)
+        if repo is not None:
+            ids.add(repo)
+    return ids
 
 
 def score_findings(

@@ -4,12 +4,15 @@ their own file. Secrets appear only as references (`env:NAME`, `file:/path`), re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from mendflow.auth.config import SecuritySettings
 from mendflow.errors import InputError
 from mendflow.rbac import RbacConfig
+from mendflow.risk import CriticalityConfig
+from mendflow.scheduling.config import ScanSchedule, unique_tenants
 from mendflow.secrets import SecretRef
 from mendflow.userfiles import load_yaml_file, validation_problems
 from mendflow.windows import ChangePolicy
@@ -84,6 +87,10 @@ class Settings(BaseModel):
     """Campaign tickets (unset: no Jira)."""
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     """Signing key (API), trusted keys (workers), OIDC issuer (API): see docs/security.md."""
+    criticality: CriticalityConfig = Field(default_factory=CriticalityConfig)
+    """Asset criticality for the risk score of findings scanned through Temporal (as `scan --criticality`)."""
+    schedules: Annotated[tuple[ScanSchedule, ...], AfterValidator(unique_tenants)] = ()
+    """Periodic full scans per tenant, created by `mendflow schedules apply` (and `mendflow up`)."""
 
     @classmethod
     def load(cls, path: Path | None) -> Settings:

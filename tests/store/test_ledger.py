@@ -145,9 +145,68 @@ def test_settling_a_fix_records_it_as_fixed_by_mendflow(db: Database) -> None:
     first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
     cid = campaign_id("github:acme", a.rule, first.unclaimed)
     ledger.claim([a.fingerprint], cid)
+    assert ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
     ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
     row = ledger.find(a.fingerprint, tenant="github:acme")
     assert row is not None and row.resolution is Resolution.fixed_by_mendflow
+
+
+def test_a_campaign_that_skipped_a_finding_already_fixed_says_fixed_elsewhere(db: Database) -> None:
+    """Settled as resolved without a verified change of its own (a skip): the reason is `fixed elsewhere`."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
+    row = ledger.find(a.fingerprint, tenant="github:acme")
+    assert row is not None and row.resolution is Resolution.fixed_elsewhere
+
+
+def test_a_scan_that_reads_a_verified_fix_before_the_campaign_settles_says_fixed_by_mendflow(db: Database) -> None:
+    """Verified by its campaign, then read fixed by a scan (campaign still baking): `fixed by mendflow`, kept."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    assert not ledger.mark_verified(a.fingerprint, campaign="remediate/other", tenant="github:acme")
+    ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
+    row = ledger.find(a.fingerprint)
+    assert row is not None and row.status is FindingStatus.remediating  # the mark alone resolves nothing
+    assert ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read={"/a"}).gone == [a.fingerprint]
+    ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
+    row = ledger.find(a.fingerprint)
+    assert row is not None and (row.status, row.resolution) == (FindingStatus.resolved, Resolution.fixed_by_mendflow)
+
+
+def test_a_finding_fixed_by_hand_while_its_campaign_waits_is_fixed_elsewhere(db: Database) -> None:
+    """Owned by a campaign awaiting approval, then fixed by a person: the scan says `fixed elsewhere`."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read={"/a"})
+    row = ledger.find(a.fingerprint)
+    assert row is not None and (row.status, row.resolution) == (FindingStatus.resolved, Resolution.fixed_elsewhere)
+
+
+def test_a_rolled_back_fix_loses_its_mark(db: Database) -> None:
+    """Verified, then rolled back: the finding is not resolved and carries no reason; the next fix starts clean."""
+    ledger = FindingsLedger(db)
+    a = finding("/a")
+    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
+    ledger.settle({a.fingerprint: FindingStatus.rolled_back}, cid)
+    row = ledger.find(a.fingerprint)
+    assert row is not None and (row.status, row.resolution) == (FindingStatus.rolled_back, None)
+    ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read={"/a"})
+    row = ledger.find(a.fingerprint)
+    assert row is not None and row.resolution is Resolution.fixed_elsewhere
+
+
+def test_rows_written_with_the_old_reason_still_read(db: Database) -> None:
+    """A row resolved as plain `fixed` (before the reasons were split) reads back as `fixed elsewhere`."""
+    assert Resolution("fixed") is Resolution.fixed_elsewhere
 
 
 @pytest.mark.parametrize("processes", [3])
