@@ -24,6 +24,7 @@ from mendflow.cli import (
     playbooks_cmd,
     rules_cmd,
     scan_cmd,
+    schedules_cmd,
     sim_cmd,
     stack_cmd,
     tokens_cmd,
@@ -67,6 +68,7 @@ app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(tokens_cmd.app, name="tokens")
+app.add_typer(schedules_cmd.app, name="schedules")
 
 
 def _debugging() -> bool:

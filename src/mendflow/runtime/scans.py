@@ -6,13 +6,19 @@ import asyncio
 import secrets
 import time
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.service import RPCError
 
 from mendflow.errors import ConnectionProblem
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.workflow_types import CampaignStatus, ScanInput, ScanResult
 
+SCAN_WORKFLOW = "ScanWorkflow"
 CONTINUATIONS = 1_000
 """Runs of one campaign we follow before giving up (a 10,000-target campaign takes a few dozen)."""
 
@@ -34,13 +40,21 @@ async def wait_idle(client: Client, campaign_id: str) -> CampaignStatus:
     raise ConnectionProblem(f"campaign {campaign_id} kept continuing as new while we waited; try again")
 
 
+def scan_action(tenant_key: str, *, task_queue: str = TASK_QUEUE) -> ScheduleActionStartWorkflow:
+    """What a Temporal Schedule starts: the same ScanWorkflow and input as `mendflow scan --tenant` (Temporal
+    appends the scheduled time to the id, so each run has its own)."""
+    return ScheduleActionStartWorkflow(
+        SCAN_WORKFLOW, ScanInput(tenant_key=tenant_key), id=f"scan/{tenant_key}/scheduled", task_queue=task_queue
+    )
+
+
 async def run_scan_and_wait(
     client: Client, tenant_key: str, *, task_queue: str = TASK_QUEUE
 ) -> tuple[ScanResult, list[CampaignStatus]]:
     """Run one ScanWorkflow, then follow every campaign it started until each is idle."""
     scan_id = f"scan/{tenant_key}/{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     result: ScanResult = await client.execute_workflow(
-        "ScanWorkflow", ScanInput(tenant_key=tenant_key), id=scan_id, task_queue=task_queue, result_type=ScanResult
+        SCAN_WORKFLOW, ScanInput(tenant_key=tenant_key), id=scan_id, task_queue=task_queue, result_type=ScanResult
     )
     campaigns = await asyncio.gather(*(wait_idle(client, cid) for cid in result.campaigns_started))
     return result, list(campaigns)

@@ -1,0 +1,151 @@
+"""`mendflow schedules apply|list|pause|resume|trigger`: periodic full scans as Temporal Schedules.
+
+Host-side admin commands against Temporal (like `mendflow scan --tenant`): a schedule only starts scans, and
+every change a scan leads to still passes its campaign's approval gate. Exit 0 done, 2 bad input (bad config, a
+tenant without a schedule), 3 refused (a paused schedule triggered, Temporal denied it), 1 Temporal failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from temporalio.client import Client
+
+from mendflow.cli.api_client import Format, check_format
+from mendflow.cli.environment import ConfigFile, TemporalNamespace
+from mendflow.config import TenantRegistry
+from mendflow.errors import InputError
+from mendflow.render import table, timestamp
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
+from mendflow.scheduling import manage
+from mendflow.scheduling.manage import ScheduleView
+from mendflow.settings import Settings
+
+app = typer.Typer(help="Periodic full scans per tenant (Temporal Schedules) from mendflow.yaml's `schedules:`.",
+                  no_args_is_help=True)  # fmt: skip
+
+Address = Annotated[
+    str,
+    typer.Option(
+        "--temporal-address", envvar="MENDFLOW_TEMPORAL_ADDRESS", help="HOST:PORT of Temporal.", metavar="HOST:PORT"
+    ),
+]
+TaskQueue = Annotated[
+    str, typer.Option("--task-queue", help="Task queue the workers poll (scheduled scans run there).", metavar="NAME")
+]
+Tenant = Annotated[str, typer.Argument(help="Tenant key, e.g. github:acme.", metavar="TENANT")]
+Note = Annotated[str, typer.Option("--note", help="Why (kept on the schedule).", metavar="TEXT")]
+DEFAULT_ADDRESS = "127.0.0.1:7233"
+
+
+def _run(address: str, namespace: str, work: Callable[[Client], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await work(await connect(TemporalSettings(address=address, namespace=namespace)))
+
+    asyncio.run(main())
+
+
+def _render(views: list[ScheduleView], output: str) -> None:
+    if output == "json":
+        for view in views:
+            typer.echo(view.model_dump_json())
+        return
+    rows = [[v.id, v.interval, v.jitter, "paused" if v.paused else "active",
+             timestamp(v.next_runs[0]) if v.next_runs and not v.paused else "-",
+             v.recent_scans[-1] if v.recent_scans else "-"] for v in views]  # fmt: skip
+    typer.echo(table(["schedule", "interval", "jitter", "state", "next run", "last scan"], rows,
+                     max_width=[None, 12, 12, 8, 20, None]))  # fmt: skip
+
+
+@app.command("apply")
+def apply(
+    config: ConfigFile = None,
+    tenants: Annotated[
+        Path | None,
+        typer.Option(
+            "--tenants", envvar="MENDFLOW_TENANTS", help="Tenants config: every scheduled tenant must be in it."
+        ),
+    ] = None,
+    output: Format = "table",
+    temporal_address: Address = DEFAULT_ADDRESS,
+    namespace: TemporalNamespace = "default",
+    task_queue: TaskQueue = TASK_QUEUE,
+) -> None:
+    """Create or update one scan schedule per tenant of `schedules:`; delete the ones mendflow made that the
+    config no longer names. Running it twice changes nothing."""
+    check_format(output)
+    if config is None:
+        raise InputError("--config: name the mendflow.yaml whose `schedules:` to apply")
+    settings = Settings.load(config)
+    if tenants is not None:
+        known = TenantRegistry.from_file(tenants).tenants
+        unknown = [s.tenant for s in settings.schedules if s.tenant not in known]
+        if unknown:
+            raise InputError(f"{config}: schedules name tenants not in {tenants}: {', '.join(unknown)}")
+
+    async def work(client: Client) -> None:
+        result = await manage.apply(client, settings.schedules, task_queue=task_queue)
+        if output == "json":
+            typer.echo(result.model_dump_json())
+            return
+        for outcome in ("created", "updated", "unchanged", "deleted"):
+            for sid in getattr(result, outcome):
+                typer.echo(f"{outcome:9}  {sid}")
+        if not settings.schedules and not result.deleted:
+            typer.echo("no schedules configured")
+
+    _run(temporal_address, namespace, work)
+
+
+@app.command("list")
+def list_(
+    output: Format = "table",
+    temporal_address: Address = DEFAULT_ADDRESS,
+    namespace: TemporalNamespace = "default",
+) -> None:
+    """The scan schedules mendflow made: interval, jitter, state, next run, last scan."""
+    check_format(output)
+
+    async def work(client: Client) -> None:
+        _render(await manage.list_all(client), output)
+
+    _run(temporal_address, namespace, work)
+
+
+def _one(verb: str) -> Callable[..., None]:
+    def command(
+        tenant: Tenant,
+        note: Note = "",
+        output: Format = "table",
+        temporal_address: Address = DEFAULT_ADDRESS,
+        namespace: TemporalNamespace = "default",
+    ) -> None:
+        check_format(output)
+
+        async def work(client: Client) -> None:
+            if verb == "pause":
+                view = await manage.pause(client, tenant, note)
+            elif verb == "resume":
+                view = await manage.resume(client, tenant, note)
+            else:
+                view = await manage.trigger(client, tenant)
+            _render([view], output)
+
+        _run(temporal_address, namespace, work)
+
+    command.__doc__ = {
+        "pause": "Pause a tenant's scan schedule (until resumed, or until `apply` with `paused: false`).",
+        "resume": "Resume a paused scan schedule.",
+        "trigger": "Start one scheduled scan now (refused while the schedule is paused).",
+    }[verb]
+    return command
+
+
+for _verb in ("pause", "resume", "trigger"):
+    app.command(_verb)(_one(_verb))
+
+__all__ = ["app"]
