@@ -154,6 +154,7 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
         "    alice: {groups: [secops-oncall]}\n"
         "    mallory: {groups: [sales]}\n"
         "  default_approvers: ['group:secops-oncall']\n"
+        "schedules:\n  - {tenant: 'github:acme', interval: 1d, jitter: 1m}\n"
     )
     errors = tmp_path / "up.stderr"
     with (
@@ -198,11 +199,15 @@ def _drive_up(
             if "Ctrl-C to stop" in line:
                 break
         assert any(f"UI at http://127.0.0.1:{ui_port}" in line for line in seen), (seen, up.poll())
+        assert any("scan schedules: mendflow-scan:github:acme" in line for line in seen), seen  # applied at start
         done = run("scan", "--tenant", "github:acme", "--temporal-address", f"127.0.0.1:{port}")
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == expected["auto"]
         assert f"{expected['campaigns']} campaign(s) started" in done.stdout
         _operate_through_the_cli(f"http://127.0.0.1:{api_port}", config, data_dir)
+        viewer = _token("alice", "viewer", config, data_dir)
+        listed = run("findings", "--api-url", f"http://127.0.0.1:{api_port}", "--status", "resolved", env=viewer)
+        assert listed.returncode == 0 and "fixed by mendflow" in listed.stdout, listed.stderr
     finally:
         up.send_signal(signal.SIGINT)
     return up.wait(timeout=60)
