@@ -27,7 +27,7 @@ from mendflow.cli.main import app
 ROOT = Path(__file__).parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
-GROUPS = {"sim", "playbooks", "rules", "tokens"}
+GROUPS = {"sim", "playbooks", "rules", "tokens", "schedules"}
 STACK = {
     "up": "runs Temporal, a worker and the API until Ctrl-C (tests/cli/test_cli.py drives it)",
     "demo": "starts and stops the whole stack (tests/cli/test_cli.py runs it)",
@@ -43,6 +43,8 @@ STACK = {
     "abort": "operator verb: a client of a running API",
     "rollback": "operator verb: a client of a running API",
     "suppress": "operator verb: a client of a running API",
+    "findings": "operator verb: a client of a running API (tests/cli/test_findings.py)",
+    "schedules": "manages a running Temporal's schedules (tests/workflows/test_schedules.py)",
     "scan --tenant": "scans through a running worker (tests/cli/test_scan_through_temporal.py)",
 }
 SYNOPSIS = re.compile(r"[\[\]|…]")

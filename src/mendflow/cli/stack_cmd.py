@@ -24,7 +24,6 @@ from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fa
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
-from mendflow.errors import InputError
 from mendflow.routing import EVERY_ROLE, parse_roles
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
@@ -81,17 +80,18 @@ def up(
     settings = Settings.load(config)
 
     async def serve(registry: TenantRegistry) -> None:
-        unknown = [s.tenant for s in settings.schedules if s.tenant not in registry.tenants]
-        if unknown:
-            raise InputError(f"{config}: schedules name tenants this stack does not know: {', '.join(unknown)}")
+        known = [s for s in settings.schedules if s.tenant in registry.tenants]
+        for item in settings.schedules:
+            if item not in known:  # e.g. the example config's Okta tenant on the demo stack: say so, scan the rest
+                typer.echo(f"mendflow: not scheduling {item.tenant}: not a tenant of this stack", err=True)
         server = DevServer(data_dir=data_dir / "temporal", port=temporal_port, ui_port=ui_port)
         context = WorkerContext(
             registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=settings
         )
         async with embedded_stack(server, context, api_port=api_port) as stack:
             typer.echo(f"Temporal at {server.address}, UI at {server.ui_url}; tenants: {', '.join(registry.tenants)}")
-            applied = await schedules.apply(stack.client, settings.schedules)  # config is the truth, even if empty
-            if settings.schedules or applied.deleted:
+            applied = await schedules.apply(stack.client, known)  # config is the truth, even when empty
+            if known or applied.deleted:
                 made = applied.created + applied.updated + applied.unchanged
                 typer.echo(f"scan schedules: {', '.join(made) or 'none'} (mendflow schedules list)")
             if stack.api is not None:
