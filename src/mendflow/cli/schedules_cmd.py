@@ -116,7 +116,7 @@ def list_(
     _run(temporal_address, namespace, work)
 
 
-def _one(verb: str) -> Callable[..., None]:
+def _switch(verb: str) -> Callable[..., None]:
     def command(
         tenant: Tenant,
         note: Note = "",
@@ -127,25 +127,36 @@ def _one(verb: str) -> Callable[..., None]:
         check_format(output)
 
         async def work(client: Client) -> None:
-            if verb == "pause":
-                view = await manage.pause(client, tenant, note)
-            elif verb == "resume":
-                view = await manage.resume(client, tenant, note)
-            else:
-                view = await manage.trigger(client, tenant)
-            _render([view], output)
+            switch = manage.pause if verb == "pause" else manage.resume
+            _render([await switch(client, tenant, note)], output)
 
         _run(temporal_address, namespace, work)
 
     command.__doc__ = {
         "pause": "Pause a tenant's scan schedule (until resumed, or until `apply` with `paused: false`).",
         "resume": "Resume a paused scan schedule.",
-        "trigger": "Start one scheduled scan now (refused while the schedule is paused).",
     }[verb]
     return command
 
 
-for _verb in ("pause", "resume", "trigger"):
-    app.command(_verb)(_one(_verb))
+app.command("pause")(_switch("pause"))
+app.command("resume")(_switch("resume"))
+
+
+@app.command("trigger")
+def trigger(
+    tenant: Tenant,
+    output: Format = "table",
+    temporal_address: Address = DEFAULT_ADDRESS,
+    namespace: TemporalNamespace = "default",
+) -> None:
+    """Start one scheduled scan now (refused while the schedule is paused)."""
+    check_format(output)
+
+    async def work(client: Client) -> None:
+        _render([await manage.trigger(client, tenant)], output)
+
+    _run(temporal_address, namespace, work)
+
 
 __all__ = ["app"]
