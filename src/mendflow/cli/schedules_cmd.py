@@ -16,7 +16,14 @@ import typer
 from temporalio.client import Client
 
 from mendflow.cli.api_client import Format, check_format
-from mendflow.cli.environment import ConfigFile, TemporalNamespace
+from mendflow.cli.environment import (
+    ConfigFile,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+)
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.render import table, timestamp
@@ -42,9 +49,9 @@ Note = Annotated[str, typer.Option("--note", help="Why (kept on the schedule).",
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 
 
-def _run(address: str, namespace: str, work: Callable[[Client], Awaitable[None]]) -> None:
+def _run(temporal: TemporalSettings, work: Callable[[Client], Awaitable[None]]) -> None:
     async def main() -> None:
-        await work(await connect(TemporalSettings(address=address, namespace=namespace)))
+        await work(await connect(temporal))
 
     asyncio.run(main())
 
@@ -73,6 +80,10 @@ def apply(
     output: Format = "table",
     temporal_address: Address = DEFAULT_ADDRESS,
     namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
     task_queue: TaskQueue = TASK_QUEUE,
 ) -> None:
     """Create or update one scan schedule per tenant of `schedules:`; delete the ones mendflow made that the
@@ -98,7 +109,8 @@ def apply(
         if not settings.schedules and not result.deleted:
             typer.echo("no schedules configured")
 
-    _run(temporal_address, namespace, work)
+    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
+                              tls_key=tls_key), work)  # fmt: skip
 
 
 @app.command("list")
@@ -106,6 +118,10 @@ def list_(
     output: Format = "table",
     temporal_address: Address = DEFAULT_ADDRESS,
     namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
 ) -> None:
     """The scan schedules mendflow made: interval, jitter, state, next run, last scan."""
     check_format(output)
@@ -113,7 +129,8 @@ def list_(
     async def work(client: Client) -> None:
         _render(await manage.list_all(client), output)
 
-    _run(temporal_address, namespace, work)
+    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
+                              tls_key=tls_key), work)  # fmt: skip
 
 
 def _switch(verb: str) -> Callable[..., None]:
@@ -123,6 +140,10 @@ def _switch(verb: str) -> Callable[..., None]:
         output: Format = "table",
         temporal_address: Address = DEFAULT_ADDRESS,
         namespace: TemporalNamespace = "default",
+        tls: TemporalTls = False,
+        tls_ca: TemporalTlsCa = None,
+        tls_cert: TemporalTlsCert = None,
+        tls_key: TemporalTlsKey = None,
     ) -> None:
         check_format(output)
 
@@ -130,7 +151,8 @@ def _switch(verb: str) -> Callable[..., None]:
             switch = manage.pause if verb == "pause" else manage.resume
             _render([await switch(client, tenant, note)], output)
 
-        _run(temporal_address, namespace, work)
+        _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
+                              tls_key=tls_key), work)  # fmt: skip
 
     command.__doc__ = {
         "pause": "Pause a tenant's scan schedule (until resumed, or until `apply` with `paused: false`).",
@@ -149,6 +171,10 @@ def trigger(
     output: Format = "table",
     temporal_address: Address = DEFAULT_ADDRESS,
     namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
 ) -> None:
     """Start one scheduled scan now (refused while the schedule is paused)."""
     check_format(output)
@@ -156,7 +182,8 @@ def trigger(
     async def work(client: Client) -> None:
         _render([await manage.trigger(client, tenant)], output)
 
-    _run(temporal_address, namespace, work)
+    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
+                              tls_key=tls_key), work)  # fmt: skip
 
 
 __all__ = ["app"]
