@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.findings_store import FindingStatus, LedgerRow, Resolution
 from mendflow.findings_view import FindingFilter, list_findings
 from mendflow.runtime.worker import build_worker
+from mendflow.settings import Settings
 from mendflow.worker_context import WorkerContext
 from tests.conftest import SimulatedOrg
 from tests.workflows.helpers import campaign_results, run_scan
@@ -65,7 +66,9 @@ async def test_each_way_a_finding_disappears_is_recorded_with_its_reason(
 async def test_findings_scanned_through_temporal_carry_risk_and_compliance(
     dev_env: WorkflowEnvironment, github_org: SimulatedOrg, worker_context: WorkerContext
 ) -> None:
-    """The live path scores risk as offline scans do (public repository doubles it) and keeps compliance refs."""
+    """The live path scores risk as offline scans do (public repository ×2, criticality from mendflow.yaml) and
+    keeps compliance refs."""
+    worker_context.settings = Settings.model_validate({"criticality": {"resources": {"/repos/acme/infra": "critical"}}})
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(dev_env.client, worker_context, task_queue=queue):
         await run_scan(dev_env.client, queue)
@@ -74,6 +77,6 @@ async def test_findings_scanned_through_temporal_carry_risk_and_compliance(
     docs = row(worker_context, DOCS_UNPROTECTED).finding
     infra = row(worker_context, ("github.repo.default_branch_unprotected", "/repos/acme/infra")).finding
     assert docs.risk is not None and infra.risk is not None
-    assert (docs.risk.score, infra.risk.score) == (80, 40)  # high ×4; docs is public (exposure ×2)
+    assert (docs.risk.score, infra.risk.score) == (80, 60)  # high ×4; docs is public (×2), infra critical (×1.5)
     assert "public repository" in docs.risk.explanation
     assert "SOC2:CC8.1" in docs.compliance
