@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,6 +28,22 @@ from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """Each test starts and ends with the same root handlers and structlog config.
+
+    CLI commands run in-process (`_run("worker", …)`) call `configure_logging`, which binds the root handler to
+    that test's captured stderr; left in place, a later test's log lines go to a closed stream ("Logging error").
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**config)
 
 
 @pytest.fixture(scope="session")
