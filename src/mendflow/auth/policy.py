@@ -15,7 +15,7 @@ from collections.abc import Container, Iterable, Mapping
 from datetime import datetime
 
 from mendflow.auth.proof import Claims, matches, verify
-from mendflow.models import Decision, Verdict
+from mendflow.models import Decision, Proof, Verdict
 from mendflow.rbac import is_allowed
 from mendflow.workflow_types import CampaignPlanDetail, OperatorRequest, SuppressionStep
 
@@ -40,11 +40,7 @@ def check_decision(
     now: datetime,
 ) -> Claims:
     """The verified claims of an approval/rejection this campaign may accept; else ValueError saying why."""
-    if plan is None:
-        raise ValueError(PLANNING)
-    claims = verify(
-        decision.proof, trusted=plan.trusted_keys, workflow_id=workflow_id, verb="decide", now=now, seen_nonces=nonces
-    )
+    plan, claims = _verified(decision.proof, plan=plan, workflow_id=workflow_id, verb="decide", nonces=nonces, now=now)
     matches(
         claims,
         actor=decision.approver,
@@ -55,8 +51,7 @@ def check_decision(
     )
     if not awaiting:
         raise ValueError(f"the campaign is not awaiting a decision (state: {state})")
-    if not is_allowed(claims.actor, claims.groups, plan.approvers):
-        raise ValueError(f"{claims.actor} may not approve {plan.playbook_id} (approvers: {', '.join(plan.approvers)})")
+    _check_approver(claims, plan, "approve")
     if claims.actor == requested_by:
         raise ValueError("the requester of a change cannot decide on it (four-eyes)")
     if any(d.approver == claims.actor for d in decisions):
@@ -76,15 +71,33 @@ def check_operator(
     now: datetime,
 ) -> Claims:
     """The verified claims of a pause/resume/abort/rollback by someone allowed to operate this campaign."""
+    plan, claims = _verified(request.proof, plan=plan, workflow_id=workflow_id, verb=verb, nonces=nonces, now=now)
+    matches(claims, actor=request.operator, groups=request.groups, channel=request.channel, reason=request.reason)
+    _check_approver(claims, plan, "operate")
+    return claims
+
+
+def _verified(
+    proof: Proof | None,
+    *,
+    plan: CampaignPlanDetail | None,
+    workflow_id: str,
+    verb: str,
+    nonces: Container[str],
+    now: datetime,
+) -> tuple[CampaignPlanDetail, Claims]:
+    """The planned campaign and the proof's verified claims: one path, so decisions and operator requests
+    are verified against the same keys in the same way."""
     if plan is None:
         raise ValueError(PLANNING)
-    claims = verify(
-        request.proof, trusted=plan.trusted_keys, workflow_id=workflow_id, verb=verb, now=now, seen_nonces=nonces
-    )
-    matches(claims, actor=request.operator, groups=request.groups, channel=request.channel, reason=request.reason)
+    claims = verify(proof, trusted=plan.trusted_keys, workflow_id=workflow_id, verb=verb, now=now, seen_nonces=nonces)
+    return plan, claims
+
+
+def _check_approver(claims: Claims, plan: CampaignPlanDetail, doing: str) -> None:
+    """Only the playbook's approvers may approve or operate its campaigns (the message names what was refused)."""
     if not is_allowed(claims.actor, claims.groups, plan.approvers):
-        raise ValueError(f"{claims.actor} may not operate {plan.playbook_id} (approvers: {', '.join(plan.approvers)})")
-    return claims
+        raise ValueError(f"{claims.actor} may not {doing} {plan.playbook_id} (approvers: {', '.join(plan.approvers)})")
 
 
 def check_suppression(
