@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.auth.signing import DecisionSigner
 from mendflow.errors import ConnectionProblem, InputError
-from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Verdict
+from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Proof, Verdict
 from mendflow.redaction import redact
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.telemetry import get_logger
@@ -131,15 +131,12 @@ class Operations:
                 )
             raise ConnectionProblem(f"Temporal refused {verb} on {workflow_id}: {redact(err.message)}") from None
 
-    async def decide(
-        self, actor: Actor, campaign_id: str, verdict: Verdict, reason: str, *, audit: bool = True
-    ) -> DecisionOutcome:
-        """Approve or reject; the answer is the workflow's (`accepted=False` with the validator's reason)."""
-        reason = redact(reason)
-        proof = self.signer.sign(
-            workflow_id=campaign_id,
-            verb="decide",
-            verdict=verdict.value,
+    def _sign(self, actor: Actor, workflow_id: str, verb: str, reason: str, *, verdict: str = "") -> Proof:
+        """The proof of one request by `actor`: every channel's identity goes into it the same way."""
+        return self.signer.sign(
+            workflow_id=workflow_id,
+            verb=verb,
+            verdict=verdict,
             actor=actor.person,
             groups=actor.groups,
             auth=actor.auth,
@@ -147,6 +144,13 @@ class Operations:
             channel_user=actor.channel_user,
             reason=reason,
         )
+
+    async def decide(
+        self, actor: Actor, campaign_id: str, verdict: Verdict, reason: str, *, audit: bool = True
+    ) -> DecisionOutcome:
+        """Approve or reject; the answer is the workflow's (`accepted=False` with the validator's reason)."""
+        reason = redact(reason)
+        proof = self._sign(actor, campaign_id, "decide", reason, verdict=verdict.value)
         decision = Decision(
             approver=actor.person,
             groups=actor.groups,
@@ -172,16 +176,7 @@ class Operations:
         if verb not in CONTROLS:
             raise InputError(f"unknown control {verb!r} (one of {', '.join(CONTROLS)})")
         reason = redact(reason)
-        proof = self.signer.sign(
-            workflow_id=campaign_id,
-            verb=verb,
-            actor=actor.person,
-            groups=actor.groups,
-            auth=actor.auth,
-            channel=actor.channel,
-            channel_user=actor.channel_user,
-            reason=reason,
-        )
+        proof = self._sign(actor, campaign_id, verb, reason)
         request = OperatorRequest(
             operator=actor.person, groups=actor.groups, channel=actor.channel, reason=reason, proof=proof
         )
@@ -218,16 +213,7 @@ class Operations:
         if not reason.strip():
             raise InputError("a suppression needs a reason (--reason)")
         workflow_id = f"suppress/{fingerprint}/{int(expires_at.timestamp())}"
-        proof = self.signer.sign(
-            workflow_id=workflow_id,
-            verb="suppress",
-            actor=actor.person,
-            groups=actor.groups,
-            auth=actor.auth,
-            channel=actor.channel,
-            channel_user=actor.channel_user,
-            reason=reason,
-        )
+        proof = self._sign(actor, workflow_id, "suppress", reason)
         request = SuppressionInput(
             fingerprint=fingerprint,
             reason=reason,
