@@ -201,20 +201,22 @@ async def list_all(client: Client) -> list[ScheduleView]:
 
 
 async def pause(client: Client, tenant: str, note: str) -> ScheduleView:
-    handle, _ = await _handle(client, tenant, "pausing")
-    try:
-        await handle.pause(note=note or "paused with mendflow schedules pause")
-    except RPCError as err:
-        raise _translate(err, f"pausing {handle.id}") from None
-    return _view(await handle.describe())
+    return await _switch(client, tenant, note, paused=True)
 
 
 async def resume(client: Client, tenant: str, note: str) -> ScheduleView:
-    handle, _ = await _handle(client, tenant, "resuming")
+    return await _switch(client, tenant, note, paused=False)
+
+
+async def _switch(client: Client, tenant: str, note: str, *, paused: bool) -> ScheduleView:
+    """Pause or resume one tenant's schedule: the same lookup, errors and default note for both directions."""
+    doing, verb = ("pausing", "pause") if paused else ("resuming", "resume")
+    handle, _ = await _handle(client, tenant, doing)
+    note = note or f"{verb}d with mendflow schedules {verb}"
     try:
-        await handle.unpause(note=note or "resumed with mendflow schedules resume")
+        await (handle.pause(note=note) if paused else handle.unpause(note=note))
     except RPCError as err:
-        raise _translate(err, f"resuming {handle.id}") from None
+        raise _translate(err, f"{doing} {handle.id}") from None
     return _view(await handle.describe())
 
 
