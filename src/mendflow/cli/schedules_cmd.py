@@ -8,6 +8,8 @@ tenant without a schedule), 3 refused (a paused schedule triggered, Temporal den
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -49,11 +51,52 @@ Note = Annotated[str, typer.Option("--note", help="Why (kept on the schedule).",
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 
 
-def _run(temporal: TemporalSettings, work: Callable[[Client], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await work(await connect(temporal))
+Work = Callable[[Client], Awaitable[None]]
+"""What a command does once connected; the command itself only checks its input and returns this."""
 
-    asyncio.run(main())
+_TEMPORAL_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("temporal_address", Address, DEFAULT_ADDRESS),
+        ("namespace", TemporalNamespace, "default"),
+        ("tls", TemporalTls, False),
+        ("tls_ca", TemporalTlsCa, None),
+        ("tls_cert", TemporalTlsCert, None),
+        ("tls_key", TemporalTlsKey, None),
+    )
+]
+
+
+def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
+    """Give a command the Temporal connection options (`--temporal-address`, `--namespace`, `--tls*`) and run
+    the work it returns against that Temporal: one definition of the options and of connecting, for every
+    schedules command."""
+
+    @functools.wraps(body)
+    def command(
+        *args: object,
+        temporal_address: str,
+        namespace: str,
+        tls: bool,
+        tls_ca: Path | None,
+        tls_cert: Path | None,
+        tls_key: Path | None,
+        **kwargs: object,
+    ) -> None:
+        work = body(*args, **kwargs)
+        temporal = TemporalSettings(
+            address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        )
+
+        async def main() -> None:
+            await work(await connect(temporal))
+
+        asyncio.run(main())
+
+    own = inspect.signature(body, eval_str=True)
+    signature = own.replace(parameters=[*own.parameters.values(), *_TEMPORAL_OPTIONS], return_annotation=None)
+    setattr(command, "__signature__", signature)  # typer reads the options from the signature  # noqa: B010
+    return command
 
 
 def _render(views: list[ScheduleView], output: str) -> None:
@@ -69,6 +112,7 @@ def _render(views: list[ScheduleView], output: str) -> None:
 
 
 @app.command("apply")
+@_temporal_command
 def apply(
     config: ConfigFile = None,
     tenants: Annotated[
@@ -78,14 +122,8 @@ def apply(
         ),
     ] = None,
     output: Format = "table",
-    temporal_address: Address = DEFAULT_ADDRESS,
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
     task_queue: TaskQueue = TASK_QUEUE,
-) -> None:
+) -> Work:
     """Create or update one scan schedule per tenant of `schedules:`; delete the ones mendflow made that the
     config no longer names. Running it twice changes nothing."""
     check_format(output)
@@ -109,81 +147,49 @@ def apply(
         if not settings.schedules and not result.deleted:
             typer.echo("no schedules configured")
 
-    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
-                              tls_key=tls_key), work)  # fmt: skip
+    return work
 
 
 @app.command("list")
-def list_(
-    output: Format = "table",
-    temporal_address: Address = DEFAULT_ADDRESS,
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
-) -> None:
+@_temporal_command
+def list_(output: Format = "table") -> Work:
     """The scan schedules mendflow made: interval, jitter, state, next run, last scan."""
-    check_format(output)
-
-    async def work(client: Client) -> None:
-        _render(await manage.list_all(client), output)
-
-    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
-                              tls_key=tls_key), work)  # fmt: skip
+    return _showing(output, manage.list_all)
 
 
-def _switch(verb: str) -> Callable[..., None]:
-    def command(
-        tenant: Tenant,
-        note: Note = "",
-        output: Format = "table",
-        temporal_address: Address = DEFAULT_ADDRESS,
-        namespace: TemporalNamespace = "default",
-        tls: TemporalTls = False,
-        tls_ca: TemporalTlsCa = None,
-        tls_cert: TemporalTlsCert = None,
-        tls_key: TemporalTlsKey = None,
-    ) -> None:
-        check_format(output)
-
-        async def work(client: Client) -> None:
-            switch = manage.pause if verb == "pause" else manage.resume
-            _render([await switch(client, tenant, note)], output)
-
-        _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
-                              tls_key=tls_key), work)  # fmt: skip
-
-    command.__doc__ = {
-        "pause": "Pause a tenant's scan schedule (until resumed, or until `apply` with `paused: false`).",
-        "resume": "Resume a paused scan schedule.",
-    }[verb]
-    return command
+@app.command("pause")
+@_temporal_command
+def pause(tenant: Tenant, note: Note = "", output: Format = "table") -> Work:
+    """Pause a tenant's scan schedule (until resumed, or until `apply` with `paused: false`)."""
+    return _showing(output, lambda client: _one(manage.pause(client, tenant, note)))
 
 
-app.command("pause")(_switch("pause"))
-app.command("resume")(_switch("resume"))
+@app.command("resume")
+@_temporal_command
+def resume(tenant: Tenant, note: Note = "", output: Format = "table") -> Work:
+    """Resume a paused scan schedule."""
+    return _showing(output, lambda client: _one(manage.resume(client, tenant, note)))
 
 
 @app.command("trigger")
-def trigger(
-    tenant: Tenant,
-    output: Format = "table",
-    temporal_address: Address = DEFAULT_ADDRESS,
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
-) -> None:
+@_temporal_command
+def trigger(tenant: Tenant, output: Format = "table") -> Work:
     """Start one scheduled scan now (refused while the schedule is paused)."""
+    return _showing(output, lambda client: _one(manage.trigger(client, tenant)))
+
+
+def _showing(output: str, views: Callable[[Client], Awaitable[list[ScheduleView]]]) -> Work:
+    """Work that shows the schedules `views` returns, after the output format is checked (a bad one is input)."""
     check_format(output)
 
     async def work(client: Client) -> None:
-        _render([await manage.trigger(client, tenant)], output)
+        _render(await views(client), output)
 
-    _run(TemporalSettings(address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert,
-                              tls_key=tls_key), work)  # fmt: skip
+    return work
+
+
+async def _one(view: Awaitable[ScheduleView]) -> list[ScheduleView]:
+    return [await view]
 
 
 __all__ = ["app"]
