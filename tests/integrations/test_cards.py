@@ -21,9 +21,9 @@ from mendflow.integrations.cards import (
     render_blocks,
     render_text,
 )
-from mendflow.models import Channel, Decision, ResourceRef, Severity, Verdict
+from mendflow.models import Channel, Decision, Severity, Verdict
 from mendflow.redaction import MASK, register_secret
-from mendflow.workflow_types import CampaignPlanDetail, Target
+from tests.plans import secret_scanning_plan
 
 from .conftest import sample_card
 
@@ -192,34 +192,12 @@ def test_irreversible_actions_say_so_instead_of_promising_rollback() -> None:
 
 def test_card_from_a_campaign_plan() -> None:
     """`CampaignCard.from_plan` takes the workflow's plan: targets become before → after, policy becomes text."""
-    plan = CampaignPlanDetail(
-        campaign_id="camp-9",
-        tenant_key="github:acme",
-        playbook_id="github.repo.secret_scanning",
-        title="Secret scanning on",
+    plan = secret_scanning_plan(
+        "camp-9",
         severity=Severity.critical,
         compliance=["SOC2:CC7.1"],
-        mode="approval",
-        action="github.repo.update",
-        reversible=True,
-        targets=[
-            Target(
-                fingerprint="f",
-                resource=ResourceRef(type="github.repo", id="/repos/acme/api"),
-                current={"secret_scanning": "disabled"},
-                intended={"secret_scanning": "enabled"},
-            )
-        ],
-        approvers=["group:secops-oncall"],
         required_approvals=2,
-        approval_timeout=timedelta(hours=24),
-        escalate_after=None,
-        escalate_to=None,
-        canary=1,
-        batches=["100%"],
         bake=timedelta(minutes=10),
-        max_failures=0,
-        writes_per_minute=30,
     )
     card = CampaignCard.from_plan(plan, resource_url=lambda ref: "https://github.com" + ref.id.removeprefix("/repos"))
     assert card.resources[0].url == "https://github.com/acme/api"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,47 +12,19 @@ from mendflow.activities.publish import PublishActivities
 from temporalio.testing import ActivityEnvironment
 
 from mendflow.config import TenantRegistry
-from mendflow.models import ResourceRef, Severity
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings, Settings, SlackSettings
 from mendflow.sim.slack import SlackWorkspace
 from mendflow.worker_context import WorkerContext
-from mendflow.workflow_types import CampaignPlanDetail, CampaignStatus, PublishInput, PublishRefs, Target
+from mendflow.workflow_types import CampaignStatus, PublishInput, PublishRefs
 from tests.integrations.conftest import SimulatedJira
+from tests.plans import secret_scanning_plan
 
 CAMPAIGN = "remediate/github:acme/github.repo.secret_scanning/0123456789abcdef"
 
 
 def _status(state: str, events: int) -> CampaignStatus:
-    plan = CampaignPlanDetail(
-        campaign_id=CAMPAIGN,
-        tenant_key="github:acme",
-        playbook_id="github.repo.secret_scanning",
-        title="Secret scanning on",
-        severity=Severity.high,
-        compliance=[],
-        mode="approval",
-        action="github.repo.update",
-        reversible=True,
-        targets=[
-            Target(
-                fingerprint="f",
-                resource=ResourceRef(type="github.repo", id="/repos/acme/api"),
-                current={"secret_scanning": "disabled"},
-                intended={"secret_scanning": "enabled"},
-            )
-        ],
-        approvers=["group:secops-oncall"],
-        required_approvals=1,
-        approval_timeout=timedelta(hours=24),
-        escalate_after=None,
-        escalate_to=None,
-        canary=1,
-        batches=["100%"],
-        bake=timedelta(0),
-        max_failures=0,
-        writes_per_minute=30,
-    )
+    plan = secret_scanning_plan(CAMPAIGN)
     timeline = [{"event": f"e{n}"} for n in range(events)]
     return CampaignStatus(campaign_id=CAMPAIGN, playbook_id=plan.playbook_id, state=state, plan=plan, timeline=timeline)
 
