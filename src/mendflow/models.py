@@ -154,7 +154,7 @@ class Channel(StrEnum):
 class AuthMethod(StrEnum):
     """How the person behind a request proved who they are at mendflow's API (recorded for auditors)."""
 
-    token = "token"
+    token = "token"  # noqa: S105 (an auth method's name, not a secret)
     """A personal API token (`mendflow tokens create`)."""
     oidc = "oidc"
     """An OIDC bearer JWT from the configured issuer."""
