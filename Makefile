@@ -24,7 +24,7 @@ deploy-tools:
 	@bash .ci/install-docker-compose
 
 test: $(STAMP) postgres deploy-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 test-fast: $(STAMP) postgres deploy-tools
 	$(BIN)/python -m pytest -q -m 'not slow'
