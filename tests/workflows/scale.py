@@ -17,7 +17,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.models import Finding, ResourceRef, Severity, fingerprint
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
 from mendflow.secrets import SecretRef
@@ -26,7 +25,6 @@ from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import parse_tenant
 from mendflow.workflow_types import RemediationInput
-from tests.workflows.helpers import AS_OF
 
 INSECURE_TEMPLATES = 2
 """Of every 4 generated repositories (cloned from the demo's api, web, infra, docs) the first 2 have one
@@ -121,23 +119,6 @@ def scale_org(targets: int, *, monkeypatch: Any, gate: dict[str, Any] | None = N
             gate=wrapped,
             hooks=hooks,
         )
-
-
-def hook_findings(playbook: Playbook, ids: list[str]) -> list[Finding]:
-    return [
-        Finding(
-            fingerprint=fingerprint("acme", playbook.id, rid),
-            tenant="acme",
-            provider="github",
-            rule=playbook.id,
-            title=playbook.title,
-            severity=Severity(playbook.detect.severity),
-            resource=ResourceRef(type=playbook.resource, id=rid),
-            evidence={},
-            observed_at=AS_OF,
-        )
-        for rid in ids
-    ]
 
 
 def campaign_input(playbook: Playbook, **extra: Any) -> RemediationInput:

@@ -25,7 +25,6 @@ from tests.workflows.scale import (
     Stopwatch,
     campaign_input,
     history_bytes,
-    hook_findings,
     run_histories,
     scale_org,
 )
@@ -83,7 +82,7 @@ async def test_a_batch_changes_targets_in_parallel_up_to_the_tenant_limit(
     changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
     with scale_org(12, monkeypatch=monkeypatch, gate={"write_delay": 0.5}) as org:
         queue = f"q-{uuid.uuid4()}"
-        request = campaign_input(playbook, findings=hook_findings(playbook, org.hooks))
+        request = campaign_input(playbook, findings=findings_for(playbook, org.hooks))
         async with build_worker(
             dev_env.client, _context(org.registry(), tmp_path, playbook, changes), task_queue=queue
         ):
@@ -110,7 +109,7 @@ async def test_failures_past_the_threshold_stop_parallel_changes_and_roll_everyt
     changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
     with scale_org(40, monkeypatch=monkeypatch, gate={"write_delay": 0.05}) as org:
         queue = f"q-{uuid.uuid4()}"
-        request = campaign_input(stubborn, findings=hook_findings(stubborn, org.hooks))
+        request = campaign_input(stubborn, findings=findings_for(stubborn, org.hooks))
         async with build_worker(
             dev_env.client, _context(org.registry(), tmp_path, stubborn, changes), task_queue=queue
         ):
@@ -136,7 +135,7 @@ async def test_a_rate_limit_wait_longer_than_the_heartbeat_timeout_does_not_kill
         org.gate.limit_first_write_to, org.gate.retry_after = org.hooks[0] + "/config", 5
         queue = f"q-{uuid.uuid4()}"
         request = campaign_input(
-            playbook, findings=hook_findings(playbook, org.hooks), step_heartbeat=timedelta(seconds=2)
+            playbook, findings=findings_for(playbook, org.hooks), step_heartbeat=timedelta(seconds=2)
         )
         context = _context(org.registry(), tmp_path, playbook, ChangePolicy(default_writes_per_minute=10_000))
         async with build_worker(dev_env.client, context, task_queue=queue):
@@ -175,7 +174,7 @@ async def test_a_2000_target_campaign_keeps_every_history_within_budget(
     with scale_org(targets, monkeypatch=monkeypatch) as org:
         queue = f"q-{uuid.uuid4()}"
         context = _context(org.registry(), tmp_path, playbook, changes)
-        digest = context.snapshots.put_lines([f.model_dump(mode="json") for f in hook_findings(playbook, org.hooks)])
+        digest = context.snapshots.put_lines([f.model_dump(mode="json") for f in findings_for(playbook, org.hooks)])
         request = campaign_input(playbook, findings_digest=digest, findings_count=targets)
         clock = Stopwatch()
         async with build_worker(dev_env.client, context, task_queue=queue):
