@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,31 +19,25 @@ from mendflow.api.assemble import build_api
 from mendflow.auth.signing import DecisionSigner
 from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.findings_store import FindingsLedger
-from mendflow.models import Finding, ResourceRef, Severity, fingerprint
+from mendflow.models import Finding, Severity
 from mendflow.rbac import Person, RbacConfig
 from mendflow.risk import Criticality, risk_score
 from mendflow.runtime.client import TemporalSettings
 from mendflow.settings import Settings
 from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
+from tests.findings import HOOK_RULE, T0, hook_finding
 
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
-T0 = datetime(2026, 11, 20, tzinfo=UTC)
-HOOK_RULE = "github.repo_hook.insecure_ssl"
 TWO_FA_RULE = "github.org.two_factor_not_required"
 
 
 def finding(resource: str, *, rule: str = HOOK_RULE, org: str = "acme", severity: Severity = Severity.high) -> Finding:
-    return Finding(
-        fingerprint=fingerprint(org, rule, resource),
-        tenant=org,
-        provider="github",
+    return hook_finding(
+        resource,
         rule=rule,
-        title="t",
+        org=org,
         severity=severity,
-        resource=ResourceRef(type="github.repo_hook", id=resource),
-        evidence={},
-        observed_at=T0,
         risk=risk_score(severity, Criticality.medium),
         compliance=("SOC2:CC6.7",),
     )

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from mendflow.findings_store import FindingsLedger, FindingStatus, Resolution, campaign_id
-from mendflow.models import Finding, ResourceRef, Severity, fingerprint
 from mendflow.store import Database
-
-T0 = datetime(2026, 11, 20, tzinfo=UTC)
-
-
-def finding(resource: str, rule: str = "github.repo_hook.insecure_ssl", org: str = "acme") -> Finding:
-    return Finding(
-        fingerprint=fingerprint(org, rule, resource),
-        tenant=org,
-        provider="github",
-        rule=rule,
-        title="t",
-        severity=Severity.high,
-        resource=ResourceRef(type="github.repo_hook", id=resource),
-        evidence={},
-        observed_at=T0,
-    )
+from tests.findings import T0
+from tests.findings import hook_finding as finding
 
 
 def test_reconcile_sorts_new_still_open_and_gone(db: Database) -> None:
