@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from harness import hook_playbook
 
 from mendflow.api.assemble import build_api, trusting
 from mendflow.auth.signing import DecisionSigner
@@ -43,21 +44,7 @@ from mendflow.workflow_types import CampaignStatus, RemediationInput
 
 ROUNDS = 40
 RBAC = RbacConfig(people={"alice": Person(groups=("secops-oncall",)), "bob": Person(groups=("secops-oncall",))})
-PLAYBOOK = Playbook.model_validate(
-    {
-        "apiVersion": "mendflow/v1",
-        "id": "github.repo_hook.insecure_ssl",
-        "title": "Repository webhooks must verify TLS certificates",
-        "resource": "github.repo_hook",
-        "detect": {"when": 'resource.config.insecure_ssl == "1"', "severity": "critical"},
-        "respond": {
-            "mode": "approval",
-            "action": "github.repo_hook.update_config",
-            "with": {"insecure_ssl": "0"},
-            "approval": {"timeout": "4h"},
-        },
-    }
-)
+PLAYBOOK = Playbook.model_validate(hook_playbook("critical", mode="approval", approval={"timeout": "4h"}))
 
 
 def _input(campaign: str) -> RemediationInput:

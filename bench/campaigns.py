@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from harness import hook_playbook, wait_for
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
@@ -59,19 +59,9 @@ TOKEN_ENV = "MENDFLOW_BENCH_CAMPAIGN_TOKEN"
 BASELINE_TODAY = (0.51, 0.58)
 """The issue's figures at 200 targets before this work (campaign / bare Temporal in the same run)."""
 
-PLAYBOOK = {
-    "apiVersion": "mendflow/v1",
-    "id": "github.repo_hook.insecure_ssl",
-    "title": "Repository webhooks must verify TLS certificates",
-    "resource": "github.repo_hook",
-    "detect": {"when": 'resource.config.insecure_ssl == "1"', "severity": "high"},
-    "respond": {
-        "mode": "auto",
-        "action": "github.repo_hook.update_config",
-        "with": {"insecure_ssl": "0"},
-        "rollout": {"canary": 1, "batches": ["10%", "100%"], "bake": "0s", "max_failures": 0},
-    },
-}
+PLAYBOOK = hook_playbook(
+    "high", mode="auto", rollout={"canary": 1, "batches": ["10%", "100%"], "bake": "0s", "max_failures": 0}
+)
 
 
 # ---- bare Temporal: the same number of activities, no work in them ----------------------------------------------
@@ -140,19 +130,6 @@ def _generate(targets: int, path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(path)], check=True)
 
 
-def _wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited early with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the simulator did not listen on port {port}")
-
-
 def _vm_hwm_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -209,7 +186,7 @@ async def campaign_once(client: Client, tenant_file: Path, targets: int, root: P
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(port, sim)
+        wait_for(port, sim, timeout=300.0)
         connection = TenantConnection(
             key="github:acme",
             provider="github",

@@ -20,7 +20,6 @@ import math
 import os
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -137,30 +136,15 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
 
 
 # ---- orchestration -------------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited early with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the simulator did not listen on port {port} within {timeout:.0f}s")
-
-
 def run_scan(provider: str, tenant_file: Path, tenant: str, faults: list[str]) -> dict[str, Any]:
     """Start the simulator process, run one scan in a child process, stop the simulator; the child's report."""
+    from harness import wait_for  # imported here, like mendflow below, to keep the child process's RSS its own
+
+    from mendflow.runtime.ports import free_port
+
     token = secrets.token_urlsafe(24)
     env = {**os.environ, TOKEN_ENV: token}
-    port = _free_port()
+    port = free_port()
     launcher = "import sys; from mendflow.cli.main import main; main()"
     sim = subprocess.Popen(
         [sys.executable, "-c", launcher, "sim", provider, "--tenant-file", str(tenant_file), "--port", str(port),
@@ -168,7 +152,7 @@ def run_scan(provider: str, tenant_file: Path, tenant: str, faults: list[str]) -
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(port, sim)
+        wait_for(port, sim, timeout=120.0)
         with tempfile.TemporaryDirectory() as data:
             child = subprocess.run(
                 [sys.executable, __file__, "--child", provider, f"http://127.0.0.1:{port}", tenant, data],
