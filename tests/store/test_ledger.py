@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mendflow.findings_store import FindingsLedger, FindingStatus, Resolution, campaign_id
+from mendflow.models import Finding
 from mendflow.store import Database
 from tests.findings import T0
 from tests.findings import hook_finding as finding
@@ -123,13 +124,18 @@ def test_two_tenant_keys_with_the_same_org_name_do_not_collide(db: Database) -> 
     assert ledger.rows("ghe:acme")[0].status is FindingStatus.remediating
 
 
+def claimed(ledger: FindingsLedger) -> tuple[Finding, str]:
+    """A finding on /a that a scan recorded and its campaign claimed; the campaign's id."""
+    a = finding("/a")
+    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
+    ledger.claim([a.fingerprint], cid)
+    return a, cid
+
+
 def test_settling_a_fix_records_it_as_fixed_by_mendflow(db: Database) -> None:
     """A campaign that verified its change resolves the finding with the reason `fixed by mendflow`."""
     ledger = FindingsLedger(db)
-    a = finding("/a")
-    first = ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
-    cid = campaign_id("github:acme", a.rule, first.unclaimed)
-    ledger.claim([a.fingerprint], cid)
+    a, cid = claimed(ledger)
     assert ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
     ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
     row = ledger.find(a.fingerprint, tenant="github:acme")
@@ -139,9 +145,7 @@ def test_settling_a_fix_records_it_as_fixed_by_mendflow(db: Database) -> None:
 def test_a_campaign_that_skipped_a_finding_already_fixed_says_fixed_elsewhere(db: Database) -> None:
     """Settled as resolved without a verified change of its own (a skip): the reason is `fixed elsewhere`."""
     ledger = FindingsLedger(db)
-    a = finding("/a")
-    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
-    ledger.claim([a.fingerprint], cid)
+    a, cid = claimed(ledger)
     ledger.settle({a.fingerprint: FindingStatus.resolved}, cid)
     row = ledger.find(a.fingerprint, tenant="github:acme")
     assert row is not None and row.resolution is Resolution.fixed_elsewhere
@@ -150,9 +154,7 @@ def test_a_campaign_that_skipped_a_finding_already_fixed_says_fixed_elsewhere(db
 def test_a_scan_that_reads_a_verified_fix_before_the_campaign_settles_says_fixed_by_mendflow(db: Database) -> None:
     """Verified by its campaign, then read fixed by a scan (campaign still baking): `fixed by mendflow`, kept."""
     ledger = FindingsLedger(db)
-    a = finding("/a")
-    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
-    ledger.claim([a.fingerprint], cid)
+    a, cid = claimed(ledger)
     assert not ledger.mark_verified(a.fingerprint, campaign="remediate/other", tenant="github:acme")
     ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
     row = ledger.find(a.fingerprint)
@@ -166,9 +168,7 @@ def test_a_scan_that_reads_a_verified_fix_before_the_campaign_settles_says_fixed
 def test_a_finding_fixed_by_hand_while_its_campaign_waits_is_fixed_elsewhere(db: Database) -> None:
     """Owned by a campaign awaiting approval, then fixed by a person: the scan says `fixed elsewhere`."""
     ledger = FindingsLedger(db)
-    a = finding("/a")
-    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
-    ledger.claim([a.fingerprint], cid)
+    a, _ = claimed(ledger)
     ledger.reconcile("github:acme", [], rules=[a.rule], seen_at=T0, read={"/a"})
     row = ledger.find(a.fingerprint)
     assert row is not None and (row.status, row.resolution) == (FindingStatus.resolved, Resolution.fixed_elsewhere)
@@ -177,9 +177,7 @@ def test_a_finding_fixed_by_hand_while_its_campaign_waits_is_fixed_elsewhere(db:
 def test_a_rolled_back_fix_loses_its_mark(db: Database) -> None:
     """Verified, then rolled back: the finding is not resolved and carries no reason; the next fix starts clean."""
     ledger = FindingsLedger(db)
-    a = finding("/a")
-    cid = campaign_id("github:acme", a.rule, ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0).unclaimed)
-    ledger.claim([a.fingerprint], cid)
+    a, cid = claimed(ledger)
     ledger.mark_verified(a.fingerprint, campaign=cid, tenant="github:acme")
     ledger.settle({a.fingerprint: FindingStatus.rolled_back}, cid)
     row = ledger.find(a.fingerprint)
