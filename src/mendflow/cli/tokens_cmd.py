@@ -15,6 +15,7 @@ import typer
 
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.auth.tokens import Role, StoredTokens, TokenInfo
+from mendflow.cli.api_client import Format
 from mendflow.cli.environment import ConfigFile
 from mendflow.cli.operate_cmd import parse_expiry
 from mendflow.errors import InputError
@@ -28,17 +29,16 @@ DataDir = Annotated[
     Path,
     typer.Option("--data-dir", envvar="MENDFLOW_DATA_DIR", help="The API's data directory.", metavar="PATH"),
 ]
-Format = Annotated[str, typer.Option("--format", help="table or json.", metavar="table|json")]
 DEFAULT_DIR = Path(".mendflow/up")
 
 
-def _store(data_dir: Path) -> StoredTokens:
-    return StoredTokens(Database.open(database_url(data_dir)))
+def _database(data_dir: Path) -> Database:
+    return Database.open(database_url(data_dir))
 
 
-def _audit(data_dir: Path, kind: str, info: TokenInfo, by: str) -> None:
+def _audit(db: Database, kind: str, info: TokenInfo, by: str) -> None:
     """Into the shared audit chain (the database the API and workers use)."""
-    AuditLog(Database.open(database_url(data_dir))).append(
+    AuditLog(db).append(
         AuditEvent(
             kind=kind,
             outcome="accepted",
@@ -72,10 +72,11 @@ def create(
     ttl = (parse_expiry(expires, now=now) - now).total_seconds()
     if ttl <= 0:
         raise InputError(f"--expires {expires!r} is in the past")
-    secret, info = _store(data_dir).create(
+    db = _database(data_dir)
+    secret, info = StoredTokens(db).create(
         person=person, role=role, name=name or f"{person}-{role.value}", ttl_seconds=ttl
     )
-    _audit(data_dir, "token.created", info, by="host-admin")
+    _audit(db, "token.created", info, by="host-admin")
     if output == "json":
         typer.echo(json.dumps({"token": secret, **info.model_dump(mode="json")}))
         return
@@ -88,7 +89,7 @@ def create(
 def list_(data_dir: DataDir = DEFAULT_DIR, output: Format = "table") -> None:
     """List tokens (never the tokens themselves)."""
     now = datetime.now(UTC).timestamp()
-    tokens = _store(data_dir).list()
+    tokens = StoredTokens(_database(data_dir)).list()
     if output == "json":
         for info in tokens:
             typer.echo(json.dumps({**info.model_dump(mode="json"), "state": info.state(now)}))
@@ -103,6 +104,7 @@ def revoke(
     data_dir: DataDir = DEFAULT_DIR,
 ) -> None:
     """Revoke a token at once."""
-    info = _store(data_dir).revoke(token_id)
-    _audit(data_dir, "token.revoked", info, by="host-admin")
+    db = _database(data_dir)
+    info = StoredTokens(db).revoke(token_id)
+    _audit(db, "token.revoked", info, by="host-admin")
     typer.echo(f"revoked {info.token_id} ({info.person}, {info.role.value})")
