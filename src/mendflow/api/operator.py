@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mendflow.api.body import read_bounded
 from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
@@ -97,14 +98,9 @@ def _client(request: Request) -> str:
 
 async def _body(request: Request, model: type[BaseModel]) -> Any:
     """The request body as `model`, or InputError (non-UTF-8, not JSON, too large, wrong shape)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:
+    raw = await read_bounded(request, MAX_BODY)
+    if raw is None:
         raise InputError(f"body larger than {MAX_BODY} bytes")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InputError(f"body larger than {MAX_BODY} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     except UnicodeDecodeError:

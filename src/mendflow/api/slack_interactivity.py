@@ -31,6 +31,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from mendflow.api.body import read_bounded
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.errors import MendflowError
 from mendflow.integrations.cards import APPROVE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION
@@ -429,20 +430,10 @@ class RequestVerifier:
 
 async def _bounded_body(request: Request) -> bytes | None:
     """The body, read no further than MAX_BODY (None past it); a client that hangs up mid-body gives b""."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return None
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return None
-            chunks.append(chunk)
+        return await read_bounded(request, MAX_BODY)
     except ClientDisconnect:
         return b""
-    return b"".join(chunks)
 
 
 def slack_endpoint(
