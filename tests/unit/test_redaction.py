@@ -23,6 +23,14 @@ def test_known_token_shapes_are_masked_without_registration() -> None:
     assert "ghp_" not in out and "xoxb-" not in out and "abc.def.ghi123" not in out
 
 
+def test_a_mendflow_api_token_pasted_into_free_text_is_masked() -> None:
+    """A personal API token (`mfp_…`) is masked on its own, not only after `Bearer`, with the text around kept."""
+    secret = "mfp_" + "Ab9_-" * 8 + "xyz"
+    out = redact(f"approved; my token was {secret}, oops")
+    assert secret not in out and "mfp_" not in out
+    assert out == f"approved; my token was {MASK}, oops"
+
+
 def test_values_under_secret_keys_are_masked_but_vendor_mask_is_kept() -> None:
     """`secret`/`token` keys are masked; GitHub's own `********` stays readable."""
     value = {"config": {"secret": "plain", "url": "https://x"}, "hook": {"secret": "********"}, "token": "t0k"}
