@@ -11,7 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from mendflow.api.app import temporal_decider
-from mendflow.models import Channel, Decision, DecisionOutcome, Verdict
+from mendflow.auth.proof import matches, verify
+from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Verdict
 from mendflow.operations import Operations
 from tests.signing import SIGNER
 
@@ -37,8 +38,13 @@ class DecideProbe:
 
     @decide.validator
     def check(self, decision: Decision) -> None:
-        if decision.proof is None or decision.proof.key_id != SIGNER.key_id:
-            raise ValueError("unsigned")
+        # the whole proof, as the real gate checks it: a valid signature over this decision, made for Slack
+        claims = verify(
+            decision.proof, trusted=SIGNER.trusted, workflow_id=workflow.info().workflow_id, verb="decide",
+            now=workflow.now(),
+        )  # fmt: skip
+        matches(claims, actor=decision.approver, groups=decision.groups, verdict=decision.verdict.value,
+                channel=decision.channel, channel_user=decision.channel_user, auth=AuthMethod.slack)  # fmt: skip
         if "secops-oncall" not in decision.groups:
             raise ValueError(f"{decision.approver} may not approve: needs group:secops-oncall")
 
