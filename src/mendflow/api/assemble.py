@@ -42,10 +42,9 @@ def trusting(settings: Settings, signer: DecisionSigner) -> Settings:
     return settings.model_copy(update={"security": settings.security.model_copy(update={"trusted_keys": keys})})
 
 
-def build_operator(settings: Settings, ops: Operations, *, data_dir: Path, database: str | None = None) -> OperatorApi:
-    """Operator endpoints: personal tokens and the findings ledger in the shared store, OIDC JWTs when
+def build_operator(settings: Settings, ops: Operations, db: Database) -> OperatorApi:
+    """Operator endpoints: personal tokens and the findings ledger in the shared store `db`, OIDC JWTs when
     `security.oidc` is configured."""
-    db = Database.open(database_url(data_dir, database))
     oidc = OidcVerifier(settings.security.oidc) if settings.security.oidc else None
     authenticator = Authenticator(rbac=settings.rbac, tokens=StoredTokens(db), oidc=oidc)
     return OperatorApi(ops, authenticator, settings.rbac, ledger=FindingsLedger(db))
@@ -66,7 +65,7 @@ def build_api(
     db = Database.open(database_url(data_dir, database))
     audit = AuditLog(audit_path) if audit_path else AuditLog(db)  # the shared chain unless a file is asked for
     ops = Operations(temporal, signer, audit, task_queue=task_queue)
-    operator = build_operator(settings, ops, data_dir=data_dir, database=database)
+    operator = build_operator(settings, ops, db)
     slack = settings.slack
     if slack is None:
         return create_api_app(audit=audit, operator=operator)

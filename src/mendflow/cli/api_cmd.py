@@ -150,7 +150,7 @@ def api(
             directory=directory,
             audit=audit,
             cards=cards,
-            operator=build_operator(settings, ops, data_dir=data_dir, database=database),
+            operator=build_operator(settings, ops, db),
             # Signed Slack requests already received, shared by every replica and kept across restarts.
             replay=StoredReplayCache(db),
         )
