@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from mendflow.api import assemble
 from mendflow.auth.signing import DecisionSigner
 from mendflow.models import AuthMethod, Channel, Decision, Verdict
 from mendflow.rbac import RbacConfig
@@ -18,9 +19,8 @@ SIGNER = DecisionSigner(Ed25519PrivateKey.generate(), ttl=timedelta(days=3650))
 
 
 def trusting(settings: Settings, signer: DecisionSigner = SIGNER) -> Settings:
-    """`settings` whose workers accept requests signed by `signer`."""
-    keys = {**settings.security.trusted_keys, **signer.trusted}
-    return settings.model_copy(update={"security": settings.security.model_copy(update={"trusted_keys": keys})})
+    """`settings` whose workers accept requests signed by `signer` (the test key unless told otherwise)."""
+    return assemble.trusting(settings, signer)
 
 
 def signed_decision(
