@@ -76,9 +76,8 @@ TIMELINE_KEPT = 200
 EVENTS_PER_PUBLISH = 20
 """Most events named in one publish (a comment); the rest are summarised as a count."""
 
-# States in which nothing moves without a person (or the end of a timer).
-IDLE = {
-    "awaiting_approval",
+# States after which nothing more happens in this rollout.
+FINISHED = {
     "completed",
     "completed_with_failures",
     "rolled_back",
@@ -87,8 +86,10 @@ IDLE = {
     "aborted",
     "nothing_to_do",
     "notify_only",
-    "paused",
 }
+# States in which nothing moves without a person or the end of a timer (a freeze window can last hours: whoever
+# follows the campaign, like `mendflow scan --tenant`, must not block until it ends).
+IDLE = FINISHED | {"awaiting_approval", "paused", "frozen"}
 DECIDED = {"rejected", "expired"}
 
 _LEDGER = {
@@ -790,7 +791,7 @@ class RemediationWorkflow:
         self._check_operator(request, "pause")
         if self._paused:
             raise ValueError("already paused")
-        if self._state in IDLE - {"awaiting_approval"} or self._state == "rolling_back":
+        if self._state in FINISHED or self._state == "rolling_back":
             raise ValueError(f"nothing to pause (state: {self._state})")
 
     @workflow.update
@@ -832,7 +833,7 @@ class RemediationWorkflow:
 
     def _check_abort(self, request: OperatorRequest) -> None:
         self._check_operator(request, "abort")
-        if self._aborted or self._state in IDLE - {"awaiting_approval", "paused"}:
+        if self._aborted or self._state in FINISHED:
             raise ValueError(f"nothing to abort (state: {self._state})")
 
     @workflow.update

@@ -10,6 +10,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.models import Outcome
+from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.windows import DAYS, ChangePolicy, FreezeWindow
 from mendflow.worker_context import WorkerContext
@@ -123,6 +124,25 @@ async def test_freeze_window_holds_the_rollout_until_it_ends(
     until = datetime.fromisoformat(held["detail"].removeprefix("until "))
     first_write = next(e for e in final.timeline if e["event"] == "verified")
     assert datetime.fromisoformat(first_write["at"]) >= until > datetime.fromisoformat(held["at"])
+
+
+async def test_a_campaign_held_by_a_freeze_is_idle_for_whoever_follows_it(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """`wait_idle` answers `frozen` at once (a freeze can last hours: `scan --tenant` once blocked until its end)."""
+    today = DAYS[datetime.now(UTC).weekday()]
+    changes = ChangePolicy(freeze=(FreezeWindow(days=(today,), tz="UTC"),))
+    playbook = hook_playbook(mode="auto")
+    before = hook_configs(github_org.state)
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(dev_env.client, context(github_org, tmp_path, playbook, changes), task_queue=queue):
+        handle = await start_campaign(dev_env.client, queue, playbook, retention=timedelta(hours=1))
+        async with asyncio.timeout(30):
+            idle = await wait_idle(dev_env.client, handle.id)
+        assert idle.state == "frozen"
+        assert hook_configs(github_org.state) == before
+        aborted = await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
+    assert aborted.startswith("aborted")
 
 
 async def test_write_budget_paces_the_rollout(
