@@ -89,6 +89,12 @@ def test_caller_supplied_groups_that_differ_from_the_signed_ones_are_refused() -
     assert "differs from what the API signed" in refusal(d)
 
 
+def test_a_relayed_decision_with_another_channel_user_is_refused() -> None:
+    """The channel's user id goes to the audit trail; a relay cannot swap it for someone else's."""
+    d = decision().model_copy(update={"channel_user": "U0MALLORY"})
+    assert "channel_user differs from what the API signed" in refusal(d)
+
+
 def test_an_expired_proof_is_refused() -> None:
     """A proof is good for a minute; presented later it is refused."""
     assert "expired" in refusal(decision(), now=NOW + timedelta(minutes=2))

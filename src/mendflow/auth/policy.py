@@ -47,6 +47,7 @@ def check_decision(
         groups=decision.groups,
         verdict=decision.verdict.value,
         channel=decision.channel,
+        channel_user=decision.channel_user,
         reason=decision.reason,
     )
     if not awaiting:
