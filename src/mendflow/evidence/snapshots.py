@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mendflow.errors import MendflowError
 from mendflow.store import Database
+from mendflow.store.retention import Retained
 from mendflow.store.schema import snapshot_blobs, snapshot_chunks
 
 PREFIX = "sha256:"
@@ -43,8 +44,6 @@ CHUNK = 1 << 20
 
 RETENTION = timedelta(days=90)
 """How long a snapshot nobody wrote again is kept in the database."""
-
-_PRUNE_EVERY = 3600.0
 
 
 class SnapshotSink(Protocol):
@@ -221,32 +220,20 @@ def _stored(db: Database, digest: str) -> int | None:
         ).scalar_one_or_none()
 
 
-class DatabaseSnapshotStore:
+class DatabaseSnapshotStore(Retained):
     """Immutable JSON-lines blobs addressed by `sha256:<hex>` in the shared database.
 
     Blobs not written for `retention` are deleted (at most hourly per process, when a new snapshot starts): long
     enough for every workflow that may still read one (campaigns keep rollback state for 7 days)."""
 
-    def __init__(
-        self, db: Database, *, retention: timedelta = RETENTION, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.db = db
-        self.retention = retention
-        self.clock = clock
-        self._pruned_at = float("-inf")
+    default_retention = RETENTION
 
     def writer(self) -> DatabaseSnapshotWriter:
-        if self.clock() - self._pruned_at >= _PRUNE_EVERY:
-            self.prune()
+        self.prune_if_due()
         return DatabaseSnapshotWriter(self.db)
 
-    def prune(self) -> int:
-        """Delete blobs last written before the retention; returns how many."""
-        now = self.clock()
-        self._pruned_at = now
-        old = sa.select(snapshot_blobs.c.digest).where(
-            snapshot_blobs.c.created_at < now - self.retention.total_seconds()
-        )
+    def _delete_before(self, cutoff: float) -> int:
+        old = sa.select(snapshot_blobs.c.digest).where(snapshot_blobs.c.created_at < cutoff)
         with self.db.write() as conn:
             conn.execute(sa.delete(snapshot_chunks).where(snapshot_chunks.c.digest.in_(old)))
             return conn.execute(sa.delete(snapshot_blobs).where(snapshot_blobs.c.digest.in_(old))).rowcount

@@ -10,7 +10,6 @@ us close. Rows older than the retention are pruned (at most once an hour per pro
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 
-from mendflow.store.database import Database
+from mendflow.store.retention import Retained
 from mendflow.store.schema import idempotency_keys
 
 T = TypeVar("T")
@@ -27,19 +26,11 @@ T = TypeVar("T")
 RETENTION = timedelta(days=30)
 """Longer than any campaign stays open (rollback retention is 7 days), so a late retry still finds its key."""
 
-_PRUNE_EVERY = 3600.0
 
-
-class IdempotencyKeys:
+class IdempotencyKeys(Retained):
     """The `idempotency_keys` table."""
 
-    def __init__(
-        self, db: Database, *, retention: timedelta = RETENTION, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.db = db
-        self.retention = retention
-        self.clock = clock
-        self._pruned_at = float("-inf")
+    default_retention = RETENTION
 
     def get(self, workflow_id: str, step: str) -> str | None:
         """The recorded result (JSON text) of a step already done, or None."""
@@ -64,15 +55,10 @@ class IdempotencyKeys:
             if earlier is not None:
                 return earlier
             raise
-        if now - self._pruned_at >= _PRUNE_EVERY:
-            self.prune()
+        self.prune_if_due()
         return result
 
-    def prune(self) -> int:
-        """Delete keys older than the retention; returns how many."""
-        now = self.clock()
-        self._pruned_at = now
-        cutoff = now - self.retention.total_seconds()
+    def _delete_before(self, cutoff: float) -> int:
         with self.db.write() as conn:
             return conn.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff)).rowcount
 
