@@ -10,7 +10,8 @@ MendflowError                 base: a message that says what was wrong, where, a
 │   └── AuthError             401/403 on credentials: retrying cannot help
 ├── ActionError               a remediation action was asked something it cannot do
 └── Refused                   a request was understood and refused (policy, validator); exit code 3
-    └── Unauthenticated       the caller could not be authenticated at the API (HTTP 401/403)
+    ├── Unauthenticated       the caller could not be authenticated at the API (HTTP 401/403)
+    └── EvidenceRefused       an evidence bundle failed verification (names the first mismatch)
 """
 
 from __future__ import annotations
@@ -75,3 +76,7 @@ class Unauthenticated(Refused):
     def __init__(self, message: str, *, status: int = 401) -> None:
         self.status = status
         super().__init__(message)
+
+
+class EvidenceRefused(Refused):
+    """An evidence bundle does not verify: the message names the first part that does not match. Exit code 3."""
