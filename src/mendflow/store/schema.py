@@ -25,6 +25,7 @@ findings = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("opened_at", sa.String(40), nullable=True),
     sa.Column("resolution", sa.String(40), nullable=True),
+    sa.Column("false_positive", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("findings_tenant_status", "tenant", "status"),
 )
 """The findings ledger: one row per (tenant key, fingerprint); timestamps are UTC ISO-8601 strings.
@@ -42,6 +43,18 @@ finding_events = sa.Table(
     sa.Index("finding_events_finding", "tenant", "fingerprint"),
 )
 """Each finding's status history (what it became, when and why)."""
+
+tenant_scans = sa.Table(
+    "tenant_scans",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("scanned_at", sa.String(40), nullable=False),
+    sa.Column("resources", sa.Integer, nullable=False),
+    sa.Column("collections_expected", sa.Integer, nullable=False),
+    sa.Column("collections_read", sa.Integer, nullable=False),
+)
+"""Each tenant's latest inventory: how many resources, and how many of the expected collections were read (the
+SSPM gauges read it, so every worker and API replica reports the same coverage and compliance rate)."""
 
 audit_log = sa.Table(
     "audit_log",
