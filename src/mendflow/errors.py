@@ -3,7 +3,8 @@
 MendflowError                 base: a message that says what was wrong, where, and what to do
 ├── InputError                bad user input (tenant file, playbook, CLI argument); exit code 2
 │   ├── TenantFileError       a tenant file that cannot be read or has the wrong shape
-│   └── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
+│   ├── PlaybookError         a playbook that cannot be loaded (carries file:line:column)
+│   └── PayloadKeyError       a Temporal payload names a key the ring lacks, or does not decrypt with it
 ├── ConnectionProblem         a peer (Temporal, a vendor API, a simulator) cannot be reached
 │   └── StoreError            the database (SQLite file or PostgreSQL) cannot be reached or migrated
 ├── VendorError               a vendor API answered with an error we cannot recover from
@@ -38,6 +39,10 @@ class PlaybookError(InputError):
         self.column = column
         where = f"{path}:{line}:{column}" if line else path
         super().__init__(f"{where}: {message}")
+
+
+class PayloadKeyError(InputError):
+    """An encrypted payload cannot be decrypted with the configured key ring; names the key id, never key bytes."""
 
 
 class ConnectionProblem(MendflowError):
