@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from mendflow.routing import Activity
     from mendflow.workflow_types import SuppressionInput, SuppressionOutcome, SuppressionResult, SuppressionStep
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
@@ -39,7 +40,7 @@ class SuppressionWorkflow:
         )
         try:
             await workflow.execute_activity(
-                "suppress_finding", step, start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY
+                Activity.suppress_finding, step, start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY
             )
         except ActivityError as err:
             why = _cause(err)
@@ -54,7 +55,11 @@ class SuppressionWorkflow:
         if wait > timedelta(0):
             await workflow.sleep(wait)
         reopened: bool = await workflow.execute_activity(
-            "reopen_finding", step, result_type=bool, start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY
+            Activity.reopen_finding,
+            step,
+            result_type=bool,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RETRY,
         )
         return SuppressionResult(
             fingerprint=request.fingerprint, suppressed_until=request.expires_at, reopened=reopened
