@@ -118,6 +118,30 @@ api_tokens = sa.Table(
 )
 """Personal API tokens (`mendflow tokens`): only the sha256 of each token is kept (see `mendflow.auth.tokens`)."""
 
+tenant_buckets = sa.Table(
+    "tenant_buckets",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("bucket", sa.String(200), primary_key=True),
+    sa.Column("capacity", sa.Float, nullable=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("reset_at", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+"""A tenant's shared rate buckets (see `mendflow.store.limits`): a vendor's window as it last reported it
+(`capacity` = its limit, `tokens` = requests left, `reset_at` = when it refills) or a write budget refilled
+continuously; every worker takes tokens from the same row, inside a locked transaction."""
+
+tenant_leases = sa.Table(
+    "tenant_leases",
+    metadata,
+    sa.Column("tenant", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+"""Concurrency slots a tenant's writes hold (one row per holder); a lease not renewed expires, so a killed worker
+gives its slot back."""
+
 __all__ = [
     "api_tokens",
     "audit_log",
@@ -128,4 +152,6 @@ __all__ = [
     "replay_cache",
     "snapshot_blobs",
     "snapshot_chunks",
+    "tenant_buckets",
+    "tenant_leases",
 ]
