@@ -24,7 +24,7 @@ from mendflow.connectors.registry import Collector, Session, get_action, open_se
 from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
-from mendflow.playbook import Playbook
+from mendflow.playbook import GATED_MODES, Playbook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
@@ -248,7 +248,7 @@ class RemediationActivities:
             writes_per_minute=self.ctx.settings.changes.budget_for(request.tenant_key),
             target_count=request.target_count,
             concurrency=concurrency,
-            published=playbook.mode.value in ("approval", "ticket")
+            published=playbook.mode in GATED_MODES
             and (self.ctx.settings.slack is not None or self.ctx.settings.jira is not None),
             trusted_keys=dict(self.ctx.settings.security.trusted_keys),  # the worker's config, never the input
         )

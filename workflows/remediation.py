@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings_store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
+    from mendflow.playbook import GATED_MODES
     from mendflow.rollout import split_batches
     from mendflow.routing import Activity, queue_of
     from mendflow.workflow_types import (
@@ -230,7 +231,7 @@ class RemediationWorkflow:
                 return await self._finish("nothing_to_do")
             if plan.mode == "notify":
                 return await self._finish("notify_only")
-            if plan.mode in ("approval", "ticket") and not await self._approved(plan):
+            if plan.mode in GATED_MODES and not await self._approved(plan):
                 return await self._finish(self._state)
             await self._wait_for_window()
         plan = self._plan

@@ -105,6 +105,10 @@ class Mode(StrEnum):
     """Report only; a named action is shown as the suggested fix but never run."""
 
 
+GATED_MODES = frozenset({Mode.approval, Mode.ticket})
+"""Modes whose campaigns wait for a person's decision (a Slack card or a Jira ticket) before anything runs."""
+
+
 class Verify(StrEnum):
     """How a change is proven to have worked."""
 
