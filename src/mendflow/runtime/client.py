@@ -1,4 +1,5 @@
-"""Connecting to Temporal: the pydantic data converter, optional TLS/mTLS, and a one-line error if unreachable."""
+"""Connecting to Temporal: the pydantic data converter (payloads encrypted when a key ring is given), optional
+TLS/mTLS, and a one-line error if unreachable. Workers built on the client inherit its converter."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from mendflow.codec import PayloadKeys, data_converter
 from mendflow.errors import ConnectionProblem
 
 TASK_QUEUE = "mendflow"
@@ -25,6 +26,8 @@ class TemporalSettings(BaseModel):
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    payload_keys: PayloadKeys | None = None
+    """Key ring encrypting every payload (AES-256-GCM, docs/security.md); None: payloads in clear text."""
 
     def tls_config(self) -> TLSConfig | bool:
         if not (self.tls or self.tls_ca or self.tls_cert):
@@ -37,13 +40,15 @@ class TemporalSettings(BaseModel):
 
 
 async def connect(settings: TemporalSettings) -> Client:
-    """A client using the pydantic data converter (workers and replayers must use the same one)."""
+    """A client using the pydantic data converter and the payload codec of `settings.payload_keys` (workers and
+    replayers must use the same one). An unreadable key is an InputError naming its key id."""
+    converter = data_converter(settings.payload_keys)
     try:
         return await Client.connect(
             settings.address,
             namespace=settings.namespace,
             tls=settings.tls_config(),
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
         )
     except Exception as err:  # the SDK raises RuntimeError with a long gRPC text; keep the user's line short
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
