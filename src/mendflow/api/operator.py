@@ -84,6 +84,8 @@ NEEDS: dict[str, Role] = {
     "abort": Role.operator,
     "rollback": Role.operator,
     "suppress": Role.operator,
+    "decode": Role.viewer,
+    "encode": Role.operator,
 }
 """The least role each verb needs (roles include the ones below them). RBAC then decides per campaign."""
 
