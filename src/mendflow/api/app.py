@@ -10,13 +10,15 @@ signed with `auth=slack`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from temporalio.converter import PayloadCodec
 
+from mendflow.api.codec import codec_routes
 from mendflow.api.operator import OperatorApi
 from mendflow.api.slack_interactivity import (
     Decide,
@@ -47,16 +49,19 @@ def create_api_app(
     confirm_accepted: bool = True,
     operator: OperatorApi | None = None,
     replay: ReplayCache | None = None,
+    codec: PayloadCodec | None = None,
+    codec_origins: Sequence[str] = (),
 ) -> Starlette:
     """The API app: the operator API when `operator` is given, Slack interactivity when a signing secret and a
     `decide` are. `app.state.slack` is the `SlackInteractions` handler or None (share it with Socket Mode;
     `drain()` it on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already
-    received are kept (`StoredReplayCache` in the shared database; default: this process's memory)."""
+    received are kept (`StoredReplayCache` in the shared database; default: this process's memory). `codec`: the
+    payload codec served at `/codec/*` to operators (CORS for `codec_origins`, the Temporal UI's)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     interactions: SlackInteractions | None = None
     if slack_signing_secret is not None and decide is not None:
         register_secret(slack_signing_secret)
@@ -72,6 +77,8 @@ def create_api_app(
         routes.append(Route("/slack/interactivity", slack_endpoint(interactions, verifier), methods=["POST"]))
     if operator is not None:
         routes.extend(operator.routes())
+        if codec is not None:
+            routes.extend(codec_routes(codec, operator, origins=codec_origins))
     app = Starlette(routes=routes)
     app.state.slack = interactions
     app.state.operator = operator

@@ -5,10 +5,12 @@ Used by `mendflow api` and the embedded stack (`mendflow up`, `mendflow demo`), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.api.operator import OperatorApi
@@ -17,6 +19,7 @@ from mendflow.auth.identity import Authenticator
 from mendflow.auth.oidc import OidcVerifier
 from mendflow.auth.signing import DecisionSigner, ensure_key_file
 from mendflow.auth.tokens import StoredTokens
+from mendflow.codec import AesGcmCodec
 from mendflow.findings_store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.operations import Operations
@@ -50,6 +53,13 @@ def build_operator(settings: Settings, ops: Operations, db: Database) -> Operato
     return OperatorApi(ops, authenticator, settings.rbac, ledger=FindingsLedger(db))
 
 
+def payload_codec(temporal: Client | TemporalSettings) -> PayloadCodec | None:
+    """The codec the API's Temporal client uses: what `/codec/*` serves (None: payloads are not encrypted)."""
+    if isinstance(temporal, Client):
+        return temporal.data_converter.payload_codec
+    return AesGcmCodec.from_keys(temporal.payload_keys) if temporal.payload_keys else None
+
+
 def build_api(
     settings: Settings,
     temporal: Client | TemporalSettings,
@@ -59,16 +69,19 @@ def build_api(
     audit_path: Path | None = None,
     task_queue: str = TASK_QUEUE,
     database: str | None = None,
+    codec_origins: Sequence[str] = (),
 ) -> Starlette:
-    """The API app: operator endpoints and, with a `slack:` section, Slack interactivity. Every request ends in
-    `Operations` (signed, answered, audited)."""
+    """The API app: operator endpoints, the codec server when payloads are encrypted (CORS for `codec_origins`)
+    and, with a `slack:` section, Slack interactivity. Every request ends in `Operations` (signed, answered,
+    audited)."""
     db = Database.open(database_url(data_dir, database))
     audit = AuditLog(audit_path) if audit_path else AuditLog(db)  # the shared chain unless a file is asked for
     ops = Operations(temporal, signer, audit, task_queue=task_queue)
     operator = build_operator(settings, ops, db)
+    codec = payload_codec(temporal)
     slack = settings.slack
     if slack is None:
-        return create_api_app(audit=audit, operator=operator)
+        return create_api_app(audit=audit, operator=operator, codec=codec, codec_origins=codec_origins)
     cards = SlackCards(slack.bot_token, base_url=slack.base_url, timeout=slack.timeout, max_retries=slack.max_retries)
     return create_api_app(
         slack_signing_secret=slack.signing_secret.resolve(),
@@ -78,7 +91,9 @@ def build_api(
         cards=cards,
         operator=operator,
         replay=StoredReplayCache(db),  # a replay is refused after a restart and by every replica
+        codec=codec,
+        codec_origins=codec_origins,
     )
 
 
-__all__ = ["KEY_FILE", "build_api", "build_operator", "signer_for", "trusting"]
+__all__ = ["KEY_FILE", "build_api", "build_operator", "payload_codec", "signer_for", "trusting"]

@@ -81,6 +81,34 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     return operation
 
 
+_PAYLOADS = {
+    "type": "object",
+    "description": "temporal.api.common.v1.Payloads as protobuf JSON (metadata values and data base64).",
+    "properties": {"payloads": {"type": "array", "items": {"type": "object", "properties": {
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "data": {"type": "string"}}}}},
+}  # fmt: skip
+
+
+def _codec_operation(verb: str, summary: str) -> dict[str, Any]:
+    """The codec server's operations (served when payload encryption is configured; docs/security.md)."""
+    return {
+        "operationId": f"codec_{verb}",
+        "summary": summary,
+        "description": f"Needs role `{NEEDS[verb].value}` or above. Served only when payloads are encrypted; CORS "
+        "is answered for the configured Temporal UI origins.",
+        "security": [{"bearer": []}],
+        "requestBody": {"required": True, **_json(_PAYLOADS)},
+        "responses": {
+            "200": {"description": "The payloads, " + verb + "d.", **_json(_PAYLOADS)},
+            **{code: {"description": text, **_json(_schema("ErrorBody"))} for code, text in _ERRORS.items()
+               if code != "503"},
+            "422": {"description": "A payload names a key id the ring lacks, or does not decrypt with it.",
+                    **_json(_schema("ErrorBody"))},
+        },
+    }  # fmt: skip
+
+
 def openapi() -> dict[str, Any]:
     """The description as a dict (stable key order)."""
     models: list[type[BaseModel]] = [
@@ -137,6 +165,11 @@ def openapi() -> dict[str, Any]:
             },
         }
     }
+    for verb, summary in (
+        ("decode", "Decrypt Temporal payloads (the Temporal UI's and CLI's codec endpoint)."),
+        ("encode", "Encrypt Temporal payloads with the primary payload key."),
+    ):
+        paths[f"/codec/{verb}"] = {"post": _codec_operation(verb, summary)}
     return {
         "openapi": "3.1.0",
         "info": {
