@@ -1,0 +1,100 @@
+"""mendflow's own instruments (OpenTelemetry metrics API), recorded where things happen.
+
+Instruments are created once, here, against the global meter provider: until a process installs a real provider
+(`telemetry.exposition.install_metrics`) every recording is a no-op, so domain code and tests record freely.
+Names and units follow the OpenTelemetry conventions (dotted names, UCUM units, `{thing}` for counts); the
+Prometheus exporter turns `mendflow.connector.requests` into `mendflow_connector_requests_total` and a histogram in
+seconds into `…_seconds_bucket`. The gauges that must agree across replicas (coverage, open findings, rates) are
+not here: they read the shared store when scraped (`telemetry.sspm`).
+"""
+
+from __future__ import annotations
+
+from opentelemetry import metrics
+
+METER_NAME = "mendflow"
+
+_FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Seconds: one vendor request or one activity (most end well under a second; rate-limit waits run to minutes)."""
+_HUMAN = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0, 30 * 86400.0)
+"""Seconds: how long people and schedules take (minutes to weeks)."""
+
+_meter = metrics.get_meter(METER_NAME)
+
+connector_requests = _meter.create_counter(
+    "mendflow.connector.requests",
+    unit="{request}",
+    description="Requests sent to vendor APIs, by vendor, operation and HTTP status class.",
+)
+connector_rate_limited = _meter.create_counter(
+    "mendflow.connector.rate_limited",
+    unit="{response}",
+    description="Vendor answers that said to slow down (429, or GitHub's 403 rate limit), by vendor and operation.",
+)
+connector_errors = _meter.create_counter(
+    "mendflow.connector.errors",
+    unit="{error}",
+    description="Vendor requests that failed after retries, by vendor, operation and error type.",
+)
+connector_duration = _meter.create_histogram(
+    "mendflow.connector.request.duration",
+    unit="s",
+    description="Time for one vendor request including retries and rate-limit waits.",
+    explicit_bucket_boundaries_advisory=_FAST,
+)
+activity_duration = _meter.create_histogram(
+    "mendflow.activity.duration",
+    unit="s",
+    description="Time for one activity attempt, by activity and outcome.",
+    explicit_bucket_boundaries_advisory=_FAST,
+)
+campaigns = _meter.create_counter(
+    "mendflow.campaigns",
+    unit="{campaign}",
+    description="Campaign runs that reached an outcome, by playbook and outcome.",
+)
+approval_wait = _meter.create_histogram(
+    "mendflow.approval.wait",
+    unit="s",
+    description="From a campaign's start to the decision that ended its approval gate, by playbook and verdict.",
+    explicit_bucket_boundaries_advisory=_HUMAN,
+)
+time_to_detect = _meter.create_histogram(
+    "mendflow.finding.time_to_detect",
+    unit="s",
+    description="M2: from the tenant's previous scan (the finding was not there) to the scan that found it.",
+    explicit_bucket_boundaries_advisory=_HUMAN,
+)
+time_to_remediate = _meter.create_histogram(
+    "mendflow.finding.time_to_remediate",
+    unit="s",
+    description="M3: from when a finding was opened to when it resolved, by severity and resolution.",
+    explicit_bucket_boundaries_advisory=_HUMAN,
+)
+evidence_export_duration = _meter.create_histogram(
+    "mendflow.evidence.export.duration",
+    unit="s",
+    description="M9: time to export one evidence bundle, by framework.",
+    explicit_bucket_boundaries_advisory=_FAST,
+)
+
+
+def record_evidence_export(seconds: float, *, framework: str | None = None) -> None:
+    """M9: call once per finished evidence export (`framework` None: every framework)."""
+    evidence_export_duration.record(max(seconds, 0.0), {"framework": framework or "all"})
+
+
+def record_campaign(*, playbook: str, outcome: str) -> None:
+    campaigns.add(1, {"playbook": playbook, "outcome": outcome})
+
+
+def record_approval_wait(seconds: float, *, playbook: str, verdict: str) -> None:
+    approval_wait.record(max(seconds, 0.0), {"playbook": playbook, "verdict": verdict})
+
+
+def record_time_to_detect(seconds: float, *, severity: str, tenant: str) -> None:
+    time_to_detect.record(max(seconds, 0.0), {"severity": severity, "tenant": tenant})
+
+
+def record_time_to_remediate(seconds: float, *, severity: str, tenant: str, resolution: str) -> None:
+    time_to_remediate.record(max(seconds, 0.0), {"severity": severity, "tenant": tenant, "resolution": resolution})
