@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.exceptions import ApplicationError
 
 from mendflow.codec import (
     ENCODING,
@@ -165,3 +167,15 @@ def test_embedded_key_is_private_and_reused(tmp_path: Path) -> None:
     text = path.read_text()
     assert embedded_keys(tmp_path).resolve() == first.resolve()
     assert path.read_text() == text
+
+
+async def test_failure_messages_are_encrypted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error's message and stack trace travel in an encrypted payload, not in the failure's clear fields."""
+    monkeypatch.setenv("MF_TEST_PAYLOAD_KEY", new_key_text())
+    converter = data_converter(PayloadKeys.parse("k1=env:MF_TEST_PAYLOAD_KEY"))
+    failure = Failure()
+    await converter.encode_failure(ApplicationError(f"cannot write {CANARY}"), failure)
+    assert CANARY.encode() not in failure.SerializeToString()
+    assert failure.encoded_attributes.metadata[KEY_ID] == b"k1"
+    error = await converter.decode_failure(failure)
+    assert CANARY in str(error)

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from mendflow.codec.keys import KEY_BYTES, PayloadKeys
 from mendflow.errors import PayloadKeyError
@@ -94,7 +94,12 @@ class AesGcmCodec(PayloadCodec):
 
 def data_converter(keys: PayloadKeys | None) -> DataConverter:
     """The pydantic data converter, with payloads encrypted by `keys` when given (clients, workers and replayers
-    must all use the same one)."""
+    must all use the same one). Failure messages and stack traces are moved into an encrypted payload too: an
+    activity's error text can quote what it read."""
     if keys is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=AesGcmCodec.from_keys(keys))
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=AesGcmCodec.from_keys(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
