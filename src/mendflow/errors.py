@@ -9,6 +9,7 @@ MendflowError                 base: a message that says what was wrong, where, a
 │   └── StoreError            the database (SQLite file or PostgreSQL) cannot be reached or migrated
 ├── VendorError               a vendor API answered with an error we cannot recover from
 │   └── AuthError             401/403 on credentials: retrying cannot help
+│       └── MissingPermission 403 for want of a named vendor permission or OAuth scope (a coverage gap on reads)
 ├── ActionError               a remediation action was asked something it cannot do
 └── Refused                   a request was understood and refused (policy, validator); exit code 3
     ├── Unauthenticated       the caller could not be authenticated at the API (HTTP 401/403)
@@ -65,6 +66,14 @@ class VendorError(MendflowError):
 
 class AuthError(VendorError):
     """The credentials were refused (401) or lack a permission (403)."""
+
+
+class MissingPermission(AuthError):
+    """403 because the credential lacks `needs` (GitHub `members:read`, Okta `okta.users.read`)."""
+
+    def __init__(self, message: str, *, needs: str, method: str, path: str) -> None:
+        self.needs = needs
+        super().__init__(f"{message} (needs {needs})", status=403, method=method, path=path)
 
 
 class ActionError(MendflowError):
