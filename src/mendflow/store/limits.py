@@ -1,0 +1,195 @@
+"""A tenant's limits, shared by every worker through the database: vendor rate windows, the write budget and the
+concurrency slots of its writes.
+
+Each operation is one short write transaction that first serializes on the row it changes (a PostgreSQL advisory
+transaction lock, which also covers a row not inserted yet; on SQLite the immediate transaction holds the
+database's write lock), then reads, decides and writes back. Nothing here sleeps: an operation answers how long
+to wait, and the caller waits (heartbeating) and asks again — so a worker killed mid-wait leaves nothing behind.
+
+- **Vendor windows** (`take_requests` / `observe_window`): the vendor's own figures (limit, requests left, reset
+  time) as the latest answer reported them, minus the requests granted since. A bucket never heard of grants one
+  probe request, whose answer fills in the figures; a window past its reset starts full again.
+- **Write budget** (`take_write`): a token bucket of `per_minute` tokens refilled continuously; a take reserves a
+  token even when none is left and answers how long to wait for it, so waiters queue in arrival order with no
+  retry storms.
+- **Concurrency** (`try_lease` / `renew_lease` / `release_lease`): one row per holder with an expiry; a holder
+  renews while it works, and an expired lease (a killed worker) no longer counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from mendflow.store.database import Database
+from mendflow.store.schema import tenant_buckets, tenant_leases
+
+PROBE_SECONDS = 2.0
+"""While a bucket's figures are unknown, one probe request at a time, re-granted after this long without answer."""
+POLL_SECONDS = 0.05
+"""How soon to ask again while a probe's answer is awaited."""
+RESET_MARGIN = 0.25
+"""Vendors announce resets in whole seconds and clocks differ: a window counts as refilled this long after."""
+CHUNK_SHARE = 0.05
+"""A worker may take this share of a window's remaining requests at once (then spends them without asking)."""
+WRITES = "writes"
+"""The bucket name of the write budget."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The answer to a take: how many requests may be sent now, else how long to wait before asking again."""
+
+    granted: int
+    wait: float
+
+
+class TenantLimits:
+    """The `tenant_buckets` and `tenant_leases` tables."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _row(self, conn: Connection, tenant: str, bucket: str) -> Row[Any, Any, Any, Any] | None:
+        """The bucket's row, locked until the transaction ends (None: not created yet, but its name is locked)."""
+        self.db.lock(conn, f"mendflow.limits:{tenant}:{bucket}")
+        t = tenant_buckets
+        return conn.execute(
+            sa.select(t.c.capacity, t.c.tokens, t.c.reset_at, t.c.updated_at).where(
+                t.c.tenant == tenant, t.c.bucket == bucket
+            )
+        ).one_or_none()
+
+    def _put(
+        self,
+        conn: Connection,
+        exists: bool,
+        tenant: str,
+        bucket: str,
+        *,
+        capacity: float | None,
+        tokens: float,
+        reset_at: float | None,
+        now: float,
+    ) -> None:
+        values = {"capacity": capacity, "tokens": tokens, "reset_at": reset_at, "updated_at": now}
+        t = tenant_buckets
+        if exists:
+            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.bucket == bucket).values(**values))
+        else:
+            conn.execute(sa.insert(t).values(tenant=tenant, bucket=bucket, **values))
+
+    # ---- vendor windows ---------------------------------------------------------------------------------------
+
+    def take_requests(self, tenant: str, bucket: str, want: int = 1) -> Grant:
+        """Take up to `want` requests from the vendor's current window (fewer when it runs low)."""
+        now = self.clock()
+        with self.db.write() as conn:
+            row = self._row(conn, tenant, bucket)
+            capacity, tokens, reset_at = (
+                (row.capacity, row.tokens, row.reset_at) if row is not None else (None, 0.0, None)
+            )
+            if capacity is None:  # figures unknown: one probe at a time until an answer reports them
+                if reset_at is not None and now < reset_at:
+                    return Grant(0, POLL_SECONDS)
+                self._put(conn, row is not None, tenant, bucket, capacity=None, tokens=0.0,
+                          reset_at=now + PROBE_SECONDS, now=now)  # fmt: skip
+                return Grant(1, 0.0)
+            if reset_at is not None and now >= reset_at + RESET_MARGIN:
+                tokens, reset_at = capacity, None  # a new window: full, its end known from the next answer
+            if tokens < 1:
+                return Grant(0, POLL_SECONDS if reset_at is None else max(reset_at + RESET_MARGIN - now, POLL_SECONDS))
+            granted = max(1, min(want, math.floor(tokens * CHUNK_SHARE)))
+            self._put(conn, True, tenant, bucket, capacity=capacity, tokens=tokens - granted, reset_at=reset_at,
+                      now=now)  # fmt: skip
+            return Grant(granted, 0.0)
+
+    def observe_window(self, tenant: str, bucket: str, *, limit: int, remaining: int, reset: float) -> None:
+        """Fold what a vendor's answer said about a window into the shared figures (newest window wins; within a
+        window the lowest count, since answers arrive out of order and requests granted may still be in flight)."""
+        now = self.clock()
+        if reset + RESET_MARGIN <= now:
+            return  # a late answer about a window already over
+        with self.db.write() as conn:
+            row = self._row(conn, tenant, bucket)
+            if row is None or row.capacity is None or row.reset_at is None:
+                tokens = float(remaining) if row is None or row.capacity is None else min(row.tokens, remaining)
+            elif reset > row.reset_at:
+                tokens = float(remaining)
+            elif reset == row.reset_at:
+                tokens = min(row.tokens, remaining)
+            else:
+                return
+            self._put(conn, row is not None, tenant, bucket, capacity=float(limit), tokens=tokens, reset_at=reset,
+                      now=now)  # fmt: skip
+
+    # ---- write budget -----------------------------------------------------------------------------------------
+
+    def take_write(self, tenant: str, per_minute: int) -> float:
+        """Reserve one write of the tenant's budget; returns the seconds to wait before doing it (0: now)."""
+        now = self.clock()
+        rate = per_minute / 60.0
+        with self.db.write() as conn:
+            row = self._row(conn, tenant, WRITES)
+            capacity = float(per_minute)
+            if row is None:
+                tokens = capacity
+            else:
+                tokens = min(capacity, row.tokens + max(0.0, now - row.updated_at) * rate)
+            tokens -= 1
+            self._put(conn, row is not None, tenant, WRITES, capacity=capacity, tokens=tokens, reset_at=None, now=now)
+        return max(0.0, -tokens / rate)
+
+    # ---- concurrency leases -----------------------------------------------------------------------------------
+
+    def try_lease(self, tenant: str, holder: str, *, limit: int, ttl: float) -> bool:
+        """Take (or keep) one of the tenant's `limit` slots until `ttl` seconds from now; False when all are held."""
+        now = self.clock()
+        t = tenant_leases
+        with self.db.write() as conn:
+            self.db.lock(conn, f"mendflow.leases:{tenant}")
+            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
+            holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
+            if holder in holders:
+                conn.execute(
+                    sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=now + ttl)
+                )
+                return True
+            if len(holders) >= limit:
+                return False
+            conn.execute(sa.insert(t).values(tenant=tenant, holder=holder, expires_at=now + ttl))
+            return True
+
+    def renew_lease(self, tenant: str, holder: str, *, ttl: float) -> None:
+        """Push a held lease's expiry to `ttl` seconds from now."""
+        t = tenant_leases
+        with self.db.write() as conn:
+            conn.execute(
+                sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=self.clock() + ttl)
+            )
+
+    def release_lease(self, tenant: str, holder: str) -> None:
+        """Give the slot back."""
+        t = tenant_leases
+        with self.db.write() as conn:
+            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.holder == holder))
+
+    def leases(self, tenant: str) -> int:
+        """Slots held now (unexpired leases)."""
+        t = tenant_leases
+        with self.db.read() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(t.c.tenant == tenant, t.c.expires_at > self.clock())
+                ).scalar_one()
+            )
+
+
+__all__ = ["CHUNK_SHARE", "PROBE_SECONDS", "RESET_MARGIN", "WRITES", "Grant", "TenantLimits"]

@@ -1,0 +1,119 @@
+"""Tenant limits in the database: vendor windows, the write budget and concurrency leases, on both backends."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from mendflow.store import Database
+from mendflow.store.limits import POLL_SECONDS, PROBE_SECONDS, RESET_MARGIN, Grant, TenantLimits
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_unknown_window_grants_one_probe_until_an_answer_reports_it(db: Database) -> None:
+    """Before any answer, one request at a time; the answer's figures then decide."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.take_requests("t", "core", 16) == Grant(1, 0.0)
+    assert limits.take_requests("t", "core", 16) == Grant(0, POLL_SECONDS)
+    limits.observe_window("t", "core", limit=100, remaining=99, reset=clock.now + 60)
+    assert limits.take_requests("t", "core", 16).granted == 4  # 5% of 99: a worker takes a small share at once
+    clock.now += PROBE_SECONDS + 1
+    assert limits.take_requests("t", "other", 1) == Grant(1, 0.0)  # buckets are separate
+
+
+def test_a_probe_without_answer_is_granted_again_later(db: Database) -> None:
+    """A probe whose worker died never blocks the bucket: after PROBE_SECONDS another probe goes."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.take_requests("t", "core").granted == 1
+    clock.now += PROBE_SECONDS
+    assert limits.take_requests("t", "core").granted == 1
+
+
+def test_an_exhausted_window_waits_for_its_reset_then_starts_full(db: Database) -> None:
+    """No more than the window's remaining requests are granted; after the reset the whole limit is back."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    limits.take_requests("t", "core")
+    limits.observe_window("t", "core", limit=10, remaining=5, reset=clock.now + 30)
+    granted = sum(limits.take_requests("t", "core", 16).granted for _ in range(8))
+    assert granted == 5
+    assert limits.take_requests("t", "core") == Grant(0, 30 + RESET_MARGIN)
+    clock.now += 30 + RESET_MARGIN
+    assert sum(limits.take_requests("t", "core", 16).granted for _ in range(20)) == 10
+
+
+def test_answers_lower_the_count_within_a_window_and_a_newer_window_replaces_it(db: Database) -> None:
+    """Out-of-order answers: the lowest count of a window wins; an answer about a newer window starts it afresh;
+    an answer about a window already over changes nothing."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    limits.take_requests("t", "core")
+    limits.observe_window("t", "core", limit=100, remaining=3, reset=clock.now + 10)
+    limits.observe_window("t", "core", limit=100, remaining=50, reset=clock.now + 10)
+    assert sum(limits.take_requests("t", "core", 16).granted for _ in range(10)) == 3
+    limits.observe_window("t", "core", limit=100, remaining=2, reset=clock.now + 70)
+    assert sum(limits.take_requests("t", "core", 16).granted for _ in range(10)) == 2
+    limits.observe_window("t", "core", limit=100, remaining=90, reset=clock.now - 5)
+    assert limits.take_requests("t", "core").granted == 0
+
+
+def test_the_write_budget_allows_a_minute_of_writes_then_paces_them(db: Database) -> None:
+    """per_minute writes at once, then each further write waits its share of a minute (reservations queue)."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert [limits.take_write("t", 6) for _ in range(6)] == [0.0] * 6
+    assert [limits.take_write("t", 6) for _ in range(3)] == [10.0, 20.0, 30.0]
+    clock.now += 60
+    assert limits.take_write("t", 6) == 0.0  # 30 s of reservations repaid, 3 tokens back
+    assert limits.take_write("u", 6) == 0.0  # another tenant has its own budget
+
+
+def test_leases_cap_concurrency_and_expire_when_not_renewed(db: Database) -> None:
+    """At most `limit` holders; renewing keeps a slot; a lease left to expire (a killed worker) frees it."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.try_lease("t", "a", limit=2, ttl=10)
+    assert limits.try_lease("t", "b", limit=2, ttl=10)
+    assert not limits.try_lease("t", "c", limit=2, ttl=10)
+    assert limits.try_lease("t", "a", limit=2, ttl=10)  # held already: renewed
+    assert limits.try_lease("u", "c", limit=2, ttl=10)  # another tenant
+    clock.now += 9
+    limits.renew_lease("t", "a", ttl=10)
+    clock.now += 2
+    assert limits.leases("t") == 1  # b expired, a renewed
+    assert limits.try_lease("t", "c", limit=2, ttl=10)
+    limits.release_lease("t", "a")
+    assert limits.leases("t") == 1
+
+
+def test_racing_workers_never_take_more_than_the_window_holds(database_url: str) -> None:
+    """Eight threads, each with its own engine, drain a window of 500: exactly 500 granted in all."""
+    setup = Database.open(database_url)
+    limits = TenantLimits(setup)
+    limits.take_requests("t", "core")
+    limits.observe_window("t", "core", limit=1000, remaining=500, reset=limits.clock() + 3600)
+
+    start = threading.Barrier(8)
+
+    def drain(_: int) -> int:
+        own = TenantLimits(Database.open(database_url))
+        start.wait(timeout=30)
+        total = 0
+        while (grant := own.take_requests("t", "core", 16)).granted:
+            total += grant.granted
+        own.db.dispose()
+        return total
+
+    with ThreadPoolExecutor(8) as pool:
+        totals = list(pool.map(drain, range(8)))
+    assert sum(totals) == 500
+    setup.dispose()
