@@ -19,6 +19,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup, TyperOption
 
+from mendflow.codec import PayloadKeys
+
 PREFIX = "MENDFLOW_"
 LONG_RUNNING = ("worker", "api")
 """The commands a deployment runs as services; each of their options has a `MENDFLOW_*` variable."""
@@ -44,10 +46,35 @@ TemporalTlsCert = Annotated[
 TemporalTlsKey = Annotated[
     Path | None, typer.Option("--tls-key", envvar="MENDFLOW_TEMPORAL_TLS_KEY", help="Client key for mTLS (PEM).")
 ]
+PayloadKeysText = Annotated[
+    str | None,
+    typer.Option(
+        "--payload-keys",
+        envvar="MENDFLOW_PAYLOAD_KEYS",
+        help="Encrypt Temporal payloads: ID=env:NAME or ID=file:/path, comma-separated; the first encrypts, every "
+        "one decrypts (docs/security.md). Unset: payloads in clear text.",
+        show_default=False,
+    ),
+]
+CodecOrigins = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--codec-cors-origin",
+        envvar="MENDFLOW_CODEC_CORS_ORIGINS",
+        help="Origin of a Temporal UI allowed to call /codec/* from the browser (in the variable: separated by "
+        "spaces).",
+        show_default=False,
+    ),
+]
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", envvar="MENDFLOW_CONFIG", help="mendflow.yaml (rbac, changes, slack, jira)."),
 ]
+
+
+def payload_keys(text: str | None) -> PayloadKeys | None:
+    """The key ring `--payload-keys` names (None when unset); InputError naming a malformed entry."""
+    return PayloadKeys.parse(text) if text else None
 
 
 @dataclass(frozen=True)
