@@ -22,6 +22,7 @@ from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, VendorError
+from mendflow.evidence.changes import record_change
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbook import GATED_MODES, Playbook
@@ -156,23 +157,45 @@ class RemediationActivities:
                     )
                     if not holds:
                         current = await action.current(session.http, step.resource.id, list(step.change.after))
-                        return StepOutcome(
-                            outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
+                        return self._recorded(
+                            step,
+                            StepOutcome(
+                                outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
+                            ),
                         )
                     if still is not None:
-                        return StepOutcome(
-                            outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
+                        return self._recorded(
+                            step,
+                            StepOutcome(
+                                outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
+                            ),
                         )
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
         # the ledger's reason when this finding resolves: mendflow fixed it (not a person, not a skip)
-        tenant = self.ctx.registry.get(step.tenant_key).tenant
         self.ctx.ledger.mark_verified(
-            fingerprint(tenant, step.playbook_id, step.resource.id),
-            campaign=activity.info().workflow_id or "",
-            tenant=step.tenant_key,
+            self._fingerprint(step), campaign=activity.info().workflow_id or "", tenant=step.tenant_key
         )
-        return StepOutcome(outcome=Outcome.verified)
+        return self._recorded(step, StepOutcome(outcome=Outcome.verified))
+
+    def _fingerprint(self, step: ChangeStep) -> str:
+        tenant = self.ctx.registry.get(step.tenant_key).tenant
+        return fingerprint(tenant, step.playbook_id, step.resource.id)
+
+    def _recorded(self, step: ChangeStep, outcome: StepOutcome, change: Change | None = None) -> StepOutcome:
+        """Append the write (or restore) to the audit chain with its before/after digests: evidence of the change."""
+        assert step.change is not None
+        record_change(
+            self.ctx.audit,
+            self.ctx.snapshots,
+            campaign_id=activity.info().workflow_id or "",
+            tenant_key=step.tenant_key,
+            fingerprint=self._fingerprint(step),
+            change=change or step.change,
+            result=outcome.outcome,
+            detail=outcome.detail,
+        )
+        return outcome
 
     @activity.defn(name="restore_change")
     async def restore_change(self, step: ChangeStep) -> Change:
@@ -184,15 +207,20 @@ class RemediationActivities:
             async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                 await action.restore(session.http, step.resource.id, change.before)
                 if await action.holds(session.http, step.resource.id, change.before):
-                    return change.model_copy(
+                    done = change.model_copy(
                         update={"outcome": Outcome.restored, "detail": f"restored: {change.detail}"}
                     )
-                return change.model_copy(
-                    update={
-                        "outcome": Outcome.restore_failed,
-                        "detail": "re-read after restore differs from the capture",
-                    }
-                )
+                else:
+                    done = change.model_copy(
+                        update={
+                            "outcome": Outcome.restore_failed,
+                            "detail": "re-read after restore differs from the capture",
+                        }
+                    )
+        # a restore writes the captured state back: its before is what the change wrote
+        undo = change.model_copy(update={"before": change.after, "after": change.before})
+        self._recorded(step, StepOutcome(outcome=done.outcome, detail=done.detail), undo)
+        return done
 
     @activity.defn(name="plan_campaign")
     async def plan_campaign(self, request: PlanInput) -> CampaignPlanDetail:

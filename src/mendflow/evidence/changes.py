@@ -1,0 +1,87 @@
+"""Changes and decisions as evidence: what a campaign wrote is an audit event, so the chain covers it.
+
+The change activity calls `record_change` once it has written and re-read a resource (and the restore activity
+once it has put the captured state back): the before and after states go to the snapshot store (redacted first:
+they are evidence copies, the workflow keeps its own for rollback) and an audit event carries their digests. An
+evidence bundle's `changes.jsonl` and `decisions.jsonl` are views of its audit segment (`changes_of`,
+`decisions_of`), so the verifier recomputes them from the chain instead of trusting them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mendflow.audit import AuditEvent, AuditLog
+from mendflow.evidence.snapshots import Snapshots
+from mendflow.models import Change, Outcome
+from mendflow.redaction import redact_value
+
+CHANGE_KIND = "campaign.change"
+"""Audit kind of a write (or restore) a campaign made on a vendor resource."""
+
+DECISION_KINDS = frozenset({"decision", "slack.decision"})
+"""Audit kinds of approvals and rejections (operator API / CLI, and Slack buttons)."""
+
+_CHANGE_FIELDS = ("tenant", "fingerprint", "resource", "resource_type", "action", "result", "before", "after")
+
+
+def record_change(
+    audit: AuditLog,
+    snapshots: Snapshots,
+    *,
+    campaign_id: str,
+    tenant_key: str,
+    fingerprint: str,
+    change: Change,
+    result: Outcome,
+    detail: str = "",
+) -> dict[str, Any]:
+    """Store `change.before`/`change.after` by digest and append the change to the audit chain."""
+    before = snapshots.put_lines([redact_value(change.before)])
+    after = snapshots.put_lines([redact_value(change.after)])
+    return audit.append(
+        AuditEvent(
+            kind=CHANGE_KIND,
+            outcome="accepted" if result in (Outcome.verified, Outcome.restored) else "error",
+            reason=detail,
+            channel="worker",
+            campaign_id=campaign_id,
+            details={
+                "tenant": tenant_key,
+                "fingerprint": fingerprint,
+                "resource": change.resource.id,
+                "resource_type": change.resource.type,
+                "action": change.action,
+                "result": result.value,
+                "before": before,
+                "after": after,
+            },
+        )
+    )
+
+
+def changes_of(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `changes.jsonl` entries of an audit segment, in chain order."""
+    out = []
+    for record in records:
+        if record.get("kind") != CHANGE_KIND:
+            continue
+        details = record.get("details") or {}
+        entry = {"at": record.get("at"), "campaign": record.get("campaign_id", "")}
+        entry.update({name: details.get(name) for name in _CHANGE_FIELDS})
+        out.append(entry)
+    return out
+
+
+def decisions_of(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `decisions.jsonl` entries of an audit segment (the records themselves), in chain order."""
+    return [record for record in records if record.get("kind") in DECISION_KINDS]
+
+
+def snapshot_digests(changes: Iterable[dict[str, Any]]) -> list[str]:
+    """Every snapshot the changes refer to, sorted, once each."""
+    return sorted({d for c in changes for d in (c.get("before"), c.get("after")) if isinstance(d, str) and d})
+
+
+__all__ = ["CHANGE_KIND", "DECISION_KINDS", "changes_of", "decisions_of", "record_change", "snapshot_digests"]
