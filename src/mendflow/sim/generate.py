@@ -231,8 +231,8 @@ def github_tenant(*, repos: int = 300, members: int = 1_500, seed: int = 7) -> J
         people.append(user)
     owner = next(iter(section["memberships"]))
     admins = {p["login"]: _renamed(section["memberships"][owner], owner, p["login"]) for p in people[:10]}
-    for membership in admins.values():
-        membership["role"] = "admin"
+    for person, membership in zip(people, admins.values(), strict=False):
+        membership.update(role="admin", user=copy.deepcopy(person))  # the member's own user, as GitHub answers
     out_repos = []
     for n in range(repos):
         template = section["repos"][n % len(section["repos"])]

@@ -151,10 +151,18 @@ class GithubState:
         return [public(u) for u in out]
 
     def membership(self, login: str) -> JSON:
+        """The stored membership; a member the tenant file gives none has GitHub's plain active `member` one."""
         for key, found in self.memberships.items():
             if same(key, login):
                 return found
-        raise not_found()
+        if not self.is_member(login):
+            raise not_found()
+        user = self.user(login)
+        return {
+            "url": f"https://api.github.com/orgs/{self.login}/memberships/{user['login']}", "state": "active",
+            "role": "member", "organization_url": f"https://api.github.com/orgs/{self.login}",
+            "organization": self.org_simple(), "user": user,
+        }  # fmt: skip
 
     def set_membership(self, login: str, role: str) -> JSON:
         if role not in ("admin", "member"):
@@ -171,6 +179,8 @@ class GithubState:
                 "organization": self.org_simple(), "user": user,
             }  # fmt: skip
             self.memberships[user["login"]] = found
+        if not any(same(key, login) for key in self.memberships):
+            self.memberships[found["user"]["login"]] = found  # an implicit membership becomes a stored one
         found["role"] = role
         return found
 
