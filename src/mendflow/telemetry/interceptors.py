@@ -1,0 +1,161 @@
+"""Worker interceptors: context for logs and spans, activity timings, SSPM facts, campaign outcomes.
+
+One place instead of a line in every activity and workflow:
+- each activity runs with its tenant, playbook, action, finding and resource bound to structlog's context
+  variables (every log line it writes carries them) and set as the `WorkScope` its spans carry; its duration is
+  recorded by activity and outcome; after the scan and settle activities the SSPM facts are written
+  (`telemetry.scan_facts`);
+- each campaign workflow records its outcome when it closes and how long its approval gate waited when a
+  decision ends it, never while replaying (history replays must not count twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from temporalio import activity, workflow
+from temporalio.exceptions import CancelledError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    ExecuteWorkflowInput,
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from mendflow.store import Database
+from mendflow.telemetry import metrics, scan_facts
+from mendflow.telemetry.tracing import WorkScope, scoped
+
+CAMPAIGN_WORKFLOW = "RemediationWorkflow"
+DECIDE_UPDATE = "decide"
+DECIDED = {"approved": "approve", "rejected": "reject"}
+
+
+def scope_of(argument: Any) -> WorkScope:
+    """What an activity's input model says it works on (fields absent from the model do not apply)."""
+    change = getattr(argument, "change", None)
+    resource = getattr(argument, "resource", None)
+    return WorkScope(
+        tenant=getattr(argument, "tenant_key", None),
+        playbook=getattr(argument, "playbook_id", None),
+        action=getattr(change, "action", None) or getattr(argument, "action", None),
+        fingerprint=getattr(argument, "fingerprint", None),
+        resource=getattr(resource, "id", None),
+    )
+
+
+class _ActivityTelemetry(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, database: Database | None) -> None:
+        super().__init__(next)
+        self._database = database
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        argument = input.args[0] if input.args else None
+        scope = scope_of(argument)
+        context = {
+            "tenant": scope.tenant,
+            "workflow_id": info.workflow_id,
+            "run_id": info.workflow_run_id,
+            "activity": info.activity_type,
+            "finding": scope.fingerprint,
+            "playbook": scope.playbook,
+        }
+        started = time.perf_counter()
+        outcome = "completed"
+        try:
+            with structlog.contextvars.bound_contextvars(**{k: v for k, v in context.items() if v}), scoped(scope):
+                result = await super().execute_activity(input)
+        except (CancelledError, asyncio.CancelledError):
+            outcome = "cancelled"
+            raise
+        except BaseException as err:
+            outcome = type(err).__name__
+            raise
+        finally:
+            metrics.activity_duration.record(
+                time.perf_counter() - started, {"activity": info.activity_type, "outcome": outcome}
+            )
+        if self._database is not None:
+            self._record_facts(info.activity_type, argument, result)
+        return result
+
+    def _record_facts(self, name: str, argument: Any, result: Any) -> None:
+        assert self._database is not None
+        tenant = getattr(argument, "tenant_key", None)
+        if tenant is None:
+            return
+        if name == "collect_inventory":
+            scan_facts.record_inventory(
+                self._database,
+                tenant,
+                resources=result.resources,
+                expected=result.collections_expected,
+                read=result.collections_read,
+            )
+        elif name == "reconcile_findings":
+            scan_facts.record_reconciled(self._database, tenant, seen_at=argument.seen_at)
+        elif name == "settle_findings":
+            scan_facts.record_settled(self._database, tenant, argument.statuses, now=datetime.now(UTC))
+
+
+class _CampaignTelemetry(WorkflowInboundInterceptor):
+    """Campaign outcome and approval wait, recorded outside replay."""
+
+    _playbook = "unknown"
+    _decided = False
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        info = workflow.info()
+        if info.workflow_type != CAMPAIGN_WORKFLOW:
+            return await super().execute_workflow(input)
+        self._playbook = (getattr(input.args[0], "playbook_id", None) if input.args else None) or "unknown"
+        try:
+            result = await super().execute_workflow(input)
+        except workflow.ContinueAsNewError:
+            raise
+        except BaseException:
+            self._record(lambda: metrics.record_campaign(playbook=self._playbook, outcome="error"))
+            raise
+        outcome = getattr(result, "outcome", None) or "unknown"
+        self._record(lambda: metrics.record_campaign(playbook=self._playbook, outcome=outcome))
+        return result
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        result = await super().handle_update_handler(input)
+        if input.update == DECIDE_UPDATE and not self._decided:
+            verdict = DECIDED.get(getattr(result, "state", ""))
+            if verdict is not None:
+                self._decided = True
+                waited = (workflow.now() - workflow.info().start_time).total_seconds()
+                self._record(lambda: metrics.record_approval_wait(waited, playbook=self._playbook, verdict=verdict))
+        return result
+
+    @staticmethod
+    def _record(record: Any) -> None:
+        if workflow.unsafe.is_replaying():
+            return
+        with workflow.unsafe.sandbox_unrestricted():
+            record()
+
+
+class WorkerTelemetry(Interceptor):
+    """The worker's telemetry interceptor; `database`: where SSPM facts go (None: record none)."""
+
+    def __init__(self, database: Database | None = None) -> None:
+        self.database = database
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ActivityTelemetry(next, self.database)
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        return _CampaignTelemetry
