@@ -36,6 +36,7 @@ import httpx
 
 from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, VendorError
 from mendflow.telemetry import get_logger
+from mendflow.telemetry.vendor_calls import observe_vendor_call
 
 log = get_logger(__name__)
 
@@ -344,58 +345,62 @@ class VendorHttp:
         if "://" in shown:
             shown = httpx.URL(shown).path
         bucket = self.rate_limits.bucket(shown)
-        attempt = 0
-        limited = 0
-        while True:
-            self._spend(method, shown)
-            await self._pace(bucket)
-            try:
-                async with self._gate:
-                    response = await self._answer(method, path, json=json, params=params)
-            except (httpx.TimeoutException, httpx.TransportError) as err:
-                if attempt + 1 >= self.retries.attempts:
-                    raise ConnectionProblem(
-                        f"{self.vendor} API at {self.base_url} did not answer {method} {shown} "
-                        f"({type(err).__name__}); check the base URL and that the service is up"
-                    ) from None
-                await self._wait(self.retries.delay(attempt))
-                attempt += 1
-                continue
-            self.rate_limits.observe(self._rates[bucket], response)
-            wait = self.rate_limits.wait_seconds(response, now=self.clock())
-            if wait is not None:
-                if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:
-                    raise VendorError(
-                        f"rate limited for {wait:.0f}s; giving up this attempt",
-                        status=response.status_code,
-                        method=method,
-                        path=shown,
-                    )
-                log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
-                await self._wait(wait)
-                self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
-                limited += 1
-                continue
-            if response.status_code >= 500 and attempt + 1 < self.retries.attempts:
-                await self._wait(self.retries.delay(attempt))
-                attempt += 1
-                continue
-            checked = self._check(response, method, shown, allow_404=allow_404)
-            if not parse or checked.status_code in (204, 404) or not checked.content:
-                return checked, None
-            try:
-                return checked, checked.json()
-            except ValueError:
-                # A body cut off in transit (or garbled by a proxy) is transient: ask again.
-                if attempt + 1 >= self.retries.attempts:
-                    raise VendorError(
-                        "answer is not valid JSON (truncated?) after retries",
-                        status=checked.status_code,
-                        method=method,
-                        path=shown,
-                    ) from None
-                await self.sleep(self.retries.delay(attempt))
-                attempt += 1
+        with observe_vendor_call(self.vendor, method, shown) as call:
+            attempt = 0
+            limited = 0
+            while True:
+                self._spend(method, shown)
+                await self._pace(bucket)
+                try:
+                    async with self._gate:
+                        response = await self._answer(method, path, json=json, params=params)
+                except (httpx.TimeoutException, httpx.TransportError) as err:
+                    call.unanswered()
+                    if attempt + 1 >= self.retries.attempts:
+                        raise ConnectionProblem(
+                            f"{self.vendor} API at {self.base_url} did not answer {method} {shown} "
+                            f"({type(err).__name__}); check the base URL and that the service is up"
+                        ) from None
+                    await self._wait(self.retries.delay(attempt))
+                    attempt += 1
+                    continue
+                call.answered(response.status_code)
+                self.rate_limits.observe(self._rates[bucket], response)
+                wait = self.rate_limits.wait_seconds(response, now=self.clock())
+                if wait is not None:
+                    if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:
+                        raise VendorError(
+                            f"rate limited for {wait:.0f}s; giving up this attempt",
+                            status=response.status_code,
+                            method=method,
+                            path=shown,
+                        )
+                    log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
+                    call.rate_limited(wait)
+                    await self._wait(wait)
+                    self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
+                    limited += 1
+                    continue
+                if response.status_code >= 500 and attempt + 1 < self.retries.attempts:
+                    await self._wait(self.retries.delay(attempt))
+                    attempt += 1
+                    continue
+                checked = self._check(response, method, shown, allow_404=allow_404)
+                if not parse or checked.status_code in (204, 404) or not checked.content:
+                    return checked, None
+                try:
+                    return checked, checked.json()
+                except ValueError:
+                    # A body cut off in transit (or garbled by a proxy) is transient: ask again.
+                    if attempt + 1 >= self.retries.attempts:
+                        raise VendorError(
+                            "answer is not valid JSON (truncated?) after retries",
+                            status=checked.status_code,
+                            method=method,
+                            path=shown,
+                        ) from None
+                    await self.sleep(self.retries.delay(attempt))
+                    attempt += 1
 
     def _check(self, response: httpx.Response, method: str, path: str, *, allow_404: bool) -> httpx.Response:
         status = response.status_code
