@@ -140,12 +140,15 @@ class FindingsLedger:
         seen_at: datetime,
         read: Collection[str] | None = None,
         complete: bool = True,
+        covered: Collection[str] = (),
     ) -> Reconciliation:
         """Record a scan's findings and resolve the ones of evaluated `rules` that are really gone.
 
         `read` is the set of resource ids the scan read (None: unknown); `complete` is False when the scan had
         coverage gaps. A missing finding whose resource was read is fixed; one whose resource was not read is
-        deleted only if the scan was complete, and otherwise stays open (`unverified`).
+        deleted only if the scan was complete, and otherwise stays open (`unverified`). `covered` (targeted
+        rescans): ids each read completely with everything under it; a finding there whose resource was not read is
+        about a deleted resource, even though the scan as a whole was not complete.
         """
         evaluated = set(rules)
         current = {f.fingerprint: f for f in findings_now}
@@ -206,6 +209,8 @@ class FindingsLedger:
                 if read is not None and resource_id in read:
                     verified = status is FindingStatus.remediating and marked == Resolution.fixed_by_mendflow.value
                     reason = Resolution.fixed_by_mendflow if verified else Resolution.fixed_elsewhere
+                elif any(resource_id == scope or resource_id.startswith(scope + "/") for scope in covered):
+                    reason = Resolution.resource_deleted
                 elif complete:
                     reason = Resolution.resource_deleted if read is not None else Resolution.gone
                 else:
