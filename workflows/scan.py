@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.routing import Activity, queue_of
@@ -21,12 +20,11 @@ with workflow.unsafe.imports_passed_through():
         EvaluateResult,
         ReconcileInput,
         ReconcileResult,
-        RemediationInput,
         ScanInput,
         ScanResult,
     )
 
-    from .remediation import RemediationWorkflow
+    from .launch import start_campaigns
 
 READ_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=5
@@ -70,28 +68,9 @@ class ScanWorkflow:
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=READ_RETRY,
         )
-        started: list[str] = []
-        existing: list[str] = []
-        for campaign in reconciled.campaigns:
-            try:
-                await workflow.start_child_workflow(
-                    RemediationWorkflow.run,
-                    RemediationInput(
-                        campaign_id=campaign.campaign_id,
-                        tenant_key=request.tenant_key,
-                        playbook_id=campaign.playbook_id,
-                        findings=campaign.findings,
-                        findings_digest=campaign.findings_digest,
-                        findings_count=campaign.findings_count,
-                        requested_by=f"scan:{workflow.info().workflow_id}",
-                    ),
-                    id=campaign.campaign_id,
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                )
-                started.append(campaign.campaign_id)
-            except WorkflowAlreadyStartedError:
-                existing.append(campaign.campaign_id)
+        started, existing = await start_campaigns(
+            reconciled.campaigns, tenant_key=request.tenant_key, requested_by=f"scan:{workflow.info().workflow_id}"
+        )
         workflow.logger.info(
             "scan done", extra={"resources": collected.resources, "findings": evaluated.count, "campaigns": started}
         )

@@ -54,6 +54,8 @@ class CollectResult(Message):
     collections_read: int = 0
     coverage: float = 1.0
     """collections_read / collections_expected: below 1.0 the inventory has gaps (see `gaps`)."""
+    covered: list[str] = Field(default_factory=list)
+    """Targeted collections: ids read completely with everything under them (see `connectors.targeted`)."""
 
 
 class EvaluateInput(Message):
@@ -82,6 +84,9 @@ class ReconcileInput(Message):
     (empty: unknown, as in histories recorded before this field)."""
     complete: bool = True
     """False when the scan had coverage gaps: then a resource that was not read keeps its findings open."""
+    covered: list[str] = Field(default_factory=list)
+    """Targeted rescans: ids read completely with everything under them; a finding there whose resource was not
+    read resolves as deleted (nothing outside them resolves unless read)."""
 
 
 class CampaignPlan(Message):
@@ -119,6 +124,58 @@ class ScanResult(Message):
     campaigns_existing: list[str]
     gaps: list[str]
     evaluation_errors: int
+
+
+# --- targeted rescans -------------------------------------------------------------------------------------
+
+
+class RescanRequest(Message):
+    """Resources a trigger (a vendor webhook) asks to re-read: the signal a `RescanWorkflow` accumulates."""
+
+    targets: list[str]
+    """Canonical API paths of resources or sub-collections (`connectors.targeted`)."""
+    source: str = ""
+    """What asked, for the log: `github delivery <id>`, `okta event <id>` (never the payload)."""
+
+
+class RescanInput(Message):
+    """One tenant's targeted-rescan workflow (id `mendflow-rescan:<tenant key>`, started by signal-with-start)."""
+
+    tenant_key: str
+    debounce: timedelta = timedelta(milliseconds=250)
+    """How long the first request of a burst waits for others, so a burst for one resource is one rescan."""
+    idle: timedelta = timedelta(minutes=5)
+    """The workflow completes after this long without requests (the next request starts a new run)."""
+    pending: list[str] = Field(default_factory=list)
+    """Targets carried across continue-as-new."""
+
+
+class TargetedCollectInput(Message):
+    tenant_key: str
+    targets: list[str]
+    """Canonical API paths to read (each at most once)."""
+
+
+class RescanBatch(Message):
+    """One targeted rescan: what it read and what it changed in the ledger."""
+
+    targets: list[str]
+    requests: int
+    resources: int
+    findings: int
+    new: int
+    gone: int
+    campaigns_started: list[str]
+    requests_coalesced: int
+    """How many signalled requests this one rescan served."""
+
+
+class RescanStatus(Message):
+    """The `status` query of a RescanWorkflow run."""
+
+    batches: list[RescanBatch]
+    """This run's rescans, oldest first (the last 100)."""
+    pending: list[str]
 
 
 # --- remediation ------------------------------------------------------------------------------------------
