@@ -4,6 +4,8 @@ Every action here sets a few fields of one vendor object. It captures exactly th
 (`before`), writes only when the current value differs (so repeating it after a crash changes nothing), verifies
 by re-reading, and restores by writing `before` back — again only if it differs.
 
+Each step runs in a span (`prepare|apply|verify|restore <action>`) holding its vendor calls.
+
 How the write goes out is the only thing vendors vary, so it is one overridable method (`send`):
 
     FieldAction        PATCH/PUT `body(fields)` to `write_path` (GitHub settings, hook configs)
@@ -22,6 +24,7 @@ from typing import Any
 from mendflow.actions import ActionParams, ActionSpec
 from mendflow.connectors.http import VendorHttp
 from mendflow.errors import ActionError
+from mendflow.telemetry.tracing import step_span
 
 Fields = dict[str, Any]
 
@@ -53,7 +56,8 @@ class FieldAction:
 
     async def capture(self, http: VendorHttp, resource_id: str, params: ActionParams) -> Fields:
         """The prior state of exactly the fields this action will write."""
-        return await self.current(http, resource_id, list(params.as_body()))
+        with step_span("prepare", self.spec.name):
+            return await self.current(http, resource_id, list(params.as_body()))
 
     async def send(self, http: VendorHttp, resource_id: str, obj: Any, target: Fields) -> None:
         """Write `target`; `obj` is the object as just read."""
@@ -61,21 +65,24 @@ class FieldAction:
 
     async def write(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
         """Make the fields equal `target`; return False (and write nothing) when they already are."""
-        obj = await self.read(http, resource_id)
-        if self.read_fields(obj, list(target)) == target:
-            return False
-        await self.send(http, resource_id, obj, target)
-        return True
+        with step_span("apply", self.spec.name):
+            obj = await self.read(http, resource_id)
+            if self.read_fields(obj, list(target)) == target:
+                return False
+            await self.send(http, resource_id, obj, target)
+            return True
 
     async def apply(self, http: VendorHttp, resource_id: str, params: ActionParams) -> bool:
         return await self.write(http, resource_id, params.as_body())
 
     async def restore(self, http: VendorHttp, resource_id: str, before: Fields) -> bool:
-        return await self.write(http, resource_id, before)
+        with step_span("restore", self.spec.name):
+            return await self.write(http, resource_id, before)
 
     async def holds(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
         """Re-read and compare: does the resource now carry `target`?"""
-        return await self.current(http, resource_id, list(target)) == target
+        with step_span("verify", self.spec.name):
+            return await self.current(http, resource_id, list(target)) == target
 
 
 def read_paths(paths: Mapping[str, tuple[str, ...]]) -> Callable[[Any, list[str]], Fields]:
