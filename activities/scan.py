@@ -15,6 +15,7 @@ from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbook import Mode
 from mendflow.risk import score_findings, scoring_ids
+from mendflow.rules import Demand
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlan,
@@ -60,7 +61,8 @@ class ScanActivities:
         writer = self.ctx.snapshots.writer()
         try:
             async with open_session(connection) as session:
-                async for resource in session.collector.collect():
+                # only the sub-collections some loaded rule could use (findings as a full collection's)
+                async for resource in session.collector.collect(Demand(self.ctx.rules)):
                     writer.write(resource.model_dump(mode="json"))
                     if writer.count % HEARTBEAT_EVERY == 0:
                         activity.heartbeat(writer.count)

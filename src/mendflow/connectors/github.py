@@ -3,6 +3,11 @@
 `GithubCollector.collect()` yields `Resource`s as they arrive (so a scan can stream them to the snapshot store);
 `fetch(ref)` re-reads one resource the same way, for verification after a change.
 Resource ids are canonical API paths (docs/tenant-format.md).
+
+Given a `Demand` (the loaded rules), `collect` reads a repository's default-branch protection and rulesets only
+when some rule could still flag the repository with them (`rules/demand.py`; with the shipped playbooks: not for
+archived repositories), and its hooks, deploy keys and collaborators only when a rule applies to that type. A
+fact skipped this way is absent from `related` and is not a coverage gap: no loaded rule's outcome depends on it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
 from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
+from mendflow.rules.demand import Demand
 
 API_VERSION = "2022-11-28"
 MAX_PER_PAGE = 100
@@ -24,6 +30,7 @@ PAGE = {"per_page": MAX_PER_PAGE}
 REPO_BATCH = 16
 """Repositories whose sub-collections are read at once: enough to keep the concurrency gate busy, few enough that
 a 300-repository org never holds more than one batch of answers in memory."""
+PROTECTION = (("related", "default_branch_protection"), ("related", "default_branch_rulesets"))
 
 
 def github_http(connection: TenantConnection, token: str, *, max_concurrency: int | None = None) -> VendorHttp:
@@ -41,6 +48,14 @@ def github_http(connection: TenantConnection, token: str, *, max_concurrency: in
 
 def _repo_summary(repo: dict[str, Any]) -> dict[str, Any]:
     return {k: repo.get(k) for k in ("name", "private", "visibility", "archived")}
+
+
+async def _nothing() -> None:
+    """A sub-collection no loaded rule needs: not read (an empty listing, not a gap)."""
+
+
+async def _no_facts() -> dict[str, Any]:
+    return {}
 
 
 def ruleset_targets_branch(ruleset: dict[str, Any], branch: str, default_branch: str) -> bool:
@@ -79,8 +94,9 @@ class GithubCollector:
         """Read a whole collection; a 403/404 on it is a coverage gap, not a failure of the scan."""
         return await self.coverage.read_list(self.http, path, params={**PAGE, **params})
 
-    async def collect(self) -> AsyncIterator[Resource]:
-        """Yield every resource of the organization."""
+    async def collect(self, demand: Demand | None = None) -> AsyncIterator[Resource]:
+        """Yield every resource of the organization; with a `demand`, per-repository sub-collections only where a
+        loaded rule could use them (None: read everything)."""
         org = self.org
         org_obj = await self.http.get_json(f"/orgs/{org}")
         yield Resource(type="github.org", id=f"/orgs/{org}", data=org_obj)
@@ -127,7 +143,7 @@ class GithubCollector:
             # One batch of repos at a time, yielded in repo order for stable snapshots.
             for start in range(0, len(repos), self.batch):
                 chunk = repos[start : start + self.batch]
-                batches = await asyncio.gather(*(self._repo_resources(repo, outside_logins) for repo in chunk))
+                batches = await asyncio.gather(*(self._repo_resources(repo, outside_logins, demand) for repo in chunk))
                 for batch in batches:
                     for resource in batch:
                         yield resource
@@ -146,15 +162,25 @@ class GithubCollector:
             return
         self.coverage.read += 1
 
-    async def _repo_resources(self, repo: dict[str, Any], outside_logins: set[str]) -> list[Resource]:
+    async def _repo_resources(
+        self, repo: dict[str, Any], outside_logins: set[str], demand: Demand | None = None
+    ) -> list[Resource]:
         full = repo["full_name"]
         base = f"/repos/{full}"
         summary = _repo_summary(repo)
+
+        def wanted(kind: str) -> bool:
+            return demand is None or demand.wants(kind)
+
         hooks, keys, collaborators, related = await asyncio.gather(
-            self._optional_list(f"{base}/hooks"),
-            self._optional_list(f"{base}/keys"),
-            self._optional_list(f"{base}/collaborators", affiliation="all"),
-            self._default_branch_facts(repo),
+            self._optional_list(f"{base}/hooks") if wanted("github.repo_hook") else _nothing(),
+            self._optional_list(f"{base}/keys") if wanted("github.deploy_key") else _nothing(),
+            self._optional_list(f"{base}/collaborators", affiliation="all")
+            if wanted("github.collaborator")
+            else _nothing(),
+            self._default_branch_facts(repo)
+            if demand is None or demand.needs("github.repo", PROTECTION, data=repo)
+            else _no_facts(),
         )
         out = [Resource(type="github.repo", id=base, data=repo, related=related)]
         out += [

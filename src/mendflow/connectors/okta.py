@@ -5,9 +5,14 @@ each page's factors read concurrently, so a 20,000-user org never sits in memory
 for the users `GET /api/v1/iam/assignees/users` names (everyone else has none), falling back to every user when
 that list may not be read. `fetch(ref)` re-reads one resource the same way, for verification after a change.
 
+Given a `Demand` (the loaded rules), `collect` reads a user's factors (and, without the assignee list, its roles)
+only when some rule could still flag the user with them (`rules/demand.py`): with the shipped playbooks, factors
+of role holders only. A sub-collection skipped this way is absent from `related` (null means it could not be read)
+and is not a coverage gap: no loaded rule's outcome depends on it.
+
 | type | id | `related` |
 |---|---|---|
-| `okta.user` | `/api/v1/users/{id}` | `roles` (role assignments), `factors` (null = could not be read) |
+| `okta.user` | `/api/v1/users/{id}` | `roles` (role assignments), `factors` (null: not readable; absent: not needed) |
 | `okta.group` | `/api/v1/groups/{id}` | — |
 | `okta.policy` | `/api/v1/policies/{id}` | — |
 | `okta.policy_rule` | `/api/v1/policies/{pid}/rules/{id}` | `policy` (`id`, `type`, `name`) |
@@ -26,11 +31,13 @@ from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
 from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
+from mendflow.rules.demand import Demand
 
 POLICY_TYPES = ("OKTA_SIGN_ON", "PASSWORD", "MFA_ENROLL", "ACCESS_POLICY")
 MAX_LIMIT = {"users": 200, "groups": 10000, "apps": 200, "policies": 200, "rules": 200, "assignees": 100}
 """Okta's largest page sizes: every list is read with them, so a scan makes the fewest requests possible."""
 USER_ROLES, USER_FACTORS = "/api/v1/users/{id}/roles", "/api/v1/users/{id}/factors"
+ROLES, FACTORS, OWNER_ROLES = ("related", "roles"), ("related", "factors"), ("related", "owner_roles")
 
 
 def okta_http(connection: TenantConnection, token: str, *, max_concurrency: int | None = None) -> VendorHttp:
@@ -91,8 +98,9 @@ class OktaCollector:
     async def _factors(self, user_id: str) -> list[Any] | None:
         return await self._list(f"/api/v1/users/{user_id}/factors", template=USER_FACTORS)
 
-    async def collect(self) -> AsyncIterator[Resource]:
-        """Yield every resource of the org: policies and rules, API tokens, apps, groups, then users."""
+    async def collect(self, demand: Demand | None = None) -> AsyncIterator[Resource]:
+        """Yield every resource of the org: policies and rules, API tokens, apps, groups, then users; with a
+        `demand`, per-user sub-collections only where a loaded rule could use them (None: read everything)."""
         assignees = await self._assignees()
         admin_ids = sorted(assignees or ())
         admin_roles = dict(zip(admin_ids, await asyncio.gather(*(self._roles(u) for u in admin_ids)), strict=True))
@@ -117,8 +125,11 @@ class OktaCollector:
             roles: list[Any] | None = None
             if assignees is not None:
                 roles = admin_roles.get(owner, []) if owner in assignees else []
-            elif owner:
+            elif owner and (demand is None or demand.needs("okta.api_token", [OWNER_ROLES], data=token)):
                 roles = await self._roles(owner)
+            elif owner:
+                yield Resource(type="okta.api_token", id=f"/api/v1/api-tokens/{token['id']}", data=token)
+                continue
             yield Resource(
                 type="okta.api_token",
                 id=f"/api/v1/api-tokens/{token['id']}",
@@ -132,18 +143,29 @@ class OktaCollector:
             yield Resource(type="okta.group", id=f"/api/v1/groups/{group['id']}", data=group)
 
         async for page in self._user_pages():
-            factors = await asyncio.gather(*(self._factors(u["id"]) for u in page))
             if assignees is None:
-                roles_of = await asyncio.gather(*(self._roles(u["id"]) for u in page))
+                facts = await asyncio.gather(*(self._user_roles_read(u, demand) for u in page))
             else:
-                roles_of = [admin_roles.get(u["id"], []) if u["id"] in assignees else [] for u in page]
-            for user, user_factors, user_roles in zip(page, factors, roles_of, strict=True):
+                facts = [{"roles": admin_roles.get(u["id"], []) if u["id"] in assignees else []} for u in page]
+            wanted = [
+                "roles" in known and (demand is None or demand.needs("okta.user", [FACTORS], data=u, related=known))
+                for u, known in zip(page, facts, strict=True)
+            ]
+            factors = await asyncio.gather(*(self._factors(u["id"]) for u, w in zip(page, wanted, strict=True) if w))
+            read = iter(factors)
+            for user, known, want in zip(page, facts, wanted, strict=True):
                 yield Resource(
                     type="okta.user",
                     id=f"/api/v1/users/{user['id']}",
                     data=user,
-                    related={"roles": user_roles, "factors": user_factors},
+                    related={**known, "factors": next(read)} if want else known,
                 )
+
+    async def _user_roles_read(self, user: dict[str, Any], demand: Demand | None) -> dict[str, Any]:
+        """A user's roles read one by one (no assignee list): only if a rule could use them or the factors."""
+        if demand is not None and not demand.needs("okta.user", [ROLES, FACTORS], data=user):
+            return {}
+        return {"roles": await self._roles(user["id"])}
 
     async def _user_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
         path = "/api/v1/users"

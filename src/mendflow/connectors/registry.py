@@ -21,6 +21,7 @@ from mendflow.connectors.okta import OktaCollector, okta_http
 from mendflow.connectors.okta_actions import OKTA_ACTIONS
 from mendflow.errors import ActionError, InputError
 from mendflow.models import Resource, ResourceRef
+from mendflow.rules.demand import Demand
 
 
 class Collector(Protocol):
@@ -32,7 +33,7 @@ class Collector(Protocol):
     @property
     def coverage(self) -> Coverage: ...
 
-    def collect(self) -> AsyncIterator[Resource]: ...
+    def collect(self, demand: Demand | None = None) -> AsyncIterator[Resource]: ...
 
     async def fetch(self, ref: ResourceRef) -> Resource | None: ...
 
