@@ -11,6 +11,7 @@ from temporalio.service import TLSConfig
 
 from mendflow.codec import PayloadKeys, data_converter
 from mendflow.errors import ConnectionProblem
+from mendflow.telemetry.tracing import tracing_interceptor
 
 TASK_QUEUE = "mendflow"
 
@@ -49,6 +50,8 @@ async def connect(settings: TemporalSettings) -> Client:
             namespace=settings.namespace,
             tls=settings.tls_config(),
             data_converter=converter,
+            # traces client → workflow → activity; workers built from this client inherit it
+            interceptors=[tracing_interceptor()],
         )
     except Exception as err:  # the SDK raises RuntimeError with a long gRPC text; keep the user's line short
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
