@@ -13,6 +13,7 @@ from mendflow.audit import AuditEvent, AuditLog
 from mendflow.auth.proof import b64encode
 from mendflow.evidence.bundle import MANIFEST, SIGNATURE, Manifest, Signature, canonical, read_bundle, sha256
 from mendflow.evidence.changes import record_change
+from mendflow.evidence.keys import fingerprint, public_text
 from mendflow.evidence.snapshots import DatabaseSnapshotStore
 from mendflow.findings_store import FindingsLedger
 from mendflow.models import Change, Outcome, ResourceRef
@@ -99,9 +100,11 @@ def resign(bundle: Path, key: Ed25519PrivateKey, **manifest_changes: object) -> 
     files = read_bundle(bundle)
     manifest = Manifest.model_validate_json(files[MANIFEST])
     digests = {name: sha256(data) for name, data in files.items() if name not in (MANIFEST, SIGNATURE)}
-    manifest = manifest.model_copy(update={"files": dict(sorted(digests.items())), **manifest_changes})
+    manifest = Manifest.model_validate(
+        manifest.model_dump(mode="json") | {"files": dict(sorted(digests.items()))} | manifest_changes
+    )
     body = canonical(manifest.model_dump(mode="json")) + b"\n"
-    old = Signature.model_validate_json(files[SIGNATURE])
-    signature = old.model_copy(update={"signature": b64encode(key.sign(body))})
+    public = public_text(key)
+    signature = Signature(key_id=fingerprint(public), public_key=public, signature=b64encode(key.sign(body)))
     (bundle / MANIFEST).write_bytes(body)
     (bundle / SIGNATURE).write_bytes(canonical(signature.model_dump(mode="json")) + b"\n")
