@@ -18,16 +18,19 @@ from typing import Annotated
 import typer
 
 from mendflow.api.app import create_api_app, temporal_decider
-from mendflow.api.assemble import build_operator, signer_for
+from mendflow.api.assemble import build_operator, payload_codec, signer_for
 from mendflow.audit import AuditLog
 from mendflow.cli.environment import (
+    CodecOrigins,
     ConfigFile,
+    PayloadKeysText,
     TemporalAddress,
     TemporalNamespace,
     TemporalTls,
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
+    payload_keys,
 )
 from mendflow.cli.options import DatabaseUrl
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
@@ -110,6 +113,8 @@ def api(
         typer.Option("--api-tls-key", envvar="MENDFLOW_API_TLS_KEY", help="Private key of --api-tls-cert (PEM)."),
     ] = None,
     database: DatabaseUrl = None,
+    payload_keys_text: PayloadKeysText = None,
+    codec_origins: CodecOrigins = None,
 ) -> None:
     """Serve the operator API (/v1/…), POST /slack/interactivity and GET /healthz until Ctrl-C."""
     configure_logging()
@@ -138,6 +143,7 @@ def api(
                 tls_ca=tls_ca,
                 tls_cert=tls_cert,
                 tls_key=tls_key,
+                payload_keys=payload_keys(payload_keys_text),
             )
         )
         db = Database.open(database_url(data_dir, database))
@@ -153,6 +159,9 @@ def api(
             operator=build_operator(settings, ops, db),
             # Signed Slack requests already received, shared by every replica and kept across restarts.
             replay=StoredReplayCache(db),
+            # Operators' Temporal UI and CLI decrypt payloads here (only when they are encrypted).
+            codec=payload_codec(client),
+            codec_origins=codec_origins or (),
         )
         if cards is not None:
             await cards.check_auth()

@@ -53,6 +53,7 @@ PayloadKeysText = Annotated[
         envvar="MENDFLOW_PAYLOAD_KEYS",
         help="Encrypt Temporal payloads: ID=env:NAME or ID=file:/path, comma-separated; the first encrypts, every "
         "one decrypts (docs/security.md). Unset: payloads in clear text.",
+        metavar="ID=REF[,ID=REF…]",
         show_default=False,
     ),
 ]
@@ -63,6 +64,7 @@ CodecOrigins = Annotated[
         envvar="MENDFLOW_CODEC_CORS_ORIGINS",
         help="Origin of a Temporal UI allowed to call /codec/* from the browser (in the variable: separated by "
         "spaces).",
+        metavar="URL",
         show_default=False,
     ),
 ]

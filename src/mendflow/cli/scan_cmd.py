@@ -14,6 +14,7 @@ import typer
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
+from mendflow.cli.environment import PayloadKeysText, payload_keys
 from mendflow.cli.failures import explain
 from mendflow.cli.options import PlaybookPaths, load_or_fail
 from mendflow.errors import InputError
@@ -52,13 +53,20 @@ def scan(
         OutputFormat.table
     ),
     playbooks: PlaybookPaths = None,
+    payload_keys_text: PayloadKeysText = None,
 ) -> None:
     """Scan a tenant: offline from a tenant file, or through Temporal with --tenant."""
     if (tenant_file is None) == (tenant is None):
         raise InputError("give exactly one of --tenant-file F (offline) or --tenant KEY (through Temporal)")
     if tenant is not None:
         asyncio.run(
-            _scan_through_temporal(tenant, TemporalSettings(address=temporal_address, namespace=namespace), output)
+            _scan_through_temporal(
+                tenant,
+                TemporalSettings(
+                    address=temporal_address, namespace=namespace, payload_keys=payload_keys(payload_keys_text)
+                ),
+                output,
+            )
         )
         return
     assert tenant_file is not None

@@ -13,14 +13,17 @@ import typer
 from mendflow.auth.refusals import audit_refusals
 from mendflow.cli.environment import (
     ConfigFile,
+    PayloadKeysText,
     TemporalAddress,
     TemporalNamespace,
     TemporalTls,
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
+    payload_keys,
 )
 from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fail
+from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
@@ -100,7 +103,9 @@ def up(
                 where = f" --data-dir {data_dir}" + (f" --config {config}" if config else "")
                 typer.echo(f"operators: mendflow tokens create --person NAME --role approver{where}, then "
                            f"export MENDFLOW_TOKEN=… and mendflow status --api-url {stack.api.base_url}")  # fmt: skip
-            typer.echo("scan with: mendflow scan --tenant KEY --temporal-address " + server.address)
+            key = (data_dir / KEY_FILE).resolve()
+            typer.echo(f"scan with: mendflow scan --tenant KEY --temporal-address {server.address} "
+                       f"--payload-keys {EMBEDDED_KEY_ID}=file:{key}")  # fmt: skip
             typer.echo("Ctrl-C to stop.")
             await _until_interrupted()
 
@@ -154,6 +159,7 @@ def worker(
             help="Roles this worker serves, comma-separated: scan, remediation, integrations (default: all).",
         ),
     ] = EVERY_ROLE,
+    payload_keys_text: PayloadKeysText = None,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
@@ -161,7 +167,13 @@ def worker(
     loaded = load_or_fail(playbooks)
     registry = TenantRegistry.from_file(tenants)
     settings = TemporalSettings(
-        address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+        address=temporal_address,
+        namespace=namespace,
+        tls=tls,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        payload_keys=payload_keys(payload_keys_text),
     )
 
     if health_port is not None:
