@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from mendflow.cli import (
     api_cmd,
+    evidence_cmd,
     findings_cmd,
     operate_cmd,
     plan_cmd,
@@ -69,6 +70,7 @@ app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(tokens_cmd.app, name="tokens")
 app.add_typer(schedules_cmd.app, name="schedules")
+app.add_typer(evidence_cmd.app, name="evidence")
 
 
 def _debugging() -> bool:
