@@ -46,5 +46,10 @@ class StoredReplayCache:
             nested.commit()
         return True
 
+    def forget(self, key: str) -> None:
+        """Drop `key` (a webhook delivery whose handling failed, so the vendor's retry is not a replay)."""
+        with self.db.write() as conn:
+            conn.execute(sa.delete(replay_cache).where(replay_cache.c.key == key))
+
 
 __all__ = ["StoredReplayCache"]
