@@ -5,14 +5,15 @@ One place instead of a line in every activity and workflow:
   variables (every log line it writes carries them) and set as the `WorkScope` its spans carry; its duration is
   recorded by activity and outcome; after the scan and settle activities the SSPM facts are written
   (`telemetry.scan_facts`);
-- each campaign workflow records its outcome when it closes and how long its approval gate waited when a
-  decision ends it, never while replaying (history replays must not count twice).
+- each campaign workflow records its outcome when it settles in a finished state and how long its approval gate
+  waited when a decision ends it, never while replaying (history replays must not count twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,16 +26,21 @@ from temporalio.worker import (
     ExecuteWorkflowInput,
     HandleUpdateInput,
     Interceptor,
+    StartActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
 )
 
 from mendflow.store import Database
 from mendflow.telemetry import metrics, scan_facts
 from mendflow.telemetry.tracing import WorkScope, scoped
+from mendflow.workflows.remediation import FINISHED
 
 CAMPAIGN_WORKFLOW = "RemediationWorkflow"
 DECIDE_UPDATE = "decide"
+STATUS_QUERY = "status"
+SETTLE_ACTIVITY = "settle_findings"
 DECIDED = {"approved": "approve", "rejected": "reject"}
 
 
@@ -107,26 +113,29 @@ class _ActivityTelemetry(ActivityInboundInterceptor):
 
 
 class _CampaignTelemetry(WorkflowInboundInterceptor):
-    """Campaign outcome and approval wait, recorded outside replay."""
+    """Campaign outcomes and approval wait, recorded outside replay.
 
-    _playbook = "unknown"
-    _decided = False
+    An outcome is counted when the campaign settles its ledger in a finished state (the end of its rollout, not
+    the end of its retention window days later); a later rollback settles again and counts `rolled_back`.
+    """
+
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        self._playbook = "unknown"
+        self._decided = False
+        self._counted: set[str] = set()
+        super().init(_SettleWatch(outbound, self))
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-        info = workflow.info()
-        if info.workflow_type != CAMPAIGN_WORKFLOW:
+        if workflow.info().workflow_type != CAMPAIGN_WORKFLOW:
             return await super().execute_workflow(input)
         self._playbook = (getattr(input.args[0], "playbook_id", None) if input.args else None) or "unknown"
         try:
-            result = await super().execute_workflow(input)
-        except workflow.ContinueAsNewError:
+            return await super().execute_workflow(input)
+        except (workflow.ContinueAsNewError, asyncio.CancelledError):
             raise
         except BaseException:
-            self._record(lambda: metrics.record_campaign(playbook=self._playbook, outcome="error"))
+            self.count("error")
             raise
-        outcome = getattr(result, "outcome", None) or "unknown"
-        self._record(lambda: metrics.record_campaign(playbook=self._playbook, outcome=outcome))
-        return result
 
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
         result = await super().handle_update_handler(input)
@@ -135,15 +144,42 @@ class _CampaignTelemetry(WorkflowInboundInterceptor):
             if verdict is not None:
                 self._decided = True
                 waited = (workflow.now() - workflow.info().start_time).total_seconds()
-                self._record(lambda: metrics.record_approval_wait(waited, playbook=self._playbook, verdict=verdict))
+                playbook = self._playbook
+                _outside_replay(lambda: metrics.record_approval_wait(waited, playbook=playbook, verdict=verdict))
         return result
 
-    @staticmethod
-    def _record(record: Any) -> None:
-        if workflow.unsafe.is_replaying():
+    def settling(self) -> None:
+        """The campaign is about to settle its ledger: count its outcome if it has finished."""
+        status = workflow.get_query_handler(STATUS_QUERY)
+        state = getattr(status(), "state", None) if status is not None else None
+        if isinstance(state, str) and state in FINISHED:
+            self.count(state)
+
+    def count(self, outcome: str) -> None:
+        if workflow.info().workflow_type != CAMPAIGN_WORKFLOW or outcome in self._counted:
             return
-        with workflow.unsafe.sandbox_unrestricted():
-            record()
+        self._counted.add(outcome)
+        playbook = self._playbook
+        _outside_replay(lambda: metrics.record_campaign(playbook=playbook, outcome=outcome))
+
+
+class _SettleWatch(WorkflowOutboundInterceptor):
+    def __init__(self, next: WorkflowOutboundInterceptor, campaign: _CampaignTelemetry) -> None:
+        super().__init__(next)
+        self._campaign = campaign
+
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
+        if input.activity == SETTLE_ACTIVITY:
+            self._campaign.settling()
+        return super().start_activity(input)
+
+
+def _outside_replay(record: Callable[[], None]) -> None:
+    """Metrics are a side effect: a replayed history must not count again."""
+    if workflow.unsafe.is_replaying():
+        return
+    with workflow.unsafe.sandbox_unrestricted():
+        record()
 
 
 class WorkerTelemetry(Interceptor):

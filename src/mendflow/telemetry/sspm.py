@@ -1,6 +1,6 @@
 """SSPM indicators read from the shared store at scrape time, so every API replica reports the same numbers.
 
-    M1  mendflow.inventory.coverage        collections read / expected in each tenant's latest inventory
+    M1  mendflow.inventory.coverage.ratio  collections read / expected in each tenant's latest inventory
         mendflow.inventory.resources       resources in that inventory
     M4  mendflow.findings.open             open findings by tenant and severity (M4: severity="critical")
     M5  mendflow.accounts.over_permissioned  accounts with an open over-permission finding
@@ -142,7 +142,7 @@ def register_sspm_gauges(meter: Meter, database: Database) -> None:
         return
     _registered.add(id(meter))
     gauges = (
-        ("mendflow.inventory.coverage", "1", "M1: collections read / expected, latest inventory.", _coverage),
+        ("mendflow.inventory.coverage.ratio", "1", "M1: collections read / expected, latest inventory.", _coverage),
         ("mendflow.inventory.resources", "{resource}", "Resources in the latest inventory.", _resources),
         ("mendflow.findings.open", "{finding}", "M4: open findings by severity.", _open_findings),
         (
