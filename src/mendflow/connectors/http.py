@@ -12,6 +12,10 @@ What a request goes through, in order:
 4. the answer: rate-limit signals wait as the vendor says; 5xx, timeouts, dropped connections and truncated or
    invalid JSON bodies are retried with exponential backoff and full jitter; other 4xx are raised at once.
 
+Several processes calling one tenant share its windows through `sharing_windows(...)` (the seam: a
+`SharedWindows` that the worker backs with the database): before each request, one is taken from the shared
+window, and answers report the vendor's figures back, so all workers together stay within the vendor's limit.
+
 Long waits (a vendor's rate-limit window can be 15 minutes) call back whoever runs the request, once per
 `wait_tick` of waiting: a Temporal activity heartbeats from `heartbeat_while_waiting`, so a wait longer than its
 heartbeat timeout does not kill the attempt, while this module stays free of Temporal. `WORST_REQUEST_SECONDS`
@@ -30,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -145,6 +149,14 @@ class RateLimitPolicy:
         if limit is not None and limit.isdigit():
             state.limit = int(limit)
 
+    def window(self, response: httpx.Response) -> tuple[int, int, float] | None:
+        """(limit, remaining, reset) as the answer reports its bucket's window, or None if it says nothing."""
+        values = [response.headers.get(h) for h in (self.limit_header, self.remaining_header, self.reset_header)]
+        if not all(v is not None and v.isdigit() for v in values):
+            return None
+        limit, remaining, reset = (int(v) for v in values if v is not None)
+        return limit, remaining, float(reset)
+
     def pace_seconds(self, state: RateState, *, now: float) -> float:
         """How long to hold the next request so the bucket lasts until its reset (0: send now)."""
         if state.remaining is None or state.reset is None:
@@ -192,6 +204,32 @@ def heartbeat_while_waiting(beat: Callable[[float], None]) -> Iterator[None]:
         yield
     finally:
         _on_wait.reset(token)
+
+
+class SharedWindows(Protocol):
+    """A tenant's vendor windows shared with other processes (the worker's is in the database)."""
+
+    async def take(self, bucket: str) -> float:
+        """Take one request of the bucket's window: 0 when taken, else the seconds to wait before asking again."""
+        ...
+
+    async def report(self, bucket: str, *, limit: int, remaining: int, reset: float) -> None:
+        """What an answer said about the bucket's window."""
+        ...
+
+
+_shared: ContextVar[SharedWindows | None] = ContextVar("mendflow_http_shared_windows", default=None)
+
+
+@contextmanager
+def sharing_windows(windows: SharedWindows | None) -> Iterator[None]:
+    """While the block runs, every request of this layer takes from and reports to `windows` (None: this
+    process's own view only). A context variable, like `heartbeat_while_waiting`: set once around an activity."""
+    token = _shared.set(windows)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
 
 
 @dataclass(frozen=True)
@@ -290,6 +328,14 @@ class VendorHttp:
         if state.remaining is not None:
             state.remaining -= 1  # count requests in flight before their answers arrive
 
+    async def _take_shared(self, shared: SharedWindows | None, bucket: str) -> None:
+        """Wait until the window shared with the other workers grants this request (heartbeating meanwhile)."""
+        if shared is None:
+            return
+        while (wait := await shared.take(bucket)) > 0:
+            self.paced_seconds += wait
+            await self._wait(min(wait, self.rate_limits.max_wait))
+
     async def _wait(self, seconds: float) -> None:
         """Sleep `seconds`; with a waiter registered, in slices of `wait_tick`, calling it before each slice."""
         beat = _on_wait.get()
@@ -345,12 +391,14 @@ class VendorHttp:
         if "://" in shown:
             shown = httpx.URL(shown).path
         bucket = self.rate_limits.bucket(shown)
+        shared = _shared.get()
         with observe_vendor_call(self.vendor, method, shown) as call:
             attempt = 0
             limited = 0
             while True:
                 self._spend(method, shown)
                 await self._pace(bucket)
+                await self._take_shared(shared, bucket)
                 try:
                     async with self._gate:
                         response = await self._answer(method, path, json=json, params=params)
@@ -366,6 +414,9 @@ class VendorHttp:
                     continue
                 call.answered(response.status_code)
                 self.rate_limits.observe(self._rates[bucket], response)
+                if shared is not None and (window := self.rate_limits.window(response)) is not None:
+                    limit, remaining, reset = window
+                    await shared.report(bucket, limit=limit, remaining=remaining, reset=reset)
                 wait = self.rate_limits.wait_seconds(response, now=self.clock())
                 if wait is not None:
                     if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:
