@@ -103,6 +103,7 @@ def main() -> None:
     __import__("approvals").main()  # bench/approvals.py: approval round trip through the API vs a raw update
     __import__("capacity").main([])  # bench/capacity.py: one scan's cost in CPU, history, PostgreSQL and memory
     __import__("campaigns").main([])  # bench/campaigns.py: auto-fix campaigns at 200 and 1,000 targets (--huge: 10,000)
+    __import__("evidence").main([])  # bench/evidence.py: M9, evidence export of 10,000 audit events (--postgres too)
 
 
 if __name__ == "__main__":
