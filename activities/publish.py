@@ -26,8 +26,9 @@ from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowEr
 from mendflow.integrations.cards import CampaignCard, CardState, Progress
 from mendflow.integrations.jira_tickets import JiraError, JiraTickets, JiraTransitionError, TicketRequest
 from mendflow.integrations.slack import MessageRef, SlackCards, SlackError
-from mendflow.models import Change, Outcome
+from mendflow.models import Change, Finding, Outcome
 from mendflow.redaction import redact
+from mendflow.risk import summarize_risk
 from mendflow.settings import JiraSettings, SlackSettings
 from mendflow.telemetry import get_logger
 from mendflow.worker_context import WorkerContext
@@ -85,12 +86,18 @@ def _note(status: CampaignStatus) -> str:
     return ""
 
 
-def build_card(status: CampaignStatus, *, link: str = "", ticket: str = "") -> CampaignCard:
-    """The approval card for a campaign status (the plan, decisions, per-resource outcomes, progress)."""
+def build_card(status: CampaignStatus, *, link: str = "", ticket: str = "", risk: str = "") -> CampaignCard:
+    """The approval card for a campaign status (the plan, decisions, per-resource outcomes, progress, risk)."""
     plan = status.plan
     assert plan is not None
     card = CampaignCard.from_plan(
-        plan, state=card_state(status), decisions=status.decisions, note=_note(status), link=link, ticket=ticket
+        plan,
+        state=card_state(status),
+        decisions=status.decisions,
+        note=_note(status),
+        link=link,
+        ticket=ticket,
+        risk=risk,
     )
     outcomes = {c.resource.id: c.outcome for c in status.changes}
     resources = tuple(r.model_copy(update={"outcome": outcomes.get(r.id)}) for r in card.resources)
@@ -230,7 +237,9 @@ class PublishActivities:
         ticket = ""
         if refs.jira_key:
             ticket = self.ctx.settings.jira.browse_url(refs.jira_key) if self.ctx.settings.jira else refs.jira_key
-        card = build_card(status, link=link, ticket=ticket)
+        findings = self._findings(status)
+        risk = summarize_risk(findings, total=status.plan.target_count or None)
+        card = build_card(status, link=link, ticket=ticket, risk=risk)
         try:
             slack = self.slack(config)
         except MendflowError as err:
@@ -305,6 +314,13 @@ class PublishActivities:
             await done.once(workflow, f"jira.transition:{issue}:{move}", bool, take)
         return refs.model_copy(update={"jira_key": key})
 
+    def _findings(self, status: CampaignStatus) -> list[Finding]:
+        """The ledger's findings (with the risk the scan scored) for the plan's preview targets."""
+        plan = status.plan
+        assert plan is not None
+        rows = (self.ctx.ledger.find(t.fingerprint, tenant=plan.tenant_key) for t in plan.targets)
+        return [row.finding for row in rows if row is not None]
+
     def _ticket_request(self, config: JiraSettings, status: CampaignStatus) -> TicketRequest:
         plan = status.plan
         assert plan is not None
@@ -313,8 +329,7 @@ class PublishActivities:
         if playbook is not None and playbook.respond is not None:
             policy = playbook.respond.ticket
         card = build_card(status)
-        rows = (self.ctx.ledger.find(t.fingerprint, tenant=plan.tenant_key) for t in plan.targets)
-        findings = [row.finding for row in rows if row is not None]
+        findings = self._findings(status)
         changes = tuple(
             Change(resource=t.resource, action=plan.action, before=dict(t.current), after=dict(t.intended))
             for t in plan.targets
@@ -330,6 +345,7 @@ class PublishActivities:
             labels=tuple(policy.labels) if policy else (),
             priority=policy.priority if policy else None,
             compliance=tuple(plan.compliance),
+            risk=summarize_risk(findings, total=plan.target_count or None),
             findings=tuple(findings),
             changes=changes,
             plan=card.rollout.describe(),

@@ -43,6 +43,7 @@ __all__ = [
     "risk_score",
     "score_findings",
     "scoring_ids",
+    "summarize_risk",
 ]
 
 
@@ -225,3 +226,17 @@ def score_findings(
         exposure = exposure_of(resource) if resource is not None else []
         scored.append(finding.model_copy(update={"risk": risk_score(finding.severity, tier, exposure)}))
     return scored
+
+
+def summarize_risk(findings: Sequence[Finding], *, total: int | None = None) -> str:
+    """One line for a campaign's card or ticket: its riskiest finding's score and why, e.g.
+    `80/100: high severity (×4) · public repository (exposure ×2) (highest of 2 findings)`; "" when none is
+    scored. `total`: how many findings the campaign has when `findings` is only a preview of them."""
+    scored = [f.risk for f in findings if f.risk is not None]
+    if not scored:
+        return ""
+    top = max(scored, key=lambda risk: risk.score)
+    line = f"{top.score}/100: {top.explanation}" if top.explanation else f"{top.score}/100"
+    if total is not None and total > len(findings):
+        return f"{line} (highest of the first {len(findings)} of {total} findings)"
+    return f"{line} (highest of {len(scored)} findings)" if len(scored) > 1 else line

@@ -69,7 +69,7 @@ def test_create_comment_transition(jira: SimulatedJira) -> None:
     key = tickets.create(_request())
     issue = jira.state.issues[key]
     assert key == "SEC-1" and issue.priority == "Highest" and issue.issuetype == "Task"
-    assert issue.labels == ["mendflow", "mendflow-critical", "security"]
+    assert issue.labels == ["SOC2:CC6.7", "mendflow", "mendflow-critical", "security"]  # compliance refs too
     assert issue.summary.startswith("[mendflow] Repository webhooks must verify TLS certificates")
     for part in (
         "camp-7",

@@ -137,7 +137,8 @@ class CampaignCard(_Value):
     tenant: str
     state: CardState = CardState.awaiting_approval
     risk: str = ""
-    """Risk score text, e.g. `7.5/10 (public repo, admin scope)`."""
+    """The riskiest finding's score and why (`risk.summarize_risk`), e.g. `80/100: high severity (×4) · public
+    repository (exposure ×2)`."""
     compliance: tuple[str, ...] = ()
     resources: tuple[CardResource, ...] = ()
     rollout: Rollout = Rollout()

@@ -79,6 +79,9 @@ class TicketRequest(BaseModel):
     priority: str | None = None
     """Default: derived from the severity (critical → Highest … info → Lowest)."""
     compliance: tuple[str, ...] = ()
+    """The playbook's compliance references (`SOC2:CC6.1`), also set as labels (Jira labels take no spaces)."""
+    risk: str = ""
+    """The campaign's risk in one line (`risk.summarize_risk`)."""
     findings: tuple[Finding, ...] = ()
     changes: tuple[Change, ...] = ()
     """The planned change per resource (before → after)."""
@@ -98,6 +101,8 @@ class TicketRequest(BaseModel):
             f"Severity: {self.severity.value}",
             f"Tenant: {self.tenant}",
         ]
+        if self.risk:
+            lines.append(f"Risk: {self.risk}")
         if self.compliance:
             lines.append("Compliance: " + ", ".join(self.compliance))
         if self.campaign_url:
@@ -106,7 +111,9 @@ class TicketRequest(BaseModel):
             lines += ["", "Findings:"]
             for finding in self.findings[:50]:
                 evidence = ", ".join(f"{k}={v!r}" for k, v in list(finding.evidence.items())[:5])
-                lines.append(f"- {finding.resource.id}: {finding.title}" + (f" ({evidence})" if evidence else ""))
+                risk = f" [risk {finding.risk.score}/100]" if finding.risk is not None else ""
+                details = f" ({evidence})" if evidence else ""
+                lines.append(f"- {finding.resource.id}: {finding.title}{risk}{details}")
             if len(self.findings) > 50:
                 lines.append(f"- +{len(self.findings) - 50} more")
         if self.changes:
@@ -243,7 +250,7 @@ class JiraTickets:
             raise ValueError("no Jira project: set it on the ticket request or as the JiraTickets default")
         priority = request.priority or self.priorities.get(request.severity)
         description = redact(request.description())
-        labels = sorted({*self.labels, *request.labels, f"mendflow-{request.severity.value}"})
+        labels = sorted({*self.labels, *request.labels, f"mendflow-{request.severity.value}", *request.compliance})
         fields: dict[str, Any] = {
             "project": {"key": project},
             "issuetype": {"name": request.issue_type or self.issue_type},
