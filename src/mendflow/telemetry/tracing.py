@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
@@ -94,10 +95,19 @@ def step_span(step: str, action: str) -> Iterator[None]:
     """`prepare|apply|verify|restore <action>`: groups the vendor calls of one step of a change."""
     scope = replace(current_scope(), action=action)
     with (
-        tracer().start_as_current_span(f"{step} {action}", attributes=scope.span_attributes()),
+        tracer().start_as_current_span(
+            f"{step} {action}",
+            attributes=scope.span_attributes(),
+            record_exception=False,  # exception texts stay out of traces; the type says enough
+            set_status_on_exception=False,
+        ) as span,
         scoped(scope),
     ):
-        yield
+        try:
+            yield
+        except BaseException as err:
+            span.set_status(Status(StatusCode.ERROR, type(err).__name__))
+            raise
 
 
 def tracing_interceptor() -> TracingInterceptor:

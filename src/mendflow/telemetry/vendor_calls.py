@@ -37,12 +37,31 @@ _WORDS = frozenset(
 """Path segments kept as they are; any other segment is an id, a login or a name and becomes `{id}`."""
 
 
+_IDS_AFTER = {"repos": 2} | dict.fromkeys(
+    (
+        "orgs", "users", "members", "memberships", "outside_collaborators", "collaborators", "hooks", "keys",
+        "branches", "rulesets", "teams", "installations", "invitations", "groups", "apps", "policies", "roles",
+        "factors", "grants", "api-tokens", "rules", "clients", "zones", "idps", "sessions", "tokens",
+    ),
+    1,
+)  # fmt: skip
+"""Collections whose next segment(s) name one object (`/repos/{owner}/{repo}`, `/users/{id}`)."""
+
+
 def operation_name(method: str, path: str) -> str:
     """`GET /orgs/acme/members?page=2` → `GET /orgs/{id}/members` (bounded, and free of names)."""
     bare = path.split("?")[0].split("#")[0]
     if "://" in bare:
         bare = "/" + bare.split("://", 1)[1].partition("/")[2]
-    segments = [s if s in _WORDS else "{id}" for s in bare.strip("/").split("/") if s]
+    segments: list[str] = []
+    names_next = 0
+    for segment in (s for s in bare.strip("/").split("/") if s):
+        if names_next:
+            names_next -= 1
+            segments.append("{id}")
+            continue
+        segments.append(segment if segment in _WORDS else "{id}")
+        names_next = _IDS_AFTER.get(segment, 0)
     return f"{method.upper()} /{'/'.join(segments)}"
 
 
@@ -85,7 +104,11 @@ def observe_vendor_call(vendor: str, method: str, path: str) -> Iterator[VendorC
     started = time.perf_counter()
     outcome = "ok"
     with tracer().start_as_current_span(
-        f"{vendor} {operation}", kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
+        f"{vendor} {operation}",
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
         call = VendorCall(vendor=vendor, operation=operation, span=span)
         try:
