@@ -27,7 +27,7 @@ from mendflow.cli.main import app
 ROOT = Path(__file__).parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
-GROUPS = {"sim", "playbooks", "rules", "tokens", "schedules"}
+GROUPS = {"sim", "playbooks", "rules", "tokens", "schedules", "evidence"}
 STACK = {
     "up": "runs Temporal, a worker and the API until Ctrl-C (tests/cli/test_cli.py drives it)",
     "demo": "starts and stops the whole stack (tests/cli/test_cli.py runs it)",
