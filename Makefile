@@ -24,10 +24,10 @@ deploy-tools:
 	@bash .ci/install-docker-compose
 
 test: $(STAMP) postgres deploy-tools
-	$(BIN)/python -m pytest -q --durations=20
+	$(BIN)/python -m pytest -q -n 2 --durations=20
 
 test-fast: $(STAMP) postgres deploy-tools
-	$(BIN)/python -m pytest -q -m 'not slow'
+	$(BIN)/python -m pytest -q -n 2 -m 'not slow'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
