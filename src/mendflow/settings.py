@@ -15,6 +15,7 @@ from mendflow.risk import CriticalityConfig
 from mendflow.scheduling.config import ScanSchedule, unique_tenants
 from mendflow.secrets import SecretRef
 from mendflow.userfiles import load_yaml_file, validation_problems
+from mendflow.webhooks.config import WebhookSettings
 from mendflow.windows import ChangePolicy
 
 SLACK_API = "https://slack.com/api/"
@@ -91,6 +92,8 @@ class Settings(BaseModel):
     """Asset criticality for the risk score of findings scanned through Temporal (as `scan --criticality`)."""
     schedules: Annotated[tuple[ScanSchedule, ...], AfterValidator(unique_tenants)] = ()
     """Periodic full scans per tenant, created by `mendflow schedules apply` (and `mendflow up`)."""
+    webhooks: WebhookSettings | None = None
+    """Vendor webhooks accepted by the API (`POST /webhooks/github`, `/webhooks/okta`) → targeted rescans."""
 
     @classmethod
     def load(cls, path: Path | None) -> Settings:
