@@ -31,6 +31,6 @@ def hook_playbook(severity: str, **respond: Any) -> dict[str, Any]:
         "id": "github.repo_hook.insecure_ssl",
         "title": "Repository webhooks must verify TLS certificates",
         "resource": "github.repo_hook",
-        "detect": {"when": 'resource.config.insecure_ssl == "1"', "severity": severity},
+        "detect": {"when": 'string(resource.config.insecure_ssl) == "1"', "severity": severity},
         "respond": {"action": "github.repo_hook.update_config", "with": {"insecure_ssl": "0"}, **respond},
     }

@@ -46,6 +46,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -54,10 +55,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
+from mendflow.playbooks import TYPE_PROBLEMS, check_condition
 from mendflow.resource_fields import unknown_fields
 from mendflow.rules import ConditionError, compile_condition
 
@@ -84,7 +86,7 @@ RESOURCE_TYPES: dict[str, str] = {
 ERRORS_AT_KEY = frozenset({"unknown_key", "unknown_parameter", "duplicate_key"})
 """Error types about a key itself (a misspelling): the loader points at the key, not at its value."""
 
-ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field"})
+ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field", *TYPE_PROBLEMS})
 """Error types whose context carries an `offset` inside the value (a CEL condition): the loader points there."""
 
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -598,9 +600,18 @@ def _checks_fields(info: ValidationInfo) -> bool:
 
 
 def _field_problems(when: str, resource: str) -> list[InitErrorDetails]:
+    """Unknown fields (the field catalogue) and comparisons that do not fit the vendor's schema (the type checker);
+    a field both report is reported once."""
+    found = [("unknown_field", problem.message, problem.offset) for problem in unknown_fields(when, resource)]
+    seen = {offset for _, _, offset in found}
+    found += [
+        (problem.kind, problem.message, problem.offset)
+        for problem in check_condition(when, resource)
+        if not (problem.kind == "unknown_field" and problem.offset in seen)
+    ]
     return [
-        _error("unknown_field", problem.message, ("detect", "when"), when, offset=problem.offset)
-        for problem in unknown_fields(when, resource)
+        _error(kind, message, ("detect", "when"), when, offset=offset)
+        for kind, message, offset in sorted(found, key=lambda item: item[2])
     ]
 
 
@@ -623,6 +634,47 @@ def case_problems(tests: Iterable[PlaybookTest], resource: str, respond: Respond
         if case.expect.plan and respond is None:
             message = "this playbook has no action, so there is no plan: leave 'plan' out (findings are reported only)"
             problems.append(_error("no_plan", message, ("tests", index, "expect", "plan"), case.expect.plan))
+    return problems
+
+
+_CROSS_CHECKS = frozenset(
+    {
+        "unknown_field",
+        *TYPE_PROBLEMS,
+        "unknown_action",
+        "action_resource_mismatch",
+        "missing_params",
+        "irreversible_auto",
+        "unknown_parameter",
+        "invalid_parameter",
+        "wrong_resource_id",
+        "no_plan",
+    }
+)
+"""Error types of the checks that need the resource type (Playbook._parts_fit)."""
+
+_CASES: TypeAdapter[tuple[PlaybookTest, ...]] = TypeAdapter(tuple[PlaybookTest, ...])
+
+
+def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: ValidationInfo) -> list[InitErrorDetails]:
+    """_parts_fit's checks for the parts of raw `data` that are valid on their own (others failed already)."""
+    broken = {item["loc"][0] for item in failed if item["loc"]}
+    resource = data.get("resource")
+    if "resource" in broken or not isinstance(resource, str) or resource not in RESOURCE_TYPES:
+        return []
+    problems: list[InitErrorDetails] = []
+    detect = data.get("detect")
+    when = detect.get("when") if isinstance(detect, dict) else None
+    condition_broken = any(tuple(item["loc"][:2]) == ("detect", "when") for item in failed)
+    if _checks_fields(info) and isinstance(when, str) and not condition_broken:
+        problems += _field_problems(when, resource)
+    if "respond" in broken:
+        return problems  # the test cases' plan check needs to know whether there is an action
+    respond = Respond.model_validate(data["respond"]) if data.get("respond") is not None else None
+    if respond is not None:
+        problems += _response_problems(respond, resource)
+    if "tests" not in broken and data.get("tests"):
+        problems += case_problems(_CASES.validate_python(data["tests"], context=info.context), resource, respond)
     return problems
 
 
@@ -686,25 +738,19 @@ class Playbook(_Part):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _fields_even_when_other_parts_fail(
+    def _cross_checks_even_when_other_parts_fail(
         cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
     ) -> Any:
-        """Report unknown condition fields together with the other problems, not only once those are fixed."""
+        """Report every problem of a file in one pass: the checks that need the resource type (fields and types in
+        the condition, the action, the test cases) run on each part that is valid on its own, even when another
+        part is broken, instead of only once everything else is fixed."""
         try:
             return handler(data)
         except ValidationError as err:
             found = err.errors()
-            if not _checks_fields(info) or any(item["type"] == "unknown_field" for item in found):
-                raise
-            if not isinstance(data, dict):
-                raise
-            detect, resource = data.get("detect"), data.get("resource")
-            when = detect.get("when") if isinstance(detect, dict) else None
-            if not isinstance(when, str) or not isinstance(resource, str):
-                raise
-            if any(tuple(item["loc"][:2]) == ("detect", "when") for item in found):
-                raise  # the condition itself is broken: its fields are not worth checking yet
-            extra = _field_problems(when, resource)
+            if not isinstance(data, dict) or any(item["type"] in _CROSS_CHECKS for item in found):
+                raise  # _parts_fit ran (every part was valid), so its problems are all there already
+            extra = _cross_problems(data, found, info)
             if not extra:
                 raise
             details = [_error(i["type"], i["msg"], tuple(i["loc"]), i["input"], **(i.get("ctx") or {})) for i in found]

@@ -114,5 +114,5 @@ def test_validate_reports_positions_and_counts_files(tmp_path: Path) -> None:
     )
     done = run("playbooks", "validate", str(tmp_path))
     assert done.returncode == 2
-    assert f"{tmp_path / 'bad.yaml'}:13:18: detect.when: unknown field 'resource.confg'" in done.stderr
+    assert f"{tmp_path / 'bad.yaml'}:14:25: detect.when: unknown field 'resource.confg'" in done.stderr
     assert "1 playbook(s) valid; 1 error(s) in 1 file(s)" in done.stdout

@@ -20,7 +20,7 @@ id: github.repo_hook.insecure_ssl
 title: Repository webhooks must verify TLS certificates
 resource: github.repo_hook
 detect:
-  when: resource.config.insecure_ssl == "1"
+  when: string(resource.config.insecure_ssl) == "1"
   severity: high
   compliance: ["SOC2:CC6.7", "ISO27001:A.8.24"]
 respond:
@@ -57,7 +57,7 @@ def test_valid_playbook_exposes_its_fields(tmp_path: Path) -> None:
     assert playbook.id == "github.repo_hook.insecure_ssl"
     assert playbook.title == "Repository webhooks must verify TLS certificates"
     assert playbook.resource == "github.repo_hook"
-    assert playbook.detect.when == 'resource.config.insecure_ssl == "1"'
+    assert playbook.detect.when == 'string(resource.config.insecure_ssl) == "1"'
     assert playbook.detect.severity is Severity.high
     assert playbook.detect.compliance == ("SOC2:CC6.7", "ISO27001:A.8.24")
     assert playbook.respond is not None
@@ -196,16 +196,16 @@ def test_action_without_parameters_is_refused(tmp_path: Path) -> None:
 
 def test_cel_syntax_error_points_inside_a_plain_expression(tmp_path: Path) -> None:
     """The column is the offending character inside the `when` value."""
-    text = GOOD.replace('insecure_ssl == "1"', 'insecure_ssl = "1"')
+    text = GOOD.replace('insecure_ssl) == "1"', 'insecure_ssl) = "1"')
     error = only_error(write(tmp_path, "p.yaml", text))
-    assert where(error) == (6, 38)
+    assert where(error) == (6, 46)
     assert "CEL syntax error: unexpected character '='" in str(error)
 
 
 def test_cel_syntax_error_points_inside_a_block_expression(tmp_path: Path) -> None:
     """In a `|` block the line and column are those of the file, not of the expression."""
-    block = '  when: |\n    resource.config.insecure_ssl == "1" &&\n      (resource.active == true\n'
-    text = GOOD.replace('  when: resource.config.insecure_ssl == "1"\n', block)
+    block = '  when: |\n    string(resource.config.insecure_ssl) == "1" &&\n      (resource.active == true\n'
+    text = GOOD.replace('  when: string(resource.config.insecure_ssl) == "1"\n', block)
     error = only_error(write(tmp_path, "p.yaml", text))
     assert where(error) == (8, 31)  # just after the last character
     assert "ends too early" in str(error)
@@ -214,7 +214,7 @@ def test_cel_syntax_error_points_inside_a_block_expression(tmp_path: Path) -> No
 def test_cel_syntax_error_points_inside_a_quoted_expression(tmp_path: Path) -> None:
     """Quotes and escapes before the error do not shift the column."""
     text = GOOD.replace(
-        '  when: resource.config.insecure_ssl == "1"', '  when: "resource.config.insecure_ssl == \\"1\\" @ x"'
+        '  when: string(resource.config.insecure_ssl) == "1"', '  when: "resource.config.insecure_ssl == \\"1\\" @ x"'
     )
     error = only_error(write(tmp_path, "p.yaml", text))
     assert where(error) == (6, 48)
@@ -223,7 +223,7 @@ def test_cel_syntax_error_points_inside_a_quoted_expression(tmp_path: Path) -> N
 
 def test_unknown_variable_in_condition_is_refused_with_a_suggestion(tmp_path: Path) -> None:
     """A misspelt variable would fail on every resource, so it is refused at load time."""
-    text = GOOD.replace('when: resource.config.insecure_ssl == "1"', 'when: resorce.config.insecure_ssl == "1"')
+    text = GOOD.replace('when: string(resource.config.insecure_ssl) == "1"', 'when: resorce.config.insecure_ssl == "1"')
     error = only_error(write(tmp_path, "p.yaml", text))
     assert where(error) == (6, 9)
     assert "unknown variable 'resorce' — did you mean 'resource'?" in str(error)
@@ -398,7 +398,7 @@ def test_unknown_condition_fields_are_reported_together_with_other_problems(tmp_
         "action: github.repo_hook.update_config", "action: github.hook.updat"
     )
     result = load_playbooks([write(tmp_path, "p.yaml", text)])
-    assert [(e.line, e.column) for e in result.errors] == [(6, 18), (11, 11)]
+    assert [(e.line, e.column) for e in result.errors] == [(6, 25), (11, 11)]
     assert "unknown field 'resource.confg'" in str(result.errors[0])
     assert "unknown action 'github.hook.updat'" in str(result.errors[1])
 
@@ -406,7 +406,7 @@ def test_unknown_condition_fields_are_reported_together_with_other_problems(tmp_
 def test_misspelt_field_of_a_known_object_is_refused_but_free_form_fields_are_not(tmp_path: Path) -> None:
     """`related.default_branch_protection.*` is the vendor's protection object: any nested key may be read."""
     text = GOOD.replace("resource: github.repo_hook", "resource: github.repo").replace(
-        'when: resource.config.insecure_ssl == "1"',
+        'when: string(resource.config.insecure_ssl) == "1"',
         "when: related.default_branch_protection.lock_branch.enabled == true",
     )
     text = text.split("respond:")[0]

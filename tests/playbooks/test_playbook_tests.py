@@ -20,7 +20,7 @@ id: github.repo_hook.insecure_ssl
 title: Repository webhooks must verify TLS certificates
 resource: github.repo_hook
 detect:
-  when: resource.config.insecure_ssl == "1"
+  when: string(resource.config.insecure_ssl) == "1"
   severity: high
 respond:
   mode: auto

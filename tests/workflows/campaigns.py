@@ -37,7 +37,7 @@ def hook_playbook(*, mode: str = "approval", severity: str = "high", bake: str =
         "id": "github.repo_hook.insecure_ssl",
         "title": "Repository webhooks must verify TLS certificates",
         "resource": "github.repo_hook",
-        "detect": {"when": 'resource.config.insecure_ssl == "1"', "severity": severity},
+        "detect": {"when": 'string(resource.config.insecure_ssl) == "1"', "severity": severity},
         "respond": {
             "mode": mode,
             "action": "github.repo_hook.update_config",

@@ -148,7 +148,7 @@ async def test_killed_worker_during_restore_still_restores_exactly(
         hook_playbook(mode="auto").model_dump(by_alias=True)
         | {
             "detect": {
-                "when": 'resource.config.insecure_ssl == "1" || resource.config.content_type == "json"',
+                "when": 'string(resource.config.insecure_ssl) == "1" || resource.config.content_type == "json"',
                 "severity": "high",
             }
         }

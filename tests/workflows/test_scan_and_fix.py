@@ -104,7 +104,7 @@ def github_org_playbook(folder: Path) -> Path:
         "title: Hooks must verify TLS and not send JSON (unfixable by this action)\n"
         "resource: github.repo_hook\n"
         "detect:\n"
-        '  when: resource.config.insecure_ssl == "1" || resource.config.content_type == "json"\n'
+        '  when: string(resource.config.insecure_ssl) == "1" || resource.config.content_type == "json"\n'
         "  severity: low\n"
         "respond:\n"
         "  mode: auto\n"
