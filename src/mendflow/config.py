@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mendflow.connection_auth import ROTATION_DAYS, GithubAppAuth, OktaServiceAppAuth
 from mendflow.errors import InputError
 from mendflow.secrets import SecretRef
 from mendflow.userfiles import load_yaml_file, validation_problems
@@ -27,7 +29,14 @@ class TenantConnection(BaseModel):
     """The vendor's name for it: GitHub org login, Okta org host."""
     base_url: str = "https://api.github.com"
     """Default per provider: GitHub's API; for Okta `https://{tenant}` (the org host)."""
-    token: SecretRef
+    token: SecretRef | None = None
+    """A long-lived token (GitHub fine-grained PAT, Okta SSWS API token); give either this or `auth`."""
+    auth: GithubAppAuth | OktaServiceAppAuth | None = Field(default=None, discriminator="kind")
+    """An app that mints short-lived tokens (preferred): `kind: github_app` or `kind: okta_service_app`."""
+    token_created: date | None = None
+    """When the long-lived `token` was made (Okta reveals it for API tokens; GitHub only the expiry)."""
+    rotation_days: int = Field(default=ROTATION_DAYS, ge=1)
+    """Warn when a long-lived credential (token or app key) is older than this many days."""
     auth_scheme: Literal["SSWS", "Bearer"] | None = None
     """How the token is sent: Okta API tokens use `SSWS` (the default for Okta), OAuth access tokens `Bearer`
     (the only scheme, and the default, for GitHub)."""
@@ -50,6 +59,11 @@ class TenantConnection(BaseModel):
             raise ValueError(f"max_concurrency {self.max_concurrency} exceeds {self.provider}'s limit of {cap}")
         if self.provider == "github" and self.auth_scheme == "SSWS":
             raise ValueError("auth_scheme SSWS is Okta's; GitHub tokens are sent as Bearer")
+        if (self.token is None) == (self.auth is None):
+            raise ValueError("give exactly one of 'token' (a long-lived token) and 'auth' (an app)")
+        wanted = {"github": "github_app", "okta": "okta_service_app"}[self.provider]
+        if self.auth is not None and self.auth.kind != wanted:
+            raise ValueError(f"auth kind {self.auth.kind!r} is not for {self.provider}; use {wanted!r}")
         return self
 
 

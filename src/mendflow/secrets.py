@@ -43,3 +43,25 @@ class SecretRef(BaseModel):
                 raise InputError(f"secret {self.ref}: cannot read a secret from {where}") from None
         register_secret(value)
         return value
+
+    def resolve_document(self) -> str:
+        """Read a multi-line secret (a PEM private key, a JWK) whole: a file's full text, or an environment
+        variable whose `\\n` escapes stand for newlines (how one-line CI secrets carry PEM keys). Every line of it
+        is registered with the redactor too, so a key quoted line by line is masked as well."""
+        scheme, _, where = self.ref.partition(":")
+        if scheme == "env":
+            value = os.environ.get(where, "").replace("\\n", "\n").strip()
+            if not value:
+                raise InputError(f"secret {self.ref}: environment variable {where} is not set")
+        else:
+            try:
+                value = Path(where).read_text(encoding="utf-8").strip()
+            except OSError:
+                raise InputError(f"secret {self.ref}: cannot read a secret from {where}") from None
+            if not value:
+                raise InputError(f"secret {self.ref}: {where} is empty")
+        register_secret(value)
+        for line in value.splitlines():
+            if len(line.strip()) >= 16 and "PRIVATE KEY" not in line:
+                register_secret(line.strip())
+        return value

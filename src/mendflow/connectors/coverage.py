@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from mendflow.connectors.http import VendorHttp
-from mendflow.errors import AuthError, VendorError
+from mendflow.errors import AuthError, MissingPermission, VendorError
 
 GAP_STATUSES = (403, 404, 422)
 """Answers that mean "you may not (or can no longer) read this collection"; 401 fails the whole scan."""
@@ -26,6 +26,8 @@ class CoverageGap(BaseModel):
 
     endpoint: str
     reason: str
+    needs: str | None = None
+    """The vendor permission or OAuth scope whose absence caused it (GitHub `members:read`, `okta.users.read`)."""
 
 
 class Coverage:
@@ -34,16 +36,17 @@ class Coverage:
     def __init__(self) -> None:
         self.expected = 0
         self.read = 0
-        self._gaps: Counter[tuple[str, str]] = Counter()
+        self._gaps: Counter[tuple[str, str, str | None]] = Counter()
 
     def missed(self, endpoint: str, err: VendorError) -> None:
-        self._gaps[(endpoint, f"HTTP {err.status}")] += 1
+        needs = err.needs if isinstance(err, MissingPermission) else None
+        self._gaps[(endpoint, f"HTTP {err.status}", needs)] += 1
 
     @property
     def gaps(self) -> list[CoverageGap]:
         return [
-            CoverageGap(endpoint=endpoint, reason=reason if n == 1 else f"{reason} ({n} collections)")
-            for (endpoint, reason), n in self._gaps.items()
+            CoverageGap(endpoint=endpoint, reason=reason if n == 1 else f"{reason} ({n} collections)", needs=needs)
+            for (endpoint, reason, needs), n in self._gaps.items()
         ]
 
     @property

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mendflow.config import TenantConnection
+from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
 from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
@@ -33,11 +34,14 @@ a 300-repository org never holds more than one batch of answers in memory."""
 PROTECTION = (("related", "default_branch_protection"), ("related", "default_branch_rulesets"))
 
 
-def github_http(connection: TenantConnection, token: str, *, max_concurrency: int | None = None) -> VendorHttp:
+def github_http(
+    connection: TenantConnection, credential: Credential, *, max_concurrency: int | None = None
+) -> VendorHttp:
     """The shared HTTP layer, configured for GitHub's headers, rate limits and the tenant's caps."""
     return VendorHttp(
         base_url=connection.base_url,
-        auth_header=f"{connection.auth_scheme or 'Bearer'} {token}",
+        auth_header=credential.header if isinstance(credential, StaticCredential) else "",
+        credential=None if isinstance(credential, StaticCredential) else credential,
         vendor="GitHub",
         extra_headers={"X-GitHub-Api-Version": API_VERSION, "Accept": "application/vnd.github+json"},
         rate_limits=GITHUB_LIMITS,

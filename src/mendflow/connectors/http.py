@@ -38,7 +38,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, VendorError
+from mendflow.connectors.credentials import Credential
+from mendflow.connectors.permissions import needed
+from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, MissingPermission, VendorError
 from mendflow.telemetry import get_logger
 from mendflow.telemetry.vendor_calls import observe_vendor_call
 
@@ -254,8 +256,11 @@ class VendorHttp:
 
     base_url: str
     auth_header: str
-    """The full `Authorization` header value; never logged, never put in an error."""
+    """The full `Authorization` header value; never logged, never put in an error. Ignored with `credential`."""
     vendor: str
+    credential: Credential | None = None
+    """Asked for the `Authorization` header before every request (app modes mint and refresh short-lived tokens);
+    None: `auth_header` is sent as is."""
     extra_headers: dict[str, str] = field(default_factory=dict)
     rate_limits: RateLimitPolicy = field(default_factory=RateLimitPolicy)
     retries: RetryPolicy = field(default_factory=RetryPolicy)
@@ -290,7 +295,8 @@ class VendorHttp:
     async def __aenter__(self) -> VendorHttp:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={"Authorization": self.auth_header, "Accept": "application/json", **self.extra_headers},
+            headers={"Accept": "application/json", **self.extra_headers}
+            | ({} if self.credential else {"Authorization": self.auth_header}),
             timeout=self.timeout,
             follow_redirects=False,
             transport=self.transport,
@@ -355,7 +361,10 @@ class VendorHttp:
         slow to answer (up to `timeout`), so waiting for an answer counts as waiting too."""
         assert self._client is not None
         beat = _on_wait.get()
-        call = self._client.request(method, path, json=json, params=params)
+        headers = None
+        if self.credential is not None:
+            headers = {"Authorization": await self.credential.authorization(method, httpx.URL(path).path)}
+        call = self._client.request(method, path, json=json, params=params, headers=headers)
         if beat is None:
             return await call
         exchange = asyncio.ensure_future(call)
@@ -395,6 +404,7 @@ class VendorHttp:
         with observe_vendor_call(self.vendor, method, shown) as call:
             attempt = 0
             limited = 0
+            reauthorized = False
             while True:
                 self._spend(method, shown)
                 await self._pace(bucket)
@@ -413,6 +423,11 @@ class VendorHttp:
                     attempt += 1
                     continue
                 call.answered(response.status_code)
+                if response.status_code == 401 and self.credential is not None and not reauthorized:
+                    # A minted token expired or was revoked under us: mint a new one and ask again, once.
+                    reauthorized = True
+                    if self.credential.refused(response.request.headers.get("authorization", "")):
+                        continue
                 self.rate_limits.observe(self._rates[bucket], response)
                 if shared is not None and (window := self.rate_limits.window(response)) is not None:
                     limit, remaining, reset = window
@@ -458,6 +473,9 @@ class VendorHttp:
         if status < 400 or (status == 404 and allow_404):
             return response
         message = _vendor_message(response)
+        needs = _needed_permission(response, self.vendor, method, path) if status == 403 else None
+        if needs is not None:
+            raise MissingPermission(f"{self.vendor} refused: {message}", needs=needs, method=method, path=path)
         if status in (401, 403):
             raise AuthError(
                 f"{self.vendor} refused the credentials or lacks a permission: {message}",
@@ -500,6 +518,21 @@ class VendorHttp:
         async for page in self.pages(path, params=params):
             for item in page:
                 yield item
+
+
+_SCOPE = re.compile(r'scope="([^"]+)"')
+
+
+def _needed_permission(response: httpx.Response, vendor: str, method: str, path: str) -> str | None:
+    """What a 403 says is missing: GitHub's `x-accepted-github-permissions` (first alternative), Okta's
+    `WWW-Authenticate` scope; else the permission table's entry for the endpoint."""
+    accepted = str(response.headers.get("x-accepted-github-permissions", ""))
+    if accepted:
+        return accepted.split(";")[0].split(",")[0].strip().replace("=", ":")
+    challenge = _SCOPE.search(response.headers.get("www-authenticate", ""))
+    if challenge:
+        return str(challenge.group(1))
+    return needed(vendor.lower(), method, path)
 
 
 def _vendor_message(response: httpx.Response) -> str:

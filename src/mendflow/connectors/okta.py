@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mendflow.config import TenantConnection
+from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
 from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
@@ -40,11 +41,14 @@ USER_ROLES, USER_FACTORS = "/api/v1/users/{id}/roles", "/api/v1/users/{id}/facto
 ROLES, FACTORS, OWNER_ROLES = ("related", "roles"), ("related", "factors"), ("related", "owner_roles")
 
 
-def okta_http(connection: TenantConnection, token: str, *, max_concurrency: int | None = None) -> VendorHttp:
+def okta_http(
+    connection: TenantConnection, credential: Credential, *, max_concurrency: int | None = None
+) -> VendorHttp:
     """The shared HTTP layer, configured for Okta's auth schemes, rate-limit headers and concurrency ceiling."""
     return VendorHttp(
         base_url=connection.base_url,
-        auth_header=f"{connection.auth_scheme or 'SSWS'} {token}",
+        auth_header=credential.header if isinstance(credential, StaticCredential) else "",
+        credential=None if isinstance(credential, StaticCredential) else credential,
         vendor="Okta",
         rate_limits=OKTA_LIMITS,
         max_concurrency=max_concurrency or connection.max_concurrency or 8,

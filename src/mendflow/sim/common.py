@@ -125,6 +125,9 @@ class GatePolicy:
     static_headers: dict[str, str] = field(default_factory=dict)
     max_in_flight: int | None = None
     """Concurrent requests beyond this are refused like a rate limit (Okta: 75 per org)."""
+    authorize: Callable[[Scope, str | None], Response | None] | None = None
+    """Other credentials than `token` (app-minted tokens, `sim/app_auth.py`): the refusal, or None to let the
+    request through; None here: only `token` is accepted."""
 
 
 class Gate:
@@ -155,8 +158,11 @@ class Gate:
             await send(message)
 
         refusal: Response | None = None
-        if not token_matches(Headers(scope=scope).get("authorization"), self.token, policy.schemes):
-            refusal = policy.unauthorized()
+        header = Headers(scope=scope).get("authorization")
+        if not token_matches(header, self.token, policy.schemes):
+            refusal = policy.unauthorized() if policy.authorize is None else policy.authorize(scope, header)
+        if refusal is not None:
+            pass
         elif policy.max_in_flight is not None and self.in_flight >= policy.max_in_flight:
             refusal = policy.limited("concurrency")
         elif budget is not None and not budget.take():

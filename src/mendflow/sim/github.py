@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.common import FaultInjector, FaultPlan, Gate, GatePolicy, RateBudget, json_response, read_json_object
 from mendflow.sim.github_routes import ROUTES, Call, Handler, Sim
 from mendflow.sim.github_shapes import ApiError, not_found
@@ -72,9 +73,11 @@ def create_github_app(
     rate_window: float = 3600.0,
     faults: FaultPlan | None = None,
     clock: Callable[[], float] = time.time,
+    app_auth: GithubAppAuthority | None = None,
 ) -> Starlette:
     """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.github`, and the faults it injected
-    are counted in `app.state.fault_stats`."""
+    are counted in `app.state.fault_stats`. With `app_auth`, a registered GitHub App mints installation tokens
+    that are accepted besides `token`, each endpoint checking the installation's permissions."""
     plan = faults or FaultPlan()
     budget = RateBudget(plan.rate_limit or rate_limit, clock, window=plan.rate_window or rate_window)
     state = GithubState(tenant.section(), clock=clock)
@@ -92,8 +95,10 @@ def create_github_app(
         limited=_limited,
         static_headers={"x-github-api-version-selected": "2022-11-28", "x-github-media-type": "github.v3; format=json"},
         max_in_flight=100,
+        authorize=app_auth.authorize if app_auth else None,
     )
     routes = [Route(path, _endpoint(handler, sim), methods=[method]) for method, path, handler in ROUTES]
+    routes = (app_auth.routes() if app_auth else []) + routes
     stats: Counter[str] = Counter()
     app = Starlette(
         routes=routes,
@@ -101,6 +106,7 @@ def create_github_app(
         exception_handlers={404: _not_found, 405: _not_found},
     )
     app.state.github = state
+    app.state.app_auth = app_auth
     app.state.rate = sim.budget
     app.state.fault_plan = plan
     app.state.fault_stats = stats

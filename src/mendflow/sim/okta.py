@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from mendflow.sim.app_auth import OktaServiceAuthority
 from mendflow.sim.common import FaultInjector, FaultPlan, Gate, GatePolicy, RateBudget, json_response, read_json_object
 from mendflow.sim.okta_routes import ROUTES, Call, Handler
 from mendflow.sim.okta_shapes import OktaError, bad_json, forbidden, not_allowed, rate_limited, server_error
@@ -71,13 +72,16 @@ def create_okta_app(
     max_in_flight: int = 75,
     faults: FaultPlan | None = None,
     clock: Callable[[], float] = time.time,
+    service_apps: OktaServiceAuthority | None = None,
 ) -> Starlette:
     """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.okta`, and the faults it injected are
     counted in `app.state.fault_stats`. Each endpoint (route template) is its own rate-limit bucket of
-    `rate_limit` requests per `rate_window` seconds, as Okta limits per endpoint."""
+    `rate_limit` requests per `rate_window` seconds, as Okta limits per endpoint. With `service_apps`, the org
+    authorization server's token endpoint mints scoped access tokens accepted besides `token`."""
     plan = faults or FaultPlan()
     state = OktaState(tenant.section(), clock=clock)
     routes = [Route(path, _endpoint(handler, state), methods=[method]) for method, path, handler in ROUTES]
+    routes = (service_apps.routes() if service_apps else []) + routes
     limit, window = plan.rate_limit or rate_limit, plan.rate_window or rate_window
     buckets: dict[str, RateBudget] = {}
 
@@ -102,6 +106,7 @@ def create_okta_app(
         limited=lambda reason: _answer(rate_limited()),
         static_headers={"x-okta-request-id": "sim"},
         max_in_flight=max_in_flight,
+        authorize=service_apps.authorize if service_apps else None,
     )
     stats: Counter[str] = Counter()
     app = Starlette(
@@ -110,6 +115,7 @@ def create_okta_app(
         exception_handlers={404: _unknown, 405: _unknown},
     )
     app.state.okta = state
+    app.state.service_apps = service_apps
     app.state.rate_buckets = buckets
     app.state.fault_plan = plan
     app.state.fault_stats = stats

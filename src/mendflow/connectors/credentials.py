@@ -1,0 +1,146 @@
+"""What a connector sends as `Authorization`: a fixed token, or a short-lived one minted on demand.
+
+    StaticCredential   a long-lived token (GitHub PAT, Okta SSWS): the same header for ever
+    MintedCredential   base of the app modes (GitHub App, Okta service app): `mint()` asks the vendor for a token;
+                       it is cached process-wide (sessions come and go per activity) until `REFRESH_MARGIN`
+                       before it expires, and minted again at once when the vendor answers 401 to it
+
+The shared HTTP layer asks `authorization(method, path)` before every request, so a token that expires in the
+middle of a scan is replaced without a failed request. Token values never reach a log or an error: errors name
+the tenant and the credential's reference (`describe`), never what it resolved to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from mendflow.errors import AuthError
+from mendflow.redaction import register_secret
+
+REFRESH_MARGIN = 300.0
+"""Mint a new token this many seconds before the old one expires (GitHub and Okta tokens last an hour)."""
+
+
+class Credential(Protocol):
+    """What the HTTP layer needs from any auth mode."""
+
+    def describe(self) -> str:
+        """A safe name for errors: tenant and secret reference, never a value."""
+        ...
+
+    async def authorization(self, method: str, path: str) -> str:
+        """The `Authorization` header value for this request."""
+        ...
+
+    def refused(self, header: str) -> bool:
+        """The vendor answered 401 to `header`: forget it; True when a retry with a new token can help."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticCredential:
+    """A long-lived token sent as `scheme token`."""
+
+    header: str
+    name: str
+
+    def describe(self) -> str:
+        return self.name
+
+    async def authorization(self, method: str, path: str) -> str:
+        return self.header
+
+    def refused(self, header: str) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Minted:
+    """One short-lived token and when it stops working."""
+
+    header: str
+    expires_at: float
+    """UTC epoch seconds."""
+    granted: frozenset[str] = frozenset()
+    """What the vendor says the token may do (GitHub `permissions`, Okta `scope`)."""
+
+
+_CACHE: dict[tuple[str, ...], Minted] = {}
+"""Process-wide: every session of a worker reuses the token until shortly before it expires."""
+
+
+def forget_minted_tokens() -> None:
+    """Drop every cached token (tests; a worker never needs to)."""
+    _CACHE.clear()
+
+
+class MintedCredential:
+    """Caching, refresh and locking for the app modes; subclasses say how to mint and which cache slot to use."""
+
+    clock = staticmethod(time.time)
+
+    def __init__(self, *, tenant: str, reference: str, base_url: str) -> None:
+        self.tenant = tenant
+        self.reference = reference
+        self.base_url = base_url.rstrip("/")
+        self._lock = asyncio.Lock()
+        self.minted_count = 0
+
+    def describe(self) -> str:
+        return f"tenant {self.tenant} (credential {self.reference})"
+
+    def slot(self, method: str, path: str) -> tuple[str, ...]:
+        """The cache key of the token this request needs (Okta: one per scope set)."""
+        return (self.tenant, self.reference)
+
+    async def mint(self, method: str, path: str) -> Minted:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def current(self, method: str, path: str) -> Minted:
+        key = self.slot(method, path)
+        found = _CACHE.get(key)
+        if found is not None and found.expires_at - REFRESH_MARGIN > self.clock():
+            return found
+        async with self._lock:
+            found = _CACHE.get(key)
+            if found is None or found.expires_at - REFRESH_MARGIN <= self.clock():
+                found = await self.mint(method, path)
+                register_secret(found.header.partition(" ")[2])
+                _CACHE[key] = found
+                self.minted_count += 1
+            return found
+
+    async def authorization(self, method: str, path: str) -> str:
+        return (await self.current(method, path)).header
+
+    def refused(self, header: str) -> bool:
+        stale = [key for key, minted in _CACHE.items() if minted.header == header]
+        for key in stale:
+            del _CACHE[key]
+        return bool(stale)
+
+    def failure(self, what: str, response: httpx.Response | None = None, *, status: int = 401) -> AuthError:
+        """One clear error naming the tenant and the credential reference; the vendor's words, never a value."""
+        said = ""
+        if response is not None:
+            status = response.status_code
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                words = body.get("error_description") or body.get("message") or body.get("error")
+                said = f": the vendor said {str(words)[:200]!r}" if words else ""
+        return AuthError(f"{self.describe()}: {what}{said}", status=status, method="POST", path="(token)")
+
+    async def post(self, client: httpx.AsyncClient, url: str, **kwargs: object) -> httpx.Response:
+        """POST to the vendor's token endpoint; a transport failure is an AuthError naming the credential."""
+        try:
+            return await client.post(url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as err:
+            raise self.failure(f"could not reach {url} to get a token ({type(err).__name__})", status=503) from None
