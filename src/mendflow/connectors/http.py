@@ -278,6 +278,8 @@ class VendorHttp:
     requests_made: int = 0
     paced_seconds: float = 0.0
     """Total time spent pacing proactively (not counting waits the vendor asked for)."""
+    limited_seconds: float = 0.0
+    """Total time spent waiting because the vendor answered "rate limited" (scan progress and benchmarks)."""
     _client: httpx.AsyncClient | None = None
     _gate: asyncio.Semaphore | None = None
     _rates: dict[str, RateState] = field(default_factory=dict)
@@ -322,6 +324,11 @@ class VendorHttp:
         """Send one request, retrying what is worth retrying; raise a mendflow error for the rest."""
         response, _ = await self._send(method, path, json=json, params=params, allow_404=allow_404, parse=False)
         return response
+
+    @property
+    def rate_waited_seconds(self) -> float:
+        """Time spent waiting on rate limits so far: pacing ahead of them plus waits the vendor asked for."""
+        return self.paced_seconds + self.limited_seconds
 
     async def _pace(self, bucket: str) -> None:
         state = self._rates.setdefault(bucket, RateState())
@@ -443,6 +450,7 @@ class VendorHttp:
                         )
                     log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
                     call.rate_limited(wait)
+                    self.limited_seconds += wait
                     await self._wait(wait)
                     self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
                     limited += 1
