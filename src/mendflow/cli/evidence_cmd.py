@@ -15,11 +15,18 @@ import typer
 
 from mendflow.cli.options import DatabaseUrl
 from mendflow.errors import InputError
-from mendflow.evidence.bundle import read_bundle, write_bundle
-from mendflow.evidence.compliance import Framework
-from mendflow.evidence.export import export_evidence
-from mendflow.evidence.keys import KEY_FILE, fingerprint, parse_public_key, public_text, signing_key
-from mendflow.evidence.verify import verify_bundle
+from mendflow.evidence import (
+    KEY_FILE,
+    Framework,
+    export_evidence,
+    fingerprint,
+    parse_public_key,
+    public_text,
+    read_bundle,
+    signing_key,
+    verify_bundle,
+    write_bundle,
+)
 from mendflow.store import Database, database_url
 from mendflow.telemetry.metrics import record_evidence_export
 
