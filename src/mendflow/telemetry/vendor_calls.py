@@ -94,6 +94,7 @@ def observe_vendor_call(vendor: str, method: str, path: str) -> Iterator[VendorC
     """A span named `<vendor> <operation>` (child of whatever runs: an activity, a prepare/apply/verify step),
     the request's duration, and an error counted by type when it fails. Error messages stay out of the span."""
     operation = operation_name(method, path)
+    vendor = vendor.lower()  # connectors name themselves for people ("GitHub"); labels are lower case
     scope = current_scope()
     attributes = {
         "mendflow.vendor": vendor,
