@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,15 +165,30 @@ class GithubAppAuthority:
             self._verify_jwt(request)
         except ApiError as err:
             return json_response(err.status, err.body())
-        found = {
-            "id": self.installation_id,
-            "app_id": int(self.app_id),
-            "target_type": "Organization",
-            "account": {"login": request.path_params["org"]},
-            "permissions": self.permissions,
-            "repository_selection": "all",
-        }
-        return json_response(200, found)
+        return json_response(200, self._installation_view(request.path_params["org"]))
+
+    def _installation_view(self, org: str) -> dict[str, Any]:
+        """GitHub's `installation` object for the app on `org` (every field its schema requires)."""
+        oid = 20_000_000 + zlib.crc32(org.casefold().encode()) % 10_000_000
+        api, stamp = f"https://api.github.com/users/{org}", "2026-01-05T09:00:00Z"
+        account = {
+            "login": org, "id": oid, "node_id": f"O_sim{oid}", "gravatar_id": "", "url": api,
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{oid}?v=4", "html_url": f"https://github.com/{org}",
+            "followers_url": f"{api}/followers", "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}", "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions", "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events", "type": "Organization", "site_admin": False,
+        }  # fmt: skip
+        return {
+            "id": self.installation_id, "app_id": int(self.app_id), "app_slug": "mendflow", "target_id": oid,
+            "target_type": "Organization", "single_file_name": None, "repository_selection": "all",
+            "access_tokens_url": f"https://api.github.com/app/installations/{self.installation_id}/access_tokens",
+            "html_url": f"https://github.com/organizations/{org}/settings/installations/{self.installation_id}",
+            "repositories_url": "https://api.github.com/installation/repositories", "events": [],
+            "account": account, "permissions": dict(self.permissions), "created_at": stamp, "updated_at": stamp,
+            "suspended_by": None, "suspended_at": None,
+        }  # fmt: skip
 
     async def _access_token(self, request: Request) -> Response:
         try:
