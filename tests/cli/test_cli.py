@@ -200,7 +200,9 @@ def _drive_up(
                 break
         assert any(f"UI at http://127.0.0.1:{ui_port}" in line for line in seen), (seen, up.poll())
         assert any("scan schedules: mendflow-scan:github:acme" in line for line in seen), seen  # applied at start
-        done = run("scan", "--tenant", "github:acme", "--temporal-address", f"127.0.0.1:{port}")
+        key = next(line for line in seen if "--payload-keys" in line).split("--payload-keys ")[1].strip()
+        done = run("scan", "--tenant", "github:acme", "--temporal-address", f"127.0.0.1:{port}", "--payload-keys",
+                   key)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == expected["auto"]
         assert f"{expected['campaigns']} campaign(s) started" in done.stdout

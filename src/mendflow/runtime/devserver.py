@@ -52,6 +52,8 @@ class DevServer:
     tuning: tuple[str, ...] = TUNING
     """Extra server flags; the measured defaults (bench/run.py compares them with none)."""
     startup_timeout: float = 30.0
+    codec_endpoint: str = ""
+    """The codec server the UI asks to decrypt payloads (`--ui-codec-endpoint`), e.g. the API's `/codec`."""
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _log: IO[bytes] | None = field(default=None, init=False)
 
@@ -88,6 +90,8 @@ class DevServer:
             *self.tuning,
         ]
         cmd += ["--headless"] if self.headless else ["--ui-port", str(self.ui_port)]
+        if self.codec_endpoint and not self.headless:
+            cmd += ["--ui-codec-endpoint", self.codec_endpoint]
         return cmd
 
     def start(self) -> None:
