@@ -14,6 +14,7 @@ from mendflow.rbac import RbacConfig
 from mendflow.risk import CriticalityConfig
 from mendflow.scheduling.config import ScanSchedule, unique_tenants
 from mendflow.secrets import SecretRef
+from mendflow.telemetry.config import TelemetrySettings
 from mendflow.userfiles import load_yaml_file, validation_problems
 from mendflow.webhooks.config import WebhookSettings
 from mendflow.windows import ChangePolicy
@@ -92,6 +93,8 @@ class Settings(BaseModel):
     """Asset criticality for the risk score of findings scanned through Temporal (as `scan --criticality`)."""
     schedules: Annotated[tuple[ScanSchedule, ...], AfterValidator(unique_tenants)] = ()
     """Periodic full scans per tenant, created by `mendflow schedules apply` (and `mendflow up`)."""
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    """Traces (OTLP endpoint) and where workers serve metrics: see docs/operations.md."""
     webhooks: WebhookSettings | None = None
     """Vendor webhooks accepted by the API (`POST /webhooks/github`, `/webhooks/okta`) → targeted rescans."""
 

@@ -26,24 +26,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Status, StatusCode
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from mendflow.telemetry.config import TelemetrySettings
+
 TRACER_NAME = "mendflow"
-
-
-class TelemetrySettings(BaseModel):
-    """The `telemetry:` section of mendflow.yaml."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    service_name: str = "mendflow"
-    """`service.name` on every span and metric resource."""
-    otlp_endpoint: str | None = None
-    """OTLP/HTTP traces endpoint (e.g. `http://otel-collector:4318/v1/traces`); unset: no traces leave the
-    process (`OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` work too)."""
-    otlp_headers: dict[str, str] = Field(default_factory=dict)
-    """Extra headers for the OTLP exporter (a collector's tenant id; no secrets here: use the OTEL_* variables)."""
 
 
 @dataclass(frozen=True)
