@@ -69,7 +69,7 @@ def export_evidence(
     since, until = utc(since), utc(until)
     if since >= until:
         raise InputError(f"--since {since.isoformat()} is not before --until {until.isoformat()}")
-    lines, segment = _audit_segment(db, db.where, since, until)
+    lines, segment = _audit_segment(db, f"{db.where}#audit_log", since, until)
     records = [json.loads(line) for line in lines]
     changes = changes_of(records)
     decisions = decisions_of(records)
@@ -132,11 +132,15 @@ def _audit_segment(db: Database, where: str, since: datetime, until: datetime) -
         try:
             for seq, text in rows:
                 line = text.encode()
-                record = json.loads(line)
+                try:
+                    record = json.loads(line)
+                    at = _when(record["at"])
+                except (ValueError, KeyError, TypeError):
+                    raise AuditTampered(where, seq, "not a JSON record with an `at` time: not exported") from None
                 if record.get("prev") != expected:
                     raise AuditTampered(where, seq, "`prev` does not match the record before it: not exported")
                 expected = sha256(line)
-                inside = since <= _when(record["at"]) < until
+                inside = since <= at < until
                 if inside and first_seq is None:
                     first_seq, anchor = seq, record["prev"]
                 if first_seq is None:
