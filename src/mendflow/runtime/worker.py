@@ -22,7 +22,8 @@ from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
 from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
 from mendflow.runtime.client import TASK_QUEUE
-from mendflow.telemetry.interceptors import WorkerTelemetry
+from mendflow.runtime.limits import TenantLimitsInterceptor
+from mendflow.store.limits import TenantLimits
 from mendflow.worker_context import WorkerContext
 from mendflow.workflows import WORKFLOWS
 
@@ -93,23 +94,18 @@ def build_worker(
 ) -> WorkerGroup:
     """Workers for `roles` (default: all) of the deployment whose workflows run on `task_queue`."""
     implementations = activities_by_name(context)
-    telemetry = [WorkerTelemetry(context.database)]  # log context, timings, SSPM facts (tracing: from the client)
+    # one per process: the tenant limits all workers share (vendor windows, write budget and concurrency)
+    limits = TenantLimitsInterceptor(TenantLimits(context.database), context.settings)
     workers: list[Worker] = []
     if Role.scan in roles or Role.remediation in roles:
         beside = [implementations[a] for a in implementations if a not in ROLE_OF]
         workers.append(
-            Worker(
-                client,
-                task_queue=task_queue,
-                workflows=list(WORKFLOWS),
-                activities=beside,
-                interceptors=telemetry,
-            )
+            Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=beside, interceptors=[limits])
         )
     for role in ALL_ROLES:
         if role in roles:
             mine = [implementations[a] for a, r in ROLE_OF.items() if r is role]
             workers.append(
-                Worker(client, task_queue=role_queue(task_queue, role), activities=mine, interceptors=telemetry)
+                Worker(client, task_queue=role_queue(task_queue, role), activities=mine, interceptors=[limits])
             )
     return WorkerGroup(workers)

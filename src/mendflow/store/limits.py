@@ -132,9 +132,10 @@ class TenantLimits:
 
     # ---- write budget -----------------------------------------------------------------------------------------
 
-    def take_write(self, tenant: str, per_minute: int) -> float:
-        """Reserve one write of the tenant's budget; returns the seconds to wait before doing it (0: now)."""
-        now = self.clock()
+    def take_write(self, tenant: str, per_minute: int, *, at: float | None = None) -> float:
+        """Reserve one write of the tenant's budget; returns the seconds to wait before doing it (0: now). `at`: the
+        time of the write by another clock than ours (the worker passes Temporal's, as the workflows pace by it)."""
+        now = self.clock() if at is None else at
         rate = per_minute / 60.0
         with self.db.write() as conn:
             row = self._row(conn, tenant, WRITES)

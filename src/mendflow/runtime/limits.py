@@ -1,0 +1,158 @@
+"""A tenant's limits held across every worker: the vendor's rate windows, the write budget and the concurrency of
+writes, kept in the shared database (`mendflow.store.limits`) and applied around each activity by a worker
+interceptor, so no activity has to remember them.
+
+- Every activity whose input names a `tenant_key` runs its vendor requests under the tenant's shared windows
+  (`connectors.http.sharing_windows`): a worker takes requests from the window a few at a time and reports what
+  the vendor says back, so all workers of a tenant together stay within the vendor's limit.
+- A write activity (`change_resource`) first takes one of the tenant's concurrency slots (a lease the worker renews
+  while the write runs; a killed worker's lease expires) and then one write of its per-minute budget. Restores are
+  not held back: putting things back must never queue behind new writes.
+
+Every wait heartbeats, so a long wait does not look like a dead worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from mendflow.connectors.http import sharing_windows
+from mendflow.routing import Activity
+from mendflow.settings import Settings
+from mendflow.store.limits import TenantLimits
+
+WRITE_ACTIVITIES = frozenset({Activity.change_resource.value})
+"""Activities admitted by the tenant's concurrency slots and write budget."""
+LEASE_TTL = 30.0
+"""Seconds a concurrency slot stays held without renewal (how long a killed worker's slot stays taken)."""
+LEASE_POLL = 0.1
+"""How often a write waiting for a slot asks again."""
+CHUNK = 16
+"""Most requests a worker takes from a shared window at once (fewer when the window runs low)."""
+LOW_SHARE = 0.1
+"""Below this share of the window left, every answer is reported (above, only a new window is)."""
+
+
+def _bucket(name: str) -> str:
+    return f"vendor:{name}"
+
+
+class StoredWindows:
+    """One tenant's vendor windows in the database, as one worker process uses them: requests are taken a few at a
+    time and spent without asking; answers are reported when they open a new window or the window runs low."""
+
+    def __init__(self, limits: TenantLimits, tenant: str) -> None:
+        self.limits = limits
+        self.tenant = tenant
+        self._held: dict[str, int] = {}
+        self._reset: dict[str, float] = {}
+
+    async def take(self, bucket: str) -> float:
+        if self._held.get(bucket, 0) > 0:
+            self._held[bucket] -= 1
+            return 0.0
+        grant = await asyncio.to_thread(self.limits.take_requests, self.tenant, _bucket(bucket), CHUNK)
+        if grant.granted:
+            self._held[bucket] = self._held.get(bucket, 0) + grant.granted - 1
+            return 0.0
+        return grant.wait
+
+    async def report(self, bucket: str, *, limit: int, remaining: int, reset: float) -> None:
+        seen = self._reset.get(bucket)
+        if seen == reset and remaining > limit * LOW_SHARE:
+            return  # same window, plenty left: the shared count already knows enough
+        if seen is not None and reset > seen:
+            self._held.pop(bucket, None)  # taken from the window that ended: spending them would overdraw this one
+        self._reset[bucket] = reset
+        await asyncio.to_thread(
+            self.limits.observe_window, self.tenant, _bucket(bucket), limit=limit, remaining=remaining, reset=reset
+        )
+
+
+async def _wait(seconds: float, why: str) -> None:
+    """Sleep, heartbeating at least once a second."""
+    left = seconds
+    while left > 0:
+        activity.heartbeat({"waiting_s": round(left, 1), "for": why})
+        step = min(left, 1.0)
+        await asyncio.sleep(step)
+        left -= step
+
+
+class TenantLimitsInterceptor(Interceptor):
+    """Applies the tenant limits to every activity of this worker (see the module docstring)."""
+
+    def __init__(self, limits: TenantLimits, settings: Settings) -> None:
+        self.limits = limits
+        self.settings = settings
+        self._windows: dict[str, StoredWindows] = {}
+
+    def windows(self, tenant: str) -> StoredWindows:
+        """This process's view of the tenant's shared windows (one per tenant, so taken requests are reused)."""
+        if tenant not in self._windows:
+            self._windows[tenant] = StoredWindows(self.limits, tenant)
+        return self._windows[tenant]
+
+    @contextlib.asynccontextmanager
+    async def admitted(self, tenant: str, holder: str, *, at: float) -> AsyncIterator[None]:
+        """Hold one of the tenant's concurrency slots (renewed while held) and spend one write of its budget. `at`
+        is when Temporal scheduled the write: the budget counts in Temporal's time, as the workflow's own pacing
+        does (the same as the wall clock on a real server; in a time-skipping test, the skipped time counts)."""
+        changes = self.settings.changes
+        limit = changes.concurrency_for(tenant)
+        while not await asyncio.to_thread(self.limits.try_lease, tenant, holder, limit=limit, ttl=LEASE_TTL):
+            await _wait(LEASE_POLL, f"one of {limit} concurrent writes")
+        renewing = asyncio.create_task(self._renew(tenant, holder))
+        try:
+            wait = await asyncio.to_thread(self.limits.take_write, tenant, changes.budget_for(tenant), at=at)
+            await _wait(wait, "write budget")
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            await asyncio.shield(asyncio.to_thread(self.limits.release_lease, tenant, holder))
+
+    async def _renew(self, tenant: str, holder: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_TTL / 3)
+            await asyncio.to_thread(self.limits.renew_lease, tenant, holder, ttl=LEASE_TTL)
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Inbound(next, self)
+
+
+def _tenant_of(args: Any) -> str | None:
+    """The tenant an activity works for: its single input model's `tenant_key`, if it has one."""
+    if len(args) != 1:
+        return None
+    tenant = getattr(args[0], "tenant_key", None)
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+class _Inbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, root: TenantLimitsInterceptor) -> None:
+        super().__init__(next)
+        self.root = root
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        tenant = _tenant_of(input.args)
+        if tenant is None:
+            return await super().execute_activity(input)
+        info = activity.info()
+        with sharing_windows(self.root.windows(tenant)):
+            if info.activity_type not in WRITE_ACTIVITIES:
+                return await super().execute_activity(input)
+            # one holder per activity, whatever the attempt: a retry after a crash takes over the dead attempt's slot
+            holder, at = f"{info.workflow_id}/{info.activity_id}", info.current_attempt_scheduled_time.timestamp()
+            async with self.root.admitted(tenant, holder, at=at):
+                return await super().execute_activity(input)
+
+
+__all__ = ["LEASE_TTL", "WRITE_ACTIVITIES", "StoredWindows", "TenantLimitsInterceptor"]
