@@ -144,34 +144,48 @@ def _expand(paths: Iterable[Path], errors: list[PlaybookError]) -> Iterator[Path
 
 
 def _load(path: Path) -> tuple[Playbook, MappingNode]:
-    """Parse and validate one file and the test cases beside it; raises _Problems with every error, in file order."""
-    playbook, root, _ = _validated(path, Playbook)
+    """Parse and validate one file and the test cases beside it; raises _Problems with every error of both files at
+    once (the playbook's in file order, then the test file's), not one stage or one file at a time."""
+    issues: list[_Issue] = []
+    playbook, root, _ = _validated(path, Playbook, issues)
     beside = tests_file_for(path)
-    if beside is None:
+    cases = None
+    if beside is not None:
+        cases, tests_root, text = _validated(beside, PlaybookTests, issues)
+        if cases is not None and tests_root is not None and playbook is not None:
+            problems = case_problems(cases.tests, playbook.resource, playbook.respond)
+            located = [_locate(beside, text, tests_root, _details(item)) for item in problems]
+            issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
+    if issues or playbook is None or root is None:
+        raise _Problems(issues)
+    if cases is None:
         return playbook, root
-    cases, tests_root, text = _validated(beside, PlaybookTests)
-    problems = case_problems(cases.tests, playbook.resource, playbook.respond)
-    if problems:
-        issues = [_locate(beside, text, tests_root, _details(item)) for item in problems]
-        raise _Problems(sorted(issues, key=lambda i: (i.line, i.column)))
     return playbook.model_copy(update={"tests": playbook.tests + cases.tests}), root
 
 
-def _validated(path: Path, model: type[M]) -> tuple[M, MappingNode, str]:
+def _validated(path: Path, model: type[M], issues: list[_Issue]) -> tuple[M | None, MappingNode | None, str]:
+    """The validated model, the document's nodes and its text; every problem is added to `issues` (model None when any).
+
+    Duplicate keys and the models' own errors are reported together; only unreadable or unparsable YAML stops
+    the file early, since nothing after it can be located."""
     try:  # size-capped, binary and non-UTF-8 refused, before YAML sees a byte
         text = read_text(path, what="playbook" if model is not PlaybookTests else "test-case file")
     except InputError as err:
-        raise _Problems([_Issue(str(err).removeprefix(f"{path}: "), path=str(path))]) from None
-    root, data = _compose(path, text, tests=model is PlaybookTests)
-    duplicates = list(_duplicate_keys(path, root))
-    if duplicates:
-        raise _Problems(duplicates)
+        issues.append(_Issue(str(err).removeprefix(f"{path}: "), path=str(path)))
+        return None, None, ""
+    try:
+        root, data = _compose(path, text, tests=model is PlaybookTests)
+    except _Problems as problems:
+        issues.extend(problems.issues)
+        return None, None, text
+    found = list(_duplicate_keys(path, root))
+    loaded: M | None = None
     try:
         loaded = model.model_validate(data, context={"source": path, CHECK_FIELDS: True})
     except ValidationError as err:
-        issues = [_locate(path, text, root, item) for item in err.errors()]
-        raise _Problems(sorted(issues, key=lambda i: (i.line, i.column))) from None
-    return loaded, root, text
+        found.extend(_locate(path, text, root, item) for item in err.errors())
+    issues.extend(sorted(found, key=lambda i: (i.line, i.column)))
+    return (None if found else loaded), root, text
 
 
 def _details(item: InitErrorDetails) -> ErrorDetails:
