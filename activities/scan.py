@@ -123,7 +123,13 @@ class ScanActivities:
         tenant = request.tenant_key
         read = {line["id"] for line in self.ctx.snapshots.read_lines(request.snapshot)} if request.snapshot else None
         outcome = self.ctx.ledger.reconcile(
-            tenant, findings, rules=request.rules, seen_at=request.seen_at, read=read, complete=request.complete
+            tenant,
+            findings,
+            rules=request.rules,
+            seen_at=request.seen_at,
+            read=read,
+            complete=request.complete,
+            covered=request.covered,
         )
         by_rule: dict[str, list[LedgerRow]] = defaultdict(list)
         for row in outcome.unclaimed:

@@ -1,9 +1,10 @@
 """mendflow's Temporal workflows (packaged from the top-level `workflows/` folder)."""
 
 from .remediation import RemediationWorkflow
+from .rescan import RescanWorkflow
 from .scan import ScanWorkflow
 from .suppression import SuppressionWorkflow
 
-WORKFLOWS = (ScanWorkflow, RemediationWorkflow, SuppressionWorkflow)
+WORKFLOWS = (ScanWorkflow, RemediationWorkflow, SuppressionWorkflow, RescanWorkflow)
 
-__all__ = ["WORKFLOWS", "RemediationWorkflow", "ScanWorkflow", "SuppressionWorkflow"]
+__all__ = ["WORKFLOWS", "RemediationWorkflow", "RescanWorkflow", "ScanWorkflow", "SuppressionWorkflow"]

@@ -33,6 +33,7 @@ class Activity(StrEnum):
     """Every activity's registered name (workflows call activities by these, never by string literals)."""
 
     collect_inventory = "collect_inventory"
+    collect_targets = "collect_targets"
     evaluate_rules = "evaluate_rules"
     reconcile_findings = "reconcile_findings"
     plan_campaign = "plan_campaign"
@@ -53,6 +54,7 @@ class Activity(StrEnum):
 
 ROLE_OF: dict[Activity, Role] = {
     Activity.collect_inventory: Role.scan,
+    Activity.collect_targets: Role.scan,
     Activity.evaluate_rules: Role.scan,
     Activity.reconcile_findings: Role.scan,
     Activity.plan_campaign: Role.remediation,

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from mendflow.activities.publish import PublishActivities
 from mendflow.activities.remediation import RemediationActivities
+from mendflow.activities.rescan import RescanActivities
 from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
 from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
@@ -61,11 +62,13 @@ class WorkerGroup:
 def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., Any]]:
     """Every activity implementation of mendflow, by its registered name."""
     scan = ScanActivities(context)
+    rescan = RescanActivities(context)
     remediation = RemediationActivities(context)
     suppression = SuppressionActivities(context)
     publish = PublishActivities(context)
     return {
         Activity.collect_inventory: scan.collect_inventory,
+        Activity.collect_targets: rescan.collect_targets,
         Activity.evaluate_rules: scan.evaluate_rules,
         Activity.reconcile_findings: scan.reconcile_findings,
         Activity.plan_campaign: remediation.plan_campaign,
