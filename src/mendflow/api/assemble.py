@@ -6,6 +6,7 @@ Used by `mendflow api` and the embedded stack (`mendflow up`, `mendflow demo`), 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from temporalio.converter import PayloadCodec
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.api.operator import OperatorApi
+from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.auth.identity import Authenticator
 from mendflow.auth.oidc import OidcVerifier
@@ -24,6 +26,7 @@ from mendflow.findings_store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.operations import Operations
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
+from mendflow.runtime.rescans import request_rescan
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.store import Database, StoredReplayCache, database_url
@@ -53,6 +56,23 @@ def build_operator(settings: Settings, ops: Operations, db: Database) -> Operato
     return OperatorApi(ops, authenticator, settings.rbac, ledger=FindingsLedger(db))
 
 
+def build_webhooks(
+    settings: Settings, ops: Operations, db: Database, audit: AuditLog, *, task_queue: str = TASK_QUEUE
+) -> WebhookReceiver | None:
+    """The webhook endpoints of the `webhooks:` section (None without one): delivery ids in the shared store, each
+    delivery a signal-with-start of the tenant's RescanWorkflow through the API's Temporal client."""
+    config = settings.webhooks
+    if config is None or not config.tenants:
+        return None
+    debounce = timedelta(milliseconds=config.debounce_ms)
+
+    async def rescan(tenant: str, targets: list[str], source: str) -> None:
+        client = await ops.client()
+        await request_rescan(client, tenant, targets, source=source, task_queue=task_queue, debounce=debounce)
+
+    return WebhookReceiver(config, audit=audit, deliveries=StoredReplayCache(db), rescan=rescan)
+
+
 def payload_codec(temporal: Client | TemporalSettings) -> PayloadCodec | None:
     """The codec the API's Temporal client uses: what `/codec/*` serves (None: payloads are not encrypted)."""
     if isinstance(temporal, Client):
@@ -79,9 +99,12 @@ def build_api(
     ops = Operations(temporal, signer, audit, task_queue=task_queue)
     operator = build_operator(settings, ops, db)
     codec = payload_codec(temporal)
+    webhooks = build_webhooks(settings, ops, db, audit, task_queue=task_queue)
     slack = settings.slack
     if slack is None:
-        return create_api_app(audit=audit, operator=operator, codec=codec, codec_origins=codec_origins)
+        return create_api_app(
+            audit=audit, operator=operator, codec=codec, codec_origins=codec_origins, webhooks=webhooks
+        )
     cards = SlackCards(slack.bot_token, base_url=slack.base_url, timeout=slack.timeout, max_retries=slack.max_retries)
     return create_api_app(
         slack_signing_secret=slack.signing_secret.resolve(),
@@ -93,7 +116,8 @@ def build_api(
         replay=StoredReplayCache(db),  # a replay is refused after a restart and by every replica
         codec=codec,
         codec_origins=codec_origins,
+        webhooks=webhooks,
     )
 
 
-__all__ = ["KEY_FILE", "build_api", "build_operator", "payload_codec", "signer_for", "trusting"]
+__all__ = ["KEY_FILE", "build_api", "build_operator", "build_webhooks", "payload_codec", "signer_for", "trusting"]
