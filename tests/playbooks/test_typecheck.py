@@ -9,7 +9,7 @@ import pytest
 
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.cut import PROVIDERS, SPEC_FILES, cut, render
-from mendflow.playbooks.typecheck import check_condition
+from mendflow.playbooks.typecheck import TYPE_PROBLEMS, check_condition
 
 SPECS = Path(__file__).parents[1] / "specs"
 PACKAGED = Path(__file__).parents[2] / "src" / "mendflow" / "data" / "schemas"
@@ -144,3 +144,14 @@ def test_types_without_a_packaged_schema_and_broken_conditions_are_left_to_other
     """No schema: nothing to say; a syntax error is the parser's to report."""
     assert check_condition('resource.anything == "x"', "acme.widget") == []
     assert check_condition("resource.config.insecure_ssl ==", "github.repo_hook") == []
+
+
+def test_broken_corpus_has_a_playbook_for_every_kind_of_type_problem() -> None:
+    """Each kind the checker reports is shown by at least one file of tests/playbooks/broken."""
+    import yaml
+
+    shown: set[str] = set()
+    for path in sorted((Path(__file__).parent / "broken").glob("cel_*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        shown.update(kinds(data["detect"]["when"], data["resource"]))
+    assert shown >= TYPE_PROBLEMS | {"unknown_field"}
