@@ -1,4 +1,4 @@
-"""mendflow's HTTP API (ASGI, Starlette): the operator API, Slack interactivity and a health check.
+"""mendflow's HTTP API (ASGI, Starlette): the operator API, Slack interactivity, a health check and `/metrics`.
 
 `create_api_app` is transport only. Whatever the channel, a request ends in `mendflow.operations.Operations`,
 which signs it with the API's key and sends it to the workflow as a Temporal update; the workflow's validator
@@ -28,12 +28,12 @@ from mendflow.api.slack_interactivity import (
     SlackInteractions,
     slack_endpoint,
 )
-from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
 from mendflow.models import AuthMethod, Decision, DecisionOutcome
 from mendflow.operations import Actor, Operations
 from mendflow.redaction import register_secret
+from mendflow.telemetry.exposition import install_metrics, metrics_route
 
 DECIDE_UPDATE = "decide"
 
@@ -52,14 +52,12 @@ def create_api_app(
     replay: ReplayCache | None = None,
     codec: PayloadCodec | None = None,
     codec_origins: Sequence[str] = (),
-    webhooks: WebhookReceiver | None = None,
 ) -> Starlette:
     """The API app: the operator API when `operator` is given, Slack interactivity when a signing secret and a
     `decide` are. `app.state.slack` is the `SlackInteractions` handler or None (share it with Socket Mode;
     `drain()` it on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already
     received are kept (`StoredReplayCache` in the shared database; default: this process's memory). `codec`: the
-    payload codec served at `/codec/*` to operators (CORS for `codec_origins`, the Temporal UI's). `webhooks`:
-    `POST /webhooks/github` and `/webhooks/okta` (vendor deliveries → targeted rescans)."""
+    payload codec served at `/codec/*` to operators (CORS for `codec_origins`, the Temporal UI's)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -82,8 +80,11 @@ def create_api_app(
         routes.extend(operator.routes())
         if codec is not None:
             routes.extend(codec_routes(codec, operator, origins=codec_origins))
-    if webhooks is not None:
-        routes.extend(webhooks.routes())
+    # Prometheus text of this process's metrics, and the SSPM gauges from the findings ledger's store
+    metrics = install_metrics()
+    if operator is not None and operator.ledger is not None:
+        metrics.observe_store(operator.ledger.db)
+    routes.append(metrics_route(metrics))
     app = Starlette(routes=routes)
     app.state.slack = interactions
     app.state.operator = operator

@@ -13,7 +13,16 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from mendflow.api.operator import ENDPOINTS, NEEDS, AnswerBody, Endpoint, ErrorBody, SuppressBody, VerbBody
+from mendflow.api.operator import (
+    ENDPOINTS,
+    NEEDS,
+    AnswerBody,
+    Endpoint,
+    ErrorBody,
+    FalsePositiveBody,
+    SuppressBody,
+    VerbBody,
+)
 from mendflow.findings_view import FindingsPage
 from mendflow.workflow_types import CampaignStatus
 
@@ -59,6 +68,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                             **_json(_schema("AnswerBody"))}  # fmt: skip
     if e.answer == "status":
         responses["404"] = {"description": "No such campaign.", **_json(_schema("ErrorBody"))}
+    if e.name == "false_positive":
+        responses["404"] = {"description": "No such finding.", **_json(_schema("AnswerBody"))}
     responses.update({code: {"description": why, **_json(_schema("ErrorBody"))} for code, why in _ERRORS.items()})
     operation: dict[str, Any] = {
         "operationId": e.name,
@@ -116,6 +127,7 @@ def openapi() -> dict[str, Any]:
         ErrorBody,
         VerbBody,
         SuppressBody,
+        FalsePositiveBody,
         CampaignStatus,
         WhoAmI,
         FindingsPage,
@@ -131,6 +143,21 @@ def openapi() -> dict[str, Any]:
             "summary": "Liveness.",
             "security": [],
             "responses": {"200": {"description": "Serving.", **_json({"type": "object"})}},
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus text of this process's metrics and the SSPM gauges (docs/operations.md).",
+            "description": "Unauthenticated, like any scrape target: serve it on the internal network only. It "
+            "carries counts, durations and tenant keys, never secrets or finding details.",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format 0.0.4.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
         }
     }
     paths["/slack/interactivity"] = {

@@ -25,6 +25,7 @@ from mendflow.api.body import read_bounded
 from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
+from mendflow.false_positives import mark_false_positive
 from mendflow.findings_store import FindingsLedger
 from mendflow.findings_view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
@@ -58,6 +59,18 @@ class SuppressBody(BaseModel):
     """When the acceptance ends (ISO 8601 with a time zone); a durable timer re-opens the finding then."""
 
 
+class FalsePositiveBody(BaseModel):
+    """Body of false-positive: mark (or, with `false_positive: false`, unmark) a finding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    """Why it is (or is no longer) a false positive; redacted, kept in the finding's history and the audit log."""
+    false_positive: bool = True
+    tenant: str | None = Field(default=None, max_length=200)
+    """Tenant key, when the same fingerprint exists in several tenants (otherwise every match is marked)."""
+
+
 class AnswerBody(BaseModel):
     """Every verb's response: the workflow's answer."""
 
@@ -84,6 +97,7 @@ NEEDS: dict[str, Role] = {
     "abort": Role.operator,
     "rollback": Role.operator,
     "suppress": Role.operator,
+    "false_positive": Role.operator,
     "decode": Role.viewer,
     "encode": Role.operator,
 }
@@ -240,6 +254,27 @@ class OperatorApi:
         )
         return JSONResponse(answer.model_dump(), status_code=200 if answer.accepted else 409)
 
+    async def _false_positive(self, request: Request, principal: Principal) -> Response:
+        body: FalsePositiveBody = await _body(request, FalsePositiveBody)
+        if self.ledger is None:
+            return _error(503, "this API has no findings ledger")
+        fingerprint, reason = request.path_params["fingerprint"], redact(body.reason)
+        tenants = mark_false_positive(
+            self.ledger.db, fingerprint, by=principal.person, reason=reason, value=body.false_positive,
+            tenant=body.tenant,
+        )  # fmt: skip
+        label = "a false positive" if body.false_positive else "not a false positive"
+        answer = (
+            Answer(accepted=True, message=f"marked {label} in {', '.join(tenants)}", state="marked")
+            if tenants
+            else Answer(
+                accepted=False, message=f"no finding {fingerprint}" + (f" in {body.tenant}" if body.tenant else "")
+            )
+        )
+        self.ops.record("false_positive", self.actor(principal), answer, target=fingerprint, reason=reason,
+                        false_positive=body.false_positive)  # fmt: skip
+        return JSONResponse(answer.model_dump(), status_code=200 if tenants else 404)
+
     def routes(self) -> list[Route]:
         """Starlette routes for `ENDPOINTS` (the same table the OpenAPI description is generated from)."""
         handlers: dict[str, Handler] = {
@@ -248,6 +283,7 @@ class OperatorApi:
             "status": self._status,
             "suppress": self._suppress,
             "findings": self._findings,
+            "false_positive": self._false_positive,
         }
         return [
             Route(e.path, self.guarded(e.verb, handlers.get(e.name) or self._verb(e.verb)), methods=[e.method])
@@ -295,6 +331,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              answer="findings", query=("tenant", "severity", "status", "rule", "limit")),
     Endpoint("suppress", "POST", "/v1/findings/{fingerprint}/suppress", "suppress",
              "Accept a finding's risk until `expires_at`; answered once the worker has checked it.", SuppressBody),
+    Endpoint("false_positive", "POST", "/v1/findings/{fingerprint}/false-positive", "false_positive",
+             "Mark a finding a false positive (or unmark it): it stops counting as open; M7 counts it.",
+             FalsePositiveBody),
 )  # fmt: skip
 
 
@@ -305,6 +344,7 @@ __all__ = [
     "AnswerBody",
     "Endpoint",
     "ErrorBody",
+    "FalsePositiveBody",
     "OperatorApi",
     "SuppressBody",
     "VerbBody",
