@@ -28,6 +28,7 @@ from mendflow.api.slack_interactivity import (
     SlackInteractions,
     slack_endpoint,
 )
+from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
 from mendflow.models import AuthMethod, Decision, DecisionOutcome
@@ -52,12 +53,14 @@ def create_api_app(
     replay: ReplayCache | None = None,
     codec: PayloadCodec | None = None,
     codec_origins: Sequence[str] = (),
+    webhooks: WebhookReceiver | None = None,
 ) -> Starlette:
     """The API app: the operator API when `operator` is given, Slack interactivity when a signing secret and a
     `decide` are. `app.state.slack` is the `SlackInteractions` handler or None (share it with Socket Mode;
     `drain()` it on shutdown so clicks being decided are not lost). `replay`: where signed Slack requests already
     received are kept (`StoredReplayCache` in the shared database; default: this process's memory). `codec`: the
-    payload codec served at `/codec/*` to operators (CORS for `codec_origins`, the Temporal UI's)."""
+    payload codec served at `/codec/*` to operators (CORS for `codec_origins`, the Temporal UI's). `webhooks`:
+    `POST /webhooks/github` and `/webhooks/okta` (vendor deliveries → targeted rescans)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -85,6 +88,8 @@ def create_api_app(
     if operator is not None and operator.ledger is not None:
         metrics.observe_store(operator.ledger.db)
     routes.append(metrics_route(metrics))
+    if webhooks is not None:
+        routes.extend(webhooks.routes())
     app = Starlette(routes=routes)
     app.state.slack = interactions
     app.state.operator = operator
