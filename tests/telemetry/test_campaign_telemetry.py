@@ -116,7 +116,10 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
     def grew(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
 
-    assert grew("mendflow_connector_requests_total", vendor="github", operation="PATCH /repos/{id}/{id}/hooks/{id}/config") >= 2
+    assert (
+        grew("mendflow_connector_requests_total", vendor="github", operation="PATCH /repos/{id}/{id}/hooks/{id}/config")
+        >= 2
+    )
     assert grew("mendflow_activity_duration_seconds_count", activity="change_resource", outcome="completed") >= 2
     assert grew("mendflow_campaigns_total", playbook=HOOK_RULE, outcome="completed") == 1
 
