@@ -1,0 +1,203 @@
+"""Payload encryption's cost (`make bench`, or `python bench/codec.py`). Prints figures, asserts nothing.
+
+1. The AES-256-GCM codec alone: encode + decode throughput (MB/s of clear payload) at 1 KiB, 64 KiB and 1 MiB;
+2. the whole data converter (pydantic JSON + codec) on a 200-target campaign plan, per conversion, with vs without;
+3. the demo loop (scan of the demo org, auto-fix campaigns until idle) on one tuned dev server, with a client and
+   worker that encrypt vs ones that do not, runs interleaved (A, B, A, B…) so machine load falls on both alike;
+4. the 200-target auto-fix campaign of bench/campaigns.py, likewise interleaved.
+
+Ratios are with / without (issue 12's target: at most 1.1x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import campaigns
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from mendflow.codec import AesGcmCodec, PayloadKeys, data_converter, new_key_text
+from mendflow.config import TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.demo import simulated_github
+from mendflow.models import ResourceRef, Severity
+from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.ports import free_port
+from mendflow.runtime.scans import run_scan_and_wait
+from mendflow.runtime.worker import build_worker
+from mendflow.telemetry import configure_logging
+from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import CampaignPlanDetail, Target
+
+KEY_ENV = "MENDFLOW_BENCH_PAYLOAD_KEY"
+SIZES = (1024, 64 * 1024, 1024 * 1024)
+DEMO_LOOPS = 6
+CAMPAIGN_RUNS = 3
+
+
+def _keys() -> PayloadKeys:
+    os.environ.setdefault(KEY_ENV, new_key_text())
+    return PayloadKeys.parse(f"bench=env:{KEY_ENV}")
+
+
+def bench_codec() -> None:
+    codec = AesGcmCodec.from_keys(_keys())
+    parts = []
+    for size in SIZES:
+        payloads = [Payload(metadata={"encoding": b"json/plain"}, data=secrets.token_bytes(size))]
+        rounds = max(20, (64 * 1024 * 1024) // size // 4)
+        started = time.perf_counter()
+        for _ in range(rounds):
+            codec.decrypt(codec.encrypt(payloads[0]))
+        seconds = time.perf_counter() - started
+        parts.append(f"{size // 1024} KiB {size * rounds / seconds / 1e6:,.0f} MB/s")
+    print(f"codec encode+decode (AES-256-GCM, one payload at a time): {'; '.join(parts)}")
+
+
+def _plan(targets: int) -> CampaignPlanDetail:
+    return CampaignPlanDetail.model_validate(
+        {
+            "campaign_id": "remediate/github:acme/bench/0123456789abcdef",
+            "tenant_key": "github:acme",
+            "playbook_id": "github.repo_hook.insecure_ssl",
+            "title": "Repository webhooks verify TLS",
+            "severity": Severity.high,
+            "compliance": ["CIS 1.2"],
+            "mode": "auto",
+            "action": "github.hook.set_config",
+            "reversible": True,
+            "targets": [
+                Target(
+                    fingerprint=f"{i:032x}",
+                    resource=ResourceRef(type="github.repo_hook", id=f"/repos/acme/repo-{i}/hooks/{i}"),
+                    current={"insecure_ssl": "1", "url": f"https://hooks.acme.example/{i}"},
+                    intended={"insecure_ssl": "0"},
+                )
+                for i in range(targets)
+            ],
+            "approvers": ["group:secops-oncall"],
+            "required_approvals": 1,
+            "approval_timeout": "PT24H",
+            "escalate_after": None,
+            "escalate_to": None,
+            "canary": 1,
+            "batches": ["10%", "100%"],
+            "bake": "PT0S",
+            "max_failures": 0,
+            "writes_per_minute": 600,
+        }
+    )
+
+
+def bench_converter() -> None:
+    plan = _plan(200)
+    encrypting = data_converter(_keys())
+
+    async def per_call(converter: DataConverter) -> float:
+        rounds = 200
+        started = time.perf_counter()
+        for _ in range(rounds):
+            payloads = await converter.encode([plan])
+            await converter.decode(payloads, [CampaignPlanDetail])
+        return (time.perf_counter() - started) / rounds
+
+    asyncio.run(per_call(pydantic_data_converter))  # warm-up: pydantic builds its serializers on first use
+    timings = [(asyncio.run(per_call(pydantic_data_converter)), asyncio.run(per_call(encrypting))) for _ in range(3)]
+    clear, sealed = min(t[0] for t in timings), min(t[1] for t in timings)
+    size = len(asyncio.run(pydantic_data_converter.encode([plan]))[0].data)
+    print(
+        f"data converter on a 200-target plan ({size / 1024:.0f} KiB JSON), encode+decode: "
+        f"clear {clear * 1000:.2f} ms, encrypted {sealed * 1000:.2f} ms, ratio {sealed / clear:.2f}x"
+    )
+
+
+async def _interleaved(
+    runs: int, once: Callable[[Client], Awaitable[float]], plain: Client, sealed: Client
+) -> tuple[list[float], list[float]]:
+    a: list[float] = []
+    b: list[float] = []
+    await once(plain)  # warm-up: first workflow on a fresh server, imports, sandbox
+    await once(sealed)
+    for i in range(runs):
+        order = ((plain, a), (sealed, b)) if i % 2 == 0 else ((sealed, b), (plain, a))
+        for client, out in order:
+            out.append(await once(client))
+    return a, b
+
+
+async def bench_demo_loop(root: Path, server: DevServer, plain: Client, sealed: Client) -> None:
+    playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
+    counter = iter(range(1_000_000))
+
+    async def once(client: Client) -> float:
+        i = next(counter)
+        queue = f"bench-codec-{i}"
+        with simulated_github(demo_tenant_path()) as (_, connection):
+            registry = TenantRegistry(tenants={connection.key: connection})
+            context = WorkerContext(registry=registry, data_dir=root / f"demo{i}", playbooks=playbooks)
+            async with build_worker(client, context, task_queue=queue):
+                started = time.perf_counter()
+                await run_scan_and_wait(client, connection.key, task_queue=queue)
+                return time.perf_counter() - started
+
+    a, b = await _interleaved(DEMO_LOOPS, once, plain, sealed)
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(
+        f"demo loop (scan + auto-fix campaigns until idle), {DEMO_LOOPS} interleaved runs each: "
+        f"clear median {ma * 1000:.0f} ms, encrypted median {mb * 1000:.0f} ms, encrypted/clear = {mb / ma:.2f}x"
+    )
+
+
+async def bench_campaign(root: Path, plain: Client, sealed: Client, targets: int) -> None:
+    tenant_file = root / f"tenant-{targets}.json"
+    campaigns._generate(targets, tenant_file)  # the same tenant bench/campaigns.py builds
+
+    async def once(client: Client) -> float:
+        return (await campaigns.campaign_once(client, tenant_file, targets, root)).campaign_s
+
+    a, b = await _interleaved(CAMPAIGN_RUNS, once, plain, sealed)
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(
+        f"auto-fix campaign of {targets} targets (bench/campaigns.py), {CAMPAIGN_RUNS} interleaved runs each: "
+        f"clear median {ma:.2f}s, encrypted median {mb:.2f}s, encrypted/clear = {mb / ma:.2f}x "
+        f"(runs clear {', '.join(f'{x:.2f}' for x in a)}; encrypted {', '.join(f'{x:.2f}' for x in b)})"
+    )
+
+
+async def main_async(targets: int, campaign: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with DevServer(data_dir=root, port=free_port(), headless=True) as server:
+            plain = await connect(TemporalSettings(address=server.address))
+            sealed = await connect(TemporalSettings(address=server.address, payload_keys=_keys()))
+            await bench_demo_loop(root, server, plain, sealed)
+            if campaign:
+                await bench_campaign(root, plain, sealed, targets)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=200, help="campaign size (default 200)")
+    parser.add_argument("--no-campaign", action="store_true", help="skip the campaign comparison")
+    args = parser.parse_args(argv)
+    configure_logging(level="ERROR")
+    bench_codec()
+    bench_converter()
+    asyncio.run(main_async(args.targets, not args.no_campaign))
+
+
+if __name__ == "__main__":
+    main()
