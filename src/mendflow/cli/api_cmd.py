@@ -43,6 +43,7 @@ from mendflow.settings import Settings
 from mendflow.sim.server import LoopbackServer, serve_async
 from mendflow.store import Database, StoredReplayCache, database_url
 from mendflow.telemetry import configure_logging
+from mendflow.telemetry.setup import start_telemetry
 
 
 def api(
@@ -119,6 +120,7 @@ def api(
     """Serve the operator API (/v1/…), POST /slack/interactivity and GET /healthz until Ctrl-C."""
     configure_logging()
     settings = Settings.load(config)
+    start_telemetry(settings.telemetry)  # before the client connects: traces and the pipeline /metrics serves
     if (api_tls_cert is None) != (api_tls_key is None):
         raise typer.BadParameter("give both --api-tls-cert and --api-tls-key", param_hint="--api-tls-cert")
     tls_files = (str(api_tls_cert), str(api_tls_key)) if api_tls_cert and api_tls_key else None

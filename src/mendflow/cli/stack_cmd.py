@@ -37,6 +37,7 @@ from mendflow.runtime.worker import build_worker
 from mendflow.scheduling import manage as schedules
 from mendflow.settings import Settings
 from mendflow.telemetry import configure_logging
+from mendflow.telemetry.setup import start_telemetry
 from mendflow.worker_context import WorkerContext
 
 
@@ -81,6 +82,7 @@ def up(
     configure_logging()
     loaded = load_or_fail(playbooks)
     settings = Settings.load(config)
+    start_telemetry(settings.telemetry)  # before the first client: traces, metrics (the API serves /metrics)
 
     async def serve(registry: TenantRegistry) -> None:
         known = [s for s in settings.schedules if s.tenant in registry.tenants]
@@ -187,6 +189,7 @@ def worker(
         settings=Settings.load(config),
         database_url=database_url,
     )
+    start_telemetry(context.settings.telemetry, serve=True)  # /metrics on telemetry.metrics_address
 
     async def run() -> None:
         client = await connect(settings)
