@@ -74,7 +74,7 @@ def metrics_route(pipeline: MetricsPipeline) -> Route:
 
 
 def serve_metrics(pipeline: MetricsPipeline, *, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
-    """Serve `/metrics` on its own port (workers); stop with `server.shutdown()`."""
+    """Serve `/metrics` on its own port (workers); stop with `server.shutdown()` then `server.server_close()`."""
     return start_http_server(port, addr=host, registry=pipeline.registry)
 
 
