@@ -45,3 +45,13 @@ def test_a_token_for_someone_outside_the_rbac_config_is_refused(tmp_path: Path) 
     """Tokens are bound to a person of the RBAC config: a made-up name is bad input (exit 2)."""
     made = run("create", "--person", "nobody", "--data-dir", str(tmp_path))
     assert made.returncode == 2 and "not in rbac.people" in made.stderr and "Traceback" not in made.stderr
+
+
+def test_an_unknown_format_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+    """`--format yaml` was accepted and printed a table; it is refused (exit 2) and nothing is created."""
+    config = tmp_path / "mendflow.yaml"
+    config.write_text("rbac:\n  people:\n    alice: {groups: [secops-oncall]}\n")
+    made = run("create", "--person", "alice", "--config", str(config), "--format", "yaml", "--data-dir", str(tmp_path))
+    assert made.returncode == 2 and "use table or json" in made.stderr and "Traceback" not in made.stderr
+    listed = run("list", "--format", "json", "--data-dir", str(tmp_path))
+    assert listed.returncode == 0 and listed.stdout == ""  # JSON lines: no token, no line

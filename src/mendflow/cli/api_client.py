@@ -24,7 +24,16 @@ TokenFile = Annotated[
     Path | None,
     typer.Option("--token-file", help=f"File holding your API token (default: ${TOKEN_ENV}).", metavar="PATH"),
 ]
-Format = Annotated[str, typer.Option("--format", help="table or json.", metavar="table|json")]
+
+
+def _known_format(value: str) -> str:
+    """Refuse an unknown --format before the command runs (exit 2, as for any bad option)."""
+    if value not in ("table", "json"):
+        raise InputError(f"--format {value!r}: use table or json")
+    return value
+
+
+Format = Annotated[str, typer.Option("--format", help="table or json.", metavar="table|json", callback=_known_format)]
 DEFAULT_API = "http://127.0.0.1:8088"
 
 
@@ -79,9 +88,4 @@ def finish(answer: dict[str, Any], output: str) -> None:
         raise typer.Exit(3)
 
 
-def check_format(output: str) -> None:
-    if output not in ("table", "json"):
-        raise InputError(f"--format {output!r}: use table or json")
-
-
-__all__ = ["DEFAULT_API", "TOKEN_ENV", "ApiUrl", "Format", "TokenFile", "call", "check_format", "finish", "token"]
+__all__ = ["DEFAULT_API", "TOKEN_ENV", "ApiUrl", "Format", "TokenFile", "call", "finish", "token"]

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import typer
 
-from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, check_format, token
+from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, token
 from mendflow.findings_view import DEFAULT_LIMIT, FindingsPage, parse_filter, render_findings
 
 
@@ -38,7 +38,6 @@ def findings(
 ) -> None:
     """List findings: fingerprint, tenant, rule, resource, severity, risk, status, first/last seen, campaign and
     why it resolved."""
-    check_format(output)
     raw = {"tenant": tenant, "severity": severity, "status": status, "rule": rule, "limit": str(limit)}
     wanted = parse_filter(raw, name=lambda field: f"--{field}")
     query = urlencode(wanted.model_dump(mode="json", exclude_none=True))

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import typer
 
-from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, check_format, finish, token
+from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, finish, token
 from mendflow.errors import InputError
 from mendflow.render import diff, table
 from mendflow.workflow_types import CampaignStatus
@@ -61,7 +61,6 @@ def status(
     token_file: TokenFile = None,
 ) -> None:
     """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline."""
-    check_format(output)
     data = call("GET", api_url, _path(campaign) if campaign else "/v1/campaigns", token(token_file))
     result = [CampaignStatus.model_validate(item) for item in ([data] if campaign else data)]
     if output == "json":
@@ -76,7 +75,6 @@ def status(
 
 
 def _send(verb: str, campaign: str, reason: str, output: str, api_url: str, token_file: Path | None) -> None:
-    check_format(output)
     answer = call("POST", api_url, f"{_path(campaign)}/{verb}", token(token_file), {"reason": reason})
     finish(answer, output)
 
@@ -134,7 +132,6 @@ def suppress(
     token_file: TokenFile = None,
 ) -> None:
     """Accept a finding's risk until it expires; a durable timer re-opens it then. Exit 3 when refused."""
-    check_format(output)
     if not reason.strip():
         raise InputError("a suppression needs a reason (--reason)")
     until = parse_expiry(expires, now=datetime.now(UTC))

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from temporalio.client import Client
 
-from mendflow.cli.api_client import Format, check_format
+from mendflow.cli.api_client import Format
 from mendflow.cli.environment import (
     ConfigFile,
     TemporalNamespace,
@@ -126,7 +126,6 @@ def apply(
 ) -> Work:
     """Create or update one scan schedule per tenant of `schedules:`; delete the ones mendflow made that the
     config no longer names. Running it twice changes nothing."""
-    check_format(output)
     if config is None:
         raise InputError("--config: name the mendflow.yaml whose `schedules:` to apply")
     settings = Settings.load(config)
@@ -180,7 +179,6 @@ def trigger(tenant: Tenant, output: Format = "table") -> Work:
 
 def _showing(output: str, views: Callable[[Client], Awaitable[list[ScheduleView]]]) -> Work:
     """Work that shows the schedules `views` returns, after the output format is checked (a bad one is input)."""
-    check_format(output)
 
     async def work(client: Client) -> None:
         _render(await views(client), output)
