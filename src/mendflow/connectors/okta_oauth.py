@@ -132,15 +132,17 @@ class OktaServiceCredential(MintedCredential):
     async def mint(self, method: str, path: str) -> Minted:
         scopes = self.scopes_for(method, path)
         response = await self.request_token(scopes)
-        if _error(response) == "invalid_scope" and len(scopes) > 1:
-            granted = frozenset([s for s in sorted(scopes) if _error(await self.request_token(frozenset({s}))) is None])
+        if token_error(response) == "invalid_scope" and len(scopes) > 1:
+            granted = frozenset(
+                [s for s in sorted(scopes) if token_error(await self.request_token(frozenset({s}))) is None]
+            )
             _GRANTED[(self.tenant, self.auth.client_id)] = granted
             scopes = self.scopes_for(method, path)  # raises if this request's own scope is the missing one
             response = await self.request_token(scopes)
-        return self._minted(response)
+        return self.accept(response)
 
-    def _minted(self, response: httpx.Response) -> Minted:
-        error = _error(response)
+    def accept(self, response: httpx.Response) -> Minted:
+        error = token_error(response)
         if error == "invalid_client":
             raise self.failure("Okta refused the client assertion (wrong client id or key?)", response)
         if error == "invalid_dpop_proof":
@@ -157,7 +159,7 @@ class OktaServiceCredential(MintedCredential):
         )
 
 
-def _error(response: httpx.Response) -> str | None:
+def token_error(response: httpx.Response) -> str | None:
     """The OAuth `error` code of a token answer (None for a success)."""
     if response.status_code == 200:
         return None

@@ -1,0 +1,211 @@
+"""`mendflow doctor`: can each tenant be reached, does its credential work, and does it hold exactly what the loaded
+playbooks need — no less (a missing read is a blind spot, a missing write a failed fix), no more (excess).
+
+Needs come from `connectors/permissions.py`: every read of a scan, plus the write permission of each action a
+playbook may run (modes auto, approval, ticket; `notify` never writes). What is granted is asked of the vendor:
+
+    GitHub App      the installation token's `permissions` (narrowed ones if the tenant narrows them)
+    Okta service    the declared `scopes`, else each known scope is requested once; Okta grants it or says invalid_scope
+    long-lived      not listable (a PAT's permissions, an SSWS token's admin roles): rows say `unverified`
+
+Each row: capability → needed → granted → ok / missing / excess / unverified. The worker runs it at start and logs
+the result; it never stops the worker (a missing read is reported again as a coverage gap by every scan).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from mendflow.config import TenantConnection
+from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
+from mendflow.connectors.github_app import GithubAppCredential
+from mendflow.connectors.okta_oauth import OktaServiceCredential, token_error
+from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan_needs
+from mendflow.connectors.registry import credential_for, open_session
+from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
+from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission
+from mendflow.playbook import Mode, Playbook
+
+PROBE = {"github": "/orgs/{tenant}", "okta": "/api/v1/groups?limit=1"}
+"""One cheap read per provider: reachability and authentication."""
+
+
+class Status(StrEnum):
+    ok = "ok"
+    missing = "missing"
+    excess = "excess"
+    unverified = "unverified"
+
+
+class PermissionRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    capability: str
+    needed: str | None
+    """None for an excess grant nothing needs."""
+    granted: str | None
+    """What covers it (GitHub `members:write` covers `members:read`); None: not granted or not knowable."""
+    status: Status
+    used_by: tuple[str, ...] = ()
+    """`scan`, or the ids of the playbooks whose action needs it."""
+
+
+class TenantCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    provider: str
+    auth: str
+    """`github_app`, `okta_service_app` or `token`."""
+    reachable: bool
+    authenticated: bool
+    problem: str | None = None
+    rows: tuple[PermissionRow, ...] = ()
+    credential_age: CredentialAge | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.authenticated and not any(r.status is Status.missing for r in self.rows)
+
+
+class DoctorReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenants: tuple[TenantCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.tenants)
+
+
+def needs_of(provider: str, playbooks: list[Playbook]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Permission → (capability, who needs it) for this provider's loaded playbooks."""
+    mine = [p for p in playbooks if p.resource.startswith(f"{provider}.")]
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    if mine:
+        for need in scan_needs(provider):
+            out.setdefault(need.permission, (need.capability, ("scan",)))
+    capability = {n.permission: n.capability for n in NEEDS.get(provider, ())}
+    for playbook in mine:
+        if playbook.respond is None or playbook.respond.mode is Mode.notify:
+            continue
+        permission = ACTION_NEEDS[playbook.respond.action]
+        label, users = out.get(permission, (capability.get(permission, playbook.respond.action), ()))
+        out[permission] = (label, (*users, playbook.id))
+    return out
+
+
+def _rows(
+    provider: str, needs: dict[str, tuple[str, tuple[str, ...]]], granted: frozenset[str] | None
+) -> list[PermissionRow]:
+    rows = []
+    for permission, (capability, users) in sorted(needs.items()):
+        if granted is None:
+            rows.append(PermissionRow(capability=capability, needed=permission, granted=None,
+                                      status=Status.unverified, used_by=users))  # fmt: skip
+            continue
+        cover = next((g for g in sorted(granted) if satisfied(provider, permission, [g])), None)
+        status = Status.ok if cover is not None else Status.missing
+        rows.append(
+            PermissionRow(capability=capability, needed=permission, granted=cover, status=status, used_by=users)
+        )
+    for extra in sorted(granted or ()):
+        exact_need = extra in needs
+        if exact_need:
+            continue
+        label = "no loaded playbook uses it"
+        if provider == "github" and extra.endswith(":write") and extra.replace(":write", ":read") in needs:
+            label = "write granted, only read needed"
+        rows.append(PermissionRow(capability=label, needed=None, granted=extra, status=Status.excess))
+    return rows
+
+
+async def _okta_granted(credential: OktaServiceCredential, candidates: frozenset[str]) -> frozenset[str]:
+    """The candidate scopes Okta grants this client: declared, or asked all at once, then one by one."""
+    if credential.auth.scopes is not None:
+        return frozenset(credential.auth.scopes)
+    answer = await credential.request_token(candidates)
+    if token_error(answer) is None:
+        return candidates
+    if token_error(answer) != "invalid_scope":
+        credential.accept(answer)  # raises the clear error (invalid_client, DPoP, …)
+    found = [s for s in sorted(candidates) if token_error(await credential.request_token(frozenset({s}))) is None]
+    return frozenset(found)
+
+
+async def _probe(connection: TenantConnection) -> str | None:
+    """One cheap read through the normal path; the token-expiry header if GitHub sent one. A refused read
+    (MissingPermission) still proves reachability and authentication, so it is not an error here."""
+    async with open_session(connection) as session:
+        try:
+            response = await session.http.request("GET", PROBE[connection.provider].format(tenant=connection.tenant))
+        except MissingPermission:
+            return None
+        expiry: str | None = response.headers.get(EXPIRY_HEADER)
+        return expiry
+
+
+async def _granted(connection: TenantConnection) -> frozenset[str] | None:
+    """What the vendor granted this credential; None for long-lived tokens (not listable)."""
+    credential = credential_for(connection)
+    if isinstance(credential, GithubAppCredential) and isinstance(connection.auth, GithubAppAuth):
+        minted = await credential.current("GET", "/orgs")
+        return frozenset(g.replace("=", ":") for g in minted.granted)
+    if isinstance(credential, OktaServiceCredential) and isinstance(connection.auth, OktaServiceAppAuth):
+        known = {n.permission for n in NEEDS["okta"]} | set(ACTION_NEEDS.values())
+        return await _okta_granted(credential, frozenset(p for p in known if p.startswith("okta.")))
+    return None
+
+
+async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) -> TenantCheck:
+    """Reachability, authentication, permissions and credential age of one tenant; never raises for the vendor."""
+    mode = connection.auth.kind if connection.auth is not None else "token"
+    base = {"tenant": connection.key, "provider": connection.provider, "auth": mode}
+    try:
+        expiry = await _probe(connection)
+        granted = await _granted(connection)
+    except ConnectionProblem as err:
+        return TenantCheck(**base, reachable=False, authenticated=False, problem=str(err))
+    except MendflowError as err:  # AuthError (wrong key, client, token), InputError (unreadable key)
+        return TenantCheck(**base, reachable=True, authenticated=False, problem=str(err))
+    age = assess(connection, today=datetime.now(UTC).date(), expiry_header=expiry)
+    record(connection.key, age)
+    problem = None
+    if mode == "token" and connection.provider == "okta":
+        problem = (
+            "an SSWS API token has no scopes: it holds every privilege of the admin who made it; use a service app"
+        )
+    rows = tuple(_rows(connection.provider, needs_of(connection.provider, playbooks), granted))
+    return TenantCheck(**base, reachable=True, authenticated=True, problem=problem, rows=rows, credential_age=age)
+
+
+async def doctor(connections: list[TenantConnection], playbooks: list[Playbook]) -> DoctorReport:
+    """Check every tenant, one after another (each is a handful of requests)."""
+    return DoctorReport(tenants=tuple([await check_tenant(c, playbooks) for c in connections]))
+
+
+def render(report: DoctorReport) -> str:
+    """The human-readable table."""
+    lines: list[str] = []
+    for check in report.tenants:
+        state = "ok" if check.ok else "NOT OK"
+        reach = "reachable" if check.reachable else "unreachable"
+        auth = "authenticated" if check.authenticated else "not authenticated"
+        lines.append(f"{check.tenant} ({check.provider}, {check.auth}): {reach}, {auth} — {state}")
+        if check.problem:
+            lines.append(f"  ! {check.problem}")
+        if check.rows:
+            lines.append(f"  {'capability':<34} {'needed':<36} {'granted':<36} status")
+        for row in check.rows:
+            lines.append(f"  {row.capability:<34} {row.needed or '-':<36} {row.granted or '-':<36} {row.status.value}")
+        age = check.credential_age
+        if age is not None:
+            known = f"{age.age_days} days old" if age.age_days is not None else "age unknown"
+            flag = " — ROTATE" if age.due else ""
+            extra = f" ({age.note})" if age.note else ""
+            what = f"{age.credential} {age.reference}"
+            lines.append(f"  credential: {what}: {known}, rotation every {age.rotation_days} days{flag}{extra}")
+    return "\n".join(lines)
