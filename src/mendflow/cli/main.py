@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from mendflow.cli import (
     api_cmd,
+    doctor_cmd,
     evidence_cmd,
     findings_cmd,
     operate_cmd,
@@ -65,6 +66,7 @@ app.command("worker")(stack_cmd.worker)
 for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollback", "suppress"):
     app.command(name)(getattr(operate_cmd, name))
 app.command("findings")(findings_cmd.findings)
+app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
 app.add_typer(rules_cmd.app, name="rules")
