@@ -141,3 +141,26 @@ def test_no_codec_routes_without_payload_keys(tmp_path: Path) -> None:
                     signer=DecisionSigner.generate())  # fmt: skip
     with serve_in_thread(app) as server:
         assert httpx.post(f"{server.base_url}/codec/decode", content=b"{}", timeout=30).status_code == 404
+
+
+def test_browser_sign_in_lets_the_ui_decode_with_a_cookie_only(codec_api: CodecApi) -> None:
+    """A viewer's token pasted at /codec/login becomes an HttpOnly cookie that decodes (and never encodes)."""
+    with httpx.Client(base_url=codec_api.base_url, timeout=30) as browser:
+        assert "password" in browser.get("/codec/login").text
+        signed_in = browser.post("/codec/login", data={"token": codec_api.viewer})
+        assert signed_in.status_code == 200 and "Signed in as vera" in signed_in.text
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/codec/decode" in cookie
+        answer = browser.post("/codec/decode", content=_body([_sealed(codec_api)]), headers={"Origin": UI})
+        assert answer.status_code == 200, answer.text
+        assert _read(answer.text)[0].data == f'"{CANARY}"'.encode()
+        clear = Payload(metadata={"encoding": b"json/plain"}, data=b'"x"')
+        assert browser.post("/codec/encode", content=_body([clear])).status_code == 401
+
+
+def test_browser_sign_in_with_a_bad_token_sets_no_cookie(codec_api: CodecApi) -> None:
+    """An unknown token is refused like any API request, and the browser stays without a session."""
+    with httpx.Client(base_url=codec_api.base_url, timeout=30) as browser:
+        refused = browser.post("/codec/login", data={"token": "mfp_not-a-real-token"})
+        assert refused.status_code == 401 and "set-cookie" not in refused.headers
+        assert browser.post("/codec/decode", content=_body([_sealed(codec_api)])).status_code == 401

@@ -69,7 +69,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     if e.answer == "status":
         responses["404"] = {"description": "No such campaign.", **_json(_schema("ErrorBody"))}
     if e.name == "false_positive":
-        responses["404"] = {"description": "No such finding.", **_json(_schema("AnswerBody"))}
+        responses["404"] = {"description": "No such finding.", **_json(_schema("ErrorBody"))}
     responses.update({code: {"description": why, **_json(_schema("ErrorBody"))} for code, why in _ERRORS.items()})
     operation: dict[str, Any] = {
         "operationId": e.name,
@@ -116,6 +116,27 @@ def _codec_operation(verb: str, summary: str) -> dict[str, Any]:
                if code != "503"},
             "422": {"description": "A payload names a key id the ring lacks, or does not decrypt with it.",
                     **_json(_schema("ErrorBody"))},
+        },
+    }  # fmt: skip
+
+
+def _codec_login() -> dict[str, Any]:
+    """The codec server's browser sign-in (for a Temporal UI without one of its own)."""
+    html = {"content": {"text/html": {"schema": {"type": "string"}}}}
+    return {
+        "get": {"operationId": "codec_login_form", "summary": "The sign-in form of the codec server.",
+                "security": [], "responses": {"200": {"description": "The form.", **html}}},
+        "post": {
+            "operationId": "codec_login",
+            "summary": "Check a personal token (viewer or above) and keep it in an HttpOnly cookie for /codec/decode.",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}},
+            "responses": {
+                "200": {"description": "Signed in; the cookie is set.", **html},
+                **{code: {"description": text, **_json(_schema("ErrorBody"))} for code, text in _ERRORS.items()
+                   if code in ("401", "403", "429")},
+            },
         },
     }  # fmt: skip
 
@@ -197,6 +218,7 @@ def openapi() -> dict[str, Any]:
         ("encode", "Encrypt Temporal payloads with the primary payload key."),
     ):
         paths[f"/codec/{verb}"] = {"post": _codec_operation(verb, summary)}
+    paths["/codec/login"] = _codec_login()
     return {
         "openapi": "3.1.0",
         "info": {
