@@ -263,17 +263,16 @@ class OperatorApi:
             self.ledger.db, fingerprint, by=principal.person, reason=reason, value=body.false_positive,
             tenant=body.tenant,
         )  # fmt: skip
+        if not tenants:
+            missing = f"no finding {fingerprint}" + (f" in {body.tenant}" if body.tenant else "")
+            self.ops.record("false_positive", self.actor(principal), Answer(accepted=False, message=missing),
+                            target=fingerprint, reason=reason)  # fmt: skip
+            return _error(404, missing)
         label = "a false positive" if body.false_positive else "not a false positive"
-        answer = (
-            Answer(accepted=True, message=f"marked {label} in {', '.join(tenants)}", state="marked")
-            if tenants
-            else Answer(
-                accepted=False, message=f"no finding {fingerprint}" + (f" in {body.tenant}" if body.tenant else "")
-            )
-        )
+        answer = Answer(accepted=True, message=f"marked {label} in {', '.join(tenants)}", state="marked")
         self.ops.record("false_positive", self.actor(principal), answer, target=fingerprint, reason=reason,
                         false_positive=body.false_positive)  # fmt: skip
-        return JSONResponse(answer.model_dump(), status_code=200 if tenants else 404)
+        return JSONResponse(answer.model_dump())
 
     def routes(self) -> list[Route]:
         """Starlette routes for `ENDPOINTS` (the same table the OpenAPI description is generated from)."""
