@@ -8,6 +8,7 @@ searched for each value, its base64 and its URL-encoded forms.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -82,6 +83,18 @@ def payloads_in(message: Message, path: str = "") -> Iterator[tuple[str, Payload
                 yield from payloads_in(item, where)
 
 
+async def ui_codec_endpoint(server: DevServer) -> str:
+    """The codec endpoint the dev server's UI tells browsers to use (its settings API)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(100):
+            try:
+                settings = (await http.get(f"{server.ui_url}/api/v1/settings")).json()
+                return str(settings["Codec"]["Endpoint"])
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise AssertionError("the dev server's UI never answered")
+
+
 def canary_tenant(tmp_path: Path, repo: str, hook_url: str) -> Path:
     """The demo tenant with one repository renamed to `repo` and the org webhook's URL set to `hook_url`."""
     text = demo_tenant_path().read_text(encoding="utf-8").replace("acme/infra", f"acme/{repo}")
@@ -119,7 +132,7 @@ async def test_temporal_holds_only_ciphertext_of_inventories_findings_and_secret
                                 settings=collab.settings)  # fmt: skip
         async with embedded_stack(server, context) as stack:
             assert stack.api is not None
-            assert "--ui-codec-endpoint" in server.command()
+            assert await ui_codec_endpoint(server) == f"{stack.api.base_url}/codec"
             db = Database.open(database_url(data_dir))
             api_token, _ = StoredTokens(db).create(person=ONCALL, role=Role.admin, name="canary", ttl_seconds=600)
             db.dispose()
