@@ -28,6 +28,9 @@ from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
 from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission
 from mendflow.playbook import Mode, Playbook
+from mendflow.telemetry import get_logger
+
+log = get_logger(__name__)
 
 PROBE = {"github": "/orgs/{tenant}", "okta": "/api/v1/groups?limit=1"}
 """One cheap read per provider: reachability and authentication."""
@@ -185,6 +188,26 @@ async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) 
 async def doctor(connections: list[TenantConnection], playbooks: list[Playbook]) -> DoctorReport:
     """Check every tenant, one after another (each is a handful of requests)."""
     return DoctorReport(tenants=tuple([await check_tenant(c, playbooks) for c in connections]))
+
+
+async def log_checkup(connections: list[TenantConnection], playbooks: list[Playbook]) -> DoctorReport:
+    """The worker's start-up check: one log line per tenant (a warning when something is missing or excess)."""
+    report = await doctor(connections, playbooks)
+    for check in report.tenants:
+        missing = [r.needed for r in check.rows if r.status is Status.missing]
+        excess = [r.granted for r in check.rows if r.status is Status.excess]
+        emit = log.info if check.ok and not excess else log.warning
+        emit(
+            "doctor",
+            tenant=check.tenant,
+            auth=check.auth,
+            reachable=check.reachable,
+            authenticated=check.authenticated,
+            missing=missing,
+            excess=excess,
+            problem=check.problem,
+        )
+    return report
 
 
 def render(report: DoctorReport) -> str:

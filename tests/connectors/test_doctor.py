@@ -19,7 +19,7 @@ from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.connectors.okta_oauth import _GRANTED
 from mendflow.connectors.permissions import OKTA_READ_SCOPES
 from mendflow.credential_age import AGE_DAYS
-from mendflow.doctor import Status, TenantCheck, check_tenant, render
+from mendflow.doctor import Status, TenantCheck, check_tenant, log_checkup, render
 from mendflow.playbook import Playbook
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.secrets import SecretRef
@@ -183,3 +183,19 @@ def test_cli_doctor_reports_json_and_fails_on_a_missing_permission(
     rows = json.loads(done.stdout)["tenants"][0]["rows"]
     assert {r["needed"]: r["status"] for r in rows}["members:read"] == "missing"
     assert PRIVATE.splitlines()[2] not in done.stdout + done.stderr
+
+
+async def test_worker_checkup_logs_missing_and_excess(github_tenant: TenantFile, key_file: Path) -> None:
+    """What a worker logs at start: one warning per tenant naming what is missing and what is excess."""
+    granted = {k: v for k, v in GITHUB_FULL.items() if k != "members"} | {"contents": "read"}
+    authority = GithubAppAuthority(app_id="7", public_key=PUBLIC, permissions=granted)
+    with serve_in_thread(create_github_app(github_tenant, token="unused-static-0000", app_auth=authority)) as server:
+        auth = GithubAppAuth(kind="github_app", app_id="7", private_key=SecretRef(ref=f"file:{key_file}"))
+        connection = TenantConnection(
+            key="github:acme", provider="github", tenant="acme", base_url=server.base_url, auth=auth
+        )
+        with capture_logs() as logs:
+            await log_checkup([connection], PLAYBOOKS)
+    [line] = [e for e in logs if e["event"] == "doctor"]
+    assert line["log_level"] == "warning" and line["tenant"] == "github:acme"
+    assert line["missing"] == ["members:read"] and line["excess"] == ["contents:read"]
