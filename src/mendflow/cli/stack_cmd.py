@@ -27,6 +27,7 @@ from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github
+from mendflow.doctor import log_checkup
 from mendflow.routing import EVERY_ROLE, parse_roles
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
@@ -200,11 +201,16 @@ def worker(
                 f"worker connected to {temporal_address} ({namespace}), polling {', '.join(workers.task_queues)}; "
                 "Ctrl-C to stop."
             )
-            if health_port is None:
-                await _until_interrupted()
-                return
-            async with health_server(client.service_client.check_health, host=health_host, port=health_port) as at:
-                typer.echo(f"probes at http://{health_host}:{at}/healthz and /readyz")
-                await _until_interrupted()
+            # Least privilege, checked at start and logged (never blocking: scans report the same gaps again).
+            checkup = asyncio.create_task(log_checkup(list(registry.tenants.values()), loaded))
+            try:
+                if health_port is None:
+                    await _until_interrupted()
+                    return
+                async with health_server(client.service_client.check_health, host=health_host, port=health_port) as at:
+                    typer.echo(f"probes at http://{health_host}:{at}/healthz and /readyz")
+                    await _until_interrupted()
+            finally:
+                checkup.cancel()
 
     asyncio.run(run())
