@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from mendflow.store import Database, database_url
 from tests.findings import T0, hook_finding
 
 TENANT = "github:metrics-api"
+MENDFLOW = str(Path(sys.executable).parent / "mendflow")
 
 
 @dataclass
@@ -87,3 +91,21 @@ def test_a_viewer_cannot_mark_and_an_unknown_finding_is_a_404(api: Api) -> None:
     missing = httpx.post(f"{api.base}/v1/findings/{'0' * 64}/false-positive", json={"reason": "x"},
                          headers=api.operator, timeout=30)  # fmt: skip
     assert missing.status_code == 404 and _open_high(api.base) == 1
+
+
+def test_the_cli_marks_through_the_api_with_its_exit_codes(api: Api) -> None:
+    """`mendflow mark-false-positive`: 0 marked, 2 no such finding, 3 refused (a viewer's token)."""
+
+    def run(fingerprint: str, headers: dict[str, str], *more: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "MENDFLOW_TOKEN"}
+        env["MENDFLOW_TOKEN"] = headers["Authorization"].removeprefix("Bearer ")
+        return subprocess.run([MENDFLOW, "mark-false-positive", fingerprint, "--reason", "lab", "--api-url", api.base,
+                               *more], capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+
+    marked = run(api.fingerprint, api.operator, "--tenant", TENANT)
+    assert marked.returncode == 0 and marked.stdout.strip() == f"marked a false positive in {TENANT}", marked.stderr
+    assert _open_high(api.base) == 0
+    missing = run("0" * 64, api.operator)
+    assert missing.returncode == 2 and f"no finding {'0' * 64}" in missing.stderr
+    refused = run(api.fingerprint, api.viewer, "--undo")
+    assert refused.returncode == 3 and _open_high(api.base) == 0

@@ -20,6 +20,7 @@ from mendflow.cli import (
     api_cmd,
     doctor_cmd,
     evidence_cmd,
+    false_positive_cmd,
     findings_cmd,
     operate_cmd,
     plan_cmd,
@@ -66,6 +67,7 @@ app.command("worker")(stack_cmd.worker)
 for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollback", "suppress"):
     app.command(name)(getattr(operate_cmd, name))
 app.command("findings")(findings_cmd.findings)
+app.command("mark-false-positive")(false_positive_cmd.mark_false_positive)
 app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(sim_cmd.app, name="sim")
 app.add_typer(playbooks_cmd.app, name="playbooks")
