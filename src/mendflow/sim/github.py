@@ -21,6 +21,7 @@ from starlette.types import Scope
 
 from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.common import FaultInjector, FaultPlan, Gate, GatePolicy, RateBudget, json_response, read_json_object
+from mendflow.sim.deliveries import Deliveries, DeliveryStats, EventsFor, WebhookTarget, github_events
 from mendflow.sim.github_routes import ROUTES, Call, Handler, Sim
 from mendflow.sim.github_shapes import ApiError, not_found
 from mendflow.sim.github_state import GithubState
@@ -64,6 +65,13 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return json_response(404, not_found().body())
 
 
+def _deliveries(target: WebhookTarget | None, events: EventsFor, host: str, sent: DeliveryStats) -> list[Middleware]:
+    """With a delivery target, writes answered 2xx send the vendor's webhooks there (`sim.deliveries`)."""
+    if target is None:
+        return []
+    return [Middleware(Deliveries, vendor="github", target=target, events=events, stats=sent, host=host)]
+
+
 def create_github_app(
     tenant: TenantFile,
     *,
@@ -74,10 +82,12 @@ def create_github_app(
     faults: FaultPlan | None = None,
     clock: Callable[[], float] = time.time,
     app_auth: GithubAppAuthority | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> Starlette:
     """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.github`, and the faults it injected
     are counted in `app.state.fault_stats`. With `app_auth`, a registered GitHub App mints installation tokens
-    that are accepted besides `token`, each endpoint checking the installation's permissions."""
+    that are accepted besides `token`, each endpoint checking the installation's permissions. With `webhook`,
+    writes deliver GitHub's signed webhooks there (`sim.deliveries`; counted in `app.state.deliveries`)."""
     plan = faults or FaultPlan()
     budget = RateBudget(plan.rate_limit or rate_limit, clock, window=plan.rate_window or rate_window)
     state = GithubState(tenant.section(), clock=clock)
@@ -100,9 +110,14 @@ def create_github_app(
     routes = [Route(path, _endpoint(handler, sim), methods=[method]) for method, path, handler in ROUTES]
     routes = (app_auth.routes() if app_auth else []) + routes
     stats: Counter[str] = Counter()
+    sent = DeliveryStats()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gate, policy=policy), Middleware(FaultInjector, plan=plan, error=_error, stats=stats)],
+        middleware=[
+            Middleware(Gate, policy=policy),
+            Middleware(FaultInjector, plan=plan, error=_error, stats=stats),
+            *_deliveries(webhook, github_events(state), state.login, sent),
+        ],
         exception_handlers={404: _not_found, 405: _not_found},
     )
     app.state.github = state
@@ -110,6 +125,7 @@ def create_github_app(
     app.state.rate = sim.budget
     app.state.fault_plan = plan
     app.state.fault_stats = stats
+    app.state.deliveries = sent
     return app
 
 

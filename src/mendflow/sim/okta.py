@@ -22,6 +22,7 @@ from starlette.types import Scope
 
 from mendflow.sim.app_auth import OktaServiceAuthority
 from mendflow.sim.common import FaultInjector, FaultPlan, Gate, GatePolicy, RateBudget, json_response, read_json_object
+from mendflow.sim.deliveries import Deliveries, DeliveryStats, EventsFor, WebhookTarget, okta_events
 from mendflow.sim.okta_routes import ROUTES, Call, Handler
 from mendflow.sim.okta_shapes import OktaError, bad_json, forbidden, not_allowed, rate_limited, server_error
 from mendflow.sim.okta_state import OktaState
@@ -63,6 +64,13 @@ async def _unknown(request: Request, exc: Exception) -> Response:
     return _answer(OktaError(404, "E0000007", f"Not found: Resource not found: {request.url.path} (Path)"))
 
 
+def _deliveries(target: WebhookTarget | None, events: EventsFor, host: str, sent: DeliveryStats) -> list[Middleware]:
+    """With a delivery target, writes answered 2xx send the vendor's webhooks there (`sim.deliveries`)."""
+    if target is None:
+        return []
+    return [Middleware(Deliveries, vendor="okta", target=target, events=events, stats=sent, host=host)]
+
+
 def create_okta_app(
     tenant: TenantFile,
     *,
@@ -73,11 +81,13 @@ def create_okta_app(
     faults: FaultPlan | None = None,
     clock: Callable[[], float] = time.time,
     service_apps: OktaServiceAuthority | None = None,
+    webhook: WebhookTarget | None = None,
 ) -> Starlette:
     """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.okta`, and the faults it injected are
     counted in `app.state.fault_stats`. Each endpoint (route template) is its own rate-limit bucket of
     `rate_limit` requests per `rate_window` seconds, as Okta limits per endpoint. With `service_apps`, the org
-    authorization server's token endpoint mints scoped access tokens accepted besides `token`."""
+    authorization server's token endpoint mints scoped access tokens accepted besides `token`. With `webhook`,
+    writes deliver Okta event hooks there (`sim.deliveries`; counted in `app.state.deliveries`)."""
     plan = faults or FaultPlan()
     state = OktaState(tenant.section(), clock=clock)
     routes = [Route(path, _endpoint(handler, state), methods=[method]) for method, path, handler in ROUTES]
@@ -109,9 +119,14 @@ def create_okta_app(
         authorize=service_apps.authorize if service_apps else None,
     )
     stats: Counter[str] = Counter()
+    sent = DeliveryStats()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gate, policy=policy), Middleware(FaultInjector, plan=plan, error=_error, stats=stats)],
+        middleware=[
+            Middleware(Gate, policy=policy),
+            Middleware(FaultInjector, plan=plan, error=_error, stats=stats),
+            *_deliveries(webhook, okta_events(tenant.tenant), tenant.tenant, sent),
+        ],
         exception_handlers={404: _unknown, 405: _unknown},
     )
     app.state.okta = state
@@ -119,6 +134,7 @@ def create_okta_app(
     app.state.rate_buckets = buckets
     app.state.fault_plan = plan
     app.state.fault_stats = stats
+    app.state.deliveries = sent
     return app
 
 
