@@ -82,3 +82,25 @@ def test_a_false_positive_mark_is_recorded_in_the_findings_history(tmp_path: Pat
     assert mark_false_positive(db, finding.fingerprint, by="bob", reason="real", value=False) == ["github:acme"]
     assert ledger.history("github:acme", finding.fingerprint)[-1][2] == "unmarked as a false positive by bob: real"
     db.dispose()
+
+
+def test_open_campaigns_are_waiting_until_a_change_is_verified(tmp_path: Path, pipeline: MetricsPipeline) -> None:
+    """A campaign owning findings counts as `waiting` (approval, freeze) until one change verifies: `changing`."""
+    db = Database.open(f"sqlite:///{tmp_path / 'm.db'}")
+    pipeline.observe_store(db)
+    tenant = f"github:c{uuid.uuid4().hex[:8]}"
+    ledger = FindingsLedger(db)
+    found = [hook_finding(f"/repos/acme/r{i}/hooks/1") for i in range(2)]
+    ledger.reconcile(tenant, found, rules=[found[0].rule], seen_at=T0)
+    ledger.claim([f.fingerprint for f in found], "campaign-1", tenant=tenant)
+
+    def phases() -> tuple[float, float]:
+        samples = scrape(pipeline)
+        return tuple(total(samples, "mendflow_campaigns_open", tenant=tenant, phase=p) for p in ("waiting", "changing"))  # type: ignore[return-value]
+
+    assert phases() == (1, 0)
+    assert ledger.mark_verified(found[0].fingerprint, campaign="campaign-1", tenant=tenant)
+    assert phases() == (0, 1)
+    ledger.settle({f.fingerprint: FindingStatus.resolved for f in found}, "campaign-1")
+    assert phases() == (0, 0)
+    db.dispose()

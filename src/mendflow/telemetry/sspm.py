@@ -7,7 +7,8 @@
     M7  mendflow.findings.false_positive.ratio  findings people marked false positive / all findings
     M8  mendflow.remediation.automated.ratio    resolved findings mendflow fixed / all resolved findings
     M10 mendflow.policy.compliance.ratio   resources with no open finding / resources in the latest inventory
-        mendflow.campaigns.open            campaigns that own findings still being remediated
+        mendflow.campaigns.open            campaigns owning findings being remediated, by phase: `waiting`
+                                           (approval, freeze, capture) or `changing` (canary, batches)
 
 Counted here, not kept in process memory: a gauge kept by one worker would be wrong on every other replica.
 "Open" means open, regressed, remediating, failed or rolled back; suppressed (accepted risk) and false positives
@@ -124,15 +125,22 @@ def _compliance(options: CallbackOptions) -> Iterable[Observation]:
 
 
 def _open_campaigns(options: CallbackOptions) -> Iterable[Observation]:
+    """Campaigns owning findings still being remediated, by phase: `changing` once one of their changes was
+    verified (canary or batches under way), `waiting` before (approval, freeze window, capture)."""
     t = findings
+    changed = sa.func.max(sa.case((t.c.resolution == FIXED_BY_MENDFLOW, 1), else_=0))
     query = (
-        sa.select(t.c.tenant, sa.func.count(sa.distinct(t.c.campaign)))
+        sa.select(t.c.tenant, t.c.campaign, changed)
         .where(t.c.status == "remediating", t.c.campaign.is_not(None))
-        .group_by(t.c.tenant)
+        .group_by(t.c.tenant, t.c.campaign)
     )
-    counts = {str(tenant): int(n) for tenant, n in _rows(query)}
-    for tenant in sorted(_tenants() | set(counts)):
-        yield Observation(counts.get(tenant, 0), {"tenant": tenant})
+    counts: dict[tuple[str, str], int] = {}
+    for tenant, _, verified in _rows(query):
+        key = (str(tenant), "changing" if verified else "waiting")
+        counts[key] = counts.get(key, 0) + 1
+    for tenant in sorted(_tenants() | {tenant for tenant, _ in counts}):
+        for phase in ("waiting", "changing"):
+            yield Observation(counts.get((tenant, phase), 0), {"tenant": tenant, "phase": phase})
 
 
 def register_sspm_gauges(meter: Meter, database: Database) -> None:
@@ -169,7 +177,12 @@ def register_sspm_gauges(meter: Meter, database: Database) -> None:
             "M10: resources with no open finding / resources in the latest inventory.",
             _compliance,
         ),
-        ("mendflow.campaigns.open", "{campaign}", "Campaigns owning findings being remediated.", _open_campaigns),
+        (
+            "mendflow.campaigns.open",
+            "{campaign}",
+            "Campaigns owning findings being remediated, by phase (waiting: no change verified yet; changing).",
+            _open_campaigns,
+        ),
     )
     for name, unit, description, callback in gauges:
         meter.create_observable_gauge(name, callbacks=[callback], unit=unit, description=description)
