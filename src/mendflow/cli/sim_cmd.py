@@ -17,8 +17,10 @@ import typer
 from starlette.types import ASGIApp
 
 from mendflow.errors import InputError
+from mendflow.redaction import register_secret
 from mendflow.runtime.ports import ensure_free
 from mendflow.sim.common import FaultPlan
+from mendflow.sim.deliveries import WebhookTarget
 from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
@@ -51,7 +53,15 @@ RateLimitOption = Annotated[
 RateWindowOption = Annotated[
     float | None, typer.Option("--fault-rate-window", min=0.1, help="Seconds per rate-limit window.")
 ]
+WebhookUrlOption = Annotated[
+    str | None,
+    typer.Option("--webhook-url", help="Deliver the vendor's webhooks for every write here (mendflow's /webhooks/…)."),
+]
+WebhookSecretEnvOption = Annotated[
+    str, typer.Option("--webhook-secret-env", help="Environment variable holding the webhook secret.")
+]
 DEFAULT_TOKEN_ENV = "MENDFLOW_SIM_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+DEFAULT_WEBHOOK_SECRET_ENV = "MENDFLOW_SIM_WEBHOOK_SECRET"  # noqa: S105
 
 
 def _tenant(tenant_file: Path | None, generate: bool, generated: dict[str, object], provider: str) -> TenantFile:
@@ -68,6 +78,17 @@ def _token(token_env: str) -> str:
     if token_env not in os.environ:
         typer.echo(f"no ${token_env} set: generated a token for this run (export it to reuse): {token}")
     return token
+
+
+def _webhook(url: str | None, secret_env: str) -> WebhookTarget | None:
+    """Where writes deliver webhooks, with the secret from `secret_env` (which must be set: mendflow needs it too)."""
+    if url is None:
+        return None
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise InputError(f"--webhook-url needs the webhook secret in ${secret_env} (the same one mendflow.yaml names)")
+    register_secret(secret)
+    return WebhookTarget(url, secret)
 
 
 def _serve(vendor: str, tenant: TenantFile, port: int, token_env: str, make_app: Callable[[str], ASGIApp]) -> None:
@@ -91,12 +112,21 @@ def github(
     fault_truncate_rate: TruncateOption = 0.0,
     fault_rate_limit: RateLimitOption = None,
     fault_rate_window: RateWindowOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret_env: WebhookSecretEnvOption = DEFAULT_WEBHOOK_SECRET_ENV,
 ) -> None:
     """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C."""
     tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
-    _serve("GitHub", tenant, port, token_env, lambda token: create_github_app(tenant, token=token, faults=faults))
+    webhook = _webhook(webhook_url, webhook_secret_env)
+    _serve(
+        "GitHub",
+        tenant,
+        port,
+        token_env,
+        lambda token: create_github_app(tenant, token=token, faults=faults, webhook=webhook),
+    )
 
 
 @app.command("okta")
@@ -113,12 +143,21 @@ def okta(
     fault_truncate_rate: TruncateOption = 0.0,
     fault_rate_limit: RateLimitOption = None,
     fault_rate_window: RateWindowOption = None,
+    webhook_url: WebhookUrlOption = None,
+    webhook_secret_env: WebhookSecretEnvOption = DEFAULT_WEBHOOK_SECRET_ENV,
 ) -> None:
     """Serve an Okta org from a tenant file (or a generated one) until Ctrl-C; accepts `SSWS` and `Bearer`."""
     tenant = _tenant(tenant_file, generate, okta_tenant(users=users) if generate else {}, "okta")
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
-    _serve("Okta", tenant, port, token_env, lambda token: create_okta_app(tenant, token=token, faults=faults))
+    webhook = _webhook(webhook_url, webhook_secret_env)
+    _serve(
+        "Okta",
+        tenant,
+        port,
+        token_env,
+        lambda token: create_okta_app(tenant, token=token, faults=faults, webhook=webhook),
+    )
 
 
 # --- Slack and Jira (approval cards, interactivity, tickets) ------------------------------------------------
