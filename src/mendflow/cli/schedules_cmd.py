@@ -20,11 +20,13 @@ from temporalio.client import Client
 from mendflow.cli.api_client import Format
 from mendflow.cli.environment import (
     ConfigFile,
+    PayloadKeysText,
     TemporalNamespace,
     TemporalTls,
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
+    payload_keys,
 )
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
@@ -63,14 +65,15 @@ _TEMPORAL_OPTIONS = [
         ("tls_ca", TemporalTlsCa, None),
         ("tls_cert", TemporalTlsCert, None),
         ("tls_key", TemporalTlsKey, None),
+        ("payload_keys_text", PayloadKeysText, None),
     )
 ]
 
 
 def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
-    """Give a command the Temporal connection options (`--temporal-address`, `--namespace`, `--tls*`) and run
-    the work it returns against that Temporal: one definition of the options and of connecting, for every
-    schedules command."""
+    """Give a command the Temporal connection options (`--temporal-address`, `--namespace`, `--tls*`,
+    `--payload-keys`) and run the work it returns against that Temporal: one definition of the options and of
+    connecting, for every schedules command."""
 
     @functools.wraps(body)
     def command(
@@ -81,11 +84,18 @@ def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
         tls_ca: Path | None,
         tls_cert: Path | None,
         tls_key: Path | None,
+        payload_keys_text: str | None,
         **kwargs: object,
     ) -> None:
         work = body(*args, **kwargs)
         temporal = TemporalSettings(
-            address=temporal_address, namespace=namespace, tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
+            address=temporal_address,
+            namespace=namespace,
+            tls=tls,
+            tls_ca=tls_ca,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            payload_keys=payload_keys(payload_keys_text),
         )
 
         async def main() -> None:
