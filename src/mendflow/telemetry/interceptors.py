@@ -86,9 +86,7 @@ class _ActivityTelemetry(ActivityInboundInterceptor):
             outcome = type(err).__name__
             raise
         finally:
-            metrics.activity_duration.record(
-                time.perf_counter() - started, {"activity": info.activity_type, "outcome": outcome}
-            )
+            metrics.record_activity(time.perf_counter() - started, activity=info.activity_type, outcome=outcome)
         if self._database is not None:
             self._record_facts(info.activity_type, argument, result)
         return result

@@ -84,6 +84,11 @@ def record_evidence_export(seconds: float, *, framework: str | None = None) -> N
     evidence_export_duration.record(max(seconds, 0.0), {"framework": framework or "all"})
 
 
+def record_activity(seconds: float, *, activity: str, outcome: str) -> None:
+    """One activity attempt: `completed`, `cancelled` or the exception type that ended it."""
+    activity_duration.record(max(seconds, 0.0), {"activity": activity, "outcome": outcome})
+
+
 def record_campaign(*, playbook: str, outcome: str) -> None:
     campaigns.add(1, {"playbook": playbook, "outcome": outcome})
 
