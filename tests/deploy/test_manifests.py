@@ -32,6 +32,7 @@ COMPOSE_SECRETS = {
     "GITHUB_TOKEN": "compose-test-github",
     "SLACK_SIGNING_SECRET": "compose-test-signing",
     "API_SIGNING_KEY": "compose-test-api-key",
+    "PAYLOAD_KEY": "compose-test-payload-key",
 }
 
 
