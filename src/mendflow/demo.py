@@ -34,6 +34,7 @@ from mendflow.runtime.scans import run_scan_and_wait, wait_idle
 from mendflow.runtime.stack import embedded_stack
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings, Settings, SlackSettings
+from mendflow.sim.demo_app import demo_github_app
 from mendflow.sim.github import create_github_app
 from mendflow.sim.jira import JiraState, create_jira_app
 from mendflow.sim.server import LoopbackServer, serve_in_thread
@@ -99,12 +100,14 @@ def simulated_collaboration() -> Iterator[Collaboration]:
 
 @contextmanager
 def simulated_github(tenant_file: Path) -> Iterator[tuple[LoopbackServer, TenantConnection]]:
-    """Serve a tenant file on loopback; the token is handed over by reference (an environment variable)."""
+    """Serve a tenant file on loopback; mendflow connects as a GitHub App (least privilege, hour-long installation
+    tokens) whose private key is handed over by reference (an environment variable)."""
     tenant = load_tenant_file(tenant_file)
-    token = secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)  # the simulator's static token: accepted, but nobody is given it
     register_secret(token)
     os.environ[DEMO_TOKEN_ENV] = token
-    with serve_in_thread(create_github_app(tenant, token=token)) as server:
+    authority, auth = demo_github_app()
+    with serve_in_thread(create_github_app(tenant, token=token, app_auth=authority)) as server:
         yield (
             server,
             TenantConnection(
@@ -112,7 +115,7 @@ def simulated_github(tenant_file: Path) -> Iterator[tuple[LoopbackServer, Tenant
                 provider="github",
                 tenant=tenant.tenant,
                 base_url=server.base_url,
-                token=SecretRef(ref=f"env:{DEMO_TOKEN_ENV}"),
+                auth=auth,
             ),
         )
 
