@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from mendflow.cli.plan_cmd import CriticalityOption, OutputFormat, print_plan
 from mendflow.errors import InputError
@@ -14,6 +15,7 @@ from mendflow.playbook import Playbook, did_you_mean
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbook_schema import render_schema
 from mendflow.playbook_tests import CaseResult, run_playbook_tests
+from mendflow.playbooks.shapes import run_shape_cases, shape_cases
 from mendflow.render import diff
 from mendflow.risk import load_criticality
 
@@ -49,24 +51,42 @@ def test(
     ),
     criticality: CriticalityOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each case's findings and plan.")] = False,
+    shapes: Annotated[
+        bool,
+        typer.Option(
+            "--shapes/--no-shapes",
+            help="Also run each case's generated value-shape companions: every type, null and absent form the "
+            "vendor's schema allows for each field the condition reads (see `mendflow playbooks shapes`).",
+        ),
+    ] = True,
 ) -> None:
-    """Run the playbooks' test cases (exit 1 if one fails), or dry-run them on a tenant file (nothing is written)."""
+    """Run the playbooks' test cases and their value-shape companions (exit 1 if one fails), or dry-run the
+    playbooks on a tenant file (nothing is written)."""
     playbooks = _resolve(targets)
     if tenant_file is not None:
         config = load_criticality(criticality) if criticality is not None else None
         print_plan(plan_tenant_file(tenant_file, playbooks, criticality=config), output)
         return
     results = run_playbook_tests(playbooks)
-    for result in results:
+    companions = run_shape_cases(playbooks) if shapes else []
+    for result in results + companions:
         _print_case(result, verbose=verbose)
     untested = [p.id for p in playbooks if not p.tests]
-    failed = [r for r in results if not r.passed]
-    passed = len(results) - len(failed)
-    typer.echo(f"\n{passed} passed, {len(failed)} failed ({len(results)} case(s), {len(playbooks)} playbook(s))")
+    failed = [r for r in results + companions if not r.passed]
+    passed = len(results) + len(companions) - len(failed)
+    counts = f"{len(results)} case(s), " + (f"{len(companions)} shape companion(s), " if shapes else "")
+    typer.echo(f"\n{passed} passed, {len(failed)} failed ({counts}{len(playbooks)} playbook(s))")
     if untested:
         typer.echo(f"without test cases: {', '.join(untested)}")
     if failed:
         raise typer.Exit(code=1)
+
+
+@app.command("shapes")
+def shapes_(targets: Targets = None) -> None:
+    """Print the value-shape companions `test` generates for each case, as data (YAML)."""
+    generated = [case.model_dump(mode="json") for playbook in _resolve(targets) for case in shape_cases(playbook)]
+    typer.echo(yaml.safe_dump({"shapes": generated}, sort_keys=False, allow_unicode=True), nl=False)
 
 
 @app.command("schema")
