@@ -34,8 +34,11 @@ from temporalio.worker import (
 
 from mendflow.store import Database
 from mendflow.telemetry import metrics, scan_facts
+from mendflow.telemetry.logs import get_logger
 from mendflow.telemetry.tracing import WorkScope, scoped
 from mendflow.workflows.remediation import FINISHED
+
+log = get_logger(__name__)
 
 CAMPAIGN_WORKFLOW = "RemediationWorkflow"
 DECIDE_UPDATE = "decide"
@@ -88,7 +91,10 @@ class _ActivityTelemetry(ActivityInboundInterceptor):
         finally:
             metrics.record_activity(time.perf_counter() - started, activity=info.activity_type, outcome=outcome)
         if self._database is not None:
-            self._record_facts(info.activity_type, argument, result)
+            try:
+                self._record_facts(info.activity_type, argument, result)
+            except Exception as err:  # metrics must never fail (and so repeat) the work they describe
+                log.warning("telemetry facts not recorded", activity=info.activity_type, error=type(err).__name__)
         return result
 
     def _record_facts(self, name: str, argument: Any, result: Any) -> None:
