@@ -26,7 +26,7 @@ from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fa
 from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.demo import render_report, run_demo, simulated_github
+from mendflow.demo import render_report, run_demo, simulated_github, with_webhooks
 from mendflow.doctor import log_checkup
 from mendflow.routing import EVERY_ROLE, parse_roles
 from mendflow.runtime.client import TemporalSettings, connect
@@ -85,7 +85,7 @@ def up(
     settings = Settings.load(config)
     start_telemetry(settings.telemetry)  # before the first client: traces, metrics (the API serves /metrics)
 
-    async def serve(registry: TenantRegistry) -> None:
+    async def serve(registry: TenantRegistry, settings: Settings) -> None:
         known = [s for s in settings.schedules if s.tenant in registry.tenants]
         for item in settings.schedules:
             if item not in known:  # e.g. the example config's Okta tenant on the demo stack: say so, scan the rest
@@ -103,6 +103,10 @@ def up(
             if stack.api is not None:
                 slack = f"; Slack interactivity: {stack.interactivity_url}" if stack.interactivity_url else ""
                 typer.echo(f"mendflow API at {stack.api.base_url} (operator API: /v1/{slack})")
+                hooked = [t.tenant for t in settings.webhooks.tenants] if settings.webhooks else []
+                if hooked:
+                    typer.echo(f"webhooks: {stack.api.base_url}/webhooks/github|okta → targeted rescans of "
+                               f"{', '.join(hooked)}")  # fmt: skip
                 where = f" --data-dir {data_dir}" + (f" --config {config}" if config else "")
                 typer.echo(f"operators: mendflow tokens create --person NAME --role approver{where}, then "
                            f"export MENDFLOW_TOKEN=… and mendflow status --api-url {stack.api.base_url}")  # fmt: skip
@@ -113,13 +117,15 @@ def up(
             await _until_interrupted()
 
     if tenants is not None:
-        asyncio.run(serve(TenantRegistry.from_file(tenants)))
+        asyncio.run(serve(TenantRegistry.from_file(tenants), settings))
         return
-    with simulated_github(demo_tenant_path()) as (sim, connection):
-        typer.echo(f"simulated GitHub org '{connection.tenant}' at {sim.base_url}")
+    # the simulated org delivers GitHub's signed webhooks for every change, by mendflow or by hand
+    hooked, target = with_webhooks(settings, "github:acme", f"http://127.0.0.1:{api_port}")
+    with simulated_github(demo_tenant_path(), webhook=target) as (sim, connection):
+        typer.echo(f"simulated GitHub org '{connection.tenant}' at {sim.base_url} (its writes deliver webhooks)")
         registry = TenantRegistry()
         registry.add(connection)
-        asyncio.run(serve(registry))
+        asyncio.run(serve(registry, hooked))
 
 
 def worker(
