@@ -21,12 +21,12 @@ Guards narrow shapes as a reader would: in `x != null && …`, `x == null || …
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mendflow.playbooks.vendor_schema import NUMBER, Schemas, Shape, Unknown, describe, schemas_for
-from mendflow.rules import ast
-from mendflow.rules.cel import ConditionError, parse_expression
+from mendflow.rules import ConditionError, ast, compile_condition
 from mendflow.rules.values import UInt
 
 TYPE_PROBLEMS = frozenset(
@@ -64,19 +64,25 @@ class _Facts:
 
 def check_condition(condition: str, resource_type: str) -> list[TypeProblem]:
     """Every way `condition` does not fit the schema of `resource_type`, in source order (none when the type has
-    no packaged schema or the condition does not parse: the loader reports that itself)."""
+    no packaged schema or the condition does not compile: the loader reports that itself)."""
+    return list(_checked(condition, resource_type))
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked(condition: str, resource_type: str) -> tuple[TypeProblem, ...]:
+    """Cached like compile_condition: a file is validated by every command and worker that loads it."""
     found = schemas_for(resource_type)
     if found is None:
-        return []
+        return ()
     try:
-        tree = parse_expression(condition)
+        tree = compile_condition(condition).tree  # the loader's own (cached) parse
     except ConditionError:
-        return []
+        return ()
     env = {name: found.root(resource_type, name) for name in ("resource", "related")}
     checker = _Checker(found, condition, resource_type)
     checker.visit(tree, env, _Facts())
     unique = {(p.offset, p.message): p for p in checker.problems}
-    return sorted(unique.values(), key=lambda p: p.offset)
+    return tuple(sorted(unique.values(), key=lambda p: p.offset))
 
 
 class _Checker:
