@@ -1,4 +1,5 @@
-"""What export refuses to sign: a stored audit chain that is already broken, and a record holding a known secret."""
+"""What export refuses to sign (a stored chain already broken, a record holding a known secret), and what it lists
+rather than drops (snapshots past retention)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mendflow.audit import AuditEvent, AuditLog, AuditTampered
 from mendflow.errors import InputError, MendflowError
-from mendflow.evidence import export_evidence
+from mendflow.evidence import export_evidence, verify_bundle
 from mendflow.redaction import register_secret
 from mendflow.store import Database
-from mendflow.store.schema import audit_log
+from mendflow.store.schema import audit_log, snapshot_blobs, snapshot_chunks
 from tests.evidence.scenario import SINCE, T0, UNTIL, populate
 
 
@@ -55,3 +56,14 @@ def test_an_empty_window_is_bad_input(db: Database) -> None:
     """`--since` not before `--until` is the caller's mistake (exit 2)."""
     with pytest.raises(InputError, match="is not before --until"):
         export_evidence(db, since=UNTIL, until=SINCE, framework=None, key=Ed25519PrivateKey.generate())
+
+
+def test_snapshots_past_retention_are_listed_in_the_signed_manifest(db: Database) -> None:
+    """A change whose states the store has pruned still exports; the manifest names the missing digests and the
+    bundle verifies."""
+    with db.write() as conn:
+        conn.execute(sa.delete(snapshot_chunks))
+        conn.execute(sa.delete(snapshot_blobs))
+    exported = export_evidence(db, since=SINCE, until=UNTIL, framework=None, key=Ed25519PrivateKey.generate())
+    assert len(exported.manifest.missing_snapshots) == 2 and exported.counts["snapshots"] == 0
+    assert verify_bundle(exported.files).manifest.missing_snapshots == exported.manifest.missing_snapshots

@@ -78,18 +78,8 @@ def export_evidence(
         CHANGES: jsonl(changes),
         DECISIONS: jsonl(decisions),
     }
-    store = DatabaseSnapshotStore(db)
-    missing = []
-    for digest in snapshot_digests(changes):
-        try:
-            data = b"".join(_line(redact_value(item)) for item in store.read_lines(digest))
-        except SnapshotNotFound:
-            missing.append(digest)
-            continue
-        if PREFIX + sha256(data) != digest:  # stored redacted; a value redacted only now would change it
-            raise MendflowError(f"snapshot {digest} holds a value that is now a known secret: not exported")
-        files[snapshot_path(digest)] = data
-    snapshots = len(files) - 3
+    snapshots, missing = _snapshots(db, snapshot_digests(changes))
+    files.update(snapshots)
     entries = _findings(db, since, until)
     files[FINDINGS] = jsonl(entries)
     files[COMPLIANCE] = canonical(compliance_map(framework, entries).model_dump(mode="json"))
@@ -98,7 +88,7 @@ def export_evidence(
         "changes": len(changes),
         "decisions": len(decisions),
         "findings": len(entries),
-        "snapshots": snapshots,
+        "snapshots": len(snapshots),
     }
     manifest = Manifest(
         since=since.isoformat(),
@@ -116,6 +106,23 @@ def export_evidence(
     files[MANIFEST] = body
     files[SIGNATURE] = canonical(signature.model_dump(mode="json")) + b"\n"
     return Exported(files=files, manifest=manifest, signature=signature, counts=counts)
+
+
+def _snapshots(db: Database, digests: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """Bundle path → content of each snapshot still stored, and the digests past retention."""
+    store = DatabaseSnapshotStore(db)
+    found: dict[str, bytes] = {}
+    missing = []
+    for digest in digests:
+        try:
+            data = b"".join(_line(redact_value(item)) for item in store.read_lines(digest))
+        except SnapshotNotFound:
+            missing.append(digest)
+            continue
+        if PREFIX + sha256(data) != digest:  # stored redacted; a value redacted only now would change it
+            raise MendflowError(f"snapshot {digest} holds a value that is now a known secret: not exported")
+        found[snapshot_path(digest)] = data
+    return found, missing
 
 
 def _audit_segment(db: Database, where: str, since: datetime, until: datetime) -> tuple[list[bytes], AuditSegment]:
