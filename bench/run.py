@@ -105,6 +105,7 @@ def main() -> None:
     __import__("campaigns").main([])  # bench/campaigns.py: auto-fix campaigns at 200 and 1,000 targets (--huge: 10,000)
     __import__("evidence").main([])  # bench/evidence.py: M9, evidence export of 10,000 audit events (--postgres too)
     __import__("codec").main([])  # bench/codec.py: payload encryption's cost (codec MB/s; demo and 200-target ratios)
+    __import__("latency").main([])  # bench/latency.py: webhook → finding (TTD) → verified fix (TTR), p50/p95/p99
     __import__("validate").main(["--companions"])  # bench/validate.py: validating the shipped playbooks (issue 14)
     __import__("telemetry").main([])  # bench/telemetry.py: traces + metrics per vendor request and on a campaign
 

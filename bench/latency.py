@@ -1,0 +1,157 @@
+"""Time to detect and time to remediate through webhooks, on the tuned embedded dev server (prints, asserts nothing).
+
+A person turns secret scanning off on a repository of the simulated GitHub org through its API; the simulator
+delivers GitHub's signed `repository` and `security_and_analysis` webhooks to the API, which signals the tenant's
+RescanWorkflow (debounce as configured), which re-reads that one repository, records the finding and starts its
+auto campaign, which turns scanning back on (and that write's webhook makes the next rescan resolve the finding).
+
+- time to detect (TTD): the change answered → the finding is in the ledger;
+- time to remediate (TTR): the change answered → the finding resolved (fixed by mendflow).
+
+Changes run one after another over the org's repositories with scanning on, each back on before the next (a
+repository changed again regresses its finding, a new campaign). No full scan runs. `--changes N` (default 50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from mendflow.api.app import create_api_app
+from mendflow.api.webhooks import WebhookReceiver
+from mendflow.audit import AuditLog
+from mendflow.config import TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.demo import DEMO_TOKEN_ENV, simulated_github, with_webhooks
+from mendflow.findings_store import FindingsLedger, FindingStatus, LedgerRow
+from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.ports import free_port
+from mendflow.runtime.rescans import request_rescan, rescan_status
+from mendflow.runtime.worker import build_worker
+from mendflow.settings import Settings
+from mendflow.sim.server import serve_async
+from mendflow.store import StoredReplayCache
+from mendflow.telemetry import configure_logging
+from mendflow.worker_context import WorkerContext
+
+RULE = "github.repo.secret_scanning_disabled"
+REPOS = ("/repos/acme/api", "/repos/acme/docs")
+"""The demo org's repositories with secret scanning on."""
+
+
+def _row(ledger: FindingsLedger, tenant: str, repo: str) -> LedgerRow | None:
+    return next((r for r in ledger.rows(tenant) if r.finding.rule == RULE and r.finding.resource.id == repo), None)
+
+
+async def _until(check: object, within: float = 60.0) -> float:
+    started = time.perf_counter()
+    while not check():  # type: ignore[operator]
+        if time.perf_counter() - started > within:
+            raise TimeoutError("no change within 60 s")
+        await asyncio.sleep(0.005)
+    return time.perf_counter()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(changes: int) -> None:
+    playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        api_port = free_port()
+        settings, hook = with_webhooks(Settings(), "github:acme", f"http://127.0.0.1:{api_port}")
+        assert settings.webhooks is not None
+        debounce = timedelta(milliseconds=settings.webhooks.debounce_ms)
+        with (
+            DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server,
+            simulated_github(demo_tenant_path(), webhook=hook) as (sim, connection),
+        ):
+            client = await connect(TemporalSettings(address=server.address))
+            registry = TenantRegistry(tenants={connection.key: connection})
+            context = WorkerContext(registry=registry, data_dir=root / "data", playbooks=playbooks, settings=settings)
+            queue = f"latency-{uuid.uuid4().hex[:6]}"
+
+            async def rescan(tenant: str, targets: list[str], source: str) -> None:
+                await request_rescan(client, tenant, targets, source=source, task_queue=queue, debounce=debounce)
+
+            receiver = WebhookReceiver(
+                settings.webhooks, audit=AuditLog(context.database), deliveries=StoredReplayCache(context.database),
+                rescan=rescan,
+            )  # fmt: skip
+            api = asyncio.create_task(serve_async(create_api_app(audit=context.audit, webhooks=receiver),
+                                                  host="127.0.0.1", port=api_port))  # fmt: skip
+            token = __import__("os").environ[DEMO_TOKEN_ENV]
+            ttd: list[float] = []
+            ttr: list[float] = []
+            try:
+                async with (
+                    build_worker(client, context, task_queue=queue),
+                    httpx.AsyncClient(
+                        base_url=sim.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+                    ) as person,
+                ):
+                    await asyncio.sleep(0.5)  # the API listens
+                    for n in range(changes + 1):  # the first warms up (connections, workflow start): not counted
+                        repo = REPOS[n % len(REPOS)]
+                        before = _row(context.ledger, connection.key, repo)
+                        opened_before = before.opened_at if before else None
+                        started = time.perf_counter()
+                        answer = await person.patch(
+                            repo, json={"security_and_analysis": {"secret_scanning": {"status": "disabled"}}}
+                        )
+                        answer.raise_for_status()
+
+                        def detected(repo: str = repo, was: object = opened_before) -> bool:
+                            row = _row(context.ledger, connection.key, repo)
+                            return row is not None and row.opened_at != was
+
+                        seen = await _until(detected)
+
+                        def resolved(repo: str = repo) -> bool:
+                            row = _row(context.ledger, connection.key, repo)
+                            return row is not None and row.status is FindingStatus.resolved
+
+                        fixed = await _until(resolved)
+                        if n:
+                            ttd.append(seen - started)
+                            ttr.append(fixed - started)
+                    status = await rescan_status(client, connection.key)
+            finally:
+                api.cancel()
+                await asyncio.gather(api, return_exceptions=True)
+                context.close()
+    rescans = len(status.batches)
+    requests = [b.requests for b in status.batches]
+    print(
+        f"webhook latency on the tuned dev server, {changes} changes by hand "
+        f"(debounce {debounce.total_seconds() * 1000:.0f} ms): "
+        f"TTD p50 {statistics.median(ttd) * 1000:.0f} ms, p95 {_pct(ttd, 0.95) * 1000:.0f} ms, "
+        f"p99 {_pct(ttd, 0.99) * 1000:.0f} ms; TTR (auto fix verified, finding resolved) "
+        f"p50 {statistics.median(ttr) * 1000:.0f} ms, p95 {_pct(ttr, 0.95) * 1000:.0f} ms; "
+        f"{rescans} rescans in the last run, vendor requests per rescan max {max(requests, default=0)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--changes", type=int, default=50)
+    args = parser.parse_args(argv)
+    configure_logging(level="ERROR")
+    asyncio.run(measure(args.changes))
+
+
+if __name__ == "__main__":
+    main()
