@@ -10,7 +10,10 @@ not here: they read the shared store when scraped (`telemetry.sspm`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 METER_NAME = "mendflow"
 
@@ -103,3 +106,18 @@ def record_time_to_detect(seconds: float, *, severity: str, tenant: str) -> None
 
 def record_time_to_remediate(seconds: float, *, severity: str, tenant: str, resolution: str) -> None:
     time_to_remediate.record(max(seconds, 0.0), {"severity": severity, "tenant": tenant, "resolution": resolution})
+
+
+def _credential_ages(options: CallbackOptions) -> Iterable[Observation]:
+    """Each tenant's long-lived credential age as `credential_age.record` last saw it (doctor, worker start)."""
+    from mendflow.credential_age import AGE_DAYS  # it logs through telemetry: imported when scraped, not at import
+
+    return [Observation(days, {"tenant": tenant}) for tenant, days in sorted(AGE_DAYS.items())]
+
+
+credential_age = _meter.create_observable_gauge(
+    "mendflow.credential.age",
+    callbacks=[_credential_ages],
+    unit="d",
+    description="Age in days of each tenant's long-lived credential (app key or token); rotate past 90 by default.",
+)
