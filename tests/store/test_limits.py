@@ -5,8 +5,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import sqlalchemy as sa
+
+from mendflow.runtime.limits import StoredWindows
 from mendflow.store import Database
 from mendflow.store.limits import POLL_SECONDS, PROBE_SECONDS, RESET_MARGIN, Grant, TenantLimits
+from mendflow.store.schema import tenant_buckets
 
 
 class Clock:
@@ -117,3 +121,30 @@ def test_racing_workers_never_take_more_than_the_window_holds(database_url: str)
         totals = list(pool.map(drain, range(8)))
     assert sum(totals) == 500
     setup.dispose()
+
+
+def _tokens(db: Database, bucket: str) -> float:
+    with db.read() as conn:
+        return float(
+            conn.execute(sa.select(tenant_buckets.c.tokens).where(tenant_buckets.c.bucket == bucket)).scalar_one()
+        )
+
+
+async def test_a_worker_spends_taken_requests_only_while_their_window_lasts(db: Database) -> None:
+    """Requests a worker took at once are spent without asking, but not after their window ended (the vendor
+    would count them against the next one, which the shared count hands out whole)."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    windows = StoredWindows(limits, "t")
+    assert await windows.take("core") == 0.0  # the probe
+    await windows.report("core", limit=1000, remaining=999, reset=clock.now + 10)
+    assert await windows.take("core") == 0.0  # took 16 at once (5% of 999 is more)
+    assert _tokens(db, "vendor:core") == 999 - 16
+    for _ in range(15):
+        assert await windows.take("core") == 0.0
+    assert _tokens(db, "vendor:core") == 999 - 16  # spent without asking
+    assert await windows.take("core") == 0.0
+    assert _tokens(db, "vendor:core") == 999 - 32
+    clock.now += 10 + RESET_MARGIN
+    assert await windows.take("core") == 0.0  # 15 still held, but their window is over: asks the row
+    assert _tokens(db, "vendor:core") == 1000 - 1  # a new window, lent one at a time until its end is known

@@ -50,16 +50,19 @@ class StoredWindows:
     def __init__(self, limits: TenantLimits, tenant: str) -> None:
         self.limits = limits
         self.tenant = tenant
-        self._held: dict[str, int] = {}
+        self._held: dict[str, tuple[int, float]] = {}
+        """bucket → requests taken and not sent yet, and when the window they came from ends."""
         self._reset: dict[str, float] = {}
 
     async def take(self, bucket: str) -> float:
-        if self._held.get(bucket, 0) > 0:
-            self._held[bucket] -= 1
+        held, until = self._held.get(bucket, (0, 0.0))
+        if held > 0 and self.limits.clock() < until:
+            self._held[bucket] = (held - 1, until)
             return 0.0
         grant = await asyncio.to_thread(self.limits.take_requests, self.tenant, _bucket(bucket), CHUNK)
         if grant.granted:
-            self._held[bucket] = self._held.get(bucket, 0) + grant.granted - 1
+            # Kept only while their window lasts (a window whose end is not known yet lends one at a time).
+            self._held[bucket] = (grant.granted - 1, grant.until) if grant.until is not None else (0, 0.0)
             return 0.0
         return grant.wait
 

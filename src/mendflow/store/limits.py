@@ -48,6 +48,8 @@ class Grant:
 
     granted: int
     wait: float
+    until: float | None = None
+    """When the window they were granted from ends (requests not sent by then count against the next one)."""
 
 
 class TenantLimits:
@@ -106,10 +108,12 @@ class TenantLimits:
                 tokens, reset_at = capacity, None  # a new window: full, its end known from the next answer
             if tokens < 1:
                 return Grant(0, POLL_SECONDS if reset_at is None else max(reset_at + RESET_MARGIN - now, POLL_SECONDS))
-            granted = max(1, min(want, math.floor(tokens * CHUNK_SHARE)))
+            # A window whose end is not known yet (just refilled) lends one request at a time: one cannot say until
+            # when more would be good for.
+            granted = 1 if reset_at is None else max(1, min(want, math.floor(tokens * CHUNK_SHARE)))
             self._put(conn, True, tenant, bucket, capacity=capacity, tokens=tokens - granted, reset_at=reset_at,
                       now=now)  # fmt: skip
-            return Grant(granted, 0.0)
+            return Grant(granted, 0.0, reset_at)
 
     def observe_window(self, tenant: str, bucket: str, *, limit: int, remaining: int, reset: float) -> None:
         """Fold what a vendor's answer said about a window into the shared figures (newest window wins; within a
