@@ -8,7 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mendflow.config import TenantConnection
-from mendflow.connectors.http import RequestBudgetExceeded
+from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_waiting
 from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError, MendflowError
 from mendflow.findings_store import LedgerRow, campaign_id
@@ -16,6 +16,7 @@ from mendflow.models import Finding, Resource, Severity
 from mendflow.playbook import Mode
 from mendflow.risk import score_findings, scoring_ids
 from mendflow.rules import Demand
+from mendflow.scan_progress import ProgressMeter
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlan,
@@ -27,7 +28,6 @@ from mendflow.workflow_types import (
     ReconcileResult,
 )
 
-HEARTBEAT_EVERY = 200
 INLINE_FINDINGS = 100
 """Campaigns with more findings than this travel by digest (workflow payloads stay small at any size)."""
 
@@ -61,11 +61,13 @@ class ScanActivities:
         writer = self.ctx.snapshots.writer()
         try:
             async with open_session(connection) as session:
-                # only the sub-collections some loaded rule could use (findings as a full collection's)
-                async for resource in session.collector.collect(Demand(self.ctx.rules)):
-                    writer.write(resource.model_dump(mode="json"))
-                    if writer.count % HEARTBEAT_EVERY == 0:
-                        activity.heartbeat(writer.count)
+                # heartbeats carry the progress `mendflow scan` shows, also while a rate limit is waited out
+                meter = ProgressMeter(session.http, lambda p: activity.heartbeat(p.model_dump(mode="json")))
+                with heartbeat_while_waiting(meter.tick):
+                    # only the sub-collections some loaded rule could use (findings as a full collection's)
+                    async for resource in session.collector.collect(Demand(self.ctx.rules)):
+                        writer.write(resource.model_dump(mode="json"))
+                        meter.add(resource.type)
                 requests = session.http.requests_made
                 gaps = [f"{gap.endpoint}: {gap.reason}" for gap in session.collector.gaps]
                 coverage = session.collector.coverage

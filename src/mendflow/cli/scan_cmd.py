@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from temporalio.service import RPCError
 from mendflow.cli.environment import PayloadKeysText, payload_keys
 from mendflow.cli.failures import explain
 from mendflow.cli.options import PlaybookPaths, load_or_fail
+from mendflow.cli.progress import terminal_progress
 from mendflow.errors import InputError
 from mendflow.offline import scan_chunks
 from mendflow.playbook import Playbook
@@ -104,10 +106,16 @@ def _scan_offline(path: Path, playbooks: list[Playbook], output: OutputFormat) -
 
 async def _scan_through_temporal(tenant: str, settings: TemporalSettings, output: OutputFormat) -> None:
     client = await connect(settings)
+    progress = terminal_progress(sys.stderr, table=output == OutputFormat.table)  # None: not a terminal, or json
     try:
-        scan_result, campaigns = await run_scan_and_wait(client, tenant)
+        scan_result, campaigns = await run_scan_and_wait(
+            client, tenant, on_progress=progress.show if progress is not None else None
+        )
     except (TemporalError, RPCError) as err:
         raise explain(err, what=f"scan of {tenant}") from None
+    finally:
+        if progress is not None:
+            progress.close()
     if output == OutputFormat.json:
         typer.echo(scan_result.model_dump_json())
         for campaign in campaigns:

@@ -279,7 +279,11 @@ class VendorHttp:
     paced_seconds: float = 0.0
     """Total time spent pacing proactively (not counting waits the vendor asked for)."""
     limited_seconds: float = 0.0
-    """Total time spent waiting because the vendor answered "rate limited" (scan progress and benchmarks)."""
+    """Total time requests spent waiting because the vendor answered "rate limited" (summed over requests)."""
+    rate_waited_seconds: float = 0.0
+    """Time during which at least one request waited on a rate limit (pacing, shared windows or the vendor's
+    answer), as a person watching the scan sees it: concurrent waits overlap and count once."""
+    _waits_until: float = 0.0
     _client: httpx.AsyncClient | None = None
     _gate: asyncio.Semaphore | None = None
     _rates: dict[str, RateState] = field(default_factory=dict)
@@ -325,16 +329,20 @@ class VendorHttp:
         response, _ = await self._send(method, path, json=json, params=params, allow_404=allow_404, parse=False)
         return response
 
-    @property
-    def rate_waited_seconds(self) -> float:
-        """Time spent waiting on rate limits so far: pacing ahead of them plus waits the vendor asked for."""
-        return self.paced_seconds + self.limited_seconds
+    def _count_rate_wait(self, seconds: float) -> None:
+        """Add the part of the wait [now, now + seconds] not already covered by an earlier (concurrent) one."""
+        start = self.clock()
+        end = start + seconds
+        if end > self._waits_until:
+            self.rate_waited_seconds += end - max(start, self._waits_until)
+            self._waits_until = end
 
     async def _pace(self, bucket: str) -> None:
         state = self._rates.setdefault(bucket, RateState())
         wait = self.rate_limits.pace_seconds(state, now=self.clock())
         if wait > 0:
             self.paced_seconds += wait
+            self._count_rate_wait(wait)
             await self._wait(wait)
             if state.reset is not None and self.clock() >= state.reset:
                 state.remaining = None  # the window rolled over; the next answer says how much is left
@@ -347,6 +355,7 @@ class VendorHttp:
             return
         while (wait := await shared.take(bucket)) > 0:
             self.paced_seconds += wait
+            self._count_rate_wait(min(wait, self.rate_limits.max_wait))
             await self._wait(min(wait, self.rate_limits.max_wait))
 
     async def _wait(self, seconds: float) -> None:
@@ -451,6 +460,7 @@ class VendorHttp:
                     log.warning("rate limited", vendor=self.vendor, path=shown, wait_s=round(wait, 1))
                     call.rate_limited(wait)
                     self.limited_seconds += wait
+                    self._count_rate_wait(wait)
                     await self._wait(wait)
                     self._rates[bucket].remaining = None  # we waited for the reset; the next answer says what is left
                     limited += 1

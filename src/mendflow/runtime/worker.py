@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -57,6 +58,11 @@ class WorkerGroup:
         if self._stack is not None:
             stack, self._stack = self._stack, None
             await stack.__aexit__(kind, error, trace)
+
+
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
+"""Longest an activity heartbeat waits before it reaches the server (the SDK's default is up to 60 s):
+`mendflow scan` shows the collection's progress from its heartbeat details, polled about once a second."""
 
 
 def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., Any]]:
@@ -109,6 +115,12 @@ def build_worker(
         if role in roles:
             mine = [implementations[a] for a, r in ROLE_OF.items() if r is role]
             workers.append(
-                Worker(client, task_queue=role_queue(task_queue, role), activities=mine, interceptors=[limits])
+                Worker(
+                    client,
+                    task_queue=role_queue(task_queue, role),
+                    activities=mine,
+                    max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+                    interceptors=[limits],
+                )
             )
     return WorkerGroup(workers)
