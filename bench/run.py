@@ -99,6 +99,7 @@ def main() -> None:
 
     rules.main()
     __import__("scan").main()  # bench/scan.py: GitHub and Okta scans at scale, clean and under faults
+    __import__("okta_rate_limits").main()  # bench/okta_rate_limits.py: 20,000-user Okta scan at default limits
     __import__("big_tenant").main()  # bench/big_tenant.py: offline scan of a 17,000-repository tenant file
     __import__("approvals").main()  # bench/approvals.py: approval round trip through the API vs a raw update
     __import__("capacity").main([])  # bench/capacity.py: one scan's cost in CPU, history, PostgreSQL and memory
