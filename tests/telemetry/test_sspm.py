@@ -104,3 +104,21 @@ def test_open_campaigns_are_waiting_until_a_change_is_verified(tmp_path: Path, p
     ledger.settle({f.fingerprint: FindingStatus.resolved for f in found}, "campaign-1")
     assert phases() == (0, 0)
     db.dispose()
+
+
+def test_time_to_detect_counts_from_the_last_complete_scan(tmp_path: Path, pipeline: MetricsPipeline) -> None:
+    """A targeted rescan (or one with coverage gaps) did not see the whole tenant: it does not restart the clock."""
+    db = Database.open(f"sqlite:///{tmp_path / 'm.db'}")
+    tenant = f"github:d{uuid.uuid4().hex[:8]}"
+    ledger = FindingsLedger(db)
+    scan_facts.record_reconciled(db, tenant, seen_at=T0)  # a complete scan that found nothing
+    scan_facts.record_reconciled(db, tenant, seen_at=T0 + timedelta(hours=1), complete=False)
+    late = T0 + timedelta(hours=3)
+    found = hook_finding("/repos/acme/api/hooks/9", severity=Severity.low)
+    ledger.reconcile(tenant, [found], rules=[found.rule], seen_at=late)
+    before = scrape(pipeline)
+    scan_facts.record_reconciled(db, tenant, seen_at=late)
+    after = scrape(pipeline)
+    name = "mendflow_finding_time_to_detect_seconds_sum"
+    assert total(after, name, tenant=tenant) - total(before, name, tenant=tenant) == 3 * 3600
+    db.dispose()

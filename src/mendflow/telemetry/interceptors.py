@@ -111,7 +111,9 @@ class _ActivityTelemetry(ActivityInboundInterceptor):
                 read=result.collections_read,
             )
         elif name == "reconcile_findings":
-            scan_facts.record_reconciled(self._database, tenant, seen_at=argument.seen_at)
+            scan_facts.record_reconciled(
+                self._database, tenant, seen_at=argument.seen_at, complete=getattr(argument, "complete", True)
+            )
         elif name == "settle_findings":
             scan_facts.record_settled(self._database, tenant, argument.statuses, now=datetime.now(UTC))
 

@@ -2,7 +2,7 @@
 
 - after `collect_inventory`: the tenant's latest inventory size and coverage (`tenant_scans`, M1 and M10);
 - after `reconcile_findings`: M2 time to detect for the findings this scan opened (from the tenant's previous
-  reconciled scan: the last time they were known absent) and M3 time to remediate for the ones it resolved;
+  complete scan: the last time they were known absent) and M3 time to remediate for the ones it resolved;
 - after `settle_findings`: M3 for the findings a campaign resolved that no scan had resolved first.
 
 A repeated activity attempt records its histograms again; the gauges, read from the table, are not affected.
@@ -36,8 +36,10 @@ def _parse(value: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def record_reconciled(db: Database, tenant: str, *, seen_at: datetime) -> None:
-    """M2 for findings opened at `seen_at`, M3 for those resolved at `seen_at`; then mark the scan reconciled."""
+def record_reconciled(db: Database, tenant: str, *, seen_at: datetime, complete: bool = True) -> None:
+    """M2 for findings opened at `seen_at`, M3 for those resolved at `seen_at`; then, if the scan read everything
+    (`complete`), it becomes the tenant's last known state: a targeted rescan or a scan with coverage gaps did not
+    see the whole tenant, so time to detect keeps counting from the last complete scan (an upper bound)."""
     seen = seen_at.isoformat()
     t, e, s = findings, finding_events, tenant_scans
     with db.read() as conn:
@@ -55,6 +57,8 @@ def record_reconciled(db: Database, tenant: str, *, seen_at: datetime) -> None:
     for severity, opened_at, resolution in resolved:
         took = (seen_at - _parse(opened_at)).total_seconds()
         record_time_to_remediate(took, severity=severity, tenant=tenant, resolution=resolution or "unknown")
+    if not complete:
+        return
     with db.write() as conn:
         updated = conn.execute(sa.update(s).where(s.c.tenant == tenant).values(scanned_at=seen))
         if not updated.rowcount:
