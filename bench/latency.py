@@ -67,14 +67,14 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(changes: int) -> None:
+async def measure(changes: int, debounce_ms: int | None = None) -> None:
     playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         api_port = free_port()
         settings, hook = with_webhooks(Settings(), "github:acme", f"http://127.0.0.1:{api_port}")
         assert settings.webhooks is not None
-        debounce = timedelta(milliseconds=settings.webhooks.debounce_ms)
+        debounce = timedelta(milliseconds=settings.webhooks.debounce_ms if debounce_ms is None else debounce_ms)
         with (
             DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server,
             simulated_github(demo_tenant_path(), webhook=hook) as (sim, connection),
@@ -148,9 +148,10 @@ async def measure(changes: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--debounce-ms", type=int, default=None, help="default: the webhooks section's default")
     args = parser.parse_args(argv)
     configure_logging(level="ERROR")
-    asyncio.run(measure(args.changes))
+    asyncio.run(measure(args.changes, args.debounce_ms))
 
 
 if __name__ == "__main__":
