@@ -155,3 +155,11 @@ def test_broken_corpus_has_a_playbook_for_every_kind_of_type_problem() -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         shown.update(kinds(data["detect"]["when"], data["resource"]))
     assert shown >= TYPE_PROBLEMS | {"unknown_field"}
+
+
+def test_url_schemes_matched_with_case_are_refused() -> None:
+    """`startsWith("http://")` misses `HTTP://`; `(?i)` or lowerAscii() pass, and non-scheme text is left alone."""
+    assert kinds('resource.config.url.matches("^http://")', "github.repo_hook") == ["case_sensitive"]
+    assert kinds('resource.config.url.matches("(?i)^http://")', "github.repo_hook") == []
+    assert kinds('resource.config.url.lowerAscii().startsWith("http://")', "github.repo_hook") == []
+    assert kinds('resource.config.url.contains("example")', "github.repo_hook") == []

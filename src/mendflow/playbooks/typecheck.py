@@ -12,7 +12,8 @@ evaluation error says so. This checker walks the parsed condition with the `Shap
 - `!=` on a field that may be null (`null_counts`: an unknown value becomes a finding), and `timestamp()`,
   string methods or ordering on a field that may be null or of another kind, unless a guard rules that out;
 - a field that may be absent whose documented default is exactly what the comparison looks for
-  (`default_missed`: resources relying on the default cannot be compared, so they are missed).
+  (`default_missed`: resources relying on the default cannot be compared, so they are missed);
+- a URL's scheme matched case-sensitively (`case_sensitive`: `HTTP://` is the same scheme).
 
 Guards narrow shapes as a reader would: in `x != null && …`, `x == null || …`, `has(x) && …`, `!has(x) || …` and
 `x != null ? … : …` the later operand sees `x` without null (and present).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,13 +32,14 @@ from mendflow.rules import ConditionError, ast, compile_condition
 from mendflow.rules.values import UInt
 
 TYPE_PROBLEMS = frozenset(
-    {"type_mismatch", "partial_type", "enum_member", "null_counts", "null_or_kind", "default_missed"}
+    {"type_mismatch", "partial_type", "enum_member", "null_counts", "null_or_kind", "default_missed", "case_sensitive"}
 )
 """The error types the checker reports besides `unknown_field` (the loader points inside the condition for each)."""
 
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 _STRING_METHODS = frozenset({"matches", "contains", "startsWith", "endsWith", "lowerAscii", "upperAscii"})
-_CONVERSIONS = {"string": "string", "int": NUMBER, "uint": NUMBER, "double": NUMBER, "bool": "boolean"}
+_SCHEME = re.compile(r"\^?[A-Za-z][A-Za-z0-9+.-]*(:|\\:)//")
+"""A literal that spells a URL scheme (`http://`, `^https://`): schemes and hosts are case-insensitive."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class TypeProblem:
 
     kind: str
     """`unknown_field`, `type_mismatch`, `partial_type`, `enum_member`, `null_counts`, `null_or_kind`,
-    `default_missed`."""
+    `default_missed`, `case_sensitive`."""
     message: str
     offset: int
     """0-based character index inside the condition."""
@@ -193,6 +196,8 @@ class _Checker:
             self.visit(child, env, facts)
 
     def _call(self, node: ast.Call, env: dict[str, Shape], facts: _Facts) -> None:
+        if node.target is not None and node.function in ("matches", "startsWith", "contains", "endsWith"):
+            self._case(node, env, facts)
         if node.target is not None and node.function in _STRING_METHODS:
             found = self.shape(node.target, env, facts)
             if found is not None and not found.free and found.kinds != {"string"}:
@@ -215,6 +220,32 @@ class _Checker:
                     f"{_guard_hint(found, f'timestamp({found.path})')}",
                     _offset(node.args[0]),
                 )
+
+    def _case(self, node: ast.Call, env: dict[str, Shape], facts: _Facts) -> None:
+        """`url.startsWith("http://")` misses `HTTP://`: a URL's scheme (and host) has no case."""
+        assert node.target is not None
+        found = self.shape(node.target, env, facts)
+        literal = node.args[0] if len(node.args) == 1 else None
+        if found is None or found.free or not isinstance(literal, ast.Literal) or not isinstance(literal.value, str):
+            return
+        pattern = literal.value
+        if "uri" not in found.formats and not found.path.endswith("url"):
+            return
+        if not _SCHEME.match(pattern) or pattern.startswith("(?i)") or pattern.lower() == pattern.upper():
+            return
+        text = self.source[literal.offset : _literal_end(self.source, literal)]
+        fix = (
+            f'{found.path}.matches("(?i){pattern}")'
+            if node.function == "matches"
+            else f"{found.path}.lowerAscii().{node.function}({text.lower()})"
+        )
+        same = pattern.lstrip("^").upper()
+        self.report(
+            "case_sensitive",
+            f"'{found.path}' is a URL, whose scheme and host have no case ({same!r} is the same), so "
+            f".{node.function}({text}) misses such a value — write {fix}",
+            literal.offset,
+        )
 
     def _comparison(self, node: ast.Binary, env: dict[str, Shape], facts: _Facts) -> None:
         left, right = self.shape(node.left, env, facts), self.shape(node.right, env, facts)
