@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mendflow.config import TenantConnection
-from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
+from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef

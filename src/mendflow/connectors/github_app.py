@@ -16,7 +16,7 @@ import httpx
 import jwt
 
 from mendflow.connection_auth import GithubAppAuth
-from mendflow.connectors.credentials import Minted, MintedCredential
+from mendflow.connectors.credentials import Minted, MintedCredential, load_signing_key
 from mendflow.errors import InputError
 
 JWT_LIFETIME = 540
@@ -25,9 +25,12 @@ API_VERSION = "2022-11-28"
 
 
 def app_jwt(app_id: str, private_key: str, *, now: float) -> str:
-    """The app's JWT, signed RS256 with its private key (`iat` backdated 60 s for clock drift)."""
+    """The app's JWT, signed RS256 with its PEM private key (`iat` backdated 60 s for clock drift)."""
+    key, algorithm, _ = load_signing_key(private_key)
+    if algorithm != "RS256":
+        raise ValueError("GitHub App keys are RSA")
     claims = {"iat": int(now) - 60, "exp": int(now) + JWT_LIFETIME, "iss": app_id}
-    return jwt.encode(claims, private_key, algorithm="RS256")
+    return jwt.encode(claims, key, algorithm="RS256")
 
 
 class GithubAppCredential(MintedCredential):

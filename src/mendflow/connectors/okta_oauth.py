@@ -19,16 +19,13 @@ that setting named.
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
 
 import httpx
 import jwt
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from mendflow.connection_auth import OktaServiceAppAuth
-from mendflow.connectors.credentials import Minted, MintedCredential
+from mendflow.connectors.credentials import Minted, MintedCredential, load_signing_key
 from mendflow.connectors.permissions import OKTA_READ_SCOPES, needed
 from mendflow.errors import InputError, MissingPermission
 
@@ -38,26 +35,6 @@ ASSERTION_LIFETIME = 300
 
 _GRANTED: dict[tuple[str, str], frozenset[str]] = {}
 """(tenant, client id) → the read scopes Okta granted, learned after an `invalid_scope`."""
-
-
-def load_signing_key(text: str) -> tuple[Any, str, str | None]:
-    """A PEM or JWK private key → (key, JWS algorithm, the JWK's `kid`)."""
-    if text.lstrip().startswith("{"):
-        jwk = json.loads(text)
-        if jwk.get("kty") == "RSA":
-            return RSAAlgorithm.from_jwk(jwk), "RS256", jwk.get("kid")
-        if jwk.get("kty") == "EC":
-            return ECAlgorithm.from_jwk(jwk), "ES256", jwk.get("kid")
-        raise ValueError("unsupported JWK key type")
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    key = load_pem_private_key(text.encode(), password=None)
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key, "RS256", None
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key, "ES256", None
-    raise ValueError("unsupported PEM key type")
 
 
 class OktaServiceCredential(MintedCredential):

@@ -17,12 +17,12 @@ from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.coverage import Coverage, CoverageGap
 from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.github import GithubCollector, github_http
-from mendflow.connectors.github_app import GithubAppCredential
 from mendflow.connectors.github_actions import GITHUB_ACTIONS
+from mendflow.connectors.github_app import GithubAppCredential
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.okta import OktaCollector, okta_http
-from mendflow.connectors.okta_oauth import OktaServiceCredential
 from mendflow.connectors.okta_actions import OKTA_ACTIONS
+from mendflow.connectors.okta_oauth import OktaServiceCredential
 from mendflow.errors import ActionError, InputError
 from mendflow.models import Resource, ResourceRef
 from mendflow.rules.demand import Demand
