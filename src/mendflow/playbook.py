@@ -668,13 +668,18 @@ def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: Vali
     condition_broken = any(tuple(item["loc"][:2]) == ("detect", "when") for item in failed)
     if _checks_fields(info) and isinstance(when, str) and not condition_broken:
         problems += _field_problems(when, resource)
-    if "respond" in broken:
+    try:  # each part alone; a part that fails here already failed above, so it is only skipped
+        respond = Respond.model_validate(data["respond"]) if data.get("respond") is not None else None
+    except ValidationError:
         return problems  # the test cases' plan check needs to know whether there is an action
-    respond = Respond.model_validate(data["respond"]) if data.get("respond") is not None else None
     if respond is not None:
         problems += _response_problems(respond, resource)
     if "tests" not in broken and data.get("tests"):
-        problems += case_problems(_CASES.validate_python(data["tests"], context=info.context), resource, respond)
+        try:
+            cases = _CASES.validate_python(data["tests"], context=info.context)
+        except ValidationError:
+            return problems
+        problems += case_problems(cases, resource, respond)
     return problems
 
 
