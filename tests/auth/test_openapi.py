@@ -6,18 +6,22 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Mount, Route
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.api.openapi import openapi, render
 from mendflow.api.operator import OperatorApi
+from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.auth.identity import Authenticator
 from mendflow.auth.signing import DecisionSigner
 from mendflow.codec import AesGcmCodec
 from mendflow.operations import Operations
 from mendflow.rbac import RbacConfig
 from mendflow.runtime.client import TemporalSettings
+from mendflow.secrets import SecretRef
+from mendflow.webhooks import WebhookSettings, WebhookTenant
 
 
 def _routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, Route]]:
@@ -39,7 +43,17 @@ def test_checked_in_description_is_not_stale() -> None:
     assert CHECKED_IN.read_text(encoding="utf-8") == render()
 
 
-def test_description_is_valid_openapi_and_covers_every_route() -> None:
+def _webhooks(monkeypatch: pytest.MonkeyPatch) -> WebhookReceiver:
+    monkeypatch.setenv("T_OPENAPI_HOOK", "s" * 32)
+    ref = SecretRef(ref="env:T_OPENAPI_HOOK")
+    tenants = tuple(WebhookTenant(tenant=f"{p}:acme", provider=p, secret=ref) for p in ("github", "okta"))
+
+    async def rescan(tenant: str, targets: list[str], source: str) -> None: ...
+
+    return WebhookReceiver(WebhookSettings(tenants=tenants), audit=None, deliveries=MemoryDeliveryLog(), rescan=rescan)  # type: ignore[arg-type]
+
+
+def test_description_is_valid_openapi_and_covers_every_route(monkeypatch: pytest.MonkeyPatch) -> None:
     """A valid OpenAPI 3.1 document with exactly one operation per route the app serves."""
     spec = json.loads(CHECKED_IN.read_text(encoding="utf-8"))
     validate(spec)
@@ -47,7 +61,7 @@ def test_description_is_valid_openapi_and_covers_every_route() -> None:
     operator = OperatorApi(ops, Authenticator(rbac=RbacConfig(), tokens=None), RbacConfig())
     codec = AesGcmCodec({"k": bytes(32)}, primary="k")
     app = create_api_app(slack_signing_secret="s" * 32, decide=temporal_decider(ops), audit=None, operator=operator,  # type: ignore[arg-type]
-                         codec=codec)  # fmt: skip
+                         codec=codec, webhooks=_webhooks(monkeypatch))  # fmt: skip
     served = {
         (method.lower(), re.sub(r"{(\w+):\w+}", r"{\1}", path))
         for path, route in _routes(app.routes)

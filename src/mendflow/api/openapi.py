@@ -141,6 +141,66 @@ def _codec_login() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _webhook_paths() -> dict[str, Any]:
+    """The vendor webhook endpoints (served for the tenants of the `webhooks:` section; docs/webhooks.md)."""
+    answers = {
+        "200": {
+            "description": "Ping, verification, an event about nothing mendflow collects, or a replayed "
+            "delivery id (ignored, audited)."
+        },
+        "400": {"description": "Malformed: not JSON, or a documented field missing (named in `field`)."},
+        "401": {"description": "Unsigned, mis-signed, or no configured tenant's secret matches."},
+        "413": {"description": "Body too large (`webhooks.max_body`)."},
+        "503": {"description": "The rescan could not be requested (Temporal unreachable); retry."},
+    }
+    github = {
+        "operationId": "webhook_github",
+        "summary": "GitHub webhook deliveries → targeted rescans of the resources they name.",
+        "description": "Authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the tenant's "
+        "webhook secret), not by a bearer token; X-GitHub-Delivery ids are remembered for 7 days.",
+        "security": [],
+        "parameters": [
+            {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+            for h in ("X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery")
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"202": {"description": "Rescan requested."}, **answers},
+    }
+    okta_auth = {
+        "name": "Authorization",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The event hook's shared secret (header name configurable).",
+    }
+    okta = {
+        "get": {
+            "operationId": "webhook_okta_verify",
+            "summary": "Okta's one-time event hook verification: echoes x-okta-verification-challenge.",
+            "security": [],
+            "parameters": [
+                okta_auth,
+                {
+                    "name": "x-okta-verification-challenge",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {k: v for k, v in answers.items() if k in ("200", "400", "401")},
+        },
+        "post": {
+            "operationId": "webhook_okta",
+            "summary": "Okta event hook deliveries → targeted rescans of the users, policies, tokens, apps, groups.",
+            "security": [],
+            "parameters": [okta_auth],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "Rescan requested, or ignored (see above)."}, **answers},
+        },
+    }
+    return {"/webhooks/github": {"post": github}, "/webhooks/okta": okta}
+
+
 def openapi() -> dict[str, Any]:
     """The description as a dict (stable key order)."""
     models: list[type[BaseModel]] = [
@@ -213,6 +273,7 @@ def openapi() -> dict[str, Any]:
             },
         }
     }
+    paths.update(_webhook_paths())
     for verb, summary in (
         ("decode", "Decrypt Temporal payloads (the Temporal UI's and CLI's codec endpoint)."),
         ("encode", "Encrypt Temporal payloads with the primary payload key."),
