@@ -69,8 +69,7 @@ def export_evidence(
     since, until = utc(since), utc(until)
     if since >= until:
         raise InputError(f"--since {since.isoformat()} is not before --until {until.isoformat()}")
-    lines, segment = _audit_segment(db, f"{db.where}#audit_log", since, until)
-    records = [json.loads(line) for line in lines]
+    lines, records, segment = _audit_segment(db, f"{db.where}#audit_log", since, until)
     changes = changes_of(records)
     decisions = decisions_of(records)
     files: dict[str, bytes] = {
@@ -125,9 +124,13 @@ def _snapshots(db: Database, digests: list[str]) -> tuple[dict[str, bytes], list
     return found, missing
 
 
-def _audit_segment(db: Database, where: str, since: datetime, until: datetime) -> tuple[list[bytes], AuditSegment]:
-    """The contiguous run of records from the first at or after `since` to the last before `until`."""
+def _audit_segment(
+    db: Database, where: str, since: datetime, until: datetime
+) -> tuple[list[bytes], list[dict[str, Any]], AuditSegment]:
+    """The contiguous run of records from the first at or after `since` to the last before `until`: the lines as
+    hashed, the same parsed, and where the run sits in the chain."""
     kept: list[bytes] = []
+    parsed: list[dict[str, Any]] = []
     last_in = 0  # how many of `kept` end at the last record inside the window
     first_seq = last_seq = None
     expected = GENESIS
@@ -155,13 +158,14 @@ def _audit_segment(db: Database, where: str, since: datetime, until: datetime) -
                 if redact(text) != text:
                     raise MendflowError(f"{where}: audit record {seq} holds a value that is now a known secret")
                 kept.append(line)
+                parsed.append(record)
                 if inside:
                     last_in, last_seq = len(kept), seq
         finally:
             rows.close()
-    kept = kept[:last_in]
+    kept, parsed = kept[:last_in], parsed[:last_in]
     head = sha256(kept[-1]) if kept else ""
-    return kept, AuditSegment(count=len(kept), first_seq=first_seq, last_seq=last_seq, anchor=anchor, head=head)
+    return kept, parsed, AuditSegment(count=len(kept), first_seq=first_seq, last_seq=last_seq, anchor=anchor, head=head)
 
 
 def _findings(db: Database, since: datetime, until: datetime) -> list[dict[str, Any]]:
