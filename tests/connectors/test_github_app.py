@@ -139,7 +139,9 @@ async def test_missing_read_permission_is_a_named_gap(github_tenant: TenantFile,
     authority = GithubAppAuthority(app_id=APP_ID, public_key=PUBLIC, permissions=partial)
     with app_org(github_tenant, tmp_path, authority=authority) as (connection, _):
         resources, gaps = await _scan(connection)
-    assert [(g.endpoint, g.needs) for g in gaps] == [("/orgs/acme/hooks", "organization_hooks:read")]
+    assert [(g.endpoint, g.reason, g.needs) for g in gaps] == [
+        ("/orgs/acme/hooks", "HTTP 403, needs organization_hooks:read", "organization_hooks:read")
+    ]
     assert not any(r.type == "github.org_hook" for r in resources)
 
 

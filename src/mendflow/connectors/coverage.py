@@ -40,7 +40,8 @@ class Coverage:
 
     def missed(self, endpoint: str, err: VendorError) -> None:
         needs = err.needs if isinstance(err, MissingPermission) else None
-        self._gaps[(endpoint, f"HTTP {err.status}", needs)] += 1
+        reason = f"HTTP {err.status}" if needs is None else f"HTTP {err.status}, needs {needs}"
+        self._gaps[(endpoint, reason, needs)] += 1
 
     @property
     def gaps(self) -> list[CoverageGap]:

@@ -39,7 +39,6 @@ from typing import Any, Protocol
 import httpx
 
 from mendflow.connectors.credentials import Credential
-from mendflow.connectors.permissions import needed
 from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, MissingPermission, VendorError
 from mendflow.telemetry import get_logger
 from mendflow.telemetry.vendor_calls import observe_vendor_call
@@ -543,14 +542,15 @@ _SCOPE = re.compile(r'scope="([^"]+)"')
 
 def _needed_permission(response: httpx.Response, vendor: str, method: str, path: str) -> str | None:
     """What a 403 says is missing: GitHub's `x-accepted-github-permissions` (first alternative), Okta's
-    `WWW-Authenticate` scope; else the permission table's entry for the endpoint."""
+    `WWW-Authenticate` scope. Only what the vendor states: a 403 to an Okta SSWS token is about its admin's roles,
+    not a scope, so the permission table is not consulted here."""
     accepted = str(response.headers.get("x-accepted-github-permissions", ""))
     if accepted:
         return accepted.split(";")[0].split(",")[0].strip().replace("=", ":")
     challenge = _SCOPE.search(response.headers.get("www-authenticate", ""))
     if challenge:
         return str(challenge.group(1))
-    return needed(vendor.lower(), method, path)
+    return None
 
 
 def _vendor_message(response: httpx.Response) -> str:
