@@ -4,16 +4,19 @@ collection, with fewer requests, on the demo tenants and generated ones, with ev
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mendflow.findings_store import FindingsLedger
 from mendflow.models import Resource
 from mendflow.playbook import Playbook
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.rules import Demand, RuleSet, compile_rules
 from mendflow.sim.common import FaultPlan
-from mendflow.sim.generate import github_tenant, okta_tenant
+from mendflow.sim.generate import github_tenant, okta_id, okta_tenant
+from mendflow.store import Database
 from mendflow.tenant import TenantFile
 from tests.connectors.conftest import Served, serve, tenant_from
 
@@ -100,3 +103,35 @@ async def test_no_rule_means_no_sub_collection(okta_tenant: TenantFile) -> None:
     with serve(okta_tenant) as served:
         resources, _, _, _ = await _collect(served, Demand(rules))
     assert not [r for r in resources if "factors" in r.related]
+
+
+async def test_an_admin_demoted_resolves_as_fixed_elsewhere_not_deleted(
+    okta_tenant: TenantFile, tmp_path: Path
+) -> None:
+    """DAVE (admin without MFA) loses his role: his factors are no longer read, yet he was read, so the finding
+    resolves as fixed elsewhere, exactly as after a full collection (never as a deleted resource)."""
+    rules = compile_rules(_shipped())
+    rule_ids = [rule.playbook.id for rule in rules.rules if rule.playbook.resource.startswith("okta.")]
+    dave = f"/api/v1/users/{okta_id('00u', 4)}"
+    outcomes: list[tuple[str | None, str | None]] = []
+    for demand in (None, Demand(rules)):
+        database = Database.open(f"sqlite:///{tmp_path / f'ledger-{len(outcomes)}.db'}")
+        ledger = FindingsLedger(database)
+        with serve(okta_tenant) as served:
+            for demote in (False, True):
+                if demote:
+                    served.app.state.okta.user_roles.pop(okta_id("00u", 4))
+                resources, _, gaps, _ = await _collect(served, demand)
+                result = rules.evaluate(resources, tenant="acme", provider="okta", as_of=AS_OF)
+                ledger.reconcile(
+                    "okta:acme",
+                    result.findings,
+                    rules=rule_ids,
+                    seen_at=datetime.now(UTC),
+                    read={r.id for r in resources},
+                    complete=not gaps,
+                )
+        [row] = [r for r in ledger.rows("okta:acme") if r.finding.resource.id == dave and "mfa" in r.finding.rule]
+        outcomes.append((row.status.value, row.resolution.value if row.resolution else None))
+        database.dispose()
+    assert outcomes[0] == outcomes[1] == ("resolved", "fixed elsewhere")
