@@ -1,15 +1,21 @@
 """Three worker processes with separate data directories, one Temporal dev server and one PostgreSQL give the
-same scan and campaign results as one worker: no activity depends on the worker it runs on."""
+same scan and campaign results as one worker: no activity depends on the worker it runs on; and a worker killed
+mid-campaign leaves nothing done twice."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
+import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import threading
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,16 +26,25 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.data import demo_tenant_path
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.settings import JiraSettings, SlackSettings
+from mendflow.sim.generate import github_tenant
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread
+from mendflow.sim.slack import SlackWorkspace
 from mendflow.store import DATABASE_URL_ENV
-from mendflow.tenant import load_tenant_file
+from mendflow.tenant import load_tenant_file, parse_tenant
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus, ScanResult
 from tests.conftest import SimulatedOrg
+from tests.integrations.conftest import SimulatedJira
+from tests.signing import signed_decision
 from tests.store.postgres import PostgresServer
+from tests.workflows.campaigns import RBAC, findings_for, hook_playbook, settings
 from tests.workflows.helpers import campaign_results, run_scan
+from tests.workflows.scale import campaign_input
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[2]
@@ -120,3 +135,131 @@ async def test_three_workers_on_one_postgres_match_one_worker(
     assert many == single, _worker_errors(tmp_path)
     assert single["scan"][1] > 0 and single["campaigns"]
     assert len(ran_on) >= 2, ran_on
+
+
+class HoldOneWrite:
+    """ASGI wrapper in front of the GitHub simulator: holds the answer to the `nth` PATCH (after the write was
+    applied: the worst moment to die) until released; counts every PATCH and every write that changed a config."""
+
+    def __init__(self, app: Any, nth: int) -> None:
+        self.app, self.nth = app, nth
+        self.patches: Counter[str] = Counter()
+        self.effective: Counter[str] = Counter()
+        self.hit, self.release = threading.Event(), threading.Event()
+
+    def _config(self, path: str) -> Any:
+        _, _, _, name, _, hook, _ = path.split("/")
+        repo = self.app.state.github.repo(name)
+        return copy.deepcopy(next(h["config"] for h in repo["_hooks"] if str(h["id"]) == hook))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "PATCH":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        self.patches[path] += 1
+        hold = sum(self.patches.values()) == self.nth
+        before = self._config(path)
+
+        async def held(message: Any) -> None:
+            if hold and message["type"] == "http.response.start":
+                self.hit.set()
+                while not self.release.is_set():  # noqa: ASYNC110 - set from the test's thread
+                    await asyncio.sleep(0.01)
+            await send(message)
+
+        await self.app(scope, receive, held)
+        self.effective[path] += self._config(path) != before
+
+
+async def _holder_of_the_write(env: WorkflowEnvironment, campaign_id: str) -> str:
+    """The identity (pid@host) of the worker running the campaign's change_resource whose answer is held."""
+    for _ in range(100):
+        described = await env.client.get_workflow_handle(campaign_id).describe()
+        for pending in described.raw_description.pending_activities:
+            if pending.activity_type.name == "change_resource" and pending.last_worker_identity:
+                return str(pending.last_worker_identity)
+        await asyncio.sleep(0.05)
+    raise AssertionError("no change_resource is pending")
+
+
+async def test_a_worker_killed_mid_campaign_duplicates_no_write_card_or_ticket(
+    dev_env: WorkflowEnvironment, postgres: PostgresServer, slack: SlackWorkspace, jira: SimulatedJira, tmp_path: Path
+) -> None:
+    """Three workers; an approved campaign of 8 targets; the worker whose write is in flight is SIGKILLed: the
+    others finish it, every resource written once, one Slack card, one Jira ticket, its Done transition once."""
+    document = github_tenant(repos=16, members=5)
+    token = "ghp_" + secrets.token_hex(18)
+    register_secret(token)
+    app = HoldOneWrite(create_github_app(parse_tenant(document, source="generated"), token=token), nth=3)
+    hooks = [
+        f"/repos/acme/{repo['name']}/hooks/{hook['id']}"
+        for repo in document["github"]["repos"]
+        for hook in repo["_hooks"]
+        if hook["config"].get("insecure_ssl") == "1"
+    ]
+    playbook = hook_playbook(mode="approval")
+    secret_envs = {"KILL_SLACK_BOT": slack.bot_token, "KILL_SLACK_SIGNING": slack.signing_secret}
+    secret_envs["KILL_JIRA_TOKEN"] = jira.token
+    worker_settings = settings().model_copy(
+        update={
+            "slack": SlackSettings(
+                bot_token=SecretRef(ref="env:KILL_SLACK_BOT"), signing_secret=SecretRef(ref="env:KILL_SLACK_SIGNING"),
+                base_url=slack.base_url + "/api/", max_retries=0, timeout=5,
+            ),
+            "jira": JiraSettings(
+                server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:KILL_JIRA_TOKEN"), project="SEC"
+            ),
+        }
+    )  # fmt: skip
+    setup = tmp_path / "setup.json"
+    setup.write_text(
+        json.dumps(
+            {"settings": worker_settings.model_dump(mode="json"), "playbooks": [playbook.model_dump(mode="json")]}
+        )
+    )
+    token_env = f"MENDFLOW_KILL_TOKEN_{secrets.token_hex(3).upper()}"
+    env = {**os.environ, **secret_envs, token_env: token, DATABASE_URL_ENV: postgres.create_database()}
+    address = dev_env.client.service_client.config.target_host
+    queue = f"kill-{uuid.uuid4()}"
+    procs: dict[str, subprocess.Popen[str]] = {}
+    with serve_in_thread(app) as server, contextlib.ExitStack() as stack:
+        try:
+            for n in range(3):
+                errors = stack.enter_context((tmp_path / f"w{n}.err").open("w"))
+                args = [address, queue, str(tmp_path / f"w{n}"), server.base_url, token_env, str(setup)]
+                proc = _spawn(args, errors, env)
+                procs[f"{proc.pid}@{socket.gethostname()}"] = proc
+            for proc in procs.values():
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            request = campaign_input(playbook, findings=findings_for(playbook, hooks))
+            handle = await dev_env.client.start_workflow(
+                "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
+            )
+            async with asyncio.timeout(180):
+                assert (await wait_idle(dev_env.client, handle.id)).state == "awaiting_approval"
+                await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
+                assert await asyncio.to_thread(app.hit.wait, 60), "the third write never came"
+                killed = await _holder_of_the_write(dev_env, handle.id)
+                procs[killed].kill()  # SIGKILL: no cleanup, no goodbye
+                procs[killed].wait()
+                app.release.set()
+                status = await wait_idle(dev_env.client, handle.id)
+                while not any(i.transitions for i in jira.state.issues.values()):  # noqa: ASYNC110 - the final publish
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(1.0)  # a duplicate publish would come now, if at all
+            ran_on = await _workers_that_ran(dev_env, [handle.id])
+        finally:
+            for proc in procs.values():
+                proc.kill()
+                proc.wait()
+                if proc.stdout is not None:
+                    proc.stdout.close()
+    errors_seen = _worker_errors(tmp_path)
+    assert status.state == "completed" and status.totals.get("verified") == len(hooks) == 8, errors_seen
+    assert killed in ran_on and len(ran_on) >= 2, ran_on
+    assert app.patches == Counter(dict.fromkeys(app.patches, 1)) and set(app.patches) == {f"{h}/config" for h in hooks}
+    assert app.effective == app.patches
+    assert len(slack.messages) == 1 and len(jira.state.issues) == 1, (slack.messages.keys(), jira.state.issues)
+    [issue] = jira.state.issues.values()
+    assert issue.transitions == ["Done"]
