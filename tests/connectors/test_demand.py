@@ -71,8 +71,8 @@ async def test_demo_github_org_same_findings(github_tenant: TenantFile) -> None:
 
 
 async def test_generated_okta_org_reads_factors_of_admins_only() -> None:
-    """A generated 600-user org: factor reads drop from one per user to one per active role holder."""
-    full, lean, resources = await _compare(tenant_from(okta_tenant(users=600)))
+    """A generated 250-user org: factor reads drop from one per user to one per active role holder."""
+    full, lean, resources = await _compare(tenant_from(okta_tenant(users=250)))
     users = [r for r in resources if r.type == "okta.user"]
     read = [r for r in users if "factors" in r.related]
     assert 0 < len(read) <= 25 and full - lean == len(users) - len(read)
@@ -80,7 +80,7 @@ async def test_generated_okta_org_reads_factors_of_admins_only() -> None:
 
 async def test_generated_github_org_skips_protection_of_archived_repositories() -> None:
     """Archived repositories' branch protection and rulesets are not read; findings stay the full scan's."""
-    document = github_tenant(repos=30, members=40)
+    document = github_tenant(repos=12, members=20)
     for n, repo in enumerate(document["github"]["repos"]):
         repo["archived"] = n % 3 == 0
     full, lean, resources = await _compare(tenant_from(document))
