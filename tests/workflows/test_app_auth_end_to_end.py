@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -55,12 +56,21 @@ async def _histories(env: WorkflowEnvironment, queue: str) -> list[str]:
     return out
 
 
+def app_state_hooks(app: Any) -> dict[str, str]:
+    """Repository hook id → its `insecure_ssl`, as the simulator holds it now."""
+    return {
+        f"{repo['name']}/{hook['id']}": str(hook["config"].get("insecure_ssl"))
+        for repo in app.state.github.repos
+        for hook in repo.get("_hooks", [])
+    }
+
+
 def _key_lines(pem: str) -> list[str]:
     return [line for line in pem.splitlines() if "PRIVATE KEY" not in line]
 
 
 async def test_github_app_scan_and_campaigns_leak_no_key_or_token(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
-    """Scan and the auto campaigns run on installation tokens; a wrong key fails the scan with a named error."""
+    """Scan, auto campaigns and a rollback run on installation tokens; a wrong key fails the scan, named."""
     forget_minted_tokens()
     private, public = rsa_pair()
     wrong, _ = rsa_pair()
@@ -70,9 +80,8 @@ async def test_github_app_scan_and_campaigns_leak_no_key_or_token(dev_env: Workf
     stream = io.StringIO()
     configure_logging(level="DEBUG", json_output=True, stream=stream)
     queue = f"q-{uuid.uuid4()}"
-    with serve_in_thread(
-        create_github_app(load_tenant_file(demo_tenant_path()), token="x" * 24, app_auth=authority)
-    ) as s:
+    sim_app = create_github_app(load_tenant_file(demo_tenant_path()), token="x" * 24, app_auth=authority)
+    with serve_in_thread(sim_app) as s:
 
         def tenant(key: str, pem: Path) -> TenantConnection:
             auth = GithubAppAuth(kind="github_app", app_id="4711", private_key=SecretRef(ref=f"file:{pem}"))
@@ -80,14 +89,28 @@ async def test_github_app_scan_and_campaigns_leak_no_key_or_token(dev_env: Workf
 
         registry = TenantRegistry(tenants={"github:acme": tenant("github:acme", tmp_path / "app.pem")})
         registry.add(tenant("github:wrong", tmp_path / "wrong.pem"))
-        context = WorkerContext(registry=registry, data_dir=tmp_path / "data", playbooks={p.id: p for p in PLAYBOOKS})
+        context = WorkerContext(
+            registry=registry, data_dir=tmp_path / "data", playbooks={p.id: p for p in PLAYBOOKS}, settings=settings()
+        )
+        hooks = app_state_hooks(sim_app)
         async with build_worker(dev_env.client, context, task_queue=queue):
             scan = await run_scan(dev_env.client, queue)
             results = await campaign_results(dev_env.client, scan)
+            fixed = app_state_hooks(sim_app)
+            hook_campaign = results["github.repo_hook.insecure_ssl"]
+            handle = dev_env.client.get_workflow_handle(hook_campaign.campaign_id)
+            undo = signed_request(hook_campaign.campaign_id, "rollback", "alice", RBAC, "undo")
+            await handle.execute_update("rollback", undo, result_type=str)
+            async with asyncio.timeout(60):
+                while (await handle.query("status", result_type=CampaignStatus)).state != "rolled_back":  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            restored = app_state_hooks(sim_app)
             with pytest.raises(WorkflowFailureError) as failed:
                 await run_scan(dev_env.client, queue, tenant_key="github:wrong")
     logging.getLogger().handlers.clear()
     assert results and any(o is Outcome.verified for r in results.values() for o in (c.outcome for c in r.changes))
+    assert "1" in hooks.values() and "1" not in fixed.values(), "the auto campaign fixed every insecure hook"
+    assert restored == hooks, "the rollback put every hook back as it was"
     texts = [stream.getvalue(), repr(failed.value), str(failed.value.__cause__), *await _histories(dev_env, queue)]
     everything = " ".join(texts)
     assert "github:wrong" in everything and "wrong.pem" in everything and "refused the JWT" in everything
