@@ -16,10 +16,11 @@ from mendflow.connection_auth import GithubAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.connectors.github_app import app_jwt
 from mendflow.connectors.registry import get_action, open_session
-from mendflow.errors import AuthError
+from mendflow.errors import AuthError, ConnectionProblem
 from mendflow.models import Resource
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority
+from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
@@ -182,3 +183,22 @@ def test_app_jwt_has_the_claims_github_checks() -> None:
     claims = jwt.decode(app_jwt(APP_ID, PRIVATE, now=1_000_000), PUBLIC, algorithms=["RS256"], options={
         "verify_exp": False, "verify_iat": False})  # fmt: skip
     assert claims == {"iss": APP_ID, "iat": 999_940, "exp": 1_000_540}
+
+
+async def test_token_service_outage_is_retryable_not_a_refusal(github_tenant: TenantFile, tmp_path: Path) -> None:
+    """5xx from the token endpoint: a ConnectionProblem naming the credential (the activity retries), no AuthError."""
+    key_file = tmp_path / "app-key.pem"
+    key_file.write_text(PRIVATE)
+    authority = GithubAppAuthority(app_id=APP_ID, public_key=PUBLIC, permissions=dict(FULL))
+    app = create_github_app(github_tenant, token="unused-static-token-0000", app_auth=authority,
+                            faults=FaultPlan(error_rate=1.0))  # fmt: skip
+    with serve_in_thread(app) as server:
+        auth = GithubAppAuth(kind="github_app", app_id=APP_ID, private_key=SecretRef(ref=f"file:{key_file}"),
+                             installation_id=authority.installation_id)  # fmt: skip
+        connection = TenantConnection(key="github:acme", provider="github", tenant="acme", base_url=server.base_url,
+                                      auth=auth)  # fmt: skip
+        async with open_session(connection) as session:
+            with pytest.raises(ConnectionProblem) as down:
+                await session.http.get_json("/orgs/acme")
+    assert not isinstance(down.value, AuthError)
+    assert "github:acme" in str(down.value) and "HTTP 5" in str(down.value)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from mendflow.errors import AuthError
+from mendflow.errors import AuthError, ConnectionProblem
 from mendflow.redaction import register_secret
 
 REFRESH_MARGIN = 300.0
@@ -143,12 +143,20 @@ class MintedCredential:
                 said = f": the vendor said {str(words)[:200]!r}" if words else ""
         return AuthError(f"{self.describe()}: {what}{said}", status=status, method="POST", path="(token)")
 
-    async def post(self, client: httpx.AsyncClient, url: str, **kwargs: object) -> httpx.Response:
-        """POST to the vendor's token endpoint; a transport failure is an AuthError naming the credential."""
+    def unavailable(self, what: str) -> ConnectionProblem:
+        """The token endpoint could not answer (transport failure, 5xx): retryable, unlike a refused credential."""
+        return ConnectionProblem(f"{self.describe()}: {what}; the scan or action is retried")
+
+    async def send(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request to the vendor's token service; no answer or a 5xx is a ConnectionProblem naming the
+        credential (retried by the activity), never an AuthError (which stops retrying)."""
         try:
-            return await client.post(url, **kwargs)  # type: ignore[arg-type]
+            response = await client.request(method, url, **kwargs)
         except httpx.HTTPError as err:
-            raise self.failure(f"could not reach {url} to get a token ({type(err).__name__})", status=503) from None
+            raise self.unavailable(f"could not reach {url} to get a token ({type(err).__name__})") from None
+        if response.status_code >= 500:
+            raise self.unavailable(f"{url} answered HTTP {response.status_code} when asked for a token")
+        return response
 
 
 @functools.lru_cache(maxsize=32)

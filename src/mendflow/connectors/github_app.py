@@ -68,7 +68,7 @@ class GithubAppCredential(MintedCredential):
         async with httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30.0) as client:
             installation = self.auth.installation_id or await self._installation(client)
             url = f"/app/installations/{installation}/access_tokens"
-            response = await self.post(client, url, json=self._request_body())
+            response = await self.send(client, "POST", url, json=self._request_body())
         if response.status_code == 401:
             raise self.failure(f"GitHub refused the JWT of app {self.auth.app_id} (wrong app id or key?)", response)
         if response.status_code == 404:
@@ -83,10 +83,7 @@ class GithubAppCredential(MintedCredential):
         return Minted(header=f"Bearer {body['token']}", expires_at=expires, granted=granted)
 
     async def _installation(self, client: httpx.AsyncClient) -> int:
-        try:
-            response = await client.get(f"/orgs/{self.org}/installation")
-        except httpx.HTTPError as err:
-            raise self.failure(f"could not reach {self.base_url} ({type(err).__name__})", status=503) from None
+        response = await self.send(client, "GET", f"/orgs/{self.org}/installation")
         if response.status_code == 401:
             raise self.failure(f"GitHub refused the JWT of app {self.auth.app_id} (wrong app id or key?)", response)
         if response.status_code != 200:

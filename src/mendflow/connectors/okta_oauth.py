@@ -104,7 +104,7 @@ class OktaServiceCredential(MintedCredential):
             "client_assertion": self.assertion(),
         }
         async with httpx.AsyncClient(timeout=30.0, headers={"Accept": "application/json"}) as client:
-            return await self.post(client, self.token_url, data=form)
+            return await self.send(client, "POST", self.token_url, data=form)
 
     async def mint(self, method: str, path: str) -> Minted:
         scopes = self.scopes_for(method, path)
