@@ -40,7 +40,8 @@ def canary_forms() -> list[bytes]:
 
 def populate(db: Database) -> None:
     """Two findings seen in the window (one with canaries in its evidence) and one long gone; audit records before,
-    inside and after the window: a decision, a change with before/after snapshots, a Slack decision."""
+    inside and after the window: a decision, a change with before/after snapshots, a refusal, a Slack decision, a
+    suppression."""
     register_secret(CANARY)
     ledger = FindingsLedger(db)
     hook = "/repos/acme/api/hooks/11"
@@ -60,7 +61,7 @@ def populate(db: Database) -> None:
     old = hook_finding("/repos/acme/old/hooks/1", compliance=("SOC2:CC6.7",))
     ledger.reconcile("github:other", [old], rules=[old.rule], seen_at=T0 - timedelta(days=30))
 
-    clock = iter(T0 + timedelta(minutes=m) for m in (-3000, 10, 20, 30, 40, 3000))
+    clock = iter(T0 + timedelta(minutes=m) for m in (-3000, 10, 20, 30, 40, 50, 3000))
     audit = AuditLog(db, clock=lambda: next(clock))
     audit.append(AuditEvent(kind="token.created", outcome="accepted", actor="host-admin", channel="cli"))
     campaign = "remediate/github:acme/hook/abc"
@@ -91,6 +92,7 @@ def populate(db: Database) -> None:
     )
     audit.append(AuditEvent(kind="workflow.refusal", outcome="refused", reason="not an approver", actor="mallory"))
     audit.append(AuditEvent(kind="slack.decision", outcome="accepted", actor="bob", channel="slack"))
+    audit.append(AuditEvent(kind="suppression", outcome="accepted", actor="carol", reason="accepted risk: RISK-7"))
     audit.append(AuditEvent(kind="token.revoked", outcome="accepted", actor="host-admin", channel="cli"))
 
 

@@ -48,7 +48,7 @@ def test_a_record_holding_a_secret_registered_since_stops_the_export(db: Databas
     value = "later-known-secret-5b1e"
     AuditLog(db, clock=lambda: T0).append(AuditEvent(kind="note", outcome="accepted", reason=value))
     register_secret(value)
-    with pytest.raises(MendflowError, match="audit record 7 holds a value that is now a known secret"):
+    with pytest.raises(MendflowError, match="audit record 8 holds a value that is now a known secret"):
         export(db)
 
 

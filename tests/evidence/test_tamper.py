@@ -99,7 +99,7 @@ def test_dropped_last_audit_event_resigned_misses_the_manifests_head(bundle: Pat
     path.write_bytes(b"".join(lines(path)[:-1]))
     manifest = json.loads((bundle / "manifest.json").read_bytes())
     resign(bundle, KEY, audit=manifest["audit"] | {"count": manifest["audit"]["count"] - 1})
-    assert refusal(bundle).startswith("audit.jsonl:3: the last record is not the manifest's head")
+    assert refusal(bundle).startswith("audit.jsonl:4: the last record is not the manifest's head")
 
 
 def test_swapped_snapshot_is_named_by_its_digest(bundle: Path) -> None:

@@ -30,10 +30,12 @@ def test_bundle_round_trips_with_the_window_and_nothing_secret(db: Database, tmp
     verified = verify_bundle(files, public=public_text(key))
 
     manifest = verified.manifest
-    assert manifest.counts == {"audit_events": 4, "changes": 1, "decisions": 2, "findings": 2, "snapshots": 2}
-    assert manifest.audit.anchor != GENESIS and manifest.audit.first_seq == 2 and manifest.audit.last_seq == 5
+    assert manifest.counts == {"audit_events": 5, "changes": 1, "decisions": 3, "findings": 2, "snapshots": 2}
+    assert manifest.audit.anchor != GENESIS and manifest.audit.first_seq == 2 and manifest.audit.last_seq == 6
     kinds = [json.loads(line)["kind"] for line in files["audit.jsonl"].splitlines()]
-    assert kinds == ["decision", "campaign.change", "workflow.refusal", "slack.decision"]
+    assert kinds == ["decision", "campaign.change", "workflow.refusal", "slack.decision", "suppression"]
+    decided = [json.loads(line)["kind"] for line in files["decisions.jsonl"].splitlines()]
+    assert decided == ["decision", "slack.decision", "suppression"]
     (change,) = [json.loads(line) for line in files["changes.jsonl"].splitlines()]
     assert change["result"] == "verified" and change["resource"] == "/repos/acme/api/hooks/11"
     before = json.loads(files[snapshot_path(change["before"])])

@@ -20,8 +20,9 @@ from mendflow.redaction import redact_value
 CHANGE_KIND = "campaign.change"
 """Audit kind of a write (or restore) a campaign made on a vendor resource."""
 
-DECISION_KINDS = frozenset({"decision", "slack.decision"})
-"""Audit kinds of approvals and rejections (operator API / CLI, and Slack buttons)."""
+DECISION_KINDS = frozenset({"decision", "slack.decision", "suppression", "control"})
+"""Audit kinds of what people decided: approvals and rejections (operator API / CLI, Slack buttons), risk
+acceptances (suppressions) and operator controls (pause, resume, abort, rollback); accepted or refused."""
 
 _CHANGE_FIELDS = ("tenant", "fingerprint", "resource", "resource_type", "action", "result", "before", "after")
 
