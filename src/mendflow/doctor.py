@@ -6,7 +6,8 @@ playbook may run (modes auto, approval, ticket; `notify` never writes). What is 
 
     GitHub App      the installation token's `permissions` (narrowed ones if the tenant narrows them)
     Okta service    the declared `scopes`, else each known scope is requested once; Okta grants it or says invalid_scope
-    long-lived      not listable (a PAT's permissions, an SSWS token's admin roles): rows say `unverified`
+    long-lived      not listable (a PAT's permissions, an SSWS token's admin roles): one small read per read
+                    permission is tried (403: missing); writes stay `unverified` (trying one would change the tenant)
 
 Each row: capability → needed → granted → ok / missing / excess / unverified. The worker runs it at start and logs
 the result; it never stops the worker (a missing read is reported again as a coverage gap by every scan).
@@ -26,7 +27,7 @@ from mendflow.connectors.okta_oauth import OktaServiceCredential, token_error
 from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan_needs
 from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
-from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission
+from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission, VendorError
 from mendflow.playbook import Mode, Playbook
 from mendflow.telemetry import get_logger
 
@@ -102,13 +103,19 @@ def needs_of(provider: str, playbooks: list[Playbook]) -> dict[str, tuple[str, t
 
 
 def _rows(
-    provider: str, needs: dict[str, tuple[str, tuple[str, ...]]], granted: frozenset[str] | None
+    provider: str,
+    needs: dict[str, tuple[str, tuple[str, ...]]],
+    granted: frozenset[str] | None,
+    reads: dict[str, bool] | None = None,
 ) -> list[PermissionRow]:
     rows = []
     for permission, (capability, users) in sorted(needs.items()):
         if granted is None:
-            rows.append(PermissionRow(capability=capability, needed=permission, granted=None,
-                                      status=Status.unverified, used_by=users))  # fmt: skip
+            works = (reads or {}).get(permission)
+            status = Status.unverified if works is None else Status.ok if works else Status.missing
+            shown = READ_WORKS if works else None
+            rows.append(PermissionRow(capability=capability, needed=permission, granted=shown,
+                                      status=status, used_by=users))  # fmt: skip
             continue
         cover = next((g for g in sorted(granted) if satisfied(provider, permission, [g])), None)
         status = Status.ok if cover is not None else Status.missing
@@ -151,6 +158,52 @@ async def _probe(connection: TenantConnection) -> str | None:
         return expiry
 
 
+READ_WORKS = "(a read answered)"
+READ_PROBES: dict[str, dict[str, str]] = {
+    "github": {
+        "organization_administration:read": "/orgs/{org}",
+        "members:read": "/orgs/{org}/members?per_page=1",
+        "organization_hooks:read": "/orgs/{org}/hooks?per_page=1",
+        "metadata:read": "/orgs/{org}/repos?per_page=1",
+        "repository_hooks:read": "/repos/{repo}/hooks?per_page=1",
+        "administration:read": "/repos/{repo}/keys?per_page=1",
+    },
+    "okta": {
+        "okta.users.read": "/api/v1/users?limit=1",
+        "okta.roles.read": "/api/v1/iam/assignees/users?limit=1",
+        "okta.policies.read": "/api/v1/policies?type=OKTA_SIGN_ON&limit=1",
+        "okta.apiTokens.read": "/api/v1/api-tokens",
+        "okta.apps.read": "/api/v1/apps?limit=1",
+        "okta.groups.read": "/api/v1/groups?limit=1",
+    },
+}
+"""A long-lived token's permissions cannot be listed, but its reads can be tried: one small read per permission
+(GitHub answers `GET /orgs/{org}` even without `organization_administration`, only with fewer fields)."""
+
+
+async def _try_reads(connection: TenantConnection) -> dict[str, bool]:
+    """Permission → does one read needing it answer (False: 403); absent when it could not be tried."""
+    found: dict[str, bool] = {}
+    async with open_session(connection) as session:
+        repo: str | None = None
+        if connection.provider == "github":
+            try:
+                listed = await session.http.get_json(f"/orgs/{connection.tenant}/repos?per_page=1")
+                repo = listed[0]["full_name"] if listed else None
+            except MendflowError:
+                repo = None
+        for permission, template in READ_PROBES.get(connection.provider, {}).items():
+            if "{repo}" in template and repo is None:
+                continue
+            try:
+                await session.http.request("GET", template.format(org=connection.tenant, repo=repo))
+                found[permission] = True
+            except VendorError as err:
+                if err.status == 403:
+                    found[permission] = False
+    return found
+
+
 async def _granted(connection: TenantConnection) -> frozenset[str] | None:
     """What the vendor granted this credential; None for long-lived tokens (not listable)."""
     credential = credential_for(connection)
@@ -170,6 +223,7 @@ async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) 
     try:
         expiry = await _probe(connection)
         granted = await _granted(connection)
+        reads = await _try_reads(connection) if granted is None else None
     except ConnectionProblem as err:
         return TenantCheck(**base, reachable=False, authenticated=False, problem=str(err))
     except MendflowError as err:  # AuthError (wrong key, client, token), InputError (unreadable key)
@@ -181,7 +235,7 @@ async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) 
         problem = (
             "an SSWS API token has no scopes: it holds every privilege of the admin who made it; use a service app"
         )
-    rows = tuple(_rows(connection.provider, needs_of(connection.provider, playbooks), granted))
+    rows = tuple(_rows(connection.provider, needs_of(connection.provider, playbooks), granted, reads))
     return TenantCheck(**base, reachable=True, authenticated=True, problem=problem, rows=rows, credential_age=age)
 
 

@@ -24,6 +24,7 @@ from mendflow.playbook import Playbook
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority
+from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
@@ -137,12 +138,14 @@ async def test_wrong_key_is_not_authenticated_and_named(github_tenant: TenantFil
 async def test_old_long_lived_token_is_due_for_rotation(
     github_tenant: TenantFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A PAT recorded as made 200 days ago: unverified permissions, due for rotation, warned and published."""
+    """A PAT made 200 days ago: reads tried (ok), writes unverified, due for rotation, warned and published."""
     made = (datetime.now(UTC) - timedelta(days=200)).date()
     with serve(github_tenant, token_created=made, rotation_days=90) as served, capture_logs() as logs:
         monkeypatch.setenv("MENDFLOW_TEST_UNUSED", served.token)
         check = await check_tenant(served.connection, PLAYBOOKS)
-    assert set(_statuses(check).values()) == {Status.unverified}
+    statuses = _statuses(check)
+    assert {p for p, st in statuses.items() if st is Status.unverified} == {p for p in statuses if p.endswith(":write")}
+    assert statuses["members:read"] is Status.ok
     assert check.credential_age is not None and check.credential_age.due and check.credential_age.age_days == 200
     assert AGE_DAYS["github:acme"] == 200.0
     warned = [e for e in logs if e["event"] == "credential due for rotation"]
@@ -199,3 +202,16 @@ async def test_worker_checkup_logs_missing_and_excess(github_tenant: TenantFile,
     [line] = [e for e in logs if e["event"] == "doctor"]
     assert line["log_level"] == "warning" and line["tenant"] == "github:acme"
     assert line["missing"] == ["members:read"] and line["excess"] == ["contents:read"]
+
+
+async def test_long_lived_token_reads_are_tried_and_a_refused_one_is_missing(
+    github_tenant: TenantFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PAT the org refuses its webhooks: organization_hooks:read is missing; the other reads answered."""
+    with serve(github_tenant, FaultPlan(forbidden=("/orgs/*/hooks",))) as served:
+        monkeypatch.setenv("MENDFLOW_TEST_UNUSED", served.token)
+        check = await check_tenant(served.connection, PLAYBOOKS)
+    statuses = _statuses(check)
+    assert statuses["organization_hooks:read"] is Status.missing
+    assert statuses["repository_hooks:read"] is Status.ok and statuses["administration:read"] is Status.ok
+    assert not check.ok
