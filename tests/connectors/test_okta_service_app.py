@@ -56,6 +56,7 @@ def service_org(
     key_file.write_text(key)
     app = create_okta_app(tenant, token="unused-static-token-0000", service_apps=authority)
     with serve_in_thread(app) as server:
+        authority.org_url = server.base_url  # the assertion's aud must be exactly this org's token URL
         connection = TenantConnection(
             key=f"okta:{tenant.tenant}",
             provider="okta",
@@ -162,3 +163,12 @@ async def test_expired_access_token_is_replaced_mid_scan(okta_tenant: TenantFile
             gaps = session.collector.gaps
     assert items and gaps == []
     assert authority.minted == 2
+
+
+async def test_assertion_for_another_org_is_refused(okta_tenant: TenantFile, tmp_path: Path) -> None:
+    """An assertion whose aud is another org's token URL is invalid_client, as Okta checks the audience."""
+    with service_org(okta_tenant, tmp_path) as (connection, authority):
+        authority.org_url = "https://other.okta.com"
+        with pytest.raises(AuthError) as err:
+            await _scan(connection)
+    assert "refused the client assertion" in str(err.value) and authority.minted == 0
