@@ -38,7 +38,7 @@ from mendflow.evidence.bundle import (
     sha256,
     snapshot_path,
 )
-from mendflow.evidence.changes import changes_of, decisions_of, snapshot_digests
+from mendflow.evidence.changes import CHANGE_KIND, DECISION_KINDS, changes_of, decisions_of, snapshot_digests
 from mendflow.evidence.compliance import Framework, compliance_map
 from mendflow.evidence.keys import fingerprint, public_text
 from mendflow.evidence.snapshots import PREFIX, DatabaseSnapshotStore, SnapshotNotFound, _line
@@ -128,9 +128,9 @@ def _audit_segment(
     db: Database, where: str, since: datetime, until: datetime
 ) -> tuple[list[bytes], list[dict[str, Any]], AuditSegment]:
     """The contiguous run of records from the first at or after `since` to the last before `until`: the lines as
-    hashed, the same parsed, and where the run sits in the chain."""
+    hashed, the decision and change records among them parsed (only those: memory), and where the run sits."""
     kept: list[bytes] = []
-    parsed: list[dict[str, Any]] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []  # (index in `kept`, record) of decisions and changes
     last_in = 0  # how many of `kept` end at the last record inside the window
     first_seq = last_seq = None
     expected = GENESIS
@@ -157,15 +157,20 @@ def _audit_segment(
                     continue
                 if redact(text) != text:
                     raise MendflowError(f"{where}: audit record {seq} holds a value that is now a known secret")
+                if record.get("kind") == CHANGE_KIND or record.get("kind") in DECISION_KINDS:
+                    parsed.append((len(kept), record))
                 kept.append(line)
-                parsed.append(record)
                 if inside:
                     last_in, last_seq = len(kept), seq
         finally:
             rows.close()
-    kept, parsed = kept[:last_in], parsed[:last_in]
+    kept = kept[:last_in]
     head = sha256(kept[-1]) if kept else ""
-    return kept, parsed, AuditSegment(count=len(kept), first_seq=first_seq, last_seq=last_seq, anchor=anchor, head=head)
+    return (
+        kept,
+        [r for i, r in parsed if i < last_in],
+        AuditSegment(count=len(kept), first_seq=first_seq, last_seq=last_seq, anchor=anchor, head=head),
+    )
 
 
 def _findings(db: Database, since: datetime, until: datetime) -> list[dict[str, Any]]:

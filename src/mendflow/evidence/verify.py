@@ -34,7 +34,7 @@ from mendflow.evidence.bundle import (
     sha256,
     snapshot_path,
 )
-from mendflow.evidence.changes import changes_of, decisions_of, snapshot_digests
+from mendflow.evidence.changes import CHANGE_KIND, DECISION_KINDS, changes_of, decisions_of, snapshot_digests
 from mendflow.evidence.compliance import Framework, compliance_map
 from mendflow.evidence.keys import fingerprint
 
@@ -140,7 +140,9 @@ def _snapshots(files: dict[str, bytes], manifest: Manifest, changes: list[dict[s
 
 
 def _derived(files: dict[str, bytes], manifest: Manifest, entries: list[dict[str, Any]]) -> None:
-    records = [json.loads(line) for line in files[AUDIT].splitlines()]
+    wanted = DECISION_KINDS | {CHANGE_KIND}  # only these records stay parsed in memory
+    parsed = (json.loads(line) for line in files[AUDIT].splitlines())
+    records = [record for record in parsed if record.get("kind") in wanted]
     _same(files, DECISIONS, jsonl(decisions_of(records)), f"the decisions of {AUDIT}")
     _same(files, CHANGES, jsonl(changes_of(records)), f"the changes of {AUDIT}")
     try:
