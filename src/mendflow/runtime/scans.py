@@ -94,6 +94,9 @@ async def collection_progress(client: Client, handle: WorkflowHandle[Any, Any]) 
         return None  # progress is a nicety: a failed look is skipped, the result still arrives
     for pending in description.raw_description.pending_activities:
         if pending.activity_type.name == Activity.collect_inventory and pending.heartbeat_details.payloads:
-            [details] = await client.data_converter.decode(pending.heartbeat_details.payloads, [ScanProgress])
-            return ScanProgress.model_validate(details)
+            try:
+                [details] = await client.data_converter.decode(pending.heartbeat_details.payloads, [ScanProgress])
+                return ScanProgress.model_validate(details)
+            except Exception:  # an older worker's details (a count), or ones this client cannot decrypt
+                return None
     return None
