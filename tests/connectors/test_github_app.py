@@ -202,3 +202,12 @@ async def test_token_service_outage_is_retryable_not_a_refusal(github_tenant: Te
                 await session.http.get_json("/orgs/acme")
     assert not isinstance(down.value, AuthError)
     assert "github:acme" in str(down.value) and "HTTP 5" in str(down.value)
+
+
+async def test_token_narrowed_to_repositories_sees_only_those(github_tenant: TenantFile, tmp_path: Path) -> None:
+    """`repositories` narrows the token: the named repository reads, another is hidden (404) as GitHub does."""
+    with app_org(github_tenant, tmp_path, repositories=("web",)) as (connection, authority):
+        async with open_session(connection) as session:
+            assert (await session.http.get_json("/repos/acme/web"))["name"] == "web"
+            assert await session.http.get_optional("/repos/acme/api") is None
+    assert next(iter(authority.issued.values())).repositories == frozenset({"web"})

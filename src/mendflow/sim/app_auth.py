@@ -118,6 +118,8 @@ class Issued:
 
     granted: frozenset[str]
     expires_at: float
+    repositories: frozenset[str] | None = None
+    """GitHub: the repository names the token was narrowed to (lower case); None: every repository."""
 
 
 def _bearer(header: str | None) -> str:
@@ -201,7 +203,9 @@ class GithubAppAuthority:
             return json_response(err.status, err.body())
         token = "ghs_" + secrets.token_hex(18)
         expires = self.clock() + self.token_ttl
-        self.issued[token] = Issued(frozenset(f"{k}={v}" for k, v in granted.items()), expires)
+        names = body.get("repositories")
+        only = None if names is None else frozenset(str(n).casefold() for n in names)
+        self.issued[token] = Issued(frozenset(f"{k}={v}" for k, v in granted.items()), expires, only)
         self.minted += 1
         stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         answer: dict[str, Any] = {
@@ -229,6 +233,10 @@ class GithubAppAuthority:
         issued = self.issued.get(_bearer(header))
         if issued is None or issued.expires_at <= self.clock():
             return json_response(401, ApiError(401, "Bad credentials").body())
+        parts = path.split("/")
+        outside = len(parts) > 3 and parts[1] == "repos" and parts[3].casefold() not in (issued.repositories or ())
+        if issued.repositories is not None and outside:  # GitHub hides repositories outside the token
+            return json_response(404, ApiError(404, "Not Found").body())
         need = _lookup(self._table, method, path)
         if need is None or need in issued.granted or need.replace("=read", "=write") in issued.granted:
             return None
