@@ -21,6 +21,7 @@ from mendflow.redaction import register_secret
 from mendflow.runtime.ports import ensure_free
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.deliveries import WebhookTarget
+from mendflow.sim.demo_app import github_authority, okta_authority
 from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
@@ -59,6 +60,36 @@ WebhookUrlOption = Annotated[
 ]
 WebhookSecretEnvOption = Annotated[
     str, typer.Option("--webhook-secret-env", help="Environment variable holding the webhook secret.")
+]
+AppIdOption = Annotated[
+    str | None, typer.Option("--app-id", help="Register a GitHub App with this id (needs --app-public-key).")
+]
+AppKeyOption = Annotated[
+    Path | None, typer.Option("--app-public-key", help="The app's PEM public key (mendflow holds the private one).")
+]
+AppPermissionsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app-permissions",
+        help="What the installation is granted, NAME=read|write comma-separated (default: what the shipped "
+        "playbooks need).",
+        metavar="NAME=LEVEL[,…]",
+    ),
+]
+ServiceAppOption = Annotated[
+    str | None,
+    typer.Option("--service-app", help="Register an Okta API service app with this client id (needs its key)."),
+]
+ServiceKeyOption = Annotated[
+    Path | None, typer.Option("--service-app-public-key", help="The service app's PEM public key.")
+]
+ServiceScopesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--service-app-scopes",
+        help="Scopes granted to it, comma-separated (default: what the shipped playbooks need).",
+        metavar="SCOPE[,…]",
+    ),
 ]
 DEFAULT_TOKEN_ENV = "MENDFLOW_SIM_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 DEFAULT_WEBHOOK_SECRET_ENV = "MENDFLOW_SIM_WEBHOOK_SECRET"  # noqa: S105
@@ -114,9 +145,18 @@ def github(
     fault_rate_window: RateWindowOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret_env: WebhookSecretEnvOption = DEFAULT_WEBHOOK_SECRET_ENV,
+    app_id: AppIdOption = None,
+    app_public_key: AppKeyOption = None,
+    app_permissions: AppPermissionsOption = None,
 ) -> None:
-    """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C."""
+    """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C; with --app-id, also as a
+    GitHub App's installation (JWT → installation tokens, permissions enforced per endpoint)."""
     tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
+    if (app_id is None) != (app_public_key is None):
+        raise InputError("--app-id and --app-public-key go together")
+    app_auth = (
+        None if app_id is None or app_public_key is None else github_authority(app_id, app_public_key, app_permissions)
+    )
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
     webhook = _webhook(webhook_url, webhook_secret_env)
@@ -125,7 +165,7 @@ def github(
         tenant,
         port,
         token_env,
-        lambda token: create_github_app(tenant, token=token, faults=faults, webhook=webhook),
+        lambda token: create_github_app(tenant, token=token, faults=faults, webhook=webhook, app_auth=app_auth),
     )
 
 
@@ -145,9 +185,20 @@ def okta(
     fault_rate_window: RateWindowOption = None,
     webhook_url: WebhookUrlOption = None,
     webhook_secret_env: WebhookSecretEnvOption = DEFAULT_WEBHOOK_SECRET_ENV,
+    service_app: ServiceAppOption = None,
+    service_app_public_key: ServiceKeyOption = None,
+    service_app_scopes: ServiceScopesOption = None,
 ) -> None:
-    """Serve an Okta org from a tenant file (or a generated one) until Ctrl-C; accepts `SSWS` and `Bearer`."""
+    """Serve an Okta org from a tenant file (or a generated one) until Ctrl-C; accepts `SSWS` and `Bearer`, and
+    with --service-app serves `/oauth2/v1/token` for that service app (scopes enforced per endpoint)."""
     tenant = _tenant(tenant_file, generate, okta_tenant(users=users) if generate else {}, "okta")
+    if (service_app is None) != (service_app_public_key is None):
+        raise InputError("--service-app and --service-app-public-key go together")
+    apps = (
+        None
+        if service_app is None or service_app_public_key is None
+        else okta_authority(service_app, service_app_public_key, service_app_scopes)
+    )
     faults = FaultPlan(fault_seed, fault_5xx_rate, fault_latency, tuple(fault_403 or ()), fault_truncate_rate,
                        fault_rate_limit, fault_rate_window)  # fmt: skip
     webhook = _webhook(webhook_url, webhook_secret_env)
@@ -156,7 +207,7 @@ def okta(
         tenant,
         port,
         token_env,
-        lambda token: create_okta_app(tenant, token=token, faults=faults, webhook=webhook),
+        lambda token: create_okta_app(tenant, token=token, faults=faults, webhook=webhook, service_apps=apps),
     )
 
 

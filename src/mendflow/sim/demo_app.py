@@ -1,21 +1,24 @@
-"""The GitHub App the demo and `mendflow up` connect as: a fresh key pair per run, registered with the simulator.
+"""Apps registered with the simulators: the demo's GitHub App, and the ones `mendflow sim` registers on request.
 
-The private key reaches the worker by reference (an environment variable holding the PEM), exactly as a
-production tenants file names it; the simulator knows only the public half. The app is granted what the shipped
-playbooks need and nothing more (see docs/connectors.md), so `mendflow doctor` reports it clean.
+The demo and `mendflow up` connect as a GitHub App with a fresh key pair per run: the private key reaches the
+worker by reference (an environment variable holding the PEM), exactly as a production tenants file names it; the
+simulator knows only the public half. Unless told otherwise, apps are granted what the shipped playbooks need and
+nothing more (see docs/connectors.md), so `mendflow doctor` reports them clean.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mendflow.connection_auth import GithubAppAuth
+from mendflow.errors import InputError
 from mendflow.redaction import register_secret
 from mendflow.secrets import SecretRef
-from mendflow.sim.app_auth import GithubAppAuthority
+from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority
 
 DEMO_APP_KEY_ENV = "MENDFLOW_DEMO_APP_KEY"
 DEMO_APP_ID = "424242"
@@ -28,6 +31,11 @@ SHIPPED_PLAYBOOK_PERMISSIONS = {
     "repository_hooks": "write",
 }
 """What the shipped GitHub playbooks need: every scan read, and the writes of their enabled actions."""
+SHIPPED_PLAYBOOK_SCOPES = (
+    "okta.apiTokens.manage", "okta.apiTokens.read", "okta.apps.read", "okta.groups.read", "okta.policies.manage",
+    "okta.policies.read", "okta.roles.read", "okta.users.manage", "okta.users.read",
+)  # fmt: skip
+"""What the shipped Okta playbooks need: the six read scopes of a scan and the three manage scopes they write with."""
 
 
 def demo_github_app() -> tuple[GithubAppAuthority, GithubAppAuth]:
@@ -44,3 +52,37 @@ def demo_github_app() -> tuple[GithubAppAuthority, GithubAppAuth]:
     )
     auth = GithubAppAuth(kind="github_app", app_id=DEMO_APP_ID, private_key=SecretRef(ref=f"env:{DEMO_APP_KEY_ENV}"))
     return authority, auth
+
+
+def _public_key(path: Path, option: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise InputError(f"{option} {path}: cannot read the public key") from None
+    if "PUBLIC KEY" not in text:
+        raise InputError(f"{option} {path}: not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+    return text
+
+
+def github_authority(app_id: str, public_key: Path, permissions: str | None) -> GithubAppAuthority:
+    """`mendflow sim github --app-id … --app-public-key … [--app-permissions members=read,…]`."""
+    granted = dict(SHIPPED_PLAYBOOK_PERMISSIONS)
+    if permissions:
+        granted = {}
+        for item in permissions.split(","):
+            name, _, level = item.strip().partition("=")
+            if level not in ("read", "write") or not name:
+                raise InputError(f"--app-permissions: {item.strip()!r} is not NAME=read or NAME=write")
+            granted[name] = level
+    return GithubAppAuthority(
+        app_id=app_id, public_key=_public_key(public_key, "--app-public-key"), permissions=granted
+    )
+
+
+def okta_authority(client_id: str, public_key: Path, scopes: str | None) -> OktaServiceAuthority:
+    """`mendflow sim okta --service-app … --service-app-public-key … [--service-app-scopes a,b]`."""
+    granted = (
+        frozenset(s.strip() for s in scopes.split(",") if s.strip()) if scopes else frozenset(SHIPPED_PLAYBOOK_SCOPES)
+    )
+    app = OktaServiceApp(client_id, _public_key(public_key, "--service-app-public-key"), granted)
+    return OktaServiceAuthority(apps={client_id: app})
