@@ -87,6 +87,8 @@ class LedgerRow(BaseModel):
     resolution: Resolution | None = None
     tenant: str = ""
     """The ledger's tenant key (`github:acme`), which `finding.tenant` (the vendor's org name) is not."""
+    false_positive: bool = False
+    """Marked a false positive by a person (`mendflow mark-false-positive`): not counted as open (M7)."""
 
 
 class Reconciliation(BaseModel):
@@ -122,6 +124,7 @@ _COLUMNS = (
     findings.c.last_seen,
     findings.c.opened_at,
     findings.c.resolution,
+    findings.c.false_positive,
 )
 
 
@@ -375,6 +378,7 @@ class FindingsLedger:
         status: FindingStatus | None = None,
         rule: str | None = None,
         limit: int | None = None,
+        false_positive: bool | None = None,
     ) -> list[LedgerRow]:
         """Findings of every tenant matching all the filters given, by tenant, rule and resource."""
         t = findings
@@ -384,6 +388,8 @@ class FindingsLedger:
                 where = where & (column == value)
         if status is not None:
             where = where & (t.c.status == status.value)
+        if false_positive is not None:
+            where = where & (t.c.false_positive == false_positive)
         query = sa.select(*_COLUMNS).where(where).order_by(t.c.tenant, t.c.rule, t.c.resource_id, t.c.fingerprint)
         with self.db.read() as conn:
             return [_row(*row) for row in conn.execute(query.limit(limit) if limit is not None else query)]
@@ -423,6 +429,7 @@ def _row(
     last: str,
     opened: str | None,
     resolution: str | None,
+    false_positive: bool = False,
 ) -> LedgerRow:
     return LedgerRow(
         finding=Finding.model_validate_json(body),
@@ -433,4 +440,5 @@ def _row(
         opened_at=datetime.fromisoformat(opened) if opened else None,
         resolution=Resolution(resolution) if resolution else None,
         tenant=tenant,
+        false_positive=bool(false_positive),
     )

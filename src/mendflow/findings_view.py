@@ -19,7 +19,8 @@ from mendflow.render import table, timestamp
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 """Most rows one answer carries; narrow the filters to see the rest."""
-FILTERS = ("tenant", "severity", "status", "rule", "limit")
+FILTERS = ("tenant", "severity", "status", "rule", "false_positive", "limit")
+YES, NO = ("yes", "true"), ("no", "false")
 
 
 class FindingFilter(BaseModel):
@@ -33,6 +34,8 @@ class FindingFilter(BaseModel):
     status: FindingStatus | None = None
     rule: str | None = None
     """Playbook id."""
+    false_positive: bool | None = None
+    """Only findings marked (True) or not marked (False) false positives."""
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -59,6 +62,8 @@ class FindingView(BaseModel):
     """The campaign that owns (or owned) it, or the suppression that parks it."""
     resolution: Resolution | None
     """Why it resolved: fixed by mendflow, fixed elsewhere, resource deleted (None while it is open)."""
+    false_positive: bool = False
+    """Marked a false positive by a person: not counted as open in the metrics."""
 
     @classmethod
     def of(cls, row: LedgerRow) -> FindingView:
@@ -78,6 +83,7 @@ class FindingView(BaseModel):
             last_seen=row.last_seen,
             campaign=row.campaign,
             resolution=row.resolution,
+            false_positive=row.false_positive,
         )
 
 
@@ -102,6 +108,11 @@ def parse_filter(values: Mapping[str, str | None], *, name: Callable[[str], str]
     for field in ("tenant", "rule"):
         if field in given and not given[field].strip():
             raise InputError(f"{name(field)} is empty")
+    marked = given.get("false_positive")
+    if marked is not None:
+        if marked.lower() not in YES + NO:
+            raise InputError(f"{name('false_positive')} {marked!r}: use yes or no")
+        given["false_positive"] = str(marked.lower() in YES).lower()
     limit = given.get("limit")
     if limit is not None and (not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT):
         raise InputError(f"{name('limit')} {limit!r}: use a whole number from 1 to {MAX_LIMIT}")
@@ -115,13 +126,14 @@ def list_findings(ledger: FindingsLedger, wanted: FindingFilter) -> FindingsPage
         status=wanted.status,
         rule=wanted.rule,
         limit=wanted.limit + 1,
+        false_positive=wanted.false_positive,
     )
     return FindingsPage(findings=[FindingView.of(r) for r in rows[: wanted.limit]], more=len(rows) > wanted.limit)
 
 
-HEADERS = ["fingerprint", "tenant", "rule", "resource", "severity", "risk", "status", "first seen", "last seen",
-           "campaign", "resolution"]  # fmt: skip
-WIDTHS: list[int | None] = [None, None, None, None, 8, 4, 11, 20, 20, None, 18]
+HEADERS = ["fingerprint", "tenant", "rule", "resource", "severity", "risk", "status", "false positive",
+           "first seen", "last seen", "campaign", "resolution"]  # fmt: skip
+WIDTHS: list[int | None] = [None, None, None, None, 8, 4, 11, 14, 20, 20, None, 18]
 """Ids (fingerprint, tenant, rule, resource, campaign) are never cut: people copy them into the next command."""
 
 
@@ -135,6 +147,7 @@ def render_findings(views: Sequence[FindingView]) -> str:
             v.severity.value,
             "-" if v.risk is None else str(v.risk),
             v.status.value,
+            "yes" if v.false_positive else "-",
             timestamp(v.first_seen),
             timestamp(v.last_seen),
             v.campaign or "-",

@@ -109,3 +109,22 @@ def test_the_cli_marks_through_the_api_with_its_exit_codes(api: Api) -> None:
     assert missing.returncode == 2 and f"no finding {'0' * 64}" in missing.stderr
     refused = run(api.fingerprint, api.viewer, "--undo")
     assert refused.returncode == 3 and _open_high(api.base) == 0
+
+
+def test_findings_show_and_filter_the_label(api: Api) -> None:
+    """`GET /v1/findings?false_positive=yes` and `mendflow findings --false-positive yes` list the marked ones."""
+    url = f"{api.base}/v1/findings/{api.fingerprint}/false-positive"
+    assert httpx.post(url, json={"reason": "lab"}, headers=api.operator, timeout=30).status_code == 200
+    marked = httpx.get(f"{api.base}/v1/findings?false_positive=yes", headers=api.viewer, timeout=30).json()
+    assert [(f["fingerprint"], f["false_positive"]) for f in marked["findings"]] == [(api.fingerprint, True)]
+    others = httpx.get(f"{api.base}/v1/findings?false_positive=no", headers=api.viewer, timeout=30).json()
+    assert others["findings"] == []
+    env = {k: v for k, v in os.environ.items() if k != "MENDFLOW_TOKEN"}
+    env["MENDFLOW_TOKEN"] = api.viewer["Authorization"].removeprefix("Bearer ")
+    listed = subprocess.run([MENDFLOW, "findings", "--false-positive", "yes", "--api-url", api.base],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert listed.returncode == 0 and "false positive" in listed.stdout.splitlines()[0], listed.stderr
+    assert listed.stdout.splitlines()[2].split()[6:8] == ["open", "yes"], listed.stdout
+    bad = subprocess.run([MENDFLOW, "findings", "--false-positive", "maybe", "--api-url", api.base],
+                         capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert bad.returncode == 2 and "--false-positive 'maybe': use yes or no" in bad.stderr

@@ -327,7 +327,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "A campaign's plan, batch, changes, decisions and timeline.", answer="status"),
     Endpoint("findings", "GET", "/v1/findings", "findings",
              "Findings in the ledger: every filter given must match (`limit` rows at most, 1000 by default).",
-             answer="findings", query=("tenant", "severity", "status", "rule", "limit")),
+             answer="findings", query=("tenant", "severity", "status", "rule", "false_positive", "limit")),
     Endpoint("suppress", "POST", "/v1/findings/{fingerprint}/suppress", "suppress",
              "Accept a finding's risk until `expires_at`; answered once the worker has checked it.", SuppressBody),
     Endpoint("false_positive", "POST", "/v1/findings/{fingerprint}/false-positive", "false_positive",

@@ -29,6 +29,12 @@ def findings(
         ),
     ] = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Playbook id.", metavar="ID")] = None,
+    false_positive: Annotated[
+        str | None,
+        typer.Option(
+            "--false-positive", help="yes: only findings marked false positives; no: only the others.", metavar="yes|no"
+        ),
+    ] = None,
     limit: Annotated[
         int, typer.Option("--limit", help="Most findings to show (1–10000).", metavar="N")
     ] = DEFAULT_LIMIT,
@@ -38,8 +44,9 @@ def findings(
 ) -> None:
     """List findings: fingerprint, tenant, rule, resource, severity, risk, status, first/last seen, campaign and
     why it resolved."""
-    raw = {"tenant": tenant, "severity": severity, "status": status, "rule": rule, "limit": str(limit)}
-    wanted = parse_filter(raw, name=lambda field: f"--{field}")
+    raw = {"tenant": tenant, "severity": severity, "status": status, "rule": rule, "limit": str(limit),
+           "false_positive": false_positive}  # fmt: skip
+    wanted = parse_filter(raw, name=lambda field: f"--{field.replace('_', '-')}")
     query = urlencode(wanted.model_dump(mode="json", exclude_none=True))
     page = FindingsPage.model_validate(call("GET", api_url, f"/v1/findings?{query}", token(token_file)))
     if output == "json":
