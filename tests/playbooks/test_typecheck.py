@@ -163,3 +163,10 @@ def test_url_schemes_matched_with_case_are_refused() -> None:
     assert kinds('resource.config.url.matches("(?i)^http://")', "github.repo_hook") == []
     assert kinds('resource.config.url.lowerAscii().startsWith("http://")', "github.repo_hook") == []
     assert kinds('resource.config.url.contains("example")', "github.repo_hook") == []
+
+
+def test_each_literal_of_an_in_list_is_checked_and_the_fix_keeps_the_list() -> None:
+    """`insecure_ssl in ["1", 2]`: both literals miss a kind; the suggestion converts the field, not the list."""
+    problems = check_condition('resource.config.insecure_ssl in ["1", 2]', "github.repo_hook")
+    assert [p.offset for p in problems] == [33, 38]
+    assert all('string(resource.config.insecure_ssl) in ["1", "2"]' in p.message for p in problems)

@@ -273,7 +273,7 @@ class _Checker:
         if kind is None or kind == "null":
             return
         text = self.source[literal.offset : _literal_end(self.source, literal)]
-        shown = f"{op} {text}"
+        shown = f"in [… {text} …]" if op == "in" else f"{op} {text}"
         nonnull = found.kinds - {"null"}
         vendor = self._vendor()
         if nonnull and kind not in nonnull:
@@ -289,6 +289,16 @@ class _Checker:
         missed = nonnull - {kind}
         if missed:
             suggestion = _converted(found.path, op, value, text, kind)
+            if op == "in" and isinstance(node.right, ast.ListLit):
+                items = ", ".join(
+                    _cel(_cel(e.value))
+                    if isinstance(e, ast.Literal) and not isinstance(e.value, str)
+                    else "…"
+                    if not isinstance(e, ast.Literal)
+                    else _cel(e.value)
+                    for e in node.right.elements
+                )
+                suggestion = f"string({found.path}) in [{items}]"
             self.report(
                 "partial_type",
                 f"'{found.path}' may be {describe(nonnull)} in the {vendor} schema, so `{shown}` misses "
