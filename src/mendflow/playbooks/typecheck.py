@@ -290,14 +290,7 @@ class _Checker:
         if missed:
             suggestion = _converted(found.path, op, value, text, kind)
             if op == "in" and isinstance(node.right, ast.ListLit):
-                items = ", ".join(
-                    _cel(_cel(e.value))
-                    if isinstance(e, ast.Literal) and not isinstance(e.value, str)
-                    else "…"
-                    if not isinstance(e, ast.Literal)
-                    else _cel(e.value)
-                    for e in node.right.elements
-                )
+                items = ", ".join(_as_text(element) for element in node.right.elements)
                 suggestion = f"string({found.path}) in [{items}]"
             self.report(
                 "partial_type",
@@ -427,6 +420,13 @@ def _literal_end(source: str, literal: ast.Literal) -> int:
             break
         end += 1
     return end
+
+
+def _as_text(element: ast.Expr) -> str:
+    """A list element as the string literal `string(field) in [...]` compares with (`…` when not a literal)."""
+    if not isinstance(element, ast.Literal):
+        return "…"
+    return _cel(element.value if isinstance(element.value, str) else _cel(element.value))
 
 
 def _flipped(op: str) -> str:
