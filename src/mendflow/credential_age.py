@@ -66,10 +66,10 @@ def assess(connection: TenantConnection, *, today: date, expiry_header: str | No
         reference = connection.token.ref if connection.token else "(given)"
     age = None if created is None else (today - created).days
     due = age is not None and age > limit
-    note = (
-        ""
+    notes = (
+        []
         if created is not None
-        else f"record when it was made ({'key_created' if connection.auth else 'token_created'})"
+        else [f"record when it was made ({'key_created' if connection.auth else 'token_created'})"]
     )
     expires = None
     if expiry_header:
@@ -79,9 +79,10 @@ def assess(connection: TenantConnection, *, today: date, expiry_header: str | No
             left = (when.date() - today).days
             if left > limit:
                 due = True
-                note = f"valid for {left} more days, longer than the {limit}-day rotation period"
+                notes.insert(0, f"valid for {left} more days, longer than the {limit}-day rotation period")
     elif connection.auth is None and connection.provider == "github":
-        note = note or "GitHub reports no expiry for this token: it never expires"
+        notes.insert(0, "GitHub reports no expiry for this token: it never expires")
+    note = "; ".join(notes)
     return CredentialAge(
         credential=what, reference=reference, age_days=age, expires=expires, rotation_days=limit, due=due, note=note
     )
