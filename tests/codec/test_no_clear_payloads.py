@@ -2,8 +2,8 @@
 
 Canary secrets are planted in every credential (GitHub, Slack, Jira, the operator's API token, the payload key) and
 canary values in resources (a repository's name, a webhook URL with a token in it). Afterwards the raw histories,
-fetched without the codec, the dev server's SQLite file, the logs and the Slack and Jira simulators' records are
-searched for each value, its base64 and its URL-encoded forms.
+fetched without the codec, the dev server's SQLite file, the logs, the Slack and Jira simulators' records and an
+evidence bundle of the run are searched for each value, its base64 and its URL-encoded forms.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import json
 import logging
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 from mendflow.workflows import WORKFLOWS
 from temporalio.api.common.v1 import Payload
@@ -30,6 +32,7 @@ from mendflow.codec import ENCODING, KEY_FILE, AesGcmCodec, PayloadKeys, data_co
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import DEMO_APPROVAL, ONCALL, simulated_collaboration
+from mendflow.evidence import export_evidence
 from mendflow.playbook import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.devserver import DevServer
@@ -152,6 +155,11 @@ async def test_temporal_holds_only_ciphertext_of_inventories_findings_and_secret
             async for execution in raw.list_workflows():
                 handle = raw.get_workflow_handle(execution.id, run_id=execution.run_id)
                 histories.append(await handle.fetch_history())
+        db = Database.open(database_url(data_dir))
+        since = datetime.now(UTC) - timedelta(hours=1)
+        bundle = export_evidence(db, since=since, until=since + timedelta(hours=2), framework=None,
+                                 key=Ed25519PrivateKey.generate())  # fmt: skip
+        db.dispose()
         key_text = (data_dir / KEY_FILE).read_text(encoding="utf-8").strip()
         slack, jira = collab.settings.slack, collab.settings.jira
         assert slack is not None and jira is not None
@@ -189,6 +197,8 @@ async def test_temporal_holds_only_ciphertext_of_inventories_findings_and_secret
     logs += server.log_path.read_bytes()
     assert leaks(logs, secrets_planted) == []
     assert leaks(simulators, secrets_planted) == []
+    assert bundle.counts["changes"] and bundle.counts["decisions"], bundle.counts  # the bundle has the campaign
+    assert leaks(b"".join(bundle.files.values()), secrets_planted) == []
 
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(PayloadKeys.parse(
         f"local-1=file:{data_dir / KEY_FILE}")))  # fmt: skip
