@@ -110,6 +110,8 @@ def up(
                 where = f" --data-dir {data_dir}" + (f" --config {config}" if config else "")
                 typer.echo(f"operators: mendflow tokens create --person NAME --role approver{where}, then "
                            f"export MENDFLOW_TOKEN=… and mendflow status --api-url {stack.api.base_url}")  # fmt: skip
+                typer.echo(f"payloads are encrypted; to read them in the UI, sign in with a token at "
+                           f"{stack.api.base_url}/codec/login")  # fmt: skip
             key = (data_dir / KEY_FILE).resolve()
             typer.echo(f"scan with: mendflow scan --tenant KEY --temporal-address {server.address} "
                        f"--payload-keys {EMBEDDED_KEY_ID}=file:{key}")  # fmt: skip
