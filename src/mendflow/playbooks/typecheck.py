@@ -25,18 +25,30 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass, replace
-from typing import Any
 
-from mendflow.playbooks.vendor_schema import NUMBER, Schemas, Shape, Unknown, describe, schemas_for
+from mendflow.playbooks.guards import Facts, guards
+from mendflow.playbooks.vendor_schema import Schemas, Shape, Unknown, describe, schemas_for
+from mendflow.playbooks.wording import (
+    ORDERING,
+    as_text,
+    cel,
+    converted,
+    example,
+    flipped,
+    guard_hint,
+    holds,
+    literal_end,
+    literal_kind,
+    opposite,
+    retyped,
+)
 from mendflow.rules import ConditionError, ast, compile_condition
-from mendflow.rules.values import UInt
 
 TYPE_PROBLEMS = frozenset(
     {"type_mismatch", "partial_type", "enum_member", "null_counts", "null_or_kind", "default_missed", "case_sensitive"}
 )
 """The error types the checker reports besides `unknown_field` (the loader points inside the condition for each)."""
 
-_ORDERING = frozenset({"<", "<=", ">", ">="})
 _STRING_METHODS = frozenset({"matches", "contains", "startsWith", "endsWith", "lowerAscii", "upperAscii"})
 _SCHEME = re.compile(r"\^?[A-Za-z][A-Za-z0-9+.-]*(:|\\:)//")
 """A literal that spells a URL scheme (`http://`, `^https://`): schemes and hosts are case-insensitive."""
@@ -52,17 +64,6 @@ class TypeProblem:
     message: str
     offset: int
     """0-based character index inside the condition."""
-
-
-@dataclass(frozen=True)
-class _Facts:
-    """What guards established so far: paths known not null, paths known present."""
-
-    not_null: frozenset[str] = frozenset()
-    present: frozenset[str] = frozenset()
-
-    def __or__(self, other: _Facts) -> _Facts:
-        return _Facts(self.not_null | other.not_null, self.present | other.present)
 
 
 def check_condition(condition: str, resource_type: str) -> list[TypeProblem]:
@@ -83,7 +84,7 @@ def _checked(condition: str, resource_type: str) -> tuple[TypeProblem, ...]:
         return ()
     env = {name: found.root(resource_type, name) for name in ("resource", "related")}
     checker = _Checker(found, condition, resource_type)
-    checker.visit(tree, env, _Facts())
+    checker.visit(tree, env, Facts())
     unique = {(p.offset, p.message): p for p in checker.problems}
     return tuple(sorted(unique.values(), key=lambda p: p.offset))
 
@@ -100,7 +101,7 @@ class _Checker:
 
     # Shapes of expressions
 
-    def shape(self, node: ast.Expr, env: dict[str, Shape], facts: _Facts) -> Shape | None:
+    def shape(self, node: ast.Expr, env: dict[str, Shape], facts: Facts) -> Shape | None:
         """The schema shape of a field access (None for anything computed), with the guards applied."""
         if isinstance(node, ast.Ident):
             found = env.get(node.name)
@@ -114,14 +115,14 @@ class _Checker:
             if parent is not None and "array" in parent.kinds:
                 return self.schemas.items(parent, f"{parent.path}[{node.index.value}]")
         if isinstance(node, ast.Conditional):
-            inner = facts | _guards(node.condition, True)
+            inner = facts | guards(node.condition, True)
             then = self.shape(node.then, env, inner)
-            otherwise = self.shape(node.otherwise, env, facts | _guards(node.condition, False))
+            otherwise = self.shape(node.otherwise, env, facts | guards(node.condition, False))
             if then is not None and otherwise is not None and not then.free and not otherwise.free:
                 return replace(then, kinds=then.kinds | otherwise.kinds, path=then.path or otherwise.path)
         return None
 
-    def _field(self, operand: ast.Expr, name: str, offset: int, env: dict[str, Shape], facts: _Facts) -> Shape | None:
+    def _field(self, operand: ast.Expr, name: str, offset: int, env: dict[str, Shape], facts: Facts) -> Shape | None:
         parent = self.shape(operand, env, facts)
         if parent is None or parent.free:
             return None
@@ -144,7 +145,7 @@ class _Checker:
         self.report("unknown_field", message, offset)
 
     @staticmethod
-    def _narrow(found: Shape, facts: _Facts) -> Shape:
+    def _narrow(found: Shape, facts: Facts) -> Shape:
         if found.path in facts.not_null:
             found = found.without_null().present()
         if found.path in facts.present:
@@ -156,17 +157,17 @@ class _Checker:
 
     # The walk
 
-    def visit(self, node: ast.Expr, env: dict[str, Shape], facts: _Facts) -> None:
+    def visit(self, node: ast.Expr, env: dict[str, Shape], facts: Facts) -> None:
         if isinstance(node, ast.Logical):
             current = facts
             for operand in node.operands:
                 self.visit(operand, env, current)
-                current = current | _guards(operand, node.op == "&&")
+                current = current | guards(operand, node.op == "&&")
             return
         if isinstance(node, ast.Conditional):
             self.visit(node.condition, env, facts)
-            self.visit(node.then, env, facts | _guards(node.condition, True))
-            self.visit(node.otherwise, env, facts | _guards(node.condition, False))
+            self.visit(node.then, env, facts | guards(node.condition, True))
+            self.visit(node.otherwise, env, facts | guards(node.condition, False))
             return
         if isinstance(node, ast.Comprehension):
             self.visit(node.range, env, facts)
@@ -183,7 +184,7 @@ class _Checker:
         if isinstance(node, ast.Has):
             self.shape(node.target, env, facts)  # reports an unknown field; has() itself copes with absence
             return
-        if isinstance(node, ast.Binary) and node.op in ("==", "!=", "in", *_ORDERING):
+        if isinstance(node, ast.Binary) and node.op in ("==", "!=", "in", *ORDERING):
             self._comparison(node, env, facts)
         elif isinstance(node, ast.Call):
             self._call(node, env, facts)
@@ -195,7 +196,7 @@ class _Checker:
         for child in ast.children(node):
             self.visit(child, env, facts)
 
-    def _call(self, node: ast.Call, env: dict[str, Shape], facts: _Facts) -> None:
+    def _call(self, node: ast.Call, env: dict[str, Shape], facts: Facts) -> None:
         if node.target is not None and node.function in ("matches", "startsWith", "contains", "endsWith"):
             self._case(node, env, facts)
         if node.target is not None and node.function in _STRING_METHODS:
@@ -206,7 +207,7 @@ class _Checker:
                     "null_or_kind",
                     f"'{found.path}' may be {other} in the {self._vendor()} schema; .{node.function}() reads strings "
                     f"only, so such a resource cannot be decided — "
-                    f"{_guard_hint(found, f'{found.path}.{node.function}(…)')}",
+                    f"{guard_hint(found, f'{found.path}.{node.function}(…)')}",
                     _offset(node.target),
                 )
         if node.target is None and node.function == "timestamp" and len(node.args) == 1:
@@ -217,11 +218,11 @@ class _Checker:
                     "null_or_kind",
                     f"'{found.path}' may be {describe(found.kinds)} in the {self._vendor()} schema; timestamp() "
                     f"reads strings only, so such a resource cannot be decided — "
-                    f"{_guard_hint(found, f'timestamp({found.path})')}",
+                    f"{guard_hint(found, f'timestamp({found.path})')}",
                     _offset(node.args[0]),
                 )
 
-    def _case(self, node: ast.Call, env: dict[str, Shape], facts: _Facts) -> None:
+    def _case(self, node: ast.Call, env: dict[str, Shape], facts: Facts) -> None:
         """`url.startsWith("http://")` misses `HTTP://`: a URL's scheme (and host) has no case."""
         assert node.target is not None
         found = self.shape(node.target, env, facts)
@@ -233,7 +234,7 @@ class _Checker:
             return
         if not _SCHEME.match(pattern) or pattern.startswith("(?i)") or pattern.lower() == pattern.upper():
             return
-        text = self.source[literal.offset : _literal_end(self.source, literal)]
+        text = self.source[literal.offset : literal_end(self.source, literal)]
         fix = (
             f'{found.path}.matches("(?i){pattern}")'
             if node.function == "matches"
@@ -247,7 +248,7 @@ class _Checker:
             literal.offset,
         )
 
-    def _comparison(self, node: ast.Binary, env: dict[str, Shape], facts: _Facts) -> None:
+    def _comparison(self, node: ast.Binary, env: dict[str, Shape], facts: Facts) -> None:
         left, right = self.shape(node.left, env, facts), self.shape(node.right, env, facts)
         if node.op == "in":
             if left is not None and isinstance(node.right, ast.ListLit):
@@ -263,22 +264,22 @@ class _Checker:
         if left is not None and isinstance(node.right, ast.Literal):
             self._against_literal(left, node.op, node.right, node, node.right.offset)
         elif right is not None and isinstance(node.left, ast.Literal):
-            self._against_literal(right, _flipped(node.op), node.left, node, node.left.offset)
+            self._against_literal(right, flipped(node.op), node.left, node, node.left.offset)
 
     def _against_literal(self, found: Shape, op: str, literal: ast.Literal, node: ast.Binary, at: int) -> None:
         if found.free:
             return
         value = literal.value
-        kind = _literal_kind(value)
+        kind = literal_kind(value)
         if kind is None or kind == "null":
             return
-        text = self.source[literal.offset : _literal_end(self.source, literal)]
+        text = self.source[literal.offset : literal_end(self.source, literal)]
         shown = f"in [… {text} …]" if op == "in" else f"{op} {text}"
         nonnull = found.kinds - {"null"}
         vendor = self._vendor()
         if nonnull and kind not in nonnull:
             never = "is never true" if op in ("==", "in") else ("is always true" if op == "!=" else "cannot be decided")
-            fix = _retyped(value, nonnull)
+            fix = retyped(value, nonnull)
             suggestion = f" — compare with {fix}" if fix else ""
             self.report(
                 "type_mismatch",
@@ -288,14 +289,14 @@ class _Checker:
             return
         missed = nonnull - {kind}
         if missed:
-            suggestion = _converted(found.path, op, value, text, kind)
+            suggestion = converted(found.path, op, value, text, kind)
             if op == "in" and isinstance(node.right, ast.ListLit):
-                items = ", ".join(_as_text(element) for element in node.right.elements)
+                items = ", ".join(as_text(element) for element in node.right.elements)
                 suggestion = f"string({found.path}) in [{items}]"
             self.report(
                 "partial_type",
                 f"'{found.path}' may be {describe(nonnull)} in the {vendor} schema, so `{shown}` misses "
-                f"{_example(missed, value)} — write {suggestion}",
+                f"{example(missed, value)} — write {suggestion}",
                 at,
             )
             return
@@ -309,7 +310,7 @@ class _Checker:
                 at,
             )
             return
-        if kind == "string" and "date-time" in found.formats and op in _ORDERING | {"==", "!="}:
+        if kind == "string" and "date-time" in found.formats and op in ORDERING | {"==", "!="}:
             self.report(
                 "type_mismatch",
                 f"'{found.path}' is a date-time in the {vendor} schema; comparing its text with {text} misses "
@@ -321,21 +322,21 @@ class _Checker:
             self.report(
                 "null_counts",
                 f"'{found.path}' may be null in the {vendor} schema (unknown), and `{shown}` counts a null as a "
-                f"finding — write what is a finding (e.g. {found.path} == {_opposite(value, text)}), or test "
+                f"finding — write what is a finding (e.g. {found.path} == {opposite(value, text)}), or test "
                 f"`{found.path} != null &&` first",
                 at,
             )
             return
-        if op in _ORDERING and found.nullable:
+        if op in ORDERING and found.nullable:
             self.report(
                 "null_or_kind",
                 f"'{found.path}' may be null in the {vendor} schema, so `{shown}` cannot be decided for such a "
-                f"resource — {_guard_hint(found, f'{found.path} {shown}')}",
+                f"resource — {guard_hint(found, f'{found.path} {shown}')}",
                 at,
             )
             return
-        if found.optional and found.default and _holds(found.default[0], op, value):
-            default = _cel(found.default[0])
+        if found.optional and found.default and holds(found.default[0], op, value):
+            default = cel(found.default[0])
             self.report(
                 "default_missed",
                 f"'{found.path}' may be absent, which means {default} (the {vendor} default) and is what "
@@ -345,172 +346,9 @@ class _Checker:
             )
 
 
-def _guards(node: ast.Expr, holds: bool) -> _Facts:
-    """What is known about fields when `node` evaluated to `holds` (only the guard shapes a reader uses)."""
-    if isinstance(node, ast.Unary) and node.op == "!":
-        return _guards(node.operand, not holds)
-    if isinstance(node, ast.Logical) and (node.op == "&&") == holds:
-        facts = _Facts()
-        for operand in node.operands:
-            facts = facts | _guards(operand, holds)
-        return facts
-    if isinstance(node, ast.Has) and holds:
-        return _Facts(present=frozenset({_path(node.target)}) - {""})
-    if isinstance(node, ast.Binary) and node.op in ("==", "!="):
-        field, other = (node.left, node.right) if isinstance(node.right, ast.Literal) else (node.right, node.left)
-        if isinstance(other, ast.Literal) and other.value is None:
-            not_null = (node.op == "!=") == holds
-            path = _path(field)
-            if not_null and path:
-                return _Facts(not_null=frozenset({path}), present=frozenset({path}))
-        elif isinstance(other, ast.Literal) and node.op == "==" and holds:
-            path = _path(field)  # equal to a non-null literal: neither null nor absent
-            return _Facts(not_null=frozenset({path}) - {""}, present=frozenset({path}) - {""})
-    return _Facts()
-
-
-def _path(node: ast.Expr) -> str:
-    if isinstance(node, ast.Ident):
-        return node.name
-    if isinstance(node, ast.Select):
-        base = _path(node.operand)
-        return f"{base}.{node.field}" if base else ""
-    if isinstance(node, ast.Index) and isinstance(node.index, ast.Literal) and isinstance(node.index.value, str):
-        base = _path(node.operand)
-        return f"{base}.{node.index.value}" if base else ""
-    return ""
-
-
 def _offset(node: ast.Expr) -> int:
     while isinstance(node, (ast.Select, ast.Index)):
         if isinstance(node, ast.Select):
             return node.offset
         node = node.operand
     return getattr(node, "offset", 0)
-
-
-def _literal_kind(value: Any) -> str | None:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float, UInt)):
-        return NUMBER
-    if isinstance(value, str):
-        return "string"
-    return None
-
-
-def _literal_end(source: str, literal: ast.Literal) -> int:
-    """Where a literal's text ends (the AST keeps only its start)."""
-    start = literal.offset
-    if isinstance(literal.value, str):
-        quote = source[start]
-        if quote in "rRbB":
-            start += 1
-            quote = source[start]
-        triple = source.startswith(quote * 3, start)
-        close = source.find(quote * 3 if triple else quote, start + (3 if triple else 1))
-        while not triple and close > 0 and source[close - 1] == "\\":
-            close = source.find(quote, close + 1)
-        return len(source) if close < 0 else close + (3 if triple else 1)
-    end = start
-    while end < len(source) and (source[end].isalnum() or source[end] in "._+-"):
-        if source[end] in "+-" and end > start and source[end - 1] not in "eE":
-            break
-        end += 1
-    return end
-
-
-def _as_text(element: ast.Expr) -> str:
-    """A list element as the string literal `string(field) in [...]` compares with (`…` when not a literal)."""
-    if not isinstance(element, ast.Literal):
-        return "…"
-    return _cel(element.value if isinstance(element.value, str) else _cel(element.value))
-
-
-def _flipped(op: str) -> str:
-    return {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-
-
-def _cel(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(value)
-
-
-def _retyped(value: Any, kinds: frozenset[str]) -> str | None:
-    """The literal written as the kind the field is, when there is an obvious spelling."""
-    if "boolean" in kinds and isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower()
-    if NUMBER in kinds and isinstance(value, str):
-        try:
-            return _cel(int(value))
-        except ValueError:
-            return None
-    if "string" in kinds and not isinstance(value, str):
-        return _cel(_cel(value))
-    return None
-
-
-def _converted(path: str, op: str, value: Any, text: str, kind: str) -> str:
-    if op in _ORDERING:
-        return f"double({path}) {op} {_cel(value) if kind == NUMBER else text}"
-    as_text = text if kind == "string" else _cel(_cel(value))
-    return f"string({path}) {op} {as_text}"
-
-
-def _example(kinds: frozenset[str], value: Any) -> str:
-    """What a value of the missed kind looks like, in words: `the number 1`."""
-    words = []
-    for kind in sorted(kinds):
-        if kind == NUMBER and isinstance(value, str):
-            try:
-                words.append(f"the number {int(value)}")
-                continue
-            except ValueError:
-                pass
-        if kind == "string" and not isinstance(value, str):
-            words.append(f"the string {_cel(_cel(value))}")
-            continue
-        words.append(f"values that are {describe([kind])}")
-    return " and ".join(words)
-
-
-def _opposite(value: Any, text: str) -> str:
-    if value is True:
-        return "false"
-    if value is False:
-        return "true"
-    return f"<the values that are findings>, not != {text}"
-
-
-def _guard_hint(found: Shape, use: str) -> str:
-    if found.kinds - {"null", "string"}:
-        return f"convert it first, e.g. string({found.path})"
-    return f"test it first: `{found.path} != null && {use}`, or choose a fallback with `? :`"
-
-
-def _holds(default: Any, op: str, value: Any) -> bool:
-    try:
-        if op == "==" or op == "in":
-            return bool(default == value and type(default) is type(value))
-        if op == "!=":
-            return bool(default != value)
-        if op == "<":
-            return bool(default < value)
-        if op == "<=":
-            return bool(default <= value)
-        if op == ">":
-            return bool(default > value)
-        if op == ">=":
-            return bool(default >= value)
-    except TypeError:
-        return False
-    return False
