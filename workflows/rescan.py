@@ -5,7 +5,8 @@ rest join it. A request waits `debounce` for others, then every pending target i
 → evaluate_rules → reconcile_findings (complete=False, with the scopes read: nothing else resolves) → campaigns.
 Requests arriving during a rescan are served by the next one, so a burst for one resource costs one or two
 rescans, never one per delivery. After `idle` without requests the run completes (the next delivery starts a new
-one); after `MAX_BATCHES` rescans, or when Temporal suggests it, it continues as new with the pending targets.
+one); after `max_batches` rescans (100), or when Temporal suggests it, it continues as new with the pending
+targets.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.routing import Activity, queue_of
@@ -34,8 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from .launch import start_campaigns
     from .scan import READ_RETRY
 
-MAX_BATCHES = 100
-"""Rescans per run before it continues as new (its history stays small however long the tenant is busy)."""
+STATUS_BATCHES = 100
+"""Rescans the `status` query returns (the newest)."""
 
 
 @workflow.defn(name="RescanWorkflow")
@@ -54,7 +56,7 @@ class RescanWorkflow:
 
     @workflow.query
     def status(self) -> RescanStatus:
-        return RescanStatus(batches=self.batches[-MAX_BATCHES:], pending=list(self.pending))
+        return RescanStatus(batches=self.batches[-STATUS_BATCHES:], pending=list(self.pending))
 
     @workflow.run
     async def run(self, request: RescanInput) -> RescanStatus:
@@ -66,8 +68,17 @@ class RescanWorkflow:
             await asyncio.sleep(request.debounce.total_seconds())  # let the rest of a burst arrive
             targets, self.pending = self.pending, []
             served, self.waiting_requests = self.waiting_requests, 0
-            self.batches.append(await self._rescan(request.tenant_key, targets, served))
-            if len(self.batches) >= MAX_BATCHES or workflow.info().is_continue_as_new_suggested():
+            try:
+                batch = await self._rescan(request.tenant_key, targets, served)
+            except ActivityError as err:  # retries exhausted or not retryable: say so, keep serving the tenant
+                why = str(err.cause or err)
+                workflow.logger.warning("rescan failed", extra={"targets": len(targets), "error": why})
+                batch = RescanBatch(
+                    targets=targets, requests=0, resources=0, findings=0, new=0, gone=0, campaigns_started=[],
+                    requests_coalesced=served, error=why,
+                )  # fmt: skip
+            self.batches.append(batch)
+            if len(self.batches) >= request.max_batches or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(request.model_copy(update={"pending": list(self.pending)}))
 
@@ -125,4 +136,4 @@ class RescanWorkflow:
         )
 
 
-__all__ = ["MAX_BATCHES", "RescanWorkflow"]
+__all__ = ["STATUS_BATCHES", "RescanWorkflow"]

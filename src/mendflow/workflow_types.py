@@ -148,6 +148,8 @@ class RescanInput(Message):
     """The workflow completes after this long without requests (the next request starts a new run)."""
     pending: list[str] = Field(default_factory=list)
     """Targets carried across continue-as-new."""
+    max_batches: int = Field(default=100, ge=1)
+    """Rescans per run before it continues as new (its history stays small however busy the tenant is)."""
 
 
 class TargetedCollectInput(Message):
@@ -168,6 +170,8 @@ class RescanBatch(Message):
     campaigns_started: list[str]
     requests_coalesced: int
     """How many signalled requests this one rescan served."""
+    error: str = ""
+    """Why the rescan failed (its targets were not read; the workflow keeps serving later requests)."""
 
 
 class RescanStatus(Message):

@@ -64,6 +64,7 @@ __all__ = [
     "REQUEST_SIGNAL",
     "RESCAN_ID_PREFIX",
     "RESCAN_WORKFLOW",
+    "STATUS_QUERY",
     "request_rescan",
     "rescan_status",
     "rescan_workflow_id",
