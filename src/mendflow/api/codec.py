@@ -56,8 +56,8 @@ async def _payloads(request: Request) -> Payloads:
         raise InputError(f"body larger than {MAX_BODY} bytes")
     try:
         return json_format.Parse(raw.decode("utf-8"), Payloads())
-    except (UnicodeDecodeError, json_format.ParseError) as err:
-        raise InputError(f"body is not Temporal's Payloads JSON: {str(err)[:200]}") from None
+    except (UnicodeDecodeError, json_format.ParseError):  # the parser's text can quote the body: payload data
+        raise InputError('body is not the Payloads JSON Temporal sends ({"payloads": [{"metadata": …}]})') from None
 
 
 def _answer(payloads: Payloads) -> Response:
