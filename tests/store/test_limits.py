@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from mendflow.runtime.limits import StoredWindows
+from mendflow.runtime.limits import CHUNK, StoredWindows
 from mendflow.store import Database
 from mendflow.store.limits import POLL_SECONDS, PROBE_SECONDS, RESET_MARGIN, Grant, TenantLimits
 from mendflow.store.schema import tenant_buckets
@@ -138,13 +138,25 @@ async def test_a_worker_spends_taken_requests_only_while_their_window_lasts(db: 
     windows = StoredWindows(limits, "t")
     assert await windows.take("core") == 0.0  # the probe
     await windows.report("core", limit=1000, remaining=999, reset=clock.now + 10)
-    assert await windows.take("core") == 0.0  # took 16 at once (5% of 999 is more)
-    assert _tokens(db, "vendor:core") == 999 - 16
-    for _ in range(15):
+    assert await windows.take("core") == 0.0  # took CHUNK at once (5% of 999 is more)
+    assert _tokens(db, "vendor:core") == 999 - CHUNK
+    for _ in range(CHUNK - 1):
         assert await windows.take("core") == 0.0
-    assert _tokens(db, "vendor:core") == 999 - 16  # spent without asking
+    assert _tokens(db, "vendor:core") == 999 - CHUNK  # spent without asking
     assert await windows.take("core") == 0.0
-    assert _tokens(db, "vendor:core") == 999 - 32
+    assert _tokens(db, "vendor:core") == 999 - 2 * CHUNK
     clock.now += 10 + RESET_MARGIN
-    assert await windows.take("core") == 0.0  # 15 still held, but their window is over: asks the row
+    assert await windows.take("core") == 0.0  # CHUNK - 1 still held, but their window is over: asks the row
     assert _tokens(db, "vendor:core") == 1000 - 1  # a new window, lent one at a time until its end is known
+
+
+def test_admit_takes_a_slot_and_a_write_in_one_go_and_nothing_without_a_slot(db: Database) -> None:
+    """A write admitted holds a slot and spent a token of the budget; refused for want of a slot, it spent none."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.admit("t", "a", limit=1, ttl=10, per_minute=2) == 0.0
+    assert limits.admit("t", "b", limit=1, ttl=10, per_minute=2) is None
+    limits.release_lease("t", "a")
+    assert limits.admit("t", "b", limit=1, ttl=10, per_minute=2) == 0.0  # the second token of two
+    limits.release_lease("t", "b")
+    assert limits.admit("t", "c", limit=1, ttl=10, per_minute=2) == 30.0  # the budget is spent: wait for a token

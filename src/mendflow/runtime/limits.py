@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,7 +34,7 @@ LEASE_TTL = 30.0
 """Seconds a concurrency slot stays held without renewal (how long a killed worker's slot stays taken)."""
 LEASE_POLL = 0.1
 """How often a write waiting for a slot asks again."""
-CHUNK = 16
+CHUNK = 32
 """Most requests a worker takes from a shared window at once (fewer when the window runs low)."""
 LOW_SHARE = 0.1
 """Below this share of the window left, every answer is reported (above, only a new window is)."""
@@ -108,12 +109,14 @@ class TenantLimitsInterceptor(Interceptor):
         is when Temporal scheduled the write: the budget counts in Temporal's time, as the workflow's own pacing
         does (the same as the wall clock on a real server; in a time-skipping test, the skipped time counts)."""
         changes = self.settings.changes
-        limit = changes.concurrency_for(tenant)
-        while not await asyncio.to_thread(self.limits.try_lease, tenant, holder, limit=limit, ttl=LEASE_TTL):
+        limit, budget = changes.concurrency_for(tenant), changes.budget_for(tenant)
+        admit = functools.partial(
+            self.limits.admit, tenant, holder, limit=limit, ttl=LEASE_TTL, per_minute=budget, at=at
+        )
+        while (wait := await asyncio.to_thread(admit)) is None:
             await _wait(LEASE_POLL, f"one of {limit} concurrent writes")
         renewing = asyncio.create_task(self._renew(tenant, holder))
         try:
-            wait = await asyncio.to_thread(self.limits.take_write, tenant, changes.budget_for(tenant), at=at)
             await _wait(wait, "write budget")
             yield
         finally:
@@ -158,4 +161,4 @@ class _Inbound(ActivityInboundInterceptor):
                 return await super().execute_activity(input)
 
 
-__all__ = ["LEASE_TTL", "WRITE_ACTIVITIES", "StoredWindows", "TenantLimitsInterceptor"]
+__all__ = ["CHUNK", "LEASE_TTL", "WRITE_ACTIVITIES", "StoredWindows", "TenantLimitsInterceptor"]

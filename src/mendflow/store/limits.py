@@ -13,7 +13,8 @@ to wait, and the caller waits (heartbeating) and asks again — so a worker kill
   token even when none is left and answers how long to wait for it, so waiters queue in arrival order with no
   retry storms.
 - **Concurrency** (`try_lease` / `renew_lease` / `release_lease`): one row per holder with an expiry; a holder
-  renews while it works, and an expired lease (a killed worker) no longer counts.
+  renews while it works, and an expired lease (a killed worker) no longer counts. `admit` takes a slot and a
+  write of the budget in one transaction.
 """
 
 from __future__ import annotations
@@ -139,38 +140,48 @@ class TenantLimits:
     def take_write(self, tenant: str, per_minute: int, *, at: float | None = None) -> float:
         """Reserve one write of the tenant's budget; returns the seconds to wait before doing it (0: now). `at`: the
         time of the write by another clock than ours (the worker passes Temporal's, as the workflows pace by it)."""
-        now = self.clock() if at is None else at
-        rate = per_minute / 60.0
         with self.db.write() as conn:
-            row = self._row(conn, tenant, WRITES)
-            capacity = float(per_minute)
-            if row is None:
-                tokens = capacity
-            else:
-                tokens = min(capacity, row.tokens + max(0.0, now - row.updated_at) * rate)
-            tokens -= 1
-            self._put(conn, row is not None, tenant, WRITES, capacity=capacity, tokens=tokens, reset_at=None, now=now)
+            return self._take_write(conn, tenant, per_minute, self.clock() if at is None else at)
+
+    def _take_write(self, conn: Connection, tenant: str, per_minute: int, now: float) -> float:
+        rate = per_minute / 60.0
+        row = self._row(conn, tenant, WRITES)
+        capacity = float(per_minute)
+        tokens = capacity if row is None else min(capacity, row.tokens + max(0.0, now - row.updated_at) * rate)
+        tokens -= 1
+        self._put(conn, row is not None, tenant, WRITES, capacity=capacity, tokens=tokens, reset_at=None, now=now)
         return max(0.0, -tokens / rate)
 
     # ---- concurrency leases -----------------------------------------------------------------------------------
 
     def try_lease(self, tenant: str, holder: str, *, limit: int, ttl: float) -> bool:
         """Take (or keep) one of the tenant's `limit` slots until `ttl` seconds from now; False when all are held."""
+        with self.db.write() as conn:
+            return self._try_lease(conn, tenant, holder, limit, ttl)
+
+    def admit(
+        self, tenant: str, holder: str, *, limit: int, ttl: float, per_minute: int, at: float | None = None
+    ) -> float | None:
+        """`try_lease`, then (with a slot) `take_write`, in one transaction: None when every slot is held, else the
+        seconds to wait before writing. One round trip per write instead of two."""
+        with self.db.write() as conn:
+            if not self._try_lease(conn, tenant, holder, limit, ttl):
+                return None
+            return self._take_write(conn, tenant, per_minute, self.clock() if at is None else at)
+
+    def _try_lease(self, conn: Connection, tenant: str, holder: str, limit: int, ttl: float) -> bool:
         now = self.clock()
         t = tenant_leases
-        with self.db.write() as conn:
-            self.db.lock(conn, f"mendflow.leases:{tenant}")
-            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
-            holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
-            if holder in holders:
-                conn.execute(
-                    sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=now + ttl)
-                )
-                return True
-            if len(holders) >= limit:
-                return False
-            conn.execute(sa.insert(t).values(tenant=tenant, holder=holder, expires_at=now + ttl))
+        self.db.lock(conn, f"mendflow.leases:{tenant}")  # always before a bucket's lock (admit): no lock cycle
+        conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
+        holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
+        if holder in holders:
+            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=now + ttl))
             return True
+        if len(holders) >= limit:
+            return False
+        conn.execute(sa.insert(t).values(tenant=tenant, holder=holder, expires_at=now + ttl))
+        return True
 
     def renew_lease(self, tenant: str, holder: str, *, ttl: float) -> None:
         """Push a held lease's expiry to `ttl` seconds from now."""
