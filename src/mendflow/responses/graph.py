@@ -1,0 +1,223 @@
+"""The steps of a response workflow taken together: their order, and the checks no single step can make.
+
+Ordering: a step needs the steps in its `needs`, or else the step listed just before it; a step named in an
+`if` step's `then` / `else` without `needs` needs only that `if` step. `needs` are joins (all must finish), so
+the steps before a step on every path are exactly its ancestors — which is what the approval rule checks:
+an irreversible action must have an `approve` step among its ancestors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from mendflow.actions import ACTIONS
+from mendflow.playbook import did_you_mean
+from mendflow.responses.expressions import Piece, output_fields, parse_checked, pieces, references
+from mendflow.responses.model import ResponsePlaybook, Step, StepKind
+from mendflow.rules.cel import ConditionError
+
+OUTPUTS: dict[StepKind, frozenset[str] | None] = {
+    StepKind.action: frozenset({"resource", "before", "after", "outcome", "detail"}),
+    StepKind.read: None,  # the vendor's object, as its API returns it
+    StepKind.approve: frozenset({"approved", "approvers", "reason"}),
+    StepKind.notify: frozenset({"delivered", "channel", "text"}),
+    StepKind.wait: frozenset({"timed_out"}),
+    StepKind.snapshot: frozenset({"digest", "count"}),
+    StepKind.if_: frozenset({"value"}),
+}
+"""The fields of `steps.<id>.output` per kind (None: any field, not known before the run)."""
+
+STEP_FIELDS = ("status", "output")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refusal: where (the key path in the file), what, and the character inside the value if known."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    offset: int | None = None
+
+
+def dependencies(playbook: ResponsePlaybook) -> dict[str, tuple[str, ...]]:
+    """Step id → the steps it needs, in the order written."""
+    branch_of = {member: step.id for step in playbook.steps for member in (*step.then, *step.else_)}
+    out: dict[str, tuple[str, ...]] = {}
+    previous: str | None = None
+    for step in playbook.steps:
+        if step.needs is not None:
+            out[step.id] = step.needs
+        elif step.id in branch_of:
+            out[step.id] = (branch_of[step.id],)
+        else:
+            out[step.id] = (previous,) if previous is not None else ()
+        if step.id in branch_of and branch_of[step.id] not in out[step.id]:
+            out[step.id] = (*out[step.id], branch_of[step.id])
+        previous = step.id
+    return out
+
+
+def run_order(playbook: ResponsePlaybook) -> list[str]:
+    """Every step once, each after the steps it needs, otherwise in list order (a valid playbook has no cycle)."""
+    deps = dependencies(playbook)
+    placed: list[str] = []
+    done: set[str] = set()
+    waiting = [step.id for step in playbook.steps]
+    while waiting:
+        ready = next((s for s in waiting if all(d in done for d in deps[s])), None)
+        if ready is None:
+            raise ValueError(f"steps {', '.join(waiting)} wait on each other (a cycle)")
+        waiting.remove(ready)
+        placed.append(ready)
+        done.add(ready)
+    return placed
+
+
+def ancestors(deps: dict[str, tuple[str, ...]], step_id: str) -> set[str]:
+    """Every step that finishes before `step_id` on every path."""
+    seen: set[str] = set()
+    stack = list(deps.get(step_id, ()))
+    while stack:
+        current = stack.pop()
+        if current in seen or current not in deps:
+            continue
+        seen.add(current)
+        stack.extend(deps[current])
+    return seen
+
+
+def problems(playbook: ResponsePlaybook, input_names: frozenset[str] | None) -> list[Problem]:
+    """Everything wrong between the steps (`input_names`: the inputs' properties, None when any name goes)."""
+    found: list[Problem] = []
+    index = {step.id: i for i, step in enumerate(playbook.steps)}
+    for i, step in enumerate(playbook.steps):
+        if index[step.id] != i:
+            first = index[step.id] + 1
+            found.append(Problem(("steps", i, "id"), f"duplicate step id {step.id!r} (first: step {first})"))
+    for i, step in enumerate(playbook.steps):
+        for j, need in enumerate(step.needs or ()):
+            if need not in index:
+                message = f"unknown step {need!r}{did_you_mean(need, index)}"
+                found.append(Problem(("steps", i, "needs", j), message))
+            elif need == step.id:
+                found.append(Problem(("steps", i, "needs", j), f"step {step.id!r} cannot need itself"))
+        for key, members in (("then", step.then), ("else", step.else_)):
+            for j, member in enumerate(members):
+                if member not in index:
+                    message = f"unknown step {member!r}{did_you_mean(member, index)}"
+                    found.append(Problem(("steps", i, key, j), message))
+    if found:
+        return found  # the order below needs known, unique ids
+    deps = dependencies(playbook)
+    cycle = _cycle(deps)
+    if cycle:
+        where = index[cycle[0]]
+        found.append(Problem(("steps", where, "needs"), f"steps {' → '.join(cycle)} form a cycle"))
+        return found
+    kinds = {step.id: step.kind for step in playbook.steps}
+    for i, step in enumerate(playbook.steps):
+        before = ancestors(deps, step.id)
+        for path, text, template in _expressions(step):
+            for piece in pieces(text, template=template):
+                found.extend(_check_expression(step, ("steps", i, *path), piece, before, kinds, input_names))
+        if step.kind is StepKind.action and step.action is not None:
+            found.extend(_check_action(i, step, before, kinds))
+    return found
+
+
+def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
+    """(key path inside the step, text, is a template) for every field holding CEL."""
+    for key in ("when", "condition", "until"):
+        value = getattr(step, key)
+        if value is not None:
+            yield (key,), value, False
+    for key in ("target", "message"):
+        value = getattr(step, key)
+        if value is not None:
+            yield (key,), value, True
+    for name, source in (step.of or {}).items():
+        yield ("of", name), source, False
+
+
+def _check_expression(
+    step: Step,
+    loc: tuple[str | int, ...],
+    piece: Piece,
+    before: set[str],
+    kinds: dict[str, StepKind],
+    input_names: frozenset[str] | None,
+) -> Iterator[Problem]:
+    try:
+        tree = parse_checked(piece.source)
+    except ConditionError as err:
+        yield Problem(loc, err.message, piece.start + err.offset)
+        return
+    for root, name, field, offset in references(tree):
+        at = piece.start + offset
+        if root == "inputs":
+            if input_names is not None and name not in input_names:
+                yield Problem(loc, f"unknown input {name!r}{did_you_mean(name, input_names)}", at)
+            continue
+        if name not in kinds:
+            yield Problem(loc, f"unknown step {name!r}{did_you_mean(name, kinds)}", at)
+        elif name not in before:
+            yield Problem(loc, f"step {name!r} does not finish before {step.id!r}: add it to needs", at)
+        elif field is not None and field not in STEP_FIELDS:
+            yield Problem(loc, f"steps.{name} has no {field!r} (it has: status, output)", at + len(name) + 1)
+    for name, field, offset in output_fields(tree):
+        known = OUTPUTS.get(kinds.get(name, StepKind.read))
+        if known is not None and field not in known:
+            hint = did_you_mean(field, known)
+            has = ", ".join(sorted(known))
+            message = f"the output of {kinds[name].value} step {name!r} has no {field!r}{hint} (it has: {has})"
+            yield Problem(loc, message, piece.start + offset)
+
+
+def _check_action(i: int, step: Step, before: set[str], kinds: dict[str, StepKind]) -> Iterator[Problem]:
+    assert step.action is not None
+    spec = ACTIONS.get(step.action)
+    if spec is None:
+        yield Problem(("steps", i, "action"), f"unknown action {step.action!r}{did_you_mean(step.action, ACTIONS)}")
+        return
+    try:
+        spec.params.model_validate(step.with_ or {})
+    except ValidationError as err:
+        for item in err.errors():
+            where = ".".join(str(part) for part in item["loc"])
+            yield Problem(("steps", i, "with", *item["loc"]), f"{spec.name} parameter {where}: {item['msg']}")
+    if not spec.reversible and not any(kinds[a] is StepKind.approve for a in before):
+        message = (
+            f"{spec.name} cannot be undone: an approve step must come before {step.id!r} on every path "
+            "(add one to its needs)"
+        )
+        yield Problem(("steps", i, "action"), message)
+
+
+def _cycle(deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """One cycle as a closed walk (`a`, `b`, `a`), or empty."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in deps.get(node, ()):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in deps:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []

@@ -1,0 +1,66 @@
+"""A run's inputs: `k=v` pairs or a file, checked against the workflow's JSON Schema before anything starts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
+
+from mendflow.errors import InputError
+
+
+def schema_problem(schema: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
+    """Where and why an inputs schema is not a valid JSON Schema (draft 2020-12) of an object, or None."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as err:
+        return tuple(err.absolute_path), f"not a valid JSON Schema: {err.message}"
+    if schema.get("type") != "object":
+        return ("type",) if "type" in schema else (), "the inputs schema must describe an object (type: object)"
+    return None
+
+
+def property_names(schema: Mapping[str, Any]) -> frozenset[str] | None:
+    """The inputs a workflow declares (`properties`), which expressions may read; None when it declares none."""
+    properties = schema.get("properties")
+    return frozenset(properties) if isinstance(properties, dict) else None
+
+
+def parse_pairs(pairs: Iterable[str], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`name=value` pairs; a value is text for a string input, otherwise read as JSON (`3`, `true`, `["a"]`)."""
+    properties = schema.get("properties") or {}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--input {pair!r}: write NAME=VALUE")
+        name = name.strip()
+        kind = (properties.get(name) or {}).get("type", "string")
+        if kind == "string":
+            out[name] = value
+            continue
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value  # the schema check names the field and the type it wants
+    return out
+
+
+def check_inputs(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs if they match the schema; InputError naming the field (`inputs.user_id: …`) otherwise."""
+    error = best_match(Draft202012Validator(schema).iter_errors(dict(values)))
+    if error is None:
+        return dict(values)
+    raise InputError(f"{_field(error)}: {error.message}")
+
+
+def _field(error: ValidationError) -> str:
+    path = ["inputs", *(str(part) for part in error.absolute_path)]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            path.append(str(missing[0]))
+    return ".".join(path)

@@ -1,0 +1,61 @@
+"""Load response-workflow files with every problem as `file:line:column: message`.
+
+The detection loader's machinery does the YAML (marks, duplicate keys, size limits) and the per-part model
+errors; this adds the checks between steps (`graph.problems`) and of the inputs schema, located the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic_core import ErrorDetails
+
+from mendflow.errors import PlaybookError
+
+# The same YAML reading and error location as detection playbooks (one implementation, not a copy).
+from mendflow.playbook_loader import _Issue, _locate, _validated
+from mendflow.responses.graph import Problem, problems
+from mendflow.responses.inputs import property_names, schema_problem
+from mendflow.responses.model import ResponsePlaybook
+
+
+def load_response_file(path: Path) -> ResponsePlaybook:
+    """Load one workflow playbook; PlaybookError for its first problem (the message counts the others)."""
+    playbook, issues = _checked(path)
+    if issues or playbook is None:
+        first, rest = issues[0], len(issues) - 1
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''} in this file)" if rest else ""
+        raise first.error(more)
+    return playbook
+
+
+def response_problems(path: Path) -> list[PlaybookError]:
+    """Every problem of one file, in file order (empty when it loads)."""
+    return [issue.error() for issue in _checked(path)[1]]
+
+
+def _checked(path: Path) -> tuple[ResponsePlaybook | None, list[_Issue]]:
+    issues: list[_Issue] = []
+    playbook, root, text = _validated(path, ResponsePlaybook, issues)
+    if playbook is None or root is None:
+        return None, issues
+    bad_schema = schema_problem(playbook.inputs)
+    found = [] if bad_schema is None else [Problem(("inputs", *bad_schema[0]), bad_schema[1])]
+    found.extend(problems(playbook, property_names(playbook.inputs) if bad_schema is None else None))
+    issues.extend(_locate(path, text, root, _details(problem)) for problem in found)
+    return playbook, sorted(issues, key=lambda i: (i.line, i.column))
+
+
+def definition_digest(playbook: ResponsePlaybook) -> str:
+    """The content digest a run is pinned to: sha256 of the definition's canonical JSON."""
+    canonical = json.dumps(playbook.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _details(problem: Problem) -> ErrorDetails:
+    details: ErrorDetails = {"type": "response", "loc": problem.loc, "msg": problem.message, "input": None}
+    if problem.offset is not None:
+        details["ctx"] = {"offset": problem.offset}
+    return details

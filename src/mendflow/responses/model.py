@@ -1,0 +1,195 @@
+"""The response-workflow format (`apiVersion: mendflow/v1`, `kind: Workflow`): typed inputs, triggers and steps.
+
+A detection playbook answers one finding with one field-level action; a response workflow is what a responder
+scripts: a sequence of steps with guards, approvals, waits and undo. The models here check each part on its own
+(keys, kinds, durations, the fields each kind takes); `mendflow.responses.graph` checks the steps together
+(order, cycles, references, approvals before irreversible actions).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from mendflow.models import Severity
+
+# One base and one approval policy for both kinds of playbook: the same key suggestions, the same gate settings.
+from mendflow.playbook import API_VERSION, ApprovalPolicy, Duration, _Part
+
+KIND = "Workflow"
+
+StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", examples=["revoke_token"])]
+
+
+class StepKind(StrEnum):
+    """What a step does."""
+
+    action = "action"
+    """A connector write: capture → apply → verify, with captured state for rollback."""
+    read = "read"
+    """A connector read (GET of a resource); later steps use `steps.<id>.output`."""
+    approve = "approve"
+    """The approval gate campaigns use: RBAC, N-of-M, expiry."""
+    notify = "notify"
+    """A message to a channel or person."""
+    ticket = "ticket"
+    wait = "wait"
+    """A durable timer, or until a condition holds (checked at each poll), with a timeout."""
+    if_ = "if"
+    """Chooses which of its `then` / `else` steps run."""
+    switch = "switch"
+    for_each = "for_each"
+    snapshot = "snapshot"
+    """Stores values (earlier steps' outputs) as evidence by digest."""
+    call = "call"
+
+
+SUPPORTED_KINDS = (
+    StepKind.action,
+    StepKind.read,
+    StepKind.approve,
+    StepKind.notify,
+    StepKind.wait,
+    StepKind.snapshot,
+    StepKind.if_,
+)
+"""Kinds the interpreter runs today; the others are refused when the file loads."""
+
+
+class OnFailure(StrEnum):
+    """What a failed step does to the run."""
+
+    stop = "stop"
+    """End the run as failed; completed changes stay (an operator may still roll back)."""
+    rollback = "rollback"
+    """Restore every completed reversible change newest-first, verify each, end the run as rolled back."""
+    continue_ = "continue"
+    """Record the failure and go on with the steps that do not need this one."""
+
+
+class Retry(_Part):
+    """How often a failing activity of the step is tried."""
+
+    attempts: int = Field(default=3, ge=1, le=20)
+    """Tries in all (1 = no retry)."""
+    backoff: Duration = timedelta(seconds=1)
+    """Wait before the first retry (doubling, at most a minute)."""
+
+
+KIND_FIELDS: dict[StepKind, tuple[frozenset[str], frozenset[str]]] = {
+    StepKind.action: (frozenset({"action", "target"}), frozenset({"with"})),
+    StepKind.read: (frozenset({"target"}), frozenset()),
+    StepKind.approve: (frozenset(), frozenset({"approval", "message"})),
+    StepKind.notify: (frozenset({"message"}), frozenset({"channel"})),
+    StepKind.wait: (frozenset(), frozenset({"duration", "until"})),
+    StepKind.snapshot: (frozenset({"of"}), frozenset()),
+    StepKind.if_: (frozenset({"condition"}), frozenset({"then", "else"})),
+}
+"""Per kind: the kind-specific keys it requires and those it may have (every other kind-specific key is refused)."""
+
+_SPECIFIC = ("action", "target", "with", "approval", "message", "channel", "duration", "until", "of", "condition",
+             "then", "else")  # fmt: skip
+
+
+class Step(_Part):
+    """One step of a response workflow."""
+
+    id: StepId
+    """Unique in the workflow; later steps read `steps.<id>.output` and `steps.<id>.status`."""
+    kind: StepKind
+    needs: tuple[str, ...] | None = None
+    """Steps that must finish first; omitted = the step listed just before this one."""
+    when: str | None = None
+    """CEL guard over `inputs`, `steps` and `now`: the step is skipped when it is false."""
+    retry: Retry = Retry()
+    timeout: Duration = timedelta(minutes=5)
+    """How long one try of the step's activity may take (for `wait`: how long to wait at most)."""
+    on_failure: OnFailure = OnFailure.stop
+    action: str | None = None
+    """`action`: the catalogue action to run, e.g. `okta.user.set_status`."""
+    target: str | None = None
+    """`action` / `read`: the resource's API path; `${{ … }}` parts are CEL, e.g. `/api/v1/users/${{ inputs.user }}`."""
+    with_: dict[str, Any] | None = Field(default=None, alias="with")
+    """`action`: the action's parameters."""
+    approval: ApprovalPolicy = ApprovalPolicy()
+    """`approve`: who may approve, how many must, and when the request expires."""
+    message: str | None = None
+    """`notify`: the text (`${{ … }}` parts are CEL); `approve`: what the approvers are asked."""
+    channel: str | None = None
+    """`notify`: a Slack channel or `user:NAME`; default: the configured channel."""
+    duration: Duration | None = None
+    """`wait`: a durable timer of this length."""
+    until: str | None = None
+    """`wait`: a CEL condition; the wait ends when it holds or at `timeout`."""
+    of: dict[str, str] | None = None
+    """`snapshot`: name → CEL expression; the values are stored together as evidence, by digest."""
+    condition: str | None = None
+    """`if`: a CEL bool choosing the branch."""
+    then: tuple[str, ...] = ()
+    """`if`: steps that run only when the condition is true."""
+    else_: tuple[str, ...] = Field(default=(), alias="else")
+    """`if`: steps that run only when the condition is false."""
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Self:
+        if self.kind not in KIND_FIELDS:
+            supported = ", ".join(k.value for k in SUPPORTED_KINDS)
+            raise PydanticCustomError(
+                "unsupported_kind", f"step kind {self.kind.value!r} is not yet supported (supported: {supported})"
+            )
+        required, optional = KIND_FIELDS[self.kind]
+        given = {key for key in _SPECIFIC if key in self.model_fields_set or key + "_" in self.model_fields_set}
+        missing = sorted(required - given)
+        if missing:
+            raise PydanticCustomError(
+                "missing_key", f"a {self.kind.value} step needs {', '.join(repr(m) for m in missing)}"
+            )
+        extra = sorted(given - required - optional)
+        if extra:
+            raise PydanticCustomError(
+                "unknown_key", f"{', '.join(repr(e) for e in extra)} is not a key of a {self.kind.value} step"
+            )
+        if self.kind is StepKind.wait and (self.duration is None) == (self.until is None):
+            raise PydanticCustomError("missing_key", "a wait step needs exactly one of 'duration' or 'until'")
+        return self
+
+
+class Trigger(_Part):
+    """What starts a run."""
+
+    manual: bool = True
+    """Started by a person (`mendflow run`)."""
+    finding: str | None = None
+    """Started for a finding of this detection playbook id (the finding's resource id is `inputs.resource`)."""
+
+
+class ResponsePlaybook(_Part):
+    """A response workflow: a named, typed, ordered set of steps the generic interpreter runs."""
+
+    api_version: Literal["mendflow/v1"] = Field(alias="apiVersion")
+    kind: Literal["Workflow"]
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", examples=["okta.api_token.compromise"])
+    """Dotted lower-case words; unique across everything loaded."""
+    title: str = Field(min_length=1)
+    description: str = ""
+    tenant: str | None = None
+    """The tenant key (`okta:acme`) the steps act on; `mendflow run --tenant` overrides it."""
+    severity: Severity = Severity.high
+    """Decides the approvers and required approvals the RBAC config gives when a gate names none."""
+    inputs: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    """A JSON Schema (draft 2020-12) of the run's inputs, an object: `properties`, `required`, …"""
+    triggers: tuple[Trigger, ...] = (Trigger(),)
+    steps: tuple[Step, ...]
+
+    @model_validator(mode="after")
+    def _has_steps(self) -> Self:
+        if not self.steps:
+            raise PydanticCustomError("missing_key", "a workflow needs at least one step")
+        return self
+
+
+assert API_VERSION == "mendflow/v1"  # the Literal above must follow the detection format's version
