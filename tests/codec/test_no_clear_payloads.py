@@ -193,7 +193,9 @@ async def test_temporal_holds_only_ciphertext_of_inventories_findings_and_secret
     assert b"remediate/github:acme" in sqlite, "the database file holds the workflows (else the search is moot)"
     assert leaks(sqlite, canaries) == []
 
-    logs = (capsys.readouterr().out + capsys.readouterr().err + caplog.text).encode()
+    captured = capsys.readouterr()
+    logs = (captured.out + captured.err + caplog.text).encode()
+    assert b"collect_inventory" in logs, "the worker's log lines were not captured: the search proves nothing"
     logs += server.log_path.read_bytes()
     assert leaks(logs, secrets_planted) == []
     assert leaks(simulators, secrets_planted) == []
