@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mendflow.runtime.ports import free_port
@@ -44,6 +45,7 @@ def _doctor(tenants: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # two processes start (~7 s idle, more on a loaded machine)
 def test_doctor_against_a_simulated_okta_service_app(tmp_path: Path) -> None:
     """A service app the simulator grants only user scopes: doctor exits 1, naming the missing policy scopes."""
     private, public = rsa_pair()

@@ -161,6 +161,7 @@ def render_one(check: TenantCheck) -> str:
     return render(DoctorReport(tenants=(check,)))
 
 
+@pytest.mark.slow  # a `mendflow` process starts (~3 s idle, more on a loaded machine)
 def test_cli_doctor_reports_json_and_fails_on_a_missing_permission(
     github_tenant: TenantFile, key_file: Path, tmp_path: Path
 ) -> None:
