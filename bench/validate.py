@@ -27,7 +27,6 @@ def _clear_caches() -> None:
     cel._compile_condition.cache_clear()
     typecheck._checked.cache_clear()
     vendor_schema.schemas.cache_clear()
-    vendor_schema._alternatives.cache_clear()
 
 
 def bench_validation() -> None:

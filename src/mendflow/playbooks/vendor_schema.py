@@ -81,6 +81,7 @@ class Schemas:
         self.provider = provider
         self.types: dict[str, dict[str, Any]] = data["types"]
         self._components: dict[str, Any] = data["components"]["schemas"]
+        self._flat: dict[str, list[dict[str, Any]]] = {}
 
     def root(self, resource_type: str, variable: str) -> Shape:
         """The shape of `resource` or `related` for a resource type (both always present, never null)."""
@@ -158,13 +159,13 @@ class Schemas:
         return self.shape({"anyOf": schemas} if len(schemas) > 1 else schemas[0], path)
 
     def _alternatives(self, schema: dict[str, Any]) -> list[dict[str, Any]]:
-        """The schema as a list of plain alternatives (no $ref, oneOf, anyOf or allOf left at the top)."""
-        return _alternatives(json.dumps(schema, sort_keys=True), self.provider)
-
-
-@functools.lru_cache(maxsize=4096)
-def _alternatives(key: str, provider: str) -> list[dict[str, Any]]:
-    return list(_flatten(json.loads(key), schemas(provider)._components, 0))
+        """The schema as a list of plain alternatives (no $ref, oneOf, anyOf or allOf left at the top), cached:
+        the same field is resolved for every condition that reads it."""
+        key = json.dumps(schema, sort_keys=True)
+        found = self._flat.get(key)
+        if found is None:
+            found = self._flat[key] = list(_flatten(schema, self._components, 0))
+        return found
 
 
 def _flatten(schema: dict[str, Any], components: dict[str, Any], depth: int) -> Iterable[dict[str, Any]]:
