@@ -3,8 +3,9 @@
 A test case shows a condition on the values its author wrote. The vendor may send the same meaning in another
 shape: GitHub documents a hook's `insecure_ssl` as a string or a number, Okta writes timestamps with milliseconds,
 nullable fields come back null and optional ones go missing. For each field below `resource` that a condition
-reads (a scalar, by the vendor's schema) and each resource of a case that carries it, companions are generated as
-data (`ShapeCase`) and run through the same simulator, connector and engine as the case itself:
+reads (a scalar, by the vendor's schema) and each resource of a case (or object of its tenant file) that carries
+it, companions are generated as data (`ShapeCase`) and run through the same simulator, connector and engine as
+the case itself:
 
 - the same value in each other kind the schema allows (`"1"` → `1`, `"true"` → `true`), a date-time with a
   fraction of a second or another offset, a URL with an upper-case scheme: the resource must come out exactly as
@@ -33,6 +34,7 @@ from mendflow.errors import MendflowError
 from mendflow.plan import PlaybookPlan, plan_tenant
 from mendflow.playbook import Playbook, PlaybookTest
 from mendflow.playbook_tests import CaseResult, tenant_for_case
+from mendflow.playbooks.tenant_objects import locate, objects
 from mendflow.playbooks.vendor_schema import NUMBER, Shape, Unknown, schemas_for
 from mendflow.rules import ast
 from mendflow.rules.cel import ConditionError, parse_expression
@@ -77,7 +79,7 @@ class ShapeCase(BaseModel):
 
 
 def shape_cases(playbook: Playbook) -> list[ShapeCase]:
-    """The companions of every case of `playbook` that lists resources (tenant-file cases are left alone)."""
+    """The companions of every case of `playbook` (of its resources, or of the objects of its tenant file)."""
     schemas = schemas_for(playbook.resource)
     if schemas is None:
         return []
@@ -100,21 +102,21 @@ def shape_cases(playbook: Playbook) -> list[ShapeCase]:
     cases: list[ShapeCase] = []
     picked: set[tuple[str, str, bool]] = set()
     for case in playbook.tests:
-        if case.tenant_file is not None:
-            continue
         try:
             section = tenant_for_case(playbook, case).section()
         except MendflowError:
             continue
+        # a case's own resources, or every object of the type in its tenant file
+        listed = [(r.id, locate(section, playbook.resource, r.id)) for r in case.resources]
+        candidates = listed or list(objects(section, playbook.resource))
         for path, shape in fields:
             dotted = ".".join(path)
             explicit_null = f"resource.{dotted}" in reads.null_tested
             explicit_absent = f"resource.{dotted}" in reads.has_tested
-            for resource in case.resources:
-                found = _locate(section, playbook.resource, resource.id)
+            for resource_id, found in candidates:
                 if found is None or not _has(found, path):
                     continue
-                finding = resource.id in case.expect.findings
+                finding = resource_id in case.expect.findings
                 variants = _variants(_get(found, path), shape, explicit_null, explicit_absent)
                 for key, variant, value, absent, expect in variants:
                     if (dotted, key, finding) in picked:
@@ -122,7 +124,7 @@ def shape_cases(playbook: Playbook) -> list[ShapeCase]:
                     picked.add((dotted, key, finding))
                     cases.append(
                         ShapeCase(
-                            playbook_id=playbook.id, base=case.name, resource_id=resource.id, field=dotted,
+                            playbook_id=playbook.id, base=case.name, resource_id=resource_id, field=dotted,
                             variant=variant, value=value, absent=absent, expect=expect,
                             default=shape.default[0] if shape.default else None,
                         )
@@ -193,7 +195,7 @@ def _outcome(plan: PlaybookPlan, shape: ShapeCase) -> str:
 
 def _changed(tenant: TenantFile, resource_type: str, shape: ShapeCase, value: Any) -> TenantFile:
     section = copy.deepcopy(tenant.section())
-    found = _locate(section, resource_type, shape.resource_id)
+    found = locate(section, resource_type, shape.resource_id)
     if found is None:
         raise MendflowError(f"{shape.resource_id} is not in the case's tenant")
     path = tuple(shape.field.split("."))
@@ -280,33 +282,6 @@ def _words(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value}"
     return f"the string {value!r}"
-
-
-def _locate(section: dict[str, Any], resource_type: str, resource_id: str) -> dict[str, Any] | None:
-    """The vendor object a resource id names inside a GitHub tenant section (None when it is not there)."""
-    parts = resource_id.strip("/").split("/")
-
-    def pick(items: Any, key: str, wanted: Any) -> dict[str, Any] | None:
-        return next((i for i in items or [] if isinstance(i, dict) and str(i.get(key)) == str(wanted)), None)
-
-    repo = pick(section.get("repos"), "name", parts[2]) if parts[0] == "repos" and len(parts) > 2 else None
-    if resource_type == "github.org":
-        found = section.get("org")
-        return found if isinstance(found, dict) else None
-    if resource_type == "github.member":
-        return pick(section.get("members"), "login", parts[-1])
-    if resource_type == "github.outside_collaborator":
-        return pick(section.get("outside_collaborators"), "login", parts[-1])
-    if resource_type == "github.org_hook":
-        return pick(section.get("hooks"), "id", parts[-1])
-    if resource_type == "github.repo":
-        return repo
-    children = {"github.repo_hook": ("_hooks", "id"), "github.deploy_key": ("_keys", "id"),
-                "github.collaborator": ("_collaborators", "login")}  # fmt: skip
-    if resource_type in children and repo is not None:
-        key, field = children[resource_type]
-        return pick(repo.get(key), field, parts[-1])
-    return None
 
 
 def _has(data: dict[str, Any], path: tuple[str, ...]) -> bool:
