@@ -104,7 +104,12 @@ async def test_failures_past_the_threshold_stop_parallel_changes_and_roll_everyt
         hook_playbook(
             mode="auto", extra="rollout: {canary: 1, batches: ['100%'], bake: 0s, max_failures: 2}"
         ).model_dump(by_alias=True)
-        | {"detect": {"when": 'string(resource.config.insecure_ssl) == "1" || resource.config.url != ""', "severity": "high"}}
+        | {
+            "detect": {
+                "when": 'string(resource.config.insecure_ssl) == "1" || resource.config.url != ""',
+                "severity": "high",
+            }
+        }
     )
     changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
     with scale_org(40, monkeypatch=monkeypatch, gate={"write_delay": 0.05}) as org:
