@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from mendflow.api.app import create_api_app, temporal_decider
-from mendflow.api.assemble import build_operator, payload_codec, signer_for
+from mendflow.api.assemble import build_operator, build_webhooks, payload_codec, signer_for
 from mendflow.audit import AuditLog
 from mendflow.cli.environment import (
     CodecOrigins,
@@ -117,7 +117,7 @@ def api(
     payload_keys_text: PayloadKeysText = None,
     codec_origins: CodecOrigins = None,
 ) -> None:
-    """Serve the operator API (/v1/…), POST /slack/interactivity and GET /healthz until Ctrl-C."""
+    """Serve the operator API (/v1/…), POST /slack/interactivity, vendor webhooks and GET /healthz until Ctrl-C."""
     configure_logging()
     settings = Settings.load(config)
     start_telemetry(settings.telemetry)  # before the client connects: traces and the pipeline /metrics serves
@@ -164,15 +164,18 @@ def api(
             # Operators' Temporal UI and CLI decrypt payloads here (only when they are encrypted).
             codec=payload_codec(client),
             codec_origins=codec_origins or (),
+            # Vendor webhooks of the `webhooks:` section: each delivery a targeted rescan (docs/webhooks.md).
+            webhooks=build_webhooks(settings, ops, db, audit),
         )
         if cards is not None:
             await cards.check_auth()
 
         def ready(server: LoopbackServer) -> None:
             scheme = "https" if tls_files else "http"
+            hooks = ", webhooks: /webhooks/github|okta" if settings.webhooks and settings.webhooks.tenants else ""
             typer.echo(
                 f"mendflow API at {scheme}://{server.host}:{server.port} (operator API: /v1/, Slack interactivity: "
-                f"/slack/interactivity); signing key {signer.key_id} (workers trust: {signer.public_key}); "
+                f"/slack/interactivity{hooks}); signing key {signer.key_id} (workers trust: {signer.public_key}); "
                 "Ctrl-C to stop."
             )
 
