@@ -16,6 +16,7 @@ from mendflow.codec import (
     ENCODING,
     KEY_ID,
     AesGcmCodec,
+    KeylessCodec,
     PayloadKeys,
     data_converter,
     embedded_keys,
@@ -116,7 +117,17 @@ async def test_data_converter_round_trips_models_through_the_ring(monkeypatch: p
     assert encoded.metadata[KEY_ID] == b"k1" and CANARY.encode() not in encoded.data
     [decoded] = await converter.decode([encoded], [dict])
     assert decoded == {"secret": CANARY, "severity": "critical"}
-    assert data_converter(None).payload_codec is None
+    assert isinstance(data_converter(None).payload_codec, KeylessCodec)
+
+
+async def test_without_keys_payloads_stay_clear_and_an_encrypted_one_names_its_key() -> None:
+    """A process given no ring writes clear payloads, and one it cannot read is a PayloadKeyError naming the key."""
+    keyless = data_converter(None)
+    [clear] = await keyless.encode([{"secret": CANARY}])
+    assert clear.metadata["encoding"] == b"json/plain"
+    sealed = AesGcmCodec({"prod-1": _key()}, primary="prod-1").encrypt(clear)
+    with pytest.raises(PayloadKeyError, match=r"'prod-1'.*--payload-keys"):
+        await keyless.decode([sealed], [dict])
 
 
 def test_parse_takes_the_first_key_as_primary() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.codec import ENCODING, PayloadKeys, new_key_text
@@ -30,6 +31,13 @@ async def _scan(address: str, *args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+async def _latest_scan(env: WorkflowEnvironment) -> WorkflowHistory:
+    """The newest scan's history as Temporal holds it (fetched without the codec)."""
+    found = [wf async for wf in env.client.list_workflows("WorkflowId STARTS_WITH 'scan/github:acme/'")]
+    latest = max(found, key=lambda wf: wf.start_time)
+    return await env.client.get_workflow_handle(latest.id).fetch_history()
+
+
 async def test_failures_reach_the_cli_in_clear_and_temporal_as_ciphertext(
     dev_env: WorkflowEnvironment,
     worker_context: WorkerContext,
@@ -37,7 +45,8 @@ async def test_failures_reach_the_cli_in_clear_and_temporal_as_ciphertext(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """With the same ring the CLI prints the worker's error as before; Temporal only holds it encrypted."""
+    """With the same ring the CLI prints the worker's error as before; Temporal only holds it encrypted; without
+    the ring the CLI says which key it lacks (exit 2)."""
     key = tmp_path / "payload-prod.key"
     key.write_text(new_key_text() + "\n")
     ring = f"prod=file:{key}"
@@ -46,13 +55,11 @@ async def test_failures_reach_the_cli_in_clear_and_temporal_as_ciphertext(
     monkeypatch.setenv(github_org.connection.token.ref.removeprefix("env:"), "ghp_wrong_" + "x" * 30)
     async with build_worker(client, worker_context):
         code, _, err = await _scan(address, "--payload-keys", ring)
+        history = await _latest_scan(dev_env)
+        keyless = await _scan(address)
     assert code == 1, err
     [line] = err.splitlines()
     assert line.startswith("mendflow: scan of github:acme (activity collect_inventory) failed: ") and "401" in line
-
-    found = [wf async for wf in dev_env.client.list_workflows("WorkflowId STARTS_WITH 'scan/github:acme/'")]
-    latest = max(found, key=lambda wf: wf.start_time)
-    history = await dev_env.client.get_workflow_handle(latest.id).fetch_history()  # no codec: what Temporal holds
     failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
     assert failed
     for event in failed:
@@ -60,3 +67,4 @@ async def test_failures_reach_the_cli_in_clear_and_temporal_as_ciphertext(
         assert "401" not in failure.message and failure.encoded_attributes.metadata["encoding"] == ENCODING
     started = history.events[0].workflow_execution_started_event_attributes.input.payloads
     assert [p.metadata["encoding"] for p in started] == [ENCODING]
+    assert keyless[0] == 2 and "(key 'prod')" in keyless[2] and "--payload-keys" in keyless[2], keyless

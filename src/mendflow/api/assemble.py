@@ -76,7 +76,8 @@ def build_webhooks(
 def payload_codec(temporal: Client | TemporalSettings) -> PayloadCodec | None:
     """The codec the API's Temporal client uses: what `/codec/*` serves (None: payloads are not encrypted)."""
     if isinstance(temporal, Client):
-        return temporal.data_converter.payload_codec
+        codec = temporal.data_converter.payload_codec
+        return codec if isinstance(codec, AesGcmCodec) else None
     return AesGcmCodec.from_keys(temporal.payload_keys) if temporal.payload_keys else None
 
 

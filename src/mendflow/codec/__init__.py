@@ -4,7 +4,7 @@ Never import this package from a workflow module (the sandbox cannot load `crypt
 replayers and the API's codec endpoint get it through `data_converter`.
 """
 
-from mendflow.codec.aes import ENCODING, KEY_ID, AesGcmCodec, data_converter
+from mendflow.codec.aes import ENCODING, KEY_ID, AesGcmCodec, KeylessCodec, data_converter
 from mendflow.codec.keys import (
     EMBEDDED_KEY_ID,
     KEY_BYTES,
@@ -23,6 +23,7 @@ __all__ = [
     "KEY_FILE",
     "KEY_ID",
     "AesGcmCodec",
+    "KeylessCodec",
     "PayloadKeys",
     "data_converter",
     "embedded_keys",

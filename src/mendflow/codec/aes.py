@@ -92,12 +92,31 @@ class AesGcmCodec(PayloadCodec):
         return Payload.FromString(clear)
 
 
+class KeylessCodec(PayloadCodec):
+    """A process given no key ring: it writes clear payloads and, meeting an encrypted one, says which key it needs
+    (instead of the SDK's "unknown payload encoding")."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        for payload in payloads:
+            if payload.metadata.get("encoding") == ENCODING:
+                key_id = payload.metadata.get(KEY_ID, b"").decode("utf-8", "replace")[:64]
+                raise PayloadKeyError(
+                    f"Temporal payloads here are encrypted (key {key_id!r}) and this process has no key ring: give "
+                    "it the deployment's keys with --payload-keys or MENDFLOW_PAYLOAD_KEYS (docs/security.md)"
+                )
+        return list(payloads)
+
+
 def data_converter(keys: PayloadKeys | None) -> DataConverter:
     """The pydantic data converter, with payloads encrypted by `keys` when given (clients, workers and replayers
     must all use the same one). Failure messages and stack traces are moved into an encrypted payload too: an
-    activity's error text can quote what it read."""
+    activity's error text can quote what it read. Without keys payloads stay clear, and meeting an encrypted one
+    is a PayloadKeyError naming its key."""
     if keys is None:
-        return pydantic_data_converter
+        return dataclasses.replace(pydantic_data_converter, payload_codec=KeylessCodec())
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=AesGcmCodec.from_keys(keys),
