@@ -50,6 +50,12 @@ class Activity(StrEnum):
     escalate_campaign = "escalate_campaign"
     suppress_finding = "suppress_finding"
     reopen_finding = "reopen_finding"
+    read_resource = "read_resource"
+    capture_response_step = "capture_response_step"
+    apply_response_step = "apply_response_step"
+    store_evidence = "store_evidence"
+    plan_response_gate = "plan_response_gate"
+    notify_response = "notify_response"
 
 
 ROLE_OF: dict[Activity, Role] = {
@@ -69,6 +75,13 @@ ROLE_OF: dict[Activity, Role] = {
     Activity.store_targets: Role.remediation,
     Activity.publish_campaign: Role.integrations,
     Activity.escalate_campaign: Role.integrations,
+    # response workflows (issue 13): vendor reads and writes with the campaigns' writes, messages with Slack's
+    Activity.read_resource: Role.remediation,
+    Activity.capture_response_step: Role.remediation,
+    Activity.apply_response_step: Role.remediation,
+    Activity.store_evidence: Role.remediation,
+    Activity.plan_response_gate: Role.remediation,
+    Activity.notify_response: Role.integrations,
 }
 """The role of every activity routed by role. The suppression activities (a ledger update each, rare) run on the
 workflow queue beside the workflows."""
