@@ -93,6 +93,7 @@ KIND_FIELDS: dict[StepKind, tuple[frozenset[str], frozenset[str]]] = {
 
 _SPECIFIC = ("action", "target", "with", "approval", "message", "channel", "duration", "until", "of", "condition",
              "then", "else")  # fmt: skip
+_FIELD = {"with": "with_", "else": "else_"}
 
 
 class Step(_Part):
@@ -142,7 +143,8 @@ class Step(_Part):
                 "unsupported_kind", f"step kind {self.kind.value!r} is not yet supported (supported: {supported})"
             )
         required, optional = KIND_FIELDS[self.kind]
-        given = {key for key in _SPECIFIC if key in self.model_fields_set or key + "_" in self.model_fields_set}
+        # set = not at its default (a serialized definition carries every key, with defaults for the unused ones)
+        given = {key for key in _SPECIFIC if getattr(self, _FIELD.get(key, key)) not in (None, (), ApprovalPolicy())}
         missing = sorted(required - given)
         if missing:
             raise PydanticCustomError(

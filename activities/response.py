@@ -1,0 +1,159 @@
+"""Response-workflow activities: the vendor side of `read`, `action`, `snapshot`, `approve` and `notify` steps.
+
+An `action` step is a campaign change of one resource: capture (the fields the action writes, read now) →
+apply (write only if they differ) → verify (re-read), every write and restore on the audit chain with its
+before/after digests. The recipe is the connectors' `FieldAction`, shared with campaigns; the restore is the
+campaigns' own `restore_change` activity. What campaigns add — re-evaluating a detection rule — has no meaning
+here: a response step proves itself by the re-read alone.
+"""
+
+from __future__ import annotations
+
+from mendflow.activities.publish import PublishActivities
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from mendflow.actions import ACTIONS
+from mendflow.connectors.http import heartbeat_while_waiting
+from mendflow.connectors.registry import get_action, open_session
+from mendflow.errors import ActionError, AuthError, InputError, MendflowError, VendorError
+from mendflow.evidence.changes import record_change
+from mendflow.models import Change, Outcome, fingerprint
+from mendflow.redaction import redact, redact_value
+from mendflow.responses.messages import CaptureInput, EvidenceInput, GateInput, NotifyInput, NotifyResult, ReadInput
+from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, StepOutcome
+
+
+def _non_retryable(err: Exception) -> ApplicationError:
+    return ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
+
+
+def _beat(seconds_left: float) -> None:
+    activity.heartbeat({"waiting_s": round(seconds_left, 1)})
+
+
+class ResponseActivities:
+    def __init__(self, context: WorkerContext, publish: PublishActivities | None = None) -> None:
+        self.ctx = context
+        self._publish = publish or PublishActivities(context)
+        """The Slack client and channel rules the campaigns' cards use."""
+
+    @activity.defn(name="read_resource")
+    async def read_resource(self, request: ReadInput) -> dict[str, object]:
+        """GET one resource path of the tenant; a 404 or a refused read fails the step for good."""
+        try:
+            with heartbeat_while_waiting(_beat):
+                async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
+                    body = await session.http.get_json(request.path)
+        except (InputError, VendorError) as err:  # a 404 or a refusal: trying again gives the same answer
+            raise _non_retryable(err) from None
+        if not isinstance(body, dict):
+            return {"items": body}
+        return body
+
+    @activity.defn(name="capture_response_step")
+    async def capture_response_step(self, request: CaptureInput) -> Change:
+        """The change an action step will make, with the prior state of exactly the fields it writes."""
+        spec = ACTIONS.get(request.action)
+        try:
+            if spec is None:
+                raise ActionError(f"unknown action {request.action!r}")
+            params = spec.params.model_validate(request.params)
+            action = get_action(request.action)
+            with heartbeat_while_waiting(_beat):
+                async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
+                    before = await action.capture(session.http, request.resource.id, params)
+        except (ActionError, AuthError, InputError, ValueError) as err:
+            raise _non_retryable(err) from None
+        return Change(resource=request.resource, action=request.action, before=before, after=params.as_body())
+
+    @activity.defn(name="apply_response_step")
+    async def apply_response_step(self, step: ChangeStep) -> StepOutcome:
+        """Write the intended fields (only if they differ), then re-read: verified, or failed with what was read.
+        Safe to repeat: a retry after a crash finds the write done and only verifies."""
+        assert step.change is not None
+        change = step.change
+        try:
+            action = get_action(change.action)
+            with heartbeat_while_waiting(_beat):
+                async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
+                    await action.write(session.http, step.resource.id, change.after)
+                    activity.heartbeat({"written": step.resource.id})
+                    if await action.holds(session.http, step.resource.id, change.after):
+                        outcome = StepOutcome(outcome=Outcome.verified)
+                    else:
+                        current = await action.current(session.http, step.resource.id, list(change.after))
+                        detail = f"re-read shows {redact_value(current)}, not the intended state"
+                        outcome = StepOutcome(outcome=Outcome.failed, detail=detail)
+        except (ActionError, AuthError, InputError) as err:
+            raise _non_retryable(err) from None
+        tenant = self.ctx.registry.get(step.tenant_key).tenant
+        record_change(
+            self.ctx.audit,
+            self.ctx.snapshots,
+            campaign_id=activity.info().workflow_id or "",
+            tenant_key=step.tenant_key,
+            fingerprint=fingerprint(tenant, step.playbook_id, step.resource.id),
+            change=change,
+            result=outcome.outcome,
+            detail=outcome.detail,
+        )
+        return outcome
+
+    @activity.defn(name="store_evidence")
+    async def store_evidence(self, request: EvidenceInput) -> str:
+        """Keep a snapshot step's values (secrets redacted) in the snapshot store; returns the digest."""
+        digest: str = self.ctx.snapshots.put_lines(
+            [{"run": request.run_id, "step": request.step_id, "values": redact_value(request.values)}]
+        )
+        return digest
+
+    @activity.defn(name="plan_response_gate")
+    async def plan_response_gate(self, request: GateInput) -> CampaignPlanDetail:
+        """An approval step as the approval gate knows it: approvers and required count from the RBAC config,
+        the keys whose signed decisions count from the WORKER's config (never the workflow input)."""
+        rbac = self.ctx.settings.rbac
+        return CampaignPlanDetail(
+            campaign_id=request.run_id,
+            tenant_key=request.tenant_key,
+            playbook_id=request.playbook_id,
+            title=request.title,
+            severity=request.severity,
+            compliance=[],
+            mode="approval",
+            action="",
+            reversible=False,
+            targets=[],
+            approvers=list(rbac.approvers_for(request.playbook_id, request.severity, request.approvers)),
+            required_approvals=rbac.required_for(request.severity, request.required),
+            approval_timeout=request.timeout,
+            escalate_after=request.escalate_after,
+            escalate_to=request.escalate_to,
+            canary=0,
+            batches=[],
+            bake=request.timeout * 0,
+            max_failures=0,
+            writes_per_minute=0,
+            target_count=1,
+            published=False,
+            trusted_keys=dict(self.ctx.settings.security.trusted_keys),
+        )
+
+    @activity.defn(name="notify_response")
+    async def notify_response(self, request: NotifyInput) -> NotifyResult:
+        """Post the text to Slack (the channel, a person by `user:NAME`, or the playbook's channel). Without Slack
+        configured nothing is sent and the step says so; a message that can never be delivered does not fail."""
+        config = self.ctx.settings.slack
+        if config is None:
+            return NotifyResult(delivered=False, detail="Slack is not configured")
+        publish = self._publish
+        target = publish._escalation_target(config, request.channel, request.playbook_id)
+        slack = publish.slack(config)
+        try:
+            await slack.notify(target, request.text)
+        except MendflowError as err:
+            if getattr(err, "retryable", False):
+                raise
+            return NotifyResult(delivered=False, channel=target, detail=redact(str(err)))
+        return NotifyResult(delivered=True, channel=target)

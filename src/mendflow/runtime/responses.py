@@ -1,0 +1,64 @@
+"""Starting a response workflow run and following it (used by `mendflow run`, `mendflow status` and the tests)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from mendflow.errors import InputError
+from mendflow.responses import ResponsePlaybook, check_inputs, definition_digest
+from mendflow.responses.messages import ResponseInput, ResponseStatus
+from mendflow.runtime.client import TASK_QUEUE
+
+RESPONSE_WORKFLOW = "ResponseWorkflow"
+RUN_PREFIX = "response/"
+
+
+async def start_response(
+    client: Client,
+    definition: ResponsePlaybook,
+    inputs: dict[str, Any],
+    *,
+    tenant_key: str | None = None,
+    requested_by: str = "",
+    task_queue: str = TASK_QUEUE,
+) -> str:
+    """Check the inputs, start a run pinned to this definition's digest, and return the run id (workflow id)."""
+    tenant = tenant_key or definition.tenant
+    if not tenant:
+        raise InputError(f"{definition.id} names no tenant: give --tenant KEY (e.g. okta:acme)")
+    checked = check_inputs(definition.inputs, inputs)
+    digest = definition_digest(definition)
+    run_id = f"{RUN_PREFIX}{definition.id}/{digest.removeprefix('sha256:')[:12]}/{uuid.uuid4().hex[:12]}"
+    request = ResponseInput(
+        run_id=run_id,
+        tenant_key=tenant,
+        definition=definition,
+        digest=digest,
+        inputs=checked,
+        requested_by=requested_by,
+    )
+    await client.start_workflow(RESPONSE_WORKFLOW, request, id=run_id, task_queue=task_queue)
+    return run_id
+
+
+async def response_status(client: Client, run_id: str) -> ResponseStatus:
+    """The run's step timeline (a query: answered for finished runs too)."""
+    status: ResponseStatus = await client.get_workflow_handle(run_id).query("status", result_type=ResponseStatus)
+    return status
+
+
+async def wait_response_idle(client: Client, run_id: str) -> ResponseStatus:
+    """Until the run waits for a person (an approval) or has finished."""
+    handle = client.get_workflow_handle(run_id)
+    if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+        try:
+            status: ResponseStatus = await handle.execute_update("wait_idle", result_type=ResponseStatus)
+            return status
+        except (WorkflowUpdateFailedError, RPCError):
+            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                raise
+    return await response_status(client, run_id)

@@ -1,0 +1,461 @@
+"""ResponseWorkflow: one run of a response workflow (a `kind: Workflow` playbook), interpreted step by step.
+
+    for each step in dependency order:  skip? (a need skipped or rejected, another branch, `when` false)
+        read ─> GET                      action ─> capture ─> apply + verify (restore at once if not verified)
+        approve ─> the campaigns' gate   notify ─> Slack       snapshot ─> evidence by digest
+        wait ─> durable timer / until    if ─> choose the branch
+    a failed step: stop | continue | rollback (every completed reversible change restored newest first, verified)
+
+The definition travels in the input, pinned by its content digest: editing the file changes new runs only.
+Everything here is deterministic — CEL is pure, time is `workflow.now()` — and every side effect is an activity:
+the same ones campaigns use for restore, and the response activities for reads, captures and writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from mendflow.actions import ACTIONS
+    from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
+    from mendflow.responses.expressions import evaluate, render, scope
+    from mendflow.responses.graph import ancestors, dependencies, run_order
+    from mendflow.responses.messages import (
+        FINISHED,
+        CaptureInput,
+        EvidenceInput,
+        GateInput,
+        NotifyInput,
+        NotifyResult,
+        ReadInput,
+        ResponseInput,
+        ResponseStatus,
+        RunState,
+        StepRecord,
+        StepStatus,
+    )
+    from mendflow.responses.model import OnFailure, Step, StepKind
+    from mendflow.routing import Activity, queue_of
+    from mendflow.rules import EvaluationError
+    from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
+
+SHORT = timedelta(minutes=1)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+UNTIL_POLL = timedelta(minutes=1)
+"""How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
+NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
+"""A step that needs one of these is skipped, unless its `when` reads it (then `when` alone decides)."""
+IDLE = FINISHED | {RunState.awaiting_approval}
+
+
+class StepFailed(Exception):
+    """A step could not do its job; the message says why (already free of secrets)."""
+
+
+@workflow.defn(name="ResponseWorkflow")
+class ResponseWorkflow:
+    @workflow.init
+    def __init__(self, request: ResponseInput) -> None:
+        self._request = request
+        definition = request.definition
+        self._steps = {step.id: step for step in definition.steps}
+        self._deps = dependencies(definition)
+        self._branch = {m: (s.id, True) for s in definition.steps for m in s.then} | {
+            m: (s.id, False) for s in definition.steps for m in s.else_
+        }
+        self._records = {step.id: StepRecord(id=step.id, kind=step.kind.value) for step in definition.steps}
+        self._state = RunState.running
+        self._timeline: list[dict[str, str]] = []
+        self._written: list[tuple[str, Change]] = []
+        """(step id, change) of reversible writes, registered before each write, in write order."""
+        self._gate: CampaignPlanDetail | None = None
+        self._gate_step = ""
+        self._decisions: list[Decision] = []
+        self._verdict: Verdict | None = None
+        self._nonces: set[str] = set()
+        self._rollback_requested = ""
+
+    # ---- the run ---------------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: ResponseInput) -> ResponseStatus:
+        self._note("started", f"{request.definition.id} {request.digest}")
+        ending = RunState.completed
+        for step_id in run_order(request.definition):
+            if self._rollback_requested:
+                break
+            failure = await self._run_step(self._steps[step_id])
+            if failure is OnFailure.stop:
+                ending = RunState.failed
+                break
+            if failure is OnFailure.rollback:
+                self._rollback_requested = f"step {step_id} failed"
+                break
+        if self._rollback_requested:
+            await self._rollback_all(self._rollback_requested)
+            ending = RunState.rolled_back
+        self._state = ending
+        self._note(ending.value)
+        return self.status()
+
+    async def _run_step(self, step: Step) -> OnFailure | None:
+        """Run one step; the step's `on_failure` when it failed, else None."""
+        reason = self._skip_reason(step)
+        if reason:
+            self._set(step.id, status=StepStatus.skipped, detail=reason, finished=True)
+            return None
+        self._set(step.id, status=StepStatus.running, started=True)
+        try:
+            status, output, detail = await self._dispatch(step)
+        except StepFailed as failed:
+            self._set(step.id, status=StepStatus.failed, detail=str(failed), finished=True)
+            self._note(f"{step.id} failed", str(failed))
+            return step.on_failure
+        self._set(step.id, status=status, output=output, detail=detail, finished=True)
+        self._note(f"{step.id} {status.value}", detail)
+        return None
+
+    def _skip_reason(self, step: Step) -> str:
+        """Why the step does not run, or an empty string."""
+        read_by_guard = step.when or ""
+        for need in self._deps[step.id]:
+            status = self._records[need].status
+            if status in NOT_RUN and not re.search(rf"\bsteps\.{need}\b", read_by_guard):
+                return f"needs {need}, which was {status.value}"
+        branch = self._branch.get(step.id)
+        if branch is not None:
+            chosen = self._records[branch[0]].output.get("value")
+            if chosen is not branch[1]:
+                return f"on the {'then' if branch[1] else 'else'} branch of {branch[0]}, not taken"
+        if step.when is not None:
+            try:
+                value = evaluate(step.when, self._scope())
+            except EvaluationError as err:
+                return f"when cannot be decided: {err}"
+            if value is not True:
+                return f"when is {value}"
+        if step.kind is StepKind.action and step.action is not None and not ACTIONS[step.action].reversible:
+            gates = [a for a in ancestors(self._deps, step.id) if self._steps[a].kind is StepKind.approve]
+            refused = [g for g in gates if self._records[g].status is not StepStatus.approved]
+            if not gates or refused:  # the loader requires a gate; a guard that reads a rejection does not bypass it
+                return f"{step.action} cannot be undone and {', '.join(refused) or 'no approval'} did not approve it"
+        return ""
+
+    async def _dispatch(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        if step.kind is StepKind.read:
+            return await self._read(step)
+        if step.kind is StepKind.action:
+            return await self._action(step)
+        if step.kind is StepKind.approve:
+            return await self._approve(step)
+        if step.kind is StepKind.notify:
+            return await self._notify(step)
+        if step.kind is StepKind.snapshot:
+            return await self._snapshot(step)
+        if step.kind is StepKind.wait:
+            return await self._wait(step)
+        if step.kind is StepKind.if_:
+            value = self._value(step.condition or "", "condition")
+            if not isinstance(value, bool):
+                raise StepFailed(f"condition returned {value!r}, not a bool")
+            return StepStatus.done, {"value": value}, f"{'then' if value else 'else'} branch"
+        raise StepFailed(f"step kind {step.kind.value} is not yet supported")  # the loader refuses these
+
+    # ---- step kinds ------------------------------------------------------------------------------------------
+
+    async def _read(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        path = self._text(step.target or "", "target")
+        body = await self._activity(
+            step, Activity.read_resource, ReadInput(tenant_key=self._request.tenant_key, path=path), dict
+        )
+        return StepStatus.done, body, path
+
+    async def _action(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        assert step.action is not None
+        spec = ACTIONS[step.action]
+        resource = ResourceRef(type=spec.resource_type, id=self._text(step.target or "", "target"))
+        capture = CaptureInput(
+            tenant_key=self._request.tenant_key,
+            playbook_id=self._request.definition.id,
+            resource=resource,
+            action=spec.name,
+            params=dict(step.with_ or {}),
+        )
+        change: Change = await self._activity(step, Activity.capture_response_step, capture, Change)
+        if spec.reversible:  # registered before the write: a crash mid-apply is still rolled back
+            self._written.append((step.id, change))
+        result: StepOutcome = await self._activity(
+            step, Activity.apply_response_step, self._change_step(change), StepOutcome, fail=False
+        )
+        change = change.model_copy(update={"outcome": result.outcome, "detail": result.detail})
+        if result.outcome is not Outcome.verified:
+            if spec.reversible:
+                self._written.pop()
+                restored = await self._restore(change, reason=result.detail)
+                raise StepFailed(f"{result.detail}; {restored.outcome.value}")
+            raise StepFailed(result.detail)
+        if spec.reversible:
+            self._written[-1] = (step.id, change)
+        output = change.model_dump(mode="json", include={"resource", "before", "after", "outcome", "detail"})
+        return StepStatus.done, output, f"{spec.name} {resource.id}: {change.before} → {change.after}"
+
+    async def _approve(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        definition = self._request.definition
+        policy = step.approval
+        gate = GateInput(
+            run_id=self._request.run_id,
+            tenant_key=self._request.tenant_key,
+            playbook_id=definition.id,
+            title=self._text(step.message, "message") if step.message else definition.title,
+            severity=definition.severity,
+            approvers=list(policy.approvers),
+            required=policy.required,
+            timeout=policy.timeout,
+            escalate_after=policy.escalate_after,
+            escalate_to=policy.escalate_to,
+        )
+        plan: CampaignPlanDetail = await self._activity(step, Activity.plan_response_gate, gate, CampaignPlanDetail)
+        self._gate, self._gate_step, self._decisions, self._verdict = plan, step.id, [], None
+        waiting_for = f"{plan.required_approvals} of {', '.join(plan.approvers)}"
+        self._set(step.id, status=StepStatus.waiting, detail=f"waiting for {waiting_for}: {plan.title}")
+        self._state = RunState.awaiting_approval
+        try:
+            await workflow.wait_condition(
+                lambda: self._verdict is not None or bool(self._rollback_requested), timeout=plan.approval_timeout
+            )
+        except TimeoutError:
+            self._verdict = None
+        finally:
+            self._state = RunState.running
+            self._gate_step = ""
+        approvers = [d.approver for d in self._decisions if d.verdict is Verdict.approve]
+        reason = "; ".join(d.reason for d in self._decisions if d.reason)
+        output = {"approved": self._verdict is Verdict.approve, "approvers": approvers, "reason": reason}
+        if self._verdict is Verdict.approve:
+            return StepStatus.approved, output, f"by {', '.join(approvers)}"
+        if self._verdict is Verdict.reject:
+            return StepStatus.rejected, output, reason
+        if self._rollback_requested:
+            return StepStatus.skipped, output, "rollback requested while waiting"
+        return StepStatus.expired, output, f"no decision within {plan.approval_timeout}; treated as a rejection"
+
+    async def _notify(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        text = self._text(step.message or "", "message")
+        request = NotifyInput(playbook_id=self._request.definition.id, channel=step.channel, text=text)
+        sent: NotifyResult = await self._activity(step, Activity.notify_response, request, NotifyResult)
+        output = {"delivered": sent.delivered, "channel": sent.channel, "text": text}
+        return StepStatus.done, output, sent.detail or f"to {sent.channel}"
+
+    async def _snapshot(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        values = {name: self._value(source, f"of.{name}") for name, source in (step.of or {}).items()}
+        request = EvidenceInput(run_id=self._request.run_id, step_id=step.id, values=values)
+        digest: str = await self._activity(step, Activity.store_evidence, request, str)
+        return StepStatus.done, {"digest": digest, "count": len(values)}, digest
+
+    async def _wait(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        self._set(step.id, status=StepStatus.waiting, detail="waiting")
+        if step.duration is not None:
+            await workflow.sleep(step.duration)
+            return StepStatus.done, {"timed_out": False}, f"waited {step.duration}"
+        deadline = workflow.now() + step.timeout
+        while self._value(step.until or "", "until") is not True:
+            left = deadline - workflow.now()
+            if left <= timedelta(0):
+                return StepStatus.done, {"timed_out": True}, f"until did not hold within {step.timeout}"
+            await workflow.sleep(min(left, UNTIL_POLL))
+        return StepStatus.done, {"timed_out": False}, "until holds"
+
+    # ---- rollback --------------------------------------------------------------------------------------------
+
+    async def _rollback_all(self, reason: str) -> None:
+        """Restore every completed reversible change, newest first; a failing restore is recorded, we carry on."""
+        self._state = RunState.rolling_back
+        self._note("rolling back", reason)
+        while self._written:
+            step_id, change = self._written.pop()
+            restored = await self._restore(change, reason=reason)
+            status = StepStatus.rolled_back if restored.outcome is Outcome.restored else StepStatus.restore_failed
+            self._set(step_id, status=status, detail=restored.detail)
+
+    async def _restore(self, change: Change, *, reason: str) -> Change:
+        try:
+            # Shielded: cancelling the run must not cancel putting things back.
+            restored: Change = await asyncio.shield(
+                asyncio.ensure_future(
+                    workflow.execute_activity(
+                        Activity.restore_change,
+                        self._change_step(change),
+                        result_type=Change,
+                        task_queue=self._queue(Activity.restore_change),
+                        start_to_close_timeout=SHORT,
+                        retry_policy=RETRY,
+                    )
+                )
+            )
+        except ActivityError as err:
+            restored = change.model_copy(
+                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
+            )
+        self._note(restored.outcome.value, f"{change.resource.id} ({reason})")
+        return restored
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+
+    async def _activity(self, step: Step, activity: Activity, arg: Any, result_type: Any, *, fail: bool = True) -> Any:
+        try:
+            return await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                task_queue=self._queue(activity),
+                start_to_close_timeout=step.timeout,
+                retry_policy=RetryPolicy(
+                    initial_interval=step.retry.backoff,
+                    maximum_interval=max(step.retry.backoff, timedelta(minutes=1)),
+                    maximum_attempts=step.retry.attempts,
+                ),
+            )
+        except ActivityError as err:
+            if not fail:
+                return StepOutcome(outcome=Outcome.failed, detail=_cause(err))
+            raise StepFailed(_cause(err)) from None
+
+    def _change_step(self, change: Change) -> ChangeStep:
+        return ChangeStep(
+            tenant_key=self._request.tenant_key,
+            playbook_id=self._request.definition.id,
+            resource=change.resource,
+            change=change,
+        )
+
+    def _scope(self) -> dict[str, Any]:
+        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self._records.items()}
+        return scope(self._request.inputs, steps, workflow.now())
+
+    def _value(self, source: str, what: str) -> Any:
+        try:
+            return evaluate(source, self._scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+
+    def _text(self, template: str, what: str) -> str:
+        try:
+            return render(template, self._scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+
+    def _queue(self, activity: Activity) -> str:
+        return queue_of(workflow.info().task_queue, activity)
+
+    def _set(
+        self,
+        step_id: str,
+        *,
+        status: StepStatus,
+        detail: str = "",
+        output: dict[str, Any] | None = None,
+        started: bool = False,
+        finished: bool = False,
+    ) -> None:
+        update: dict[str, Any] = {"status": status, "detail": detail}
+        if output is not None:
+            update["output"] = output
+        if started:
+            update["started_at"] = workflow.now()
+        if finished:
+            update["finished_at"] = workflow.now()
+        self._records[step_id] = self._records[step_id].model_copy(update=update)
+
+    def _note(self, event: str, detail: str = "") -> None:
+        self._timeline.append({"at": workflow.now().isoformat(), "event": event, "detail": detail})
+
+    # ---- decisions, operator requests, queries ---------------------------------------------------------------
+
+    @workflow.update
+    def decide(self, decision: Decision) -> DecisionOutcome:
+        """Approve or reject the approval step waiting now (validated first: the campaigns' own checks)."""
+        if decision.proof is not None:
+            self._nonces.add(nonce_of(decision.proof.claims))
+        decision = decision.model_copy(update={"at": workflow.now()})
+        self._decisions.append(decision)
+        self._note(f"{decision.verdict.value}d by {decision.approver}", f"{self._gate_step}: {decision.reason}")
+        assert self._gate is not None
+        if decision.verdict is Verdict.reject:
+            self._verdict = Verdict.reject
+            return DecisionOutcome(accepted=True, message=f"{self._gate_step} rejected", state="rejected")
+        approvals = len({d.approver for d in self._decisions if d.verdict is Verdict.approve})
+        if approvals >= self._gate.required_approvals:
+            self._verdict = Verdict.approve
+            return DecisionOutcome(accepted=True, message=f"{self._gate_step} approved", state="approved")
+        missing = self._gate.required_approvals - approvals
+        return DecisionOutcome(
+            accepted=True, message=f"approval recorded; {missing} more distinct approver(s) needed", state="waiting"
+        )
+
+    @decide.validator
+    def _validate_decision(self, decision: Decision) -> None:
+        check_decision(
+            decision,
+            workflow_id=workflow.info().workflow_id,
+            plan=self._gate,
+            awaiting=bool(self._gate_step) and self._verdict is None,
+            state=self._state.value,
+            requested_by=self._request.requested_by,
+            decisions=self._decisions,
+            nonces=self._nonces,
+            now=workflow.now(),
+        )
+
+    @workflow.update
+    def rollback(self, request: OperatorRequest) -> str:
+        """Stop after the current step and restore every completed reversible change, newest first."""
+        if request.proof is not None:
+            self._nonces.add(nonce_of(request.proof.claims))
+        self._rollback_requested = f"rollback requested by {request.operator}: {request.reason}".rstrip(": ")
+        self._note(f"rollback requested by {request.operator}", request.reason)
+        return "rollback starts after the current step: captured prior state is restored, newest change first"
+
+    @rollback.validator
+    def _validate_rollback(self, request: OperatorRequest) -> None:
+        if self._state in FINISHED or self._state is RunState.rolling_back or self._rollback_requested:
+            raise ValueError(f"only a running response can be rolled back (state: {self._state.value})")
+        check_operator(
+            request,
+            verb="rollback",
+            workflow_id=workflow.info().workflow_id,
+            plan=self._gate,
+            nonces=self._nonces,
+            now=workflow.now(),
+        )
+
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def wait_idle(self) -> ResponseStatus:
+        """Returns once nothing moves without a person: awaiting approval, or finished."""
+        await workflow.wait_condition(lambda: self._state in IDLE)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> ResponseStatus:
+        return ResponseStatus(
+            run_id=self._request.run_id,
+            playbook_id=self._request.definition.id,
+            digest=self._request.digest,
+            state=self._state,
+            steps=[self._records[step.id] for step in self._request.definition.steps],
+            decisions=list(self._decisions),
+            timeline=list(self._timeline),
+        )
+
+
+def _cause(err: BaseException) -> str:
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
