@@ -2,9 +2,17 @@
 
 from .remediation import RemediationWorkflow
 from .rescan import RescanWorkflow
+from .response import ResponseWorkflow
 from .scan import ScanWorkflow
 from .suppression import SuppressionWorkflow
 
-WORKFLOWS = (ScanWorkflow, RemediationWorkflow, SuppressionWorkflow, RescanWorkflow)
+WORKFLOWS = (ScanWorkflow, RemediationWorkflow, SuppressionWorkflow, RescanWorkflow, ResponseWorkflow)
 
-__all__ = ["WORKFLOWS", "RemediationWorkflow", "RescanWorkflow", "ScanWorkflow", "SuppressionWorkflow"]
+__all__ = [
+    "WORKFLOWS",
+    "RemediationWorkflow",
+    "RescanWorkflow",
+    "ResponseWorkflow",
+    "ScanWorkflow",
+    "SuppressionWorkflow",
+]

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from mendflow.activities.publish import PublishActivities
 from mendflow.activities.remediation import RemediationActivities
 from mendflow.activities.rescan import RescanActivities
+from mendflow.activities.response import ResponseActivities
 from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
 from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
@@ -72,6 +73,7 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
     remediation = RemediationActivities(context)
     suppression = SuppressionActivities(context)
     publish = PublishActivities(context)
+    response = ResponseActivities(context, publish)
     return {
         Activity.collect_inventory: scan.collect_inventory,
         Activity.collect_targets: rescan.collect_targets,
@@ -91,6 +93,12 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
         Activity.escalate_campaign: publish.escalate_campaign,
         Activity.suppress_finding: suppression.suppress_finding,
         Activity.reopen_finding: suppression.reopen_finding,
+        Activity.read_resource: response.read_resource,
+        Activity.capture_response_step: response.capture_response_step,
+        Activity.apply_response_step: response.apply_response_step,
+        Activity.store_evidence: response.store_evidence,
+        Activity.plan_response_gate: response.plan_response_gate,
+        Activity.notify_response: response.notify_response,
     }
 
 
