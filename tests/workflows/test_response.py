@@ -1,0 +1,179 @@
+"""Response workflows run end to end: a real dev server, the worker, the Okta simulator over loopback HTTP.
+
+The approval path's history is recorded into tests/histories/response-approved.json (MENDFLOW_RECORD_HISTORIES=1),
+which tests/workflows/test_replay.py replays against today's code with every other released history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.models import DecisionOutcome, Verdict
+from mendflow.redaction import register_secret
+from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
+from mendflow.responses.messages import ResponseStatus, RunState, StepStatus
+from mendflow.runtime.responses import start_response, wait_response_idle
+from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.sim.okta import create_okta_app
+from mendflow.sim.server import serve_in_thread
+from mendflow.tenant import load_tenant_file
+from mendflow.worker_context import WorkerContext
+from tests.signing import signed_decision
+from tests.workflows.campaigns import RBAC, settings
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
+HISTORIES = Path(__file__).parent.parent / "histories"
+TOKEN, OWNER = "00T00000000000001sim", "00u00000000000001sim"
+
+
+@dataclass
+class Stack:
+    client: Client
+    queue: str
+    okta: Any
+    """The simulator's state."""
+
+
+@pytest.fixture
+async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
+    token = secrets.token_hex(21)
+    register_secret(token)
+    monkeypatch.setenv("MENDFLOW_OKTA_RESPONSE_TOKEN", token)
+    app = create_okta_app(tenant, token=token)
+    queue = f"q-{uuid.uuid4()}"
+    with serve_in_thread(app) as server:
+        connection = TenantConnection(
+            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=server.base_url,
+            token=SecretRef(ref="env:MENDFLOW_OKTA_RESPONSE_TOKEN"),
+        )  # fmt: skip
+        context = WorkerContext(
+            registry=TenantRegistry(tenants={connection.key: connection}),
+            data_dir=tmp_path,
+            playbooks={},
+            settings=settings(),
+        )
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            yield Stack(dev_env.client, queue, app.state.okta)
+
+
+def _user(stack: Stack, user_id: str) -> dict[str, Any]:
+    return next(u for u in stack.okta.users if u["id"] == user_id)
+
+
+def _token_exists(stack: Stack) -> bool:
+    return any(t["id"] == TOKEN for t in stack.okta.api_tokens)
+
+
+async def _result(stack: Stack, run_id: str) -> ResponseStatus:
+    handle = stack.client.get_workflow_handle(run_id, result_type=ResponseStatus)
+    result: ResponseStatus = await handle.result()
+    return result
+
+
+def _statuses(status: ResponseStatus) -> dict[str, str]:
+    return {step.id: step.status.value for step in status.steps}
+
+
+async def _until_approval(stack: Stack, definition: ResponsePlaybook, **inputs: Any) -> str:
+    run_id = await start_response(
+        stack.client, definition, {"token_id": TOKEN, **inputs}, requested_by="carol", task_queue=stack.queue
+    )
+    waiting = await wait_response_idle(stack.client, run_id)
+    assert waiting.state is RunState.awaiting_approval, waiting
+    assert _statuses(waiting)["approval"] == "waiting" and "1 of group:secops-oncall" in waiting.steps[3].detail
+    assert waiting.steps[2].output["digest"]  # evidence kept before anyone is asked
+    return run_id
+
+
+async def test_approved_response_revokes_the_token_and_suspends_its_owner(stack: Stack) -> None:
+    """Snapshot → approve → revoke (irreversible) → suspend → notify, each step in the timeline."""
+    definition = load_response_file(EXAMPLE)
+    run_id = await _until_approval(stack, definition)
+    assert _token_exists(stack) and _user(stack, OWNER)["status"] == "ACTIVE"  # nothing changed before approval
+    handle = stack.client.get_workflow_handle(run_id)
+    answer = await handle.execute_update("decide", signed_decision(run_id, "alice", RBAC), result_type=DecisionOutcome)
+    assert answer.accepted and answer.state == "approved"
+    done = await _result(stack, run_id)
+    assert done.state is RunState.completed
+    assert _statuses(done) == {
+        "token": "done", "owner": "done", "evidence": "done", "approval": "approved",
+        "revoke": "done", "suspend": "done", "tell": "done",
+    }  # fmt: skip
+    assert not _token_exists(stack) and _user(stack, OWNER)["status"] == "SUSPENDED"
+    assert done.steps[5].output["before"] == {"status": "ACTIVE"}
+    assert "approved" in done.steps[6].output["text"] and not done.steps[6].output["delivered"]
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-approved.json").write_text(json.dumps(record, indent=1))
+
+
+async def test_rejected_response_changes_nothing_and_still_tells(stack: Stack) -> None:
+    """A rejection skips every step that needs the approval, unless its guard reads the approval (the notice)."""
+    definition = load_response_file(EXAMPLE)
+    run_id = await _until_approval(stack, definition)
+    handle = stack.client.get_workflow_handle(run_id)
+    decision = signed_decision(run_id, "bob", RBAC, Verdict.reject, "a known CI job, not a leak")
+    await handle.execute_update("decide", decision, result_type=DecisionOutcome)
+    done = await _result(stack, run_id)
+    assert done.state is RunState.completed
+    statuses = _statuses(done)
+    assert statuses["approval"] == "rejected" and statuses["revoke"] == "skipped" and statuses["suspend"] == "skipped"
+    assert statuses["tell"] == "done" and "rejected" in done.steps[6].output["text"]
+    assert _token_exists(stack) and _user(stack, OWNER)["status"] == "ACTIVE"
+
+
+async def test_the_requester_cannot_approve_their_own_response(stack: Stack) -> None:
+    """The campaigns' four-eyes check holds here too: carol started the run, carol's approval is refused."""
+    definition = load_response_file(EXAMPLE)
+    run_id = await _until_approval(stack, definition)
+    handle = stack.client.get_workflow_handle(run_id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("decide", signed_decision(run_id, "carol", RBAC), result_type=DecisionOutcome)
+    assert "four-eyes" in str(refused.value.cause)
+    await handle.execute_update(
+        "decide", signed_decision(run_id, "bob", RBAC, Verdict.reject, "test"), result_type=DecisionOutcome
+    )
+    await _result(stack, run_id)
+
+
+async def test_a_failing_step_with_on_failure_rollback_restores_completed_changes(stack: Stack) -> None:
+    """Suspend the owner, then a step fails: the suspension is restored from its capture and verified."""
+    definition = load_response_file(EXAMPLE)
+    steps = [s for s in definition.steps if s.id not in ("approval", "revoke", "tell")]
+    suspend = next(s for s in steps if s.id == "suspend").model_copy(update={"needs": ("evidence",)})
+    broken = steps[0].model_copy(
+        update={"id": "recheck", "target": "/api/v1/api-tokens/00Tnosuchtoken", "needs": ("suspend",),
+                "on_failure": OnFailure.rollback}
+    )  # fmt: skip
+    variant = definition.model_copy(update={"steps": (*steps[:3], suspend, broken)})
+    run_id = await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)
+    done = await _result(stack, run_id)
+    assert done.state is RunState.rolled_back
+    statuses = _statuses(done)
+    assert statuses["suspend"] == StepStatus.rolled_back and statuses["recheck"] == StepStatus.failed
+    assert "404" in done.steps[4].detail
+    assert _user(stack, OWNER)["status"] == "ACTIVE"
+    assert [e["event"] for e in done.timeline][-3:] == ["rolling back", "restored", "rolled_back"]
+
+
+async def test_inputs_that_do_not_match_are_refused_before_anything_starts(stack: Stack) -> None:
+    """A token id of the wrong shape is an input error naming the field; no run is started."""
+    definition = load_response_file(EXAMPLE)
+    with pytest.raises(Exception, match=r"inputs\.token_id"):
+        await start_response(stack.client, definition, {"token_id": "bad"}, task_queue=stack.queue)
