@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -48,6 +49,8 @@ from mendflow.workflow_types import (
 )
 
 T = TypeVar("T")
+BEAT_EVERY = 1.0
+"""Seconds between two progress heartbeats of a page (far below any heartbeat timeout)."""
 R = TypeVar("R")
 
 
@@ -61,16 +64,20 @@ def _beat(seconds_left: float) -> None:
 
 
 async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -> list[R]:
-    """`work` on every item, at most `limit` at once, heartbeating as each finishes; results in item order."""
+    """`work` on every item, at most `limit` at once, heartbeating as items finish (at most every `BEAT_EVERY`
+    seconds: each heartbeat costs a payload encoding and a call into the SDK core); results in item order."""
     gate = asyncio.Semaphore(max(limit, 1))
     done = 0
+    beaten = float("-inf")
 
     async def one(item: T) -> R:
-        nonlocal done
+        nonlocal done, beaten
         async with gate:
             result = await work(item)
         done += 1
-        activity.heartbeat({"done": done, "of": len(items)})
+        if time.monotonic() - beaten >= BEAT_EVERY or done == len(items):
+            beaten = time.monotonic()
+            activity.heartbeat({"done": done, "of": len(items)})
         return result
 
     return await asyncio.gather(*(one(item) for item in items))
@@ -149,7 +156,6 @@ class RemediationActivities:
             with heartbeat_while_waiting(_beat):
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                     await action.write(session.http, step.resource.id, step.change.after)
-                    activity.heartbeat({"written": step.resource.id})
                     # Both re-reads at once: they are independent, and a change waits on the vendor, not on CPU.
                     holds, still = await asyncio.gather(
                         action.holds(session.http, step.resource.id, step.change.after),
@@ -157,14 +163,14 @@ class RemediationActivities:
                     )
                     if not holds:
                         current = await action.current(session.http, step.resource.id, list(step.change.after))
-                        return self._recorded(
+                        return await self._recorded(
                             step,
                             StepOutcome(
                                 outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
                             ),
                         )
                     if still is not None:
-                        return self._recorded(
+                        return await self._recorded(
                             step,
                             StepOutcome(
                                 outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
@@ -172,29 +178,37 @@ class RemediationActivities:
                         )
         except (ActionError, AuthError, InputError) as err:
             raise _non_retryable(err) from None
-        # the ledger's reason when this finding resolves: mendflow fixed it (not a person, not a skip)
-        self.ctx.ledger.mark_verified(
-            self._fingerprint(step), campaign=activity.info().workflow_id or "", tenant=step.tenant_key
-        )
-        return self._recorded(step, StepOutcome(outcome=Outcome.verified))
+        return await self._recorded(step, StepOutcome(outcome=Outcome.verified))
 
     def _fingerprint(self, step: ChangeStep) -> str:
         tenant = self.ctx.registry.get(step.tenant_key).tenant
         return fingerprint(tenant, step.playbook_id, step.resource.id)
 
-    def _recorded(self, step: ChangeStep, outcome: StepOutcome, change: Change | None = None) -> StepOutcome:
-        """Append the write (or restore) to the audit chain with its before/after digests: evidence of the change."""
-        assert step.change is not None
-        record_change(
-            self.ctx.audit,
-            self.ctx.snapshots,
-            campaign_id=activity.info().workflow_id or "",
-            tenant_key=step.tenant_key,
-            fingerprint=self._fingerprint(step),
-            change=change or step.change,
-            result=outcome.outcome,
-            detail=outcome.detail,
-        )
+    async def _recorded(self, step: ChangeStep, outcome: StepOutcome, change: Change | None = None) -> StepOutcome:
+        """Append the write (or restore) to the audit chain with its before/after digests: evidence of the change;
+        a verified change also marks its finding fixed by mendflow (the ledger's reason when it resolves, not a
+        person's fix, not a skip). In a thread: the database's round trips must not hold up the worker's event
+        loop, which serves every other activity and workflow task meanwhile."""
+        written = change or step.change
+        assert written is not None
+        campaign_id = activity.info().workflow_id or ""
+        found = self._fingerprint(step)
+
+        def record() -> None:
+            if outcome.outcome == Outcome.verified and change is None:
+                self.ctx.ledger.mark_verified(found, campaign=campaign_id, tenant=step.tenant_key)
+            record_change(
+                self.ctx.audit,
+                self.ctx.snapshots,
+                campaign_id=campaign_id,
+                tenant_key=step.tenant_key,
+                fingerprint=found,
+                change=written,
+                result=outcome.outcome,
+                detail=outcome.detail,
+            )
+
+        await asyncio.to_thread(record)
         return outcome
 
     @activity.defn(name="restore_change")
@@ -219,7 +233,7 @@ class RemediationActivities:
                     )
         # a restore writes the captured state back: its before is what the change wrote
         undo = change.model_copy(update={"before": change.after, "after": change.before})
-        self._recorded(step, StepOutcome(outcome=done.outcome, detail=done.detail), undo)
+        await self._recorded(step, StepOutcome(outcome=done.outcome, detail=done.detail), undo)
         return done
 
     @activity.defn(name="plan_campaign")

@@ -146,12 +146,15 @@ class SnapshotStore:
 
 
 class DatabaseSnapshotWriter:
-    """Spools JSON lines to an unlinked temporary file while hashing; `close` stores them in the database
-    (unless a blob with the same digest is already there)."""
+    """Spools JSON lines (in memory, then to an unlinked temporary file) while hashing; `close` stores them in the
+    database (unless a blob with the same digest is already there)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="mendflow-snapshot-")  # noqa: SIM115 (closed below)
+        # In memory up to one chunk (most blobs: a change's before/after, a page of targets), a file beyond.
+        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed below)
+            max_size=CHUNK, prefix="mendflow-snapshot-"
+        )
         self._hash = hashlib.sha256()
         self._size = 0
         self.count = 0
