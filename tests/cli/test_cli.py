@@ -131,6 +131,8 @@ def test_demo_runs_twice_in_a_row_and_exits_0(tmp_path: Path, expected: dict[str
         assert f"verified fixes: {expected['auto'] + 1}; restored: 0" in done.stdout
         assert "Temporal UI" in done.stdout and "http://127.0.0.1:" in done.stdout
         assert "Slack card history: awaiting_approval" in done.stdout and "Jira ticket: SEC-" in done.stdout
+        # a change made by hand reaches mendflow by webhook (no scan) and its auto playbook fixes it
+        assert "by hand: detected by webhook in" in done.stdout and "resolved fixed by mendflow" in done.stdout
         rows = [line for line in done.stdout.splitlines() if line.startswith("github.")]
         verified_rows = [line for line in rows if line.rstrip().endswith("verified")]
         assert len(verified_rows) == expected["auto"] + 1 >= 7
