@@ -3,6 +3,8 @@ full collection builds, in at most three requests, and a targeted read covers on
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mendflow.connectors.targeted import collect_targets, is_target
@@ -99,3 +101,28 @@ async def test_a_target_named_twice_is_read_once() -> None:
             read = await collect_targets("okta", session.collector, [user] * 5)
             assert session.http.requests_made == 3
     assert [r.id for r in read.resources] == [user]
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [(OKTA_DEMO, "/api/v1/users/00u00000000000001sim"), (GITHUB_DEMO, "/repos/acme/docs")],
+    ids=["okta-user", "github-repo"],
+)
+async def test_the_simulator_sees_at_most_three_requests_for_one_resource(path: object, target: str) -> None:
+    """Counted on the vendor's side, not the client's: one resource, three requests."""
+    tenant = load_tenant_file(path)  # type: ignore[arg-type]
+    with serve(tenant) as served:
+        seen: list[str] = []
+        inner = served.app.middleware_stack or served.app.build_middleware_stack()
+        served.app.middleware_stack = inner
+
+        async def counting(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await inner(scope, receive, send)
+
+        served.app.middleware_stack = counting  # type: ignore[assignment]
+        async with served.session() as session:
+            read = await collect_targets(tenant.provider, session.collector, [target])
+    assert [r.id for r in read.resources] == [target]
+    assert 1 <= len(seen) <= 3, seen
