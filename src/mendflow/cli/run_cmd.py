@@ -1,0 +1,142 @@
+"""`mendflow run PLAYBOOK` starts a response workflow; `mendflow status RUN` shows a run's step timeline.
+
+Inputs are checked against the workflow's JSON Schema before Temporal is contacted: a mismatch exits 2 naming
+the field (`inputs.token_id: …`). The run is pinned to the file's content digest, so editing the file changes
+new runs only. Exit codes with `--wait`: 0 finished (or waiting for an approval), 1 failed or rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from mendflow.cli.environment import PayloadKeysText, TemporalAddress, TemporalNamespace, payload_keys
+from mendflow.errors import InputError, MendflowError
+from mendflow.render import table
+from mendflow.responses import check_inputs, load_response_file, parse_pairs
+from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
+from mendflow.runtime.responses import RUN_PREFIX, response_status, start_response, wait_response_idle
+from mendflow.userfiles import read_text
+
+DEFAULT_ADDRESS = "127.0.0.1:7233"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class RunFailed(MendflowError):
+    """A run that ended failed or rolled back (exit 1)."""
+
+
+Format = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for the status model.")]
+
+
+def run(
+    playbook: Annotated[Path, typer.Argument(help="A response workflow file (kind: Workflow).", metavar="PLAYBOOK")],
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="An input as NAME=VALUE (repeatable).", metavar="K=V")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="Inputs as a JSON or YAML mapping (--input wins).")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant key the steps act on (default: the file's).", metavar="KEY")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it finishes or waits for a person.")] = (
+        False
+    ),
+    output: Format = OutputFormat.table,
+    requested_by: Annotated[
+        str, typer.Option("--as", help="Who starts the run (may not approve it: four-eyes).", metavar="NAME")
+    ] = "",
+    temporal_address: TemporalAddress = DEFAULT_ADDRESS,
+    namespace: TemporalNamespace = "default",
+    task_queue: Annotated[str, typer.Option("--task-queue", help="Task queue the workers poll.", metavar="NAME")] = (
+        TASK_QUEUE
+    ),
+    payload_keys_text: PayloadKeysText = None,
+) -> None:
+    """Start a response workflow with its inputs; prints the run id (and, with --wait, the step timeline)."""
+    definition = load_response_file(playbook)
+    given = _file_inputs(input_file) if input_file else {}
+    given.update(parse_pairs(inputs or [], definition.inputs))
+    checked = check_inputs(definition.inputs, given)  # before any connection: bad input is exit 2 at once
+    settings = TemporalSettings(
+        address=temporal_address, namespace=namespace, payload_keys=payload_keys(payload_keys_text)
+    )
+
+    async def go() -> ResponseStatus | str:
+        client = await connect(settings)
+        run_id = await start_response(
+            client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue
+        )
+        return await wait_response_idle(client, run_id) if wait else run_id
+
+    result = asyncio.run(go())
+    if isinstance(result, str):
+        typer.echo(result if output is OutputFormat.table else json.dumps({"run_id": result}))
+        return
+    _show(result, output)
+    if result.state in (RunState.failed, RunState.rolled_back):
+        raise RunFailed(f"run {result.run_id} ended {result.state.value}")
+
+
+def is_run_id(text: str) -> bool:
+    """A response run id (`response/<playbook>/<digest>/<n>`), as opposed to a campaign id."""
+    return text.startswith(RUN_PREFIX)
+
+
+def show_run(run_id: str, output: str) -> None:
+    """`mendflow status RUN` for a response run: asks Temporal (MENDFLOW_TEMPORAL_ADDRESS, default local)."""
+    settings = TemporalSettings(
+        address=os.environ.get("MENDFLOW_TEMPORAL_ADDRESS", DEFAULT_ADDRESS),
+        namespace=os.environ.get("MENDFLOW_TEMPORAL_NAMESPACE", "default"),
+        payload_keys=payload_keys(os.environ.get("MENDFLOW_PAYLOAD_KEYS")),
+    )
+
+    async def go() -> ResponseStatus:
+        return await response_status(await connect(settings), run_id)
+
+    _show(asyncio.run(go()), OutputFormat(output))
+
+
+def render_run(status: ResponseStatus) -> str:
+    """The step timeline: each step's status, when it started and ended, and why (or whom it waits for)."""
+    head = [f"run {status.run_id}", f"  {status.playbook_id} ({status.digest[:19]}…): {status.state.value}"]
+    rows = [
+        [
+            step.id,
+            step.kind,
+            step.status.value,
+            step.started_at.strftime("%H:%M:%S") if step.started_at else "",
+            step.finished_at.strftime("%H:%M:%S") if step.finished_at else "",
+            step.detail,
+        ]
+        for step in status.steps
+    ]
+    body = table(["step", "kind", "status", "started", "finished", "detail"], rows, max_width=[30, 9, 14, 8, 8, 80])
+    return "\n".join([*head, body])
+
+
+def _show(status: ResponseStatus, output: OutputFormat) -> None:
+    typer.echo(status.model_dump_json() if output is OutputFormat.json else render_run(status))
+
+
+def _file_inputs(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(read_text(path, what="inputs file"))
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: inputs are not valid JSON or YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: inputs must be a mapping of name: value")
+    return {str(k): v for k, v in data.items()}
