@@ -26,6 +26,7 @@ from mendflow.cli import (
     plan_cmd,
     playbooks_cmd,
     rules_cmd,
+    run_cmd,
     scan_cmd,
     schedules_cmd,
     sim_cmd,
@@ -61,6 +62,7 @@ def _options(
 app.command("scan")(scan_cmd.scan)
 app.command("api")(api_cmd.api)
 app.command("plan")(plan_cmd.plan)
+app.command("run")(run_cmd.run)
 app.command("demo")(stack_cmd.demo)
 app.command("up")(stack_cmd.up)
 app.command("worker")(stack_cmd.worker)

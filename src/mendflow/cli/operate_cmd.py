@@ -18,6 +18,7 @@ from urllib.parse import quote
 import typer
 
 from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, finish, token
+from mendflow.cli.run_cmd import is_run_id, show_run
 from mendflow.errors import InputError
 from mendflow.render import diff, table
 from mendflow.workflow_types import CampaignStatus
@@ -60,7 +61,11 @@ def status(
     api_url: ApiUrl = DEFAULT_API,
     token_file: TokenFile = None,
 ) -> None:
-    """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline."""
+    """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline (or a
+    response run's step timeline, for a `response/…` id)."""
+    if campaign and is_run_id(campaign):  # a response workflow run: Temporal answers, not the campaigns API
+        show_run(campaign, output)
+        return
     data = call("GET", api_url, _path(campaign) if campaign else "/v1/campaigns", token(token_file))
     result = [CampaignStatus.model_validate(item) for item in ([data] if campaign else data)]
     if output == "json":
