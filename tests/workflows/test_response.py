@@ -6,6 +6,7 @@ which tests/workflows/test_replay.py replays against today's code with every oth
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -19,6 +20,7 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.cli.main import _run
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
@@ -177,3 +179,35 @@ async def test_inputs_that_do_not_match_are_refused_before_anything_starts(stack
     definition = load_response_file(EXAMPLE)
     with pytest.raises(Exception, match=r"inputs\.token_id"):
         await start_response(stack.client, definition, {"token_id": "bad"}, task_queue=stack.queue)
+
+
+async def test_mendflow_run_and_status_drive_a_run_through_temporal(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mendflow run … --wait` stops at the approval; after it, `mendflow status RUN` shows every step's end."""
+    address = stack.client.service_client.config.target_host
+    monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", address)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.argv", ["mendflow", *args])
+        code = _run()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    capsys.readouterr()
+    code, out, err = await asyncio.to_thread(
+        cli, "run", str(EXAMPLE), "--input", f"token_id={TOKEN}", "--input", "suspend_owner=false",
+        "--task-queue", stack.queue, "--wait", "--format", "json", "--as", "carol",
+    )  # fmt: skip
+    assert code == 0, err
+    waiting = ResponseStatus.model_validate_json(out)
+    assert waiting.state is RunState.awaiting_approval and waiting.run_id.startswith("response/okta.api_token.")
+    handle = stack.client.get_workflow_handle(waiting.run_id)
+    await handle.execute_update("decide", signed_decision(waiting.run_id, "bob", RBAC), result_type=DecisionOutcome)
+    await _result(stack, waiting.run_id)
+    code, out, err = await asyncio.to_thread(cli, "status", waiting.run_id)
+    assert code == 0, err
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[3:] if line.strip()}
+    assert rows["revoke"] == ["action", "done"] and rows["suspend"] == ["action", "skipped"]  # suspend_owner=false
+    assert rows["approval"] == ["approve", "approved"] and "completed" in out.splitlines()[1]
+    assert _user(stack, OWNER)["status"] == "ACTIVE" and not _token_exists(stack)
