@@ -16,12 +16,13 @@ from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.secrets import SecretRef
-from mendflow.sim.deliveries import WebhookTarget
+from mendflow.sim.deliveries import WebhookTarget, github_events, okta_events
 from mendflow.sim.github import create_github_app
+from mendflow.sim.github_state import GithubState
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.tenant import load_tenant_file
-from mendflow.webhooks import WebhookSettings, WebhookTenant
+from mendflow.webhooks import WebhookSettings, WebhookTenant, github_targets, okta_targets
 from tests.connectors.conftest import GITHUB_DEMO, OKTA_DEMO
 
 Asked = list[tuple[str, list[str], str]]
@@ -99,3 +100,49 @@ def test_github_sim_sends_meta_when_a_hook_is_deleted_and_nothing_when_one_is_cr
         _wait(lambda: bool(asked))
     assert asked[0][:2] == ("github:acme", ["/repos/acme/docs/hooks"])
     assert dict(sim.state.deliveries.sent) == {"meta": 1} and not sim.state.deliveries.failed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "targets"),
+    [
+        ("PATCH", "/repos/acme/web", {"description": "x"}, [["/repos/acme/web"]]),
+        (
+            "PATCH",
+            "/repos/acme/web",
+            {"security_and_analysis": {"secret_scanning": {"status": "disabled"}}},
+            [["/repos/acme/web"], ["/repos/acme/web"]],
+        ),
+        ("DELETE", "/repos/acme/web/branches/main/protection", {}, [["/repos/acme/web"]]),
+        ("POST", "/repos/acme/web/keys", {"key": "ssh-ed25519 AAAA"}, [["/repos/acme/web/keys"]]),
+        ("PUT", "/repos/acme/web/collaborators/eve", {}, [["/repos/acme/web/collaborators"]]),
+        ("PUT", "/orgs/acme/memberships/eve", {"role": "admin"}, [["/orgs/acme/memberships/eve"]]),
+        ("DELETE", "/orgs/acme/hooks/301", {}, [["/orgs/acme/hooks"]]),
+        ("PATCH", "/repos/acme/web/hooks/21/config", {"insecure_ssl": "1"}, []),
+        ("PATCH", "/orgs/acme", {"default_repository_permission": "admin"}, []),
+    ],
+)
+def test_every_github_delivery_the_simulator_sends_maps_to_what_it_changed(
+    method: str, path: str, body: dict[str, object], targets: list[list[str]]
+) -> None:
+    """The simulator's events and the API's mapping agree: each delivery names the resource the write changed."""
+    state = GithubState(load_tenant_file(GITHUB_DEMO).section())
+    deliveries = github_events(state)(method, path, body)
+    assert [github_targets(d.event, d.payload) for d in deliveries] == targets
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "targets"),
+    [
+        ("POST", "/api/v1/users/00u1/lifecycle/suspend", ["/api/v1/users/00u1"]),
+        ("PUT", "/api/v1/policies/00p1", ["/api/v1/policies/00p1"]),
+        ("PUT", "/api/v1/policies/00p1/rules/0pr1", ["/api/v1/policies/00p1/rules"]),
+        ("DELETE", "/api/v1/api-tokens/00T1", ["/api/v1/api-tokens/00T1"]),
+        ("DELETE", "/api/v1/users/00u1/grants/g1", []),
+    ],
+)
+def test_every_okta_event_the_simulator_sends_maps_to_what_it_changed(
+    method: str, path: str, targets: list[str]
+) -> None:
+    """The same for Okta's event hooks."""
+    found = [t for d in okta_events("acme.okta.com")(method, path, {}) for t in okta_targets(d.payload)]
+    assert found == targets
