@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,15 +129,20 @@ def test_shipped_playbooks_hold_on_every_documented_shape(playbook_id: str) -> N
 
 def test_playbooks_test_runs_the_companions_and_playbooks_shapes_prints_them() -> None:
     """`mendflow playbooks test ID` prints a PASS line per companion and counts them; `shapes` prints the data."""
-    mendflow = str(Path(sys.executable).parent / "mendflow")
+    from typer.testing import CliRunner
+
+    from mendflow.cli.playbooks_cmd import app
+
     pid = "github.org_hook.without_secret"  # few companions: this test is about the command, not the shapes
-    done = subprocess.run([mendflow, "playbooks", "test", pid], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"PASS  {pid} › shape: resource.active as absent on /orgs/acme/hooks/" in done.stdout
+    done = CliRunner().invoke(app, ["test", pid])
+    assert done.exit_code == 0, done.output
+    assert f"PASS  {pid} › shape: resource.active as absent on /orgs/acme/hooks/" in done.output
     count = len(shape_cases(SHIPPED[pid]))
-    assert f"{count} shape companion(s), 1 playbook(s))" in done.stdout and count > 0
-    assert f"{len(SHIPPED[pid].tests) + count} passed, 0 failed" in done.stdout
-    listed = subprocess.run([mendflow, "playbooks", "shapes", pid], capture_output=True, text=True, timeout=120)
-    assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith(f"shapes:\n- playbook_id: {pid}")
-    assert listed.stdout.count("- playbook_id: ") == count
+    assert f"{count} shape companion(s), 1 playbook(s))" in done.output and count > 0
+    assert f"{len(SHIPPED[pid].tests) + count} passed, 0 failed" in done.output
+    skipped = CliRunner().invoke(app, ["test", pid, "--no-shapes"])
+    assert "shape:" not in skipped.output and "shape companion(s)" not in skipped.output
+    listed = CliRunner().invoke(app, ["shapes", pid])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith(f"shapes:\n- playbook_id: {pid}")
+    assert listed.output.count("- playbook_id: ") == count
