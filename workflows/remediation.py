@@ -92,6 +92,9 @@ FINISHED = {
 # follows the campaign, like `mendflow scan --tenant`, must not block until it ends).
 IDLE = FINISHED | {"awaiting_approval", "paused", "frozen"}
 DECIDED = {"rejected", "expired"}
+IDLE_ONCE_SETTLED = "idle-once-settled"
+"""Patch id: `wait_idle` reports a finished state only once the ledger records it (runs recorded before answered
+as soon as the state changed, while the findings still read remediating)."""
 
 _LEDGER = {
     Outcome.verified: FindingStatus.resolved,
@@ -111,6 +114,8 @@ class RemediationWorkflow:
         carry = request.carry
         self._plan: CampaignPlanDetail | None = carry.plan if carry else None
         self._state = carry.state if carry else "planning"
+        self._settled_as: str | None = carry.state if carry else None
+        """The finished state the ledger has recorded (a carried state was settled before continuing as new)."""
         self._phase = carry.phase if carry else "rollout"
         self._changes: dict[str, Change] = {}
         """This run's changes by fingerprint, in capture order (earlier runs' are in `_journal`)."""
@@ -166,6 +171,8 @@ class RemediationWorkflow:
             raise
         self._publisher_done = True
         await publisher  # the card and ticket show the final state before the campaign closes
+        if workflow.patched(IDLE_ONCE_SETTLED):
+            await workflow.wait_condition(workflow.all_handlers_finished)  # wait_idle answers before the run ends
         return result
 
     async def _publisher(self) -> None:
@@ -689,6 +696,8 @@ class RemediationWorkflow:
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
             )
+        if final:
+            self._settled_as = self._state
 
     async def _finish(self, state: str) -> RemediationResult:
         self._state = state
@@ -883,8 +892,18 @@ class RemediationWorkflow:
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def wait_idle(self) -> CampaignStatus:
-        """Returns once nothing moves without a person: awaiting approval, finished, paused."""
-        await workflow.wait_condition(lambda: self._state in IDLE)
+        """Returns once nothing moves without a person: awaiting approval, finished, paused.
+
+        A finished state counts only once the ledger records it, so whoever reads the ledger next (a test, the
+        operator after `mendflow scan --tenant`) sees the outcome, not findings still marked remediating.
+        """
+        settled_first = workflow.patched(IDLE_ONCE_SETTLED)
+        await workflow.wait_condition(
+            lambda: (
+                self._state in IDLE
+                and (not settled_first or self._state not in FINISHED or self._settled_as == self._state)
+            )
+        )
         return self.status()
 
     @workflow.query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from mendflow.models import Outcome
 from mendflow.routing import Role
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import SettleInput
 from tests.conftest import SimulatedOrg
 from tests.workflows.helpers import campaign_results, run_scan
 
@@ -112,3 +114,42 @@ def github_org_playbook(folder: Path) -> Path:
         '  with: {insecure_ssl: "0"}\n'
     )
     return path
+
+
+async def test_a_finished_campaign_is_idle_only_once_the_ledger_records_it(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wait_idle answered "rolled_back" while the ledger still said remediating (the settle activity had not run):
+    `mendflow scan --tenant` and the test above could read a stale ledger. A slow ledger write shows the race."""
+    from temporalio import activity
+
+    from mendflow.playbook_loader import load_playbook_file
+    from mendflow.routing import Activity
+    from mendflow.runtime import worker as worker_module
+
+    real = worker_module.activities_by_name
+
+    def slow_settle(context: WorkerContext):  # type: ignore[no-untyped-def]
+        implementations = real(context)
+        settle = implementations[Activity.settle_findings]
+
+        @activity.defn(name=Activity.settle_findings.value)
+        async def delayed(step: SettleInput) -> None:
+            await asyncio.sleep(1.5)  # the real ledger write, late: the race window made wide
+            return await settle(step)
+
+        implementations[Activity.settle_findings] = delayed
+        return implementations
+
+    monkeypatch.setattr(worker_module, "activities_by_name", slow_settle)
+    stubborn = load_playbook_file(github_org_playbook(tmp_path))
+    context = WorkerContext(
+        registry=github_org.registry(), data_dir=tmp_path / "data", playbooks={stubborn.id: stubborn}
+    )
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        scan = await run_scan(dev_env.client, queue)
+        results = await campaign_results(dev_env.client, scan)
+        statuses = sorted(row.status.value for row in context.ledger.rows("github:acme"))
+    assert results[stubborn.id].state == "rolled_back"
+    assert statuses == ["open", "open", "rolled_back"]
