@@ -27,6 +27,7 @@ from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.runtime.limits import TenantLimitsInterceptor
 from mendflow.store.limits import TenantLimits
+from mendflow.telemetry.interceptors import WorkerTelemetry
 from mendflow.worker_context import WorkerContext
 from mendflow.workflows import WORKFLOWS
 
@@ -113,11 +114,18 @@ def build_worker(
     implementations = activities_by_name(context)
     # one per process: the tenant limits all workers share (vendor windows, write budget and concurrency)
     limits = TenantLimitsInterceptor(TenantLimits(context.database), context.settings)
+    telemetry = [WorkerTelemetry(context.database)]  # log context, timings, SSPM facts (tracing: from the client)
     workers: list[Worker] = []
     if Role.scan in roles or Role.remediation in roles:
         beside = [implementations[a] for a in implementations if a not in ROLE_OF]
         workers.append(
-            Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=beside, interceptors=[limits])
+            Worker(
+                client,
+                task_queue=task_queue,
+                workflows=list(WORKFLOWS),
+                activities=beside,
+                interceptors=[*telemetry, limits],
+            )
         )
     for role in ALL_ROLES:
         if role in roles:
@@ -128,7 +136,7 @@ def build_worker(
                     task_queue=role_queue(task_queue, role),
                     activities=mine,
                     max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                    interceptors=[limits],
+                    interceptors=[*telemetry, limits],
                 )
             )
     return WorkerGroup(workers)
