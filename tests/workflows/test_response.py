@@ -20,6 +20,8 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.api.assemble import build_api
+from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.cli.main import _run
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
@@ -27,14 +29,17 @@ from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState, StepStatus
+from mendflow.runtime.client import TemporalSettings
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
+from mendflow.settings import Settings
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
+from mendflow.store import Database, database_url
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from tests.signing import signed_decision
+from tests.signing import SIGNER, signed_decision
 from tests.workflows.campaigns import RBAC, settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
@@ -211,3 +216,50 @@ async def test_mendflow_run_and_status_drive_a_run_through_temporal(
     assert rows["revoke"] == ["action", "done"] and rows["suspend"] == ["action", "skipped"]  # suspend_owner=false
     assert rows["approval"] == ["approve", "approved"] and "completed" in out.splitlines()[1]
     assert _user(stack, OWNER)["status"] == "ACTIVE" and not _token_exists(stack)
+
+
+async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mendflow approve RUN` and `mendflow rollback RUN` go through the operator API (signed, audited) and reach
+    the run's gate and its rollback like a campaign's; the rollback restores the suspension made before the gate."""
+    definition = load_response_file(EXAMPLE)
+    by_id = {s.id: s for s in definition.steps}
+    suspend = by_id["suspend"].model_copy(update={"needs": ("owner",), "when": None})
+    approval = by_id["approval"].model_copy(update={"needs": ("suspend",)})
+    variant = definition.model_copy(update={"steps": (by_id["token"], by_id["owner"], suspend, approval)})
+    address = stack.client.service_client.config.target_host
+    api_dir = tmp_path / "api"
+    api = build_api(Settings(rbac=RBAC), TemporalSettings(address=address), data_dir=api_dir, signer=SIGNER)
+    db = Database.open(database_url(api_dir))
+    secret, _ = StoredTokens(db).create(person="bob", role=Role.approver, name="t", ttl_seconds=3600)
+    monkeypatch.setenv("MENDFLOW_TOKEN", secret)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.argv", ["mendflow", *args])
+        code = _run()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    with serve_in_thread(api) as server:
+        run_id = await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)
+        waiting = await wait_response_idle(stack.client, run_id)
+        assert waiting.state is RunState.awaiting_approval and _user(stack, OWNER)["status"] == "SUSPENDED"
+        capsys.readouterr()
+        code, out, err = await asyncio.to_thread(cli, "rollback", run_id, "--reason", "wrong token",
+                                                 "--api-url", server.base_url)  # fmt: skip
+        assert code == 0 and "rollback starts" in out, err
+        done = await _result(stack, run_id)
+        other = await start_response(stack.client, definition, {"token_id": TOKEN, "suspend_owner": False},
+                                     requested_by="carol", task_queue=stack.queue)  # fmt: skip
+        await wait_response_idle(stack.client, other)
+        code, out, err = await asyncio.to_thread(cli, "approve", other, "--reason", "confirmed leak",
+                                                 "--api-url", server.base_url)  # fmt: skip
+        assert code == 0 and "approved" in out, err
+        approved = await _result(stack, other)
+    db.dispose()
+    assert approved.state is RunState.completed and not _token_exists(stack)
+    assert approved.decisions[0].approver == "bob" and approved.decisions[0].reason == "confirmed leak"
+    assert done.state is RunState.rolled_back and _statuses(done)["suspend"] == "rolled_back"
+    assert _statuses(done)["approval"] == "skipped" and _user(stack, OWNER)["status"] == "ACTIVE"
+    assert any(e["event"] == "rollback requested by bob" for e in done.timeline)
