@@ -111,6 +111,15 @@ class OktaSection(BaseModel):
     grants: list[OktaObject] = Field(default_factory=list)
     """OAuth 2.0 scope-consent grants (`/api/v1/users/{id}/grants`, `/api/v1/apps/{id}/grants`): a simulator
     extension of tenant format v1, optional."""
+    group_members: dict[str, list[str]] = Field(default_factory=dict)
+    """Group id → member user ids (`/api/v1/groups/{id}/users`, `/api/v1/users/{id}/groups`); optional."""
+    sessions: dict[str, int] = Field(default_factory=dict)
+    """User id → open sign-in sessions. Okta serves no read of them; the simulator counts them so tests can see
+    `DELETE /api/v1/users/{id}/sessions` work. Optional."""
+    refresh_tokens: list[OktaObject] = Field(default_factory=list)
+    """OAuth 2.0 refresh tokens with `userId` and `clientId` (`/api/v1/users/{id}/clients/{clientId}/tokens`)."""
+    log_events: list[VendorObject] = Field(default_factory=list)
+    """System Log events (`GET /api/v1/logs`), oldest first; the simulator appends one per response write."""
 
 
 class TenantFile(BaseModel):
