@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from mendflow.errors import InputError
@@ -27,6 +27,22 @@ async def start_response(
     task_queue: str = TASK_QUEUE,
 ) -> str:
     """Check the inputs, start a run pinned to this definition's digest, and return the run id (workflow id)."""
+    handle = await start_response_handle(
+        client, definition, inputs, tenant_key=tenant_key, requested_by=requested_by, task_queue=task_queue
+    )
+    return handle.id
+
+
+async def start_response_handle(
+    client: Client,
+    definition: ResponsePlaybook,
+    inputs: dict[str, Any],
+    *,
+    tenant_key: str | None = None,
+    requested_by: str = "",
+    task_queue: str = TASK_QUEUE,
+) -> WorkflowHandle[Any, ResponseStatus]:
+    """`start_response`, returning the handle of this very run (its result follows this run)."""
     tenant = tenant_key or definition.tenant
     if not tenant:
         raise InputError(f"{definition.id} names no tenant: give --tenant KEY (e.g. okta:acme)")
@@ -41,8 +57,10 @@ async def start_response(
         inputs=checked,
         requested_by=requested_by,
     )
-    await client.start_workflow(RESPONSE_WORKFLOW, request, id=run_id, task_queue=task_queue)
-    return run_id
+    handle: WorkflowHandle[Any, ResponseStatus] = await client.start_workflow(
+        RESPONSE_WORKFLOW, request, id=run_id, task_queue=task_queue, result_type=ResponseStatus
+    )
+    return handle
 
 
 async def response_status(client: Client, run_id: str) -> ResponseStatus:
