@@ -177,6 +177,10 @@ async def test_a_failing_step_with_on_failure_rollback_restores_completed_change
     assert "404" in done.steps[4].detail
     assert _user(stack, OWNER)["status"] == "ACTIVE"
     assert [e["event"] for e in done.timeline][-3:] == ["rolling back", "restored", "rolled_back"]
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        history = await stack.client.get_workflow_handle(run_id).fetch_history()
+        record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-rolled-back.json").write_text(json.dumps(record, indent=1))
 
 
 async def test_inputs_that_do_not_match_are_refused_before_anything_starts(stack: Stack) -> None:
