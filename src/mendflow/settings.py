@@ -4,9 +4,9 @@ their own file. Secrets appear only as references (`env:NAME`, `file:/path`), re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from mendflow.auth.config import SecuritySettings
 from mendflow.errors import InputError
@@ -97,6 +97,16 @@ class Settings(BaseModel):
     """Traces (OTLP endpoint) and where workers serve metrics: see docs/operations.md."""
     webhooks: WebhookSettings | None = None
     """Vendor webhooks accepted by the API (`POST /webhooks/github`, `/webhooks/okta`) → targeted rescans."""
+    policy: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    """Organisation policy: tenant key → playbook id → parameter → value (checked against the loaded playbooks'
+    parameter schemas by `mendflow.policy` when a worker starts)."""
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The mendflow.yaml these settings were read from (problems found later are positioned in it)."""
+        return self._source
 
     @classmethod
     def load(cls, path: Path | None) -> Settings:
@@ -105,6 +115,8 @@ class Settings(BaseModel):
             return cls()
         raw = load_yaml_file(path, what="mendflow config")
         try:
-            return cls.model_validate(raw)
+            settings = cls.model_validate(raw)
         except ValidationError as err:
             raise InputError(f"{path}: invalid config: {'; '.join(validation_problems(err))}") from None
+        settings._source = path
+        return settings
