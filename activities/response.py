@@ -48,9 +48,10 @@ class ResponseActivities:
                     body = await session.http.get_json(request.path)
         except (InputError, VendorError) as err:  # a 404 or a refusal: trying again gives the same answer
             raise _non_retryable(err) from None
-        if not isinstance(body, dict):
-            return {"items": body}
-        return body
+        # The object becomes workflow history and later steps' input: registered secrets and secret-named fields
+        # are masked here, before it leaves the worker.
+        safe = redact_value(body)
+        return safe if isinstance(safe, dict) else {"items": safe}
 
     @activity.defn(name="capture_response_step")
     async def capture_response_step(self, request: CaptureInput) -> Change:

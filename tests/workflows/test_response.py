@@ -53,6 +53,9 @@ class Stack:
     queue: str
     okta: Any
     """The simulator's state."""
+    context: WorkerContext
+    bearer: str
+    """The Okta API token the worker uses (a secret)."""
 
 
 @pytest.fixture
@@ -75,7 +78,7 @@ async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytes
             settings=settings(),
         )
         async with build_worker(dev_env.client, context, task_queue=queue):
-            yield Stack(dev_env.client, queue, app.state.okta)
+            yield Stack(dev_env.client, queue, app.state.okta, context, token)
 
 
 def _user(stack: Stack, user_id: str) -> dict[str, Any]:
@@ -267,3 +270,22 @@ async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
     assert done.state is RunState.rolled_back and _statuses(done)["suspend"] == "rolled_back"
     assert _statuses(done)["approval"] == "skipped" and _user(stack, OWNER)["status"] == "ACTIVE"
     assert any(e["event"] == "rollback requested by bob" for e in done.timeline)
+
+
+async def test_secrets_in_vendor_objects_reach_neither_history_nor_evidence(stack: Stack) -> None:
+    """A canary secret inside a read object is masked before it becomes history, evidence or a message; the
+    worker's own Okta token appears nowhere in the run's history."""
+    canary = "canary-" + secrets.token_hex(12)
+    register_secret(canary)
+    next(t for t in stack.okta.api_tokens if t["id"] == TOKEN)["name"] = canary
+    run_id = await _until_approval(stack, load_response_file(EXAMPLE))
+    handle = stack.client.get_workflow_handle(run_id)
+    decision = signed_decision(run_id, "bob", RBAC, Verdict.reject, "not a leak")
+    await handle.execute_update("decide", decision, result_type=DecisionOutcome)
+    done = await _result(stack, run_id)
+    history = json.dumps((await handle.fetch_history()).to_json_dict())
+    assert done.steps[0].output["name"] == "[REDACTED]" and "[REDACTED]" in done.steps[6].output["text"]
+    evidence = json.dumps(list(stack.context.snapshots.read_lines(done.steps[2].output["digest"])))
+    assert stack.okta.api_tokens[0]["name"] == canary  # planted where the read saw it
+    for text in (history, evidence, done.model_dump_json()):
+        assert canary not in text and stack.bearer not in text
