@@ -86,6 +86,37 @@ class RevokeParams(ActionParams):
     state: Literal["revoked"] | None = None
 
 
+class SessionsParams(ActionParams):
+    """End every sign-in session of an Okta user (`DELETE /api/v1/users/{id}/sessions`). Cannot be undone."""
+
+    sessions: Literal["cleared"] | None = None
+
+
+class GrantsParams(ActionParams):
+    """Revoke every OAuth consent grant and refresh token an Okta user holds. Cannot be undone."""
+
+    oauth: Literal["revoked"] | None = None
+
+
+class MembershipParams(ActionParams):
+    """Whether a user is a member of an Okta group (resource `/api/v1/groups/{groupId}/users/{userId}`)."""
+
+    membership: Literal["absent", "present"] | None = None
+
+
+class RoleAssignmentParams(ActionParams):
+    """Unassign an admin role (resource `/api/v1/users/{userId}/roles/{roleAssignmentId}`); the restore assigns
+    the captured role type again, under a new assignment id."""
+
+    role: Literal["unassigned"] | None = None
+
+
+class AppStatusParams(ActionParams):
+    """An Okta app's lifecycle status, changed through `POST /api/v1/apps/{id}/lifecycle/activate|deactivate`."""
+
+    status: Literal["ACTIVE", "INACTIVE"] | None = None
+
+
 class ActionSpec(Frozen):
     """What a playbook may name in `respond.action`."""
 
@@ -154,6 +185,41 @@ ACTIONS: dict[str, ActionSpec] = {
             reversible=False,
             params=RevokeParams,
             summary="Revoke an Okta API token (irreversible: approval and a word to the owner first).",
+        ),
+        ActionSpec(
+            name="okta.user.clear_sessions",
+            resource_type="okta.user",
+            reversible=False,
+            params=SessionsParams,
+            summary="End every sign-in session of an Okta user (irreversible; Okta offers no read of sessions).",
+        ),
+        ActionSpec(
+            name="okta.user.revoke_grants",
+            resource_type="okta.user",
+            reversible=False,
+            params=GrantsParams,
+            summary="Revoke an Okta user's OAuth consent grants and refresh tokens (irreversible).",
+        ),
+        ActionSpec(
+            name="okta.group_membership.set",
+            resource_type="okta.group_membership",
+            reversible=True,
+            params=MembershipParams,
+            summary="Remove a user from an Okta group (or add them); the restore puts the membership back.",
+        ),
+        ActionSpec(
+            name="okta.role_assignment.unassign",
+            resource_type="okta.role_assignment",
+            reversible=True,
+            params=RoleAssignmentParams,
+            summary="Unassign an Okta admin role; the restore assigns the same role type again (new assignment id).",
+        ),
+        ActionSpec(
+            name="okta.app.set_status",
+            resource_type="okta.app",
+            reversible=True,
+            params=AppStatusParams,
+            summary="Deactivate (or activate) an Okta app; its assignments and settings are kept.",
         ),
     )
 }

@@ -21,6 +21,7 @@ from mendflow.sim.generate import okta_id
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file
+from tests.connectors.okta_response_data import ADMINS, DAVE_ROLE, ENGINEERING, response_tenant
 from tests.sim.openapi_adapter import SpecRequest, SpecResponse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +167,65 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("GET", "/api/v1/apps/0oaNOPE/grants", 404),
     ],
     ("GET", "/api/v1/groups"): [Case("GET", "/api/v1/groups", 200, {"limit": 2})],
+    # what response workflows do (`mendflow.connectors.okta_response_actions`)
+    ("DELETE", f"{U}/{{userId}}/sessions"): [
+        Case("DELETE", f"{U}/{BOB}/sessions", 204, {"oauthTokens": "true"}),
+        Case("DELETE", f"{U}/{MISSING}/sessions", 404),
+    ],
+    ("DELETE", f"{U}/{{userId}}/grants"): [
+        Case("DELETE", f"{U}/{BOB}/grants", 204),
+        Case("DELETE", f"{U}/{MISSING}/grants", 404),
+    ],
+    ("GET", f"{U}/{{userId}}/clients"): [
+        Case("GET", f"{U}/{BOB}/clients", 200),
+        Case("GET", f"{U}/{MISSING}/clients", 404),
+    ],
+    ("GET", f"{U}/{{userId}}/clients/{{clientId}}/tokens"): [
+        Case("GET", f"{U}/{BOB}/clients/{SALESFORCE}/tokens", 200, {"limit": 20}),
+        Case("GET", f"{U}/{MISSING}/clients/{SALESFORCE}/tokens", 404),
+    ],
+    ("DELETE", f"{U}/{{userId}}/clients/{{clientId}}/tokens"): [
+        Case("DELETE", f"{U}/{BOB}/clients/{SALESFORCE}/tokens", 204),
+        Case("DELETE", f"{U}/{BOB}/clients/0oaNOPE/tokens", 404),
+    ],
+    ("GET", f"{U}/{{id}}/groups"): [
+        Case("GET", f"{U}/{DAVE}/groups", 200),
+        Case("GET", f"{U}/{MISSING}/groups", 404),
+    ],
+    ("PUT", "/api/v1/groups/{groupId}/users/{userId}"): [
+        Case("PUT", f"/api/v1/groups/{ENGINEERING}/users/{ALICE}", 204),
+        Case("PUT", f"/api/v1/groups/00gNOPE/users/{ALICE}", 404),
+    ],
+    ("DELETE", "/api/v1/groups/{groupId}/users/{userId}"): [
+        Case("DELETE", f"/api/v1/groups/{ADMINS}/users/{DAVE}", 204),
+        Case("DELETE", f"/api/v1/groups/{ADMINS}/users/{MISSING}", 404),
+    ],
+    ("POST", f"{U}/{{userId}}/roles"): [
+        Case("POST", f"{U}/{BOB}/roles", 201, body={"type": "HELP_DESK_ADMIN"}),
+        Case("POST", f"{U}/{BOB}/roles", 400, body={"type": "KING"}),
+        Case("POST", f"{U}/{MISSING}/roles", 404, body={"type": "HELP_DESK_ADMIN"}),
+    ],
+    ("DELETE", f"{U}/{{userId}}/roles/{{roleAssignmentId}}"): [
+        Case("DELETE", f"{U}/{DAVE}/roles/{DAVE_ROLE}", 204),
+        Case("DELETE", f"{U}/{DAVE}/roles/ra1NOPE", 404),
+    ],
+    ("GET", "/api/v1/apps/{appId}"): [
+        Case("GET", f"/api/v1/apps/{SALESFORCE}", 200),
+        Case("GET", "/api/v1/apps/0oaNOPE", 404),
+    ],
+    ("POST", "/api/v1/apps/{appId}/lifecycle/deactivate"): [
+        Case("POST", f"/api/v1/apps/{SALESFORCE}/lifecycle/deactivate", 200),
+        Case("POST", "/api/v1/apps/0oaNOPE/lifecycle/deactivate", 404),
+    ],
+    ("POST", "/api/v1/apps/{appId}/lifecycle/activate"): [
+        Case("POST", f"/api/v1/apps/{okta_id('0oa', 4)}/lifecycle/activate", 200),
+        Case("POST", "/api/v1/apps/0oaNOPE/lifecycle/activate", 404),
+    ],
+    ("GET", "/api/v1/logs"): [
+        Case("GET", "/api/v1/logs", 200, {"since": "2026-11-01T00:00:00.000Z", "filter": f'target.id eq "{BOB}"'}),
+        Case("GET", "/api/v1/logs", 200, {"sortOrder": "DESCENDING", "limit": 1}),
+        Case("GET", "/api/v1/logs", 400, {"until": "tomorrow"}),
+    ],
 }
 
 
@@ -180,7 +240,8 @@ def openapi() -> OpenAPI:
 
 
 def _serve(faults: FaultPlan | None = None, **kwargs: Any) -> Iterator[httpx.Client]:
-    app = create_okta_app(_demo(), token=TOKEN, faults=faults, **kwargs)
+    """The demo org plus group members, sessions, refresh tokens and System Log events (response actions)."""
+    app = create_okta_app(response_tenant(), token=TOKEN, faults=faults, **kwargs)
     headers = {"Authorization": f"SSWS {TOKEN}"}
     with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, headers=headers) as client:
         yield client

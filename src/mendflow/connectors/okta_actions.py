@@ -17,6 +17,7 @@ from mendflow.connectors.actions import (
     read_paths,
     revocation_state,
 )
+from mendflow.connectors.okta_response_actions import OKTA_RESPONSE_ACTIONS
 
 _SESSION = ("actions", "signon", "session")
 RULE_PATHS: dict[str, tuple[str, ...]] = {
@@ -63,4 +64,5 @@ OKTA_ACTIONS: dict[str, FieldAction] = {
         ),
         RevokeAction(spec=ACTIONS["okta.api_token.revoke"], read_fields=revocation_state),
     )
-}
+} | OKTA_RESPONSE_ACTIONS
+"""Campaign actions, and the response workflows' (sessions, OAuth grants, groups, roles, apps: their module)."""

@@ -24,10 +24,18 @@ class Need:
     permission: str
     capability: str
     """What the permission buys, in words a reviewer reads (`read org members`)."""
+    scan: bool = True
+    """A read the scan makes (False: only response workflows read it, e.g. the System Log), so `doctor` and the
+    scopes a scan asks for leave it out."""
 
 
 def _g(method: str, template: str, permission: str, capability: str) -> Need:
     return Need(method, template, permission, capability)
+
+
+def _r(method: str, template: str, permission: str, capability: str) -> Need:
+    """An endpoint only response workflows call (their reads and writes; never the scan's)."""
+    return Need(method, template, permission, capability, scan=False)
 
 
 GITHUB_NEEDS: tuple[Need, ...] = (
@@ -73,6 +81,20 @@ OKTA_NEEDS: tuple[Need, ...] = (
     _g("DELETE", "/api/v1/api-tokens/{id}", "okta.apiTokens.manage", "revoke API tokens"),
     _g("GET", "/api/v1/apps", "okta.apps.read", "read apps"),
     _g("GET", "/api/v1/groups", "okta.groups.read", "read groups"),
+    _r("DELETE", "/api/v1/users/{userId}/sessions", "okta.users.manage", "clear users' sessions"),
+    _r("DELETE", "/api/v1/users/{userId}/grants", "okta.users.manage", "revoke users' OAuth grants"),
+    _r("GET", "/api/v1/users/{userId}/clients", "okta.users.read", "read users' OAuth clients"),
+    _r("GET", "/api/v1/users/{userId}/clients/{clientId}/tokens", "okta.users.read", "read users' refresh tokens"),
+    _r("DELETE", "/api/v1/users/{userId}/clients/{clientId}/tokens", "okta.users.manage", "revoke refresh tokens"),
+    _r("GET", "/api/v1/users/{id}/groups", "okta.users.read", "read group memberships"),
+    _r("PUT", "/api/v1/groups/{groupId}/users/{userId}", "okta.groups.manage", "change group memberships"),
+    _r("DELETE", "/api/v1/groups/{groupId}/users/{userId}", "okta.groups.manage", "change group memberships"),
+    _r("POST", "/api/v1/users/{userId}/roles", "okta.roles.manage", "assign admin roles"),
+    _r("DELETE", "/api/v1/users/{userId}/roles/{roleAssignmentId}", "okta.roles.manage", "unassign admin roles"),
+    _r("GET", "/api/v1/apps/{appId}", "okta.apps.read", "read apps"),
+    _r("POST", "/api/v1/apps/{appId}/lifecycle/activate", "okta.apps.manage", "activate and deactivate apps"),
+    _r("POST", "/api/v1/apps/{appId}/lifecycle/deactivate", "okta.apps.manage", "activate and deactivate apps"),
+    _r("GET", "/api/v1/logs", "okta.logs.read", "read the System Log"),
 )
 
 NEEDS: dict[str, tuple[Need, ...]] = {"github": GITHUB_NEEDS, "okta": OKTA_NEEDS}
@@ -86,15 +108,20 @@ ACTION_NEEDS: dict[str, str] = {
     "okta.policy_rule.update": "okta.policies.manage",
     "okta.policy.update_password": "okta.policies.manage",
     "okta.api_token.revoke": "okta.apiTokens.manage",
+    "okta.user.clear_sessions": "okta.users.manage",
+    "okta.user.revoke_grants": "okta.users.manage",
+    "okta.group_membership.set": "okta.groups.manage",
+    "okta.role_assignment.unassign": "okta.roles.manage",
+    "okta.app.set_status": "okta.apps.manage",
 }
 """The write permission each catalogued action needs (its reads are the scan's)."""
 
-OKTA_READ_SCOPES: tuple[str, ...] = tuple(sorted({n.permission for n in OKTA_NEEDS if n.method == "GET"}))
+OKTA_READ_SCOPES: tuple[str, ...] = tuple(sorted({n.permission for n in OKTA_NEEDS if n.method == "GET" and n.scan}))
 
 
 def scan_needs(provider: str) -> list[Need]:
     """What a scan of `provider` reads (every GET the collector makes)."""
-    return [n for n in NEEDS.get(provider, ()) if n.method == "GET"]
+    return [n for n in NEEDS.get(provider, ()) if n.method == "GET" and n.scan]
 
 
 @cache

@@ -97,6 +97,19 @@ OKTA_SCOPES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/api/v1/apps", "okta.apps.read"),
     ("GET", "/api/v1/apps/{a}/grants", "okta.appGrants.read"),
     ("GET", "/api/v1/groups", "okta.groups.read"),
+    ("DELETE", "/api/v1/users/{i}/sessions", "okta.users.manage"),
+    ("DELETE", "/api/v1/users/{i}/grants", "okta.users.manage"),
+    ("GET", "/api/v1/users/{i}/clients", "okta.users.read"),
+    ("GET", "/api/v1/users/{i}/clients/{c}/tokens", "okta.users.read"),
+    ("DELETE", "/api/v1/users/{i}/clients/{c}/tokens", "okta.users.manage"),
+    ("GET", "/api/v1/users/{i}/groups", "okta.users.read"),
+    ("PUT", "/api/v1/groups/{g}/users/{i}", "okta.groups.manage"),
+    ("DELETE", "/api/v1/groups/{g}/users/{i}", "okta.groups.manage"),
+    ("POST", "/api/v1/users/{i}/roles", "okta.roles.manage"),
+    ("DELETE", "/api/v1/users/{i}/roles/{r}", "okta.roles.manage"),
+    ("GET", "/api/v1/apps/{a}", "okta.apps.read"),
+    ("POST", "/api/v1/apps/{a}/lifecycle/{op}", "okta.apps.manage"),
+    ("GET", "/api/v1/logs", "okta.logs.read"),
 )
 """(method, path, scope) from the `oauth2` security requirement of each operation in Okta's Management API."""
 

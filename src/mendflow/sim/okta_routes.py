@@ -28,6 +28,8 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {
     "api-tokens": (20, 200),
     "assignees": (100, 100),
     "grants": (20, 200),
+    "logs": (100, 1000),
+    "tokens": (20, 200),
 }
 
 
@@ -204,6 +206,92 @@ def get_group(c: Call) -> Response:
     return json_response(200, public(c.state.group(c.p("groupId"))))
 
 
+# ---- what response workflows do -----------------------------------------------------------------------------
+def _no_content(c: Call) -> Response:
+    return json_response(204, None)
+
+
+def clear_sessions(c: Call) -> Response:
+    c.state.clear_sessions(c.p("userId"), oauth_tokens=c.query.get("oauthTokens", "false").lower() == "true")
+    return _no_content(c)
+
+
+def revoke_user_grants(c: Call) -> Response:
+    c.state.revoke_all_grants(c.p("userId"))
+    return _no_content(c)
+
+
+def list_user_clients(c: Call) -> Response:
+    base = str(c.request.base_url).rstrip("/")
+    uid = c.p("userId")
+    clients = [
+        {**client, "_links": {"self": {"href": f"{base}/api/v1/apps/{client['client_id']}"},
+                              "tokens": {"href": f"{base}/api/v1/users/{uid}/clients/{client['client_id']}/tokens"}}}
+        for client in c.state.clients(uid)
+    ]  # fmt: skip
+    return json_response(200, clients)
+
+
+def list_client_tokens(c: Call) -> Response:
+    return c.page(c.state.tokens(c.p("userId"), c.p("clientId")), "tokens")
+
+
+def revoke_client_tokens(c: Call) -> Response:
+    c.state.revoke_tokens(c.p("userId"), c.p("clientId"))
+    return _no_content(c)
+
+
+def list_user_groups(c: Call) -> Response:
+    return json_response(200, [public(g) for g in c.state.groups_of(c.p("id"))])
+
+
+def _membership(member: bool) -> Handler:
+    def handler(c: Call) -> Response:
+        c.state.set_member(c.p("groupId"), c.p("userId"), member=member)
+        return _no_content(c)
+
+    return handler
+
+
+def assign_role(c: Call) -> Response:
+    return json_response(201, public(c.state.assign_role(c.p("userId"), c.body)))
+
+
+def unassign_role(c: Call) -> Response:
+    c.state.unassign_role(c.p("userId"), c.p("roleAssignmentId"))
+    return _no_content(c)
+
+
+def _app_lifecycle(operation: str) -> Handler:
+    def handler(c: Call) -> Response:
+        c.state.app_lifecycle(c.p("appId"), operation)
+        return json_response(200, None)
+
+    return handler
+
+
+def list_logs(c: Call) -> Response:
+    """System Log: `since`/`until` bounds, a `filter` (`eventType eq "…"`, `target.id eq "…"`, `actor.id eq "…"`
+    with and/or), ascending unless `sortOrder=DESCENDING`; paged with `after` like every Okta list."""
+    q = c.query
+    found = c.state.events(q.get("since"), q.get("until"), _log_filter(q.get("filter")),
+                           descending=q.get("sortOrder") == "DESCENDING")  # fmt: skip
+    return c.page(found, "logs")
+
+
+def _log_filter(expression: str | None) -> Any:
+    """`target.id eq "x"` means: any of the event's targets has id x (targets are a list)."""
+    if expression is None:
+        return None
+    flat = matcher(expression.replace("target.id", "targetIds"))
+
+    def predicate(event: JSON) -> bool:
+        ids = [str(t.get("id")) for t in event.get("target") or []] or [""]
+        return any(flat({**event, "targetIds": target_id}) for target_id in ids)
+
+    return predicate
+
+
 _USER, _POLICY = "/api/v1/users/{id}", "/api/v1/policies/{policyId}"
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/users", list_users),
@@ -229,4 +317,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/apps/{appId}/grants", list_app_grants),
     ("GET", "/api/v1/groups", list_groups),
     ("GET", "/api/v1/groups/{groupId}", get_group),
+    ("DELETE", "/api/v1/users/{userId}/sessions", clear_sessions),
+    ("DELETE", "/api/v1/users/{userId}/grants", revoke_user_grants),
+    ("GET", "/api/v1/users/{userId}/clients", list_user_clients),
+    ("GET", "/api/v1/users/{userId}/clients/{clientId}/tokens", list_client_tokens),
+    ("DELETE", "/api/v1/users/{userId}/clients/{clientId}/tokens", revoke_client_tokens),
+    ("GET", f"{_USER}/groups", list_user_groups),
+    ("PUT", "/api/v1/groups/{groupId}/users/{userId}", _membership(True)),
+    ("DELETE", "/api/v1/groups/{groupId}/users/{userId}", _membership(False)),
+    ("POST", "/api/v1/users/{userId}/roles", assign_role),
+    ("DELETE", "/api/v1/users/{userId}/roles/{roleAssignmentId}", unassign_role),
+    *[("POST", f"/api/v1/apps/{{appId}}/lifecycle/{op}", _app_lifecycle(op)) for op in ("activate", "deactivate")],
+    ("GET", "/api/v1/logs", list_logs),
 ]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mendflow.sim.common import JSON
+from mendflow.sim.okta_responses import ResponseWrites
 from mendflow.sim.okta_shapes import POLICY_TYPES, OktaError, invalid, not_found, replaced
 
 LIFECYCLE: dict[str, tuple[tuple[str, ...], str]] = {
@@ -25,8 +26,10 @@ LIFECYCLE: dict[str, tuple[tuple[str, ...], str]] = {
 }  # fmt: skip
 
 
-class OktaState:
-    """One Okta org's state; every method either reads or changes it the way Okta would."""
+class OktaState(ResponseWrites):
+    """One Okta org's state; every method either reads or changes it the way Okta would (the writes response
+    workflows make — sessions, tokens, group members, role assignments, app lifecycle, System Log — are in
+    `ResponseWrites`)."""
 
     def __init__(self, section: JSON, *, clock: Callable[[], float] = time.time) -> None:
         data = copy.deepcopy(section)
@@ -39,6 +42,10 @@ class OktaState:
         self.api_tokens: list[JSON] = data.get("api_tokens", [])
         self.apps: list[JSON] = data.get("apps", [])
         self.grants: list[JSON] = data.get("grants", [])
+        self.group_members: dict[str, list[str]] = data.get("group_members", {})
+        self.sessions: dict[str, int] = data.get("sessions", {})
+        self.refresh_tokens: list[JSON] = data.get("refresh_tokens", [])
+        self.log_events: list[JSON] = data.get("log_events", [])
         for policy in self.policies:
             policy.setdefault("_rules", [])
         self._by_id = {user["id"]: user for user in self.users}
