@@ -72,9 +72,13 @@ def scoped(scope: WorkScope) -> Iterator[WorkScope]:
         _scope.reset(token)
 
 
+_TRACER = trace.get_tracer(TRACER_NAME)
+"""A proxy until a process installs its provider, then that provider's tracer (looked up once, not per span)."""
+
+
 def tracer() -> trace.Tracer:
-    """mendflow's tracer from the current global provider (resolved per call: tests install their own)."""
-    return trace.get_tracer(TRACER_NAME)
+    """mendflow's tracer."""
+    return _TRACER
 
 
 @contextmanager
