@@ -130,3 +130,4 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
     assert any(line.get("tenant") == "github:acme" and line.get("trace_id") for line in in_activities)
     in_workflows = [line for line in lines if line.get("event") == "scan done"]
     assert in_workflows and in_workflows[0]["workflow_id"].startswith("scan-")
+    assert in_workflows[0]["tenant"] == "github:acme" and in_workflows[0]["workflow_type"] == "ScanWorkflow"

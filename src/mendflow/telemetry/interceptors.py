@@ -132,6 +132,14 @@ class _CampaignTelemetry(WorkflowInboundInterceptor):
         super().init(_SettleWatch(outbound, self))
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        argument = input.args[0] if input.args else None
+        scope = scope_of(argument)
+        bound = {"tenant": scope.tenant, "playbook": scope.playbook, "finding": scope.fingerprint}
+        # The run's own log lines (workflow.logger) carry what it works on; not a side effect, so replay-safe.
+        with structlog.contextvars.bound_contextvars(**{k: v for k, v in bound.items() if v}):
+            return await self._execute(input)
+
+    async def _execute(self, input: ExecuteWorkflowInput) -> Any:
         if workflow.info().workflow_type != CAMPAIGN_WORKFLOW:
             return await super().execute_workflow(input)
         self._playbook = (getattr(input.args[0], "playbook_id", None) if input.args else None) or "unknown"
