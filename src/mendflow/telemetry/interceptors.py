@@ -5,6 +5,7 @@ One place instead of a line in every activity and workflow:
   variables (every log line it writes carries them) and set as the `WorkScope` its spans carry; its duration is
   recorded by activity and outcome; after the scan and settle activities the SSPM facts are written
   (`telemetry.scan_facts`);
+- each workflow run's own log lines carry its tenant, playbook and finding;
 - each campaign workflow records its outcome when it settles in a finished state and how long its approval gate
   waited when a decision ends it, never while replaying (history replays must not count twice).
 """
