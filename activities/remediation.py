@@ -86,7 +86,7 @@ async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -
 class RemediationActivities:
     def __init__(self, context: WorkerContext) -> None:
         self.ctx = context
-        self._rules: dict[str, RuleSet] = {}
+        self._rules: dict[tuple[str, str], RuleSet] = {}
 
     def _action(self, playbook: Playbook) -> FieldAction:
         if playbook.respond is None:
@@ -99,9 +99,10 @@ class RemediationActivities:
         if resource is None:
             return None
         connection = self.ctx.registry.get(step.tenant_key)
-        rules = self._rules.get(playbook.id)
-        if rules is None:  # compiled once per playbook and worker, not once per target
-            rules = self._rules[playbook.id] = compile_rules([playbook])
+        key = (step.tenant_key, playbook.id)
+        rules = self._rules.get(key)
+        if rules is None:  # compiled once per tenant, playbook and worker (with the tenant's policy), not per target
+            rules = self._rules[key] = compile_rules([self.ctx.playbook(playbook.id, step.tenant_key)])
         result = rules.evaluate(
             [resource], tenant=connection.tenant, provider=connection.provider, as_of=datetime.now(UTC)
         )

@@ -65,7 +65,7 @@ class ScanActivities:
                 meter = ProgressMeter(session.http, lambda p: activity.heartbeat(p.model_dump(mode="json")))
                 with heartbeat_while_waiting(meter.tick):
                     # only the sub-collections some loaded rule could use (findings as a full collection's)
-                    async for resource in session.collector.collect(Demand(self.ctx.rules)):
+                    async for resource in session.collector.collect(Demand(self.ctx.rules_for(request.tenant_key))):
                         writer.write(resource.model_dump(mode="json"))
                         meter.add(resource.type)
                 requests = session.http.requests_made
@@ -94,7 +94,7 @@ class ScanActivities:
         from its playbook); store the findings by digest."""
         connection = self._tenant(request.tenant_key)
         resources = (Resource.model_validate(line) for line in self.ctx.snapshots.read_lines(request.snapshot))
-        result = self.ctx.rules.evaluate(
+        result = self.ctx.rules_for(request.tenant_key).evaluate(
             resources, tenant=connection.tenant, provider=connection.provider, as_of=request.as_of
         )
         # risk as offline scans score it, from a second pass that keeps only the resources the findings are about

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -60,6 +60,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
 from mendflow.playbooks import TYPE_PROBLEMS, check_condition
+from mendflow.playbooks import params as policy_params
 from mendflow.resource_fields import unknown_fields
 from mendflow.rules import ConditionError, compile_condition
 
@@ -86,7 +87,7 @@ RESOURCE_TYPES: dict[str, str] = {
 ERRORS_AT_KEY = frozenset({"unknown_key", "unknown_parameter", "duplicate_key"})
 """Error types about a key itself (a misspelling): the loader points at the key, not at its value."""
 
-ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field", *TYPE_PROBLEMS})
+ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field", "unknown_param", *TYPE_PROBLEMS})
 """Error types whose context carries an `offset` inside the value (a CEL condition): the loader points there."""
 
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -254,8 +255,8 @@ class Detect(_Part):
     @field_validator("when")
     @classmethod
     def _condition_compiles(cls, value: str) -> str:
-        try:
-            compile_condition(value)
+        try:  # `params.NAME` is checked against the declared parameters by Playbook; a placeholder here
+            compile_condition(policy_params.bind(value, {}).text)
         except ConditionError as err:
             raise PydanticCustomError("cel_syntax", err.message, {"offset": err.offset}) from None
         return value
@@ -560,6 +561,8 @@ class PlaybookTest(_Part):
     """Instead of `resources`: a mendflow.tenant/v1 file, relative to the file holding the case."""
     as_of: AwareDatetime | None = None
     """The evaluation's `now` (default: the tenant file's `taken_at`, else the current time)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Parameter values for this case, as a tenant's `policy:` in `mendflow.yaml` would set them."""
     expect: Expectation
     """The findings (and, optionally, the plan and evaluation errors) the case must produce."""
 
@@ -599,15 +602,25 @@ def _checks_fields(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get(CHECK_FIELDS))
 
 
-def _field_problems(when: str, resource: str) -> list[InitErrorDetails]:
+def _field_problems(when: str, resource: str, params: Mapping[str, Any] | None) -> list[InitErrorDetails]:
     """Unknown fields (the field catalogue) and comparisons that do not fit the vendor's schema (the type checker);
-    a field both report is reported once."""
-    found = [("unknown_field", problem.message, problem.offset) for problem in unknown_fields(when, resource)]
-    seen = {offset for _, _, offset in found}
+    a field both report is reported once. `params.NAME` must name a declared parameter; the checks run on the
+    condition with the parameters' defaults bound in (their types are then literals the checker sees). `params`
+    None: the declarations are broken (reported already), so references to them are not checked."""
+    declared = params or {}
+    found = [
+        ("unknown_param", _reference_problem(ref.name, declared), ref.offset)
+        for ref in policy_params.references(when)
+        if params is not None and ref.name not in declared
+    ]
+    bound = policy_params.bind(when, {name: spec.get("default") for name, spec in declared.items()})
+    fields = [("unknown_field", p.message, bound.original(p.offset)) for p in unknown_fields(bound.text, resource)]
+    seen = {offset for _, _, offset in fields}
+    found += fields
     found += [
-        (problem.kind, problem.message, problem.offset)
-        for problem in check_condition(when, resource)
-        if not (problem.kind == "unknown_field" and problem.offset in seen)
+        (problem.kind, problem.message, bound.original(problem.offset))
+        for problem in check_condition(bound.text, resource)
+        if not (problem.kind == "unknown_field" and bound.original(problem.offset) in seen)
     ]
     return [
         _error(kind, message, ("detect", "when"), when, offset=offset)
@@ -615,16 +628,95 @@ def _field_problems(when: str, resource: str) -> list[InitErrorDetails]:
     ]
 
 
+def _reference_problem(name: str, declared: Mapping[str, Any]) -> str:
+    known = ", ".join(sorted(declared)) or "none: declare them under 'params'"
+    if not name:
+        return f"read a parameter as params.NAME (declared parameters: {known})"
+    return f"unknown parameter params.{name}{did_you_mean(name, declared)} (declared parameters: {known})"
+
+
+def _param_specs(value: Any) -> Any:
+    """Each parameter is a JSON Schema with a `type` and a `default`; its name is a CEL identifier."""
+    if not isinstance(value, dict):
+        return value
+    problems: list[InitErrorDetails] = []
+    for name, spec in value.items():
+        if not isinstance(name, str) or not _PARAM_NAME.fullmatch(name):
+            message = f"parameter name {name!r} must be a lower-case identifier, e.g. 'allowed_hosts'"
+            problems.append(_error("invalid_param_schema", message, (str(name),), name))
+        elif not isinstance(spec, dict):
+            message = (
+                f"parameter {name!r} is a JSON Schema mapping (type, default, description), not {_yaml_kind(spec)}"
+            )
+            problems.append(_error("invalid_param_schema", message, (name,), spec))
+        else:
+            problems += [
+                _error("invalid_param_schema", f"parameter {name!r}: {text}", (name,), spec)
+                for text in policy_params.schema_problems(spec)
+            ]
+    if problems:
+        raise ValidationError.from_exception_data("params", problems)
+    return value
+
+
+_PARAM_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+ParamSpecs = Annotated[
+    dict[str, dict[str, Any]],
+    AfterValidator(_param_specs),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type", "default"],
+                "properties": {
+                    "type": {"enum": list(policy_params.TYPES)},
+                    "description": {"type": "string"},
+                    "default": {},
+                },
+            },
+        }
+    ),
+]
+"""Parameters by name, each a JSON Schema with a `type`, a `default` and a `description`."""
+
+
+class ParamError(ValueError):
+    """Parameter values that do not fit a playbook: one message per problem, each naming the parameter."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in problems))
+        self.problems = problems
+        """(parameter name, what is wrong), the name with the path inside the value (`allowed[2]`)."""
+
+
 def _id_pattern(resource: str) -> re.Pattern[str]:
     shape = re.escape(RESOURCE_TYPES[resource])
     return re.compile(re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", shape))
 
 
-def case_problems(tests: Iterable[PlaybookTest], resource: str, respond: Respond | None) -> list[InitErrorDetails]:
-    """What a playbook's test cases ask that cannot fit it: ids of another type, a plan without an action."""
+def case_problems(
+    tests: Iterable[PlaybookTest], resource: str, respond: Respond | None, params: Mapping[str, Any] | None = None
+) -> list[InitErrorDetails]:
+    """What a playbook's test cases ask that cannot fit it: ids of another type, a plan without an action,
+    parameter values the playbook does not declare or that do not fit their schema."""
     problems: list[InitErrorDetails] = []
     pattern = _id_pattern(resource) if resource in RESOURCE_TYPES else None
+    declared = params or {}
     for index, case in enumerate(tests):
+        for name, value in case.params.items() if params is not None else ():
+            loc = ("tests", index, "params", name)
+            if name not in declared:
+                known = ", ".join(sorted(declared)) or "none"
+                message = f"unknown parameter {name!r}{did_you_mean(name, declared)} (declared: {known})"
+                problems.append(_error("unknown_key", message, loc, value))
+            else:
+                problems += [
+                    _error("invalid_param", f"{name}{where}: {text}", loc, value)
+                    for where, text in policy_params.value_problems(declared[name], value)
+                ]
         for number, item in enumerate(case.resources):
             if pattern is not None and not pattern.fullmatch(item.id):
                 message = f"{item.id!r} is not the id of a {resource} (expected {RESOURCE_TYPES[resource]})"
@@ -640,6 +732,7 @@ def case_problems(tests: Iterable[PlaybookTest], resource: str, respond: Respond
 _CROSS_CHECKS = frozenset(
     {
         "unknown_field",
+        "unknown_param",
         *TYPE_PROBLEMS,
         "unknown_action",
         "action_resource_mismatch",
@@ -649,6 +742,7 @@ _CROSS_CHECKS = frozenset(
         "invalid_parameter",
         "wrong_resource_id",
         "no_plan",
+        "invalid_param",
     }
 )
 """Error types of the checks that need the resource type (Playbook._parts_fit)."""
@@ -666,8 +760,9 @@ def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: Vali
     detect = data.get("detect")
     when = detect.get("when") if isinstance(detect, dict) else None
     condition_broken = any(tuple(item["loc"][:2]) == ("detect", "when") for item in failed)
+    declared = data.get("params") if "params" not in broken and isinstance(data.get("params"), dict) else None
     if _checks_fields(info) and isinstance(when, str) and not condition_broken:
-        problems += _field_problems(when, resource)
+        problems += _field_problems(when, resource, declared)
     try:  # each part alone; a part that fails here already failed above, so it is only skipped
         respond = Respond.model_validate(data["respond"]) if data.get("respond") is not None else None
     except ValidationError:
@@ -679,7 +774,7 @@ def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: Vali
             cases = _CASES.validate_python(data["tests"], context=info.context)
         except ValidationError:
             return problems
-        problems += case_problems(cases, resource, respond)
+        problems += case_problems(cases, resource, respond, declared)
     return problems
 
 
@@ -696,6 +791,9 @@ class Playbook(_Part):
     """Why it matters and what the fix does."""
     resource: str
     """The resource type the condition is evaluated on, e.g. `github.repo_hook`."""
+    params: ParamSpecs = Field(default_factory=dict)
+    """Organisation policy the condition reads as `params.NAME`: each a JSON Schema with a `type` and a `default`;
+    a tenant overrides the value in `mendflow.yaml` (`policy:`)."""
     detect: Detect
     """When a resource is a finding."""
     respond: Respond | None = None
@@ -704,6 +802,7 @@ class Playbook(_Part):
     """Test cases run by `mendflow playbooks test` (more may sit beside the file in `NAME.tests.yaml`)."""
 
     _source: Path | None = PrivateAttr(default=None)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -764,10 +863,23 @@ class Playbook(_Part):
     @model_validator(mode="after")
     def _parts_fit(self, info: ValidationInfo) -> Self:
         """Checks that need the resource type: the condition's fields, the action, the test cases."""
-        problems = _field_problems(self.detect.when, self.resource) if _checks_fields(info) else []
+        if _checks_fields(info):
+            problems = _field_problems(self.detect.when, self.resource, self.params)
+        else:
+            problems = [
+                _error(
+                    "unknown_param",
+                    _reference_problem(ref.name, self.params),
+                    ("detect", "when"),
+                    self.detect.when,
+                    offset=ref.offset,
+                )
+                for ref in policy_params.references(self.detect.when)
+                if ref.name not in self.params
+            ]
         if self.respond is not None:
             problems += _response_problems(self.respond, self.resource)
-        problems += case_problems(self.tests, self.resource, self.respond)
+        problems += case_problems(self.tests, self.resource, self.respond, self.params)
         if problems:
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         if info.context and info.context.get("source") is not None:
@@ -788,8 +900,41 @@ class Playbook(_Part):
         """True when findings are fixed without asking anyone."""
         return self.mode is Mode.auto
 
+    def param_values(self) -> dict[str, Any]:
+        """The value of every parameter: a tenant's override (`with_params`), else the declared default."""
+        return {name: self._overrides.get(name, spec["default"]) for name, spec in self.params.items()}
+
+    def condition(self) -> str:
+        """`detect.when` with the parameter values bound in as literals: the condition that is evaluated."""
+        return policy_params.bind(self.detect.when, self.param_values()).text
+
+    def params_evidence(self) -> dict[str, Any]:
+        """`params.NAME` → value for each parameter the condition reads: the policy a verdict was made under."""
+        values = self.param_values()
+        names = dict.fromkeys(ref.name for ref in policy_params.references(self.detect.when) if ref.name in values)
+        return {f"params.{name}": values[name] for name in names}
+
+    def with_params(self, overrides: Mapping[str, Any]) -> Playbook:
+        """This playbook with a tenant's parameter values; ParamError names every unknown or ill-typed one."""
+        problems: list[tuple[str, str]] = []
+        for name, value in overrides.items():
+            if name not in self.params:
+                known = ", ".join(sorted(self.params)) or "none"
+                hint = did_you_mean(name, self.params)
+                problems.append((name, f"{self.id} has no parameter {name!r}{hint} (its parameters: {known})"))
+                continue
+            problems += [
+                (name + where, message) for where, message in policy_params.value_problems(self.params[name], value)
+            ]
+        if problems:
+            raise ParamError(problems)
+        bound = self.model_copy()
+        bound._source = self._source
+        bound._overrides = {**self._overrides, **overrides}
+        return bound
+
     def __eq__(self, other: object) -> bool:
-        # Where a playbook was read from is not part of what it says.
+        # Where a playbook was read from is not part of what it says; the parameter values bound in are.
         if not isinstance(other, Playbook):
             return NotImplemented
-        return self.model_dump() == other.model_dump()
+        return self.model_dump() == other.model_dump() and self.param_values() == other.param_values()

@@ -153,7 +153,7 @@ def _load(path: Path) -> tuple[Playbook, MappingNode]:
     if beside is not None:
         cases, tests_root, text = _validated(beside, PlaybookTests, issues)
         if cases is not None and tests_root is not None and playbook is not None:
-            problems = case_problems(cases.tests, playbook.resource, playbook.respond)
+            problems = case_problems(cases.tests, playbook.resource, playbook.respond, playbook.params)
             located = [_locate(beside, text, tests_root, _details(item)) for item in problems]
             issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
     if issues or playbook is None or root is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mendflow.errors import MendflowError
 from mendflow.plan import PlaybookPlan, plan_tenant
-from mendflow.playbook import FragmentResource, Playbook, PlaybookTest
+from mendflow.playbook import FragmentResource, ParamError, Playbook, PlaybookTest
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
 
@@ -55,8 +55,9 @@ def run_case(playbook: Playbook, case: PlaybookTest) -> CaseResult:
             raise MendflowError(
                 f"the tenant is a {tenant.provider} tenant, but the playbook acts on {playbook.resource}"
             )
-        plan = plan_tenant(tenant, [playbook], as_of=case.as_of).playbooks[0]
-    except MendflowError as err:
+        bound = playbook.with_params(case.params) if case.params else playbook
+        plan = plan_tenant(tenant, [bound], as_of=case.as_of).playbooks[0]
+    except (MendflowError, ParamError) as err:
         result.problems.append(f"cannot run: {err}")
         return result
     result.plan = plan

@@ -19,6 +19,7 @@ from mendflow.errors import InputError
 from mendflow.evidence.snapshots import DatabaseSnapshotStore, Snapshots
 from mendflow.findings_store import FindingsLedger
 from mendflow.playbook import Playbook
+from mendflow.policy import check_policy, tenant_playbooks
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.settings import Settings
 from mendflow.store import Database, IdempotencyKeys, database_url
@@ -40,8 +41,11 @@ class WorkerContext:
     """Side effects already done, by (workflow id, step key)."""
     audit: AuditLog = field(init=False)
     rules: RuleSet = field(init=False)
+    """The rules with every parameter at its default; `rules_for` binds a tenant's `policy:` values."""
+    _tenant_rules: dict[str, RuleSet] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_policy(self.settings.policy, self.playbooks, path=self.settings.source)  # before opening anything
         self.database = Database.open(database_url(self.data_dir, self.database_url))
         self.snapshots = DatabaseSnapshotStore(self.database)
         self.ledger = FindingsLedger(self.database)
@@ -53,8 +57,20 @@ class WorkerContext:
         """Release the database connections."""
         self.database.dispose()
 
-    def playbook(self, playbook_id: str) -> Playbook:
+    def playbook(self, playbook_id: str, tenant_key: str | None = None) -> Playbook:
+        """A loaded playbook; with `tenant_key`, with that tenant's parameter values (`policy:`) bound."""
         try:
-            return self.playbooks[playbook_id]
+            playbook = self.playbooks[playbook_id]
         except KeyError:
             raise InputError(f"playbook {playbook_id!r} is not loaded on this worker") from None
+        overrides = self.settings.policy.get(tenant_key, {}).get(playbook_id) if tenant_key else None
+        return playbook.with_params(overrides) if overrides else playbook
+
+    def rules_for(self, tenant_key: str) -> RuleSet:
+        """The compiled rules with the tenant's parameter values (`policy:` in mendflow.yaml), compiled once."""
+        overrides = self.settings.policy.get(tenant_key)
+        if not overrides:
+            return self.rules
+        if tenant_key not in self._tenant_rules:
+            self._tenant_rules[tenant_key] = compile_rules(tenant_playbooks(self.playbooks, overrides))
+        return self._tenant_rules[tenant_key]

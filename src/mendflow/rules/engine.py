@@ -126,7 +126,7 @@ def compile_rules(playbooks: Sequence[Playbook]) -> RuleSet:
     rules: list[CompiledRule] = []
     for playbook in playbooks:
         try:
-            condition = compile_condition(playbook.detect.when)
+            condition = compile_condition(playbook.condition())  # parameters bound in as literals
         except ConditionError as err:
             where = str(playbook.source) if playbook.source else f"playbook {playbook.id}"
             raise PlaybookError(f"detect.when: {err.message}", path=where) from None
@@ -175,7 +175,7 @@ def _finding(
         title=playbook.title,
         severity=playbook.detect.severity,
         resource=resource.ref,
-        evidence=evidence.collect(rule.paths, roots),
+        evidence={**evidence.collect(rule.paths, roots), **playbook.params_evidence()},
         compliance=playbook.detect.compliance,
         observed_at=as_of,
     )
