@@ -160,3 +160,17 @@ def test_admit_takes_a_slot_and_a_write_in_one_go_and_nothing_without_a_slot(db:
     assert limits.admit("t", "b", limit=1, ttl=10, per_minute=2) == 0.0  # the second token of two
     limits.release_lease("t", "b")
     assert limits.admit("t", "c", limit=1, ttl=10, per_minute=2) == 30.0  # the budget is spent: wait for a token
+
+
+def test_a_bucket_whose_answers_report_no_window_is_not_held_back(db: Database) -> None:
+    """No rate-limit headers on the probe's answer: the bucket lends freely (no one-request-per-probe crawl); once
+    an answer reports a window, it counts again; a known window is not lifted by one answer without headers."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.take_requests("t", "core").granted == 1
+    limits.observe_unmetered("t", "core")
+    assert [limits.take_requests("t", "core", 32).granted for _ in range(3)] == [32, 32, 32]
+    limits.observe_window("t", "core", limit=100, remaining=3, reset=clock.now + 60)
+    assert sum(limits.take_requests("t", "core", 32).granted for _ in range(5)) == 3
+    limits.observe_unmetered("t", "core")
+    assert limits.take_requests("t", "core").granted == 0

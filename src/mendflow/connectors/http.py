@@ -218,6 +218,10 @@ class SharedWindows(Protocol):
         """What an answer said about the bucket's window."""
         ...
 
+    async def unmetered(self, bucket: str) -> None:
+        """An answer said nothing about the bucket's window (no rate-limit headers): nothing to wait for."""
+        ...
+
 
 _shared: ContextVar[SharedWindows | None] = ContextVar("mendflow_http_shared_windows", default=None)
 
@@ -357,6 +361,14 @@ class VendorHttp:
             self._count_rate_wait(min(wait, self.rate_limits.max_wait))
             await self._wait(min(wait, self.rate_limits.max_wait))
 
+    async def _report_shared(self, shared: SharedWindows, bucket: str, response: httpx.Response) -> None:
+        window = self.rate_limits.window(response)
+        if window is None:
+            await shared.unmetered(bucket)
+            return
+        limit, remaining, reset = window
+        await shared.report(bucket, limit=limit, remaining=remaining, reset=reset)
+
     async def _wait(self, seconds: float) -> None:
         """Sleep `seconds`; with a waiter registered, in slices of `wait_tick`, calling it before each slice."""
         beat = _on_wait.get()
@@ -444,9 +456,8 @@ class VendorHttp:
                     if self.credential.refused(response.request.headers.get("authorization", "")):
                         continue
                 self.rate_limits.observe(self._rates[bucket], response)
-                if shared is not None and (window := self.rate_limits.window(response)) is not None:
-                    limit, remaining, reset = window
-                    await shared.report(bucket, limit=limit, remaining=remaining, reset=reset)
+                if shared is not None:
+                    await self._report_shared(shared, bucket, response)
                 wait = self.rate_limits.wait_seconds(response, now=self.clock())
                 if wait is not None:
                     if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:

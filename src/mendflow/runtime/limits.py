@@ -54,6 +54,7 @@ class StoredWindows:
         self._held: dict[str, tuple[int, float]] = {}
         """bucket → requests taken and not sent yet, and when the window they came from ends."""
         self._reset: dict[str, float] = {}
+        self._unmetered: set[str] = set()
 
     async def take(self, bucket: str) -> float:
         held, until = self._held.get(bucket, (0, 0.0))
@@ -77,6 +78,11 @@ class StoredWindows:
         await asyncio.to_thread(
             self.limits.observe_window, self.tenant, _bucket(bucket), limit=limit, remaining=remaining, reset=reset
         )
+
+    async def unmetered(self, bucket: str) -> None:
+        if bucket not in self._unmetered:  # once per process and bucket: the row then lends freely
+            self._unmetered.add(bucket)
+            await asyncio.to_thread(self.limits.observe_unmetered, self.tenant, _bucket(bucket))
 
 
 async def _wait(seconds: float, why: str) -> None:

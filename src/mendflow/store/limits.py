@@ -8,7 +8,8 @@ to wait, and the caller waits (heartbeating) and asks again — so a worker kill
 
 - **Vendor windows** (`take_requests` / `observe_window`): the vendor's own figures (limit, requests left, reset
   time) as the latest answer reported them, minus the requests granted since. A bucket never heard of grants one
-  probe request, whose answer fills in the figures; a window past its reset starts full again.
+  probe request, whose answer fills in the figures (or, without rate-limit headers, marks it unmetered:
+  `observe_unmetered`); a window past its reset starts full again.
 - **Write budget** (`take_write`): a token bucket of `per_minute` tokens refilled continuously; a take reserves a
   token even when none is left and answers how long to wait for it, so waiters queue in arrival order with no
   retry storms.
@@ -41,6 +42,11 @@ CHUNK_SHARE = 0.05
 """A worker may take this share of a window's remaining requests at once (then spends them without asking)."""
 WRITES = "writes"
 """The bucket name of the write budget."""
+UNMETERED = -1.0
+"""`capacity` of a bucket whose vendor reports no window (answers without rate-limit headers)."""
+UNMETERED_LEND = 60.0
+"""Requests of an unmetered bucket are lent for this long (then asked for again, in case the vendor starts
+reporting a window)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ class TenantLimits:
             capacity, tokens, reset_at = (
                 (row.capacity, row.tokens, row.reset_at) if row is not None else (None, 0.0, None)
             )
+            if capacity == UNMETERED:
+                return Grant(want, 0.0, now + UNMETERED_LEND)
             if capacity is None:  # figures unknown: one probe at a time until an answer reports them
                 if reset_at is not None and now < reset_at:
                     return Grant(0, POLL_SECONDS)
@@ -124,8 +132,10 @@ class TenantLimits:
             return  # a late answer about a window already over
         with self.db.write() as conn:
             row = self._row(conn, tenant, bucket)
-            if row is None or row.capacity is None or row.reset_at is None:
-                tokens = float(remaining) if row is None or row.capacity is None else min(row.tokens, remaining)
+            if row is None or row.capacity is None or row.capacity == UNMETERED:
+                tokens = float(remaining)  # the first figures (or the first after answers without any)
+            elif row.reset_at is None:
+                tokens = min(row.tokens, remaining)
             elif reset > row.reset_at:
                 tokens = float(remaining)
             elif reset == row.reset_at:
@@ -134,6 +144,15 @@ class TenantLimits:
                 return
             self._put(conn, row is not None, tenant, bucket, capacity=float(limit), tokens=tokens, reset_at=reset,
                       now=now)  # fmt: skip
+
+    def observe_unmetered(self, tenant: str, bucket: str) -> None:
+        """An answer reported no window: a bucket still unknown is not rate limited (a known window stays: one
+        answer without headers does not lift a limit the vendor reported before)."""
+        with self.db.write() as conn:
+            row = self._row(conn, tenant, bucket)
+            if row is None or row.capacity is None:
+                self._put(conn, row is not None, tenant, bucket, capacity=UNMETERED, tokens=0.0, reset_at=None,
+                          now=self.clock())  # fmt: skip
 
     # ---- write budget -----------------------------------------------------------------------------------------
 
@@ -208,4 +227,4 @@ class TenantLimits:
             )
 
 
-__all__ = ["CHUNK_SHARE", "PROBE_SECONDS", "RESET_MARGIN", "WRITES", "Grant", "TenantLimits"]
+__all__ = ["CHUNK_SHARE", "PROBE_SECONDS", "RESET_MARGIN", "UNMETERED", "WRITES", "Grant", "TenantLimits"]
