@@ -5,6 +5,7 @@ Resources are generated deterministically and streamed in chunks of 1,000: each 
 engine (`RuleSet.decider`, the engine's inner loop: one generated function per resource type) and by the
 hand-written functions (one call per rule, each guarded like an engine would), timed separately, and the two
 sets of decisions are compared on every resource before the chunk is dropped. Only one chunk is ever in memory.
+Then `bench/rules_shipped.py` times the shipped playbooks over realistic GitHub and Okta resources the same way.
 """
 
 from __future__ import annotations
@@ -802,6 +803,8 @@ def main(count: int = RESOURCES) -> None:
     print(f"  hand-written Python functions:   {python_rate:>12,.0f} rule-evaluations/s ({python_seconds:.2f} s)")
     print(f"  engine / hand-written:           {engine_rate / python_rate:>12.2f}")
     print(f"  peak RSS {peak_mb:.0f} MiB (resources streamed {CHUNK:,} at a time; the snapshot is never held whole)")
+    # The shipped playbooks over realistic GitHub and Okta resources, this engine and the baseline (issue 14).
+    __import__("rules_shipped").main([])
 
 
 if __name__ == "__main__":
