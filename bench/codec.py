@@ -181,13 +181,13 @@ async def bench_demo_loop(root: Path, server: DevServer, plain: Client, sealed: 
     print(f"demo loop (scan + auto-fix campaigns until idle), {DEMO_LOOPS} interleaved runs each: {figures}")
 
 
-async def bench_campaign(root: Path, plain: Client, sealed: Client, targets: int) -> None:
+async def bench_campaign(root: Path, server: DevServer, plain: Client, sealed: Client, targets: int) -> None:
     tenant_file = root / f"tenant-{targets}.json"
     campaigns._generate(targets, tenant_file)  # the same tenant bench/campaigns.py builds
 
     async def once(client: Client) -> Run:
         cpu = time.process_time()
-        figures = await campaigns.campaign_once(client, tenant_file, targets, root)
+        figures = await campaigns.campaign_once(client, server, tenant_file, targets, root)
         return figures.campaign_s, time.process_time() - cpu
 
     figures = await _interleaved(CAMPAIGN_RUNS, once, plain, sealed)
@@ -202,7 +202,7 @@ async def main_async(targets: int, campaign: bool) -> None:
             sealed = await connect(TemporalSettings(address=server.address, payload_keys=_keys()))
             await bench_demo_loop(root, server, plain, sealed)
             if campaign:
-                await bench_campaign(root, plain, sealed, targets)
+                await bench_campaign(root, server, plain, sealed, targets)
 
 
 def main(argv: list[str] | None = None) -> None:
