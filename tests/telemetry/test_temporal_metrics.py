@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.runtime.ports import free_port
+
+pytestmark = pytest.mark.slow  # a fresh interpreter and a client: seconds
 
 SCRIPT = """
 import asyncio, sys, urllib.request
