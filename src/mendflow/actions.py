@@ -117,6 +117,31 @@ class AppStatusParams(ActionParams):
     status: Literal["ACTIVE", "INACTIVE"] | None = None
 
 
+class HookActiveParams(ActionParams):
+    """Whether a GitHub webhook delivers (`active`, written with a PATCH of the hook; its config is untouched)."""
+
+    active: bool | None = None
+
+
+class DeleteParams(ActionParams):
+    """Delete the object (a webhook, a deploy key). Cannot be undone."""
+
+    state: Literal["deleted"] | None = None
+
+
+class OrgMembershipParams(ActionParams):
+    """Remove a person from the GitHub organization (resource `/orgs/{org}/memberships/{username}`)."""
+
+    membership: Literal["absent"] | None = None
+
+
+class CollaboratorParams(ActionParams):
+    """A collaborator's role on a repository (resource `/repos/{owner}/{repo}/collaborators/{username}`);
+    `none` removes the collaborator."""
+
+    permission: Literal["read", "triage", "write", "maintain", "admin", "none"] | None = None
+
+
 class ActionSpec(Frozen):
     """What a playbook may name in `respond.action`."""
 
@@ -125,6 +150,8 @@ class ActionSpec(Frozen):
     reversible: bool
     params: type[ActionParams]
     summary: str
+    restore_needs_acceptance: bool = False
+    """The restore sends an invitation: the access is back only once the person accepts it."""
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -185,6 +212,58 @@ ACTIONS: dict[str, ActionSpec] = {
             reversible=False,
             params=RevokeParams,
             summary="Revoke an Okta API token (irreversible: approval and a word to the owner first).",
+        ),
+        ActionSpec(
+            name="github.repo_hook.set_active",
+            resource_type="github.repo_hook",
+            reversible=True,
+            params=HookActiveParams,
+            summary="Disable (active: false) or enable a repository webhook; its URL, events and secret are kept.",
+        ),
+        ActionSpec(
+            name="github.org_hook.set_active",
+            resource_type="github.org_hook",
+            reversible=True,
+            params=HookActiveParams,
+            summary="Disable (active: false) or enable an organization webhook; its configuration is kept.",
+        ),
+        ActionSpec(
+            name="github.repo_hook.delete",
+            resource_type="github.repo_hook",
+            reversible=False,
+            params=DeleteParams,
+            summary="Delete a repository webhook (irreversible: its secret cannot be read back to re-create it).",
+        ),
+        ActionSpec(
+            name="github.org_hook.delete",
+            resource_type="github.org_hook",
+            reversible=False,
+            params=DeleteParams,
+            summary="Delete an organization webhook (irreversible).",
+        ),
+        ActionSpec(
+            name="github.deploy_key.delete",
+            resource_type="github.deploy_key",
+            reversible=False,
+            params=DeleteParams,
+            summary="Remove a repository deploy key (irreversible: re-adding it would bring back a leaked key).",
+        ),
+        ActionSpec(
+            name="github.org_membership.remove",
+            resource_type="github.org_membership",
+            reversible=True,
+            params=OrgMembershipParams,
+            summary="Remove a member from the organization; the restore re-invites them with their role.",
+            restore_needs_acceptance=True,
+        ),
+        ActionSpec(
+            name="github.repo_collaborator.set_permission",
+            resource_type="github.repo_collaborator",
+            reversible=True,
+            params=CollaboratorParams,
+            summary="Change a repository collaborator's role, or remove them (none); the restore puts the role back "
+            "(an invitation when they were removed).",
+            restore_needs_acceptance=True,
         ),
         ActionSpec(
             name="okta.user.clear_sessions",

@@ -189,6 +189,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("GET", "/repos/acme/docs/collaborators/lisa/permission", 200),
         Case("GET", "/repos/acme/api/collaborators/stranger/permission", 404),
     ],
+    ("GET", "/repos/{owner}/{repo}/invitations"): [
+        Case("GET", "/repos/acme/api/invitations", 200, {"per_page": 10}),  # the description declares only 200
+    ],
     ("GET", "/repos/{owner}/{repo}/rulesets"): [
         Case("GET", "/repos/acme/web/rulesets", 200, {"includes_parents": "true", "targets": "branch,tag"}),
         Case("GET", "/repos/acme/nope/rulesets", 404),
@@ -275,3 +278,21 @@ def test_validator_rejects_a_deliberately_broken_body(
     breakage(body)
     with pytest.raises(InvalidData):
         openapi.validate_response(SpecRequest(response.request), SpecResponse(response, json.dumps(body).encode()))
+
+
+def test_open_invitations_match_the_description(openapi: OpenAPI) -> None:
+    """A tenant file's pending invitation (the demo has none: the simulator accepts its own at once) is served as
+    GitHub's repository-invitation object, and a broken one is caught."""
+    document = json.loads(DEMO.read_text(encoding="utf-8"))
+    docs = next(r for r in document["github"]["repos"] if r["name"] == "docs")
+    docs["_invitations"] = [{"id": 77, "invitee": "freelancer", "permissions": "triage"}]
+    app = create_github_app(parse_tenant(document, source="test"), token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, headers=headers) as client:
+        response = client.get("/repos/acme/docs/invitations")
+    assert response.status_code == 200 and [i["invitee"]["login"] for i in response.json()] == ["freelancer"]
+    openapi.validate_response(SpecRequest(response.request), SpecResponse(response))
+    broken = response.json()
+    broken[0]["permissions"] = "owner"
+    with pytest.raises(InvalidData):
+        openapi.validate_response(SpecRequest(response.request), SpecResponse(response, json.dumps(broken).encode()))

@@ -7,6 +7,7 @@ from typing import Any
 
 from mendflow.actions import ACTIONS
 from mendflow.connectors.actions import FieldAction, Fields
+from mendflow.connectors.github_response_actions import GITHUB_RESPONSE_ACTIONS
 
 
 def _top_level(body: Any, names: list[str]) -> Fields:
@@ -48,4 +49,5 @@ GITHUB_ACTIONS: dict[str, FieldAction] = {
         _patch("github.repo.update_security", path=_same, read=_security_status, body=_security_body),
         _patch("github.org.update_settings", path=_same, read=_top_level, body=dict),
     )
-}
+} | GITHUB_RESPONSE_ACTIONS
+"""Campaign actions, and the response workflows' (hooks on/off and deleted, deploy keys, members, collaborators)."""

@@ -72,6 +72,11 @@ GITHUB_PERMISSIONS: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/repos/{o}/{r}/branches/{b}/protection", "administration=write"),
     ("GET", "/repos/{o}/{r}/rulesets", "metadata=read"),
     ("GET", "/repos/{o}/{r}/rulesets/{s}", "metadata=read"),
+    ("DELETE", "/repos/{o}/{r}/hooks/{h}", "repository_hooks=write"),
+    ("GET", "/repos/{o}/{r}/collaborators/{u}/permission", "metadata=read"),
+    ("PUT", "/repos/{o}/{r}/collaborators/{u}", "administration=write"),
+    ("DELETE", "/repos/{o}/{r}/collaborators/{u}", "administration=write"),
+    ("GET", "/repos/{o}/{r}/invitations", "administration=read"),
 )
 """(method, path, `permission=level`) as GitHub's "Permissions required for GitHub Apps" lists them."""
 

@@ -254,15 +254,28 @@ def put_collaborator(c: Call) -> Response:
     repo, login = _repo(c), c.p("username")
     if not c.sim.state.set_collaborator(repo, login, str(c.body.get("permission", "push"))):
         return json_response(204, None)
-    invitation_id = next(c.sim.invitation_ids)
     granted = c.sim.state.collaborator_permission(repo, login)
-    return json_response(201, {
+    stored = {"id": next(c.sim.invitation_ids), "invitee": login, "permissions": granted["role_name"],
+              "created_at": c.sim.state.now()}  # fmt: skip
+    return json_response(201, _invitation(c, repo, stored))
+
+
+def _invitation(c: Call, repo: JSON, stored: JSON) -> JSON:
+    """GitHub's repository-invitation object for a stored `{id, invitee, permissions, created_at}`."""
+    invitation_id = stored["id"]
+    return {
         "id": invitation_id, "node_id": f"RI_sim{invitation_id}", "repository": public(repo),
-        "invitee": c.sim.state.user(login), "inviter": None, "permissions": granted["role_name"],
-        "created_at": c.sim.state.now(), "expired": False,
+        "invitee": c.sim.state.user(str(stored["invitee"])), "inviter": None, "permissions": stored["permissions"],
+        "created_at": stored.get("created_at") or c.sim.state.now(), "expired": False,
         "url": f"{c.base}/user/repository_invitations/{invitation_id}",
         "html_url": f"https://github.com/{repo['full_name']}/invitations",
-    })  # fmt: skip
+    }  # fmt: skip
+
+
+def list_invitations(c: Call) -> Response:
+    """Open invitations: the simulator accepts its own at once, so only a tenant file's `_invitations` are open."""
+    repo = _repo(c)
+    return c.page([_invitation(c, repo, stored) for stored in repo.get("_invitations") or []])
 
 
 def delete_collaborator(c: Call) -> Response:
@@ -313,6 +326,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", f"{_REPO}/collaborators/{{username}}", put_collaborator),
     ("DELETE", f"{_REPO}/collaborators/{{username}}", delete_collaborator),
     ("GET", f"{_REPO}/collaborators/{{username}}/permission", get_collaborator_permission),
+    ("GET", f"{_REPO}/invitations", list_invitations),
     ("GET", f"{_REPO}/rulesets", list_rulesets),
     ("GET", f"{_REPO}/rulesets/{{ruleset_id:int}}", get_ruleset),
 ]
