@@ -19,6 +19,7 @@ from typing import Any
 from mendflow.errors import MendflowError
 from mendflow.plan import PlaybookPlan, plan_tenant
 from mendflow.playbook import FragmentResource, ParamError, Playbook, PlaybookTest
+from mendflow.playbooks.okta_tenant import OktaTenant
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
 
@@ -95,15 +96,19 @@ def tenant_for_case(playbook: Playbook, case: PlaybookTest) -> TenantFile:
         base = case.source.parent if case.source is not None else Path.cwd()
         return load_tenant_file(base / case.tenant_file)
     provider = playbook.resource.split(".", 1)[0]
-    if provider != "github":
-        raise MendflowError(
-            f"test cases with 'resources' are supported for GitHub only; use 'tenant_file' for {provider}"
-        )
     as_of = case.as_of or datetime.now(UTC)
+    source = f"{case.source or playbook.id}: test {case.name!r}"
+    if provider == "okta":
+        okta = OktaTenant(as_of)
+        for resource in case.resources:
+            okta.add(playbook.resource, resource)
+        document = {"format": TENANT_FORMAT, "provider": "okta", "tenant": "acme", "taken_at": okta.when}
+        return parse_tenant({**document, "okta": okta.section()}, source=source)
+    if provider != "github":
+        raise MendflowError(f"test cases with 'resources' are not supported for {provider}; use 'tenant_file'")
     builder = _GithubTenant(as_of)
     for resource in case.resources:
         builder.add(playbook.resource, resource)
-    source = f"{case.source or playbook.id}: test {case.name!r}"
     return parse_tenant(builder.document(), source=source)
 
 

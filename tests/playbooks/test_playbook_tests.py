@@ -44,11 +44,15 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("playbook_id", sorted(pid for pid in SHIPPED if pid.startswith("github.")))
-def test_shipped_github_playbook_has_passing_test_cases(playbook_id: str) -> None:
-    """Every shipped GitHub playbook carries test cases, and each one passes."""
+@pytest.mark.parametrize("playbook_id", sorted(SHIPPED))
+def test_shipped_playbook_has_passing_positive_and_negative_test_cases(playbook_id: str) -> None:
+    """Every shipped playbook (GitHub and Okta) carries test cases with a resource it reports and one it does not,
+    and each case passes."""
     playbook = SHIPPED[playbook_id]
     assert playbook.tests, f"{playbook_id} has no test cases"
+    assert any(case.expect.findings for case in playbook.tests), f"{playbook_id}: no positive case"
+    negatives = [r.id for case in playbook.tests for r in case.resources if r.id not in case.expect.findings]
+    assert negatives or any(case.tenant_file for case in playbook.tests), f"{playbook_id}: no negative case"
     results = run_playbook_tests([playbook])
     assert [(r.name, r.problems) for r in results if not r.passed] == []
 
@@ -163,3 +167,22 @@ def test_case_mixing_organizations_cannot_run(tmp_path: Path) -> None:
     playbook: Playbook = load_playbook_file(write(tmp_path, "hook.yaml", HOOK + "tests:\n" + case))
     result = run_case(playbook, playbook.tests[0])
     assert result.problems == ["cannot run: a test case holds one organization: 'other' is not 'acme'"]
+
+
+def test_okta_fragments_become_a_tenant_and_a_wrong_expectation_fails() -> None:
+    """Okta cases are data like GitHub ones: roles in `related` become role assignments the connector reads back."""
+    playbook = SHIPPED["okta.user.super_admin_direct"]
+    case = PlaybookTest.model_validate(
+        {
+            "name": "wrong on purpose",
+            "resources": [
+                {"id": "/api/v1/users/00udirect", "related": {"roles": [{"type": "SUPER_ADMIN"}]}},
+                {"id": "/api/v1/users/00uplain"},
+            ],
+            "expect": {"findings": ["/api/v1/users/00uplain"]},
+        }
+    )
+    tenant = tenant_for_case(playbook, case)
+    assert tenant.provider == "okta"
+    result = run_case(playbook, case)
+    assert result.problems[0] == "findings: missing /api/v1/users/00uplain; unexpected /api/v1/users/00udirect"
