@@ -93,6 +93,7 @@ async def _everything(workspace: SlackWorkspace) -> None:
     ref = await cards.post(CHANNEL, sample_card())
     await cards.update(ref, sample_card(state=CardState.approved))
     await cards.notify(ALICE, "escalation")
+    await cards.direct_message(ALICE, "your token was revoked")
     await cards.ephemeral(CHANNEL, ALICE, "refused: reason")
     directory = SlackDirectory(cards, users={ALICE: "alice"}, usergroups={"S0ONCALL01": "oncall", "S0GONE0001": "x"})
     await directory.members("S0ONCALL01")
@@ -101,6 +102,7 @@ async def _everything(workspace: SlackWorkspace) -> None:
     for call in (
         lambda: directory.members("S0GONE0001"),
         lambda: cards.notify("#nowhere", "x"),
+        lambda: cards.direct_message("U0NOBODY01", "x"),
         lambda: cards.update(ref.model_copy(update={"ts": "1000000000.000001"}), sample_card()),
         lambda: cards.ephemeral(CHANNEL, "U0NOBODY01", "x"),
         lambda: _cards(workspace, token="xoxb-wrong-0000000000").check_auth(),

@@ -58,6 +58,8 @@ AUTH_ERRORS = frozenset(
 )
 CARD_SCOPES = ("chat:write",)
 """Scopes the bot token needs to post and update cards and answer privately."""
+DM_SCOPES = ("chat:write", "im:write")
+"""Scopes the bot token needs to direct-message a person (`conversations.open` needs `im:write`)."""
 
 
 class MessageRef(BaseModel):
@@ -266,6 +268,22 @@ class SlackCards:
             lambda: self.client.chat_postMessage(channel=channel_or_user, text=redact(text), unfurl_links=False),
         )
         return MessageRef(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def direct_message(self, user: str, text: str) -> MessageRef:
+        """A message in the app's DM with `user` (a Slack user id): `conversations.open`, then `chat.postMessage`
+        to the DM channel it names — the way Slack documents it, rather than posting to the user id."""
+        opened = await self.call("conversations.open", lambda: self.client.conversations_open(users=user))
+        channel = opened.get("channel")
+        channel_id = str(channel.get("id", "")) if isinstance(channel, dict) else ""
+        if not channel_id:
+            raise SlackError(
+                "Slack answered conversations.open without a channel id",
+                method="conversations.open",
+                status=200,
+                error="no_channel",
+                retryable=False,
+            )
+        return await self.notify(channel_id, text)
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only `user` sees, in `channel` (`chat.postEphemeral`)."""

@@ -43,7 +43,7 @@ from mendflow.integrations.cards import ACTIONS_BLOCK, APPROVE_ACTION, REASON_AC
 
 JSON = dict[str, Any]
 
-BOT_SCOPES = ("chat:write", "users:read", "usergroups:read")
+BOT_SCOPES = ("chat:write", "users:read", "usergroups:read", "im:write")
 APP_SCOPES = ("connections:write",)
 
 # method → (needed scope, token kind)
@@ -54,6 +54,7 @@ METHODS: dict[str, tuple[str, str]] = {
     "chat.postEphemeral": ("chat:write", "bot"),
     "users.info": ("users:read", "bot"),
     "usergroups.users.list": ("usergroups:read", "bot"),
+    "conversations.open": ("im:write", "bot"),
     "apps.connections.open": ("connections:write", "app"),
 }
 
@@ -162,6 +163,8 @@ class SlackWorkspace:
         self.acks: list[str] = []
         self.envelopes: list[JSON] = []
         self._responses: dict[str, tuple[str, str]] = {}
+        self.open_dms: set[str] = set()
+        """DM channel ids `conversations.open` has opened (its `already_open` answer)."""
 
     # --- setup ---
 
@@ -622,6 +625,27 @@ def _usergroup_users(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
     return {"users": list(ws.usergroups[group])}
 
 
+def _conversations_open(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
+    """Open (or resume) the app's DM with one person. Group DMs (several `users`) are not simulated."""
+    users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+    channel = str(args.get("channel") or "")
+    if not users and not channel:
+        raise _Answer(_error("users_list_not_supplied"))
+    if len(users) > 1:
+        raise _Answer(_error("method_not_supported_for_channel_type"))
+    if users:
+        if users[0] not in ws.users:
+            raise _Answer(_error("user_not_found"))
+        dm = _dm_channel(users[0])
+    else:
+        if not channel.startswith("D") or ws.resolve_channel(channel) != channel:
+            raise _Answer(_error("channel_not_found"))
+        dm = channel
+    already = dm in ws.open_dms
+    ws.open_dms.add(dm)
+    return {"channel": {"id": dm}, "already_open": already, "no_op": already}
+
+
 def _connections_open(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
     host = request.url.netloc
     return {"url": f"ws://{host}/socket-mode/{ws.issue_ticket()}"}
@@ -629,6 +653,7 @@ def _connections_open(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
 
 _HANDLERS: dict[str, Callable[[SlackWorkspace, Request, JSON], JSON]] = {
     "auth.test": _auth_test,
+    "conversations.open": _conversations_open,
     "chat.postMessage": _post_message,
     "chat.update": _update,
     "chat.postEphemeral": _post_ephemeral,
