@@ -86,11 +86,9 @@ def _global(compiler: Compiler, node: ast.Call, args: list[Code]) -> Code | None
     name = node.function
     if name == "timestamp":
         if args[0].kind == "string":
-            return Code(f"_Timestamp(_parse_ts({args[0].text}))", "timestamp")
+            return Code(f"_timestamp_of({args[0].text})", "timestamp")
         value, bind = compiler.reuse(args[0])
-        return Code(
-            f"(_Timestamp(_parse_ts({value})) if {bind}.__class__ is str else _f_timestamp({value}))", "timestamp"
-        )
+        return Code(f"(_timestamp_of({value}) if {bind}.__class__ is str else _f_timestamp({value}))", "timestamp")
     if name == "matches" and len(node.args) == 2 and isinstance(node.args[1], ast.Literal):
         pattern = node.args[1].value
         if pattern.__class__ is str:

@@ -161,7 +161,7 @@ def to_bytes(value: Any) -> bytes:
 def to_timestamp(value: Any) -> Timestamp:
     kind = value.__class__
     if kind is str:
-        return Timestamp(timefmt.parse_timestamp(value))
+        return timefmt.timestamp_of(value)
     if kind is Timestamp:
         return cast(Timestamp, value)
     if kind is int:

@@ -17,7 +17,7 @@ from mendflow.rules.calls import function_name
 from mendflow.rules.codegen import Code, Constants, Emitter
 from mendflow.rules.compiler import Compiler, Hoist
 from mendflow.rules.functions import GLOBALS, METHODS
-from mendflow.rules.timefmt import parse_timestamp
+from mendflow.rules.timefmt import timestamp_of
 from mendflow.rules.values import CelError, Timestamp, UInt
 
 
@@ -55,7 +55,7 @@ _RUNTIME: dict[str, Any] = {
     "_unbound": runtime.unbound,
     "_unknown_function": runtime.unknown_function,
     "_Timestamp": Timestamp,
-    "_parse_ts": parse_timestamp,
+    "_timestamp_of": timestamp_of,
     "_UInt": UInt,
     "_ERROR": ERROR,
     **{function_name(name, False): implementation for name, (implementation, _) in GLOBALS.items()},

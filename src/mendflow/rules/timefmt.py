@@ -6,10 +6,11 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mendflow.rules.values import DURATION_MAX, NANOS, TIMESTAMP_MAX, TIMESTAMP_MIN, CelError
+from mendflow.rules.values import DURATION_MAX, NANOS, TIMESTAMP_MAX, TIMESTAMP_MIN, CelError, Timestamp
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 # The common vendor form, e.g. GitHub's "2024-03-01T12:34:56Z": checked by shape, then read by the C parser.
@@ -31,8 +32,65 @@ _UNITS = {
 _OFFSET = re.compile(r"([+-]?)(\d\d):(\d\d)", re.ASCII)
 
 
+CACHE_SIZE = 4096
+"""Parsed timestamps kept per text. Vendors repeat timestamps (policy dates, day-resolution logins), and a scan
+evaluates several rules on one field; the cache is emptied when full, so memory stays bounded."""
+_cache: dict[str, Timestamp] = {}
+
+
+def timestamp_of(text: str) -> Timestamp:
+    """`timestamp(text)` for a string, cached per text (only successes are cached: a bad text raises each time)."""
+    found = _cache.get(text)
+    if found is None:
+        found = Timestamp(parse_timestamp(text))
+        if len(_cache) >= CACHE_SIZE:
+            _cache.clear()
+        _cache[text] = found
+    return found
+
+
+def clear_cache() -> None:
+    """Forget every parsed timestamp (benchmarks start each pass cold)."""
+    _cache.clear()
+
+
 def parse_timestamp(text: str) -> int:
-    """RFC 3339 text → nanoseconds since the epoch; CelError if malformed or outside year 1 … 9999."""
+    """RFC 3339 text → nanoseconds since the epoch; CelError if malformed or outside year 1 … 9999.
+
+    The common shapes (upper-case `T`, `Z` or `±HH:MM`, up to 6 fraction digits) are read by the C parser
+    `datetime.fromisoformat` once their layout is checked; anything else, and anything it refuses, is read by
+    `_parse_exact`, which decides validity and error messages, so both paths give the same answer."""
+    ns = _parse_common(text)
+    return _parse_exact(text) if ns is None else ns
+
+
+def _parse_common(text: str) -> int | None:
+    """Nanoseconds for the common shapes, or None to let `_parse_exact` decide. The separators are checked here;
+    fromisoformat checks that the fields between them are ASCII digits and in range."""
+    size = len(text)
+    if size < 20 or text[4:17:3] != "--T::" or not text.isascii():  # the separators at 4, 7, 10, 13 and 16
+        return None
+    if text[-1] == "Z":
+        end = size - 1
+    elif text[-3] == ":" and text[-6] in "+-":
+        end = size - 6
+    else:
+        return None
+    # fromisoformat would also take other layouts after the seconds (`,5`, `+0100`, `+01:00:30`): only an empty
+    # fraction or `.` with 1 to 6 digits passes here (7 to 9 digits need the exact reader's nanoseconds).
+    if end != 19 and not (21 <= end <= 26 and text[19] == "." and text[20:end].isdigit()):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:  # e.g. 2024-02-30, hour 24, an offset of 24 hours or more
+        return None
+    since = moment - _EPOCH_UTC
+    ns = ((since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds) * 1000
+    return ns if TIMESTAMP_MIN <= ns <= TIMESTAMP_MAX else None
+
+
+def _parse_exact(text: str) -> int:
+    """RFC 3339 by the grammar, field by field (every shape CEL accepts, and CEL's errors)."""
     if len(text) == 20 and text[19] == "Z" and _PLAIN_UTC.match(text):
         try:
             moment = datetime.fromisoformat(text[:19])
