@@ -117,10 +117,24 @@ class AppStatusParams(ActionParams):
     status: Literal["ACTIVE", "INACTIVE"] | None = None
 
 
+class RepoVisibilityParams(ActionParams):
+    """A repository's `visibility` (`PATCH /repos/{owner}/{repo}`). Public → private cannot be undone: GitHub erases
+    stars and watchers and detaches forks, so the action is irreversible and never runs unattended."""
+
+    visibility: Literal["private", "internal"] | None = None
+
+
 class HookActiveParams(ActionParams):
     """Whether a GitHub webhook delivers (`active`, written with a PATCH of the hook; its config is untouched)."""
 
     active: bool | None = None
+
+
+class HookSecretParams(ActionParams):
+    """Rotate a GitHub webhook's secret to the one at a secret reference (`env:NAME` / `file:/path`), resolved
+    only inside the worker: the value never enters a playbook, the workflow history or a log."""
+
+    secret_ref: str | None = Field(default=None, pattern=r"^(env|file):.+")
 
 
 class DeleteParams(ActionParams):
@@ -179,6 +193,13 @@ ACTIONS: dict[str, ActionSpec] = {
             summary="Turn a repository's secret scanning / push protection on or off.",
         ),
         ActionSpec(
+            name="github.repo.set_visibility",
+            resource_type="github.repo",
+            reversible=False,
+            params=RepoVisibilityParams,
+            summary="Make a public repository private or internal (irreversible: stars, watchers and forks are lost).",
+        ),
+        ActionSpec(
             name="github.org.update_settings",
             resource_type="github.org",
             reversible=True,
@@ -226,6 +247,21 @@ ACTIONS: dict[str, ActionSpec] = {
             reversible=True,
             params=HookActiveParams,
             summary="Disable (active: false) or enable an organization webhook; its configuration is kept.",
+        ),
+        ActionSpec(
+            name="github.repo_hook.rotate_secret",
+            resource_type="github.repo_hook",
+            reversible=False,
+            params=HookSecretParams,
+            summary="Set a repository webhook's secret to the one at secret_ref (irreversible: GitHub never shows "
+            "the old one).",
+        ),
+        ActionSpec(
+            name="github.org_hook.rotate_secret",
+            resource_type="github.org_hook",
+            reversible=False,
+            params=HookSecretParams,
+            summary="Set an organization webhook's secret to the one at secret_ref (irreversible).",
         ),
         ActionSpec(
             name="github.repo_hook.delete",

@@ -12,7 +12,7 @@ import pytest
 from mendflow.actions import ACTIONS, ActionParams
 from mendflow.connectors.permissions import ACTION_NEEDS, needed
 from mendflow.connectors.registry import get_action
-from mendflow.errors import ActionError
+from mendflow.errors import ActionError, InputError
 from tests.connectors.conftest import GITHUB_DEMO, Served, serve, tenant_from
 
 
@@ -157,6 +157,8 @@ def test_each_github_response_action_declares_the_permission_of_its_write() -> N
     writes = {
         "github.repo_hook.set_active": ("PATCH", "/repos/acme/api/hooks/11"),
         "github.org_hook.set_active": ("PATCH", "/orgs/acme/hooks/301"),
+        "github.repo_hook.rotate_secret": ("PATCH", "/repos/acme/api/hooks/11/config"),
+        "github.org_hook.rotate_secret": ("PATCH", "/orgs/acme/hooks/301/config"),
         "github.repo_hook.delete": ("DELETE", "/repos/acme/api/hooks/11"),
         "github.org_hook.delete": ("DELETE", "/orgs/acme/hooks/301"),
         "github.deploy_key.delete": ("DELETE", "/repos/acme/api/keys/7"),
@@ -165,3 +167,45 @@ def test_each_github_response_action_declares_the_permission_of_its_write() -> N
     }
     for name, (method, path) in writes.items():
         assert needed("github", method, path) == ACTION_NEEDS[name], name
+
+
+async def test_hook_secret_is_rotated_to_the_referenced_value_which_never_shows(
+    org: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The new secret is read from its reference in the worker and written to the hook's config; the capture,
+    the change and the re-read hold only the reference or `set`; the old secret cannot be restored."""
+    canary = "canary-hook-secret-5b1e77d2"
+    monkeypatch.setenv("NEW_HOOK_SECRET", canary)
+    action = get_action("github.repo_hook.rotate_secret")
+    assert ACTIONS["github.repo_hook.rotate_secret"].reversible is False
+    params = _params("github.repo_hook.rotate_secret", secret_ref="env:NEW_HOOK_SECRET")
+    rid = "/repos/acme/api/hooks/11"
+    hook = org.app.state.github.find(_repo(org, "api")["_hooks"], 11)
+    url = hook["config"]["url"]
+    async with org.session() as session:
+        before = await action.capture(session.http, rid, params)
+        assert before == {"secret_ref": "set"}
+        assert await action.apply(session.http, rid, params)
+        assert await action.holds(session.http, rid, params.as_body())
+        shown = await action.current(session.http, rid, ["secret_ref"])
+        with pytest.raises(ActionError, match="cannot be restored") as refused:
+            await action.restore(session.http, rid, before)
+    assert hook["config"]["secret"] == canary and hook["config"]["url"] == url
+    assert shown == {"secret_ref": "set"}
+    assert canary not in json.dumps([before, params.as_body(), shown]) + str(refused.value) + caplog.text
+
+
+async def test_rotation_to_a_missing_reference_names_it_and_writes_nothing(
+    org: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset variable fails with the reference named (never a value), and the hook keeps its secret."""
+    monkeypatch.delenv("NO_SUCH_HOOK_SECRET", raising=False)
+    action = get_action("github.org_hook.rotate_secret")
+    hook = org.app.state.github.find(org.app.state.github.hooks, 301)
+    old = hook["config"].get("secret")
+    async with org.session() as session:
+        with pytest.raises(InputError, match="env:NO_SUCH_HOOK_SECRET"):
+            await action.write(session.http, "/orgs/acme/hooks/301", {"secret_ref": "env:NO_SUCH_HOOK_SECRET"})
+    assert hook["config"].get("secret") == old
+    with pytest.raises(ValueError):
+        _params("github.org_hook.rotate_secret", secret_ref="plain-text-secret")

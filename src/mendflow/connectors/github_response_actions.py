@@ -3,6 +3,9 @@ person who should not have access, in the shared capture → apply → verify �
 
     github.repo_hook|org_hook.set_active   PATCH of the whole hook with only `active`; GitHub keeps the config
                                            (URL, events, secret) when the body has none. Restore: the old value.
+    github.repo_hook|org_hook.rotate_secret  PATCH …/config {secret} with the value at `secret_ref`, resolved
+                                           here; verify sees a (masked) secret set. Irreversible: the old secret
+                                           reads back masked, so it cannot be put back.
     github.repo_hook|org_hook.delete       DELETE; irreversible (the secret reads back masked, so the hook could
                                            not be re-created as it was).
     github.deploy_key.delete               DELETE; irreversible (re-adding the key would restore a leaked key).
@@ -23,6 +26,8 @@ from mendflow.actions import ACTIONS
 from mendflow.connectors.actions import FieldAction, Fields
 from mendflow.connectors.http import VendorHttp
 from mendflow.errors import ActionError
+from mendflow.secrets import SecretRef
+from mendflow.telemetry.tracing import step_span
 
 LEGACY = {"read": "pull", "write": "push"}
 """Role names the permission endpoint reports → the names `PUT …/collaborators/{user}` documents."""
@@ -105,6 +110,36 @@ class CollaboratorAction(FieldAction):
             await http.request("PUT", resource_id, json={"permission": LEGACY.get(role, role)})
 
 
+@dataclass(frozen=True, kw_only=True)
+class RotateSecretAction(FieldAction):
+    """`secret_ref` reads `set` or `none` (GitHub masks the value). A write always sends the secret: the same
+    value again on a retry, which changes nothing."""
+
+    async def read(self, http: VendorHttp, resource_id: str) -> Any:
+        return await http.get_json(f"{resource_id}/config")
+
+    async def write(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
+        wanted = str(target.get("secret_ref") or "")
+        if not wanted.startswith(("env:", "file:")):
+            raise ActionError(
+                f"{resource_id}: the webhook's previous secret cannot be restored (GitHub never shows it); "
+                "rotate to a new secret_ref instead"
+            )
+        value = SecretRef(ref=wanted).resolve()  # registered with the redactor before any use
+        with step_span("apply", self.spec.name):
+            await http.request("PATCH", f"{resource_id}/config", json={"secret": value})
+        return True
+
+    async def holds(self, http: VendorHttp, resource_id: str, target: Fields) -> bool:
+        with step_span("verify", self.spec.name):
+            config = await self.read(http, resource_id)
+        return bool(config.get("secret")) and str(target.get("secret_ref") or "").startswith(("env:", "file:"))
+
+
+def _secret_state(config: Any, names: list[str]) -> Fields:
+    return {name: ("set" if config.get("secret") else "none") for name in names}
+
+
 def _hook_active(name: str) -> FieldAction:
     return FieldAction(spec=ACTIONS[name], read_fields=_top_level, write_method="PATCH", body=dict)
 
@@ -114,6 +149,8 @@ GITHUB_RESPONSE_ACTIONS: dict[str, FieldAction] = {
     for action in (
         _hook_active("github.repo_hook.set_active"),
         _hook_active("github.org_hook.set_active"),
+        RotateSecretAction(spec=ACTIONS["github.repo_hook.rotate_secret"], read_fields=_secret_state),
+        RotateSecretAction(spec=ACTIONS["github.org_hook.rotate_secret"], read_fields=_secret_state),
         DeleteAction(spec=ACTIONS["github.repo_hook.delete"], read_fields=_presence),
         DeleteAction(spec=ACTIONS["github.org_hook.delete"], read_fields=_presence),
         DeleteAction(spec=ACTIONS["github.deploy_key.delete"], read_fields=_presence),
