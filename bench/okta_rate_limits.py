@@ -135,6 +135,18 @@ def _line(label: str, run: dict[str, Any]) -> str:
     )
 
 
+def rule_driven_scan(users: int = USERS) -> dict[str, Any]:
+    """The full (rule-driven) scan of a generated `users`-user org at the default limits: this file's "after"
+    figure alone, for other benchmarks to print (bench/rescan_throughput.py)."""
+    from mendflow.sim.generate import okta_tenant
+
+    document = okta_tenant(users=users)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "okta.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return _scan(path, document["tenant"], lean=True, limits=[])
+
+
 def main(users: int = USERS, *, measure_before: bool = False) -> None:
     from mendflow.sim.generate import okta_tenant
 
