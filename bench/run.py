@@ -110,6 +110,7 @@ def main() -> None:
     __import__("rescan_throughput").main([])  # bench/rescan_throughput.py: 1,000 findings at once vs bare Temporal
     __import__("validate").main(["--companions"])  # bench/validate.py: validating the shipped playbooks (issue 14)
     __import__("telemetry").main([])  # bench/telemetry.py: traces + metrics per vendor request and on a campaign
+    __import__("workflows").main([])  # bench/workflows.py: response workflows vs bare Temporal, runs/s and per step
 
 
 if __name__ == "__main__":
