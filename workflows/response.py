@@ -402,6 +402,8 @@ class ResponseWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
+        if self._gate is None or not self._gate_step:
+            raise ValueError(f"the run is not waiting for an approval (state: {self._state.value})")
         check_decision(
             decision,
             workflow_id=workflow.info().workflow_id,
@@ -427,6 +429,8 @@ class ResponseWorkflow:
     def _validate_rollback(self, request: OperatorRequest) -> None:
         if self._state in FINISHED or self._state is RunState.rolling_back or self._rollback_requested:
             raise ValueError(f"only a running response can be rolled back (state: {self._state.value})")
+        if self._gate is None:  # the gate plan carries who may operate the run and the keys that sign for them
+            raise ValueError("nobody may operate this run yet: its approvers are resolved at its first approve step")
         check_operator(
             request,
             verb="rollback",

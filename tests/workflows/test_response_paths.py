@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantRegistry
@@ -21,7 +21,8 @@ from mendflow.responses.messages import ResponseStatus, RunState
 from mendflow.runtime.responses import start_response_handle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
-from tests.workflows.campaigns import settings
+from tests.signing import signed_decision, signed_request
+from tests.workflows.campaigns import RBAC, settings
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.paths", "title": "paths", "tenant": "none:x"}
@@ -135,3 +136,22 @@ async def test_on_failure_stop_ends_the_run_failed(run: Any) -> None:
     assert done.state is RunState.failed
     assert _statuses(done) == {"broken": "failed", "later": "pending"}
     assert "message cannot be evaluated" in done.steps[0].detail
+
+
+async def test_decisions_and_rollbacks_a_run_cannot_take_are_refused_in_plain_words(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Before any approval step: a decision is refused (not waiting for one), and so is a rollback (nobody is
+    resolved as an operator yet) — with the run's words, not a campaign's."""
+    context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=settings())
+    queue = f"q-{uuid.uuid4()}"
+    definition = _definition("- {id: later, kind: wait, duration: 1d}\n- {id: ask, kind: approve}\n")
+    async with build_worker(time_env.client, context, task_queue=queue):
+        handle = await start_response_handle(time_env.client, definition, {}, task_queue=queue)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
+        assert "the run is not waiting for an approval (state: running)" in str(refused.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC))
+        assert "nobody may operate this run yet" in str(refused.value.cause)
+        await handle.terminate("test over")
