@@ -52,6 +52,7 @@ class Compiler:
         hoist: Hoist | None = None,
         folder: Callable[[ast.Expr], Any] | None = None,
         loop_vars: frozenset[str] = frozenset(),
+        fast: bool = False,
     ) -> None:
         self.scope = scope
         self.declared = declared
@@ -61,6 +62,9 @@ class Compiler:
         self.hoist = hoist
         self.folder = folder
         self.loop_vars = loop_vars
+        self.fast = fast
+        """Compile `&&`, `||`, `all` and `exists` over bool operands to Python's `and`, `or`, `all()` and `any()`:
+        exact whenever nothing raises, so a caller runs the result first and the exact code only if it raises."""
         self._free: dict[int, frozenset[str]] = {}
 
     # Infrastructure
@@ -76,6 +80,7 @@ class Compiler:
             hoist=self.hoist,
             folder=self.folder,
             loop_vars=self.loop_vars | {variable},
+            fast=self.fast,
         )
         inner._free = self._free
         return inner

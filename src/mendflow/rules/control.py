@@ -23,6 +23,10 @@ def logical(compiler: Compiler, node: ast.Logical, *, absorb: bool = False) -> C
     or the offending value) for an enclosing `&&`/`||` to weigh, instead of being raised: nested logical
     operators then need no `try` of their own, which keeps generated code within Python's block nesting limit."""
     out = compiler.out
+    if compiler.fast:
+        fast = _fast_logical(compiler, node)
+        if fast is not None:
+            return fast
     parts: list[tuple[list[str], Code, bool]] = []
     for operand in node.operands:
         nested = isinstance(operand, ast.Logical) and not compiler.constant_or_hoisted(operand)
@@ -49,6 +53,19 @@ def logical(compiler: Compiler, node: ast.Logical, *, absorb: bool = False) -> C
         out.emit(f"{result} = {error}" if absorb else f"_fail({error}, {'_' + node.op + '_'!r})")
     # With `absorb` the result may hold an error, so it is not known to be a bool.
     return Code(result, None if absorb else "bool", simple=True)
+
+
+def _fast_logical(compiler: Compiler, node: ast.Logical) -> Code | None:
+    """`a and b …` when every operand is a bool expression without statements (see `Compiler.fast`)."""
+    codes = []
+    for operand in node.operands:
+        with compiler.out.capture() as lines:
+            code = compiler.compile(operand)
+        if lines or code.kind != "bool":
+            return None
+        codes.append(code)
+    joiner = " and " if node.op == "&&" else " or "
+    return Code("(" + joiner.join(code.text for code in codes) + ")", "bool", total=all(c.total for c in codes))
 
 
 def _guarded(compiler: Compiler, lines: list[str], code: Code, *, safe: bool) -> str:
@@ -100,6 +117,10 @@ def conditional(compiler: Compiler, node: ast.Conditional) -> Code:
 
 def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
     out = compiler.out
+    if compiler.fast and node.macro in ("all", "exists"):
+        fast = _fast_quantifier(compiler, node)
+        if fast is not None:
+            return fast
     source = compiler.materialize(compiler.compile(node.range))
     items = out.fresh("rng")
     out.emit(f"{items} = {source} if {source}.__class__ is list else _iterate({source})")
@@ -132,6 +153,19 @@ def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
             assert node.transform is not None
             out.emit(f"{result}.append({inner.compile(node.transform).text})")
     return Code(result, "list", simple=True)
+
+
+def _fast_quantifier(compiler: Compiler, node: ast.Comprehension) -> Code | None:
+    """`any(p for x in …)` / `all(…)` when range and predicate are expressions and the predicate a bool."""
+    assert node.predicate is not None
+    local = compiler.out.fresh("G") + "_" + "".join(c if c.isalnum() else "_" for c in node.variable)
+    with compiler.out.capture() as lines:
+        source = compiler.compile(node.range)
+        predicate = compiler.nested(node.variable, local).compile(node.predicate)
+    if lines or predicate.kind != "bool":
+        return None
+    function = "any" if node.macro == "exists" else "all"
+    return Code(f"{function}({predicate.text} for {local} in _iterate({source.text}))", "bool")
 
 
 def _predicate(inner: Compiler, node: ast.Comprehension) -> str:

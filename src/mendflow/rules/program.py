@@ -80,24 +80,43 @@ def fold(node: ast.Expr) -> Any:
 
 
 def value_function(
-    node: ast.Expr, variables: Sequence[str], *, checked: bool, fold_constants: bool = True
+    node: ast.Expr, variables: Sequence[str], *, checked: bool, fold_constants: bool = True, fast: bool = True
 ) -> Callable[..., Any]:
-    """`f(*values)` for `variables` in order: the expression's value, or an exception for a CEL error."""
+    """`f(*values)` for `variables` in order: the expression's value, or an exception for a CEL error. With
+    `fast`, an expression with a fast form (see `Compiler.fast`) runs it first and its exact form if it raises."""
     names = _locals(variables)
     out = Emitter()
     constants = Constants()
-    compiler = Compiler(
-        scope=_scope(names, {}),
-        declared=frozenset(variables),
-        checked=checked,
-        constants=constants,
-        emitter=out,
-        folder=fold if fold_constants else None,
-    )
+
+    def compiler(quick: bool) -> Compiler:
+        return Compiler(
+            scope=_scope(names, {}),
+            declared=frozenset(variables),
+            checked=checked,
+            constants=constants,
+            emitter=out,
+            folder=fold if fold_constants else None,
+            fast=quick,
+        )
+
     with out.block(f"def _run({', '.join(names.values())}):"):
-        code = compiler.compile(node)
-        out.emit(f"return {code.text}")
+        lines, quick = _captured(out, compiler(True), node)
+        exact_lines, exact = _captured(out, compiler(False), node)
+        if fast and not lines and (exact_lines or quick.text != exact.text):
+            with out.block("try:"):
+                out.emit(f"return {quick.text}")
+            with out.block("except Exception:"):  # an error somewhere: CEL may still absorb it, so decide exactly
+                out.emit("pass")
+        out.splice(exact_lines)
+        out.emit(f"return {exact.text}")
     return _build(out.lines, constants)["_run"]  # type: ignore[no-any-return]
+
+
+def _captured(out: Emitter, compiler: Compiler, node: ast.Expr) -> tuple[list[str], Code]:
+    """The statements and the expression `compiler` makes of `node`, captured rather than emitted."""
+    with out.capture() as lines:
+        code = compiler.compile(node)
+    return lines, code
 
 
 Runner = Callable[[Any, Any], tuple[Any, ...]]
@@ -129,28 +148,49 @@ def batch_binder(nodes: Sequence[ast.Expr]) -> Binder:
 
 
 def _batch(out: Emitter, constants: Constants, nodes: Sequence[ast.Expr], name: str, hoist: Hoist | None) -> None:
+    """`name(now)` returning `_run`. A condition with a fast form (see `Compiler.fast`) runs it first; if that
+    raises, its exact form (a function of its own, so nesting depth stays as it was) decides."""
     names = {"resource": "V_resource", "related": "V_related", "now": "V_now"}
-    compiler = Compiler(
-        scope=_scope(names, {"now": "timestamp"}),
-        declared=frozenset(names),
-        checked=False,
-        constants=constants,
-        emitter=out,
-        hoist=hoist,
-        folder=fold,
-    )
+
+    def compiler(fast: bool) -> Compiler:
+        return Compiler(
+            scope=_scope(names, {"now": "timestamp"}),
+            declared=frozenset(names),
+            checked=False,
+            constants=constants,
+            emitter=out,
+            hoist=hoist,
+            folder=fold,
+            fast=fast,
+        )
+
     with out.block(f"def {name}(V_now):"):
-        with out.block("def _run(V_resource, V_related):"):
-            results = []
-            for index, node in enumerate(nodes):
-                result = f"_R{index}"
-                results.append(result)
+        bodies: list[tuple[str | None, list[str]]] = []
+        for index, node in enumerate(nodes):
+            lines, fast = _captured(out, compiler(True), node)
+            exact_lines, exact = _captured(out, compiler(False), node)
+            body = [*exact_lines, f"_R{index} = {exact.text}"]
+            if lines or (not exact_lines and fast.text == exact.text):
+                bodies.append((None, body))
+                continue
+            bodies.append((fast.text, body))
+            with out.block(f"def _X{index}(V_resource, V_related):"):
                 with out.block("try:"):
-                    code = compiler.compile(node)
-                    out.emit(f"{result} = {code.text}")
+                    out.splice(body)
+                    out.emit(f"return _R{index}")
                 with out.block("except Exception:"):
-                    out.emit(f"{result} = _ERROR")
-            out.emit(f"return ({''.join(r + ', ' for r in results)})")
+                    out.emit("return _ERROR")
+        with out.block("def _run(V_resource, V_related):"):
+            for index, (fast_text, body) in enumerate(bodies):
+                with out.block("try:"):
+                    out.splice([f"_R{index} = {fast_text}"] if fast_text is not None else body)
+                with out.block("except Exception:"):
+                    out.emit(
+                        f"_R{index} = _X{index}(V_resource, V_related)"
+                        if fast_text is not None
+                        else f"_R{index} = _ERROR"
+                    )
+            out.emit(f"return ({''.join(f'_R{index}, ' for index in range(len(bodies)))})")
         out.emit("return _run")
 
 
