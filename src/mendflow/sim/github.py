@@ -25,10 +25,13 @@ from mendflow.sim.deliveries import Deliveries, DeliveryStats, EventsFor, Webhoo
 from mendflow.sim.github_routes import ROUTES, Call, Handler, Sim
 from mendflow.sim.github_shapes import ApiError, not_found
 from mendflow.sim.github_state import GithubState
+from mendflow.sim.own_origin import OwnOrigin, PathPrefix
 from mendflow.tenant import TenantFile
 
 RATE_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = f"{RATE_DOCS}#about-secondary-rate-limits"
+VENDOR_ORIGIN = "https://api.github.com"
+"""The API origin in tenant files; answers carry the simulator's own base instead (`sim.own_origin`)."""
 SERVER_MESSAGES = {403: "Resource not accessible by integration", 500: "Server Error", 502: "Server Error",
                    503: "Service Unavailable"}  # fmt: skip
 
@@ -83,11 +86,14 @@ def create_github_app(
     clock: Callable[[], float] = time.time,
     app_auth: GithubAppAuthority | None = None,
     webhook: WebhookTarget | None = None,
+    api_prefix: str = "",
 ) -> Starlette:
     """A fresh simulator for `tenant`; its state (a deep copy) is `app.state.github`, and the faults it injected
     are counted in `app.state.fault_stats`. With `app_auth`, a registered GitHub App mints installation tokens
     that are accepted besides `token`, each endpoint checking the installation's permissions. With `webhook`,
-    writes deliver GitHub's signed webhooks there (`sim.deliveries`; counted in `app.state.deliveries`)."""
+    writes deliver GitHub's signed webhooks there (`sim.deliveries`; counted in `app.state.deliveries`). Every
+    `https://api.github.com` URL in a body is served on the request's own base URL; with `api_prefix` (GitHub
+    Enterprise Server's `/api/v3`) the API answers under that prefix too, and its URLs carry it."""
     plan = faults or FaultPlan()
     budget = RateBudget(plan.rate_limit or rate_limit, clock, window=plan.rate_window or rate_window)
     state = GithubState(tenant.section(), clock=clock)
@@ -114,7 +120,9 @@ def create_github_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            *([Middleware(PathPrefix, prefix=api_prefix)] if api_prefix else []),
             Middleware(Gate, policy=policy),
+            Middleware(OwnOrigin, origins=(VENDOR_ORIGIN,)),
             Middleware(FaultInjector, plan=plan, error=_error, stats=stats),
             *_deliveries(webhook, github_events(state), state.login, sent),
         ],

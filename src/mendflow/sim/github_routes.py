@@ -64,7 +64,10 @@ class Call:
         return json_response(200, items[(page - 1) * per_page : page * per_page], headers)
 
     def _link(self, page: int, rel: str) -> str:
-        return f'<{self.request.url.include_query_params(page=page)}>; rel="{rel}"'
+        # Under a path prefix (`sim.own_origin.PathPrefix`) the routed path lacks it; the link must not.
+        url = self.request.url
+        url = url.replace(path=self.request.scope.get("root_path", "") + url.path)
+        return f'<{url.include_query_params(page=page)}>; rel="{rel}"'
 
 
 Handler = Callable[[Call], Response]

@@ -1,0 +1,90 @@
+"""Serve every absolute vendor URL in a simulator's JSON bodies on the simulator's own base URL.
+
+Tenant files hold the vendor's URLs (`https://api.github.com/repos/…`, `https://acme.okta.com/api/v1/…`), and
+stock clients follow them: PyGithub completes an object from its `url` and refuses a host other than its base
+URL's. A real GitHub Enterprise server or Okta org answers with its own host, so the simulator does too. This is
+the one place that rewrites: an ASGI middleware over the serialised body, so no route has to think about it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_SAFE_BASE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?$")
+"""A base we can splice into JSON text unescaped; anything else (a hostile Host header) is left alone."""
+
+
+def own_base(scope: Scope) -> str:
+    """The base URL this request reached the simulator on: scheme, Host header and path prefix (`root_path`)."""
+    return str(Request(scope).base_url).rstrip("/")
+
+
+class OwnOrigin:
+    """Replaces each of `origins` (`https://api.github.com`, no trailing slash) with the request's own base URL
+    in JSON answers. JSON text carries a URL unescaped (`json.dumps` leaves `/` alone), so a byte replacement
+    is exact and needs no parse; headers the simulator builds (`Link`) already use the request's URL."""
+
+    def __init__(self, app: ASGIApp, *, origins: tuple[str, ...]) -> None:
+        self.app = app
+        self.origins = tuple(origin.rstrip("/").encode() for origin in origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        base = own_base(scope).encode() if scope["type"] == "http" else b""
+        if not base or not _SAFE_BASE.match(base.decode()) or all(o == base for o in self.origins):
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+        rewrite = False
+
+        async def rewriting(message: Message) -> None:
+            nonlocal start, rewrite
+            if message["type"] == "http.response.start":
+                start = message
+                content_type = MutableHeaders(raw=list(message.get("headers", []))).get("content-type", "")
+                rewrite = "json" in content_type
+                if not rewrite:
+                    await send(message)
+                return
+            if not rewrite or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            for origin in self.origins:
+                body = body.replace(origin, base)
+            headers = MutableHeaders(raw=list(start.get("headers", [])))
+            headers["content-length"] = str(len(body))
+            await send({**start, "headers": headers.raw})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewriting)
+
+
+class PathPrefix:
+    """Serves the app under `prefix` as well (GitHub Enterprise Server answers on `/api/v3`): a request under it
+    reaches the routes with the prefix moved from `path` to `root_path`, so routes, rate buckets and fault
+    patterns see the same paths as without it, while `own_base` — and so every served URL — keeps it."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+            scope = {
+                **scope,
+                "path": path[len(self.prefix) :] or "/",
+                "root_path": scope.get("root_path", "") + self.prefix,
+            }
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes) and raw.startswith(self.prefix.encode()):
+                scope["raw_path"] = raw[len(self.prefix) :] or b"/"
+        await self.app(scope, receive, send)
