@@ -48,6 +48,7 @@ GITHUB_ACTIONS: dict[str, FieldAction] = {
         _patch("github.org_hook.update_config", path=_config, read=_top_level, body=dict),
         _patch("github.repo.update_security", path=_same, read=_security_status, body=_security_body),
         _patch("github.org.update_settings", path=_same, read=_top_level, body=dict),
+        _patch("github.repo.set_visibility", path=_same, read=_top_level, body=dict),
     )
 } | GITHUB_RESPONSE_ACTIONS
 """Campaign actions, and the response workflows' (hooks on/off and deleted, deploy keys, members, collaborators)."""
