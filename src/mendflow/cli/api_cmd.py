@@ -30,13 +30,13 @@ from mendflow.cli.environment import (
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
-    payload_keys,
+    temporal_settings,
 )
 from mendflow.cli.options import DatabaseUrl
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
 from mendflow.operations import Operations
-from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.client import connect
 from mendflow.runtime.ports import ensure_free
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
@@ -138,15 +138,7 @@ def api(
 
     async def run() -> None:
         client = await connect(
-            TemporalSettings(
-                address=temporal_address,
-                namespace=namespace,
-                tls=tls,
-                tls_ca=tls_ca,
-                tls_cert=tls_cert,
-                tls_key=tls_key,
-                payload_keys=payload_keys(payload_keys_text),
-            )
+            temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
         )
         db = Database.open(database_url(data_dir, database))
         # The database's chain by default: every API replica and worker appends to the same one.

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from mendflow.codec import PayloadKeys
+from mendflow.runtime.client import TemporalSettings
 
 PREFIX = "MENDFLOW_"
 LONG_RUNNING = ("worker", "api")
@@ -77,6 +78,27 @@ ConfigFile = Annotated[
 def payload_keys(text: str | None) -> PayloadKeys | None:
     """The key ring `--payload-keys` names (None when unset); InputError naming a malformed entry."""
     return PayloadKeys.parse(text) if text else None
+
+
+def temporal_settings(
+    address: str,
+    namespace: str,
+    tls: bool = False,
+    tls_ca: Path | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    payload_keys_text: str | None = None,
+) -> TemporalSettings:
+    """How to reach Temporal, from the shared `Temporal*` and `PayloadKeysText` options of a command."""
+    return TemporalSettings(
+        address=address,
+        namespace=namespace,
+        tls=tls,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        payload_keys=payload_keys(payload_keys_text),
+    )
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ from mendflow.cli.environment import (
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
-    payload_keys,
+    temporal_settings,
 )
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.render import table, timestamp
-from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
+from mendflow.runtime.client import TASK_QUEUE, connect
 from mendflow.scheduling import manage
 from mendflow.scheduling.manage import ScheduleView
 from mendflow.settings import Settings
@@ -88,15 +88,7 @@ def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
         **kwargs: object,
     ) -> None:
         work = body(*args, **kwargs)
-        temporal = TemporalSettings(
-            address=temporal_address,
-            namespace=namespace,
-            tls=tls,
-            tls_ca=tls_ca,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            payload_keys=payload_keys(payload_keys_text),
-        )
+        temporal = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
         async def main() -> None:
             await work(await connect(temporal))

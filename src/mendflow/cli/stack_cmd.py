@@ -20,7 +20,7 @@ from mendflow.cli.environment import (
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
-    payload_keys,
+    temporal_settings,
 )
 from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fail
 from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
@@ -29,7 +29,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.demo import render_report, run_demo, simulated_github, with_webhooks
 from mendflow.doctor import log_checkup
 from mendflow.routing import EVERY_ROLE, parse_roles
-from mendflow.runtime.client import TemporalSettings, connect
+from mendflow.runtime.client import connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.health import health_server
 from mendflow.runtime.ports import ensure_free
@@ -177,15 +177,7 @@ def worker(
     roles = parse_roles(queues)  # an unknown role is the user's mistake: exit 2, one line
     loaded = load_or_fail(playbooks)
     registry = TenantRegistry.from_file(tenants)
-    settings = TemporalSettings(
-        address=temporal_address,
-        namespace=namespace,
-        tls=tls,
-        tls_ca=tls_ca,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        payload_keys=payload_keys(payload_keys_text),
-    )
+    settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
     if health_port is not None:
         ensure_free(health_host, health_port, what="worker probes", option="--health-port")
