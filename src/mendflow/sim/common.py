@@ -101,11 +101,15 @@ class RateBudget:
         return {"limit": self.limit, "remaining": self.limit - self.used, "reset": self.reset, "used": self.used}
 
 
-def token_matches(header: str | None, token: bytes, schemes: tuple[str, ...]) -> bool:
+def token_matches(header: str | None, token: bytes, schemes: tuple[str, ...], *, glued: bool = False) -> bool:
     """Does `Authorization` carry `token` under one of `schemes` (lower-case)? Constant time, even for the wrong
-    scheme, so timing says nothing about the token."""
+    scheme, so timing says nothing about the token. `glued` also takes the scheme with no space before the token
+    (`SSWS00abc…`), which is what the official Okta SDK 3.x sends."""
     scheme, _, value = (header or "").partition(" ")
     presented = value.strip().encode() if scheme.lower() in schemes else b""
+    if glued and not value:
+        found = next((s for s in schemes if scheme.lower().startswith(s) and len(scheme) > len(s)), None)
+        presented = scheme[len(found) :].encode() if found else presented
     return hmac.compare_digest(presented, token) and bool(presented)
 
 
@@ -128,6 +132,8 @@ class GatePolicy:
     authorize: Callable[[Scope, str | None], Response | None] | None = None
     """Other credentials than `token` (app-minted tokens, `sim/app_auth.py`): the refusal, or None to let the
     request through; None here: only `token` is accepted."""
+    glued_scheme: bool = False
+    """Accept the scheme glued to the token, without the space (see `token_matches`)."""
 
 
 class Gate:
@@ -159,7 +165,7 @@ class Gate:
 
         refusal: Response | None = None
         header = Headers(scope=scope).get("authorization")
-        if not token_matches(header, self.token, policy.schemes):
+        if not token_matches(header, self.token, policy.schemes, glued=policy.glued_scheme):
             refusal = policy.unauthorized() if policy.authorize is None else policy.authorize(scope, header)
         if refusal is not None:
             pass

@@ -110,6 +110,7 @@ def create_okta_app(
     policy = GatePolicy(
         token=token,
         schemes=("ssws", "bearer"),
+        glued_scheme=True,
         budget_for=budget_for,
         rate_headers=_rate_headers,
         unauthorized=lambda: _answer(OktaError(401, "E0000011", "Invalid token provided")),

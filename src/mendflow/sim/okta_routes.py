@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mendflow.sim.common import JSON, int_param, json_response
+from mendflow.sim.okta_apps import complete_app
 from mendflow.sim.okta_shapes import matcher, public
 from mendflow.sim.okta_state import OktaState
 
@@ -62,13 +63,14 @@ class Call:
         url = str(self.request.url.include_query_params(after=chunk[-1]["id"], limit=limit)) if more else None
         return chunk, url
 
-    def page(self, items: list[JSON], collection: str) -> Response:
-        """A JSON list page with Okta's `Link` header (`self`, and `next` while there is more)."""
+    def page(self, items: list[JSON], collection: str, view: Callable[[JSON], JSON] = public) -> Response:
+        """A JSON list page with Okta's `Link` header (`self`, and `next` while there is more); each item is
+        served as `view` shows it."""
         chunk, next_url = self.window(items, collection)
         links = [f'<{self.request.url}>; rel="self"']
         if next_url is not None:
             links.append(f'<{next_url}>; rel="next"')
-        return json_response(200, [public(item) for item in chunk], {"link": ", ".join(links)})
+        return json_response(200, [view(item) for item in chunk], {"link": ", ".join(links)})
 
 
 Handler = Callable[[Call], Response]
@@ -185,11 +187,16 @@ def revoke_api_token(c: Call) -> Response:
 def list_apps(c: Call) -> Response:
     predicate = matcher(c.query.get("filter"))
     apps = c.state.apps if predicate is None else [a for a in c.state.apps if predicate(a)]
-    return c.page(apps, "apps")
+    return c.page(apps, "apps", _app_view)
 
 
 def get_app(c: Call) -> Response:
-    return json_response(200, public(c.state.app(c.p("appId"))))
+    return json_response(200, _app_view(c.state.app(c.p("appId"))))
+
+
+def _app_view(app: JSON) -> JSON:
+    """Apps are served vendor-complete for their sign-on mode (`sim.okta_apps`), whatever the tenant file omits."""
+    return complete_app(public(app))
 
 
 def list_app_grants(c: Call) -> Response:
