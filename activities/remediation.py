@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.http import heartbeat_while_waiting
@@ -48,14 +47,12 @@ from mendflow.workflow_types import (
     WindowVerdict,
 )
 
+from .failures import cannot_retry
+
 T = TypeVar("T")
 BEAT_EVERY = 1.0
 """Seconds between two progress heartbeats of a page (far below any heartbeat timeout)."""
 R = TypeVar("R")
-
-
-def _non_retryable(err: Exception) -> ApplicationError:
-    return ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
 
 
 def _beat(seconds_left: float) -> None:
@@ -136,7 +133,7 @@ class RemediationActivities:
             playbook = self.ctx.playbook(request.playbook_id)
             self._action(playbook)
         except (ActionError, InputError) as err:
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         with heartbeat_while_waiting(_beat):
             async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
                 changes = await _each(
@@ -178,7 +175,7 @@ class RemediationActivities:
                             ),
                         )
         except (ActionError, AuthError, InputError) as err:
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         return await self._recorded(step, StepOutcome(outcome=Outcome.verified))
 
     def _fingerprint(self, step: ChangeStep) -> str:
@@ -264,7 +261,7 @@ class RemediationActivities:
 
                     targets = await _each(request.preview, concurrency, preview)
         except (ActionError, AuthError, InputError) as err:
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         rbac = self.ctx.settings.rbac
         severity = playbook.detect.severity
         approval, rollout = respond.approval, respond.rollout

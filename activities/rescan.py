@@ -15,7 +15,8 @@ from mendflow.connectors.targeted import collect_targets
 from mendflow.errors import AuthError, InputError
 from mendflow.workflow_types import CollectResult, TargetedCollectInput
 
-from .scan import ScanActivities, cannot_retry
+from .failures import cannot_retry
+from .scan import ScanActivities
 
 
 class RescanActivities(ScanActivities):

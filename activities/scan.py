@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from mendflow.config import TenantConnection
 from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_waiting
 from mendflow.connectors.registry import open_session
-from mendflow.errors import AuthError, InputError, MendflowError
+from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbook import Mode
@@ -28,19 +27,10 @@ from mendflow.workflow_types import (
     ReconcileResult,
 )
 
+from .failures import cannot_retry
+
 INLINE_FINDINGS = 100
 """Campaigns with more findings than this travel by digest (workflow payloads stay small at any size)."""
-
-
-def cannot_retry(err: MendflowError) -> ApplicationError:
-    """A failure retrying cannot fix (bad input, refused credentials): one log line, no traceback, no retry.
-
-    BENIGN keeps the SDK from logging a traceback for an error the user must fix; we log its one line instead.
-    """
-    activity.logger.warning("%s: %s", type(err).__name__, err)
-    return ApplicationError(
-        str(err), type=type(err).__name__, non_retryable=True, category=ApplicationErrorCategory.BENIGN
-    )
 
 
 class ScanActivities:
