@@ -75,7 +75,7 @@ async def test_unknown_tenant_is_one_line_exit_2_and_never_retried(
     # The worker logs the refusal once, as one line without a traceback.
     logged = [r for r in caplog.records if r.name == "temporalio.activity" and "github:nope" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info is None and "InputError: unknown tenant" in logged[0].getMessage()
-    assert done.seconds < 15 and done.stdout == ""
+    assert done.stdout == ""  # attempts == [1] is what proves no retry backoff (no timed assert: CI load varies)
 
 
 async def test_refused_credentials_fail_the_scan_with_exit_1_and_no_token(
