@@ -1,5 +1,5 @@
-"""Fast forms (`&&`/`||`/`exists`/`all` as Python's and/or/any/all, run first, the exact code only if they raise)
-decide every condition exactly as the exact code does, on resources with missing fields and wrong types."""
+"""Fast forms (`&&`/`||` as Python's and/or, run first, the exact code only if they raise) decide every condition
+exactly as the exact code does, on resources with missing fields and wrong types."""
 
 from __future__ import annotations
 

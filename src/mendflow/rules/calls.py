@@ -79,6 +79,9 @@ def _method(compiler: Compiler, node: ast.Call, target: Code, args: list[Code]) 
         return _matches(compiler, target, args[0], str(literal))
     if name == "size" and target.kind in ("string", "bytes", "list", "map"):
         return Code(f"len({target.text})", "int", total=target.total)
+    if name == "size" and target.kind is None:
+        value, bind = compiler.reuse(target)
+        return Code(f"(len({value}) if {bind}.__class__ is list else _m_size({value}))", "int")
     return None
 
 
@@ -95,6 +98,9 @@ def _global(compiler: Compiler, node: ast.Call, args: list[Code]) -> Code | None
             return _matches(compiler, args[0], args[1], pattern)
     if name == "size" and args[0].kind in ("string", "bytes", "list", "map"):
         return Code(f"len({args[0].text})", "int", total=args[0].total)
+    if name == "size" and args[0].kind is None:  # most often a JSON list: no call for it
+        value, bind = compiler.reuse(args[0])
+        return Code(f"(len({value}) if {bind}.__class__ is list else _f_size({value}))", "int")
     if name == "dyn":
         return Code(args[0].text, None, simple=args[0].simple, total=args[0].total)
     return None

@@ -63,8 +63,9 @@ class Compiler:
         self.folder = folder
         self.loop_vars = loop_vars
         self.fast = fast
-        """Compile `&&`, `||`, `all` and `exists` over bool operands to Python's `and`, `or`, `all()` and `any()`:
-        exact whenever nothing raises, so a caller runs the result first and the exact code only if it raises."""
+        """Compile `&&` and `||` over bool expressions to Python's `and` and `or`: exact whenever nothing raises,
+        so a caller runs that first and the exact code only if it raises. (Comprehensions keep their loops: `any()`
+        over a generator costs more than the loop on the short lists vendors return.)"""
         self._free: dict[int, frozenset[str]] = {}
 
     # Infrastructure

@@ -117,10 +117,6 @@ def conditional(compiler: Compiler, node: ast.Conditional) -> Code:
 
 def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
     out = compiler.out
-    if compiler.fast and node.macro in ("all", "exists"):
-        fast = _fast_quantifier(compiler, node)
-        if fast is not None:
-            return fast
     source = compiler.materialize(compiler.compile(node.range))
     items = out.fresh("rng")
     out.emit(f"{items} = {source} if {source}.__class__ is list else _iterate({source})")
@@ -153,19 +149,6 @@ def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
             assert node.transform is not None
             out.emit(f"{result}.append({inner.compile(node.transform).text})")
     return Code(result, "list", simple=True)
-
-
-def _fast_quantifier(compiler: Compiler, node: ast.Comprehension) -> Code | None:
-    """`any(p for x in …)` / `all(…)` when range and predicate are expressions and the predicate a bool."""
-    assert node.predicate is not None
-    local = compiler.out.fresh("G") + "_" + "".join(c if c.isalnum() else "_" for c in node.variable)
-    with compiler.out.capture() as lines:
-        source = compiler.compile(node.range)
-        predicate = compiler.nested(node.variable, local).compile(node.predicate)
-    if lines or predicate.kind != "bool":
-        return None
-    function = "any" if node.macro == "exists" else "all"
-    return Code(f"{function}({predicate.text} for {local} in _iterate({source.text}))", "bool")
 
 
 def _predicate(inner: Compiler, node: ast.Comprehension) -> str:
