@@ -389,42 +389,44 @@ def _hand_written(functions: list[Function], data: Any, related: Any, now: datet
     return decisions
 
 
-Rates = dict[str, tuple[float, float, int]]
-"""Provider (and `all`) → (engine evaluations/s, hand-written evaluations/s, evaluations)."""
+Engine = tuple[str, Any, Any]
+"""(label, its RuleSet for the playbooks, its timefmt module)."""
+HAND = "hand-written"
 
 
-def measure(rule_set: Any, playbooks: list[Playbook], items: list[Resource], timefmt_module: Any) -> Rates:
-    """Evaluation rates per provider and overall, over passes of `items`, both sides checked to agree."""
+def measure(engines: list[Engine], playbooks: list[Playbook], items: list[Resource]) -> dict[str, dict[str, float]]:
+    """Evaluations/s per side (each engine and the hand-written functions) and per provider (and `all`), over
+    passes of `items`; within a pass the sides run one after another on each provider, so they share the load."""
     functions: dict[str, list[Function]] = {}
     for playbook in playbooks:
         functions.setdefault(playbook.resource, []).append(HAND_WRITTEN[playbook.id][1])
-    deciders = {kind: rule_set.decider(kind, AS_OF) for kind in functions}
+    deciders = {label: {kind: rules.decider(kind, AS_OF) for kind in functions} for label, rules, _ in engines}
     work: dict[str, list[tuple[str, Any, Any]]] = {}
     for r in items:
         if r.type in functions:
             work.setdefault(r.type.split(".")[0], []).append((r.type, r.data, r.related))
     per_pass = {provider: sum(len(functions[kind]) for kind, _, _ in part) for provider, part in work.items()}
-    seconds = {provider: [0.0, 0.0] for provider in work}
+    sides = [label for label, _, _ in engines] + [HAND]
+    seconds = {side: dict.fromkeys(work, 0.0) for side in sides}
     passes = -(-EVALUATIONS // sum(per_pass.values()))
     for _ in range(passes):
-        _clear_cache(timefmt_module)
         for provider, part in work.items():
             gc.collect()
             started = time.perf_counter()
-            engine = [deciders[kind](data, related) for kind, data, related in part]
-            seconds[provider][0] += time.perf_counter() - started
-            started = time.perf_counter()
             python = [_hand_written(functions[kind], data, related, AS_OF) for kind, data, related in part]
-            seconds[provider][1] += time.perf_counter() - started
-            _agree(playbooks, part, engine, python)
-    rates: Rates = {}
-    for provider, (engine_s, python_s) in seconds.items():
-        count = per_pass[provider] * passes
-        rates[provider] = (count / engine_s, count / python_s, count)
-    total = sum(per_pass.values()) * passes
-    engine_all = sum(s[0] for s in seconds.values())
-    python_all = sum(s[1] for s in seconds.values())
-    rates["all"] = (total / engine_all, total / python_all, total)
+            seconds[HAND][provider] += time.perf_counter() - started
+            for label, _, module in engines:
+                _clear_cache(module)
+                decide = deciders[label]
+                gc.collect()
+                started = time.perf_counter()
+                engine = [decide[kind](data, related) for kind, data, related in part]
+                seconds[label][provider] += time.perf_counter() - started
+                _agree(playbooks, part, engine, python)
+    rates: dict[str, dict[str, float]] = {}
+    for side in sides:
+        rates[side] = {provider: per_pass[provider] * passes / seconds[side][provider] for provider in work}
+        rates[side]["all"] = sum(per_pass.values()) * passes / sum(seconds[side].values())
     return rates
 
 
@@ -451,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if left_out:
         print(f"  left out (condition changed since its hand-written twin): {', '.join(left_out)}")
-    rows: list[tuple[str, Callable[[list[Playbook]], Any], Any]] = [("engine (this tree)", compile_rules, timefmt)]
+    engines: list[Engine] = [("this tree", compile_rules(playbooks), timefmt)]
     with ExitStack() as stack:
         if not args.no_baseline:
             try:
@@ -459,16 +461,22 @@ def main(argv: list[str] | None = None) -> None:
             except (subprocess.CalledProcessError, OSError) as err:
                 print(f"  baseline {args.baseline[:12]}: unavailable ({err})")
             else:
-                label = f"engine at {args.baseline[:12]}"
-                rows.insert(0, (label, baseline, sys.modules["mendflow_rules_baseline.timefmt"]))
-        for label, compile_with, module in rows:
-            rates = measure(compile_with(playbooks), playbooks, items, module)
-            print(f"  {label} (engine and hand-written agree on every decision):")
-            for provider, (engine_rate, python_rate, count) in rates.items():
-                print(
-                    f"    {provider:<7} engine {engine_rate:>10,.0f} evals/s, hand-written {python_rate:>10,.0f}"
-                    f" evals/s, ratio {engine_rate / python_rate:.2f} ({count:,} evaluations)"
-                )
+                module = sys.modules["mendflow_rules_baseline.timefmt"]
+                engines.insert(0, (f"at {args.baseline[:12]}", baseline(playbooks), module))
+        rates = measure(engines, playbooks, items)
+    per_pass = sum(1 for r in items if r.type in kinds)
+    print(f"  rule-evaluations/s (engines and hand-written agree on every decision; {per_pass:,} resources a pass):")
+    providers = list(rates[HAND])
+    print("    " + f"{'':<30}" + "".join(f"{p:>12}" for p in providers))
+    for side, by_provider in rates.items():
+        name = HAND if side == HAND else f"engine {side}"
+        print("    " + f"{name:<30}" + "".join(f"{by_provider[p]:>12,.0f}" for p in providers))
+    for label, _, _ in engines:
+        ratios = "".join(f"{rates[label][p] / rates[HAND][p]:>12.2f}" for p in providers)
+        print("    " + f"{'engine ' + label + ' / hand':<30}" + ratios)
+    if len(engines) == 2:
+        speedups = "".join(f"{rates[engines[1][0]][p] / rates[engines[0][0]][p]:>12.2f}" for p in providers)
+        print("    " + f"{'this tree / baseline':<30}" + speedups)
 
 
 if __name__ == "__main__":
