@@ -18,6 +18,7 @@ from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, MendflowError, VendorError
 from mendflow.evidence.changes import record_change
+from mendflow.integrations.slack import MessageRef
 from mendflow.models import Change, Outcome, fingerprint
 from mendflow.redaction import redact, redact_value
 from mendflow.responses.messages import CaptureInput, EvidenceInput, GateInput, NotifyInput, NotifyResult, ReadInput
@@ -151,8 +152,15 @@ class ResponseActivities:
         publish = self._publish
         target = publish._escalation_target(config, request.channel, request.playbook_id)
         slack = publish.slack(config)
+        info = activity.info()
         try:
-            await slack.notify(target, request.text)
+            # Posted once per step whatever retries: recorded by (run, activity) like the campaigns' card posts.
+            await self.ctx.idempotency.once(
+                info.workflow_id or "",
+                f"slack.notify:{info.activity_id}",
+                MessageRef,
+                lambda: slack.notify(target, request.text),
+            )
         except MendflowError as err:
             if getattr(err, "retryable", False):
                 raise
