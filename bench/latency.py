@@ -9,13 +9,16 @@ auto campaign, which turns scanning back on (and that write's webhook makes the 
 - time to remediate (TTR): the change answered → the finding resolved (fixed by mendflow).
 
 Changes run one after another over the org's repositories with scanning on, each back on before the next (a
-repository changed again regresses its finding, a new campaign). No full scan runs. `--changes N` (default 50).
+repository changed again regresses its finding, a new campaign). No full scan runs. `--changes N` (default 50);
+`--debounce-ms` more than once, with `--rounds R`, alternates the debounces R times and prints their medians
+(time to detect against rescans per change; bench/rescan_throughput.py is the throughput half).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -67,7 +70,8 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(changes: int, debounce_ms: int | None = None) -> None:
+async def measure(changes: int, debounce_ms: int | None = None) -> tuple[float, float, float]:
+    """Print one run's figures; (TTD p50, TTD p95, rescans per change)."""
     playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -93,7 +97,7 @@ async def measure(changes: int, debounce_ms: int | None = None) -> None:
             )  # fmt: skip
             api = asyncio.create_task(serve_async(create_api_app(audit=context.audit, webhooks=receiver),
                                                   host="127.0.0.1", port=api_port))  # fmt: skip
-            token = __import__("os").environ[DEMO_TOKEN_ENV]
+            token = os.environ[DEMO_TOKEN_ENV]
             ttd: list[float] = []
             ttr: list[float] = []
             try:
@@ -135,23 +139,42 @@ async def measure(changes: int, debounce_ms: int | None = None) -> None:
                 context.close()
     rescans = len(status.batches)
     requests = [b.requests for b in status.batches]
+    load = os.getloadavg()
     print(
         f"webhook latency on the tuned dev server, {changes} changes by hand "
-        f"(debounce {debounce.total_seconds() * 1000:.0f} ms): "
+        f"(debounce {debounce.total_seconds() * 1000:.0f} ms; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}): "
         f"TTD p50 {statistics.median(ttd) * 1000:.0f} ms, p95 {_pct(ttd, 0.95) * 1000:.0f} ms, "
         f"p99 {_pct(ttd, 0.99) * 1000:.0f} ms; TTR (auto fix verified, finding resolved) "
         f"p50 {statistics.median(ttr) * 1000:.0f} ms, p95 {_pct(ttr, 0.95) * 1000:.0f} ms; "
-        f"{rescans} rescans in the last run, vendor requests per rescan max {max(requests, default=0)}"
+        f"{rescans} rescans in the last run = {rescans / (changes + 1):.2f} per change (its fix's included), "
+        f"vendor requests per rescan max {max(requests, default=0)}"
     )
+    return statistics.median(ttd), _pct(ttd, 0.95), rescans / (changes + 1)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--debounce-ms", type=int, default=None, help="default: the webhooks section's default")
+    parser.add_argument(
+        "--debounce-ms", type=int, action="append",
+        help="default: the webhooks section's default; several: each in turn, --rounds times, then medians",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the debounces this many times")
     args = parser.parse_args(argv)
     configure_logging(level="ERROR")
-    asyncio.run(measure(args.changes, args.debounce_ms))
+    debounces: list[int | None] = list(args.debounce_ms or [None])
+    runs: dict[int | None, list[tuple[float, float, float]]] = {d: [] for d in debounces}
+    for _ in range(args.rounds):
+        for debounce_ms in debounces:  # alternated: the machine's load drifts between runs
+            runs[debounce_ms].append(asyncio.run(measure(args.changes, debounce_ms)))
+    if len(debounces) > 1 or args.rounds > 1:
+        for debounce_ms, figures in runs.items():
+            p50, p95, per_change = (statistics.median(f[i] for f in figures) for i in range(3))
+            label = "default" if debounce_ms is None else f"{debounce_ms} ms"
+            print(
+                f"  debounce {label}, medians of {len(figures)} run(s): TTD p50 {p50 * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms, {per_change:.2f} rescans per change"
+            )
 
 
 if __name__ == "__main__":
