@@ -141,3 +141,4 @@ def test_inputs_that_do_not_match_name_the_field() -> None:
         "token_id": "00Tabc",
         "suspend_owner": False,
     }
+    assert check_inputs(schema, {"token_id": "00Tabc"})["suspend_owner"] is True  # the schema's default

@@ -50,11 +50,16 @@ def parse_pairs(pairs: Iterable[str], schema: Mapping[str, Any]) -> dict[str, An
 
 
 def check_inputs(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs if they match the schema; InputError naming the field (`inputs.user_id: …`) otherwise."""
+    """The inputs if they match the schema, with the `default` of each declared input not given filled in (so
+    expressions read `inputs.x` without `has()`); InputError naming the field (`inputs.user_id: …`) otherwise."""
     error = best_match(Draft202012Validator(schema).iter_errors(dict(values)))
-    if error is None:
-        return dict(values)
-    raise InputError(f"{_field(error)}: {error.message}")
+    if error is not None:
+        raise InputError(f"{_field(error)}: {error.message}")
+    properties = schema.get("properties") or {}
+    defaults = {
+        name: spec["default"] for name, spec in properties.items() if isinstance(spec, dict) and "default" in spec
+    }
+    return {**defaults, **values}
 
 
 def _field(error: ValidationError) -> str:
