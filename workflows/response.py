@@ -263,15 +263,25 @@ class ResponseWorkflow:
     async def _wait(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         self._set(step.id, status=StepStatus.waiting, detail="waiting")
         if step.duration is not None:
-            await workflow.sleep(step.duration)
+            if await self._sleep(step.duration):
+                return StepStatus.skipped, {"timed_out": False}, "rollback requested while waiting"
             return StepStatus.done, {"timed_out": False}, f"waited {step.duration}"
         deadline = workflow.now() + step.timeout
         while self._value(step.until or "", "until") is not True:
             left = deadline - workflow.now()
             if left <= timedelta(0):
                 return StepStatus.done, {"timed_out": True}, f"until did not hold within {step.timeout}"
-            await workflow.sleep(min(left, UNTIL_POLL))
+            if await self._sleep(min(left, UNTIL_POLL)):
+                return StepStatus.skipped, {"timed_out": False}, "rollback requested while waiting"
         return StepStatus.done, {"timed_out": False}, "until holds"
+
+    async def _sleep(self, duration: timedelta) -> bool:
+        """A durable timer a rollback request cuts short; True when it did."""
+        try:
+            await workflow.wait_condition(lambda: bool(self._rollback_requested), timeout=duration)
+        except TimeoutError:
+            return False
+        return True
 
     # ---- rollback --------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ server, so a day's wait takes milliseconds."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -18,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantRegistry
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.responses import start_response_handle
+from mendflow.runtime.responses import start_response_handle, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from tests.signing import signed_decision, signed_request
@@ -155,3 +156,22 @@ async def test_decisions_and_rollbacks_a_run_cannot_take_are_refused_in_plain_wo
             await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC))
         assert "nobody may operate this run yet" in str(refused.value.cause)
         await handle.terminate("test over")
+
+
+async def test_a_rollback_request_cuts_a_long_wait_short(time_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """A run approved and then waiting a week is rolled back at once on request, not after the week."""
+    context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=settings())
+    queue = f"q-{uuid.uuid4()}"
+    definition = _definition("- {id: ask, kind: approve}\n- {id: later, kind: wait, duration: 7d}\n")
+    async with build_worker(time_env.client, context, task_queue=queue):
+        handle = await start_response_handle(time_env.client, definition, {}, task_queue=queue)
+        await wait_response_idle(time_env.client, handle.id)
+        await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
+        while (await handle.query("status", result_type=ResponseStatus)).steps[1].status != "waiting":  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        await handle.execute_update("rollback", signed_request(handle.id, "rollback", "bob", RBAC))
+        done = await handle.result()
+    assert done.state is RunState.rolled_back
+    assert _statuses(done) == {"ask": "approved", "later": "skipped"}
+    waited = done.steps[1].finished_at - done.steps[1].started_at  # type: ignore[operator]
+    assert waited.total_seconds() < 86400
