@@ -3,6 +3,8 @@ simulator: disable → approve → delete, or enable again on rejection; a hook 
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC, settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "github_webhook_exposure.yaml"
+HISTORIES = Path(__file__).parent.parent / "histories"
 INPUTS = {"repo": "acme/api", "hook_id": 11, "allowed_hosts": ["chat.acme.example"]}  # hook 11: ci.acme.example
 
 
@@ -74,10 +77,15 @@ async def test_a_rejection_enables_the_hook_again(
     start: Any, dev_env: WorkflowEnvironment, github_org: SimulatedOrg
 ) -> None:
     """The owner vouches for the host: the hook is not deleted and delivers again."""
-    done = await _decide(await start(INPUTS), dev_env, github_org, Verdict.reject)
+    handle = await start(INPUTS)
+    done = await _decide(handle, dev_env, github_org, Verdict.reject)
     assert _statuses(done)["delete"] == "skipped" and _statuses(done)["enable_again"] == "done"
     hook = _hook(github_org)
     assert hook is not None and hook["active"] is True
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):  # replayed by tests/workflows/test_replay.py
+        history = await handle.fetch_history()
+        record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-webhook-rejected.json").write_text(json.dumps(record, indent=1))
 
 
 async def test_a_hook_on_an_allowed_host_is_left_alone(start: Any, github_org: SimulatedOrg) -> None:
