@@ -146,6 +146,8 @@ class HoldOneWrite:
         self.patches: Counter[str] = Counter()
         self.effective: Counter[str] = Counter()
         self.hit, self.release = threading.Event(), threading.Event()
+        self.held_from = 0
+        """The local port of the worker's connection that sent the held write."""
 
     def _config(self, path: str) -> Any:
         _, _, _, name, _, hook, _ = path.split("/")
@@ -159,6 +161,8 @@ class HoldOneWrite:
         path = scope["path"]
         self.patches[path] += 1
         hold = sum(self.patches.values()) == self.nth
+        if hold:
+            self.held_from = scope["client"][1]
         before = self._config(path)
 
         async def held(message: Any) -> None:
@@ -172,15 +176,20 @@ class HoldOneWrite:
         self.effective[path] += self._config(path) != before
 
 
-async def _holder_of_the_write(env: WorkflowEnvironment, campaign_id: str) -> str:
-    """The identity (pid@host) of the worker running the campaign's change_resource whose answer is held."""
-    for _ in range(100):
-        described = await env.client.get_workflow_handle(campaign_id).describe()
-        for pending in described.raw_description.pending_activities:
-            if pending.activity_type.name == "change_resource" and pending.last_worker_identity:
-                return str(pending.last_worker_identity)
-        await asyncio.sleep(0.05)
-    raise AssertionError("no change_resource is pending")
+def _owner_of(port: int, pids: list[int]) -> int:
+    """Which of `pids` owns the loopback TCP socket bound to local `port` (Linux: /proc/net/tcp, then fds)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return pid
+    raise AssertionError(f"no worker owns the connection from port {port}")
 
 
 async def test_a_worker_killed_mid_campaign_duplicates_no_write_card_or_ticket(
@@ -240,7 +249,8 @@ async def test_a_worker_killed_mid_campaign_duplicates_no_write_card_or_ticket(
                 assert (await wait_idle(dev_env.client, handle.id)).state == "awaiting_approval"
                 await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
                 assert await asyncio.to_thread(app.hit.wait, 60), "the third write never came"
-                killed = await _holder_of_the_write(dev_env, handle.id)
+                pid = _owner_of(app.held_from, [p.pid for p in procs.values()])  # the worker whose write is held
+                killed = f"{pid}@{socket.gethostname()}"
                 procs[killed].kill()  # SIGKILL: no cleanup, no goodbye
                 procs[killed].wait()
                 app.release.set()
