@@ -5,10 +5,8 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from mendflow.errors import MendflowError
 
-
-def cannot_retry(err: MendflowError) -> ApplicationError:
+def cannot_retry(err: Exception) -> ApplicationError:
     """One log line, no traceback, no retry: the error's type and message travel to the workflow.
 
     BENIGN keeps the SDK from logging a traceback for an error the user must fix; we log its one line instead.

@@ -48,16 +48,12 @@ from mendflow.workflow_types import (
 )
 
 from .failures import cannot_retry
+from .heartbeats import beat_while_waiting
 
 T = TypeVar("T")
 BEAT_EVERY = 1.0
 """Seconds between two progress heartbeats of a page (far below any heartbeat timeout)."""
 R = TypeVar("R")
-
-
-def _beat(seconds_left: float) -> None:
-    """Heartbeat while the HTTP layer waits for a vendor's rate-limit window."""
-    activity.heartbeat({"waiting_s": round(seconds_left, 1)})
 
 
 async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -134,7 +130,7 @@ class RemediationActivities:
             self._action(playbook)
         except (ActionError, InputError) as err:
             raise cannot_retry(err) from None
-        with heartbeat_while_waiting(_beat):
+        with heartbeat_while_waiting(beat_while_waiting):
             async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
                 changes = await _each(
                     request.targets,
@@ -151,7 +147,7 @@ class RemediationActivities:
         try:
             playbook = self.ctx.playbook(step.playbook_id)
             action = get_action(step.change.action)
-            with heartbeat_while_waiting(_beat):
+            with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                     await action.write(session.http, step.resource.id, step.change.after)
                     # Both re-reads at once: they are independent, and a change waits on the vendor, not on CPU.
@@ -215,7 +211,7 @@ class RemediationActivities:
         assert step.change is not None
         change = step.change
         action = get_action(change.action)
-        with heartbeat_while_waiting(_beat):
+        with heartbeat_while_waiting(beat_while_waiting):
             async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                 await action.restore(session.http, step.resource.id, change.before)
                 if await action.holds(session.http, step.resource.id, change.before):
@@ -247,7 +243,7 @@ class RemediationActivities:
             action = get_action(respond.action)
             params = respond.action_params()
             intended = params.as_body()
-            with heartbeat_while_waiting(_beat):
+            with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
 
                     async def preview(target: CampaignTarget) -> Target:

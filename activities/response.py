@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from mendflow.activities.publish import PublishActivities
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from mendflow.actions import ACTIONS
 from mendflow.connectors.http import heartbeat_while_waiting
@@ -25,13 +24,8 @@ from mendflow.responses.messages import CaptureInput, EvidenceInput, GateInput, 
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, StepOutcome
 
-
-def _non_retryable(err: Exception) -> ApplicationError:
-    return ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
-
-
-def _beat(seconds_left: float) -> None:
-    activity.heartbeat({"waiting_s": round(seconds_left, 1)})
+from .failures import cannot_retry
+from .heartbeats import beat_while_waiting
 
 
 class ResponseActivities:
@@ -44,11 +38,11 @@ class ResponseActivities:
     async def read_resource(self, request: ReadInput) -> dict[str, object]:
         """GET one resource path of the tenant; a 404 or a refused read fails the step for good."""
         try:
-            with heartbeat_while_waiting(_beat):
+            with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
                     body = await session.http.get_json(request.path)
         except (InputError, VendorError) as err:  # a 404 or a refusal: trying again gives the same answer
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         # The object becomes workflow history and later steps' input: registered secrets and secret-named fields
         # are masked here, before it leaves the worker.
         safe = redact_value(body)
@@ -63,11 +57,11 @@ class ResponseActivities:
                 raise ActionError(f"unknown action {request.action!r}")
             params = spec.params.model_validate(request.params)
             action = get_action(request.action)
-            with heartbeat_while_waiting(_beat):
+            with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
                     before = await action.capture(session.http, request.resource.id, params)
         except (ActionError, AuthError, InputError, ValueError) as err:
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         return Change(resource=request.resource, action=request.action, before=before, after=params.as_body())
 
     @activity.defn(name="apply_response_step")
@@ -78,7 +72,7 @@ class ResponseActivities:
         change = step.change
         try:
             action = get_action(change.action)
-            with heartbeat_while_waiting(_beat):
+            with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
                     await action.write(session.http, step.resource.id, change.after)
                     activity.heartbeat({"written": step.resource.id})
@@ -89,7 +83,7 @@ class ResponseActivities:
                         detail = f"re-read shows {redact_value(current)}, not the intended state"
                         outcome = StepOutcome(outcome=Outcome.failed, detail=detail)
         except (ActionError, AuthError, InputError) as err:
-            raise _non_retryable(err) from None
+            raise cannot_retry(err) from None
         tenant = self.ctx.registry.get(step.tenant_key).tenant
         record_change(
             self.ctx.audit,
