@@ -345,6 +345,11 @@ def test_shipped_playbooks_respond_as_agreed() -> None:
         "github.repo.push_protection_disabled": (Mode.auto, "github.repo.update_security"),
         "github.org.base_permission_not_strict": (Mode.approval, "github.org.update_settings"),
         "github.org.members_can_create_public_repos": (Mode.approval, "github.org.update_settings"),
+        # going private cannot be undone (stars, watchers, forks), so a person approves each campaign
+        "github.repo.public_not_allowed": (Mode.approval, "github.repo.set_visibility"),
+        # disabling a hook to an unapproved host is reversible, but its integration stops: a person approves
+        "github.repo_hook.host_not_allowed": (Mode.approval, "github.repo_hook.set_active"),
+        "github.org_hook.host_not_allowed": (Mode.approval, "github.org_hook.set_active"),
     }
     assert {pid: modes[pid] for pid in agreed} == agreed
     base = playbooks["github.org.base_permission_not_strict"].respond

@@ -67,6 +67,7 @@ def test_shipped_rule_pack_finds_exactly_the_demo_tenant_problems() -> None:
         ("github.repo.push_protection_disabled", "/repos/acme/web"),
         ("github.repo.default_branch_unprotected", "/repos/acme/infra"),
         ("github.repo.default_branch_unprotected", "/repos/acme/docs"),
+        ("github.repo.public_not_allowed", "/repos/acme/docs"),  # public, and the default allow-list is empty
         ("github.deploy_key.write_access", "/repos/acme/api/keys/7"),
         ("github.collaborator.outside_admin", "/repos/acme/infra/collaborators/contractor-jo"),
     }
