@@ -69,6 +69,10 @@ async def test_okta_playbooks_find_the_seeded_misconfigurations(okta_org: Served
         ("okta.api_token.stale", f"/api/v1/api-tokens/{STALE_TOKEN}"),
         ("okta.api_token.stale", f"/api/v1/api-tokens/{okta_id('00T', 3)}"),
         ("okta.api_token.unrestricted_network", f"/api/v1/api-tokens/{STALE_TOKEN}"),
+        # tokens whose owners are super admins, and an admin role given to a user directly (issue 14 rules)
+        ("okta.api_token.super_admin_owner", f"/api/v1/api-tokens/{okta_id('00T', 1)}"),
+        ("okta.api_token.super_admin_owner", f"/api/v1/api-tokens/{okta_id('00T', 3)}"),
+        ("okta.user.admin_role_direct", f"/api/v1/users/{okta_id('00u', 4)}"),
         ("okta.policy.password_weak", f"/api/v1/policies/{PASSWORD_POLICY}"),
         ("okta.policy.mfa_enrollment_not_required", f"/api/v1/policies/{okta_id('00p', 3)}"),
         ("okta.policy_rule.session_lifetime", f"/api/v1/policies/{SIGN_ON}/rules/{SESSION_RULE}"),
