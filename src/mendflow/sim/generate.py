@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from mendflow.data import demo_tenant_path
+from mendflow.sim.okta_apps import complete_app
 
 JSON = dict[str, Any]
 EPOCH = "2026-11-20T00:00:00.000Z"
@@ -205,9 +206,26 @@ def okta_tenant(*, users: int = 20_000, seed: int = 7, host: str = "bigcorp.okta
                 okta_token(host, n, f"integration-{n}", people[n]["id"], created=f"2025-0{n % 9 + 1}-01T00:00:00.000Z")
                 for n in range(1, 11)
             ],
-            "apps": [okta_app(host, n, f"app_{n}", f"App {n}", "SAML_2_0") for n in range(1, 51)],
+            "apps": [_generated_app(host, n) for n in range(1, 51)],
         },
     }
+
+
+# Mostly SAML, as in most orgs, with every other sign-on mode present: OIDC and basic-auth apps need `settings`
+# and `credentials` that SAML apps do not, so a tenant of only SAML apps hides a simulator that omits them.
+_OTHER_MODES = {5: "OPENID_CONNECT", 7: "BASIC_AUTH", 11: "BOOKMARK", 13: "BROWSER_PLUGIN", 17: "SECURE_PASSWORD_STORE",
+                19: "WS_FEDERATION", 23: "AUTO_LOGIN", 29: "SAML_1_1"}  # fmt: skip
+
+
+def _generated_app(host: str, n: int) -> JSON:
+    """App `n` of a generated org, vendor-complete for its sign-on mode (so offline scans see what Okta serves)."""
+    mode = next((m for every, m in _OTHER_MODES.items() if n % every == 0 and n // every == 1), None)
+    if mode is None and n % 5 == 0:
+        mode = "OPENID_CONNECT" if n % 10 == 0 else "BASIC_AUTH"
+    app = okta_app(host, n, f"app_{n}", f"App {n}", mode or "SAML_2_0")
+    if mode not in (None, "AUTO_LOGIN"):
+        del app["name"]  # Okta names these by their template (`oidc_client`, `template_basic_auth`, …)
+    return complete_app(app)
 
 
 # ---- GitHub -----------------------------------------------------------------------------------------------------
