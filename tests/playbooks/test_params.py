@@ -179,3 +179,20 @@ def test_a_worker_binds_each_tenant_s_policy_and_refuses_a_bad_one_at_start(tmp_
     path.write_text("policy:\n  beta:\n    github.repo.public_not_allowed:\n      allowed: []\n")
     with pytest.raises(InputError, match=r"mendflow.yaml:4:7: .*did you mean 'allowed_repos'"):
         WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks=books, settings=Settings.load(path))
+
+
+def test_playbooks_validate_checks_a_mendflow_yaml_policy_against_the_shipped_playbooks(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mendflow.cli.playbooks_cmd import app
+
+    path = tmp_path / "mendflow.yaml"
+    policy = "policy:\n  acme:\n    github.repo_hook.host_not_allowed:\n      {}: [ci.acme.example]\n"
+    path.write_text(policy.format("allowed_host"))
+    refused = CliRunner().invoke(app, ["validate", "--config", str(path)])
+    assert isinstance(refused.exception, InputError)  # exit 2 once the mendflow CLI maps it
+    assert f"{path}:4:7: " in refused.output and "did you mean 'allowed_hosts'?" in refused.output
+    path.write_text(policy.format("allowed_hosts"))
+    accepted = CliRunner().invoke(app, ["validate", "--config", str(path)])
+    assert accepted.exit_code == 0, accepted.output
+    assert "policy: 1 tenant(s); 0 error(s)" in accepted.output

@@ -16,8 +16,10 @@ from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbook_schema import render_schema
 from mendflow.playbook_tests import CaseResult, run_playbook_tests
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
+from mendflow.policy import policy_problems
 from mendflow.render import diff
 from mendflow.risk import load_criticality
+from mendflow.settings import Settings
 
 app = typer.Typer(help="Author and check playbooks.", no_args_is_help=True)
 
@@ -28,7 +30,13 @@ Targets = Annotated[
 
 
 @app.command("validate")
-def validate(paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None) -> None:
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Also check this mendflow.yaml's policy: (parameter values) against them."),
+    ] = None,
+) -> None:
     """Load playbooks (and their test cases) and report every error with file:line:column; exit 2 if any."""
     result = load_playbooks(paths or [bundled_playbook_dir()])
     for error in result.errors:
@@ -37,6 +45,14 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(help="Files or f
     typer.echo(f"{len(result.playbooks)} playbook(s) valid; {len(result.errors)} error(s) in {files} file(s)")
     if result.errors:
         raise InputError(f"{len(result.errors)} error(s) in {files} playbook file(s)")
+    if config is not None:
+        settings = Settings.load(config)
+        problems = policy_problems(settings.policy, {p.id: p for p in result.playbooks}, path=config)
+        for problem in problems:
+            typer.echo(problem, err=True)
+        typer.echo(f"policy: {len(settings.policy)} tenant(s); {len(problems)} error(s) in {config}")
+        if problems:
+            raise InputError(f"{len(problems)} error(s) in the policy of {config}")
 
 
 @app.command("test")
