@@ -148,9 +148,18 @@ def github(
     app_id: AppIdOption = None,
     app_public_key: AppKeyOption = None,
     app_permissions: AppPermissionsOption = None,
+    api_prefix: Annotated[
+        str,
+        typer.Option(
+            "--api-prefix",
+            metavar="PATH",
+            help="Also serve the API under this path, as GitHub Enterprise Server does (/api/v3); answers keep it.",
+        ),
+    ] = "",
 ) -> None:
     """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C; with --app-id, also as a
-    GitHub App's installation (JWT → installation tokens, permissions enforced per endpoint)."""
+    GitHub App's installation (JWT → installation tokens, permissions enforced per endpoint). Every API URL in an
+    answer is on the simulator's own base, so clients that follow them (PyGithub) stay on it."""
     tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
     if (app_id is None) != (app_public_key is None):
         raise InputError("--app-id and --app-public-key go together")
@@ -165,7 +174,9 @@ def github(
         tenant,
         port,
         token_env,
-        lambda token: create_github_app(tenant, token=token, faults=faults, webhook=webhook, app_auth=app_auth),
+        lambda token: create_github_app(
+            tenant, token=token, faults=faults, webhook=webhook, app_auth=app_auth, api_prefix=api_prefix
+        ),
     )
 
 
