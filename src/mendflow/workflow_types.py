@@ -142,8 +142,9 @@ class RescanInput(Message):
     """One tenant's targeted-rescan workflow (id `mendflow-rescan:<tenant key>`, started by signal-with-start)."""
 
     tenant_key: str
-    debounce: timedelta = timedelta(milliseconds=250)
-    """How long the first request of a burst waits for others, so a burst for one resource is one rescan."""
+    debounce: timedelta = timedelta(milliseconds=150)
+    """How long the first request of a burst waits for others, so a burst for one resource is one rescan (the
+    webhooks section's `debounce_ms` default, measured in docs/webhooks.md)."""
     idle: timedelta = timedelta(minutes=5)
     """The workflow completes after this long without requests (the next request starts a new run)."""
     pending: list[str] = Field(default_factory=list)

@@ -26,6 +26,11 @@ class WebhookTenant(BaseModel):
     """Okta only: the header carrying the secret (the event hook's "authentication field")."""
 
 
+DEFAULT_DEBOUNCE_MS = 150
+"""Measured (bench/latency.py, docs/webhooks.md): time to detect p50 ~0.22 s at ~1.0 rescan per change; 100 ms saved
+~50 ms but cost 1.2-1.6 rescans per change (GitHub's two deliveries for one change split), 250 ms ~0.1 s more."""
+
+
 class WebhookSettings(BaseModel):
     """`POST /webhooks/github` and `/webhooks/okta` on the API: each delivery becomes a targeted rescan."""
 
@@ -34,7 +39,7 @@ class WebhookSettings(BaseModel):
     tenants: tuple[WebhookTenant, ...] = ()
     max_body: int = Field(default=MAX_BODY, ge=1024)
     """Bigger deliveries are refused with 413."""
-    debounce_ms: int = Field(default=250, ge=0, le=60_000)
+    debounce_ms: int = Field(default=DEFAULT_DEBOUNCE_MS, ge=0, le=60_000)
     """How long a rescan waits for more deliveries about the same tenant before it reads."""
 
     @model_validator(mode="after")
@@ -48,4 +53,4 @@ class WebhookSettings(BaseModel):
         return [t for t in self.tenants if t.provider == provider]
 
 
-__all__ = ["MAX_BODY", "WebhookSettings", "WebhookTenant"]
+__all__ = ["DEFAULT_DEBOUNCE_MS", "MAX_BODY", "WebhookSettings", "WebhookTenant"]
