@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_baseline:
             try:
                 baseline = stack.enter_context(baseline_compiler(args.baseline))
-            except (subprocess.CalledProcessError, OSError) as err:
+            except (subprocess.CalledProcessError, OSError, ImportError) as err:
                 print(f"  baseline {args.baseline[:12]}: unavailable ({err})")
             else:
                 module = sys.modules["mendflow_rules_baseline.timefmt"]
