@@ -123,6 +123,7 @@ async def measure(findings: int, debounce_ms: int) -> None:
                         await asyncio.gather(*(arrive(t) for t in targets))
                         arrived = time.perf_counter()
                         campaigns = await _all_served(client, connection.key, len(targets))
+                        recorded = time.perf_counter()
                         verified = 0
                         for campaign in campaigns:
                             verified += (await wait_idle(client, campaign)).totals.get("verified", 0)
@@ -143,7 +144,8 @@ async def measure(findings: int, debounce_ms: int) -> None:
         f"{findings:,} findings at once through the rescan path (debounce {debounce_ms} ms; load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}): {len(status.batches)} rescans "
         f"({max(b.targets.__len__() for b in status.batches)} targets in the largest), {len(campaigns)} campaign(s), "
-        f"{verified:,}/{findings:,} verified in {seconds:.1f} s (requests sent in {arrived - started:.1f} s) = "
+        f"{verified:,}/{findings:,} verified in {seconds:.1f} s (requests sent in {arrived - started:.1f} s, "
+        f"rescans done, findings recorded and campaigns started in {recorded - started:.1f} s) = "
         f"{verified / seconds:.1f} findings remediated/s; {activities:,} activities; bare Temporal "
         f"(campaigns.bare_seconds, concurrency {CONCURRENCY}) {ceiling:.1f} s = {activities / ceiling:.0f} "
         f"activities/s; mendflow / ceiling = {ceiling / seconds:.2f}x (target 0.7x)"
