@@ -130,6 +130,9 @@ class _CampaignTelemetry(WorkflowInboundInterceptor):
         self._playbook = "unknown"
         self._decided = False
         self._counted: set[str] = set()
+        self._campaign = False
+        """Whether this run is a campaign (set once inside the run: `count` may be reached where the workflow's
+        context is gone, e.g. while the worker evicts the run, so it must not ask `workflow.info()`)."""
         super().init(_SettleWatch(outbound, self))
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
@@ -144,11 +147,12 @@ class _CampaignTelemetry(WorkflowInboundInterceptor):
         if workflow.info().workflow_type != CAMPAIGN_WORKFLOW:
             return await super().execute_workflow(input)
         self._playbook = (getattr(input.args[0], "playbook_id", None) if input.args else None) or "unknown"
+        self._campaign = True
         try:
             return await super().execute_workflow(input)
         except (workflow.ContinueAsNewError, asyncio.CancelledError):
             raise
-        except BaseException:
+        except Exception:  # a failed run; an eviction (a BaseException, outside the workflow's loop) is not one
             self.count("error")
             raise
 
@@ -171,7 +175,7 @@ class _CampaignTelemetry(WorkflowInboundInterceptor):
             self.count(state)
 
     def count(self, outcome: str) -> None:
-        if workflow.info().workflow_type != CAMPAIGN_WORKFLOW or outcome in self._counted:
+        if not self._campaign or outcome in self._counted:
             return
         self._counted.add(outcome)
         playbook = self._playbook
