@@ -91,7 +91,7 @@ async def test_github_app_with_exactly_what_is_needed_is_ok(github_tenant: Tenan
     assert check.ok, render_one(check)
     assert set(_statuses(check).values()) == {Status.ok}
     hooks = next(r for r in check.rows if r.needed == "organization_hooks:write")
-    assert hooks.used_by == ("github.org_hook.insecure_ssl",)
+    assert hooks.used_by == ("github.org_hook.host_not_allowed", "github.org_hook.insecure_ssl")
 
 
 async def test_github_missing_and_excess_permissions_are_named(github_tenant: TenantFile, key_file: Path) -> None:
