@@ -29,7 +29,7 @@ def test_plan_prints_the_dry_run_grouped_by_playbook() -> None:
     assert "1 approval(s) from group:secops-oncall" in out
     assert "Report only (notify or detect-only: nothing is changed)" in out
     assert (
-        "17 finding(s); 6 playbook(s) would change 8 resource(s) (6 automatically, 2 after approval or ticket)" in out
+        "18 finding(s); 7 playbook(s) would change 9 resource(s) (6 automatically, 3 after approval or ticket)" in out
     )
 
 
@@ -40,7 +40,9 @@ def test_plan_json_is_one_document_with_every_playbook() -> None:
     plan = json.loads(done.stdout)
     assert plan["tenant"] == "acme" and len(plan["playbooks"]) >= 15
     findings = [f for p in plan["playbooks"] for f in p["findings"]]
-    assert len(findings) == 17 and all(f["risk"]["score"] > 0 for f in findings)
+    assert len(findings) == 18 and all(f["risk"]["score"] > 0 for f in findings)
+    public = next(p for p in plan["playbooks"] if p["playbook_id"] == "github.repo.public_not_allowed")
+    assert [f["resource"]["id"] for f in public["findings"]] == ["/repos/acme/docs"]  # not on the empty allow-list
     hooks = next(p for p in plan["playbooks"] if p["playbook_id"] == "github.org_hook.insecure_ssl")
     assert [(c["resource"]["id"], c["before"], c["after"]) for c in hooks["changes"]] == [
         ("/orgs/acme/hooks/301", {"insecure_ssl": "1"}, {"insecure_ssl": "0"})
