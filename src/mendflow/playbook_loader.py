@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mendflow.errors import InputError, PlaybookError
 from mendflow.playbook import CHECK_FIELDS, ERRORS_AT_KEY, Playbook, PlaybookTests, case_problems
-from mendflow.userfiles import DepthCheckedLoader, read_text
+from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,7 +80,7 @@ def load_playbooks(paths: Iterable[Path]) -> LoadResult:
             continue
         earlier = first_seen.get(playbook.id)
         if earlier is not None:
-            node = _node_at(root, ("id",), at_key=False)
+            node = node_at(root, ("id",), at_key=False)
             message = f"duplicate playbook id {playbook.id!r}: already defined in {earlier}"
             result.errors.append(_positioned(path, node, message).error())
             continue
@@ -240,7 +240,7 @@ def _duplicate_keys(path: Path, node: Node) -> Iterator[_Issue]:
 def _locate(path: Path, text: str, root: MappingNode, item: ErrorDetails) -> _Issue:
     loc = tuple(item["loc"])
     at_key = item["type"] in ERRORS_AT_KEY
-    node = _node_at(root, loc, at_key=at_key)
+    node = node_at(root, loc, at_key=at_key)
     dotted = ".".join(str(part) for part in (loc[:-1] if at_key or item["type"] == "missing_key" else loc))
     message = f"{dotted}: {item['msg']}" if dotted else item["msg"]
     offset = (item.get("ctx") or {}).get("offset")
@@ -248,23 +248,6 @@ def _locate(path: Path, text: str, root: MappingNode, item: ErrorDetails) -> _Is
         line, column = _position_in_scalar(text, node, offset)
         return _Issue(message, path=str(path), line=line, column=column)
     return _positioned(path, node, message)
-
-
-def _node_at(root: Node, loc: tuple[int | str, ...], *, at_key: bool) -> Node:
-    """The node a validation error is about; the deepest existing ancestor when the key is missing."""
-    node = root
-    for index, part in enumerate(loc):
-        last = index == len(loc) - 1
-        if isinstance(node, MappingNode):
-            match = next((kv for kv in node.value if isinstance(kv[0], ScalarNode) and kv[0].value == part), None)
-            if match is None:
-                return node
-            node = match[0] if last and at_key else match[1]
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-    return node
 
 
 def _positioned(path: Path, node: Node, message: str) -> _Issue:

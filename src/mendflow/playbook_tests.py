@@ -9,7 +9,6 @@ the vendor's real shapes, not against a hand-made evaluation.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 from mendflow.errors import MendflowError
 from mendflow.plan import PlaybookPlan, plan_tenant
 from mendflow.playbook import FragmentResource, ParamError, Playbook, PlaybookTest
+from mendflow.playbooks.documents import merged
 from mendflow.playbooks.okta_tenant import OktaTenant
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
@@ -112,17 +112,6 @@ def tenant_for_case(playbook: Playbook, case: PlaybookTest) -> TenantFile:
     return parse_tenant(builder.document(), source=source)
 
 
-def _merged(defaults: JSON, given: JSON) -> JSON:
-    """`given` over `defaults`, nested objects merged key by key (a value of another kind replaces)."""
-    out = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 class _GithubTenant:
     """A GitHub section built from resources; each id names the org and the parents the resource needs."""
 
@@ -189,7 +178,7 @@ class _GithubTenant:
         }  # fmt: skip
 
     def _add_org(self, parts: list[str], resource: FragmentResource) -> None:
-        self.org = _merged(self.org, {**resource.data, "login": parts[1]})
+        self.org = merged(self.org, {**resource.data, "login": parts[1]})
 
     def _user(self, login: str, data: JSON) -> JSON:
         uid = 1000 + len(self.members) + len(self.outside) + sum(len(r["_collaborators"]) for r in self.repos.values())
@@ -197,7 +186,7 @@ class _GithubTenant:
             "login": login, "id": uid, "node_id": f"U_sim{uid}", "type": "User", "site_admin": False,
             "url": f"https://api.github.com/users/{login}", "html_url": f"https://github.com/{login}",
         }  # fmt: skip
-        return _merged(defaults, {**data, "login": login})
+        return merged(defaults, {**data, "login": login})
 
     def _add_member(self, parts: list[str], resource: FragmentResource) -> None:
         login = parts[3]
@@ -226,7 +215,7 @@ class _GithubTenant:
             "insecure_ssl": "0"}, "created_at": self.when, "updated_at": self.when, "url": url,
             "ping_url": f"{url}/pings", "deliveries_url": f"{url}/deliveries",
         }  # fmt: skip
-        return _merged(defaults, {**data, "id": hook_id})
+        return merged(defaults, {**data, "id": hook_id})
 
     def _add_org_hook(self, parts: list[str], resource: FragmentResource) -> None:
         hook_id = _number(parts[3], resource.id)
@@ -252,7 +241,7 @@ class _GithubTenant:
             given["visibility"] = "private" if given["private"] else "public"
         elif "visibility" in given and "private" not in given:
             given["private"] = given["visibility"] != "public"
-        for key, value in _merged({k: v for k, v in repo.items() if not k.startswith("_")}, given).items():
+        for key, value in merged({k: v for k, v in repo.items() if not k.startswith("_")}, given).items():
             repo[key] = value
         repo["name"], repo["full_name"] = name, f"{self.login}/{name}"
         return repo
@@ -268,7 +257,7 @@ class _GithubTenant:
                 "source": repo["full_name"], "enforcement": "active", "rules": [],
                 "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
             }  # fmt: skip
-            repo["_rulesets"].append(_merged(defaults, ruleset))
+            repo["_rulesets"].append(merged(defaults, ruleset))
 
     def _parent(self, name: str, resource: FragmentResource) -> JSON:
         """The resource's repository; `related.repo` (name, private, visibility, archived) describes it."""
@@ -289,7 +278,7 @@ class _GithubTenant:
             "url": f"https://api.github.com/repos/{repo['full_name']}/keys/{key_id}", "verified": True,
             "created_at": self.when, "read_only": True, "added_by": None, "last_used": None, "enabled": True,
         }  # fmt: skip
-        repo["_keys"].append(_merged(defaults, {**resource.data, "id": key_id}))
+        repo["_keys"].append(merged(defaults, {**resource.data, "id": key_id}))
 
     def _add_collaborator(self, parts: list[str], resource: FragmentResource) -> None:
         repo = self._parent(parts[2], resource)

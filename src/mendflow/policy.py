@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from mendflow.errors import InputError
 from mendflow.playbook import Playbook, did_you_mean
 from mendflow.playbooks.params import value_problems
-from mendflow.userfiles import DepthCheckedLoader, read_text
+from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
 
 Overrides = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """tenant key → playbook id → parameter name → value."""
@@ -97,7 +97,7 @@ def _at(path: Path | None, root: Node | None, loc: tuple[str | int, ...], at_key
         return text
     if root is None:
         return f"{path}: {text}"
-    mark = _node_at(root, loc, at_key=at_key).start_mark
+    mark = node_at(root, loc, at_key=at_key).start_mark
     return f"{path}:{mark.line + 1}:{mark.column + 1}: {text}"
 
 
@@ -116,20 +116,3 @@ def _nodes(path: Path | None) -> Node | None:
         return None
     finally:
         loader.dispose()
-
-
-def _node_at(root: Node, loc: tuple[str | int, ...], *, at_key: bool) -> Node:
-    """The node `loc` names (its key when `at_key` and the last part is a key); the deepest one that exists."""
-    node = root
-    for index, part in enumerate(loc):
-        last = index == len(loc) - 1
-        if isinstance(node, MappingNode):
-            match = next((kv for kv in node.value if isinstance(kv[0], ScalarNode) and kv[0].value == str(part)), None)
-            if match is None:
-                return node
-            node = match[0] if last and at_key else match[1]
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-    return node

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from yaml.composer import ComposerError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mendflow.errors import InputError
 
@@ -89,3 +90,21 @@ def parse_yaml(text: str, *, path: Path, what: str) -> Any:
 def load_yaml_file(path: Path, *, what: str) -> Any:
     """Read and parse a small YAML file; an empty file is `{}`."""
     return parse_yaml(read_text(path, what=what), path=path, what=what) or {}
+
+
+def node_at(root: Node, loc: tuple[int | str, ...], *, at_key: bool) -> Node:
+    """The YAML node a validation error's location names (its key when `at_key` and the last part is a key), or
+    the deepest existing ancestor when the key is missing: what file:line:column points at."""
+    node = root
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, MappingNode):
+            match = next((kv for kv in node.value if isinstance(kv[0], ScalarNode) and kv[0].value == str(part)), None)
+            if match is None:
+                return node
+            node = match[0] if last and at_key else match[1]
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node

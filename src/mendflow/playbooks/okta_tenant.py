@@ -10,13 +10,13 @@ connector and engine as a tenant file would.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from mendflow.errors import MendflowError
 from mendflow.playbook import FragmentResource
+from mendflow.playbooks.documents import merged
 
 JSON = dict[str, Any]
 
@@ -78,7 +78,7 @@ class OktaTenant:
                 "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
             }
         if data:
-            self.users[user_id] = _merged(user, data)
+            self.users[user_id] = merged(user, data)
         return self.users[user_id]
 
     def _add_user(self, user_id: str, resource: FragmentResource) -> None:
@@ -93,7 +93,7 @@ class OktaTenant:
     def _role(self, given: JSON | str) -> JSON:
         self._roles += 1
         role = {"type": given} if isinstance(given, str) else given
-        return _merged(
+        return merged(
             {
                 "id": f"ra{self._roles:017d}sim",
                 "label": str(role.get("type", "")).replace("_", " ").title(),
@@ -115,7 +115,7 @@ class OktaTenant:
             "type": "OKTA_GROUP",
             "profile": {"name": group_id, "description": ""},
         }
-        self.groups.append(_merged(group, resource.data))
+        self.groups.append(merged(group, resource.data))
 
     # ---- policies -----------------------------------------------------------------------------------------------
     def _policy(self, policy_id: str, data: JSON) -> JSON:
@@ -130,7 +130,7 @@ class OktaTenant:
             "lastUpdated": "2024-01-02T00:00:00.000Z",
             "_rules": [],
         }
-        self.policies[policy_id] = _merged(base, data)
+        self.policies[policy_id] = merged(base, data)
         return self.policies[policy_id]
 
     def _add_policy(self, policy_id: str, resource: FragmentResource) -> None:
@@ -150,11 +150,11 @@ class OktaTenant:
             "created": "2024-01-02T00:00:00.000Z",
             "lastUpdated": "2024-01-02T00:00:00.000Z",
         }
-        policy["_rules"].append(_merged(rule, resource.data))
+        policy["_rules"].append(merged(rule, resource.data))
 
     # ---- tokens and apps ----------------------------------------------------------------------------------------
     def _add_token(self, token_id: str, resource: FragmentResource) -> None:
-        token = _merged(
+        token = merged(
             {
                 "id": token_id,
                 "name": f"token-{token_id}",
@@ -187,11 +187,11 @@ class OktaTenant:
             "accessibility": {"selfService": False},
             "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}, "appLinks": {}},
         }
-        self.apps.append(_merged(app, resource.data))
+        self.apps.append(merged(app, resource.data))
 
 
 def _factor(user_id: str, index: int, given: JSON) -> JSON:
-    return _merged(
+    return merged(
         {
             "id": f"opf{user_id[-8:]}{index:04d}",
             "factorType": "push",
@@ -204,14 +204,3 @@ def _factor(user_id: str, index: int, given: JSON) -> JSON:
         },
         given,
     )
-
-
-def _merged(defaults: JSON, given: JSON) -> JSON:
-    """`given` over `defaults`, nested objects merged key by key (a value of another kind replaces)."""
-    out = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
