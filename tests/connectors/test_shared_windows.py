@@ -25,6 +25,9 @@ class Recorder:
     async def unmetered(self, bucket: str) -> None:
         self.calls.append(("unmetered", bucket))
 
+    async def unanswered(self, bucket: str) -> None:
+        self.calls.append(("unanswered", bucket))
+
 
 def _vendor(request: httpx.Request) -> httpx.Response:
     if request.url.path == "/plain":
@@ -59,3 +62,28 @@ async def test_requests_wait_for_the_shared_window_and_report_what_the_vendor_sa
         ("unmetered", "core"),
     ]
     assert slept == [1.0, 1.0, 0.5] and beats[:3] == [2.5, 1.5, 0.5]
+
+
+async def test_a_request_without_answer_says_so_before_its_retry() -> None:
+    """A dropped connection reports `unanswered` (the shared window may let the retry probe at once), then retries."""
+    answers = iter([httpx.ConnectError("refused"), httpx.Response(200, json={})])
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def sleep(seconds: float) -> None:
+        return None
+
+    windows = Recorder()
+    windows.waits = []
+    http = VendorHttp(
+        base_url="https://api.example", auth_header="Bearer t", vendor="GitHub", sleep=sleep,
+        transport=httpx.MockTransport(flaky),
+    )  # fmt: skip
+    async with http:
+        with sharing_windows(windows):
+            await http.get_json("/plain")
+    assert windows.calls == [("take", "core"), ("unanswered", "core"), ("take", "core"), ("unmetered", "core")]

@@ -42,6 +42,20 @@ def test_a_probe_without_answer_is_granted_again_later(db: Database) -> None:
     assert limits.take_requests("t", "core").granted == 1
 
 
+def test_a_probe_that_got_no_answer_is_released_at_once(db: Database) -> None:
+    """Connection refused: the probe reported nothing, so the retry probes now (it waited PROBE_SECONDS, 2 s a
+    retry: a scan of a vendor that is down took 60 s instead of 17 in the time-skipping test)."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.take_requests("t", "core").granted == 1
+    assert limits.take_requests("t", "core") == Grant(0, POLL_SECONDS)
+    limits.release_probe("t", "core")
+    assert limits.take_requests("t", "core").granted == 1
+    limits.observe_window("t", "core", limit=10, remaining=0, reset=clock.now + 30)
+    limits.release_probe("t", "core")  # a known window is not a probe: releasing changes nothing
+    assert limits.take_requests("t", "core").granted == 0
+
+
 def test_an_exhausted_window_waits_for_its_reset_then_starts_full(db: Database) -> None:
     """No more than the window's remaining requests are granted; after the reset the whole limit is back."""
     clock = Clock()

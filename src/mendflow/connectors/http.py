@@ -222,6 +222,11 @@ class SharedWindows(Protocol):
         """An answer said nothing about the bucket's window (no rate-limit headers): nothing to wait for."""
         ...
 
+    async def unanswered(self, bucket: str) -> None:
+        """A request got no answer at all (connection refused, timeout): it reported nothing, so the next one may
+        ask at once rather than wait out a lost probe."""
+        ...
+
 
 _shared: ContextVar[SharedWindows | None] = ContextVar("mendflow_http_shared_windows", default=None)
 
@@ -441,6 +446,8 @@ class VendorHttp:
                         response = await self._answer(method, path, json=json, params=params)
                 except (httpx.TimeoutException, httpx.TransportError) as err:
                     call.unanswered()
+                    if shared is not None:
+                        await shared.unanswered(bucket)
                     if attempt + 1 >= self.retries.attempts:
                         raise ConnectionProblem(
                             f"{self.vendor} API at {self.base_url} did not answer {method} {shown} "

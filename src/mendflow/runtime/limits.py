@@ -79,6 +79,10 @@ class StoredWindows:
             self.limits.observe_window, self.tenant, _bucket(bucket), limit=limit, remaining=remaining, reset=reset
         )
 
+    async def unanswered(self, bucket: str) -> None:
+        if bucket not in self._unmetered and bucket not in self._reset:  # only a bucket still being probed
+            await asyncio.to_thread(self.limits.release_probe, self.tenant, _bucket(bucket))
+
     async def unmetered(self, bucket: str) -> None:
         if bucket not in self._unmetered:  # once per process and bucket: the row then lends freely
             self._unmetered.add(bucket)

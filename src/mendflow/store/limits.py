@@ -154,6 +154,14 @@ class TenantLimits:
                 self._put(conn, row is not None, tenant, bucket, capacity=UNMETERED, tokens=0.0, reset_at=None,
                           now=self.clock())  # fmt: skip
 
+    def release_probe(self, tenant: str, bucket: str) -> None:
+        """A probe got no answer at all (connection refused, timeout): the next request may probe at once instead of
+        waiting PROBE_SECONDS, which is meant for a probe whose worker died. A known window is left as it is."""
+        with self.db.write() as conn:
+            row = self._row(conn, tenant, bucket)
+            if row is not None and row.capacity is None:
+                self._put(conn, True, tenant, bucket, capacity=None, tokens=0.0, reset_at=None, now=self.clock())
+
     # ---- write budget -----------------------------------------------------------------------------------------
 
     def take_write(self, tenant: str, per_minute: int, *, at: float | None = None) -> float:
