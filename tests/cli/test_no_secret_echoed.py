@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mendflow.cli.main import _run
 from mendflow.data import demo_tenant_path
+from tests.cli_in_process import invoker
 
 TOKEN = "ghp_" + "Zq7" * 12
 SIGNING = "8f14e45fceea167a5a36dedd4bea2543"
 
 
-@dataclass(frozen=True)
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The CLI's own entry point in-process (its exit code and output exactly as a shell would see them)."""
-
-    def invoke(*args: str) -> Done:
-        monkeypatch.setattr("sys.argv", ["mendflow", *args])
-        capsys.readouterr()
-        code = _run()
-        out = capsys.readouterr()
-        return Done(code, out.out, out.err)
-
-    return invoke
+    return invoker(capsys, monkeypatch)
 
 
 @pytest.mark.parametrize(
