@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.service import TLSConfig
 
 from mendflow.codec import PayloadKeys, data_converter
-from mendflow.errors import ConnectionProblem
+from mendflow.errors import ConnectionProblem, InputError
 from mendflow.telemetry.tracing import tracing_interceptor
 
 TASK_QUEUE = "mendflow"
@@ -31,24 +31,38 @@ class TemporalSettings(BaseModel):
     """Key ring encrypting every payload (AES-256-GCM, docs/security.md); None: payloads in clear text."""
 
     def tls_config(self) -> TLSConfig | bool:
-        if not (self.tls or self.tls_ca or self.tls_cert):
+        """TLS (and mTLS) from the PEM files; an unreadable file or half a client pair is the user's mistake
+        (InputError naming the option), not "cannot reach Temporal"."""
+        if not (self.tls or self.tls_ca or self.tls_cert or self.tls_key):
             return False
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InputError("--tls-cert and --tls-key go together (mTLS needs the client certificate and its key)")
         return TLSConfig(
-            server_root_ca_cert=self.tls_ca.read_bytes() if self.tls_ca else None,
-            client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,
-            client_private_key=self.tls_key.read_bytes() if self.tls_key else None,
+            server_root_ca_cert=_pem("--tls-ca", self.tls_ca),
+            client_cert=_pem("--tls-cert", self.tls_cert),
+            client_private_key=_pem("--tls-key", self.tls_key),
         )
+
+
+def _pem(option: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot read it ({err.strerror or type(err).__name__})") from None
 
 
 async def connect(settings: TemporalSettings) -> Client:
     """A client using the pydantic data converter and the payload codec of `settings.payload_keys` (workers and
     replayers must use the same one). An unreadable key is an InputError naming its key id."""
     converter = data_converter(settings.payload_keys)
+    tls = settings.tls_config()  # before connecting: a bad file is bad input, not an unreachable server
     try:
         return await Client.connect(
             settings.address,
             namespace=settings.namespace,
-            tls=settings.tls_config(),
+            tls=tls,
             data_converter=converter,
             # traces client → workflow → activity; workers built from this client inherit it
             interceptors=[tracing_interceptor()],
