@@ -50,9 +50,20 @@ async def test_connect_reports_the_file_not_an_unreachable_server(tmp_path: Path
         await connect(TemporalSettings(address="127.0.0.1:1", tls_ca=tmp_path / "nope.pem"))
 
 
-def test_the_cli_exits_2_with_one_line(tmp_path: Path) -> None:
+EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["schedules", "list"], ["scan", "--tenant", "github:acme"], ["run", str(EXAMPLE), "-i", "token_id=00Tabc"]],
+    ids=["schedules", "scan", "run"],
+)
+def test_every_command_that_reaches_temporal_takes_tls_and_exits_2_with_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """scan --tenant and run had no TLS options at all: they could not reach a TLS-only production cluster."""
     done = subprocess.run(
-        [MENDFLOW, "schedules", "list", "--tls-ca", str(tmp_path / "nope.pem"), "--temporal-address", "127.0.0.1:1"],
+        [MENDFLOW, *command, "--tls-ca", str(tmp_path / "nope.pem"), "--temporal-address", "127.0.0.1:1"],
         capture_output=True,
         text=True,
         timeout=60,

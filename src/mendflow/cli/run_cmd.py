@@ -17,7 +17,17 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from mendflow.cli.environment import PayloadKeysText, TemporalAddress, TemporalNamespace, payload_keys
+from mendflow.cli.environment import (
+    PayloadKeysText,
+    TemporalAddress,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+    payload_keys,
+    temporal_settings,
+)
 from mendflow.errors import InputError, MendflowError
 from mendflow.render import table
 from mendflow.responses import check_inputs, load_response_file, parse_pairs
@@ -61,6 +71,10 @@ def run(
     ] = "",
     temporal_address: TemporalAddress = DEFAULT_ADDRESS,
     namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
     task_queue: Annotated[str, typer.Option("--task-queue", help="Task queue the workers poll.", metavar="NAME")] = (
         TASK_QUEUE
     ),
@@ -71,9 +85,7 @@ def run(
     given = _file_inputs(input_file) if input_file else {}
     given.update(parse_pairs(inputs or [], definition.inputs))
     checked = check_inputs(definition.inputs, given)  # before any connection: bad input is exit 2 at once
-    settings = TemporalSettings(
-        address=temporal_address, namespace=namespace, payload_keys=payload_keys(payload_keys_text)
-    )
+    settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
     async def go() -> ResponseStatus | str:
         client = await connect(settings)

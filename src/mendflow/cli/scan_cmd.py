@@ -15,7 +15,16 @@ import typer
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
-from mendflow.cli.environment import PayloadKeysText, payload_keys
+from mendflow.cli.environment import (
+    PayloadKeysText,
+    TemporalAddress,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+    temporal_settings,
+)
 from mendflow.cli.failures import explain
 from mendflow.cli.options import PlaybookPaths, load_or_fail
 from mendflow.cli.progress import terminal_progress
@@ -47,10 +56,12 @@ def scan(
             "--tenant", help="Scan (and auto-fix) a tenant a running worker knows, e.g. github:acme.", metavar="KEY"
         ),
     ] = None,
-    temporal_address: Annotated[str, typer.Option("--temporal-address", help="HOST:PORT of Temporal.")] = (
-        "127.0.0.1:7233"
-    ),
-    namespace: Annotated[str, typer.Option("--namespace")] = "default",
+    temporal_address: TemporalAddress = "127.0.0.1:7233",
+    namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for JSON lines.")] = (
         OutputFormat.table
     ),
@@ -64,9 +75,7 @@ def scan(
         asyncio.run(
             _scan_through_temporal(
                 tenant,
-                TemporalSettings(
-                    address=temporal_address, namespace=namespace, payload_keys=payload_keys(payload_keys_text)
-                ),
+                temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text),
                 output,
             )
         )
