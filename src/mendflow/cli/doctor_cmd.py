@@ -7,21 +7,15 @@ Exit 0 when every checked tenant is reachable, authenticated and holds every per
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mendflow.cli.options import PlaybookPaths, load_or_fail
+from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
 from mendflow.config import TenantRegistry
 from mendflow.doctor import doctor as run_doctor
 from mendflow.doctor import render
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def doctor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,14 @@ import typer
 from mendflow.errors import InputError
 from mendflow.playbook import Playbook
 from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+
+
+class OutputFormat(StrEnum):
+    """`--format` of the commands that print results: table for people, json for tools."""
+
+    table = "table"
+    json = "json"
+
 
 PlaybookPaths = Annotated[
     list[Path] | None,

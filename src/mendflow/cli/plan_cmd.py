@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mendflow.cli.options import PlaybookPaths, load_or_fail
+from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
 from mendflow.plan import TenantPlan, plan_tenant_file, render_plan
 from mendflow.risk import load_criticality
 from mendflow.settings import Settings
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-
 
 CriticalityOption = Annotated[
     Path | None,

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 import yaml
 
-from mendflow.cli.plan_cmd import CriticalityOption, OutputFormat, print_plan
+from mendflow.cli.options import OutputFormat
+from mendflow.cli.plan_cmd import CriticalityOption, print_plan
 from mendflow.errors import InputError
 from mendflow.plan import plan_tenant_file
 from mendflow.playbook import Playbook, did_you_mean

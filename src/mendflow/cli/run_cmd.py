@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +27,7 @@ from mendflow.cli.environment import (
     payload_keys,
     temporal_settings,
 )
+from mendflow.cli.options import OutputFormat
 from mendflow.errors import InputError, MendflowError
 from mendflow.render import table
 from mendflow.responses import check_inputs, load_response_file, parse_pairs
@@ -37,11 +37,6 @@ from mendflow.runtime.responses import RUN_PREFIX, response_status, start_respon
 from mendflow.userfiles import read_text
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 class RunFailed(MendflowError):

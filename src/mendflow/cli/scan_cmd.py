@@ -7,7 +7,6 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +25,7 @@ from mendflow.cli.environment import (
     temporal_settings,
 )
 from mendflow.cli.failures import explain
-from mendflow.cli.options import PlaybookPaths, load_or_fail
+from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
 from mendflow.cli.progress import terminal_progress
 from mendflow.errors import InputError
 from mendflow.offline import scan_chunks
@@ -39,11 +38,6 @@ from mendflow.tenant_stream import check
 
 WIDTHS = [8, 48, 64, 60]
 """Columns of the findings table; resource ids are never cut (see `render.fit`)."""
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def scan(
