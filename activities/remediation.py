@@ -25,7 +25,7 @@ from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.evidence.changes import record_change
 from mendflow.findings_store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
-from mendflow.playbook import GATED_MODES, Playbook
+from mendflow.playbooks.model import GATED_MODES, Playbook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (

@@ -12,7 +12,7 @@ from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
 from mendflow.findings_store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
-from mendflow.playbook import Mode
+from mendflow.playbooks.model import Mode
 from mendflow.risk import score_findings, scoring_ids
 from mendflow.rules import Demand
 from mendflow.scan_progress import ProgressMeter

@@ -29,7 +29,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.demo import simulated_github
 from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Finding, ResourceRef, Severity, Verdict
 from mendflow.models import fingerprint as fingerprint_of
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer

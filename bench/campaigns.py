@@ -40,7 +40,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.routing import Activity
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer

@@ -34,7 +34,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parents[1]))  # tests.store.postgres: the suite's throw-away server
 
 from mendflow.config import TenantConnection
-from mendflow.playbook_loader import bundled_playbook_dir
+from mendflow.playbooks.loader import bundled_playbook_dir
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import TUNING, DevServer
 from mendflow.runtime.ports import free_port

@@ -35,7 +35,7 @@ from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import DEMO_TOKEN_ENV, simulated_github, with_webhooks
 from mendflow.findings_store import FindingsLedger, FindingStatus, LedgerRow
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port

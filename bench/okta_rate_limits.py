@@ -47,7 +47,7 @@ async def _child(base_url: str, tenant: str, token: str, lean: bool) -> dict[str
     from mendflow.config import TenantConnection
     from mendflow.connectors.registry import open_session
     from mendflow.models import Resource
-    from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+    from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
     from mendflow.rules import Demand, compile_rules
     from mendflow.secrets import SecretRef
 

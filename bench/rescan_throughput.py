@@ -34,7 +34,7 @@ from okta_rate_limits import USERS, rule_driven_scan
 from temporalio.client import Client
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rules import compile_rules
 
 RESOURCES = 100_000

@@ -36,8 +36,8 @@ from mendflow.config import TenantConnection
 from mendflow.connectors.registry import open_session
 from mendflow.models import Resource
 from mendflow.offline import collect
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.rules import compile_rules, timefmt
 from mendflow.secrets import SecretRef
 from mendflow.sim.generate import github_tenant, okta_tenant

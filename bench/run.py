@@ -22,7 +22,7 @@ from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import simulated_github
 from mendflow.offline import scan_tenant_file
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.rules import compile_rules
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import TUNING, DevServer

@@ -98,7 +98,7 @@ async def _child_scan(provider: str, base_url: str, tenant: str, token: str, dat
     from mendflow.connectors.registry import open_session
     from mendflow.evidence.snapshots import SnapshotStore
     from mendflow.models import Resource
-    from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+    from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
     from mendflow.rules import compile_rules
     from mendflow.secrets import SecretRef
 

@@ -14,9 +14,9 @@ import argparse
 import statistics
 import time
 
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
-from mendflow.playbook_tests import run_playbook_tests
 from mendflow.playbooks import check_condition, typecheck, vendor_schema
+from mendflow.playbooks.cases import run_playbook_tests
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
 from mendflow.rules import cel
 

@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.devserver import TUNING
 from mendflow.secrets import SecretRef

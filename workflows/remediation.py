@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings_store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
-    from mendflow.playbook import GATED_MODES
+    from mendflow.playbooks.model import GATED_MODES
     from mendflow.rollout import split_batches
     from mendflow.routing import Activity, queue_of
     from mendflow.workflow_types import (

@@ -26,7 +26,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.findings_store import FindingStatus, LedgerRow
 from mendflow.integrations.cards import state_of_blocks
 from mendflow.models import Finding
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.redaction import register_secret
 from mendflow.render import diff, table

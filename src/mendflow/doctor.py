@@ -28,7 +28,7 @@ from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan
 from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
 from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission, VendorError
-from mendflow.playbook import Mode, Playbook
+from mendflow.playbooks.model import Mode, Playbook
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)

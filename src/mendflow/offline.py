@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mendflow.config import TenantConnection
 from mendflow.connectors.registry import Session, open_session
 from mendflow.models import Finding, Resource
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.risk import CriticalityConfig, score_findings
 from mendflow.rules import RuleError, compile_rules

@@ -99,7 +99,7 @@ class Settings(BaseModel):
     """Vendor webhooks accepted by the API (`POST /webhooks/github`, `/webhooks/okta`) → targeted rescans."""
     policy: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     """Organisation policy: tenant key → playbook id → parameter → value (checked against the loaded playbooks'
-    parameter schemas by `mendflow.policy` when a worker starts)."""
+    parameter schemas by `mendflow.playbooks.policy` when a worker starts)."""
 
     _source: Path | None = PrivateAttr(default=None)
 

@@ -18,8 +18,8 @@ from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.evidence.snapshots import DatabaseSnapshotStore, Snapshots
 from mendflow.findings_store import FindingsLedger
-from mendflow.playbook import Playbook
-from mendflow.policy import check_policy, tenant_playbooks
+from mendflow.playbooks.model import Playbook
+from mendflow.playbooks.policy import check_policy, tenant_playbooks
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.settings import Settings
 from mendflow.store import Database, IdempotencyKeys, database_url

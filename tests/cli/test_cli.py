@@ -21,7 +21,7 @@ MENDFLOW = [str(Path(sys.executable).parent / "mendflow")]
 def expected() -> dict[str, int]:
     """What the shipped playbooks find in the demo org, computed in-process (so new playbooks don't break tests)."""
     from mendflow.offline import scan_tenant_file
-    from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+    from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 
     playbooks = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
     scan = scan_tenant_file(demo_tenant_path(), list(playbooks.values()))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mendflow.config import TenantRegistry
 from mendflow.offline import scan_tenant_file
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.settings import Settings
 from mendflow.sim.generate import github_tenant
 from mendflow.tenant_stream import check, repo_chunks

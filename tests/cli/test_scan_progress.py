@@ -19,7 +19,7 @@ from mendflow.cli.progress import CLEAR, terminal_progress
 from mendflow.cli.scan_cmd import OutputFormat, _scan_through_temporal
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
 from mendflow.runtime.scans import run_scan_and_wait

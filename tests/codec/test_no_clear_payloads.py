@@ -34,7 +34,7 @@ from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import DEMO_APPROVAL, ONCALL, simulated_collaboration
 from mendflow.evidence import export_evidence
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port

@@ -11,8 +11,8 @@ import pytest
 
 from mendflow.findings_store import FindingsLedger
 from mendflow.models import Resource
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.rules import Demand, RuleSet, compile_rules
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.generate import github_tenant, okta_id, okta_tenant

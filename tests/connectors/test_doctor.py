@@ -20,8 +20,8 @@ from mendflow.connectors.okta_oauth import _GRANTED
 from mendflow.connectors.permissions import OKTA_READ_SCOPES
 from mendflow.credential_age import AGE_DAYS
 from mendflow.doctor import Status, TenantCheck, check_tenant, log_checkup, render
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority
 from mendflow.sim.common import FaultPlan

@@ -10,7 +10,7 @@ import pytest
 
 from mendflow.connectors.http import RequestBudgetExceeded
 from mendflow.models import Resource
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.rules import compile_rules
 from mendflow.sim.common import FaultPlan
 from mendflow.tenant import TenantFile

@@ -11,7 +11,7 @@ from mendflow.actions import ACTIONS
 from mendflow.connectors.registry import get_action
 from mendflow.errors import ActionError, AuthError
 from mendflow.models import ResourceRef
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.rules import compile_rules
 from mendflow.sim.generate import okta_id
 from mendflow.tenant import TenantFile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mendflow.playbook_loader import load_playbooks
+from mendflow.playbooks.loader import load_playbooks
 
 BROKEN_EVERYWHERE = """\
 apiVersion: mendflow/v1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mendflow.playbook_loader import load_playbooks
+from mendflow.playbooks.loader import load_playbooks
 
 BROKEN = Path(__file__).parent / "broken"
 _EXPECT = re.compile(r"# expect: (\d+):(\d+) (.+)")

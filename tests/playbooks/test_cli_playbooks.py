@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mendflow.data import demo_tenant_path
-from mendflow.playbook_schema import render_schema
+from mendflow.playbooks.json_schema import render_schema
 
 MENDFLOW = [str(Path(sys.executable).parent / "mendflow")]
 SHIPPED = Path(__file__).parents[2] / "playbooks" / "github"

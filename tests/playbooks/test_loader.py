@@ -11,8 +11,8 @@ import pytest
 from mendflow.actions import ACTIONS, ActionSpec, HookConfigParams
 from mendflow.errors import PlaybookError
 from mendflow.models import Severity
-from mendflow.playbook import Mode, Playbook, Verify
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbook_file, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbook_file, load_playbooks
+from mendflow.playbooks.model import Mode, Playbook, Verify
 
 GOOD = """\
 apiVersion: mendflow/v1
@@ -390,7 +390,7 @@ def test_playbook_built_in_code_is_checked_like_a_file() -> None:
 
 def test_durations_read_as_people_write_them_and_are_written_back_so() -> None:
     """`1d12h`, ISO 8601 and seconds are accepted; a playbook dumped to JSON shows `1d12h`."""
-    from mendflow.playbook import ApprovalPolicy
+    from mendflow.playbooks.model import ApprovalPolicy
 
     for written in ("1d12h", "36h", "PT36H", 129600):
         assert ApprovalPolicy.model_validate({"timeout": written}).timeout == timedelta(hours=36)
@@ -420,7 +420,7 @@ def test_misspelt_field_of_a_known_object_is_refused_but_free_form_fields_are_no
 
 def test_fields_are_checked_for_files_and_on_request_for_playbooks_built_in_code() -> None:
     """The loader checks condition fields; code may build a condition on an unknown field unless it asks."""
-    from mendflow.playbook import CHECK_FIELDS
+    from mendflow.playbooks.model import CHECK_FIELDS
 
     data = {
         "apiVersion": "mendflow/v1",

@@ -11,9 +11,9 @@ import pytest
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.models import Resource
-from mendflow.playbook import CHECK_FIELDS, ParamError, Playbook
+from mendflow.playbooks.model import CHECK_FIELDS, ParamError, Playbook
 from mendflow.playbooks.params import bind, cel_literal
-from mendflow.policy import policy_problems
+from mendflow.playbooks.policy import policy_problems
 from mendflow.rules import compile_rules
 from mendflow.rules.cel import compile_expression
 from mendflow.settings import Settings

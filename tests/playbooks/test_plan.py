@@ -15,9 +15,9 @@ from mendflow.connectors.registry import get_action, open_session
 from mendflow.data import demo_tenant_path
 from mendflow.errors import VendorError
 from mendflow.offline import SimulatedTenant, simulated_tenant
-from mendflow.plan import TenantPlan, plan_on, plan_tenant, plan_tenant_file, render_plan
-from mendflow.playbook import Mode, Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Mode, Playbook
+from mendflow.playbooks.plan import TenantPlan, plan_on, plan_tenant, plan_tenant_file, render_plan
 from mendflow.rbac import RbacConfig
 from mendflow.sim.github import GithubState
 from mendflow.tenant import load_tenant_file
@@ -141,7 +141,7 @@ def test_table_groups_by_playbook_and_json_round_trips(demo_plan: TenantPlan) ->
 
 def test_batches_approvers_escalation_and_ticket_are_shown_as_the_rollout_would_run() -> None:
     """Canary 1 then 50%/100% of the rest over five hooks; a ticket-mode gate names its approvers and escalation."""
-    from mendflow.playbook_tests import tenant_for_case
+    from mendflow.playbooks.cases import tenant_for_case
 
     playbook = Playbook.model_validate(
         {
@@ -184,7 +184,7 @@ def test_batches_approvers_escalation_and_ticket_are_shown_as_the_rollout_would_
 
 def test_playbooks_for_other_vendors_are_left_out_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """A GitHub tenant is planned with GitHub playbooks only; the others are listed as left out."""
-    from mendflow import playbook as playbook_module
+    from mendflow.playbooks import model as playbook_module
 
     monkeypatch.setitem(playbook_module.RESOURCE_TYPES, "example.thing", "/things/{id}")
     other = Playbook.model_validate(

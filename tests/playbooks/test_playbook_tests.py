@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mendflow.data import demo_tenant_path
-from mendflow.playbook import Playbook, PlaybookTest
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbook_file, load_playbooks
-from mendflow.playbook_tests import run_case, run_playbook_tests, tenant_for_case
+from mendflow.playbooks.cases import run_case, run_playbook_tests, tenant_for_case
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbook_file, load_playbooks
+from mendflow.playbooks.model import Playbook, PlaybookTest
 
 SHIPPED = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}
 

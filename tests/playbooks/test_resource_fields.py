@@ -10,7 +10,7 @@ import pytest
 
 from mendflow.data import demo_tenant_path
 from mendflow.offline import scan_tenant_file
-from mendflow.resource_fields import RESOURCE_FIELDS, unknown_fields
+from mendflow.playbooks.resource_fields import RESOURCE_FIELDS, unknown_fields
 
 SPEC = json.loads((Path(__file__).parents[1] / "specs" / "github-subset.json").read_text(encoding="utf-8"))
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]

@@ -10,9 +10,9 @@ import jsonschema
 import yaml
 
 from mendflow.actions import ACTIONS
-from mendflow.playbook import RESOURCE_TYPES
-from mendflow.playbook_loader import bundled_playbook_dir, is_tests_file
-from mendflow.playbook_schema import playbook_json_schema, render_schema
+from mendflow.playbooks.json_schema import playbook_json_schema, render_schema
+from mendflow.playbooks.loader import bundled_playbook_dir, is_tests_file
+from mendflow.playbooks.model import RESOURCE_TYPES
 
 COMMITTED = Path(__file__).parents[2] / "playbooks" / "schema.json"
 REGENERATE = "mendflow playbooks schema > playbooks/schema.json"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.shapes import Expect, run_shape_cases, shape_cases
 
 SHIPPED = {p.id: p for p in load_playbooks([bundled_playbook_dir()]).playbooks}

@@ -9,7 +9,7 @@ import pytest
 
 from mendflow.data import demo_tenant_path
 from mendflow.offline import scan_tenant_file
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.shapes import Expect, run_shape_case, shape_cases
 from mendflow.playbooks.tenant_objects import locate, objects
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.cut import PROVIDERS, SPEC_FILES, cut, render
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.typecheck import TYPE_PROBLEMS, check_condition
 
 SPECS = Path(__file__).parents[1] / "specs"

@@ -84,7 +84,7 @@ def test_a_field_of_a_scalar_is_unknown_and_says_what_the_value_is() -> None:
 
 def test_packaged_providers_describe_every_resource_type_a_playbook_may_name() -> None:
     """Each GitHub and Okta resource type has a packaged schema for `resource` and `related`."""
-    from mendflow.playbook import RESOURCE_TYPES
+    from mendflow.playbooks.model import RESOURCE_TYPES
 
     for resource_type in RESOURCE_TYPES:
         found = schemas_for(resource_type)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rules import Demand, compile_rules
 from mendflow.rules.demand import upper_bound
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from mendflow.models import Resource, Severity, fingerprint
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.rules import RuleSet, compile_condition, compile_rules, format_path, read_paths
 
 from .demo_tenant import AS_OF, demo_document, demo_resources

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef

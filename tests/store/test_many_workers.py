@@ -24,7 +24,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.data import demo_tenant_path
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.findings_store import FindingStatus
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.routing import Role
 from mendflow.runtime.worker import build_worker
 from mendflow.sim.common import FaultPlan

@@ -18,7 +18,7 @@ from typing import IO, Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.redaction import register_secret
 from mendflow.runtime.scans import wait_idle
 from mendflow.sim.generate import github_tenant

@@ -18,7 +18,7 @@ from mendflow.api.assemble import build_api
 from mendflow.auth.signing import DecisionSigner
 from mendflow.data import demo_tenant_path
 from mendflow.findings_store import FindingStatus
-from mendflow.playbook import Mode, Playbook
+from mendflow.playbooks.model import Mode, Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.rescans import request_rescan, rescan_status, rescan_workflow_id
 from mendflow.runtime.worker import build_worker

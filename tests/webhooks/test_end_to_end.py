@@ -18,7 +18,7 @@ from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.data import demo_tenant_path
 from mendflow.findings_store import FindingStatus, LedgerRow
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.rescans import request_rescan, rescan_status
 from mendflow.runtime.worker import build_worker

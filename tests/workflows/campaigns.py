@@ -9,7 +9,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 
 from mendflow.models import Finding, ResourceRef, Severity, fingerprint
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.settings import Settings
 from mendflow.windows import ChangePolicy

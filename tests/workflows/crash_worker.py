@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.playbook_loader import load_playbook_file
+from mendflow.playbooks.loader import load_playbook_file
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef

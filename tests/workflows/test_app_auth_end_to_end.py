@@ -24,7 +24,7 @@ from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.connectors.permissions import OKTA_READ_SCOPES
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Outcome, Verdict
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef

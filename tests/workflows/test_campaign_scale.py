@@ -12,7 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.models import Outcome
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.routing import Activity
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker

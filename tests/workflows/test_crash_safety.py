@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.data import demo_tenant_path
 from mendflow.models import Outcome
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread

@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Outcome, Verdict
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker

@@ -23,7 +23,7 @@ from temporalio.worker import Replayer
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.findings_store import FindingStatus
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.routing import Role
 from mendflow.runtime.rescans import (

@@ -75,7 +75,7 @@ async def test_failed_canary_is_restored_and_stops_the_rollout(
     dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
 ) -> None:
     """A canary the re-scan does not confirm is restored field by field and the rollout goes no further."""
-    from mendflow.playbook_loader import load_playbook_file
+    from mendflow.playbooks.loader import load_playbook_file
 
     stubborn = load_playbook_file(github_org_playbook(tmp_path))
     context = WorkerContext(
@@ -123,7 +123,7 @@ async def test_a_finished_campaign_is_idle_only_once_the_ledger_records_it(
     `mendflow scan --tenant` and the test above could read a stale ledger. A slow ledger write shows the race."""
     from temporalio import activity
 
-    from mendflow.playbook_loader import load_playbook_file
+    from mendflow.playbooks.loader import load_playbook_file
     from mendflow.routing import Activity
     from mendflow.runtime import worker as worker_module
 

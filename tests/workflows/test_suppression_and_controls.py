@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.models import AuthMethod, Channel
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings

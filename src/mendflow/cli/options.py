@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from mendflow.errors import InputError
-from mendflow.playbook import Playbook
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook
 
 
 class OutputFormat(StrEnum):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
-from mendflow.plan import TenantPlan, plan_tenant_file, render_plan
+from mendflow.playbooks.plan import TenantPlan, plan_tenant_file, render_plan
 from mendflow.risk import load_criticality
 from mendflow.settings import Settings
 

@@ -11,13 +11,13 @@ import yaml
 from mendflow.cli.options import OutputFormat
 from mendflow.cli.plan_cmd import CriticalityOption, print_plan
 from mendflow.errors import InputError
-from mendflow.plan import plan_tenant_file
-from mendflow.playbook import Playbook, did_you_mean
-from mendflow.playbook_loader import bundled_playbook_dir, load_playbooks
-from mendflow.playbook_schema import render_schema
-from mendflow.playbook_tests import CaseResult, run_playbook_tests
+from mendflow.playbooks.cases import CaseResult, run_playbook_tests
+from mendflow.playbooks.json_schema import render_schema
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.model import Playbook, did_you_mean
+from mendflow.playbooks.plan import plan_tenant_file
+from mendflow.playbooks.policy import policy_problems
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
-from mendflow.policy import policy_problems
 from mendflow.render import diff
 from mendflow.risk import load_criticality
 from mendflow.settings import Settings

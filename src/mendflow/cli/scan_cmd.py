@@ -29,7 +29,7 @@ from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
 from mendflow.cli.progress import terminal_progress
 from mendflow.errors import InputError
 from mendflow.offline import scan_chunks
-from mendflow.playbook import Playbook
+from mendflow.playbooks.model import Playbook
 from mendflow.render import compact, fit, table, timestamp
 from mendflow.report import render_campaigns, render_scan_summary
 from mendflow.runtime.client import TemporalSettings, connect

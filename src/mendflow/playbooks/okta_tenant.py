@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mendflow.errors import MendflowError
-from mendflow.playbook import FragmentResource
 from mendflow.playbooks.documents import merged
+from mendflow.playbooks.model import FragmentResource
 
 JSON = dict[str, Any]
 

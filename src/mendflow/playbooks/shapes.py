@@ -31,9 +31,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from mendflow.errors import MendflowError
-from mendflow.plan import PlaybookPlan, plan_tenant
-from mendflow.playbook import Playbook, PlaybookTest
-from mendflow.playbook_tests import CaseResult, tenant_for_case
+from mendflow.playbooks.cases import CaseResult, tenant_for_case
+from mendflow.playbooks.model import Playbook, PlaybookTest
+from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
 from mendflow.playbooks.tenant_objects import locate, objects
 from mendflow.playbooks.vendor_schema import NUMBER, Shape, Unknown, schemas_for
 from mendflow.rules import ast

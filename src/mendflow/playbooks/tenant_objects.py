@@ -2,7 +2,7 @@
 
 A value-shape companion changes one field of one resource in the tenant a case is run on, so it needs the object
 behind a resource id inside the `github` or `okta` section of a mendflow.tenant/v1 document. The ids follow
-`mendflow.playbook.RESOURCE_TYPES`; objects are returned as they sit in the section (changes to them change the
+`mendflow.playbooks.model.RESOURCE_TYPES`; objects are returned as they sit in the section (changes to them change the
 tenant).
 """
 

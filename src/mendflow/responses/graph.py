@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from mendflow.actions import ACTIONS
-from mendflow.playbook import did_you_mean
+from mendflow.playbooks.model import did_you_mean
 from mendflow.responses.expressions import Piece, output_fields, parse_checked, pieces, references
 from mendflow.responses.model import ResponsePlaybook, Step, StepKind
 from mendflow.rules.cel import ConditionError

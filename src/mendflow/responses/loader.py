@@ -15,7 +15,7 @@ from pydantic_core import ErrorDetails
 from mendflow.errors import PlaybookError
 
 # The same YAML reading and error location as detection playbooks (one implementation, not a copy).
-from mendflow.playbook_loader import _Issue, _locate, _validated
+from mendflow.playbooks.loader import _Issue, _locate, _validated
 from mendflow.responses.graph import Problem, problems
 from mendflow.responses.inputs import property_names, schema_problem
 from mendflow.responses.model import ResponsePlaybook

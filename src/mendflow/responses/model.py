@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 from mendflow.models import Severity
 
 # One base and one approval policy for both kinds of playbook: the same key suggestions, the same gate settings.
-from mendflow.playbook import API_VERSION, ApprovalPolicy, Duration, _Part
+from mendflow.playbooks.model import API_VERSION, ApprovalPolicy, Duration, _Part
 
 KIND = "Workflow"
 

@@ -22,7 +22,7 @@ from mendflow.rules.program import Binder, Runner, batch_binder
 from mendflow.rules.values import CelError
 
 if TYPE_CHECKING:  # the playbook model imports this package to check conditions; avoid the cycle at run time
-    from mendflow.playbook import Playbook
+    from mendflow.playbooks.model import Playbook
 
 
 class RuleError(Frozen):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from mendflow.actions import ACTIONS
-from mendflow.playbook import API_VERSION, RESOURCE_TYPES, Playbook, format_duration
+from mendflow.playbooks.model import API_VERSION, RESOURCE_TYPES, Playbook, format_duration
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -19,7 +19,7 @@ from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import VendorError
 from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore, Severity
 from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenant
-from mendflow.playbook import Mode, Playbook, format_duration
+from mendflow.playbooks.model import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff, table, timestamp
 from mendflow.risk import CriticalityConfig

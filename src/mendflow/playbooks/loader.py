@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mendflow.errors import InputError, PlaybookError
-from mendflow.playbook import CHECK_FIELDS, ERRORS_AT_KEY, Playbook, PlaybookTests, case_problems
+from mendflow.playbooks.model import CHECK_FIELDS, ERRORS_AT_KEY, Playbook, PlaybookTests, case_problems
 from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
 
 M = TypeVar("M", bound=BaseModel)

@@ -61,7 +61,7 @@ from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
 from mendflow.playbooks import TYPE_PROBLEMS, check_condition
 from mendflow.playbooks import params as policy_params
-from mendflow.resource_fields import unknown_fields
+from mendflow.playbooks.resource_fields import unknown_fields
 from mendflow.rules import ConditionError, compile_condition
 
 API_VERSION = "mendflow/v1"
@@ -779,7 +779,7 @@ def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: Vali
 
 
 class Playbook(_Part):
-    """One rule and its response. Load YAML files with `mendflow.playbook_loader`."""
+    """One rule and its response. Load YAML files with `mendflow.playbooks.loader`."""
 
     api_version: str = Field(alias="apiVersion", json_schema_extra={"const": API_VERSION})
     """The format version: `mendflow/v1`."""

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mendflow.errors import MendflowError
-from mendflow.plan import PlaybookPlan, plan_tenant
-from mendflow.playbook import FragmentResource, ParamError, Playbook, PlaybookTest
 from mendflow.playbooks.documents import merged
+from mendflow.playbooks.model import FragmentResource, ParamError, Playbook, PlaybookTest
 from mendflow.playbooks.okta_tenant import OktaTenant
+from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
 
