@@ -23,7 +23,7 @@ from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, VendorError
 from mendflow.evidence.changes import record_change
-from mendflow.findings_store import FindingStatus
+from mendflow.findings.store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbooks.model import GATED_MODES, Playbook
 from mendflow.rules import RuleSet, compile_rules

@@ -34,7 +34,7 @@ from mendflow.evidence.compliance import Framework
 from mendflow.evidence.export import export_evidence
 from mendflow.evidence.snapshots import DatabaseSnapshotStore
 from mendflow.evidence.verify import verify_bundle
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.models import Finding, ResourceRef, Severity, fingerprint
 from mendflow.store import Database
 from mendflow.store.schema import audit_log

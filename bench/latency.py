@@ -34,7 +34,7 @@ from mendflow.audit import AuditLog
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.demo import DEMO_TOKEN_ENV, simulated_github, with_webhooks
-from mendflow.findings_store import FindingsLedger, FindingStatus, LedgerRow
+from mendflow.findings.store import FindingsLedger, FindingStatus, LedgerRow
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer

@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.findings_store import FindingStatus, LedgerRow
+from mendflow.findings.store import FindingStatus, LedgerRow
 from mendflow.integrations.cards import state_of_blocks
 from mendflow.models import Finding
 from mendflow.playbooks.model import Playbook

@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.errors import InputError
-from mendflow.findings_store import FindingsLedger, FindingStatus, LedgerRow, Resolution
+from mendflow.findings.store import FindingsLedger, FindingStatus, LedgerRow, Resolution
 from mendflow.models import Severity
 from mendflow.render import table, timestamp
 

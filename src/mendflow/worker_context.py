@@ -17,7 +17,7 @@ from mendflow.audit import AuditLog
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.evidence.snapshots import DatabaseSnapshotStore, Snapshots
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.policy import check_policy, tenant_playbooks
 from mendflow.rules import RuleSet, compile_rules

@@ -13,7 +13,7 @@ import pytest
 
 from mendflow.connectors.http import VendorHttp
 from mendflow.errors import VendorError
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.store import Database
 from mendflow.telemetry import metrics, scan_facts
 from mendflow.telemetry.exposition import MetricsPipeline, install_metrics

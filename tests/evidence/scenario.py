@@ -15,7 +15,7 @@ from mendflow.evidence.bundle import MANIFEST, SIGNATURE, Manifest, Signature, c
 from mendflow.evidence.changes import record_change
 from mendflow.evidence.keys import fingerprint, public_text
 from mendflow.evidence.snapshots import DatabaseSnapshotStore
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.models import Change, Outcome, ResourceRef
 from mendflow.redaction import register_secret
 from mendflow.store import Database

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mendflow.findings_store import FindingsLedger, FindingStatus, Resolution, campaign_id
+from mendflow.findings.store import FindingsLedger, FindingStatus, Resolution, campaign_id
 from mendflow.models import Finding
 from mendflow.store import Database
 from tests.findings import T0
@@ -199,7 +199,7 @@ def test_concurrent_scans_from_several_processes_record_each_finding_once(databa
     code = """
 import sys
 from datetime import UTC, datetime
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.store import Database
 from tests.store.test_ledger import finding
 db = Database.open(sys.argv[1])

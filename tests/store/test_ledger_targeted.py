@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from mendflow.findings_store import FindingsLedger, FindingStatus
+from mendflow.findings.store import FindingsLedger, FindingStatus
 from mendflow.store import Database
 from tests.findings import T0, hook_finding
 

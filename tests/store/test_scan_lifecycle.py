@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.findings_store import FindingStatus
+from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Playbook
 from mendflow.routing import Role
 from mendflow.runtime.worker import build_worker

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mendflow.api.assemble import build_api
 from mendflow.auth.signing import DecisionSigner
 from mendflow.auth.tokens import Role, StoredTokens
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings
 from mendflow.settings import Settings

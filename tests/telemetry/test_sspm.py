@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mendflow.false_positives import mark_false_positive
-from mendflow.findings_store import FindingsLedger, FindingStatus
+from mendflow.findings.store import FindingsLedger, FindingStatus
 from mendflow.models import Severity
 from mendflow.store import Database
 from mendflow.telemetry import scan_facts

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.api.assemble import build_api
 from mendflow.auth.signing import DecisionSigner
 from mendflow.data import demo_tenant_path
-from mendflow.findings_store import FindingStatus
+from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Mode, Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.rescans import request_rescan, rescan_status, rescan_workflow_id

@@ -17,7 +17,7 @@ from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.data import demo_tenant_path
-from mendflow.findings_store import FindingStatus, LedgerRow
+from mendflow.findings.store import FindingStatus, LedgerRow
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.rescans import request_rescan, rescan_status

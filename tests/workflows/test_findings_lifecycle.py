@@ -12,7 +12,7 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.findings_store import FindingStatus, LedgerRow, Resolution
+from mendflow.findings.store import FindingStatus, LedgerRow, Resolution
 from mendflow.findings_view import FindingFilter, list_findings
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings

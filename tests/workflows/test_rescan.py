@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.findings_store import FindingStatus
+from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.routing import Role

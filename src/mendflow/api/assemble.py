@@ -22,7 +22,7 @@ from mendflow.auth.oidc import OidcVerifier
 from mendflow.auth.signing import DecisionSigner, ensure_key_file
 from mendflow.auth.tokens import StoredTokens
 from mendflow.codec import AesGcmCodec
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.operations import Operations
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings

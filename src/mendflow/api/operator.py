@@ -26,7 +26,7 @@ from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
 from mendflow.false_positives import mark_false_positive
-from mendflow.findings_store import FindingsLedger
+from mendflow.findings.store import FindingsLedger
 from mendflow.findings_view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
 from mendflow.operations import Actor, Answer, Operations
