@@ -13,7 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.findings.store import FindingStatus, LedgerRow, Resolution
-from mendflow.findings_view import FindingFilter, list_findings
+from mendflow.findings.view import FindingFilter, list_findings
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
 from mendflow.worker_context import WorkerContext

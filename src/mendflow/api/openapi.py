@@ -23,7 +23,7 @@ from mendflow.api.operator import (
     SuppressBody,
     VerbBody,
 )
-from mendflow.findings_view import FindingsPage
+from mendflow.findings.view import FindingsPage
 from mendflow.workflow_types import CampaignStatus
 
 _REF = "#/components/schemas/{model}"

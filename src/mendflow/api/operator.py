@@ -27,7 +27,7 @@ from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
 from mendflow.false_positives import mark_false_positive
 from mendflow.findings.store import FindingsLedger
-from mendflow.findings_view import list_findings, parse_filter
+from mendflow.findings.view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
 from mendflow.operations import Actor, Answer, Operations
 from mendflow.rbac import RbacConfig

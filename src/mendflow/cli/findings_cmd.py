@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import typer
 
 from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, token
-from mendflow.findings_view import DEFAULT_LIMIT, FindingsPage, parse_filter, render_findings
+from mendflow.findings.view import DEFAULT_LIMIT, FindingsPage, parse_filter, render_findings
 
 
 def findings(
