@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from mendflow.false_positives import mark_false_positive
+from mendflow.findings.false_positives import mark_false_positive
 from mendflow.findings.store import FindingsLedger, FindingStatus
 from mendflow.models import Severity
 from mendflow.store import Database

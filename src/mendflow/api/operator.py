@@ -25,7 +25,7 @@ from mendflow.api.body import read_bounded
 from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
-from mendflow.false_positives import mark_false_positive
+from mendflow.findings.false_positives import mark_false_positive
 from mendflow.findings.store import FindingsLedger
 from mendflow.findings.view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
