@@ -23,12 +23,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError
+from mendflow.findings.risk import summarize_risk
 from mendflow.integrations.cards import CampaignCard, CardState, Progress
 from mendflow.integrations.jira_tickets import JiraError, JiraTickets, JiraTransitionError, TicketRequest
 from mendflow.integrations.slack import MessageRef, SlackCards, SlackError
 from mendflow.models import Change, Finding, Outcome
 from mendflow.redaction import redact
-from mendflow.risk import summarize_risk
 from mendflow.settings import JiraSettings, SlackSettings
 from mendflow.telemetry import get_logger
 from mendflow.worker_context import WorkerContext

@@ -10,10 +10,10 @@ from mendflow.config import TenantConnection
 from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_waiting
 from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
+from mendflow.findings.risk import score_findings, scoring_ids
 from mendflow.findings.store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbooks.model import Mode
-from mendflow.risk import score_findings, scoring_ids
 from mendflow.rules import Demand
 from mendflow.scan_progress import ProgressMeter
 from mendflow.worker_context import WorkerContext

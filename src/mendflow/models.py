@@ -65,7 +65,7 @@ class Resource(BaseModel):
 
 
 class RiskFactor(Frozen):
-    """One multiplier of a risk score and why it applies (see `mendflow.risk`)."""
+    """One multiplier of a risk score and why it applies (see `mendflow.findings.risk`)."""
 
     kind: str
     """`severity`, `exposure` or `criticality`."""
@@ -75,7 +75,7 @@ class RiskFactor(Frozen):
 
 
 class RiskScore(Frozen):
-    """How urgent a finding is here: severity × asset criticality × exposure, scaled to 0–100 (`mendflow.risk`)."""
+    """How urgent a finding is here: severity × asset criticality × exposure, scaled to 0–100 (`findings.risk`)."""
 
     score: int = Field(ge=0, le=100)
     factors: tuple[RiskFactor, ...] = ()
@@ -106,7 +106,7 @@ class Finding(Frozen):
     observed_at: datetime
     """As-of time of the evaluation (a tenant file's `taken_at`, or the scan time)."""
     risk: RiskScore | None = None
-    """Risk in this tenant (severity × criticality × exposure); None until `mendflow.risk.score_findings` ran."""
+    """Risk in this tenant (severity × criticality × exposure); None until `findings.risk.score_findings` ran."""
 
 
 class Outcome(StrEnum):

@@ -25,10 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mendflow.config import TenantConnection
 from mendflow.connectors.registry import Session, open_session
+from mendflow.findings.risk import CriticalityConfig, score_findings
 from mendflow.models import Finding, Resource
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
-from mendflow.risk import CriticalityConfig, score_findings
 from mendflow.rules import RuleError, compile_rules
 from mendflow.secrets import SecretRef
 from mendflow.sim.github import GithubState, create_github_app

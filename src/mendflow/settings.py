@@ -10,8 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from mendflow.auth.config import SecuritySettings
 from mendflow.errors import InputError
+from mendflow.findings.risk import CriticalityConfig
 from mendflow.rbac import RbacConfig
-from mendflow.risk import CriticalityConfig
 from mendflow.scheduling.config import ScanSchedule, unique_tenants
 from mendflow.secrets import SecretRef
 from mendflow.telemetry.config import TelemetrySettings

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mendflow.api.assemble import build_api
 from mendflow.auth.signing import DecisionSigner
 from mendflow.auth.tokens import Role, StoredTokens
+from mendflow.findings.risk import Criticality, risk_score
 from mendflow.findings.store import FindingsLedger
 from mendflow.models import Finding, Severity
 from mendflow.rbac import Person, RbacConfig
-from mendflow.risk import Criticality, risk_score
 from mendflow.runtime.client import TemporalSettings
 from mendflow.settings import Settings
 from mendflow.sim.server import serve_in_thread

@@ -16,8 +16,8 @@ from mendflow.activities.publish import PublishActivities
 from temporalio.testing import ActivityEnvironment
 
 from mendflow.config import TenantRegistry
+from mendflow.findings.risk import Criticality, risk_score, summarize_risk
 from mendflow.models import Finding, ResourceRef, RiskFactor, Severity
-from mendflow.risk import Criticality, risk_score, summarize_risk
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings, Settings, SlackSettings
 from mendflow.sim.slack import SlackWorkspace

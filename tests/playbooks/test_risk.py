@@ -8,10 +8,17 @@ import pytest
 
 from mendflow.data import demo_tenant_path
 from mendflow.errors import InputError
+from mendflow.findings.risk import (
+    Criticality,
+    CriticalityConfig,
+    criticality_of,
+    exposure_of,
+    load_criticality,
+    risk_score,
+)
 from mendflow.models import Resource, RiskFactor, Severity
 from mendflow.offline import scan_tenant_file
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
-from mendflow.risk import Criticality, CriticalityConfig, criticality_of, exposure_of, load_criticality, risk_score
 
 PUBLIC = RiskFactor(kind="exposure", label="public repository", weight=2.0)
 

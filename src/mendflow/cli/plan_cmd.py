@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
+from mendflow.findings.risk import load_criticality
 from mendflow.playbooks.plan import TenantPlan, plan_tenant_file, render_plan
-from mendflow.risk import load_criticality
 from mendflow.settings import Settings
 
 CriticalityOption = Annotated[

@@ -11,6 +11,7 @@ import yaml
 from mendflow.cli.options import OutputFormat
 from mendflow.cli.plan_cmd import CriticalityOption, print_plan
 from mendflow.errors import InputError
+from mendflow.findings.risk import load_criticality
 from mendflow.playbooks.cases import CaseResult, run_playbook_tests
 from mendflow.playbooks.json_schema import render_schema
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
@@ -19,7 +20,6 @@ from mendflow.playbooks.plan import plan_tenant_file
 from mendflow.playbooks.policy import policy_problems
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
 from mendflow.render import diff
-from mendflow.risk import load_criticality
 from mendflow.settings import Settings
 
 app = typer.Typer(help="Author and check playbooks.", no_args_is_help=True)

@@ -17,12 +17,12 @@ from pathlib import Path
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import VendorError
+from mendflow.findings.risk import CriticalityConfig
 from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore, Severity
 from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenant
 from mendflow.playbooks.model import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff, table, timestamp
-from mendflow.risk import CriticalityConfig
 from mendflow.rollout import split_batches
 from mendflow.rules import RuleError
 from mendflow.tenant import TenantFile, load_tenant_file
