@@ -14,10 +14,10 @@ from starlette.types import Scope
 from mendflow.config import TenantConnection
 from mendflow.connection_auth import GithubAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
-from mendflow.connectors.github_app import app_jwt
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import AuthError, ConnectionProblem
 from mendflow.models import Resource
+from mendflow.providers.github.app_auth import app_jwt
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.common import FaultPlan

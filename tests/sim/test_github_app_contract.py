@@ -15,7 +15,7 @@ import httpx
 import pytest
 from openapi_core import OpenAPI
 
-from mendflow.connectors.github_app import app_jwt
+from mendflow.providers.github.app_auth import app_jwt
 from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.github import create_github_app
 from mendflow.sim.server import serve_in_thread

@@ -16,15 +16,15 @@ from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
 from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.coverage import Coverage, CoverageGap
 from mendflow.connectors.credentials import Credential, StaticCredential
-from mendflow.connectors.github import GithubCollector, github_http
-from mendflow.connectors.github_actions import GITHUB_ACTIONS
-from mendflow.connectors.github_app import GithubAppCredential
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.okta import OktaCollector, okta_http
 from mendflow.connectors.okta_actions import OKTA_ACTIONS
 from mendflow.connectors.okta_oauth import OktaServiceCredential
 from mendflow.errors import ActionError, InputError
 from mendflow.models import Resource, ResourceRef
+from mendflow.providers.github.actions import GITHUB_ACTIONS
+from mendflow.providers.github.app_auth import GithubAppCredential
+from mendflow.providers.github.collector import GithubCollector, github_http
 from mendflow.rules.demand import Demand
 
 

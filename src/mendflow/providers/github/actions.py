@@ -7,7 +7,7 @@ from typing import Any
 
 from mendflow.actions import ACTIONS
 from mendflow.connectors.actions import FieldAction, Fields
-from mendflow.connectors.github_response_actions import GITHUB_RESPONSE_ACTIONS
+from mendflow.providers.github.response_actions import GITHUB_RESPONSE_ACTIONS
 
 
 def _top_level(body: Any, names: list[str]) -> Fields:

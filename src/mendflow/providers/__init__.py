@@ -1,0 +1,1 @@
+"""SaaS providers, one package each (see docs/providers.md)."""

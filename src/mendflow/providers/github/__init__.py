@@ -1,0 +1,1 @@
+"""GitHub: the connector (collector, app auth, actions) in one package."""
