@@ -56,19 +56,26 @@ class Coverage:
         return 1.0 if self.expected == 0 else self.read / self.expected
 
     async def read_list(
-        self, http: VendorHttp, path: str, *, template: str | None = None, params: dict[str, Any] | None = None
+        self,
+        http: VendorHttp,
+        path: str,
+        *,
+        template: str | None = None,
+        params: dict[str, Any] | None = None,
+        items: str | None = None,
     ) -> list[Any] | None:
-        """Read a whole collection; None (and a gap under `template`) when it may not be read."""
+        """Read a whole collection; None (and a gap under `template`) when it may not be read. `items` names the
+        key of a list the vendor wraps in an object (`VendorHttp.pages`)."""
         self.expected += 1
         try:
-            items = [item async for item in http.paginate(path, params=params)]
+            found = [item async for item in http.paginate(path, params=params, items=items)]
         except VendorError as err:
             if not is_gap(err):
                 raise
             self.missed(template or path, err)
             return None
         self.read += 1
-        return items
+        return found
 
     async def read_object(self, http: VendorHttp, path: str, *, template: str | None = None) -> Any | None:
         """GET one object that is read like a collection; None (and a gap) when it may not be read."""

@@ -528,12 +528,17 @@ class VendorHttp:
         response, body = await self._send("GET", path, params=params, allow_404=True)
         return None if response.status_code == 404 else body
 
-    async def pages(self, path: str, *, params: dict[str, Any] | None = None) -> AsyncIterator[list[Any]]:
-        """Yield each page of a paginated list, following `Link: rel="next"` until the last page."""
+    async def pages(
+        self, path: str, *, params: dict[str, Any] | None = None, items: str | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """Yield each page of a paginated list, following `Link: rel="next"` until the last page. `items` names the
+        key holding the list when the vendor wraps it in an object (GitHub's `{"total_count", "installations"}`)."""
         url: str | None = path
         query: dict[str, Any] | None = params
         while url is not None:
             response, body = await self._send("GET", url, params=query)
+            if items is not None and isinstance(body, dict):
+                body = body.get(items)
             if not isinstance(body, list):
                 raise VendorError("expected a JSON list", status=response.status_code, method="GET", path=path)
             yield body
@@ -548,9 +553,11 @@ class VendorHttp:
                     path=path,
                 )
 
-    async def paginate(self, path: str, *, params: dict[str, Any] | None = None) -> AsyncIterator[Any]:
-        """Yield every item of a paginated list, page after page."""
-        async for page in self.pages(path, params=params):
+    async def paginate(
+        self, path: str, *, params: dict[str, Any] | None = None, items: str | None = None
+    ) -> AsyncIterator[Any]:
+        """Yield every item of a paginated list, page after page (`items`: see `pages`)."""
+        async for page in self.pages(path, params=params, items=items):
             for item in page:
                 yield item
 
