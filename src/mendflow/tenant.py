@@ -45,6 +45,10 @@ class GithubRuleset(VendorObject):
     id: int
 
 
+class GithubInstallation(VendorObject):
+    id: int
+
+
 class GithubRepo(VendorObject):
     name: str
     hooks: list[GithubHook] = Field(default_factory=list, alias="_hooks")
@@ -65,6 +69,8 @@ class GithubSection(BaseModel):
     outside_collaborators_2fa_disabled: list[str] = Field(default_factory=list)
     hooks: list[GithubHook] = Field(default_factory=list)
     repos: list[GithubRepo] = Field(default_factory=list)
+    installations: list[GithubInstallation] = Field(default_factory=list)
+    """GitHub App installations (`GET /orgs/{org}/installations`): an optional extension of tenant format v1."""
 
 
 class OktaObject(VendorObject):

@@ -48,8 +48,9 @@ class Call:
     def query(self) -> QueryParams:
         return self.request.query_params
 
-    def page(self, items: list[JSON]) -> Response:
-        """One page of `items` with GitHub's `Link` header (prev, next, last, first — where they apply)."""
+    def page(self, items: list[JSON], *, wrap: str | None = None) -> Response:
+        """One page of `items` with GitHub's `Link` header (prev, next, last, first — where they apply); `wrap`
+        names the key of the list when GitHub wraps it (`{"total_count": …, "installations": [...]}`)."""
         per_page = min(max(int_param(self.query.get("per_page"), self.sim.per_page_default), 1), 100)
         page = max(int_param(self.query.get("page"), 1), 1)
         last = max(1, -(-len(items) // per_page))
@@ -61,7 +62,8 @@ class Call:
         if page > 1:
             links.append(self._link(1, "first"))
         headers = {"link": ", ".join(links)} if links else None
-        return json_response(200, items[(page - 1) * per_page : page * per_page], headers)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        return json_response(200, chunk if wrap is None else {"total_count": len(items), wrap: chunk}, headers)
 
     def _link(self, page: int, rel: str) -> str:
         # Under a path prefix (`sim.own_origin.PathPrefix`) the routed path lacks it; the link must not.
@@ -142,8 +144,7 @@ def list_org_repos(c: Call) -> Response:
 
 
 def list_installations(c: Call) -> Response:
-    _org(c)
-    return json_response(200, {"total_count": 0, "installations": []})
+    return c.page([public(i) for i in _org(c).installations], wrap="installations")
 
 
 def get_rate_limit(c: Call) -> Response:

@@ -47,6 +47,7 @@ class GithubState:
         self.outside_collaborators_2fa_disabled: list[str] = data.get("outside_collaborators_2fa_disabled", [])
         self.hooks: list[JSON] = data.get("hooks", [])
         self.repos: list[JSON] = data.get("repos", [])
+        self.installations: list[JSON] = data.get("installations", [])
         self._by_name: dict[str, JSON] = {}
         for repo in self.repos:
             for key in ("_hooks", "_keys", "_collaborators", "_rulesets"):
