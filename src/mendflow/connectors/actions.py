@@ -6,6 +6,11 @@ by re-reading, and restores by writing `before` back — again only if it differ
 
 Each step runs in a span (`prepare|apply|verify|restore <action>`) holding its vendor calls.
 
+A campaign re-reads each target as a resource anyway (to re-evaluate its rule), so an action whose fields sit in
+that object (`of_object`) captures and verifies from the re-read instead of a read of its own, and an action that
+writes the fields alone (`blind_write`: a PATCH) makes its first write from a capture taken moments earlier in the
+same campaign step; a retried write always reads first, so a write is never sent twice.
+
 How the write goes out is the only thing vendors vary, so it is one overridable method (`send`):
 
     FieldAction        PATCH/PUT `body(fields)` to `write_path` (GitHub settings, hook configs)
@@ -46,6 +51,12 @@ class FieldAction:
     write_method: str = "PATCH"
     body: Callable[[Fields], Any] = dict
     """{field: value} → the vendor's request body."""
+    of_object: Callable[[Any], Any] | None = None
+    """The resource's own object (what re-reading the resource returns) → what `read_path` returns, when the one
+    contains the other (a hook carries its `config`); None: the fields are read with a request of their own."""
+    blind_write: bool = False
+    """The write sends only the fields (`send` ignores the object), so it may go out without reading first when
+    the fields were just captured as different (`write_captured`)."""
 
     async def read(self, http: VendorHttp, resource_id: str) -> Any:
         """The whole object as the vendor returns it."""
@@ -70,6 +81,24 @@ class FieldAction:
             if self.read_fields(obj, list(target)) == target:
                 return False
             await self.send(http, resource_id, obj, target)
+            return True
+
+    def fields_in(self, obj: Any, names: list[str]) -> Fields | None:
+        """The fields as they stand in the resource's own object `obj` (already read), or None when this action
+        reads them elsewhere."""
+        if self.of_object is None or obj is None:
+            return None
+        return self.read_fields(self.of_object(obj) or {}, names)
+
+    async def write_captured(
+        self, http: VendorHttp, resource_id: str, before: Fields | None, target: Fields, *, retry: bool
+    ) -> bool:
+        """`write`, sparing its read when this is the first attempt and `before` (captured in this campaign step)
+        already says the fields differ. A retry reads first: an earlier attempt may have written."""
+        if retry or not self.blind_write or before is None or before == target:
+            return await self.write(http, resource_id, target)
+        with step_span("apply", self.spec.name):
+            await self.send(http, resource_id, None, target)
             return True
 
     async def apply(self, http: VendorHttp, resource_id: str, params: ActionParams) -> bool:

@@ -184,13 +184,16 @@ class OktaCollector:
             return
         self.coverage.read += 1
 
-    async def fetch(self, ref: ResourceRef) -> Resource | None:
-        """Re-read one resource exactly as `collect` builds it; None when it is gone."""
+    async def fetch(self, ref: ResourceRef, demand: Demand | None = None) -> Resource | None:
+        """Re-read one resource exactly as `collect` builds it; None when it is gone. With a `demand`, a user's or
+        a token's sub-collections only when a loaded rule could use them, as `collect` does."""
         parts = ref.id.strip("/").split("/")
         if ref.type == "okta.user":
             user = await self.http.get_optional(ref.id)
             if user is None:
                 return None
+            if demand is not None and not demand.needs(ref.type, [ROLES, FACTORS], data=user):
+                return Resource(type=ref.type, id=ref.id, data=user)
             roles, factors = await asyncio.gather(self._roles(user["id"]), self._factors(user["id"]))
             return Resource(type=ref.type, id=ref.id, data=user, related={"roles": roles, "factors": factors})
         if ref.type == "okta.policy_rule":
@@ -203,6 +206,8 @@ class OktaCollector:
             token = await self.http.get_optional(ref.id)
             if token is None:
                 return None
+            if demand is not None and not demand.needs(ref.type, [OWNER_ROLES], data=token):
+                return Resource(type=ref.type, id=ref.id, data=token)
             owner_roles = await self._roles(token["userId"]) if token.get("userId") else []
             types = None if owner_roles is None else sorted({r.get("type") for r in owner_roles})
             return Resource(type=ref.type, id=ref.id, data=token, related={"owner_roles": types})
