@@ -28,11 +28,11 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.campaigns.rollout import split_batches
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings.store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import GATED_MODES
-    from mendflow.rollout import split_batches
     from mendflow.routing import Activity, queue_of
     from mendflow.workflow_types import (
         CampaignCarry,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mendflow.rollout import split_batches
+from mendflow.campaigns.rollout import split_batches
 
 
 def test_canary_then_cumulative_percentages() -> None:

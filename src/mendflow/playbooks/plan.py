@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mendflow.campaigns.rollout import split_batches
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import VendorError
@@ -23,7 +24,6 @@ from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenan
 from mendflow.playbooks.model import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff, table, timestamp
-from mendflow.rollout import split_batches
 from mendflow.rules import RuleError
 from mendflow.tenant import TenantFile, load_tenant_file
 
