@@ -39,6 +39,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from mendflow.campaigns.windows import ChangePolicy
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.playbooks.model import Playbook
 from mendflow.routing import Activity
@@ -50,7 +51,6 @@ from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.telemetry import configure_logging
-from mendflow.windows import ChangePolicy
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import ScanInput, ScanResult
 

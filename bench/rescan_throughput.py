@@ -33,6 +33,7 @@ from harness import wait_for
 from okta_rate_limits import USERS, rule_driven_scan
 from temporalio.client import Client
 
+from mendflow.campaigns.windows import ChangePolicy
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
@@ -46,7 +47,6 @@ from mendflow.settings import Settings
 from mendflow.sim.generate import github_tenant
 from mendflow.telemetry import configure_logging
 from mendflow.webhooks import WebhookSettings
-from mendflow.windows import ChangePolicy
 from mendflow.worker_context import WorkerContext
 
 RULE = "github.repo.secret_scanning_disabled"

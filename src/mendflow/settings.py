@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from mendflow.auth.config import SecuritySettings
+from mendflow.campaigns.windows import ChangePolicy
 from mendflow.errors import InputError
 from mendflow.findings.risk import CriticalityConfig
 from mendflow.rbac import RbacConfig
@@ -17,7 +18,6 @@ from mendflow.secrets import SecretRef
 from mendflow.telemetry.config import TelemetrySettings
 from mendflow.userfiles import load_yaml_file, validation_problems
 from mendflow.webhooks.config import WebhookSettings
-from mendflow.windows import ChangePolicy
 
 SLACK_API = "https://slack.com/api/"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
+from mendflow.campaigns.windows import ChangePolicy
 from mendflow.models import Finding, ResourceRef, Severity, fingerprint
 from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.settings import Settings
-from mendflow.windows import ChangePolicy
 from mendflow.workflow_types import RemediationInput, RemediationResult
 from tests.signing import trusting
 from tests.workflows.helpers import AS_OF

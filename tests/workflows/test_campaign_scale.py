@@ -11,12 +11,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.campaigns.windows import ChangePolicy
 from mendflow.models import Outcome
 from mendflow.playbooks.model import Playbook
 from mendflow.routing import Activity
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.windows import ChangePolicy
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus, RemediationResult
 from tests.conftest import SimulatedOrg

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.campaigns.windows import DAYS, ChangePolicy, FreezeWindow
 from mendflow.models import Outcome
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.windows import DAYS, ChangePolicy, FreezeWindow
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus, OperatorRequest
 from tests.conftest import SimulatedOrg
