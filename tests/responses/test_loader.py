@@ -99,11 +99,11 @@ def test_a_parallel_approval_does_not_count(tmp_path: Path) -> None:
 
 
 def test_kinds_not_yet_supported_are_refused_by_name(tmp_path: Path) -> None:
-    """for_each, switch, ticket and call are refused with a clear "not yet supported"."""
+    """A kind the interpreter does not run yet (for_each) is refused with a clear "not yet supported"."""
     found = _problems(tmp_path, "  - {id: many, kind: for_each}\n")
     assert found == [
         "9:5: steps.0: step kind 'for_each' is not yet supported "
-        "(supported: action, read, approve, notify, wait, snapshot, if)"
+        "(supported: action, read, approve, notify, wait, snapshot, if, ticket, switch, call)"
     ]
 
 

@@ -37,15 +37,18 @@ class StepKind(StrEnum):
     notify = "notify"
     """A message to a channel or person."""
     ticket = "ticket"
+    """A Jira issue: create one, or comment on / transition one an earlier step created."""
     wait = "wait"
     """A durable timer, or until a condition holds (checked at each poll), with a timeout."""
     if_ = "if"
     """Chooses which of its `then` / `else` steps run."""
     switch = "switch"
+    """Chooses which of its `cases` (or its `default`) steps run, by the value of `on`."""
     for_each = "for_each"
     snapshot = "snapshot"
     """Stores values (earlier steps' outputs) as evidence by digest."""
     call = "call"
+    """Runs another workflow playbook as a child workflow; its steps' outputs become this step's output."""
 
 
 SUPPORTED_KINDS = (
@@ -56,6 +59,9 @@ SUPPORTED_KINDS = (
     StepKind.wait,
     StepKind.snapshot,
     StepKind.if_,
+    StepKind.ticket,
+    StepKind.switch,
+    StepKind.call,
 )
 """Kinds the interpreter runs today; the others are refused when the file loads."""
 
@@ -88,12 +94,66 @@ KIND_FIELDS: dict[StepKind, tuple[frozenset[str], frozenset[str]]] = {
     StepKind.wait: (frozenset(), frozenset({"duration", "until"})),
     StepKind.snapshot: (frozenset({"of"}), frozenset()),
     StepKind.if_: (frozenset({"condition"}), frozenset({"then", "else"})),
+    StepKind.ticket: (frozenset({"jira"}), frozenset()),
+    StepKind.switch: (frozenset({"on", "cases"}), frozenset({"default"})),
+    StepKind.call: (frozenset({"playbook"}), frozenset({"inputs"})),
 }
 """Per kind: the kind-specific keys it requires and those it may have (every other kind-specific key is refused)."""
 
 _SPECIFIC = ("action", "target", "with", "approval", "message", "channel", "duration", "until", "of", "condition",
-             "then", "else")  # fmt: skip
-_FIELD = {"with": "with_", "else": "else_"}
+             "then", "else", "jira", "on", "cases", "default", "playbook", "inputs")  # fmt: skip
+_FIELD = {"with": "with_", "else": "else_", "on": "on_"}
+
+
+def case_label(value: Any) -> str:
+    """A switch value as its case is written: `true`, `3`, `high` (what `on` returns is matched the same way)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class TicketSpec(_Part):
+    """A `ticket` step's Jira work: create an issue (`summary`), or comment on / transition one (`key`).
+
+    Text fields are templates (`${{ … }}` parts are CEL); registered secrets are masked before Jira sees them.
+    """
+
+    project: str = ""
+    """Create: the project key (default: the worker's `jira.project`)."""
+    issue_type: str = ""
+    """Create: the issue type (default: the worker's `jira.issue_type`)."""
+    summary: str | None = None
+    """Create: the issue's one-line summary."""
+    description: str = ""
+    """Create: the issue's text."""
+    labels: tuple[str, ...] = ()
+    timeline: bool = False
+    """Append the run's timeline so far (each step's status and why) to the description or comment."""
+    key: str | None = None
+    """Comment / transition: the issue, usually `${{ steps.<ticket step>.output.key }}`."""
+    comment: str | None = None
+    transition: str | None = None
+    """The transition's name, e.g. `Done` (case-insensitive)."""
+
+    @model_validator(mode="after")
+    def _create_or_update(self) -> Self:
+        if (self.summary is None) == (self.key is None):
+            raise PydanticCustomError(
+                "missing_key", "a ticket step needs 'summary' (create an issue) or 'key' (comment on / move one)"
+            )
+        if self.key is not None and self.comment is None and self.transition is None:
+            raise PydanticCustomError("missing_key", "a ticket step with 'key' needs 'comment' or 'transition'")
+        if self.key is not None and (self.project or self.issue_type or self.description or self.labels):
+            raise PydanticCustomError(
+                "unknown_key", "project, issue_type, description and labels are for creating an issue (no 'key')"
+            )
+        if self.summary is not None and (self.comment is not None or self.transition is not None):
+            raise PydanticCustomError(
+                "unknown_key", "comment and transition need the 'key' of an existing issue (a later ticket step)"
+            )
+        return self
 
 
 class Step(_Part):
@@ -134,6 +194,29 @@ class Step(_Part):
     """`if`: steps that run only when the condition is true."""
     else_: tuple[str, ...] = Field(default=(), alias="else")
     """`if`: steps that run only when the condition is false."""
+    jira: TicketSpec | None = None
+    """`ticket`: the Jira issue to create, or the comment / transition on one."""
+    on_: str | None = Field(default=None, alias="on")
+    """`switch`: a CEL expression; its value (as text: `high`, `3`, `true`) picks the case."""
+    cases: dict[str, tuple[str, ...]] | None = None
+    """`switch`: value → the steps that run only when `on` has that value."""
+    default: tuple[str, ...] = ()
+    """`switch`: the steps that run when no case matches."""
+    playbook: str | None = None
+    """`call`: the id of the workflow playbook to run as a child (found beside this file, pinned at the start)."""
+    inputs: dict[str, str] | None = None
+    """`call`: the child's inputs, name → CEL expression."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_key(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true; a switch means the word.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        if isinstance(data, dict) and isinstance(data.get("cases"), dict):  # `3:` and `true:` are case values too
+            cases = {case_label(key): value for key, value in data["cases"].items()}
+            data = {**data, "cases": cases}
+        return data
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
