@@ -12,12 +12,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.api.openapi import openapi, render
+from mendflow.api.operations import Operations
 from mendflow.api.operator import OperatorApi
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.auth.identity import Authenticator
 from mendflow.auth.signing import DecisionSigner
 from mendflow.codec import AesGcmCodec
-from mendflow.operations import Operations
 from mendflow.rbac import RbacConfig
 from mendflow.runtime.client import TemporalSettings
 from mendflow.secrets import SecretRef

@@ -20,11 +20,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.api.app import create_api_app, temporal_decider
+from mendflow.api.operations import Actor, Operations
 from mendflow.audit import AuditLog
 from mendflow.demo import card_history
 from mendflow.integrations.slack import SlackDirectory
 from mendflow.models import AuthMethod, Channel, Verdict
-from mendflow.operations import Actor, Operations
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef

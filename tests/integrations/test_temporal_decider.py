@@ -11,9 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from mendflow.api.app import temporal_decider
+from mendflow.api.operations import Operations
 from mendflow.auth.proof import matches, verify
 from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Verdict
-from mendflow.operations import Operations
 from tests.signing import SIGNER
 
 pytestmark = pytest.mark.slow

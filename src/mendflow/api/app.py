@@ -1,6 +1,6 @@
 """mendflow's HTTP API (ASGI, Starlette): the operator API, Slack interactivity, a health check and `/metrics`.
 
-`create_api_app` is transport only. Whatever the channel, a request ends in `mendflow.operations.Operations`,
+`create_api_app` is transport only. Whatever the channel, a request ends in `mendflow.api.operations.Operations`,
 which signs it with the API's key and sends it to the workflow as a Temporal update; the workflow's validator
 verifies that proof and applies RBAC, and its answer is what the caller is told. Slack's `decide` callable is
 `temporal_decider(ops)`: the click's person and groups (resolved from server config and Slack user groups) are
@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from temporalio.converter import PayloadCodec
 
 from mendflow.api.codec import codec_routes
+from mendflow.api.operations import Actor, Operations
 from mendflow.api.operator import OperatorApi
 from mendflow.api.slack_interactivity import (
     Decide,
@@ -32,7 +33,6 @@ from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
 from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
 from mendflow.models import AuthMethod, Decision, DecisionOutcome
-from mendflow.operations import Actor, Operations
 from mendflow.redaction import register_secret
 from mendflow.telemetry.exposition import install_metrics, metrics_route
 

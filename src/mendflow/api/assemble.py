@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from mendflow.api.app import create_api_app, temporal_decider
+from mendflow.api.operations import Operations
 from mendflow.api.operator import OperatorApi
 from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
@@ -24,7 +25,6 @@ from mendflow.auth.tokens import StoredTokens
 from mendflow.codec import AesGcmCodec
 from mendflow.findings.store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
-from mendflow.operations import Operations
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
 from mendflow.runtime.rescans import request_rescan
 from mendflow.secrets import SecretRef

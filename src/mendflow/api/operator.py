@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mendflow.api.body import read_bounded
+from mendflow.api.operations import Actor, Answer, Operations
 from mendflow.auth.identity import Authenticator, FailureThrottle, Principal
 from mendflow.auth.tokens import Role
 from mendflow.errors import ConnectionProblem, InputError, Unauthenticated
@@ -29,7 +30,6 @@ from mendflow.findings.false_positives import mark_false_positive
 from mendflow.findings.store import FindingsLedger
 from mendflow.findings.view import list_findings, parse_filter
 from mendflow.models import Channel, Verdict
-from mendflow.operations import Actor, Answer, Operations
 from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact
 from mendflow.telemetry import get_logger

@@ -19,6 +19,7 @@ import typer
 
 from mendflow.api.app import create_api_app, temporal_decider
 from mendflow.api.assemble import build_operator, build_webhooks, payload_codec, signer_for
+from mendflow.api.operations import Operations
 from mendflow.audit import AuditLog
 from mendflow.cli.environment import (
     CodecOrigins,
@@ -35,7 +36,6 @@ from mendflow.cli.environment import (
 from mendflow.cli.options import DatabaseUrl
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
-from mendflow.operations import Operations
 from mendflow.runtime.client import connect
 from mendflow.runtime.ports import ensure_free
 from mendflow.secrets import SecretRef
