@@ -1,7 +1,7 @@
 """The catalogue of remediation actions: names, the resource type each acts on, accepted parameters.
 
 This is what playbooks are checked against; the implementations live with each connector
-(`mendflow.providers.github.actions`, `mendflow.connectors.okta_actions`). An action is reversible when its
+(`mendflow.providers.github.actions`, `mendflow.providers.okta.actions`). An action is reversible when its
 `restore` can put back the captured prior state exactly; only reversible actions may run in `auto` mode.
 """
 

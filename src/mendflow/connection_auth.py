@@ -4,7 +4,7 @@
     auth: {kind: github_app, ...}          app id + private key → RS256 JWT → installation token (1 h)
     auth: {kind: okta_service_app, ...}    client id + private key → private_key_jwt → scoped access token (1 h)
 
-Only references to secrets live here; the connectors (`providers/github/app_auth.py`, `connectors/okta_oauth.py`)
+Only references to secrets live here; the connectors (`providers/github/app_auth.py`, `providers/okta/app_auth.py`)
 resolve them inside the worker. `key_created` is the day the private key (or token) was made: the vendors do not
 reveal it for app keys, so the operator records it and `doctor` warns once it is older than `rotation_days`.
 """

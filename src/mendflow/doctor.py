@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict
 
 from mendflow.config import TenantConnection
 from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
-from mendflow.connectors.okta_oauth import OktaServiceCredential, token_error
 from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan_needs
 from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
 from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission, VendorError
 from mendflow.playbooks.model import Mode, Playbook
 from mendflow.providers.github.app_auth import GithubAppCredential
+from mendflow.providers.okta.app_auth import OktaServiceCredential, token_error
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)

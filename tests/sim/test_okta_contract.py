@@ -167,7 +167,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("GET", "/api/v1/apps/0oaNOPE/grants", 404),
     ],
     ("GET", "/api/v1/groups"): [Case("GET", "/api/v1/groups", 200, {"limit": 2})],
-    # what response workflows do (`mendflow.connectors.okta_response_actions`)
+    # what response workflows do (`mendflow.providers.okta.response_actions`)
     ("DELETE", f"{U}/{{userId}}/sessions"): [
         Case("DELETE", f"{U}/{BOB}/sessions", 204, {"oauthTokens": "true"}),
         Case("DELETE", f"{U}/{MISSING}/sessions", 404),

@@ -17,14 +17,14 @@ from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.coverage import Coverage, CoverageGap
 from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.http import VendorHttp
-from mendflow.connectors.okta import OktaCollector, okta_http
-from mendflow.connectors.okta_actions import OKTA_ACTIONS
-from mendflow.connectors.okta_oauth import OktaServiceCredential
 from mendflow.errors import ActionError, InputError
 from mendflow.models import Resource, ResourceRef
 from mendflow.providers.github.actions import GITHUB_ACTIONS
 from mendflow.providers.github.app_auth import GithubAppCredential
 from mendflow.providers.github.collector import GithubCollector, github_http
+from mendflow.providers.okta.actions import OKTA_ACTIONS
+from mendflow.providers.okta.app_auth import OktaServiceCredential
+from mendflow.providers.okta.collector import OktaCollector, okta_http
 from mendflow.rules.demand import Demand
 
 

@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mendflow.connectors.okta import OktaCollector, _policy_summary
 from mendflow.errors import InputError
 from mendflow.models import Resource, ResourceRef
 from mendflow.providers.github.collector import GithubCollector, _repo_summary
+from mendflow.providers.okta.collector import OktaCollector, _policy_summary
 
 _SEGMENT = r"[^/]+"
 

@@ -141,17 +141,17 @@ class TicketSpec(_Part):
     def _create_or_update(self) -> Self:
         if (self.summary is None) == (self.key is None):
             raise PydanticCustomError(
-                "missing_key", "a ticket step needs 'summary' (create an issue) or 'key' (comment on / move one)"
+                "ticket_shape", "a ticket step needs 'summary' (create an issue) or 'key' (comment on / move one)"
             )
         if self.key is not None and self.comment is None and self.transition is None:
-            raise PydanticCustomError("missing_key", "a ticket step with 'key' needs 'comment' or 'transition'")
+            raise PydanticCustomError("ticket_shape", "a ticket step with 'key' needs 'comment' or 'transition'")
         if self.key is not None and (self.project or self.issue_type or self.description or self.labels):
             raise PydanticCustomError(
-                "unknown_key", "project, issue_type, description and labels are for creating an issue (no 'key')"
+                "ticket_shape", "project, issue_type, description and labels are for creating an issue (no 'key')"
             )
         if self.summary is not None and (self.comment is not None or self.transition is not None):
             raise PydanticCustomError(
-                "unknown_key", "comment and transition need the 'key' of an existing issue (a later ticket step)"
+                "ticket_shape", "comment and transition need the 'key' of an existing issue (a later ticket step)"
             )
         return self
 

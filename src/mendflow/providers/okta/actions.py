@@ -17,7 +17,7 @@ from mendflow.connectors.actions import (
     read_paths,
     revocation_state,
 )
-from mendflow.connectors.okta_response_actions import OKTA_RESPONSE_ACTIONS
+from mendflow.providers.okta.response_actions import OKTA_RESPONSE_ACTIONS
 
 _SESSION = ("actions", "signon", "session")
 RULE_PATHS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,1 @@
+"""Okta: the connector (collector, service-app auth, actions) in one package."""
