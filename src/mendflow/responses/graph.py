@@ -1,9 +1,10 @@
 """The steps of a response workflow taken together: their order, and the checks no single step can make.
 
 Ordering: a step needs the steps in its `needs`, or else the step listed just before it; a step named in an
-`if` step's `then` / `else` without `needs` needs only that `if` step. `needs` are joins (all must finish), so
-the steps before a step on every path are exactly its ancestors — which is what the approval rule checks:
-an irreversible action must have an `approve` step among its ancestors.
+`if` step's `then` / `else` (or a `switch` step's `cases` / `default`) without `needs` needs only that step.
+`needs` are joins (all must finish), so the steps before a step on every path are exactly its ancestors — which
+is what the approval rule checks: an irreversible action must have an `approve` step among its ancestors. A step
+is on one branch at most.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ OUTPUTS: dict[StepKind, frozenset[str] | None] = {
     StepKind.wait: frozenset({"timed_out"}),
     StepKind.snapshot: frozenset({"digest", "count"}),
     StepKind.if_: frozenset({"value"}),
+    StepKind.ticket: frozenset({"key", "url"}),
+    StepKind.switch: frozenset({"value", "case"}),
+    StepKind.call: frozenset({"run_id", "state", "steps"}),
 }
 """The fields of `steps.<id>.output` per kind (None: any field, not known before the run)."""
 
@@ -42,9 +46,19 @@ class Problem:
     offset: int | None = None
 
 
+def branches(step: Step) -> Iterator[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+    """(key path, label, member step ids) of each branch of an `if` or `switch` step; the label is what the
+    step's choice is compared with: `then` / `else` for an `if`, the case's value or `default` for a `switch`."""
+    yield ("then",), "then", step.then
+    yield ("else",), "else", step.else_
+    for value, members in (step.cases or {}).items():
+        yield ("cases", value), value, members
+    yield ("default",), "default", step.default
+
+
 def dependencies(playbook: ResponsePlaybook) -> dict[str, tuple[str, ...]]:
     """Step id → the steps it needs, in the order written."""
-    branch_of = {member: step.id for step in playbook.steps for member in (*step.then, *step.else_)}
+    branch_of = {member: step.id for step in playbook.steps for _, _, members in branches(step) for member in members}
     out: dict[str, tuple[str, ...]] = {}
     previous: str | None = None
     for step in playbook.steps:
@@ -93,6 +107,8 @@ def problems(playbook: ResponsePlaybook, input_names: frozenset[str] | None) -> 
     """Everything wrong between the steps (`input_names`: the inputs' properties, None when any name goes)."""
     found: list[Problem] = []
     index = {step.id: i for i, step in enumerate(playbook.steps)}
+    placed: dict[str, str] = {}
+    """Step id → the branch that holds it (a step on two branches would run on neither or both)."""
     for i, step in enumerate(playbook.steps):
         if index[step.id] != i:
             first = index[step.id] + 1
@@ -104,11 +120,20 @@ def problems(playbook: ResponsePlaybook, input_names: frozenset[str] | None) -> 
                 found.append(Problem(("steps", i, "needs", j), message))
             elif need == step.id:
                 found.append(Problem(("steps", i, "needs", j), f"step {step.id!r} cannot need itself"))
-        for key, members in (("then", step.then), ("else", step.else_)):
+        for path, label, members in branches(step):
             for j, member in enumerate(members):
+                loc: tuple[str | int, ...] = ("steps", i, *path, j)
                 if member not in index:
-                    message = f"unknown step {member!r}{did_you_mean(member, index)}"
-                    found.append(Problem(("steps", i, key, j), message))
+                    found.append(Problem(loc, f"unknown step {member!r}{did_you_mean(member, index)}"))
+                elif member == step.id:
+                    found.append(Problem(loc, f"step {step.id!r} cannot be its own branch"))
+                elif member in placed:
+                    message = f"step {member!r} is already on a branch ({placed[member]}): a step runs on one branch"
+                    found.append(Problem(loc, message))
+                else:
+                    placed[member] = (
+                        f"{label!r} case of {step.id!r}" if path[0] == "cases" else f"{label} of {step.id!r}"
+                    )
     if found:
         return found  # the order below needs known, unique ids
     deps = dependencies(playbook)
@@ -140,6 +165,15 @@ def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
             yield (key,), value, True
     for name, source in (step.of or {}).items():
         yield ("of", name), source, False
+    if step.on_ is not None:
+        yield ("on",), step.on_, False
+    for name, source in (step.inputs or {}).items():
+        yield ("inputs", name), source, False
+    if step.jira is not None:
+        for key in ("summary", "description", "key", "comment"):
+            value = getattr(step.jira, key)
+            if value:
+                yield ("jira", key), value, True
 
 
 def _check_expression(
