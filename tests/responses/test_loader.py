@@ -98,13 +98,11 @@ def test_a_parallel_approval_does_not_count(tmp_path: Path) -> None:
     assert len(found) == 1 and "cannot be undone" in found[0]
 
 
-def test_kinds_not_yet_supported_are_refused_by_name(tmp_path: Path) -> None:
-    """A kind the interpreter does not run yet (for_each) is refused with a clear "not yet supported"."""
+def test_a_for_each_without_its_keys_is_refused_by_name(tmp_path: Path) -> None:
+    """A for_each step names the keys it lacks (items, as, steps) where it is written."""
     found = _problems(tmp_path, "  - {id: many, kind: for_each}\n")
-    assert found == [
-        "9:5: steps.0: step kind 'for_each' is not yet supported "
-        "(supported: action, read, approve, notify, wait, snapshot, if, ticket, switch, call)"
-    ]
+    assert len(found) == 1 and found[0].startswith("9:5: ")
+    assert found[0].endswith("a for_each step needs 'as', 'items', 'steps'")
 
 
 def test_unknown_inputs_cel_errors_and_bad_schemas_are_refused(tmp_path: Path) -> None:

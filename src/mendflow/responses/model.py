@@ -45,6 +45,7 @@ class StepKind(StrEnum):
     switch = "switch"
     """Chooses which of its `cases` (or its `default`) steps run, by the value of `on`."""
     for_each = "for_each"
+    """Runs its `steps` once per item of a list (`as` names the item), canary first, with a failure threshold."""
     snapshot = "snapshot"
     """Stores values (earlier steps' outputs) as evidence by digest."""
     call = "call"
@@ -62,6 +63,7 @@ SUPPORTED_KINDS = (
     StepKind.ticket,
     StepKind.switch,
     StepKind.call,
+    StepKind.for_each,
 )
 """Kinds the interpreter runs today; the others are refused when the file loads."""
 
@@ -91,18 +93,20 @@ KIND_FIELDS: dict[StepKind, tuple[frozenset[str], frozenset[str]]] = {
     StepKind.read: (frozenset({"target"}), frozenset()),
     StepKind.approve: (frozenset(), frozenset({"approval", "message"})),
     StepKind.notify: (frozenset({"message"}), frozenset({"channel"})),
-    StepKind.wait: (frozenset(), frozenset({"duration", "until"})),
+    StepKind.wait: (frozenset(), frozenset({"duration", "until", "answer"})),
     StepKind.snapshot: (frozenset({"of"}), frozenset()),
     StepKind.if_: (frozenset({"condition"}), frozenset({"then", "else"})),
     StepKind.ticket: (frozenset({"jira"}), frozenset()),
     StepKind.switch: (frozenset({"on", "cases"}), frozenset({"default"})),
     StepKind.call: (frozenset({"playbook"}), frozenset({"inputs"})),
+    StepKind.for_each: (frozenset({"items", "as", "steps"}), frozenset({"concurrency", "canary", "max_failures"})),
 }
 """Per kind: the kind-specific keys it requires and those it may have (every other kind-specific key is refused)."""
 
 _SPECIFIC = ("action", "target", "with", "approval", "message", "channel", "duration", "until", "of", "condition",
-             "then", "else", "jira", "on", "cases", "default", "playbook", "inputs")  # fmt: skip
-_FIELD = {"with": "with_", "else": "else_", "on": "on_"}
+             "then", "else", "jira", "on", "cases", "default", "playbook", "inputs",
+             "answer", "items", "as", "concurrency", "canary", "max_failures", "steps")  # fmt: skip
+_FIELD = {"with": "with_", "else": "else_", "on": "on_", "as": "as_"}
 
 
 def case_label(value: Any) -> str:
@@ -156,6 +160,17 @@ class TicketSpec(_Part):
         return self
 
 
+class Question(_Part):
+    """`wait` for a person's answer: who is asked, what, and the answers they can give."""
+
+    from_: str = Field(alias="from")
+    """CEL: the person asked, a mendflow identity (e.g. `steps.user.output.profile.manager`)."""
+    question: str = Field(min_length=1)
+    """The text (`${{ … }}` parts are CEL)."""
+    options: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,29}$")], ...] = Field(min_length=1, max_length=5)
+    """The answers offered, one button each (short lower-case words, e.g. `keep`, `suspend`)."""
+
+
 class Step(_Part):
     """One step of a response workflow."""
 
@@ -206,6 +221,20 @@ class Step(_Part):
     """`call`: the id of the workflow playbook to run as a child (found beside this file, pinned at the start)."""
     inputs: dict[str, str] | None = None
     """`call`: the child's inputs, name → CEL expression."""
+    answer: Question | None = None
+    """`wait`: until this person answers (or an operator in their place); `timeout` bounds the wait."""
+    items: str | None = None
+    """`for_each`: a CEL list, e.g. `steps.inactive.output.items.map(u, u.id)`."""
+    as_: str | None = Field(default=None, alias="as", pattern=r"^[a-z][a-z0-9_]*$")
+    """`for_each`: the name the body's expressions give the current item."""
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
+    """`for_each`: items in progress at once (default 1)."""
+    canary: int | None = Field(default=None, ge=1)
+    """`for_each`: this many items first, alone; any failure among them stops the rest."""
+    max_failures: Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d{1,3}(\.\d+)?%$")] | None = None
+    """`for_each`: failed items tolerated, a count or a percentage of the items (`10%`); default 0."""
+    steps: tuple[Step, ...] = ()
+    """`for_each`: the body, run once per item (its ids are its own; it reads `steps.<id>` of earlier steps)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -238,8 +267,8 @@ class Step(_Part):
             raise PydanticCustomError(
                 "unknown_key", f"{', '.join(repr(e) for e in extra)} is not a key of a {self.kind.value} step"
             )
-        if self.kind is StepKind.wait and (self.duration is None) == (self.until is None):
-            raise PydanticCustomError("missing_key", "a wait step needs exactly one of 'duration' or 'until'")
+        if self.kind is StepKind.wait and [self.duration, self.until, self.answer].count(None) != 2:
+            raise PydanticCustomError("missing_key", "a wait step needs exactly one of 'duration', 'until' or 'answer'")
         return self
 
 
