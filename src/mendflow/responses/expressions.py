@@ -38,11 +38,12 @@ def pieces(text: str, *, template: bool) -> list[Piece]:
     return [Piece(m.group(1), m.start(1)) for m in _TEMPLATE.finditer(text)]
 
 
-def parse_checked(source: str) -> ast.Expr:
-    """The syntax tree; ConditionError (with the offset) for syntax, unknown variables and functions."""
+def parse_checked(source: str, extra: tuple[str, ...] = ()) -> ast.Expr:
+    """The syntax tree; ConditionError (with the offset) for syntax, unknown variables and functions.
+    `extra`: more variable names in scope (a `for_each` body's item, by its `as` name)."""
     tree = parse_expression(source)
     try:
-        check(tree, VARIABLES)
+        check(tree, (*VARIABLES, *extra))
     except SyntaxProblem as problem:
         raise ConditionError(problem.message.replace("a condition", "an expression"), offset=problem.offset) from None
     return tree
@@ -84,8 +85,8 @@ def scope(inputs: Mapping[str, Any], steps: Mapping[str, Any], now: datetime) ->
 
 
 def evaluate(source: str, values: Mapping[str, Any]) -> Any:
-    """The value of one expression (EvaluationError when it cannot be decided)."""
-    return _compiled(source).evaluate(values)
+    """The value of one expression over `values` (EvaluationError when it cannot be decided)."""
+    return _compiled(source, tuple(values)).evaluate(values)
 
 
 def render(text: str, values: Mapping[str, Any]) -> str:
@@ -98,11 +99,11 @@ def render(text: str, values: Mapping[str, Any]) -> str:
     return _TEMPLATE.sub(value, text)
 
 
-_CACHE: dict[str, Expression] = {}
+_CACHE: dict[tuple[str, tuple[str, ...]], Expression] = {}
 
 
-def _compiled(source: str) -> Expression:
-    found = _CACHE.get(source)
+def _compiled(source: str, names: tuple[str, ...]) -> Expression:
+    found = _CACHE.get((source, names))
     if found is None:
-        found = _CACHE[source] = compile_expression(source, VARIABLES)
+        found = _CACHE[(source, names)] = compile_expression(source, names)
     return found
