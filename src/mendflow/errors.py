@@ -13,6 +13,7 @@ MendflowError                 base: a message that says what was wrong, where, a
 ├── ActionError               a remediation action was asked something it cannot do
 └── Refused                   a request was understood and refused (policy, validator); exit code 3
     ├── Unauthenticated       the caller could not be authenticated at the API (HTTP 401/403)
+    │   └── TokenRejected     an OIDC JWT failed verification (signature, issuer, audience, expiry, algorithm)
     └── EvidenceRefused       an evidence bundle failed verification (names the first mismatch)
 """
 
@@ -90,6 +91,10 @@ class Unauthenticated(Refused):
     def __init__(self, message: str, *, status: int = 401) -> None:
         self.status = status
         super().__init__(message)
+
+
+class TokenRejected(Unauthenticated):
+    """An OIDC JWT is not acceptable (HTTP 401); the message says why, never quoting the token."""
 
 
 class EvidenceRefused(Refused):
