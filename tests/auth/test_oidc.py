@@ -21,7 +21,9 @@ from starlette.routing import Route
 from mendflow.api.assemble import build_api
 from mendflow.audit import AuditLog
 from mendflow.auth.config import OidcSettings, SecuritySettings
+from mendflow.auth.oidc import OidcVerifier
 from mendflow.auth.signing import DecisionSigner
+from mendflow.errors import Refused, TokenRejected, Unauthenticated
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings
 from mendflow.settings import Settings
@@ -102,3 +104,15 @@ async def test_bad_jwts_are_refused_and_audited(idp: Idp, bearer: Any, why: str)
     assert answer.status_code == 401 and why in answer.json()["error"], answer.json()
     refused = [r for r in idp.audit.records() if r["kind"] == "auth" and r["outcome"] == "refused"]
     assert refused and why in refused[-1]["reason"]
+
+
+def test_a_rejected_jwt_is_an_unauthenticated_refusal_of_the_one_hierarchy() -> None:
+    """The verifier's refusal is `errors.TokenRejected`: an Unauthenticated (HTTP 401, CLI exit 3) without the token."""
+    verifier = OidcVerifier(OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url="http://127.0.0.1:9/jwks"))
+    bad = unsigned()
+    with pytest.raises(Unauthenticated) as caught:
+        verifier.verify_sync(bad)
+    assert isinstance(caught.value, TokenRejected) and isinstance(caught.value, Refused)
+    assert caught.value.status == 401
+    assert "'none' is not allowed" in str(caught.value)
+    assert bad not in str(caught.value)

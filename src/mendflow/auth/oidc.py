@@ -13,12 +13,9 @@ from typing import Any
 import jwt
 
 from mendflow.auth.config import OidcSettings
+from mendflow.errors import TokenRejected
 
 _NEVER = {"none", "HS256", "HS384", "HS512"}
-
-
-class TokenRejected(Exception):
-    """The JWT is not acceptable; the message says why (never quoting the token)."""
 
 
 class OidcVerifier:
