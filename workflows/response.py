@@ -5,6 +5,8 @@
         approve ─> the campaigns' gate   notify ─> Slack       snapshot ─> evidence by digest
         wait ─> durable timer / until    if ─> choose the branch
     a failed step: stop | continue | rollback (every completed reversible change restored newest first, verified)
+    operators: pause (hold before the next step) · resume · abort (end before the next step, changes stay) ·
+        rollback (now, or after the end while the retention window keeps the captured state)
 
 The definition travels in the input, pinned by its content digest: editing the file changes new runs only.
 Everything here is deterministic — CEL is pure, time is `workflow.now()` — and every side effect is an activity:
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.actions import ACTIONS
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
+    from mendflow.playbooks.model import ApprovalPolicy
     from mendflow.responses.expressions import evaluate, render, scope
     from mendflow.responses.graph import ancestors, dependencies, run_order
     from mendflow.responses.messages import (
@@ -38,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ReadInput,
         ResponseInput,
         ResponseStatus,
+        Restorable,
         RunState,
         StepRecord,
         StepStatus,
@@ -53,7 +57,9 @@ UNTIL_POLL = timedelta(minutes=1)
 """How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
 NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
 """A step that needs one of these is skipped, unless its `when` reads it (then `when` alone decides)."""
-IDLE = FINISHED | {RunState.awaiting_approval}
+IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused}
+OPERATORS_AT_START = "response-operators-at-start"
+"""Patch: who may operate a run (pause, abort, rollback) is resolved when it starts, not at its first gate."""
 
 
 class StepFailed(Exception):
@@ -82,15 +88,23 @@ class ResponseWorkflow:
         self._verdict: Verdict | None = None
         self._nonces: set[str] = set()
         self._rollback_requested = ""
+        self._operators: CampaignPlanDetail | None = None
+        """Who may pause, resume, abort and roll back this run (and the keys that sign for them)."""
+        self._paused = False
+        self._aborted = ""
+        self._rollback_until: datetime | None = None
 
     # ---- the run ---------------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: ResponseInput) -> ResponseStatus:
         self._note("started", f"{request.definition.id} {request.digest}")
+        if workflow.patched(OPERATORS_AT_START):
+            self._operators = await self._resolve_operators()
         ending = RunState.completed
         for step_id in run_order(request.definition):
-            if self._rollback_requested:
+            await self._checkpoint()
+            if self._stopping():
                 break
             failure = await self._run_step(self._steps[step_id])
             if failure is OnFailure.stop:
@@ -102,9 +116,64 @@ class ResponseWorkflow:
         if self._rollback_requested:
             await self._rollback_all(self._rollback_requested)
             ending = RunState.rolled_back
+        elif self._aborted:
+            ending = RunState.aborted
         self._state = ending
         self._note(ending.value)
+        if self._written and request.retention > timedelta(0):
+            await self._keep_for_rollback(request.retention)
         return self.status()
+
+    async def _resolve_operators(self) -> CampaignPlanDetail:
+        """The run's operators: its first approval policy (or the playbook's default) as the RBAC config resolves
+        it, with the worker's trusted keys — so a run with no gate yet, or none at all, can still be stopped."""
+        definition = self._request.definition
+        policy = next((s.approval for s in definition.steps if s.kind is StepKind.approve), ApprovalPolicy())
+        gate = GateInput(
+            run_id=self._request.run_id,
+            tenant_key=self._request.tenant_key,
+            playbook_id=definition.id,
+            title=definition.title,
+            severity=definition.severity,
+            approvers=list(policy.approvers),
+            required=policy.required,
+            timeout=policy.timeout,
+        )
+        plan: CampaignPlanDetail = await workflow.execute_activity(
+            Activity.plan_response_gate,
+            gate,
+            result_type=CampaignPlanDetail,
+            task_queue=self._queue(Activity.plan_response_gate),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+        return plan
+
+    async def _checkpoint(self) -> None:
+        """Between steps: hold while paused (an abort or a rollback request ends the hold)."""
+        if not self._paused or self._stopping():
+            return
+        self._state = RunState.paused
+        await workflow.wait_condition(lambda: not self._paused or self._stopping())
+        self._state = RunState.running
+
+    def _stopping(self) -> bool:
+        return bool(self._rollback_requested or self._aborted)
+
+    async def _keep_for_rollback(self, retention: timedelta) -> None:
+        """After the end: keep the captured state and listen for `rollback` until the retention window closes."""
+        self._rollback_until = workflow.now() + retention
+        self._note("rollback state kept", f"{len(self._written)} change(s) restorable for {retention}")
+        try:
+            await workflow.wait_condition(lambda: bool(self._rollback_requested), timeout=retention)
+        except TimeoutError:
+            self._rollback_until = None
+            self._note("retention ended", "rollback state released")
+            return
+        self._rollback_until = None
+        await self._rollback_all(self._rollback_requested)
+        self._state = RunState.rolled_back
+        self._note(RunState.rolled_back.value)
 
     async def _run_step(self, step: Step) -> OnFailure | None:
         """Run one step; the step's `on_failure` when it failed, else None."""
@@ -229,7 +298,7 @@ class ResponseWorkflow:
         self._state = RunState.awaiting_approval
         try:
             await workflow.wait_condition(
-                lambda: self._verdict is not None or bool(self._rollback_requested), timeout=plan.approval_timeout
+                lambda: self._verdict is not None or self._stopping(), timeout=plan.approval_timeout
             )
         except TimeoutError:
             self._verdict = None
@@ -243,8 +312,8 @@ class ResponseWorkflow:
             return StepStatus.approved, output, f"by {', '.join(approvers)}"
         if self._verdict is Verdict.reject:
             return StepStatus.rejected, output, reason
-        if self._rollback_requested:
-            return StepStatus.skipped, output, "rollback requested while waiting"
+        if self._stopping():
+            return StepStatus.skipped, output, self._cut_short()
         return StepStatus.expired, output, f"no decision within {plan.approval_timeout}; treated as a rejection"
 
     async def _notify(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
@@ -264,7 +333,7 @@ class ResponseWorkflow:
         self._set(step.id, status=StepStatus.waiting, detail="waiting")
         if step.duration is not None:
             if await self._sleep(step.duration):
-                return StepStatus.skipped, {"timed_out": False}, "rollback requested while waiting"
+                return StepStatus.skipped, {"timed_out": False}, self._cut_short()
             return StepStatus.done, {"timed_out": False}, f"waited {step.duration}"
         deadline = workflow.now() + step.timeout
         while self._value(step.until or "", "until") is not True:
@@ -272,16 +341,19 @@ class ResponseWorkflow:
             if left <= timedelta(0):
                 return StepStatus.done, {"timed_out": True}, f"until did not hold within {step.timeout}"
             if await self._sleep(min(left, UNTIL_POLL)):
-                return StepStatus.skipped, {"timed_out": False}, "rollback requested while waiting"
+                return StepStatus.skipped, {"timed_out": False}, self._cut_short()
         return StepStatus.done, {"timed_out": False}, "until holds"
 
     async def _sleep(self, duration: timedelta) -> bool:
-        """A durable timer a rollback request cuts short; True when it did."""
+        """A durable timer a rollback request or an abort cuts short; True when one did."""
         try:
-            await workflow.wait_condition(lambda: bool(self._rollback_requested), timeout=duration)
+            await workflow.wait_condition(self._stopping, timeout=duration)
         except TimeoutError:
             return False
         return True
+
+    def _cut_short(self) -> str:
+        return f"{'rollback requested' if self._rollback_requested else 'aborted'} while waiting"
 
     # ---- rollback --------------------------------------------------------------------------------------------
 
@@ -428,27 +500,81 @@ class ResponseWorkflow:
 
     @workflow.update
     def rollback(self, request: OperatorRequest) -> str:
-        """Stop after the current step and restore every completed reversible change, newest first."""
-        if request.proof is not None:
-            self._nonces.add(nonce_of(request.proof.claims))
+        """Stop after the current step (or, after the end, within the retention window) and restore every completed
+        reversible change, newest first."""
+        self._used(request)
         self._rollback_requested = f"rollback requested by {request.operator}: {request.reason}".rstrip(": ")
         self._note(f"rollback requested by {request.operator}", request.reason)
         return "rollback starts after the current step: captured prior state is restored, newest change first"
 
     @rollback.validator
     def _validate_rollback(self, request: OperatorRequest) -> None:
-        if self._state in FINISHED or self._state is RunState.rolling_back or self._rollback_requested:
-            raise ValueError(f"only a running response can be rolled back (state: {self._state.value})")
-        if self._gate is None:  # the gate plan carries who may operate the run and the keys that sign for them
-            raise ValueError("nobody may operate this run yet: its approvers are resolved at its first approve step")
+        self._check_operator(request, "rollback")
+        if self._state is RunState.rolling_back or self._rollback_requested:
+            raise ValueError(f"a rollback is already under way (state: {self._state.value})")
+        if self._state in FINISHED and self._rollback_until is None:
+            raise ValueError(
+                f"the run has ended ({self._state.value}) and keeps no rollback state: "
+                + ("nothing it changed can be undone" if self._state is not RunState.rolled_back else "rolled back")
+            )
+
+    @workflow.update
+    def pause(self, request: OperatorRequest) -> str:
+        """Hold the run before its next step (a step under way finishes first)."""
+        self._used(request)
+        self._paused = True
+        self._note(f"paused by {request.operator}", request.reason)
+        return "paused: the run holds before its next step (a step under way finishes first)"
+
+    @pause.validator
+    def _validate_pause(self, request: OperatorRequest) -> None:
+        self._check_operator(request, "pause")
+        if self._paused:
+            raise ValueError("already paused")
+        if self._state in FINISHED or self._stopping():
+            raise ValueError(f"nothing to pause (state: {self._state.value})")
+
+    @workflow.update
+    def resume(self, request: OperatorRequest) -> str:
+        """Carry on from where the run was held."""
+        self._used(request)
+        self._paused = False
+        self._note(f"resumed by {request.operator}", request.reason)
+        return "resumed"
+
+    @resume.validator
+    def _validate_resume(self, request: OperatorRequest) -> None:
+        self._check_operator(request, "resume")
+        if not self._paused:
+            raise ValueError(f"not paused (state: {self._state.value})")
+
+    @workflow.update
+    def abort(self, request: OperatorRequest) -> str:
+        """End the run before its next step; completed changes stay (a rollback can still restore them)."""
+        self._used(request)
+        self._aborted = f"aborted by {request.operator}"
+        self._note(self._aborted, request.reason)
+        return "aborted: no further step runs; completed changes stay unless rolled back"
+
+    @abort.validator
+    def _validate_abort(self, request: OperatorRequest) -> None:
+        self._check_operator(request, "abort")
+        if self._state in FINISHED or self._stopping():
+            raise ValueError(f"nothing to abort (state: {self._state.value})")
+
+    def _check_operator(self, request: OperatorRequest, verb: str) -> None:
+        """The signed request's proof, then RBAC: the campaigns' own check, against this run's operators."""
+        plan = self._operators or self._gate  # runs started before operators were resolved at start: the gate's
+        if plan is None:
+            raise ValueError("nobody may operate this run yet: its operators are being resolved; try again shortly")
         check_operator(
-            request,
-            verb="rollback",
-            workflow_id=workflow.info().workflow_id,
-            plan=self._gate,
-            nonces=self._nonces,
+            request, verb=verb, workflow_id=workflow.info().workflow_id, plan=plan, nonces=self._nonces,
             now=workflow.now(),
-        )
+        )  # fmt: skip
+
+    def _used(self, request: OperatorRequest) -> None:
+        if request.proof is not None:
+            self._nonces.add(nonce_of(request.proof.claims))
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def wait_idle(self) -> ResponseStatus:
@@ -466,6 +592,18 @@ class ResponseWorkflow:
             steps=[self._records[step.id] for step in self._request.definition.steps],
             decisions=list(self._decisions),
             timeline=list(self._timeline),
+            paused=self._paused,
+            restorable=[
+                Restorable(
+                    step_id=step_id,
+                    action=change.action,
+                    resource=change.resource.id,
+                    before=change.before,
+                    after=change.after,
+                )
+                for step_id, change in reversed(self._written)
+            ],
+            rollback_until=self._rollback_until,
         )
 
 

@@ -142,19 +142,21 @@ async def test_on_failure_stop_ends_the_run_failed(run: Any) -> None:
 async def test_decisions_and_rollbacks_a_run_cannot_take_are_refused_in_plain_words(
     time_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    """Before any approval step: a decision is refused (not waiting for one), and so is a rollback (nobody is
-    resolved as an operator yet) — with the run's words, not a campaign's."""
+    """Before any approval step: a decision is refused (not waiting for one), and so is a rollback by someone who
+    is not one of the run's operators (resolved when it starts) — with the run's words, not a campaign's."""
     context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=settings())
     queue = f"q-{uuid.uuid4()}"
     definition = _definition("- {id: later, kind: wait, duration: 1d}\n- {id: ask, kind: approve}\n")
     async with build_worker(time_env.client, context, task_queue=queue):
         handle = await start_response_handle(time_env.client, definition, {}, task_queue=queue)
+        while (await handle.query("status", result_type=ResponseStatus)).steps[0].status != "waiting":  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
         assert "the run is not waiting for an approval (state: running)" in str(refused.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC))
-        assert "nobody may operate this run yet" in str(refused.value.cause)
+            await handle.execute_update("rollback", signed_request(handle.id, "rollback", "mallory", RBAC))
+        assert "mallory may not operate test.paths" in str(refused.value.cause)
         await handle.terminate("test over")
 
 

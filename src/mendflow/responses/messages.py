@@ -50,9 +50,15 @@ class RunState(StrEnum):
     failed = "failed"
     """A step failed with `on_failure: stop`; completed changes stay."""
     rolled_back = "rolled_back"
+    paused = "paused"
+    """Held before its next step by an operator (a running step finishes first)."""
+    aborted = "aborted"
+    """Stopped by an operator before its next step; completed changes stay (a rollback may still restore them)."""
 
 
-FINISHED = frozenset({RunState.completed, RunState.failed, RunState.rolled_back})
+DEFAULT_RETENTION = timedelta(days=7)
+"""How long a run started by `mendflow run` or a trigger can still be rolled back after it ends."""
+FINISHED = frozenset({RunState.completed, RunState.failed, RunState.rolled_back, RunState.aborted})
 
 
 class ResponseInput(Message):
@@ -69,6 +75,9 @@ class ResponseInput(Message):
     """Already checked against the definition's inputs schema by whoever started the run."""
     requested_by: str = ""
     """Who started the run (may not approve its own gates: four-eyes)."""
+    retention: timedelta = timedelta(0)
+    """How long a finished run keeps its captured state and listens for `rollback` (0: it ends at once).
+    `mendflow run` and finding triggers give `DEFAULT_RETENTION`."""
 
 
 class StepRecord(Message):
@@ -85,6 +94,17 @@ class StepRecord(Message):
     """What later steps read as `steps.<id>.output`."""
 
 
+class Restorable(Message):
+    """One change a rollback would undo: which step wrote it, on what, and the state it would put back."""
+
+    step_id: str
+    action: str
+    resource: str
+    before: dict[str, Any] | None
+    """The captured prior state of the fields the step wrote (what the restore writes back)."""
+    after: dict[str, Any] | None
+
+
 class ResponseStatus(Message):
     """The `status` query and the run's result."""
 
@@ -95,6 +115,11 @@ class ResponseStatus(Message):
     steps: list[StepRecord]
     decisions: list[Decision] = Field(default_factory=list)
     timeline: list[dict[str, str]] = Field(default_factory=list)
+    paused: bool = False
+    restorable: list[Restorable] = Field(default_factory=list)
+    """Completed reversible changes a rollback would restore, newest first (what the operator confirms)."""
+    rollback_until: datetime | None = None
+    """A finished run keeps listening for `rollback` until then (None: it does not, or it is still running)."""
 
 
 class ReadInput(Message):
@@ -151,7 +176,34 @@ class NotifyResult(Message):
     detail: str = ""
 
 
+class TicketInput(Message):
+    """A `ticket` step, its texts already rendered: create an issue (`summary`), or comment on / move `key`."""
+
+    step_id: str
+    """With the run's workflow id, the key that makes the Jira call happen once whatever retries or workers."""
+    playbook_id: str
+    severity: Severity
+    """Sets the issue's priority, as a campaign's does."""
+    project: str = ""
+    issue_type: str = ""
+    summary: str | None = None
+    description: str = ""
+    labels: tuple[str, ...] = ()
+    key: str | None = None
+    comment: str | None = None
+    transition: str | None = None
+
+
+class TicketResult(Message):
+    """The issue a `ticket` step created or changed (empty `key` when Jira is not configured)."""
+
+    key: str = ""
+    url: str = ""
+    detail: str = ""
+
+
 __all__ = [
+    "DEFAULT_RETENTION",
     "FINISHED",
     "CaptureInput",
     "Change",
@@ -162,7 +214,10 @@ __all__ = [
     "ReadInput",
     "ResponseInput",
     "ResponseStatus",
+    "Restorable",
     "RunState",
     "StepRecord",
     "StepStatus",
+    "TicketInput",
+    "TicketResult",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -25,11 +26,14 @@ async def start_response(
     tenant_key: str | None = None,
     requested_by: str = "",
     task_queue: str = TASK_QUEUE,
+    retention: timedelta = timedelta(0),
 ) -> str:
-    """Check the inputs, start a run pinned to this definition's digest, and return the run id (workflow id)."""
+    """Check the inputs, start a run pinned to this definition's digest, and return the run id (workflow id).
+    `retention`: how long the finished run can still be rolled back (`DEFAULT_RETENTION` for people's runs)."""
     handle = await start_response_handle(
-        client, definition, inputs, tenant_key=tenant_key, requested_by=requested_by, task_queue=task_queue
-    )
+        client, definition, inputs, tenant_key=tenant_key, requested_by=requested_by, task_queue=task_queue,
+        retention=retention,
+    )  # fmt: skip
     return handle.id
 
 
@@ -41,6 +45,7 @@ async def start_response_handle(
     tenant_key: str | None = None,
     requested_by: str = "",
     task_queue: str = TASK_QUEUE,
+    retention: timedelta = timedelta(0),
 ) -> WorkflowHandle[Any, ResponseStatus]:
     """`start_response`, returning the handle of this very run (its result follows this run)."""
     tenant = tenant_key or definition.tenant
@@ -56,6 +61,7 @@ async def start_response_handle(
         digest=digest,
         inputs=checked,
         requested_by=requested_by,
+        retention=retention,
     )
     handle: WorkflowHandle[Any, ResponseStatus] = await client.start_workflow(
         RESPONSE_WORKFLOW, request, id=run_id, task_queue=task_queue, result_type=ResponseStatus

@@ -1,0 +1,195 @@
+"""Operating a response run: pause, resume, abort and rollback after the end — on the time-skipping server, so a
+retention window of days passes in milliseconds. The requests are signed as the API signs them (tests.signing)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.redaction import register_secret
+from mendflow.responses import ResponsePlaybook
+from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.responses import start_response_handle, wait_response_idle
+from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.sim.okta import create_okta_app
+from mendflow.sim.server import serve_in_thread
+from mendflow.tenant import load_tenant_file
+from mendflow.worker_context import WorkerContext
+from tests.signing import signed_request
+from tests.workflows.campaigns import RBAC, settings
+
+HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.controls", "title": "controls"}
+OWNER = "00u00000000000001sim"
+SUSPEND = """
+- {id: suspend, kind: action, action: okta.user.set_status, target: "/api/v1/users/${{ inputs.user }}",
+   with: {status: SUSPENDED}}
+- {id: tell, kind: notify, message: "suspended ${{ inputs.user }}"}
+"""
+
+
+def _definition(steps: str, *, tenant: str = "none:x") -> ResponsePlaybook:
+    inputs = {"type": "object", "properties": {"user": {"type": "string"}}}
+    return ResponsePlaybook.model_validate({**HEAD, "tenant": tenant, "inputs": inputs, "steps": yaml.safe_load(steps)})
+
+
+@dataclass
+class Env:
+    client: Client
+    queue: str
+    time: WorkflowEnvironment
+    okta: Any
+
+    async def start(
+        self, definition: ResponsePlaybook, inputs: dict[str, Any] | None = None, *, retention: timedelta = timedelta(0)
+    ) -> WorkflowHandle[Any, ResponseStatus]:
+        return await start_response_handle(
+            self.client, definition, inputs or {}, task_queue=self.queue, retention=retention
+        )
+
+    async def status(self, handle: WorkflowHandle[Any, ResponseStatus]) -> ResponseStatus:
+        status: ResponseStatus = await handle.query("status", result_type=ResponseStatus)
+        return status
+
+    async def until(self, handle: WorkflowHandle[Any, ResponseStatus], step: str, status: str) -> ResponseStatus:
+        for _ in range(500):
+            now = await self.status(handle)
+            if {s.id: s.status.value for s in now.steps}[step] == status:
+                return now
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{step} never became {status}: {now}")
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        return dict(next(u for u in self.okta.users if u["id"] == user_id))
+
+
+@pytest.fixture
+async def env(time_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+    """A worker on the time-skipping server with the Okta simulator as tenant `okta:acme`."""
+    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
+    token = secrets.token_hex(21)
+    register_secret(token)
+    monkeypatch.setenv("MENDFLOW_OKTA_CONTROLS_TOKEN", token)
+    app = create_okta_app(tenant, token=token)
+    queue = f"q-{uuid.uuid4()}"
+    with serve_in_thread(app) as server:
+        connection = TenantConnection(
+            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=server.base_url,
+            token=SecretRef(ref="env:MENDFLOW_OKTA_CONTROLS_TOKEN"),
+        )  # fmt: skip
+        context = WorkerContext(
+            registry=TenantRegistry(tenants={connection.key: connection}),
+            data_dir=tmp_path,
+            playbooks={},
+            settings=settings(),
+        )
+        async with build_worker(time_env.client, context, task_queue=queue):
+            yield Env(time_env.client, queue, time_env, app.state.okta)
+
+
+def _statuses(status: ResponseStatus) -> dict[str, str]:
+    return {step.id: step.status.value for step in status.steps}
+
+
+async def test_pause_holds_before_the_next_step_and_resume_carries_on(env: Env) -> None:
+    """Paused during a wait: the wait ends, the next step does not start until resumed; both are in the timeline."""
+    definition = _definition("- {id: hold, kind: wait, duration: 1h}\n- {id: say, kind: notify, message: hi}\n")
+    handle = await env.start(definition)
+    await env.until(handle, "hold", "waiting")
+    answer = await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC), result_type=str)
+    assert "holds before its next step" in answer
+    await env.time.sleep(timedelta(hours=2))
+    held = await wait_response_idle(env.client, handle.id)
+    assert held.state is RunState.paused and held.paused
+    assert _statuses(held) == {"hold": "done", "say": "pending"}
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("pause", signed_request(handle.id, "pause", "bob", RBAC))
+    assert "already paused" in str(refused.value.cause)
+    await handle.execute_update("resume", signed_request(handle.id, "resume", "bob", RBAC))
+    done = await handle.result()
+    assert done.state is RunState.completed and _statuses(done) == {"hold": "done", "say": "done"}
+    events = [e["event"] for e in done.timeline]
+    assert "paused by alice" in events and "resumed by bob" in events
+
+
+async def test_abort_ends_the_run_at_its_gate_and_someone_not_an_operator_is_refused(env: Env) -> None:
+    """mallory (not an approver of the run) may not abort; bob's abort ends the run while it awaits approval."""
+    definition = _definition("- {id: ask, kind: approve}\n- {id: later, kind: wait, duration: 7d}\n")
+    handle = await env.start(definition)
+    await wait_response_idle(env.client, handle.id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("abort", signed_request(handle.id, "abort", "mallory", RBAC))
+    assert "mallory may not operate test.controls" in str(refused.value.cause)
+    await handle.execute_update("abort", signed_request(handle.id, "abort", "bob", RBAC, "false alarm"))
+    done = await handle.result()
+    assert done.state is RunState.aborted
+    assert _statuses(done) == {"ask": "skipped", "later": "pending"}
+    assert done.steps[0].detail == "aborted while waiting"
+    assert any(e["event"] == "aborted by bob" and e["detail"] == "false alarm" for e in done.timeline)
+
+
+async def test_an_aborted_run_keeps_its_changes_and_can_still_be_rolled_back(env: Env) -> None:
+    """Abort after a suspension: the user stays suspended; within the retention window a rollback restores them."""
+    definition = _definition(SUSPEND.replace("kind: notify,", "kind: wait, duration: 1d, needs: [suspend],")
+                             .replace(' message: "suspended ${{ inputs.user }}"', ""), tenant="okta:acme")  # fmt: skip
+    handle = await env.start(definition, {"user": OWNER}, retention=timedelta(days=3))
+    await env.until(handle, "tell", "waiting")
+    assert env.user(OWNER)["status"] == "SUSPENDED"
+    await handle.execute_update("abort", signed_request(handle.id, "abort", "alice", RBAC))
+    ended = await wait_response_idle(env.client, handle.id)
+    assert ended.state is RunState.aborted and env.user(OWNER)["status"] == "SUSPENDED"
+    assert [(r.step_id, r.before) for r in ended.restorable] == [("suspend", {"status": "ACTIVE"})]
+    assert ended.rollback_until is not None
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "bob", RBAC, "wrong person"))
+    done = await handle.result()
+    assert done.state is RunState.rolled_back and _statuses(done)["suspend"] == "rolled_back"
+    assert env.user(OWNER)["status"] == "ACTIVE" and not done.restorable
+
+
+async def test_a_finished_run_is_rolled_back_from_its_captured_state_and_each_restore_verified(env: Env) -> None:
+    """After `completed`, the run listens for `rollback` during its retention window: the suspension is restored
+    (re-read and verified) and the run ends rolled back; a second rollback is refused."""
+    handle = await env.start(_definition(SUSPEND, tenant="okta:acme"), {"user": OWNER}, retention=timedelta(days=7))
+    ended = await wait_response_idle(env.client, handle.id)
+    assert ended.state is RunState.completed and env.user(OWNER)["status"] == "SUSPENDED"
+    assert [(r.action, r.resource, r.after) for r in ended.restorable] == [
+        ("okta.user.set_status", f"/api/v1/users/{OWNER}", {"status": "SUSPENDED"})
+    ]
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("rollback", signed_request(handle.id, "rollback", "mallory", RBAC))
+    assert "may not operate" in str(refused.value.cause)
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC, "wrong user"))
+    done = await handle.result()
+    assert done.state is RunState.rolled_back and env.user(OWNER)["status"] == "ACTIVE"
+    assert _statuses(done) == {"suspend": "rolled_back", "tell": "done"}
+    assert [e["event"] for e in done.timeline][-4:] == ["rollback requested by alice", "rolling back", "restored",
+                                                        "rolled_back"]  # fmt: skip
+
+
+async def test_after_the_retention_window_the_run_ends_and_its_changes_stay(env: Env) -> None:
+    """Nobody asks within the window: the run ends with the change in place and says the state was released."""
+    handle = await env.start(_definition(SUSPEND, tenant="okta:acme"), {"user": OWNER}, retention=timedelta(days=7))
+    done = await handle.result()  # the time-skipping server jumps the 7 days
+    assert done.state is RunState.completed and env.user(OWNER)["status"] == "SUSPENDED"
+    assert done.timeline[-1]["event"] == "retention ended" and done.rollback_until is None
+
+
+async def test_a_run_with_nothing_to_undo_ends_at_once_and_refuses_a_rollback(env: Env) -> None:
+    """No reversible change completed: no retention wait, whatever the window."""
+    definition = _definition("- {id: say, kind: notify, message: hi}\n")
+    handle = await env.start(definition, retention=timedelta(days=7))
+    done = await handle.result()
+    assert done.state is RunState.completed and not done.restorable and done.rollback_until is None
