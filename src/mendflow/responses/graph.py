@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mendflow.actions import ACTIONS
 from mendflow.playbooks.model import did_you_mean
-from mendflow.responses.expressions import Piece, output_fields, parse_checked, pieces, references
+from mendflow.responses.expressions import VARIABLES, Piece, output_fields, parse_checked, pieces, references
 from mendflow.responses.model import ResponsePlaybook, Step, StepKind
 from mendflow.rules.cel import ConditionError
 
@@ -25,16 +25,34 @@ OUTPUTS: dict[StepKind, frozenset[str] | None] = {
     StepKind.read: None,  # the vendor's object, as its API returns it
     StepKind.approve: frozenset({"approved", "approvers", "reason"}),
     StepKind.notify: frozenset({"delivered", "channel", "text"}),
-    StepKind.wait: frozenset({"timed_out"}),
+    StepKind.wait: frozenset({"timed_out", "answer", "by"}),
     StepKind.snapshot: frozenset({"digest", "count"}),
     StepKind.if_: frozenset({"value"}),
     StepKind.ticket: frozenset({"key", "url"}),
     StepKind.switch: frozenset({"value", "case"}),
     StepKind.call: frozenset({"run_id", "state", "steps"}),
+    StepKind.for_each: frozenset({"items", "done", "failed", "skipped", "stopped"}),
 }
 """The fields of `steps.<id>.output` per kind (None: any field, not known before the run)."""
 
 STEP_FIELDS = ("status", "output")
+
+
+@dataclass(frozen=True)
+class Around:
+    """What a `for_each` body sees of the workflow around it: its steps' kinds, those that finish before the
+    `for_each`, and the item variables in scope."""
+
+    kinds: dict[str, StepKind]
+    before: frozenset[str]
+    names: tuple[str, ...]
+
+
+NOT_IN_BODY = {
+    StepKind.approve: "approve once, before the for_each",
+    StepKind.for_each: "a for_each inside a for_each is not supported; give the inner list its own step",
+    StepKind.call: "call the other workflow from a step of its own",
+}
 
 
 @dataclass(frozen=True)
@@ -103,8 +121,11 @@ def ancestors(deps: dict[str, tuple[str, ...]], step_id: str) -> set[str]:
     return seen
 
 
-def problems(playbook: ResponsePlaybook, input_names: frozenset[str] | None) -> list[Problem]:
-    """Everything wrong between the steps (`input_names`: the inputs' properties, None when any name goes)."""
+def problems(
+    playbook: ResponsePlaybook, input_names: frozenset[str] | None, around: Around | None = None
+) -> list[Problem]:
+    """Everything wrong between the steps (`input_names`: the inputs' properties, None when any name goes;
+    `around`: for a `for_each` body, the workflow around it)."""
     found: list[Problem] = []
     index = {step.id: i for i, step in enumerate(playbook.steps)}
     placed: dict[str, str] = {}
@@ -143,14 +164,45 @@ def problems(playbook: ResponsePlaybook, input_names: frozenset[str] | None) -> 
         found.append(Problem(("steps", where, "needs"), f"steps {' → '.join(cycle)} form a cycle"))
         return found
     kinds = {step.id: step.kind for step in playbook.steps}
+    names: tuple[str, ...] = ()
+    if around is not None:
+        kinds, names = around.kinds | kinds, around.names
     for i, step in enumerate(playbook.steps):
-        before = ancestors(deps, step.id)
+        before = ancestors(deps, step.id) | (around.before if around is not None else set())
         for path, text, template in _expressions(step):
             for piece in pieces(text, template=template):
-                found.extend(_check_expression(step, ("steps", i, *path), piece, before, kinds, input_names))
+                loc = ("steps", i, *path)
+                found.extend(_check_expression(step, loc, piece, before, kinds, input_names, names))
         if step.kind is StepKind.action and step.action is not None:
             found.extend(_check_action(i, step, before, kinds))
+        if step.kind is StepKind.for_each:
+            found.extend(_check_body(playbook, i, step, Around(kinds, frozenset(before), names), input_names))
     return found
+
+
+def _check_body(
+    playbook: ResponsePlaybook, i: int, step: Step, around: Around, input_names: frozenset[str] | None
+) -> Iterator[Problem]:
+    """A `for_each` body: a workflow of its own, that also reads the steps before the `for_each` and the item."""
+    assert step.as_ is not None
+    wrong = False
+    if step.as_ in (*VARIABLES, *around.names):
+        wrong = True
+        yield Problem(("steps", i, "as"), f"{step.as_!r} is already a variable here: name the item otherwise")
+    for j, member in enumerate(step.steps):
+        if member.kind in NOT_IN_BODY:
+            wrong = True
+            message = f"a for_each body cannot hold a {member.kind.value} step: {NOT_IN_BODY[member.kind]}"
+            yield Problem(("steps", i, "steps", j, "kind"), message)
+        if member.id in around.kinds:
+            wrong = True
+            yield Problem(("steps", i, "steps", j, "id"), f"{member.id!r} is already a step of the workflow")
+    if wrong:
+        return
+    body = playbook.model_copy(update={"steps": step.steps})
+    inner = Around(around.kinds, around.before, (*around.names, step.as_))
+    for problem in problems(body, input_names, inner):
+        yield Problem(("steps", i, *problem.loc), problem.message, problem.offset)
 
 
 def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
@@ -165,6 +217,11 @@ def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
             yield (key,), value, True
     for name, source in (step.of or {}).items():
         yield ("of", name), source, False
+    if step.items is not None:
+        yield ("items",), step.items, False
+    if step.answer is not None:
+        yield ("answer", "from"), step.answer.from_, False
+        yield ("answer", "question"), step.answer.question, True
     if step.on_ is not None:
         yield ("on",), step.on_, False
     for name, source in (step.inputs or {}).items():
@@ -183,9 +240,10 @@ def _check_expression(
     before: set[str],
     kinds: dict[str, StepKind],
     input_names: frozenset[str] | None,
+    names: tuple[str, ...] = (),
 ) -> Iterator[Problem]:
     try:
-        tree = parse_checked(piece.source)
+        tree = parse_checked(piece.source, names)
     except ConditionError as err:
         yield Problem(loc, err.message, piece.start + err.offset)
         return
