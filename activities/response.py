@@ -1,4 +1,5 @@
-"""Response-workflow activities: the vendor side of `read`, `action`, `snapshot`, `approve` and `notify` steps.
+"""Response-workflow activities: the vendor side of `read`, `action`, `snapshot`, `approve`, `notify` and `ticket`
+steps.
 
 An `action` step is a campaign change of one resource: capture (the fields the action writes, read now) →
 apply (write only if they differ) → verify (re-read), every write and restore on the audit chain with its
@@ -9,23 +10,40 @@ here: a response step proves itself by the re-read alone.
 
 from __future__ import annotations
 
-from mendflow.activities.publish import PublishActivities
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from mendflow.activities.publish import PublishActivities, _classify
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from mendflow.actions import ACTIONS
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import ActionError, AuthError, InputError, MendflowError, VendorError
 from mendflow.evidence.changes import record_change
+from mendflow.integrations.jira_tickets import JiraTransitionError
 from mendflow.integrations.slack import MessageRef
 from mendflow.models import Change, Outcome, fingerprint
 from mendflow.redaction import redact, redact_value
-from mendflow.responses.messages import CaptureInput, EvidenceInput, GateInput, NotifyInput, NotifyResult, ReadInput
+from mendflow.responses.messages import (
+    CaptureInput,
+    EvidenceInput,
+    GateInput,
+    NotifyInput,
+    NotifyResult,
+    ReadInput,
+    TicketInput,
+    TicketResult,
+)
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, StepOutcome
 
 from .failures import cannot_retry
 from .heartbeats import beat_while_waiting
+
+T = TypeVar("T")
 
 
 class ResponseActivities:
@@ -160,3 +178,69 @@ class ResponseActivities:
                 raise
             return NotifyResult(delivered=False, channel=target, detail=redact(str(err)))
         return NotifyResult(delivered=True, channel=target)
+
+    @activity.defn(name="ticket_response")
+    async def ticket_response(self, request: TicketInput) -> TicketResult:
+        """Create a Jira issue, or comment on / transition one. Each Jira call is recorded in the shared store under
+        (run, step, what), as a campaign's ticket is: a retry — on this worker or another — never opens a second
+        issue or repeats a comment. Texts are redacted by the Jira client; without Jira configured nothing is sent
+        and the step says so."""
+        config = self.ctx.settings.jira
+        if config is None:
+            return TicketResult(detail="Jira is not configured")
+        try:
+            jira = self._publish.jira(config)
+        except MendflowError as err:
+            raise _classify(err, "Jira") from None
+        run, done = activity.info().workflow_id or "", self.ctx.idempotency
+
+        async def guarded(what: str, call: Callable[[], T]) -> T:
+            try:
+                return await asyncio.to_thread(call)
+            except (MendflowError, ValueError) as err:
+                raise _classify(err, what) from None
+
+        key = request.key
+        if key is None:
+            assert request.summary is not None
+            summary = request.summary
+
+            async def create() -> str:
+                return await guarded(
+                    "Jira create issue",
+                    lambda: jira.open(
+                        summary=summary,
+                        description=request.description,
+                        severity=request.severity,
+                        project=request.project,
+                        issue_type=request.issue_type,
+                        labels=request.labels,
+                    ),
+                )
+
+            key = await done.once(run, f"jira.create:{request.step_id}", str, create)
+        issue = key
+        if request.comment is not None:
+            text = request.comment
+
+            async def comment() -> bool:
+                await guarded(f"Jira comment on {issue}", lambda: jira.comment(issue, text))
+                return True
+
+            await done.once(run, f"jira.comment:{request.step_id}", bool, comment)
+        detail = f"{issue}"
+        if request.transition is not None:
+            move = request.transition
+
+            async def take() -> str:
+                try:
+                    await guarded(f"Jira transition {issue}", lambda: jira.transition(issue, move))
+                except ApplicationError as err:
+                    if err.type != JiraTransitionError.__name__:
+                        raise
+                    return err.message  # already there, or no such step from here: said, not fatal
+                return ""
+
+            skipped = await done.once(run, f"jira.transition:{request.step_id}", str, take)
+            detail = f"{issue}: {skipped}" if skipped else f"{issue} → {move}"
+        return TicketResult(key=issue, url=config.browse_url(issue), detail=detail)

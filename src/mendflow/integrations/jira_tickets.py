@@ -245,16 +245,42 @@ class JiraTickets:
 
     def create(self, request: TicketRequest) -> str:
         """Create the campaign's issue; returns its key (e.g. `SEC-42`)."""
-        project = request.project or self.project
+        return self.open(
+            summary=request.summary(),
+            description=request.description(),
+            severity=request.severity,
+            project=request.project,
+            issue_type=request.issue_type,
+            labels=(*request.labels, *request.compliance),
+            priority=request.priority,
+        )
+
+    def open(
+        self,
+        *,
+        summary: str,
+        description: str,
+        severity: Severity,
+        project: str = "",
+        issue_type: str = "",
+        labels: Iterable[str] = (),
+        priority: str | None = None,
+    ) -> str:
+        """Create an issue from its texts (redacted here, cut to Jira's limits); returns its key."""
+        project = project or self.project
         if not project:
             raise ValueError("no Jira project: set it on the ticket request or as the JiraTickets default")
-        priority = request.priority or self.priorities.get(request.severity)
-        description = redact(request.description())
-        labels = sorted({*self.labels, *request.labels, f"mendflow-{request.severity.value}", *request.compliance})
+        priority = priority or self.priorities.get(severity)
+        summary, description = redact(summary), redact(description)  # masked whole, then cut: no half secret
+        if len(summary) > SUMMARY_LIMIT:
+            summary = summary[: SUMMARY_LIMIT - 1] + "…"
+        if len(description) > DESCRIPTION_LIMIT:
+            description = description[: DESCRIPTION_LIMIT - 1] + "…"
+        labels = sorted({*self.labels, *labels, f"mendflow-{severity.value}"})
         fields: dict[str, Any] = {
             "project": {"key": project},
-            "issuetype": {"name": request.issue_type or self.issue_type},
-            "summary": redact(request.summary()),
+            "issuetype": {"name": issue_type or self.issue_type},
+            "summary": summary,
             "description": adf(description) if self.api_version == "3" else description,
             "labels": [label.replace(" ", "-") for label in labels],
         }
