@@ -56,6 +56,7 @@ class Activity(StrEnum):
     store_evidence = "store_evidence"
     plan_response_gate = "plan_response_gate"
     notify_response = "notify_response"
+    ticket_response = "ticket_response"
 
 
 ROLE_OF: dict[Activity, Role] = {
@@ -82,6 +83,7 @@ ROLE_OF: dict[Activity, Role] = {
     Activity.store_evidence: Role.remediation,
     Activity.plan_response_gate: Role.remediation,
     Activity.notify_response: Role.integrations,
+    Activity.ticket_response: Role.integrations,
 }
 """The role of every activity routed by role. The suppression activities (a ledger update each, rare) run on the
 workflow queue beside the workflows."""

@@ -100,6 +100,7 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
         Activity.store_evidence: response.store_evidence,
         Activity.plan_response_gate: response.plan_response_gate,
         Activity.notify_response: response.notify_response,
+        Activity.ticket_response: response.ticket_response,
     }
 
 
