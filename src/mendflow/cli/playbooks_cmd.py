@@ -12,10 +12,11 @@ from mendflow.cli.options import OutputFormat
 from mendflow.cli.plan_cmd import CriticalityOption, print_plan
 from mendflow.errors import InputError
 from mendflow.findings.risk import load_criticality
+from mendflow.playbooks.base import did_you_mean
 from mendflow.playbooks.cases import CaseResult, run_playbook_tests
 from mendflow.playbooks.json_schema import render_schema
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
-from mendflow.playbooks.model import Playbook, did_you_mean
+from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.plan import plan_tenant_file
 from mendflow.playbooks.policy import policy_problems
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
@@ -38,12 +39,15 @@ def validate(
         typer.Option("--config", help="Also check this mendflow.yaml's policy: (parameter values) against them."),
     ] = None,
 ) -> None:
-    """Load playbooks (and their test cases) and report every error with file:line:column; exit 2 if any."""
+    """Load playbooks of both kinds (detection, and response workflows: `kind: Workflow`) with their test cases and
+    report every error of every file with file:line:column; exit 2 if any."""
     result = load_playbooks(paths or [bundled_playbook_dir()])
     for error in result.errors:
         typer.echo(str(error), err=True)
     files = len({error.path for error in result.errors})
-    typer.echo(f"{len(result.playbooks)} playbook(s) valid; {len(result.errors)} error(s) in {files} file(s)")
+    valid = len(result.playbooks) + len(result.workflows)
+    workflows = f" ({len(result.workflows)} of them response workflows)" if result.workflows else ""
+    typer.echo(f"{valid} playbook(s) valid{workflows}; {len(result.errors)} error(s) in {files} file(s)")
     if result.errors:
         raise InputError(f"{len(result.errors)} error(s) in {files} playbook file(s)")
     if config is not None:

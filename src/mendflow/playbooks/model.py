@@ -29,7 +29,6 @@ stable `type` and a `loc`; the loader turns the loc into file:line:column (see E
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -40,9 +39,7 @@ from typing import Annotated, Any, Self
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     PrivateAttr,
@@ -61,6 +58,11 @@ from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
 from mendflow.playbooks import TYPE_PROBLEMS, check_condition
 from mendflow.playbooks import params as policy_params
+from mendflow.playbooks.base import (
+    Part,
+    custom_error,
+    yaml_kind,
+)
 from mendflow.playbooks.resource_fields import unknown_fields
 from mendflow.rules import ConditionError, compile_condition
 
@@ -75,24 +77,27 @@ RESOURCE_TYPES: dict[str, str] = {
     "github.repo_hook": "/repos/{owner}/{repo}/hooks/{id}",
     "github.deploy_key": "/repos/{owner}/{repo}/keys/{id}",
     "github.collaborator": "/repos/{owner}/{repo}/collaborators/{login}",
+    "github.app_installation": "/app/installations/{id}",
     "okta.user": "/api/v1/users/{id}",
     "okta.group": "/api/v1/groups/{id}",
     "okta.policy": "/api/v1/policies/{id}",
     "okta.policy_rule": "/api/v1/policies/{pid}/rules/{id}",
     "okta.api_token": "/api/v1/api-tokens/{id}",
     "okta.app": "/api/v1/apps/{id}",
+    "okta.oauth_grant": "/api/v1/apps/{app}/grants/{id}",
 }
 """Resource types a playbook may name → the shape of their ids (the contract with the connectors)."""
-
-ERRORS_AT_KEY = frozenset({"unknown_key", "unknown_parameter", "duplicate_key"})
-"""Error types about a key itself (a misspelling): the loader points at the key, not at its value."""
-
-ERRORS_IN_TEXT = frozenset({"cel_syntax", "unknown_field", "unknown_param", *TYPE_PROBLEMS})
-"""Error types whose context carries an `offset` inside the value (a CEL condition): the loader points there."""
 
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _COMPLIANCE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*:\S+")
 _PRINCIPAL = re.compile(r"(user|group):[A-Za-z0-9][A-Za-z0-9_.@-]*")
+
+
+# Old homes, kept until every caller imports from `playbooks.base` (an explicit re-export, as mypy wants it).
+from mendflow.playbooks.base import did_you_mean as did_you_mean  # noqa: E402
+
+_Part = Part
+"""The old private name, kept until every model imports `Part` from `playbooks.base`."""
 
 
 class Mode(StrEnum):
@@ -119,22 +124,6 @@ class Verify(StrEnum):
     """Read the resource again and re-evaluate the condition: the finding must be gone."""
 
 
-def closest(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
-    """The choice most similar to `word` (difflib ratio at least `cutoff`), if any."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return close[0] if close else None
-
-
-def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
-    """` — did you mean 'x'?` for the closest choice, or an empty string when nothing is close."""
-    match = closest(word, choices, cutoff=cutoff)
-    return f" — did you mean {match!r}?" if match else ""
-
-
-def _error(kind: str, message: str, loc: tuple[str | int, ...], value: Any, **ctx: Any) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError(kind, message, ctx or None), loc=loc, input=value)
-
-
 def _choice(value: Any, choices: type[StrEnum], what: str) -> Any:
     """Refuse an unknown enum value with the valid ones and the closest spelling."""
     allowed = [member.value for member in choices]
@@ -142,81 +131,6 @@ def _choice(value: Any, choices: type[StrEnum], what: str) -> Any:
         hint = did_you_mean(value, allowed)
         raise PydanticCustomError("invalid_choice", f"unknown {what} {value!r}{hint} (one of: {', '.join(allowed)})")
     return value
-
-
-# pydantic's wording for a wrong YAML type is about Python ("a valid dictionary or instance of Detect").
-_EXPECTED = {
-    "model_type": "a mapping (key: value)",
-    "dict_type": "a mapping (key: value)",
-    "string_type": "text",
-    "tuple_type": "a list",
-    "list_type": "a list",
-}
-
-
-def _yaml_kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-class _Part(BaseModel):
-    """Base of every playbook model: immutable, unknown keys refused with a suggestion of the intended one."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, use_attribute_docstrings=True
-    )
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _explain_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        try:
-            return handler(data)
-        except ValidationError as err:
-            raise ValidationError.from_exception_data(cls.__name__, _explained(cls, err)) from None
-
-
-def _explained(model: type[BaseModel], err: ValidationError) -> list[InitErrorDetails]:
-    """Reword pydantic's "extra inputs" / "field required" for this model's own keys; keep everything else.
-
-    A misspelt key also makes the intended one "missing"; only the misspelling is reported then.
-    """
-    keys = [field.alias or name for name, field in model.model_fields.items()]
-    items = err.errors()
-    intended = {
-        str(item["loc"][0]): closest(str(item["loc"][0]), keys)
-        for item in items
-        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1
-    }
-    details: list[InitErrorDetails] = []
-    for item in items:
-        loc = tuple(item["loc"])
-        own_key = len(loc) == 1
-        if item["type"] == "extra_forbidden" and own_key:
-            key = str(loc[0])
-            hint = f" — did you mean {intended[key]!r}?" if intended[key] else ""
-            message = f"unknown key {key!r}{hint} (expected: {', '.join(keys)})"
-            details.append(_error("unknown_key", message, loc, item["input"]))
-        elif item["type"] == "missing" and own_key:
-            if loc[0] not in intended.values():
-                details.append(_error("missing_key", f"missing required key {loc[0]!r}", loc, item["input"]))
-        elif item["type"] in _EXPECTED:
-            message = f"expected {_EXPECTED[item['type']]}, got {_yaml_kind(item['input'])}"
-            details.append(_error(item["type"], message, loc, item["input"]))
-        else:
-            ctx = item.get("ctx") if item["type"] in ERRORS_IN_TEXT else None
-            details.append(_error(item["type"], item["msg"], loc, item["input"], **(ctx or {})))
-    return details
 
 
 def _compliance_ref(value: str) -> str:
@@ -241,7 +155,7 @@ ComplianceRef = Annotated[
 ]
 
 
-class Detect(_Part):
+class Detect(Part):
     """When a resource is a finding, and how bad it is."""
 
     when: str
@@ -357,7 +271,7 @@ Principal = Annotated[
 ]
 
 
-class ApprovalPolicy(_Part):
+class ApprovalPolicy(Part):
     """Who may approve a campaign, how many must, and what happens when nobody does."""
 
     approvers: tuple[Principal, ...] = ()
@@ -375,23 +289,25 @@ class ApprovalPolicy(_Part):
     def _consistent(self) -> Self:
         problems: list[InitErrorDetails] = []
         if self.timeout <= timedelta(0):
-            problems.append(_error("invalid_duration", "timeout must be longer than 0s", ("timeout",), self.timeout))
+            problems.append(
+                custom_error("invalid_duration", "timeout must be longer than 0s", ("timeout",), self.timeout)
+            )
         if self.escalate_after is not None and self.escalate_after >= self.timeout:
             message = (
                 f"escalate_after ({format_duration(self.escalate_after)}) must be shorter than timeout "
                 f"({format_duration(self.timeout)}), or nobody is ever told"
             )
-            problems.append(_error("escalation_too_late", message, ("escalate_after",), self.escalate_after))
+            problems.append(custom_error("escalation_too_late", message, ("escalate_after",), self.escalate_after))
         users = {a for a in self.approvers if a.startswith("user:")}
         if self.approvers and len(users) == len(self.approvers) and self.required > len(users):
             message = f"required {self.required} approvals, but only {len(users)} named approver(s) can give one"
-            problems.append(_error("unreachable_approval", message, ("required",), self.required))
+            problems.append(custom_error("unreachable_approval", message, ("required",), self.required))
         if problems:
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 
 
-class RolloutPolicy(_Part):
+class RolloutPolicy(Part):
     """How a change spreads over a campaign's resources: canary first, then batches, verifying after each."""
 
     canary: int = Field(default=1, ge=1)
@@ -417,12 +333,12 @@ class RolloutPolicy(_Part):
                     message = f"batch shares are cumulative and must grow: {batch!r} after '{previous}%'"
                 previous = share
             if message:
-                problem = _error("invalid_batches", message, ("batches", index), batch)
+                problem = custom_error("invalid_batches", message, ("batches", index), batch)
                 raise ValidationError.from_exception_data(type(self).__name__, [problem])
         return self
 
 
-class TicketPolicy(_Part):
+class TicketPolicy(Part):
     """Where the campaign's ticket goes (Jira)."""
 
     project: str
@@ -435,7 +351,7 @@ class TicketPolicy(_Part):
     """Default: derived from the severity."""
 
 
-class Respond(_Part):
+class Respond(Part):
     """What to do about findings: the action, its parameters, and how much a human is involved."""
 
     mode: Mode
@@ -480,18 +396,18 @@ def _response_problems(respond: Respond, resource: str) -> list[InitErrorDetails
         fitting = [name for name, candidate in ACTIONS.items() if candidate.resource_type == resource]
         hint = did_you_mean(respond.action, fitting, cutoff=0.4) or did_you_mean(respond.action, ACTIONS, cutoff=0.5)
         message = f"unknown action {respond.action!r}{hint} (known: {', '.join(sorted(ACTIONS))})"
-        return [_error("unknown_action", message, ("respond", "action"), respond.action)]
+        return [custom_error("unknown_action", message, ("respond", "action"), respond.action)]
     if spec.resource_type != resource:
         message = f"action {spec.name!r} acts on {spec.resource_type}, but this playbook's resource is {resource}"
-        return [_error("action_resource_mismatch", message, ("respond", "action"), spec.name)]
+        return [custom_error("action_resource_mismatch", message, ("respond", "action"), spec.name)]
     problems = _param_problems(spec, respond.params)
     if not respond.params:
         accepted = ", ".join(spec.params.model_fields)
         message = f"action {spec.name!r} needs at least one setting under 'with' (it accepts: {accepted})"
-        problems.append(_error("missing_params", message, ("respond", "action"), spec.name))
+        problems.append(custom_error("missing_params", message, ("respond", "action"), spec.name))
     if respond.mode is Mode.auto and not spec.reversible:
         message = f"action {spec.name!r} cannot be undone, so it cannot run in mode 'auto'; use 'approval' or 'ticket'"
-        problems.append(_error("irreversible_auto", message, ("respond", "mode"), respond.mode.value))
+        problems.append(custom_error("irreversible_auto", message, ("respond", "mode"), respond.mode.value))
     return problems
 
 
@@ -509,17 +425,17 @@ def _param_problems(spec: ActionSpec, params: dict[str, Any]) -> list[InitErrorD
                     f"action {spec.name!r} does not accept parameter {name!r}{did_you_mean(name, accepted)}"
                     f" (it accepts: {', '.join(accepted)})"
                 )
-                problems.append(_error("unknown_parameter", message, loc, item["input"]))
+                problems.append(custom_error("unknown_parameter", message, loc, item["input"]))
             else:
                 message = item["msg"]
                 if item["type"] in ("literal_error", "string_type") and not isinstance(item["input"], str):
-                    message += f' (got {_yaml_kind(item["input"])}: quote it in YAML, e.g. "0")'
-                problems.append(_error("invalid_parameter", message, loc, item["input"]))
+                    message += f' (got {yaml_kind(item["input"])}: quote it in YAML, e.g. "0")'
+                problems.append(custom_error("invalid_parameter", message, loc, item["input"]))
         return problems
     return []
 
 
-class FragmentResource(_Part):
+class FragmentResource(Part):
     """One resource of a test case, written as the condition sees it (the connector's `Resource`)."""
 
     id: str
@@ -530,7 +446,7 @@ class FragmentResource(_Part):
     """Facts the connector reads from other endpoints (e.g. `default_branch_protection`, `two_factor_disabled`)."""
 
 
-class ExpectedChange(_Part):
+class ExpectedChange(Part):
     """The change a plan should show for one resource."""
 
     before: dict[str, Any]
@@ -539,7 +455,7 @@ class ExpectedChange(_Part):
     """The same fields after the action."""
 
 
-class Expectation(_Part):
+class Expectation(Part):
     """What a test case must produce."""
 
     findings: tuple[str, ...]
@@ -550,7 +466,7 @@ class Expectation(_Part):
     """Resource id → before/after of the planned change; omitted: the plan is not checked."""
 
 
-class PlaybookTest(_Part):
+class PlaybookTest(Part):
     """A test case: a small tenant, and the findings and plan the playbook must produce on it."""
 
     name: str
@@ -573,7 +489,7 @@ class PlaybookTest(_Part):
         if bool(self.resources) == (self.tenant_file is not None):
             message = "a test case needs either 'resources' or 'tenant_file' (exactly one of them)"
             raise ValidationError.from_exception_data(
-                type(self).__name__, [_error("tenant_missing", message, ("name",), self.name)]
+                type(self).__name__, [custom_error("tenant_missing", message, ("name",), self.name)]
             )
         if info.context and info.context.get("source") is not None:
             self._source = Path(info.context["source"])
@@ -585,7 +501,7 @@ class PlaybookTest(_Part):
         return self._source
 
 
-class PlaybookTests(_Part):
+class PlaybookTests(Part):
     """A `NAME.tests.yaml` file beside a playbook: more test cases for it."""
 
     tests: tuple[PlaybookTest, ...]
@@ -623,7 +539,7 @@ def _field_problems(when: str, resource: str, params: Mapping[str, Any] | None) 
         if not (problem.kind == "unknown_field" and bound.original(problem.offset) in seen)
     ]
     return [
-        _error(kind, message, ("detect", "when"), when, offset=offset)
+        custom_error(kind, message, ("detect", "when"), when, offset=offset)
         for kind, message, offset in sorted(found, key=lambda item: item[2])
     ]
 
@@ -643,15 +559,13 @@ def _param_specs(value: Any) -> Any:
     for name, spec in value.items():
         if not isinstance(name, str) or not _PARAM_NAME.fullmatch(name):
             message = f"parameter name {name!r} must be a lower-case identifier, e.g. 'allowed_hosts'"
-            problems.append(_error("invalid_param_schema", message, (str(name),), name))
+            problems.append(custom_error("invalid_param_schema", message, (str(name),), name))
         elif not isinstance(spec, dict):
-            message = (
-                f"parameter {name!r} is a JSON Schema mapping (type, default, description), not {_yaml_kind(spec)}"
-            )
-            problems.append(_error("invalid_param_schema", message, (name,), spec))
+            message = f"parameter {name!r} is a JSON Schema mapping (type, default, description), not {yaml_kind(spec)}"
+            problems.append(custom_error("invalid_param_schema", message, (name,), spec))
         else:
             problems += [
-                _error("invalid_param_schema", f"parameter {name!r}: {text}", (name,), spec)
+                custom_error("invalid_param_schema", f"parameter {name!r}: {text}", (name,), spec)
                 for text in policy_params.schema_problems(spec)
             ]
     if problems:
@@ -711,21 +625,21 @@ def case_problems(
             if name not in declared:
                 known = ", ".join(sorted(declared)) or "none"
                 message = f"unknown parameter {name!r}{did_you_mean(name, declared)} (declared: {known})"
-                problems.append(_error("unknown_key", message, loc, value))
+                problems.append(custom_error("unknown_key", message, loc, value))
             else:
                 problems += [
-                    _error("invalid_param", f"{name}{where}: {text}", loc, value)
+                    custom_error("invalid_param", f"{name}{where}: {text}", loc, value)
                     for where, text in policy_params.value_problems(declared[name], value)
                 ]
         for number, item in enumerate(case.resources):
             if pattern is not None and not pattern.fullmatch(item.id):
                 message = f"{item.id!r} is not the id of a {resource} (expected {RESOURCE_TYPES[resource]})"
                 problems.append(
-                    _error("wrong_resource_id", message, ("tests", index, "resources", number, "id"), item.id)
+                    custom_error("wrong_resource_id", message, ("tests", index, "resources", number, "id"), item.id)
                 )
         if case.expect.plan and respond is None:
             message = "this playbook has no action, so there is no plan: leave 'plan' out (findings are reported only)"
-            problems.append(_error("no_plan", message, ("tests", index, "expect", "plan"), case.expect.plan))
+            problems.append(custom_error("no_plan", message, ("tests", index, "expect", "plan"), case.expect.plan))
     return problems
 
 
@@ -778,7 +692,7 @@ def _cross_problems(data: dict[str, Any], failed: list[ErrorDetails], info: Vali
     return problems
 
 
-class Playbook(_Part):
+class Playbook(Part):
     """One rule and its response. Load YAML files with `mendflow.playbooks.loader`."""
 
     api_version: str = Field(alias="apiVersion", json_schema_extra={"const": API_VERSION})
@@ -857,7 +771,9 @@ class Playbook(_Part):
             extra = _cross_problems(data, found, info)
             if not extra:
                 raise
-            details = [_error(i["type"], i["msg"], tuple(i["loc"]), i["input"], **(i.get("ctx") or {})) for i in found]
+            details = [
+                custom_error(i["type"], i["msg"], tuple(i["loc"]), i["input"], **(i.get("ctx") or {})) for i in found
+            ]
             raise ValidationError.from_exception_data(cls.__name__, details + extra) from None
 
     @model_validator(mode="after")
@@ -867,7 +783,7 @@ class Playbook(_Part):
             problems = _field_problems(self.detect.when, self.resource, self.params)
         else:
             problems = [
-                _error(
+                custom_error(
                     "unknown_param",
                     _reference_problem(ref.name, self.params),
                     ("detect", "when"),

@@ -24,7 +24,8 @@ import yaml
 from yaml.nodes import Node
 
 from mendflow.errors import InputError
-from mendflow.playbooks.model import Playbook, did_you_mean
+from mendflow.playbooks.base import did_you_mean
+from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.params import value_problems
 from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
 

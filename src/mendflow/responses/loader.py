@@ -15,7 +15,7 @@ from pydantic_core import ErrorDetails
 from mendflow.errors import PlaybookError
 
 # The same YAML reading and error location as detection playbooks (one implementation, not a copy).
-from mendflow.playbooks.loader import _Issue, _locate, _validated
+from mendflow.playbooks.located import Document, Issue, first_error, locate, read_document, validate
 from mendflow.responses.graph import Problem, problems
 from mendflow.responses.inputs import property_names, schema_problem
 from mendflow.responses.model import ResponsePlaybook
@@ -25,9 +25,7 @@ def load_response_file(path: Path) -> ResponsePlaybook:
     """Load one workflow playbook; PlaybookError for its first problem (the message counts the others)."""
     playbook, issues = _checked(path)
     if issues or playbook is None:
-        first, rest = issues[0], len(issues) - 1
-        more = f" (and {rest} more problem{'s' if rest > 1 else ''} in this file)" if rest else ""
-        raise first.error(more)
+        raise first_error(issues)
     return playbook
 
 
@@ -36,16 +34,25 @@ def response_problems(path: Path) -> list[PlaybookError]:
     return [issue.error() for issue in _checked(path)[1]]
 
 
-def _checked(path: Path) -> tuple[ResponsePlaybook | None, list[_Issue]]:
-    issues: list[_Issue] = []
-    playbook, root, text = _validated(path, ResponsePlaybook, issues)
-    if playbook is None or root is None:
-        return None, issues
+def _checked(path: Path) -> tuple[ResponsePlaybook | None, list[Issue]]:
+    issues: list[Issue] = []
+    document = read_document(path, issues)
+    playbook = None if document is None else check_response(document, issues)
+    return playbook, issues
+
+
+def check_response(document: Document, issues: list[Issue]) -> ResponsePlaybook | None:
+    """The workflow if it is sound, or None with every problem added to `issues` in file order: the parts first
+    (keys, kinds, durations), then — once they hold — the steps together and the inputs schema."""
+    playbook = validate(document, ResponsePlaybook, issues, context={})
+    if playbook is None:
+        return None
     bad_schema = schema_problem(playbook.inputs)
     found = [] if bad_schema is None else [Problem(("inputs", *bad_schema[0]), bad_schema[1])]
     found.extend(problems(playbook, property_names(playbook.inputs) if bad_schema is None else None))
-    issues.extend(_locate(path, text, root, _details(problem)) for problem in found)
-    return playbook, sorted(issues, key=lambda i: (i.line, i.column))
+    located = [locate(document, _details(problem)) for problem in found]
+    issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
+    return None if located else playbook
 
 
 def definition_digest(playbook: ResponsePlaybook) -> str:
