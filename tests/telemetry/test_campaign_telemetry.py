@@ -111,7 +111,7 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
     assert chain.index(f"apply {HOOK_ACTION}") < chain.index("RunActivity:change_resource")
     assert chain.index("RunActivity:change_resource") < chain.index("StartChildWorkflow:RemediationWorkflow")
     assert chain[-1] == "StartWorkflow:ScanWorkflow"
-    assert patch.attributes is not None and patch.attributes["mendflow.playbooks.model"] == HOOK_RULE
+    assert patch.attributes is not None and patch.attributes["mendflow.playbook"] == HOOK_RULE
 
     def grew(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)

@@ -61,7 +61,7 @@ async def test_a_rate_limited_then_answered_call_is_one_span_two_requests_one_42
     (span,) = [s for s in spans.get_finished_spans() if s.name.startswith("vendor-a ")]
     assert span.name == "vendor-a GET /orgs/{id}"
     assert span.attributes is not None
-    assert span.attributes["mendflow.playbooks.model"] == "github.org.two_factor_not_required"
+    assert span.attributes["mendflow.playbook"] == "github.org.two_factor_not_required"
     assert span.attributes["mendflow.tenant"] == "github:acme"
     assert span.attributes["http.response.status_code"] == 200
     assert [e.name for e in span.events] == ["rate limited"]

@@ -6,7 +6,7 @@
     M5  mendflow.accounts.over_permissioned  accounts with an open over-permission finding
     M7  mendflow.findings.false_positive.ratio  findings people marked false positive / all findings
     M8  mendflow.remediation.automated.ratio    resolved findings mendflow fixed / all resolved findings
-    M10 mendflow.playbooks.policy.compliance.ratio   resources with no open finding / resources in the latest inventory
+    M10 mendflow.policy.compliance.ratio   resources with no open finding / resources in the latest inventory
         mendflow.campaigns.open            campaigns owning findings being remediated, by phase: `waiting`
                                            (approval, freeze, capture) or `changing` (canary, batches)
 
@@ -172,7 +172,7 @@ def register_sspm_gauges(meter: Meter, database: Database) -> None:
             _automated_ratio,
         ),
         (
-            "mendflow.playbooks.policy.compliance.ratio",
+            "mendflow.policy.compliance.ratio",
             "1",
             "M10: resources with no open finding / resources in the latest inventory.",
             _compliance,

@@ -46,7 +46,7 @@ class WorkScope:
     def span_attributes(self) -> dict[str, str]:
         named = {
             "mendflow.tenant": self.tenant,
-            "mendflow.playbooks.model": self.playbook,
+            "mendflow.playbook": self.playbook,
             "mendflow.action": self.action,
             "mendflow.finding": self.fingerprint,
             "mendflow.resource": self.resource,
