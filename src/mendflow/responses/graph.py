@@ -18,7 +18,7 @@ from mendflow.actions import ACTIONS
 from mendflow.playbooks.model import did_you_mean
 from mendflow.responses.expressions import VARIABLES, Piece, output_fields, parse_checked, pieces, references
 from mendflow.responses.model import ResponsePlaybook, Step, StepKind
-from mendflow.rules.cel import ConditionError
+from mendflow.rules.cel import ConditionError, parse_expression
 
 OUTPUTS: dict[StepKind, frozenset[str] | None] = {
     StepKind.action: frozenset({"resource", "before", "after", "outcome", "detail"}),
@@ -177,6 +177,21 @@ def problems(
             found.extend(_check_action(i, step, before, kinds))
         if step.kind is StepKind.for_each:
             found.extend(_check_body(playbook, i, step, Around(kinds, frozenset(before), names), input_names))
+    return found
+
+
+def steps_read(steps: tuple[Step, ...]) -> set[str]:
+    """The step ids these steps' expressions read as `steps.<id>` (bodies included; unparsable ones skipped)."""
+    found: set[str] = set()
+    for step in steps:
+        for _, text, template in _expressions(step):
+            for piece in pieces(text, template=template):
+                try:
+                    tree = parse_expression(piece.source)  # any variable: a body's item too
+                except ConditionError:
+                    continue
+                found.update(name for root, name, _, _ in references(tree) if root == "steps")
+        found |= steps_read(step.steps)
     return found
 
 
