@@ -3,7 +3,8 @@
     for each step in dependency order:  skip? (a need skipped or rejected, another branch, `when` false)
         read ─> GET                      action ─> capture ─> apply + verify (restore at once if not verified)
         approve ─> the campaigns' gate   notify ─> Slack       snapshot ─> evidence by digest
-        wait ─> durable timer / until    if ─> choose the branch
+        wait ─> durable timer / until    if / switch ─> choose the branch
+        ticket ─> Jira, once per step
     a failed step: stop | continue | rollback (every completed reversible change restored newest first, verified)
     operators: pause (hold before the next step) · resume · abort (end before the next step, changes stay) ·
         rollback (now, or after the end while the retention window keeps the captured state)
@@ -30,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
     from mendflow.responses.expressions import evaluate, render, scope
-    from mendflow.responses.graph import ancestors, dependencies, run_order
+    from mendflow.responses.graph import ancestors, branches, dependencies, run_order
     from mendflow.responses.messages import (
         FINISHED,
         CaptureInput,
@@ -45,8 +46,10 @@ with workflow.unsafe.imports_passed_through():
         RunState,
         StepRecord,
         StepStatus,
+        TicketInput,
+        TicketResult,
     )
-    from mendflow.responses.model import OnFailure, Step, StepKind
+    from mendflow.responses.model import OnFailure, Step, StepKind, case_label
     from mendflow.routing import Activity, queue_of
     from mendflow.rules import EvaluationError
     from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
@@ -74,9 +77,10 @@ class ResponseWorkflow:
         definition = request.definition
         self._steps = {step.id: step for step in definition.steps}
         self._deps = dependencies(definition)
-        self._branch = {m: (s.id, True) for s in definition.steps for m in s.then} | {
-            m: (s.id, False) for s in definition.steps for m in s.else_
+        self._branch = {
+            m: (s.id, label) for s in definition.steps for _, label, members in branches(s) for m in members
         }
+        """Step id → (the if / switch step it is a branch of, the branch's label)."""
         self._records = {step.id: StepRecord(id=step.id, kind=step.kind.value) for step in definition.steps}
         self._state = RunState.running
         self._timeline: list[dict[str, str]] = []
@@ -200,10 +204,10 @@ class ResponseWorkflow:
             if status in NOT_RUN and not re.search(rf"\bsteps\.{need}\b", read_by_guard):
                 return f"needs {need}, which was {status.value}"
         branch = self._branch.get(step.id)
-        if branch is not None:
-            chosen = self._records[branch[0]].output.get("value")
-            if chosen is not branch[1]:
-                return f"on the {'then' if branch[1] else 'else'} branch of {branch[0]}, not taken"
+        if branch is not None and self._chosen(branch[0]) != branch[1]:
+            owner, label = branch
+            where = f"on the {label} branch" if self._steps[owner].kind is StepKind.if_ else f"in the {label!r} case"
+            return f"{where} of {owner}, not taken"
         if step.when is not None:
             try:
                 value = evaluate(step.when, self._scope())
@@ -236,6 +240,10 @@ class ResponseWorkflow:
             if not isinstance(value, bool):
                 raise StepFailed(f"condition returned {value!r}, not a bool")
             return StepStatus.done, {"value": value}, f"{'then' if value else 'else'} branch"
+        if step.kind is StepKind.switch:
+            return self._switch(step)
+        if step.kind is StepKind.ticket:
+            return await self._ticket(step)
         raise StepFailed(f"step kind {step.kind.value} is not yet supported")  # the loader refuses these
 
     # ---- step kinds ------------------------------------------------------------------------------------------
@@ -354,6 +362,61 @@ class ResponseWorkflow:
 
     def _cut_short(self) -> str:
         return f"{'rollback requested' if self._rollback_requested else 'aborted'} while waiting"
+
+    def _switch(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        value = self._value(step.on_ or "", "on")
+        if not isinstance(value, (str, int, float, bool)):
+            raise StepFailed(f"on returned {value!r}, not a string, number or bool")
+        label = case_label(value)
+        case = label if label in (step.cases or {}) else "default"
+        return StepStatus.done, {"value": value, "case": case}, f"{case!r} case" if case != "default" else "default"
+
+    def _chosen(self, owner: str) -> str | None:
+        """The branch label an if / switch step chose (None when it did not run)."""
+        output = self._records[owner].output
+        if self._steps[owner].kind is StepKind.switch:
+            case = output.get("case")
+            return case if isinstance(case, str) else None
+        value = output.get("value")
+        return "then" if value is True else "else" if value is False else None
+
+    async def _ticket(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        spec = step.jira
+        assert spec is not None
+        definition = self._request.definition
+
+        def text(template: str | None, what: str) -> str | None:
+            return None if template is None else self._text(template, f"jira.{what}")
+
+        extra = f"\n\nTimeline of {self._request.run_id}:\n{self._timeline_text()}" if spec.timeline else ""
+        description, comment = text(spec.description, "description"), text(spec.comment, "comment")
+        request = TicketInput(
+            step_id=step.id,
+            playbook_id=definition.id,
+            severity=definition.severity,
+            project=spec.project,
+            issue_type=spec.issue_type,
+            summary=text(spec.summary, "summary"),
+            description=(description or "") + (extra if spec.summary is not None else ""),
+            labels=spec.labels,
+            key=text(spec.key, "key"),
+            comment=None if comment is None else comment + extra,
+            transition=spec.transition,
+        )
+        if request.key == "":
+            return StepStatus.skipped, {"key": "", "url": ""}, "no issue to change (none was created)"
+        result: TicketResult = await self._activity(step, Activity.ticket_response, request, TicketResult)
+        return StepStatus.done, {"key": result.key, "url": result.url}, result.detail
+
+    def _timeline_text(self) -> str:
+        """The steps so far, one line each: when, which, how it ended and why (for a ticket's text)."""
+        lines = []
+        for record in self._records.values():
+            if record.started_at is None or record.status in (StepStatus.pending, StepStatus.running):
+                continue
+            at = record.started_at.strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"{at} {record.id} ({record.kind}): {record.status.value} {record.detail}".rstrip())
+        return "\n".join(lines) or "(no step has finished yet)"
 
     # ---- rollback --------------------------------------------------------------------------------------------
 

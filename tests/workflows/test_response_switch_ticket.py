@@ -1,0 +1,125 @@
+"""switch and ticket steps in a real run: the dev server, the worker, the Jira simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantRegistry
+from mendflow.redaction import register_secret
+from mendflow.responses import load_response_file
+from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.responses import start_response_handle
+from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.settings import JiraSettings
+from mendflow.sim.jira import JiraState, create_jira_app
+from mendflow.sim.server import serve_in_thread
+from mendflow.worker_context import WorkerContext
+from tests.integrations.conftest import SimulatedJira
+from tests.workflows.campaigns import settings
+
+WORKFLOW = """apiVersion: mendflow/v1
+kind: Workflow
+id: test.switch_ticket
+title: Triage by level
+tenant: okta:acme
+inputs:
+  type: object
+  properties: {level: {type: string}}
+  required: [level]
+steps:
+  - id: pick
+    kind: switch
+    on: inputs.level
+    cases:
+      high: [incident]
+      low: [note]
+    default: [other]
+  - id: incident
+    kind: ticket
+    jira: {summary: "Level ${{ inputs.level }} incident", description: "Raised by mendflow.", labels: [triage],
+           timeline: true}
+  - id: close
+    kind: ticket
+    needs: [incident]
+    jira: {key: "${{ steps.incident.output.key }}", comment: "Contained.", transition: Done}
+  - {id: note, kind: wait, duration: 1s}
+  - {id: other, kind: wait, duration: 1s}
+"""
+
+
+@pytest.fixture
+def jira_site() -> Iterator[SimulatedJira]:
+    """The Jira simulator on loopback, its token registered as a secret."""
+    token = "jira-" + secrets.token_hex(12)
+    register_secret(token)
+    state = JiraState(token=token)
+    with serve_in_thread(create_jira_app(state)) as server:
+        state.base_url = server.base_url
+        yield SimulatedJira(state, server.base_url, token)
+
+
+@pytest.fixture
+async def start(
+    dev_env: WorkflowEnvironment, jira_site: SimulatedJira, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    jira = jira_site
+    monkeypatch.setenv("SWITCH_JIRA_TOKEN", jira.token)
+    jira_settings = JiraSettings(
+        server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:SWITCH_JIRA_TOKEN"), project="SEC"
+    )
+    context = WorkerContext(
+        registry=TenantRegistry(),
+        data_dir=tmp_path,
+        playbooks={},
+        settings=settings().model_copy(update={"jira": jira_settings}),
+    )
+    path = tmp_path / "w.yaml"
+    path.write_text(WORKFLOW)
+    definition = load_response_file(path)
+    queue = f"q-{uuid.uuid4()}"
+
+    async def go(level: str) -> ResponseStatus:
+        handle = await start_response_handle(dev_env.client, definition, {"level": level}, task_queue=queue)
+        result: ResponseStatus = await handle.result()
+        return result
+
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        yield go
+
+
+def _statuses(status: ResponseStatus) -> dict[str, str]:
+    return {step.id: step.status.value for step in status.steps}
+
+
+async def test_the_matching_case_runs_and_its_ticket_is_opened_commented_and_closed(
+    start: Any, jira_site: SimulatedJira
+) -> None:
+    """level=high: only the 'high' case runs; the issue carries the run's timeline, then a comment and Done."""
+    done, jira = await start("high"), jira_site
+    assert done.state is RunState.completed
+    assert _statuses(done) == {"pick": "done", "incident": "done", "close": "done", "note": "skipped",
+                               "other": "skipped"}  # fmt: skip
+    assert done.steps[0].output == {"value": "high", "case": "high"}
+    key = done.steps[1].output["key"]
+    assert done.steps[1].output["url"] == f"{jira.base_url}/browse/{key}" and list(jira.state.issues) == [key]
+    issue = jira.state.issue(key)
+    assert issue.summary == "Level high incident" and "triage" in issue.labels
+    assert "pick (switch): done 'high' case" in str(issue.description)
+    assert issue.status == "Done" and issue.comments[0]["body"] == "Contained."
+    assert "in the 'low' case of pick, not taken" in done.steps[3].detail
+
+
+async def test_a_value_no_case_names_takes_the_default(start: Any, jira_site: SimulatedJira) -> None:
+    """level=medium: neither case; the default branch runs, no ticket is opened."""
+    done, jira = await start("medium"), jira_site
+    assert _statuses(done) == {"pick": "done", "incident": "skipped", "close": "skipped", "note": "skipped",
+                               "other": "done"}  # fmt: skip
+    assert done.steps[0].output["case"] == "default" and not jira.state.issues
