@@ -2,9 +2,12 @@
 and the journal of written changes that a long campaign carries across continue-as-new.
 
 Each is safe to run twice: writes happen only when the current state differs from the target, so an activity
-retried after a worker crash never changes a resource twice. Every activity that can wait heartbeats: per target
-done, and inside the HTTP layer's rate-limit waits (`heartbeat_while_waiting`), so a vendor window longer than the
-heartbeat timeout does not kill the attempt.
+retried after a worker crash never changes a resource twice (a change's first attempt may write from the capture
+its page took, without reading again; every retry reads first). Per target, a campaign reads the resource once to
+prepare (rule + capture) and once to verify (rule + fields), where the action's fields sit in the resource.
+
+Every activity that can wait heartbeats: per target done, and inside the HTTP layer's rate-limit waits
+(`heartbeat_while_waiting`), so a vendor window longer than the heartbeat timeout does not kill the attempt.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import activity
 
@@ -27,6 +30,8 @@ from mendflow.findings.store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbooks.model import GATED_MODES, Playbook
 from mendflow.rules import RuleSet, compile_rules
+from mendflow.rules.demand import Demand
+from mendflow.telemetry.tracing import step_span
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlanDetail,
@@ -79,23 +84,33 @@ async def _each(items: list[T], limit: int, work: Callable[[T], Awaitable[R]]) -
 class RemediationActivities:
     def __init__(self, context: WorkerContext) -> None:
         self.ctx = context
-        self._rules: dict[tuple[str, str], RuleSet] = {}
+        self._rules: dict[tuple[str, str], tuple[RuleSet, Demand]] = {}
 
     def _action(self, playbook: Playbook) -> FieldAction:
         if playbook.respond is None:
             raise ActionError(f"playbook {playbook.id} has no action")
         return get_action(playbook.respond.action)
 
-    async def _still_failing(self, collector: Collector, playbook: Playbook, step: ChangeStep) -> Resource | None:
-        """Re-read the resource and re-evaluate the rule: the resource if the finding still holds."""
-        resource = await collector.fetch(step.resource)
-        if resource is None:
-            return None
+    def _rules_for(self, playbook: Playbook, tenant_key: str) -> tuple[RuleSet, Demand]:
+        """The playbook's rule with the tenant's policy, compiled once per tenant, playbook and worker (not per
+        target), and what it demands of a re-read."""
+        key = (tenant_key, playbook.id)
+        known = self._rules.get(key)
+        if known is None:
+            rules = compile_rules([self.ctx.playbook(playbook.id, tenant_key)])
+            known = self._rules[key] = (rules, Demand(rules))
+        return known
+
+    async def _reread(self, collector: Collector, playbook: Playbook, step: ChangeStep) -> Resource | None:
+        """The resource as the vendor has it now (None: gone), with only the facts about other objects (a hook's
+        repository) that the rule can use: one request per target where the rule needs nothing else."""
+        _, demand = self._rules_for(playbook, step.tenant_key)
+        return await collector.fetch(step.resource, demand)
+
+    def _fires(self, playbook: Playbook, step: ChangeStep, resource: Resource) -> bool:
+        """Does the playbook's rule still flag the resource as read?"""
+        rules, _ = self._rules_for(playbook, step.tenant_key)
         connection = self.ctx.registry.get(step.tenant_key)
-        key = (step.tenant_key, playbook.id)
-        rules = self._rules.get(key)
-        if rules is None:  # compiled once per tenant, playbook and worker (with the tenant's policy), not per target
-            rules = self._rules[key] = compile_rules([self.ctx.playbook(playbook.id, step.tenant_key)])
         result = rules.evaluate(
             [resource], tenant=connection.tenant, provider=connection.provider, as_of=datetime.now(UTC)
         )
@@ -103,24 +118,49 @@ class RemediationActivities:
             raise ActionError(
                 f"rule {playbook.id} cannot be evaluated on {step.resource.id}: {result.errors[0].message}"
             )
-        return resource if result.findings else None
+        return bool(result.findings)
 
     async def _prepare_one(self, session: Session, playbook: Playbook, step: ChangeStep) -> Change:
-        """Fresh before acting: skip a resource already fixed or gone; capture the prior state otherwise."""
+        """Fresh before acting: skip a resource already fixed or gone; capture the prior state otherwise (from the
+        same re-read when the action's fields sit in the resource's object)."""
         action = self._action(playbook)
         assert playbook.respond is not None
         params = playbook.respond.action_params()
         change = Change(resource=step.resource, action=action.spec.name, after=params.as_body())
         try:
-            if await self._still_failing(session.collector, playbook, step) is None:
-                return change.model_copy(
-                    update={"outcome": Outcome.skipped, "detail": "already compliant or gone when re-read"}
-                )
-            before = await action.capture(session.http, step.resource.id, params)
+            with step_span("prepare", action.spec.name):
+                resource = await self._reread(session.collector, playbook, step)
+                if resource is None or not self._fires(playbook, step, resource):
+                    return change.model_copy(
+                        update={"outcome": Outcome.skipped, "detail": "already compliant or gone when re-read"}
+                    )
+                before = action.fields_in(resource.data, list(change.after))
+            if before is None:
+                before = await action.capture(session.http, step.resource.id, params)
         except (ActionError, AuthError, InputError) as err:
             # This target cannot be changed; the others of the page still can (the workflow counts the failure).
             return change.model_copy(update={"outcome": Outcome.failed, "detail": str(err)})
         return change.model_copy(update={"before": before})
+
+    async def _read_back(
+        self, session: Session, action: FieldAction, playbook: Playbook, step: ChangeStep
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """After the write: the action's fields as read back (None: the resource is gone) and whether the rule
+        still fires. One re-read serves both where the fields sit in the resource's object; otherwise the fields
+        are read at once beside it (independent reads: a change waits on the vendor, not on CPU)."""
+        assert step.change is not None
+        names = list(step.change.after)
+        if action.of_object is None:
+            current, resource = await asyncio.gather(
+                action.current(session.http, step.resource.id, names),
+                self._reread(session.collector, playbook, step),
+            )
+            return current, resource is not None and self._fires(playbook, step, resource)
+        with step_span("verify", action.spec.name):
+            resource = await self._reread(session.collector, playbook, step)
+        if resource is None:
+            return None, False
+        return action.fields_in(resource.data, names), self._fires(playbook, step, resource)
 
     @activity.defn(name="prepare_changes")
     async def prepare_changes(self, request: PrepareInput) -> PrepareResult:
@@ -144,26 +184,26 @@ class RemediationActivities:
         """Write the intended fields (only if they differ), then verify: the fields read back as intended AND the
         rule no longer fires. Safe to repeat: a retry after a crash finds the write done and only verifies."""
         assert step.change is not None
+        change = step.change
         try:
             playbook = self.ctx.playbook(step.playbook_id)
-            action = get_action(step.change.action)
+            action = get_action(change.action)
+            captured = change.before if set(change.before) == set(change.after) else None
             with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-                    await action.write(session.http, step.resource.id, step.change.after)
-                    # Both re-reads at once: they are independent, and a change waits on the vendor, not on CPU.
-                    holds, still = await asyncio.gather(
-                        action.holds(session.http, step.resource.id, step.change.after),
-                        self._still_failing(session.collector, playbook, step),
+                    await action.write_captured(
+                        session.http, step.resource.id, captured, change.after, retry=activity.info().attempt > 1
                     )
-                    if not holds:
-                        current = await action.current(session.http, step.resource.id, list(step.change.after))
+                    current, still = await self._read_back(session, action, playbook, step)
+                    if current != change.after:
+                        shows = "the resource gone" if current is None else str(current)
                         return await self._recorded(
                             step,
                             StepOutcome(
-                                outcome=Outcome.failed, detail=f"re-read shows {current}, not the intended state"
+                                outcome=Outcome.failed, detail=f"re-read shows {shows}, not the intended state"
                             ),
                         )
-                    if still is not None:
+                    if still:
                         return await self._recorded(
                             step,
                             StepOutcome(

@@ -97,7 +97,7 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
         f"apply {HOOK_ACTION}",
         "github PATCH /repos/{id}/{id}/hooks/{id}/config",
         f"verify {HOOK_ACTION}",
-        "github GET /repos/{id}/{id}/hooks/{id}/config",
+        "github GET /repos/{id}/{id}/hooks/{id}",  # the re-read that verifies (rule and fields at once)
     ):
         assert name in names, f"{name} not in the trace:\n" + "\n".join(tree)
     # the PATCH hangs under apply, under change_resource, under the campaign, under the scan

@@ -34,7 +34,7 @@ insecure webhook each (the clones of hooks 11 and 21)."""
 @dataclass
 class Gate:
     """ASGI wrapper in front of the simulator: counts writes in flight, can delay writes and answer the first write
-    to a path with a rate limit (429 + Retry-After)."""
+    to a path with a rate limit (429 + Retry-After); records every request it sees (method, path)."""
 
     app: Any
     write_delay: float = 0.0
@@ -44,8 +44,11 @@ class Gate:
     max_inflight: int = 0
     writes: list[str] = field(default_factory=list)
     limited: int = 0
+    seen: list[tuple[str, str]] = field(default_factory=list)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.seen.append((scope["method"], scope["path"]))
         if scope["type"] != "http" or scope["method"] != "PATCH":
             await self.app(scope, receive, send)
             return

@@ -226,7 +226,7 @@ def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
         value = getattr(step, key)
         if value is not None:
             yield (key,), value, False
-    for key in ("target", "message", "channel"):
+    for key in ("target", "message"):
         value = getattr(step, key)
         if value is not None:
             yield (key,), value, True

@@ -196,8 +196,7 @@ class Step(_Part):
     message: str | None = None
     """`notify`: the text (`${{ … }}` parts are CEL); `approve`: what the approvers are asked."""
     channel: str | None = None
-    """`notify`: a Slack channel, or a person — `user:NAME` (RBAC people) or a Slack user id — as a direct message;
-    `${{ … }}` parts are CEL; default: the configured channel."""
+    """`notify`: a Slack channel or `user:NAME`; default: the configured channel."""
     duration: Duration | None = None
     """`wait`: a durable timer of this length."""
     until: str | None = None

@@ -32,6 +32,8 @@ REPO_BATCH = 16
 """Repositories whose sub-collections are read at once: enough to keep the concurrency gate busy, few enough that
 a 300-repository org never holds more than one batch of answers in memory."""
 PROTECTION = (("related", "default_branch_protection"), ("related", "default_branch_rulesets"))
+REPO_SUMMARY = ("related", "repo")
+"""What a repository hook or key carries of its repository: read when re-reading one only if a rule uses it."""
 
 
 def github_http(
@@ -230,8 +232,9 @@ class GithubCollector:
                 rulesets.append(full)
         return {"default_branch_protection": protection, "default_branch_rulesets": rulesets}
 
-    async def fetch(self, ref: ResourceRef) -> Resource | None:
-        """Re-read one resource exactly as `collect` builds it; None when it is gone."""
+    async def fetch(self, ref: ResourceRef, demand: Demand | None = None) -> Resource | None:
+        """Re-read one resource exactly as `collect` builds it; None when it is gone. With a `demand`, facts about
+        other objects (a hook's repository) only when a loaded rule could use them, as `collect` does."""
         parts = ref.id.strip("/").split("/")
         if ref.type == "github.org":
             data = await self.http.get_optional(ref.id)
@@ -247,7 +250,15 @@ class GithubCollector:
             return Resource(type=ref.type, id=ref.id, data=repo, related=related)
         if ref.type == "github.repo_hook":
             repo_path = "/" + "/".join(parts[:3])
-            repo, hook = await asyncio.gather(self.http.get_optional(repo_path), self.http.get_optional(ref.id))
+            if demand is not None:
+                hook = await self.http.get_optional(ref.id)
+                if hook is None:
+                    return None
+                if not demand.needs(ref.type, [REPO_SUMMARY], data=hook):
+                    return Resource(type=ref.type, id=ref.id, data=hook)
+                repo = await self.http.get_optional(repo_path)
+            else:
+                repo, hook = await asyncio.gather(self.http.get_optional(repo_path), self.http.get_optional(ref.id))
             if repo is None or hook is None:
                 return None
             return Resource(type=ref.type, id=ref.id, data=hook, related={"repo": _repo_summary(repo)})

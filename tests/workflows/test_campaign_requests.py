@@ -1,0 +1,90 @@
+"""Vendor requests per campaign target, counted on the simulator's side: one re-read to prepare (rule and capture
+together), one write without a read before it, one re-read to verify (rule and fields together). A regression
+here multiplies every campaign's cost and its share of the tenant's rate limit."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.campaigns.windows import ChangePolicy
+from mendflow.playbooks.model import Playbook
+from mendflow.runtime.scans import wait_idle
+from mendflow.runtime.worker import build_worker
+from mendflow.worker_context import WorkerContext
+from tests.workflows.campaigns import findings_for, hook_playbook, settings
+from tests.workflows.scale import ScaleOrg, campaign_input, scale_org
+from workflows.remediation import PREVIEW_TARGETS
+
+TARGETS = 12
+
+
+def _kinds(org: ScaleOrg) -> Counter[str]:
+    """What the simulator served, by kind: writes, hook reads, hook config reads, repository reads."""
+    kinds: Counter[str] = Counter()
+    for method, path in org.gate.seen:
+        parts = path.strip("/").split("/")
+        if method != "GET":
+            kinds[method] += 1
+        elif parts[0] == "repos" and len(parts) == 3:
+            kinds["repo"] += 1
+        elif parts[-1] == "config":
+            kinds["config"] += 1
+        elif len(parts) == 5 and parts[3] == "hooks":
+            kinds["hook"] += 1
+        else:
+            kinds[path] += 1
+    return kinds
+
+
+async def _campaign(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook, tmp_path: Path) -> Counter[str]:
+    context = WorkerContext(
+        registry=org.registry(),
+        data_dir=tmp_path / "d",
+        playbooks={playbook.id: playbook},
+        settings=settings(ChangePolicy(default_writes_per_minute=10_000)),
+    )
+    request = campaign_input(playbook, findings=findings_for(playbook, org.hooks))
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(env.client, context, task_queue=queue):
+        await env.client.start_workflow("RemediationWorkflow", request, id=request.campaign_id, task_queue=queue)
+        done = await wait_idle(env.client, request.campaign_id)
+    context.close()
+    assert done.state == "completed" and done.totals == {"verified": TARGETS} and org.insecure() == 0
+    return _kinds(org)
+
+
+async def test_a_target_costs_one_read_to_prepare_one_write_and_one_read_to_verify(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule on the hook alone: per target one hook read to prepare, one PATCH, one hook read to verify (plus the
+    plan's preview read of the first targets); never the repository, never the config endpoint separately."""
+    with scale_org(TARGETS, monkeypatch=monkeypatch) as org:
+        kinds = await _campaign(dev_env, org, hook_playbook(mode="auto"), tmp_path)
+    preview = min(TARGETS, PREVIEW_TARGETS)
+    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "config": preview}), kinds
+
+
+async def test_the_repository_is_read_only_while_the_rule_can_use_it(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule that also reads the hook's repository: the repository is read when preparing (the rule may fire),
+    not when verifying (the fixed hook alone already says the rule cannot fire)."""
+    playbook = hook_playbook(mode="auto")
+    playbook = Playbook.model_validate(
+        playbook.model_dump(by_alias=True)
+        | {
+            "detect": {
+                "when": 'string(resource.config.insecure_ssl) == "1" && !related.repo.archived',
+                "severity": "high",
+            }
+        }
+    )
+    with scale_org(TARGETS, monkeypatch=monkeypatch) as org:
+        kinds = await _campaign(dev_env, org, playbook, tmp_path)
+    preview = min(TARGETS, PREVIEW_TARGETS)
+    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "repo": TARGETS, "config": preview}), kinds
