@@ -54,6 +54,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from mendflow import providers
 from mendflow.actions import ACTIONS, ActionParams, ActionSpec
 from mendflow.models import Severity
 from mendflow.playbooks import TYPE_PROBLEMS, check_condition
@@ -61,6 +62,7 @@ from mendflow.playbooks import params as policy_params
 from mendflow.playbooks.base import (
     Part,
     custom_error,
+    did_you_mean,
     yaml_kind,
 )
 from mendflow.playbooks.resource_fields import unknown_fields
@@ -68,36 +70,13 @@ from mendflow.rules import ConditionError, compile_condition
 
 API_VERSION = "mendflow/v1"
 
-RESOURCE_TYPES: dict[str, str] = {
-    "github.org": "/orgs/{org}",
-    "github.member": "/orgs/{org}/memberships/{login}",
-    "github.outside_collaborator": "/orgs/{org}/outside_collaborators/{login}",
-    "github.org_hook": "/orgs/{org}/hooks/{id}",
-    "github.repo": "/repos/{owner}/{repo}",
-    "github.repo_hook": "/repos/{owner}/{repo}/hooks/{id}",
-    "github.deploy_key": "/repos/{owner}/{repo}/keys/{id}",
-    "github.collaborator": "/repos/{owner}/{repo}/collaborators/{login}",
-    "github.app_installation": "/app/installations/{id}",
-    "okta.user": "/api/v1/users/{id}",
-    "okta.group": "/api/v1/groups/{id}",
-    "okta.policy": "/api/v1/policies/{id}",
-    "okta.policy_rule": "/api/v1/policies/{pid}/rules/{id}",
-    "okta.api_token": "/api/v1/api-tokens/{id}",
-    "okta.app": "/api/v1/apps/{id}",
-    "okta.oauth_grant": "/api/v1/apps/{app}/grants/{id}",
-}
-"""Resource types a playbook may name → the shape of their ids (the contract with the connectors)."""
+RESOURCE_TYPES = providers.RESOURCE_TYPES
+"""Resource types a playbook may name → the shape of their ids (the contract with the connectors): the
+registered providers' `resource_types`, one table kept by `mendflow.providers`."""
 
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _COMPLIANCE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*:\S+")
 _PRINCIPAL = re.compile(r"(user|group):[A-Za-z0-9][A-Za-z0-9_.@-]*")
-
-
-# Old homes, kept until every caller imports from `playbooks.base` (an explicit re-export, as mypy wants it).
-from mendflow.playbooks.base import did_you_mean as did_you_mean  # noqa: E402
-
-_Part = Part
-"""The old private name, kept until every model imports `Part` from `playbooks.base`."""
 
 
 class Mode(StrEnum):

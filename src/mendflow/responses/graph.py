@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from mendflow.actions import ACTIONS
-from mendflow.playbooks.model import did_you_mean
+from mendflow.playbooks.base import did_you_mean
 from mendflow.responses.expressions import VARIABLES, Piece, output_fields, parse_checked, pieces, references
 from mendflow.responses.model import ResponsePlaybook, Step, StepKind
 from mendflow.rules.cel import ConditionError, parse_expression
@@ -226,7 +226,7 @@ def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
         value = getattr(step, key)
         if value is not None:
             yield (key,), value, False
-    for key in ("target", "message"):
+    for key in ("target", "message", "channel"):
         value = getattr(step, key)
         if value is not None:
             yield (key,), value, True

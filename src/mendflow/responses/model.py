@@ -18,7 +18,8 @@ from pydantic_core import PydanticCustomError
 from mendflow.models import Severity
 
 # One base and one approval policy for both kinds of playbook: the same key suggestions, the same gate settings.
-from mendflow.playbooks.model import API_VERSION, ApprovalPolicy, Duration, _Part
+from mendflow.playbooks.base import Part
+from mendflow.playbooks.model import API_VERSION, ApprovalPolicy, Duration
 
 KIND = "Workflow"
 
@@ -79,7 +80,7 @@ class OnFailure(StrEnum):
     """Record the failure and go on with the steps that do not need this one."""
 
 
-class Retry(_Part):
+class Retry(Part):
     """How often a failing activity of the step is tried."""
 
     attempts: int = Field(default=3, ge=1, le=20)
@@ -118,7 +119,7 @@ def case_label(value: Any) -> str:
     return str(value)
 
 
-class TicketSpec(_Part):
+class TicketSpec(Part):
     """A `ticket` step's Jira work: create an issue (`summary`), or comment on / transition one (`key`).
 
     Text fields are templates (`${{ … }}` parts are CEL); registered secrets are masked before Jira sees them.
@@ -160,7 +161,7 @@ class TicketSpec(_Part):
         return self
 
 
-class Question(_Part):
+class Question(Part):
     """`wait` for a person's answer: who is asked, what, and the answers they can give."""
 
     from_: str = Field(alias="from")
@@ -171,7 +172,7 @@ class Question(_Part):
     """The answers offered, one button each (short lower-case words, e.g. `keep`, `suspend`)."""
 
 
-class Step(_Part):
+class Step(Part):
     """One step of a response workflow."""
 
     id: StepId
@@ -196,7 +197,8 @@ class Step(_Part):
     message: str | None = None
     """`notify`: the text (`${{ … }}` parts are CEL); `approve`: what the approvers are asked."""
     channel: str | None = None
-    """`notify`: a Slack channel or `user:NAME`; default: the configured channel."""
+    """`notify`: a Slack channel, or a person — `user:NAME` (RBAC people) or a Slack user id — as a direct message;
+    `${{ … }}` parts are CEL; default: the configured channel."""
     duration: Duration | None = None
     """`wait`: a durable timer of this length."""
     until: str | None = None
@@ -272,7 +274,7 @@ class Step(_Part):
         return self
 
 
-class Trigger(_Part):
+class Trigger(Part):
     """What starts a run."""
 
     manual: bool = True
@@ -281,7 +283,7 @@ class Trigger(_Part):
     """Started for a finding of this detection playbook id (the finding's resource id is `inputs.resource`)."""
 
 
-class ResponsePlaybook(_Part):
+class ResponsePlaybook(Part):
     """A response workflow: a named, typed, ordered set of steps the generic interpreter runs."""
 
     api_version: Literal["mendflow/v1"] = Field(alias="apiVersion")
