@@ -11,6 +11,7 @@ here: a response step proves itself by the re-read alone.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -44,6 +45,17 @@ from .failures import cannot_retry
 from .heartbeats import beat_while_waiting
 
 T = TypeVar("T")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+
+
+def _person(channel: str | None) -> str | None:
+    """The person a notify step addresses (an RBAC name from `user:NAME`, or a Slack user id), or None."""
+    if not channel:
+        return None
+    kind, _, name = channel.partition(":")
+    if kind == "user" and name:
+        return name
+    return channel if _SLACK_USER.match(channel) else None
 
 
 class ResponseActivities:
@@ -156,28 +168,40 @@ class ResponseActivities:
 
     @activity.defn(name="notify_response")
     async def notify_response(self, request: NotifyInput) -> NotifyResult:
-        """Post the text to Slack (the channel, a person by `user:NAME`, or the playbook's channel). Without Slack
-        configured nothing is sent and the step says so; a message that can never be delivered does not fail."""
+        """Post the text to Slack: to a channel, to a person as a direct message (`user:NAME` through the RBAC
+        config's Slack id, or a Slack user id `U…`: `conversations.open` + `chat.postMessage`), or to the playbook's
+        channel. Without Slack configured nothing is sent and the step says so; a message that can never be
+        delivered does not fail."""
         config = self.ctx.settings.slack
         if config is None:
             return NotifyResult(delivered=False, detail="Slack is not configured")
         publish = self._publish
-        target = publish._escalation_target(config, request.channel, request.playbook_id)
+        person = _person(request.channel)
+        if person is not None and not _SLACK_USER.match(person):
+            found = self.ctx.settings.rbac.people.get(person)
+            if found is None or not found.slack:
+                detail = f"no Slack user id for {person} (set rbac.people.{person}.slack)"
+                return NotifyResult(delivered=False, channel=request.channel or "", detail=detail)
+            person = found.slack
+        target = person or publish._escalation_target(config, request.channel, request.playbook_id)
         slack = publish.slack(config)
         info = activity.info()
+
+        async def post() -> MessageRef:
+            if person is not None:
+                return await slack.direct_message(person, request.text)
+            return await slack.notify(target, request.text)
+
         try:
             # Posted once per step whatever retries: recorded by (run, activity) like the campaigns' card posts.
-            await self.ctx.idempotency.once(
-                info.workflow_id or "",
-                f"slack.notify:{info.activity_id}",
-                MessageRef,
-                lambda: slack.notify(target, request.text),
+            sent = await self.ctx.idempotency.once(
+                info.workflow_id or "", f"slack.notify:{info.activity_id}", MessageRef, post
             )
         except MendflowError as err:
             if getattr(err, "retryable", False):
                 raise
             return NotifyResult(delivered=False, channel=target, detail=redact(str(err)))
-        return NotifyResult(delivered=True, channel=target)
+        return NotifyResult(delivered=True, channel=sent.channel if person is not None else target)
 
     @activity.defn(name="ticket_response")
     async def ticket_response(self, request: TicketInput) -> TicketResult:

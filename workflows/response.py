@@ -326,7 +326,8 @@ class ResponseWorkflow:
 
     async def _notify(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         text = self._text(step.message or "", "message")
-        request = NotifyInput(playbook_id=self._request.definition.id, channel=step.channel, text=text)
+        channel = self._text(step.channel, "channel") if step.channel else None
+        request = NotifyInput(playbook_id=self._request.definition.id, channel=channel, text=text)
         sent: NotifyResult = await self._activity(step, Activity.notify_response, request, NotifyResult)
         output = {"delivered": sent.delivered, "channel": sent.channel, "text": text}
         return StepStatus.done, output, sent.detail or f"to {sent.channel}"

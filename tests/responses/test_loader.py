@@ -30,7 +30,10 @@ def _problems(tmp_path: Path, steps: str, head: str = HEAD) -> list[str]:
 def test_the_shipped_example_loads_in_dependency_order() -> None:
     """The example scenario loads; its run order respects needs and otherwise list order."""
     playbook = load_response_file(EXAMPLE)
-    assert run_order(playbook) == ["token", "owner", "evidence", "approval", "revoke", "suspend", "tell"]
+    assert run_order(playbook) == [
+        "token", "owner", "roles", "groups", "apps", "tokens", "events", "evidence", "approval", "revoke",
+        "revoke_grants", "clear_sessions", "suspend", "tell_owner", "tell", "incident", "record",
+    ]  # fmt: skip
 
 
 def test_a_cycle_is_refused_at_the_step_that_closes_it(tmp_path: Path) -> None:
@@ -138,5 +141,7 @@ def test_inputs_that_do_not_match_name_the_field() -> None:
     assert check_inputs(schema, parse_pairs(["token_id=00Tabc", "suspend_owner=false"], schema)) == {
         "token_id": "00Tabc",
         "suspend_owner": False,
+        "owner_contact": "",
+        "lookback": "168h",
     }
     assert check_inputs(schema, {"token_id": "00Tabc"})["suspend_owner"] is True  # the schema's default

@@ -28,7 +28,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
-from mendflow.responses.messages import ResponseStatus, RunState, StepStatus
+from mendflow.responses.messages import ResponseStatus, RunState, StepRecord, StepStatus
 from mendflow.runtime.client import TemporalSettings
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
@@ -99,19 +99,26 @@ def _statuses(status: ResponseStatus) -> dict[str, str]:
     return {step.id: step.status.value for step in status.steps}
 
 
+def _step(status: ResponseStatus, step_id: str) -> StepRecord:
+    return next(step for step in status.steps if step.id == step_id)
+
+
 async def _until_approval(stack: Stack, definition: ResponsePlaybook, **inputs: Any) -> str:
     run_id = await start_response(
         stack.client, definition, {"token_id": TOKEN, **inputs}, requested_by="carol", task_queue=stack.queue
     )
     waiting = await wait_response_idle(stack.client, run_id)
     assert waiting.state is RunState.awaiting_approval, waiting
-    assert _statuses(waiting)["approval"] == "waiting" and "1 of group:secops-oncall" in waiting.steps[3].detail
-    assert waiting.steps[2].output["digest"]  # evidence kept before anyone is asked
+    assert (
+        _statuses(waiting)["approval"] == "waiting" and "1 of group:secops-oncall" in _step(waiting, "approval").detail
+    )
+    assert _step(waiting, "evidence").output["digest"]  # evidence kept before anyone is asked
     return run_id
 
 
 async def test_approved_response_revokes_the_token_and_suspends_its_owner(stack: Stack) -> None:
-    """Snapshot → approve → revoke (irreversible) → suspend → notify, each step in the timeline."""
+    """Snapshot → approve → revoke the token, grants and sessions (irreversible) → suspend → notify → ticket →
+    record, each step in the timeline (no Slack or Jira configured here: nothing is sent, and the steps say so)."""
     definition = load_response_file(EXAMPLE)
     run_id = await _until_approval(stack, definition)
     assert _token_exists(stack) and _user(stack, OWNER)["status"] == "ACTIVE"  # nothing changed before approval
@@ -121,12 +128,15 @@ async def test_approved_response_revokes_the_token_and_suspends_its_owner(stack:
     done = await _result(stack, run_id)
     assert done.state is RunState.completed
     assert _statuses(done) == {
-        "token": "done", "owner": "done", "evidence": "done", "approval": "approved",
-        "revoke": "done", "suspend": "done", "tell": "done",
+        "token": "done", "owner": "done", "roles": "done", "groups": "done", "apps": "done", "tokens": "done",
+        "events": "done", "evidence": "done", "approval": "approved", "revoke": "done", "revoke_grants": "done",
+        "clear_sessions": "done", "suspend": "done", "tell_owner": "skipped", "tell": "done", "incident": "done",
+        "record": "done",
     }  # fmt: skip
     assert not _token_exists(stack) and _user(stack, OWNER)["status"] == "SUSPENDED"
-    assert done.steps[5].output["before"] == {"status": "ACTIVE"}
-    assert "approved" in done.steps[6].output["text"] and not done.steps[6].output["delivered"]
+    assert _step(done, "suspend").output["before"] == {"status": "ACTIVE"}
+    assert "approved" in _step(done, "tell").output["text"] and not _step(done, "tell").output["delivered"]
+    assert _step(done, "incident").output == {"key": "", "url": ""}
     if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
         history = await handle.fetch_history()
         record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
@@ -144,7 +154,8 @@ async def test_rejected_response_changes_nothing_and_still_tells(stack: Stack) -
     assert done.state is RunState.completed
     statuses = _statuses(done)
     assert statuses["approval"] == "rejected" and statuses["revoke"] == "skipped" and statuses["suspend"] == "skipped"
-    assert statuses["tell"] == "done" and "rejected" in done.steps[6].output["text"]
+    assert statuses["tell"] == "done" and "rejected" in _step(done, "tell").output["text"]
+    assert statuses["revoke_grants"] == statuses["clear_sessions"] == statuses["tell_owner"] == "skipped"
     assert _token_exists(stack) and _user(stack, OWNER)["status"] == "ACTIVE"
 
 
@@ -165,19 +176,20 @@ async def test_the_requester_cannot_approve_their_own_response(stack: Stack) -> 
 async def test_a_failing_step_with_on_failure_rollback_restores_completed_changes(stack: Stack) -> None:
     """Suspend the owner, then a step fails: the suspension is restored from its capture and verified."""
     definition = load_response_file(EXAMPLE)
-    steps = [s for s in definition.steps if s.id not in ("approval", "revoke", "tell")]
-    suspend = next(s for s in steps if s.id == "suspend").model_copy(update={"needs": ("evidence",)})
-    broken = steps[0].model_copy(
+    by_id = {s.id: s for s in definition.steps}
+    suspend = by_id["suspend"].model_copy(update={"needs": ("evidence",)})
+    broken = by_id["token"].model_copy(
         update={"id": "recheck", "target": "/api/v1/api-tokens/00Tnosuchtoken", "needs": ("suspend",),
                 "on_failure": OnFailure.rollback}
     )  # fmt: skip
-    variant = definition.model_copy(update={"steps": (*steps[:3], suspend, broken)})
+    evidence = by_id["evidence"].model_copy(update={"of": {"token": "steps.token.output"}})
+    variant = definition.model_copy(update={"steps": (by_id["token"], by_id["owner"], evidence, suspend, broken)})
     run_id = await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)
     done = await _result(stack, run_id)
     assert done.state is RunState.rolled_back
     statuses = _statuses(done)
     assert statuses["suspend"] == StepStatus.rolled_back and statuses["recheck"] == StepStatus.failed
-    assert "404" in done.steps[4].detail
+    assert "404" in _step(done, "recheck").detail
     assert _user(stack, OWNER)["status"] == "ACTIVE"
     assert [e["event"] for e in done.timeline][-3:] == ["rolling back", "restored", "rolled_back"]
     if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
@@ -284,8 +296,8 @@ async def test_secrets_in_vendor_objects_reach_neither_history_nor_evidence(stac
     await handle.execute_update("decide", decision, result_type=DecisionOutcome)
     done = await _result(stack, run_id)
     history = json.dumps((await handle.fetch_history()).to_json_dict())
-    assert done.steps[0].output["name"] == "[REDACTED]" and "[REDACTED]" in done.steps[6].output["text"]
-    evidence = json.dumps(list(stack.context.snapshots.read_lines(done.steps[2].output["digest"])))
+    assert done.steps[0].output["name"] == "[REDACTED]" and "[REDACTED]" in _step(done, "tell").output["text"]
+    evidence = json.dumps(list(stack.context.snapshots.read_lines(_step(done, "evidence").output["digest"])))
     assert stack.okta.api_tokens[0]["name"] == canary  # planted where the read saw it
     for text in (history, evidence, done.model_dump_json()):
         assert canary not in text and stack.bearer not in text

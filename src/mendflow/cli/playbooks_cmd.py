@@ -15,12 +15,12 @@ from mendflow.findings.risk import load_criticality
 from mendflow.playbooks.base import did_you_mean
 from mendflow.playbooks.cases import CaseResult, run_playbook_tests
 from mendflow.playbooks.json_schema import render_schema
-from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
-from mendflow.playbooks.model import Playbook
+from mendflow.playbooks.loader import LoadResult, bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.plan import plan_tenant_file
 from mendflow.playbooks.policy import policy_problems
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
 from mendflow.render import diff
+from mendflow.responses.cases import WorkflowCaseResult, run_workflow_case
 from mendflow.settings import Settings
 
 app = typer.Typer(help="Author and check playbooks.", no_args_is_help=True)
@@ -81,9 +81,10 @@ def test(
         ),
     ] = True,
 ) -> None:
-    """Run the playbooks' test cases and their value-shape companions (exit 1 if one fails), or dry-run the
-    playbooks on a tenant file (nothing is written)."""
-    playbooks = _resolve(targets)
+    """Run the playbooks' test cases and their value-shape companions, and response workflows' cases (rehearsed
+    against a simulator of their tenant; exit 1 if one fails), or dry-run the playbooks on a tenant file."""
+    loaded = _resolve(targets)
+    playbooks = loaded.playbooks
     if tenant_file is not None:
         config = load_criticality(criticality) if criticality is not None else None
         print_plan(plan_tenant_file(tenant_file, playbooks, criticality=config), output)
@@ -92,11 +93,19 @@ def test(
     companions = run_shape_cases(playbooks) if shapes else []
     for result in results + companions:
         _print_case(result, verbose=verbose)
-    untested = [p.id for p in playbooks if not p.tests]
-    failed = [r for r in results + companions if not r.passed]
-    passed = len(results) + len(companions) - len(failed)
+    rehearsed = [run_workflow_case(w, case) for w in loaded.workflows for case in loaded.workflow_cases.get(w.id, ())]
+    for outcome in rehearsed:
+        _print_workflow_case(outcome, verbose=verbose)
+    untested = [p.id for p in playbooks if not p.tests] + [
+        w.id for w in loaded.workflows if not loaded.workflow_cases.get(w.id)
+    ]
+    failed = [r for r in results + companions if not r.passed] + [r for r in rehearsed if not r.passed]
+    passed = len(results) + len(companions) + len(rehearsed) - len(failed)
     counts = f"{len(results)} case(s), " + (f"{len(companions)} shape companion(s), " if shapes else "")
-    typer.echo(f"\n{passed} passed, {len(failed)} failed ({counts}{len(playbooks)} playbook(s))")
+    if loaded.workflows:
+        counts += f"{len(rehearsed)} workflow case(s), "
+    total = len(playbooks) + len(loaded.workflows)
+    typer.echo(f"\n{passed} passed, {len(failed)} failed ({counts}{total} playbook(s))")
     if untested:
         typer.echo(f"without test cases: {', '.join(untested)}")
     if failed:
@@ -106,7 +115,9 @@ def test(
 @app.command("shapes")
 def shapes_(targets: Targets = None) -> None:
     """Print the value-shape companions `test` generates for each case, as data (YAML)."""
-    generated = [case.model_dump(mode="json") for playbook in _resolve(targets) for case in shape_cases(playbook)]
+    generated = [
+        case.model_dump(mode="json") for playbook in _resolve(targets).playbooks for case in shape_cases(playbook)
+    ]
     typer.echo(yaml.safe_dump({"shapes": generated}, sort_keys=False, allow_unicode=True), nl=False)
 
 
@@ -127,7 +138,16 @@ def _print_case(result: CaseResult, *, verbose: bool) -> None:
             typer.echo(f"      plan    {change.resource.id}: {change.note or diff(change.before, change.after)}")
 
 
-def _resolve(targets: list[str] | None) -> list[Playbook]:
+def _print_workflow_case(result: WorkflowCaseResult, *, verbose: bool) -> None:
+    typer.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.playbook_id} › {result.name}")
+    for problem in result.problems:
+        typer.echo(f"      {problem}")
+    if (verbose or not result.passed) and result.rehearsal is not None:
+        for step in result.rehearsal.steps:
+            typer.echo(f"      step    {step.id}: {step.status.value} {step.detail}".rstrip())
+
+
+def _resolve(targets: list[str] | None) -> LoadResult:
     """Files and folders as given; a name that is no path is looked up among the shipped playbooks' ids."""
     paths: list[Path] = []
     ids: list[str] = []
@@ -151,4 +171,6 @@ def _resolve(targets: list[str] | None) -> list[Playbook]:
         typer.echo(f"mendflow: {error}", err=True)
     if errors:
         raise InputError(f"{len(errors)} playbook error(s); fix them first (mendflow playbooks validate)")
-    return playbooks
+    workflows = list(loaded.workflows) if loaded else []
+    cases = dict(loaded.workflow_cases) if loaded else {}
+    return LoadResult(playbooks=playbooks, workflows=workflows, workflow_cases=cases)

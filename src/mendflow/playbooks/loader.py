@@ -30,7 +30,9 @@ from mendflow.playbooks.located import (
     read_document,
     validate,
 )
-from mendflow.playbooks.model import CHECK_FIELDS, Playbook, PlaybookTests, case_problems
+from mendflow.playbooks.model import CHECK_FIELDS, Playbook, PlaybookTests
+from mendflow.playbooks.model import case_problems as detection_case_problems
+from mendflow.responses.cases import WorkflowCase, WorkflowTests, case_problems, with_tenant_paths
 from mendflow.responses.loader import check_response
 from mendflow.responses.model import KIND, ResponsePlaybook
 from mendflow.userfiles import node_at
@@ -62,6 +64,8 @@ class LoadResult:
     playbooks: list[Playbook] = field(default_factory=list)
     workflows: list[ResponsePlaybook] = field(default_factory=list)
     """`kind: Workflow` files."""
+    workflow_cases: dict[str, tuple[WorkflowCase, ...]] = field(default_factory=dict)
+    """Workflow id → the test cases beside its file (a workflow's definition, and so its digest, excludes them)."""
     errors: list[PlaybookError] = field(default_factory=list)
 
     @property
@@ -84,7 +88,7 @@ def load_playbooks(paths: Iterable[Path]) -> LoadResult:
     first_seen: dict[str, Path] = {}
     for path in _expand(paths, result.errors):
         try:
-            loaded, root = _load(path)
+            loaded, root, cases = _load(path)
         except Issues as problems:
             result.errors.extend(issue.error() for issue in problems.issues)
             continue
@@ -97,6 +101,7 @@ def load_playbooks(paths: Iterable[Path]) -> LoadResult:
         first_seen[loaded.id] = path
         if isinstance(loaded, ResponsePlaybook):
             result.workflows.append(loaded)
+            result.workflow_cases[loaded.id] = cases
         else:
             result.playbooks.append(loaded)
     return result
@@ -146,7 +151,7 @@ def _expand(paths: Iterable[Path], errors: list[PlaybookError]) -> Iterator[Path
                 yield candidate
 
 
-def _load(path: Path) -> tuple[Playbook | ResponsePlaybook, MappingNode]:
+def _load(path: Path) -> tuple[Playbook | ResponsePlaybook, MappingNode, tuple[WorkflowCase, ...]]:
     """Parse and validate one file (either kind) and the test cases beside it; raises Issues with every error of
     both files at once (the playbook's in file order, then the test file's), not one stage or one file at a time."""
     issues: list[Issue] = []
@@ -164,10 +169,11 @@ def _load(path: Path) -> tuple[Playbook | ResponsePlaybook, MappingNode]:
             )
             raise Issues([positioned(path, node, message)])
         workflow = check_response(document, issues)
+        cases = _workflow_cases(path, workflow, issues)
         if issues or workflow is None:
             raise Issues(issues)
-        return workflow, document.root
-    return _detection(path, document, issues), document.root
+        return workflow, document.root, cases
+    return _detection(path, document, issues), document.root, ()
 
 
 def _detection(path: Path, document: Document | None, issues: list[Issue]) -> Playbook:
@@ -180,7 +186,7 @@ def _detection(path: Path, document: Document | None, issues: list[Issue]) -> Pl
         if tests_document is not None:
             cases = validate(tests_document, PlaybookTests, issues, context={CHECK_FIELDS: True})
             if cases is not None and playbook is not None:
-                problems = case_problems(cases.tests, playbook.resource, playbook.respond, playbook.params)
+                problems = detection_case_problems(cases.tests, playbook.resource, playbook.respond, playbook.params)
                 located = [locate(tests_document, details(item)) for item in problems]
                 issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
     if issues or playbook is None:
@@ -188,3 +194,17 @@ def _detection(path: Path, document: Document | None, issues: list[Issue]) -> Pl
     if cases is None:
         return playbook
     return playbook.model_copy(update={"tests": playbook.tests + cases.tests})
+
+
+def _workflow_cases(path: Path, workflow: ResponsePlaybook | None, issues: list[Issue]) -> tuple[WorkflowCase, ...]:
+    """The test cases beside a workflow, checked against it; their problems are added to `issues`."""
+    beside = tests_file_for(path)
+    document = None if beside is None else read_document(beside, issues, tests=True)
+    if document is None:
+        return ()
+    tests = validate(document, WorkflowTests, issues, context={})
+    if tests is None or workflow is None:
+        return ()
+    located = [locate(document, details(item)) for item in case_problems(tests.tests, workflow)]
+    issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
+    return with_tenant_paths(tests, document.path.parent).tests

@@ -26,6 +26,7 @@ from mendflow.sim.deliveries import Deliveries, DeliveryStats, EventsFor, Webhoo
 from mendflow.sim.okta_routes import ROUTES, Call, Handler
 from mendflow.sim.okta_shapes import OktaError, bad_json, forbidden, not_allowed, rate_limited, server_error
 from mendflow.sim.okta_state import OktaState
+from mendflow.sim.own_origin import OwnOrigin, link_origins
 from mendflow.tenant import TenantFile
 
 DEFAULT_BUCKET = "/api/v1/*"
@@ -87,7 +88,8 @@ def create_okta_app(
     counted in `app.state.fault_stats`. Each endpoint (route template) is its own rate-limit bucket of
     `rate_limit` requests per `rate_window` seconds, as Okta limits per endpoint. With `service_apps`, the org
     authorization server's token endpoint mints scoped access tokens accepted besides `token`. With `webhook`,
-    writes deliver Okta event hooks there (`sim.deliveries`; counted in `app.state.deliveries`)."""
+    writes deliver Okta event hooks there (`sim.deliveries`; counted in `app.state.deliveries`). The org origin of
+    the tenant file's `_links` hrefs is served as the request's own base URL (`sim.own_origin`), as an org would."""
     plan = faults or FaultPlan()
     state = OktaState(tenant.section(), clock=clock)
     routes = [Route(path, _endpoint(handler, state), methods=[method]) for method, path, handler in ROUTES]
@@ -125,6 +127,7 @@ def create_okta_app(
         routes=routes,
         middleware=[
             Middleware(Gate, policy=policy),
+            Middleware(OwnOrigin, origins=link_origins(tenant.section())),
             Middleware(FaultInjector, plan=plan, error=_error, stats=stats),
             *_deliveries(webhook, okta_events(tenant.tenant), tenant.tenant, sent),
         ],

@@ -4,11 +4,15 @@ Tenant files hold the vendor's URLs (`https://api.github.com/repos/…`, `https:
 stock clients follow them: PyGithub completes an object from its `url` and refuses a host other than its base
 URL's. A real GitHub Enterprise server or Okta org answers with its own host, so the simulator does too. This is
 the one place that rewrites: an ASGI middleware over the serialised body, so no route has to think about it.
+GitHub's API origin is one fixed host; an Okta org's is the customer's own (`https://acme.okta.com`), so the Okta
+simulator rewrites the origins its tenant file's `_links` hrefs carry (`link_origins`).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -21,6 +25,37 @@ _SAFE_BASE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?$"
 def own_base(scope: Scope) -> str:
     """The base URL this request reached the simulator on: scheme, Host header and path prefix (`root_path`)."""
     return str(Request(scope).base_url).rstrip("/")
+
+
+def link_origins(document: Any, *, most: int = 8) -> tuple[str, ...]:
+    """The origins (`https://acme.okta.com`) of the `_links` hrefs in a tenant section, at most `most` of them: a
+    tenant file is one org, so more would be a file stitched from several, whose first origins are enough."""
+    found: set[str] = set()
+    stack = [document]
+    while stack and len(found) < most:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key == "_links":
+                    found.update(_href_origins(value))
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+    return tuple(sorted(found))[:most]
+
+
+def _href_origins(links: Any) -> set[str]:
+    """`{"self": {"href": …}, "logo": [{"href": …}]}` → the http(s) origins of those hrefs."""
+    out: set[str] = set()
+    for link in links.values() if isinstance(links, dict) else ():
+        for one in link if isinstance(link, list) else [link]:
+            href = one.get("href") if isinstance(one, dict) else None
+            if isinstance(href, str):
+                parts = urlsplit(href)
+                if parts.scheme in ("http", "https") and parts.netloc:
+                    out.add(f"{parts.scheme}://{parts.netloc}")
+    return out
 
 
 class OwnOrigin:

@@ -1,0 +1,364 @@
+"""A rehearsal of a response run: the same definition, interpreted in-process over a simulated tenant.
+
+    for each step in run order:  skip? (as ResponseWorkflow decides) ─> HANDLERS[kind] ─> status, output, detail
+    a failed step: stop | continue | rollback (captured state restored newest first)
+
+`mendflow plan` rehearses against a read-only simulator (`write=False`): reads and captures are real GETs, writes
+are shown as before → after and never sent. `mendflow playbooks test` rehearses against a writable simulator
+(`write=True`), so a case can check the tenant's end state. No Temporal: approvals take the answers given
+(`decisions`), durable waits move the rehearsal's clock instead of sleeping.
+
+Each step kind has one entry in `HANDLERS`; a kind without one is rehearsed by `generic` (a line saying it was
+not simulated, no output), so new kinds work at once and get a real entry when they have a simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mendflow.actions import ACTIONS
+from mendflow.connectors.http import VendorHttp
+from mendflow.connectors.registry import get_action
+from mendflow.errors import MendflowError
+from mendflow.models import Outcome
+from mendflow.playbooks.model import format_duration
+from mendflow.rbac import RbacConfig
+from mendflow.redaction import redact, redact_value
+from mendflow.responses.expressions import evaluate, render, scope
+from mendflow.responses.graph import ancestors, dependencies, run_order
+from mendflow.responses.messages import RunState, StepStatus
+from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind
+from mendflow.rules import EvaluationError
+
+NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
+"""As in ResponseWorkflow: a step that needs one of these is skipped, unless its `when` reads it."""
+
+
+class Answer(StrEnum):
+    """How an approve step is answered in a rehearsal."""
+
+    approve = "approve"
+    reject = "reject"
+    expire = "expire"
+    """Nobody answers before the request expires (treated as a rejection)."""
+
+
+class RehearsedStep(BaseModel):
+    """One step as the rehearsal saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    status: StepStatus = StepStatus.pending
+    detail: str = ""
+    """What it did or would do, whom it waits for, or why it was skipped."""
+    output: dict[str, Any] = Field(default_factory=dict)
+    """What later steps read as `steps.<id>.output` (as the real run would give it)."""
+    resource: str | None = None
+    """`action`: the resource written (or that would be)."""
+    before: dict[str, Any] | None = None
+    """`action`: the fields it writes, as the tenant holds them before the step."""
+    after: dict[str, Any] | None = None
+    """`action`: the same fields once the step ran."""
+
+
+class Rehearsal(BaseModel):
+    """A whole rehearsed run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    playbook_id: str
+    title: str
+    tenant: str
+    inputs: dict[str, Any]
+    written: bool
+    """True when the writes were sent to the (simulated) tenant; False for a plan."""
+    state: RunState
+    steps: list[RehearsedStep]
+    refused_writes: list[str] = Field(default_factory=list)
+    """Writes the read-only simulator refused; always empty unless something tried to write during a plan."""
+
+
+class StepFailed(MendflowError):
+    """A rehearsed step could not do its job (the message says why, free of secrets)."""
+
+
+@dataclass
+class Run:
+    """What a handler sees: the definition, the tenant, the answers, and every step so far."""
+
+    definition: ResponsePlaybook
+    inputs: dict[str, Any]
+    http: VendorHttp
+    write: bool
+    now: datetime
+    answers: Mapping[str, Answer] = field(default_factory=dict)
+    rbac: RbacConfig = field(default_factory=RbacConfig)
+    records: dict[str, RehearsedStep] = field(default_factory=dict)
+    written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    """(step id, action, resource id, captured before) of reversible writes, in write order."""
+
+    def scope(self) -> dict[str, Any]:
+        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self.records.items()}
+        return scope(self.inputs, steps, self.now)
+
+    def value(self, source: str, what: str) -> Any:
+        try:
+            return evaluate(source, self.scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+
+    def text(self, template: str, what: str) -> str:
+        try:
+            return render(template, self.scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a handler returns."""
+
+    status: StepStatus
+    output: dict[str, Any]
+    detail: str
+    resource: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+Handler = Callable[[Run, Step], Awaitable[Done]]
+
+
+async def rehearse(
+    definition: ResponsePlaybook,
+    inputs: dict[str, Any],
+    http: VendorHttp,
+    *,
+    write: bool,
+    now: datetime,
+    tenant: str = "",
+    answers: Mapping[str, Answer] | None = None,
+    rbac: RbacConfig | None = None,
+) -> Rehearsal:
+    """Run `definition` on the tenant behind `http` (inputs already checked; see the module docstring)."""
+    run = Run(definition, inputs, http, write, now, answers or {}, rbac or RbacConfig())
+    run.records = {s.id: RehearsedStep(id=s.id, kind=s.kind.value) for s in definition.steps}
+    steps = {s.id: s for s in definition.steps}
+    deps = dependencies(definition)
+    branch = {m: (s.id, True) for s in definition.steps for m in s.then} | {
+        m: (s.id, False) for s in definition.steps for m in s.else_
+    }
+    state, rollback = RunState.completed, ""
+    for step_id in run_order(definition):
+        step = steps[step_id]
+        reason = skip_reason(step, run, deps, branch, steps)
+        if reason:
+            run.records[step_id] = run.records[step_id].model_copy(
+                update={"status": StepStatus.skipped, "detail": reason}
+            )
+            continue
+        try:
+            done = await HANDLERS.get(step.kind, generic)(run, step)
+        except StepFailed as failed:
+            run.records[step_id] = run.records[step_id].model_copy(
+                update={"status": StepStatus.failed, "detail": str(failed)}
+            )
+            if step.on_failure is OnFailure.stop:
+                state = RunState.failed
+                break
+            if step.on_failure is OnFailure.rollback:
+                rollback = f"step {step_id} failed"
+                break
+            continue
+        run.records[step_id] = run.records[step_id].model_copy(
+            update={k: v for k, v in vars(done).items() if v is not None}
+        )
+    if rollback:
+        await _rollback_all(run, rollback)
+        state = RunState.rolled_back
+    return Rehearsal(
+        playbook_id=definition.id,
+        title=definition.title,
+        tenant=tenant,
+        inputs=inputs,
+        written=write,
+        state=state,
+        steps=[run.records[s.id] for s in definition.steps],
+    )
+
+
+def skip_reason(
+    step: Step,
+    run: Run,
+    deps: dict[str, tuple[str, ...]],
+    branch: dict[str, tuple[str, bool]],
+    steps: dict[str, Step],
+) -> str:
+    """Why the step does not run, or an empty string — the rules ResponseWorkflow._skip_reason applies."""
+    read_by_guard = step.when or ""
+    for need in deps[step.id]:
+        status = run.records[need].status
+        if status in NOT_RUN and not re.search(rf"\bsteps\.{need}\b", read_by_guard):
+            return f"needs {need}, which was {status.value}"
+    chosen = branch.get(step.id)
+    if chosen is not None and run.records[chosen[0]].output.get("value") is not chosen[1]:
+        return f"on the {'then' if chosen[1] else 'else'} branch of {chosen[0]}, not taken"
+    if step.when is not None:
+        try:
+            value = evaluate(step.when, run.scope())
+        except EvaluationError as err:
+            return f"when cannot be decided: {err}"
+        if value is not True:
+            return f"when is {value}"
+    if step.kind is StepKind.action and step.action is not None and not ACTIONS[step.action].reversible:
+        gates = [a for a in ancestors(deps, step.id) if steps[a].kind is StepKind.approve]
+        refused = [g for g in gates if run.records[g].status is not StepStatus.approved]
+        if not gates or refused:
+            return f"{step.action} cannot be undone and {', '.join(refused) or 'no approval'} did not approve it"
+    return ""
+
+
+# ---- one handler per step kind ---------------------------------------------------------------------------------
+
+
+async def read(run: Run, step: Step) -> Done:
+    path = run.text(step.target or "", "target")
+    try:
+        body = await run.http.get_json(path)
+    except MendflowError as err:
+        raise StepFailed(redact(str(err))) from None
+    safe = redact_value(body)  # as the read activity masks it before it becomes history
+    return Done(StepStatus.done, safe if isinstance(safe, dict) else {"items": safe}, f"GET {path}")
+
+
+async def action(run: Run, step: Step) -> Done:
+    assert step.action is not None
+    spec = ACTIONS[step.action]
+    resource = run.text(step.target or "", "target")
+    try:
+        params = spec.params.model_validate(step.with_ or {})
+        implementation = get_action(spec.name)
+        before = await implementation.capture(run.http, resource, params)
+        after = params.as_body()
+        if spec.reversible:  # registered before the write, as the workflow does
+            run.written.append((step.id, spec.name, resource, before))
+        if not run.write:
+            outcome, detail = Outcome.planned, "would write" if before != after else "already as intended"
+        else:
+            await implementation.write(run.http, resource, after)
+            if not await implementation.holds(run.http, resource, after):
+                if spec.reversible:
+                    run.written.pop()
+                    await implementation.restore(run.http, resource, before)
+                raise StepFailed(f"{spec.name} {resource}: the re-read does not show the intended state")
+            outcome, detail = Outcome.verified, "written and verified"
+    except (MendflowError, ValueError) as err:
+        raise StepFailed(redact(str(err))) from None
+    output = {
+        "resource": {"type": spec.resource_type, "id": resource},
+        "before": before,
+        "after": after,
+        "outcome": outcome.value,
+        "detail": "",
+    }
+    note = "" if spec.reversible else " (cannot be undone)"
+    return Done(StepStatus.done, output, f"{spec.name}: {detail}{note}", resource, before, after)
+
+
+async def approve(run: Run, step: Step) -> Done:
+    definition, policy = run.definition, step.approval
+    approvers = run.rbac.approvers_for(definition.id, definition.severity, policy.approvers)
+    required = run.rbac.required_for(definition.severity, policy.required)
+    asked = (
+        f"{required} of {', '.join(approvers) or 'the RBAC default'}, expires after {format_duration(policy.timeout)}"
+    )
+    question = run.text(step.message, "message") if step.message else definition.title
+    answer = run.answers.get(step.id, Answer.approve)
+    if answer is Answer.expire:
+        run.now += policy.timeout
+        output = {"approved": False, "approvers": [], "reason": ""}
+        return Done(StepStatus.expired, output, f"asks {asked}: {question!r} — nobody answers in time")
+    approved = answer is Answer.approve
+    output = {"approved": approved, "approvers": list(approvers[:required]) if approved else [], "reason": ""}
+    status = StepStatus.approved if approved else StepStatus.rejected
+    return Done(status, output, f"asks {asked}: {question!r} — {status.value}")
+
+
+async def notify(run: Run, step: Step) -> Done:
+    text = run.text(step.message or "", "message")
+    channel = step.channel or "the configured channel"
+    return Done(StepStatus.done, {"delivered": True, "channel": channel, "text": text}, f"to {channel}: {text}")
+
+
+async def snapshot(run: Run, step: Step) -> Done:
+    values = {name: run.value(source, f"of.{name}") for name, source in (step.of or {}).items()}
+    canonical = json.dumps(redact_value(values), sort_keys=True, separators=(",", ":"), default=str)
+    digest = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    kept = "kept" if run.write else "would be kept"
+    return Done(StepStatus.done, {"digest": digest, "count": len(values)}, f"{len(values)} value(s) {kept} as evidence")
+
+
+async def wait(run: Run, step: Step) -> Done:
+    if step.duration is not None:
+        run.now += step.duration
+        return Done(StepStatus.done, {"timed_out": False}, f"waits {format_duration(step.duration)}")
+    if run.value(step.until or "", "until") is True:
+        return Done(StepStatus.done, {"timed_out": False}, "until holds already")
+    run.now += step.timeout
+    detail = f"until does not hold: waits up to {format_duration(step.timeout)}, then goes on (timed out)"
+    return Done(StepStatus.done, {"timed_out": True}, detail)
+
+
+async def if_(run: Run, step: Step) -> Done:
+    value = run.value(step.condition or "", "condition")
+    if not isinstance(value, bool):
+        raise StepFailed(f"condition returned {value!r}, not a bool")
+    chosen = step.then if value else step.else_
+    runs = f": runs {', '.join(chosen)}" if chosen else ""
+    return Done(StepStatus.done, {"value": value}, f"{'then' if value else 'else'} branch{runs}")
+
+
+async def generic(run: Run, step: Step) -> Done:
+    """A kind without a rehearsal of its own: marked as run, with no output."""
+    return Done(StepStatus.done, {}, f"{step.kind.value} step: not simulated in a rehearsal (no output)")
+
+
+HANDLERS: dict[StepKind, Handler] = {
+    StepKind.read: read,
+    StepKind.action: action,
+    StepKind.approve: approve,
+    StepKind.notify: notify,
+    StepKind.snapshot: snapshot,
+    StepKind.wait: wait,
+    StepKind.if_: if_,
+}
+"""How each step kind is rehearsed; kinds not listed go to `generic`."""
+
+
+async def _rollback_all(run: Run, reason: str) -> None:
+    """Newest first, as the workflow does; in a plan only the intent is recorded."""
+    while run.written:
+        step_id, name, resource, before = run.written.pop()
+        record = run.records[step_id]
+        restored = True
+        if run.write:
+            implementation = get_action(name)
+            try:
+                await implementation.restore(run.http, resource, before)
+                restored = await implementation.holds(run.http, resource, before)
+            except MendflowError:
+                restored = False
+        status = StepStatus.rolled_back if restored else StepStatus.restore_failed
+        detail = f"{'restored' if run.write else 'would restore'} {before} ({reason})"
+        run.records[step_id] = record.model_copy(update={"status": status, "detail": detail})

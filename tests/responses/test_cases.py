@@ -1,0 +1,145 @@
+"""Tests as data for response workflows: rehearsed over a writable simulator, checked against trace and end state."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mendflow.playbooks.loader import load_playbooks
+from mendflow.responses.cases import WorkflowCase, run_workflow_case
+from mendflow.responses.model import ResponsePlaybook
+from tests.cli_in_process import Done, invoker
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "responses"
+HOOK = EXAMPLES / "github_webhook_exposure.yaml"
+TENANT = str(EXAMPLES.parent / "acme-github.tenant.json")
+
+
+def _hook_workflow() -> ResponsePlaybook:
+    [workflow] = load_playbooks([HOOK]).workflows
+    return workflow
+
+
+def test_every_shipped_example_has_cases_and_they_pass() -> None:
+    """Each workflow in examples/responses has test cases beside it, and every case passes."""
+    loaded = load_playbooks([EXAMPLES])
+    assert not loaded.errors, loaded.errors
+    assert loaded.workflows
+    for workflow in loaded.workflows:
+        cases = loaded.workflow_cases[workflow.id]
+        assert cases, f"{workflow.id} has no test cases"
+        for case in cases:
+            result = run_workflow_case(workflow, case)
+            assert result.passed, (workflow.id, case.name, result.problems)
+
+
+def test_a_wrong_expectation_fails_naming_state_step_and_field() -> None:
+    """A rejected approval expected as approved: the run's end, the step and the resource field are each reported."""
+    case = WorkflowCase.model_validate(
+        {
+            "name": "expects the delete",
+            "tenant": TENANT,
+            "inputs": {"repo": "acme/api", "hook_id": 11},
+            "decisions": {"ask": "reject"},
+            "expect": {
+                "state": "failed",
+                "steps": {"ask": "approved", "delete": "done"},
+                "resources": {"/repos/acme/api/hooks/11": None, "/repos/acme/api/hooks/12": {"active": False}},
+            },
+        }
+    )
+    result = run_workflow_case(_hook_workflow(), case)
+    assert result.problems == [
+        "the run ended completed, expected failed",
+        "step ask: rejected, expected approved (asks 1 of group:secops-oncall, expires after 1d: "
+        "'Delete acme/api hook 11 (sends to https://ci.acme.example/hooks/github)?' — rejected)",
+        "step delete: skipped, expected done (needs ask, which was rejected)",
+        "/repos/acme/api/hooks/11: still there, expected it gone",
+        "/repos/acme/api/hooks/12: active is True, expected False",
+    ]
+
+
+def test_a_failed_step_with_rollback_restores_earlier_changes(tmp_path: Path) -> None:
+    """on_failure: rollback restores the completed reversible change in the simulator and verifies it."""
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        """apiVersion: mendflow/v1
+kind: Workflow
+id: test.rollback
+title: t
+tenant: github:acme
+steps:
+  - id: "off"
+    kind: action
+    action: github.repo_hook.set_active
+    target: /repos/acme/api/hooks/11
+    with: {active: false}
+  - id: missing
+    kind: action
+    action: github.repo_hook.set_active
+    target: /repos/acme/api/hooks/999
+    with: {active: false}
+    on_failure: rollback
+"""
+    )
+    [workflow] = load_playbooks([path]).workflows
+    case = WorkflowCase.model_validate(
+        {
+            "name": "rolls back",
+            "tenant": TENANT,
+            "expect": {
+                "state": "rolled_back",
+                "steps": {"off": "rolled_back", "missing": "failed"},
+                "resources": {"/repos/acme/api/hooks/11": {"active": True}},
+            },
+        }
+    )
+    result = run_workflow_case(workflow, case)
+    assert result.passed, result.problems
+
+
+def test_cases_that_cannot_match_the_workflow_are_refused_with_positions(tmp_path: Path) -> None:
+    """Unknown steps (with a suggestion), a decision for a step that asks nothing and bad inputs: file:line:column."""
+    shutil.copy(HOOK, tmp_path / HOOK.name)
+    tests = tmp_path / "github_webhook_exposure.tests.yaml"
+    tests.write_text(
+        """tests:
+  - name: broken
+    tenant: ../nowhere.json
+    inputs: {repo: acme/api, hook_id: "11"}
+    decisions: {aks: approve, disable: approve}
+    expect: {steps: {delet: done}}
+"""
+    )
+    errors = [str(e).removeprefix(f"{tests}:") for e in load_playbooks([tmp_path]).errors]
+    assert errors == [
+        "4:13: tests.0.inputs: inputs.hook_id: '11' is not of type 'integer'",
+        "5:17: tests.0.decisions: unknown step 'aks' — did you mean 'ask'?",
+        "5:31: tests.0.decisions: step 'disable' is a action step; only approve steps take a decision",
+        "6:22: tests.0.expect.steps: unknown step 'delet' — did you mean 'delete'?",
+    ]
+
+
+def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mendflow playbooks test FOLDER` rehearses each workflow case; a failing one prints its trace, exit 1."""
+    invoke: Callable[..., Done] = invoker(capsys, monkeypatch)
+    shutil.copy(HOOK, tmp_path / HOOK.name)
+    (tmp_path / "github_webhook_exposure.tests.yaml").write_text(
+        f"""tests:
+  - name: expects the wrong branch
+    tenant: {TENANT}
+    inputs: {{repo: acme/api, hook_id: 11}}
+    expect: {{steps: {{enable_again: done}}}}
+"""
+    )
+    done = invoke("playbooks", "test", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    assert "FAIL  github.repo_hook.exposure › expects the wrong branch" in done.stdout
+    assert "step enable_again: skipped, expected done (when is False)" in done.stdout
+    assert "      step    delete: done github.repo_hook.delete: written and verified (cannot be undone)" in done.stdout
+    assert "0 passed, 1 failed (0 case(s), 0 shape companion(s), 1 workflow case(s), 1 playbook(s))" in done.stdout
