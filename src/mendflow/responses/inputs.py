@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from mendflow.errors import InputError
+from mendflow.userfiles import read_text
 
 
 def schema_problem(schema: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
@@ -69,3 +72,19 @@ def _field(error: ValidationError) -> str:
         if missing:
             path.append(str(missing[0]))
     return ".".join(path)
+
+
+def read_inputs(pairs: Iterable[str], path: Path | None, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's inputs from `--input-file` (a JSON or YAML mapping) and `--input NAME=VALUE` pairs (which win),
+    checked against the schema: InputError naming the field or the file otherwise."""
+    given: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(read_text(path, what="inputs file"))
+        except yaml.YAMLError as err:
+            raise InputError(f"{path}: inputs are not valid JSON or YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: inputs must be a mapping of name: value")
+        given = {str(k): v for k, v in data.items()}
+    given.update(parse_pairs(pairs, schema))
+    return check_inputs(schema, given)

@@ -107,6 +107,9 @@ class Run:
     records: dict[str, RehearsedStep] = field(default_factory=dict)
     written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     """(step id, action, resource id, captured before) of reversible writes, in write order."""
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Without writes (a plan): resource id → the fields earlier steps would have written, so a later step's
+    before is what the tenant would hold by then, not what it holds now."""
 
     def scope(self) -> dict[str, Any]:
         steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self.records.items()}
@@ -250,10 +253,14 @@ async def action(run: Run, step: Step) -> Done:
         params = spec.params.model_validate(step.with_ or {})
         implementation = get_action(spec.name)
         before = await implementation.capture(run.http, resource, params)
+        if not run.write:
+            earlier = run.planned.setdefault(resource, {})
+            before = {name: earlier.get(name, value) for name, value in before.items()}
         after = params.as_body()
         if spec.reversible:  # registered before the write, as the workflow does
             run.written.append((step.id, spec.name, resource, before))
         if not run.write:
+            run.planned[resource].update(after)
             outcome, detail = Outcome.planned, "would write" if before != after else "already as intended"
         else:
             await implementation.write(run.http, resource, after)

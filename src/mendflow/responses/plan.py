@@ -1,0 +1,79 @@
+"""`mendflow plan WORKFLOW`: the whole response as it would happen on a tenant, step by step, nothing written.
+
+The tenant file is served read-only (every write refused, as for the detection plan) and the workflow is
+rehearsed on it (`responses.rehearsal`): reads and captures are real GETs against the simulator, so each write
+shows the tenant's actual before → after; approvals show who is asked, how many must answer and when the
+request expires, and take the answers given (`--decide STEP=reject` to see the other branch); waits say how long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from mendflow.connectors.registry import open_session
+from mendflow.errors import InputError
+from mendflow.offline import simulated_tenant
+from mendflow.rbac import RbacConfig
+from mendflow.render import compact, diff
+from mendflow.responses.messages import StepStatus
+from mendflow.responses.model import ResponsePlaybook, StepKind
+from mendflow.responses.rehearsal import Answer, Rehearsal, rehearse
+from mendflow.tenant import TenantFile
+
+
+def plan_workflow(
+    definition: ResponsePlaybook,
+    inputs: dict[str, Any],
+    tenant: TenantFile,
+    *,
+    answers: Mapping[str, Answer] | None = None,
+    rbac: RbacConfig | None = None,
+    as_of: datetime | None = None,
+) -> Rehearsal:
+    """Rehearse `definition` (inputs already checked) against a read-only simulator of `tenant`."""
+    provider = (definition.tenant or tenant.provider).split(":", 1)[0]
+    if tenant.provider != provider:
+        raise InputError(f"the tenant file is a {tenant.provider} tenant, but {definition.id} acts on {provider}")
+    unknown = [
+        name for name in answers or {} if name not in {s.id for s in definition.steps if s.kind is StepKind.approve}
+    ]
+    if unknown:
+        raise InputError(f"--decide {unknown[0]}: {definition.id} has no approve step of that id")
+    with simulated_tenant(tenant, read_only=True) as sim:
+
+        async def go() -> Rehearsal:
+            async with open_session(sim.connection, token=sim.token) as session:
+                now = as_of or tenant.taken_at or datetime.now(UTC)
+                key = f"{tenant.provider}:{tenant.tenant}"
+                return await rehearse(
+                    definition, inputs, session.http, write=False, now=now, tenant=key, answers=answers, rbac=rbac
+                )
+
+        rehearsal = asyncio.run(go())
+        return rehearsal.model_copy(update={"refused_writes": list(sim.refused_writes)})
+
+
+def render_workflow_plan(plan: Rehearsal) -> str:
+    """The plan as a responder reviews it: one row per step, what it does or why it does not run."""
+    given = compact(plan.inputs) if plan.inputs else "none"
+    lines = [
+        f"Plan: {plan.playbook_id} — {plan.title}",
+        f"  against {plan.tenant}; inputs: {given}; nothing was written.",
+        "",
+    ]
+    width = max(len(step.id) for step in plan.steps)
+    for number, step in enumerate(plan.steps, 1):
+        what = step.detail
+        if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
+            what = f"{step.detail}\n{' ' * (width + 30)}{step.resource}: {diff(step.before, step.after)}"
+        lines.append(f"{number:>3}. {step.id:<{width}}  {step.kind:<9} {step.status.value:<12} {what}")
+    writes = [s for s in plan.steps if s.before is not None and s.status is not StepStatus.skipped]
+    changing = sum(1 for s in writes if s.before != s.after)
+    asks = [s for s in plan.steps if s.kind == StepKind.approve.value and s.status is not StepStatus.skipped]
+    lines += ["", f"Ends {plan.state.value}: {changing} write(s) that change something, {len(asks)} approval(s) asked."]
+    if plan.refused_writes:
+        lines.append(f"refused writes (a bug: planning must only read): {', '.join(plan.refused_writes)}")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""`mendflow plan WORKFLOW`: the whole response on a read-only simulator of the tenant, step by step, unwritten."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mendflow.playbooks.loader import load_any_file
+from mendflow.responses.model import ResponsePlaybook
+from mendflow.responses.plan import plan_workflow, render_workflow_plan
+from mendflow.responses.rehearsal import Answer
+from mendflow.tenant import load_tenant_file
+from tests.cli_in_process import Done, invoker
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "responses"
+HOOK = EXAMPLES / "github_webhook_exposure.yaml"
+TENANT = EXAMPLES.parent / "acme-github.tenant.json"
+INPUTS = {"repo": "acme/api", "hook_id": 11, "allowed_hosts": []}
+
+
+def _workflow() -> ResponsePlaybook:
+    workflow = load_any_file(HOOK)
+    assert isinstance(workflow, ResponsePlaybook)
+    return workflow
+
+
+def test_an_approved_plan_shows_each_write_before_and_after_and_writes_nothing() -> None:
+    """Branch, approval with who is asked, before → after per write; the read-only simulator saw no write."""
+    plan = plan_workflow(_workflow(), INPUTS, load_tenant_file(TENANT))
+    steps = {step.id: step for step in plan.steps}
+    assert plan.state.value == "completed" and not plan.written and plan.refused_writes == []
+    assert {k: s.status.value for k, s in steps.items()} == {
+        "hook": "done", "exposed": "done", "disable": "done", "ask": "approved", "delete": "done",
+        "enable_again": "skipped",
+    }  # fmt: skip
+    assert (steps["disable"].before, steps["disable"].after) == ({"active": True}, {"active": False})
+    assert steps["delete"].after == {"state": "deleted"}
+    assert steps["ask"].detail.startswith("asks 1 of group:secops-oncall, expires after 1d:")
+    text = render_workflow_plan(plan)
+    assert "nothing was written" in text
+    assert "/repos/acme/api/hooks/11: active: true → false" in text
+    assert "Ends completed: 2 write(s) that change something, 1 approval(s) asked." in text
+
+
+def test_a_later_write_starts_from_what_earlier_steps_would_have_written() -> None:
+    """Rejected: enabling the hook again starts from the disabled state the plan's earlier step leaves."""
+    plan = plan_workflow(_workflow(), INPUTS, load_tenant_file(TENANT), answers={"ask": Answer.reject})
+    again = next(step for step in plan.steps if step.id == "enable_again")
+    assert again.status.value == "done" and (again.before, again.after) == ({"active": False}, {"active": True})
+    assert plan.refused_writes == []
+
+
+@pytest.fixture
+def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Done]:
+    return invoker(capsys, monkeypatch)
+
+
+def test_plan_cli_prints_json_and_refuses_bad_inputs_naming_the_field(invoke: Callable[..., Done]) -> None:
+    """`--format json` is the rehearsal; an input of the wrong type or a --decide for no approve step: exit 2."""
+    args = ("plan", str(HOOK), "-f", str(TENANT), "-i", "repo=acme/api")
+    done = invoke(*args, "-i", "hook_id=11", "--decide", "ask=expire", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["state"] == "completed" and plan["written"] is False
+    assert {s["id"]: s["status"] for s in plan["steps"]}["ask"] == "expired"
+    bad = invoke(*args, "-i", "hook_id=eleven")
+    assert bad.returncode == 2 and "inputs.hook_id: 'eleven' is not of type 'integer'" in bad.stderr
+    missing = invoke("plan", str(HOOK), "-f", str(TENANT), "-i", "hook_id=11")
+    assert missing.returncode == 2 and "inputs.repo: 'repo' is a required property" in missing.stderr
+    wrong_step = invoke(*args, "-i", "hook_id=11", "--decide", "delete=approve")
+    assert wrong_step.returncode == 2 and "--decide delete" in wrong_step.stderr
