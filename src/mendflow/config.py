@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mendflow import providers
 from mendflow.connection_auth import ROTATION_DAYS, GithubAppAuth, OktaServiceAppAuth
 from mendflow.errors import InputError
 from mendflow.secrets import SecretRef
 from mendflow.userfiles import load_yaml_file, validation_problems
-
-CONCURRENCY_CAPS = {"github": 100, "okta": 75}
-"""Simultaneous requests each vendor allows per token/org (GitHub secondary limit; Okta concurrency limit)."""
 
 
 class TenantConnection(BaseModel):
@@ -24,11 +22,13 @@ class TenantConnection(BaseModel):
 
     key: str
     """mendflow's name for the tenant, e.g. `github:acme`."""
-    provider: Literal["github", "okta"]
+    provider: str
+    """A registered provider (`mendflow.providers`): `github`, `okta`."""
     tenant: str
     """The vendor's name for it: GitHub org login, Okta org host."""
-    base_url: str = "https://api.github.com"
-    """Default per provider: GitHub's API; for Okta `https://{tenant}` (the org host)."""
+    base_url: str = ""
+    """Default per provider (`Provider.default_base_url`): GitHub's API; for Okta `https://{tenant}` (the org
+    host)."""
     token: SecretRef | None = None
     """A long-lived token (GitHub fine-grained PAT, Okta SSWS API token); give either this or `auth`."""
     auth: GithubAppAuth | OktaServiceAppAuth | None = Field(default=None, discriminator="kind")
@@ -37,33 +37,44 @@ class TenantConnection(BaseModel):
     """When the long-lived `token` was made (Okta reveals it for API tokens; GitHub only the expiry)."""
     rotation_days: int = Field(default=ROTATION_DAYS, ge=1)
     """Warn when a long-lived credential (token or app key) is older than this many days."""
-    auth_scheme: Literal["SSWS", "Bearer"] | None = None
-    """How the token is sent: Okta API tokens use `SSWS` (the default for Okta), OAuth access tokens `Bearer`
-    (the only scheme, and the default, for GitHub)."""
+    auth_scheme: str | None = None
+    """How the token is sent, one of the provider's `token_schemes` (the first is the default): Okta API tokens
+    use `SSWS` (Okta's default), OAuth access tokens `Bearer` (the only scheme, and the default, for GitHub)."""
     max_concurrency: int | None = Field(default=None, ge=1)
     """Requests in flight at once for this tenant (default 8); at most GitHub's 100 or Okta's 75."""
     request_budget: int | None = Field(default=None, ge=1)
     """Most requests one scan may send (retries included); a scan that needs more fails, naming this budget."""
 
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in providers.names():
+            raise ValueError(f"unknown provider {value!r} (known: {', '.join(providers.names())})")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _provider_base_url(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("provider") == "okta" and "base_url" not in data:
-            return {**data, "base_url": f"https://{data.get('tenant')}"}
+        if isinstance(data, dict) and not data.get("base_url") and data.get("provider") in providers.names():
+            default = providers.get(data["provider"]).default_base_url(str(data.get("tenant")))
+            return {**data, "base_url": default}
         return data
 
     @model_validator(mode="after")
     def _within_vendor_limits(self) -> Self:
-        cap = CONCURRENCY_CAPS[self.provider]
+        provider = providers.get(self.provider)
+        cap = provider.concurrency_cap
         if self.max_concurrency is not None and self.max_concurrency > cap:
             raise ValueError(f"max_concurrency {self.max_concurrency} exceeds {self.provider}'s limit of {cap}")
-        if self.provider == "github" and self.auth_scheme == "SSWS":
-            raise ValueError("auth_scheme SSWS is Okta's; GitHub tokens are sent as Bearer")
+        if self.auth_scheme is not None and self.auth_scheme not in provider.token_schemes:
+            schemes = " or ".join(provider.token_schemes)
+            raise ValueError(f"auth_scheme {self.auth_scheme} is not {provider.title}'s; tokens are sent as {schemes}")
         if (self.token is None) == (self.auth is None):
             raise ValueError("give exactly one of 'token' (a long-lived token) and 'auth' (an app)")
-        wanted = {"github": "github_app", "okta": "okta_service_app"}[self.provider]
+        wanted = provider.app_auth_kind
         if self.auth is not None and self.auth.kind != wanted:
-            raise ValueError(f"auth kind {self.auth.kind!r} is not for {self.provider}; use {wanted!r}")
+            use = f"use {wanted!r}" if wanted else f"{provider.title} has no app credential; use 'token'"
+            raise ValueError(f"auth kind {self.auth.kind!r} is not for {self.provider}; {use}")
         return self
 
 

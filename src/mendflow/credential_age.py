@@ -16,13 +16,11 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from mendflow import providers
 from mendflow.config import TenantConnection
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)
-
-EXPIRY_HEADER = "github-authentication-token-expiration"
-"""GitHub: `2026-03-01 00:00:00 UTC` on responses to a token that expires."""
 
 AGE_DAYS: dict[str, float] = {}
 """Tenant key → age in days of its long-lived credential (absent: unknown); read by the metrics exporter."""
@@ -48,6 +46,7 @@ class CredentialAge(BaseModel):
 
 
 def _parse_expiry(value: str) -> datetime | None:
+    """GitHub's form: `2026-03-01 00:00:00 UTC`."""
     try:
         return datetime.strptime(value.replace(" UTC", "").strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
@@ -57,11 +56,12 @@ def _parse_expiry(value: str) -> datetime | None:
 def assess(connection: TenantConnection, *, today: date, expiry_header: str | None = None) -> CredentialAge:
     """The age of the tenant's long-lived credential, from what the tenants file records and the vendor said."""
     limit = connection.rotation_days
+    provider = providers.get(connection.provider)
     if connection.auth is not None:
         what = "app private key" if connection.auth.kind == "github_app" else "service-app key"
         created, reference = connection.auth.key_created, connection.auth.private_key.ref
     else:
-        what = "API token" if connection.provider == "okta" else "personal access token"
+        what = provider.credential_name
         created = connection.token_created
         reference = connection.token.ref if connection.token else "(given)"
     age = None if created is None else (today - created).days
@@ -80,8 +80,8 @@ def assess(connection: TenantConnection, *, today: date, expiry_header: str | No
             if left > limit:
                 due = True
                 notes.insert(0, f"valid for {left} more days, longer than the {limit}-day rotation period")
-    elif connection.auth is None and connection.provider == "github":
-        notes.insert(0, "GitHub reports no expiry for this token: it never expires")
+    elif connection.auth is None and provider.expiry_header is not None:
+        notes.insert(0, f"{provider.title} reports no expiry for this token: it never expires")
     note = "; ".join(notes)
     return CredentialAge(
         credential=what, reference=reference, age_days=age, expires=expires, rotation_days=limit, due=due, note=note

@@ -20,11 +20,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from mendflow import providers
 from mendflow.config import TenantConnection
 from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
 from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan_needs
 from mendflow.connectors.registry import credential_for, open_session
-from mendflow.credential_age import EXPIRY_HEADER, CredentialAge, assess, record
+from mendflow.credential_age import CredentialAge, assess, record
 from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission, VendorError
 from mendflow.playbooks.model import Mode, Playbook
 from mendflow.providers.github.app_auth import GithubAppCredential
@@ -32,9 +33,6 @@ from mendflow.providers.okta.app_auth import OktaServiceCredential, token_error
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)
-
-PROBE = {"github": "/orgs/{tenant}", "okta": "/api/v1/groups?limit=1"}
-"""One cheap read per provider: reachability and authentication."""
 
 
 class Status(StrEnum):
@@ -147,14 +145,15 @@ async def _okta_granted(credential: OktaServiceCredential, candidates: frozenset
 
 
 async def _probe(connection: TenantConnection) -> str | None:
-    """One cheap read through the normal path; the token-expiry header if GitHub sent one. A refused read
-    (MissingPermission) still proves reachability and authentication, so it is not an error here."""
+    """One cheap read through the normal path (`Provider.probe`); the token-expiry header if the vendor sent one.
+    A refused read (MissingPermission) still proves reachability and authentication, so it is not an error here."""
+    provider = providers.get(connection.provider)
     async with open_session(connection) as session:
         try:
-            response = await session.http.request("GET", PROBE[connection.provider].format(tenant=connection.tenant))
+            response = await session.http.request("GET", provider.probe.format(tenant=connection.tenant))
         except MissingPermission:
             return None
-        expiry: str | None = response.headers.get(EXPIRY_HEADER)
+        expiry: str | None = response.headers.get(provider.expiry_header) if provider.expiry_header else None
         return expiry
 
 

@@ -1,12 +1,13 @@
 """Offline evaluation of a tenant file: the production connector against an in-process simulator.
 
-No Temporal and no vendor: the tenant file is served by `mendflow sim` on loopback, read by the same
-`GithubCollector` a worker uses, and evaluated as of the file's `taken_at` (or now), so results are reproducible.
-`simulated_tenant` keeps the simulator up for callers that read more (the dry-run planner); served read-only,
-it refuses every write.
+No Temporal and no vendor: the tenant file is served on loopback by its provider's simulator
+(`Provider.simulator`, the one `mendflow sim` runs), read by the same collector a worker uses, and evaluated as of
+the file's `taken_at` (or now), so results are reproducible. `simulated_tenant` keeps the simulator up for callers
+that read more (the dry-run planner); served read-only, it refuses every write.
 
 Big tenant files are read incrementally (`tenant_stream`): checked in one streaming pass, then served and
-evaluated `CHUNK_REPOS` repositories at a time, keeping only the findings, so memory does not grow with the org.
+evaluated `CHUNK_REPOS` items of the provider's streamed collection (GitHub's repositories) at a time, keeping
+only the findings, so memory does not grow with the org.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mendflow import providers
 from mendflow.config import TenantConnection
 from mendflow.connectors.registry import Session, open_session
 from mendflow.findings.risk import CriticalityConfig, score_findings
@@ -31,16 +33,12 @@ from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.rules import RuleError, compile_rules
 from mendflow.secrets import SecretRef
-from mendflow.sim.github import GithubState, create_github_app
-from mendflow.sim.okta import create_okta_app
 from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
 from mendflow.tenant_stream import CheckedTenant, check, repo_chunks
 
 CHUNK_REPOS = 500
 """Repositories served and evaluated at a time by an offline scan (a few MB of vendor JSON)."""
-ORG_LEVEL = frozenset({"github.org", "github.member", "github.outside_collaborator", "github.org_hook"})
-"""Resource types every chunk repeats (each chunk is served with the org); kept from the first chunk only."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,9 @@ class SimulatedTenant:
     tenant: TenantFile
     connection: TenantConnection
     token: str
-    state: GithubState
-    """The simulator's state: compare it before and after to see what was written."""
+    state: Any
+    """The simulator's state (`app.state.<provider>`, e.g. a `GithubState`): compare it before and after to see
+    what was written."""
     refused_writes: list[str] = field(default_factory=list)
     """Writes a read-only simulator refused (`PATCH /orgs/acme`)."""
 
@@ -93,9 +92,7 @@ def simulated_tenant(tenant: TenantFile, *, read_only: bool = False) -> Iterator
     """Serve `tenant` on loopback for the length of the block."""
     token = secrets.token_urlsafe(24)
     register_secret(token)
-    makers: dict[str, Callable[..., Starlette]] = {"github": create_github_app, "okta": create_okta_app}
-    make_app = makers[tenant.provider]
-    app = make_app(tenant, token=token)
+    app = providers.get(tenant.provider).simulator(tenant, token)
     refused: list[str] = []
     with serve_in_thread(_ReadOnly(app, refused) if read_only else app) as server:
         connection = TenantConnection(
@@ -162,10 +159,13 @@ def scan_chunks(
     Callers that print as they go (the CLI) hold one chunk at a time, whatever the size of the tenant.
     """
     rules = compile_rules(list(playbooks))
+    streamed = providers.get(checked.head.provider).streamed
+    # resource types every chunk repeats (each chunk is served with the org): kept from the first chunk only
+    repeated = streamed.repeated if streamed is not None else frozenset()
     for number, part in enumerate(repo_chunks(checked, chunk)):
         resources, gaps = _collect_served(part)
         if number > 0:
-            resources = [r for r in resources if r.type not in ORG_LEVEL]
+            resources = [r for r in resources if r.type not in repeated]
         result = rules.evaluate(resources, tenant=part.tenant, provider=part.provider, as_of=as_of)
         findings = score_findings(result.findings, resources, criticality)
         yield OfflineChunk(resources, findings, result.errors, gaps)

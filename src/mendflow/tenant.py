@@ -1,7 +1,9 @@
 """Tenant files (format `mendflow.tenant/v1`): load, check the shape, and say exactly what is wrong.
 
 A tenant file holds one SaaS tenant's state exactly as the vendor's API returns it; unknown vendor fields are
-kept. Only the fields mendflow relies on to address objects (ids, names, logins) are required here.
+kept. The envelope is checked here; the provider's section against the model its provider declares
+(`Provider.tenant_section`, e.g. `mendflow.providers.github.tenant_section`), which requires only the fields
+mendflow relies on to address objects (ids, names, logins).
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from mendflow import providers
 from mendflow.errors import TenantFileError
 
 TENANT_FORMAT = "mendflow.tenant/v1"
@@ -24,131 +27,39 @@ class VendorObject(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class GithubOrg(VendorObject):
-    login: str
-
-
-class GithubUser(VendorObject):
-    login: str
-
-
-class GithubHook(VendorObject):
-    id: int
-    config: dict[str, Any]
-
-
-class GithubKey(VendorObject):
-    id: int
-
-
-class GithubRuleset(VendorObject):
-    id: int
-
-
-class GithubInstallation(VendorObject):
-    id: int
-
-
-class GithubRepo(VendorObject):
-    name: str
-    hooks: list[GithubHook] = Field(default_factory=list, alias="_hooks")
-    keys: list[GithubKey] = Field(default_factory=list, alias="_keys")
-    collaborators: list[GithubUser] = Field(default_factory=list, alias="_collaborators")
-    branch_protection: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="_branch_protection")
-    rulesets: list[GithubRuleset] = Field(default_factory=list, alias="_rulesets")
-
-
-class GithubSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    org: GithubOrg
-    members: list[GithubUser] = Field(default_factory=list)
-    members_2fa_disabled: list[str] = Field(default_factory=list)
-    memberships: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    outside_collaborators: list[GithubUser] = Field(default_factory=list)
-    outside_collaborators_2fa_disabled: list[str] = Field(default_factory=list)
-    hooks: list[GithubHook] = Field(default_factory=list)
-    repos: list[GithubRepo] = Field(default_factory=list)
-    installations: list[GithubInstallation] = Field(default_factory=list)
-    """GitHub App installations (`GET /orgs/{org}/installations`): an optional extension of tenant format v1."""
-
-
-class OktaObject(VendorObject):
-    id: str
-
-
-class OktaUser(OktaObject):
-    status: str
-    profile: dict[str, Any]
-
-
-class OktaPolicyRule(OktaObject):
-    name: str
-    type: str
-
-
-class OktaPolicy(OktaObject):
-    name: str
-    type: str
-    rules: list[OktaPolicyRule] = Field(default_factory=list, alias="_rules")
-
-
-class OktaApiToken(OktaObject):
-    name: str
-
-
-class OktaApp(OktaObject):
-    label: str
-    signOnMode: str
-
-
-class OktaSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    users: list[OktaUser] = Field(default_factory=list)
-    user_roles: dict[str, list[VendorObject]] = Field(default_factory=dict)
-    """User id → role-assignment objects (`GET /api/v1/users/{id}/roles`)."""
-    user_factors: dict[str, list[OktaObject]] = Field(default_factory=dict)
-    """User id → factor objects (`GET /api/v1/users/{id}/factors`)."""
-    groups: list[OktaObject] = Field(default_factory=list)
-    policies: list[OktaPolicy] = Field(default_factory=list)
-    api_tokens: list[OktaApiToken] = Field(default_factory=list)
-    apps: list[OktaApp] = Field(default_factory=list)
-    grants: list[OktaObject] = Field(default_factory=list)
-    """OAuth 2.0 scope-consent grants (`/api/v1/users/{id}/grants`, `/api/v1/apps/{id}/grants`): a simulator
-    extension of tenant format v1, optional."""
-    group_members: dict[str, list[str]] = Field(default_factory=dict)
-    """Group id → member user ids (`/api/v1/groups/{id}/users`, `/api/v1/users/{id}/groups`); optional."""
-    sessions: dict[str, int] = Field(default_factory=dict)
-    """User id → open sign-in sessions. Okta serves no read of them; the simulator counts them so tests can see
-    `DELETE /api/v1/users/{id}/sessions` work. Optional."""
-    refresh_tokens: list[OktaObject] = Field(default_factory=list)
-    """OAuth 2.0 refresh tokens with `userId` and `clientId` (`/api/v1/users/{id}/clients/{clientId}/tokens`)."""
-    log_events: list[VendorObject] = Field(default_factory=list)
-    """System Log events (`GET /api/v1/logs`), oldest first; the simulator appends one per response write."""
-
-
 class TenantFile(BaseModel):
-    """The envelope; the provider's section is kept as raw JSON for the simulator to serve."""
+    """The envelope; the provider's section (the key named after the provider, e.g. `github`) is kept as raw JSON
+    for the simulator to serve. Sections of registered providers are the only other keys allowed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     format: Literal["mendflow.tenant/v1"]
-    provider: Literal["github", "okta"]
+    provider: str
     tenant: str
     taken_at: datetime | None = None
-    github: dict[str, Any] | None = None
-    okta: dict[str, Any] | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in providers.names():
+            raise ValueError(f"unknown provider {value!r} (known: {', '.join(providers.names())})")
+        return value
+
+    @model_validator(mode="after")
+    def _sections_only(self) -> Self:
+        for key, value in (self.model_extra or {}).items():
+            if key not in providers.names():
+                raise ValueError(f"{key!r} is neither an envelope field nor a registered provider's section")
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"the {key!r} section must be an object")
+        return self
 
     def section(self) -> dict[str, Any]:
         """The provider's own section (vendor-shaped JSON)."""
-        found = getattr(self, self.provider)
+        found = (self.model_extra or {}).get(self.provider)
         if found is None:  # pragma: no cover - guarded by load_tenant_file
             raise TenantFileError(f"tenant file has no '{self.provider}' section")
         return dict(found)
-
-
-_SECTION_MODELS: dict[str, type[BaseModel]] = {"github": GithubSection, "okta": OktaSection}
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:
@@ -175,15 +86,22 @@ def parse_tenant(document: Any, *, source: str) -> TenantFile:
     fmt = document.get("format")
     if fmt != TENANT_FORMAT:
         raise TenantFileError(f"{source}: $.format: expected '{TENANT_FORMAT}', found {fmt!r}")
+    for key in document:
+        if key not in TenantFile.model_fields and key not in providers.names():
+            raise TenantFileError(
+                f"{source}: $.{key}: not a field of the envelope nor a registered provider's section "
+                f"(providers: {', '.join(providers.names())})"
+            )
     try:
         tenant = TenantFile.model_validate(document)
     except ValidationError as err:
         raise _describe(err, (), source) from None
-    section = getattr(tenant, tenant.provider)
+    section = (tenant.model_extra or {}).get(tenant.provider)
     if section is None:
         raise TenantFileError(f"{source}: $.{tenant.provider}: missing: the provider's section is required")
-    model = _SECTION_MODELS.get(tenant.provider)
-    if model is not None:
+    make_model = providers.get(tenant.provider).tenant_section
+    if make_model is not None:
+        model = make_model()
         try:
             model.model_validate(section)
         except ValidationError as err:

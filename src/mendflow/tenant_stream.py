@@ -6,9 +6,10 @@ UTF-8 sequence, so binary, non-UTF-8, truncated and absurdly nested files each e
 naming the file and a JSON path or byte offset, after reading no more than they must.
 
 `check` validates everything in one pass, keeping only the small part of the document (the envelope and the
-org-level collections) and validating each item of the big list (`github.repos`) on its own, then dropping it.
-`repo_chunks` reads the file again and yields the org with `size` repositories at a time, so an offline scan
-needs memory for one chunk, not for the tenant. YAML tenant files are small by nature and read whole (capped).
+org-level collections) and validating each item of the big list (the provider's `Provider.streamed` collection,
+e.g. `github.repos`) on its own, then dropping it. `repo_chunks` reads the file again and yields the org with
+`size` repositories at a time, so an offline scan needs memory for one chunk, not for the tenant. YAML tenant
+files are small by nature and read whole (capped).
 """
 
 from __future__ import annotations
@@ -24,16 +25,23 @@ import ijson
 from ijson.common import ObjectBuilder
 from pydantic import ValidationError
 
+from mendflow import providers
 from mendflow.errors import InputError, TenantFileError
-from mendflow.tenant import GithubRepo, TenantFile, parse_tenant
+from mendflow.tenant import TenantFile, parse_tenant
 from mendflow.userfiles import json_path, parse_yaml, read_text, validation_problems
 
 MAX_DEPTH = 64
 """Real tenant files nest about 10 deep; deeper input is refused before anything recursive sees it."""
 MAX_YAML_BYTES = 8 * 1024 * 1024
 """YAML tenant files are hand-written and small (PyYAML needs ~30x a file's size); big tenants are JSON."""
-STREAMED = ("github", "repos")
-"""The one collection that grows with the tenant: validated and served item by item."""
+
+
+def _streamed() -> dict[tuple[str | int, ...], providers.Streamed]:
+    """(provider, collection) → the collection of each provider that grows with the tenant: validated and served
+    item by item."""
+    return {(p.name, p.streamed.collection): p.streamed for p in providers.providers() if p.streamed is not None}
+
+
 BUFFER = 64 * 1024
 MAX_VALUE = 16 * 1024 * 1024
 """Longest stretch between two `"` accepted (see `_CheckedReader._no_huge_value`)."""
@@ -190,6 +198,7 @@ def check(path: Path) -> CheckedTenant:
         except InputError as err:
             raise TenantFileError(str(err)) from None
         return CheckedTenant(path, parse_tenant(document, source=str(path)), 0, whole=True)
+    streamed = _streamed()
     head = ObjectBuilder()
     item: ObjectBuilder | None = None
     item_depth = 0
@@ -199,11 +208,11 @@ def check(path: Path) -> CheckedTenant:
         if item is not None:
             item.event(event, value)
             if depth == item_depth and event in ("end_map", "end_array"):
-                _check_repo(path, item.value, count)
+                _check_item(path, where.parts[:2], streamed[tuple(where.parts[:2])], item.value, count)
                 count += 1
                 item = None
             continue
-        if tuple(where.parts[:2]) == STREAMED and depth == 3 and event in ("start_map", "start_array"):
+        if depth == 3 and tuple(where.parts[:2]) in streamed and event in ("start_map", "start_array"):
             item, item_depth = ObjectBuilder(), depth
             item.event(event, value)
             continue
@@ -211,14 +220,14 @@ def check(path: Path) -> CheckedTenant:
     if not hasattr(head, "value"):
         raise TenantFileError(f"{path}: $: the file is empty; expected a mendflow.tenant/v1 JSON object")
     tenant = parse_tenant(head.value, source=str(path))
-    return CheckedTenant(path, tenant, count, whole=tenant.provider != STREAMED[0])
+    return CheckedTenant(path, tenant, count, whole=providers.get(tenant.provider).streamed is None)
 
 
-def _check_repo(path: Path, repo: Any, index: int) -> None:
+def _check_item(path: Path, where: list[str | int], streamed: providers.Streamed, item: Any, index: int) -> None:
     try:
-        GithubRepo.model_validate(repo)
+        streamed.item().model_validate(item)
     except ValidationError as err:
-        problems = "\n  ".join(validation_problems(err, prefix=(*STREAMED, index)))
+        problems = "\n  ".join(validation_problems(err, prefix=(*where, index)))
         raise TenantFileError(f"{path}: not a valid mendflow.tenant/v1 tenant file:\n  {problems}") from None
 
 
@@ -227,13 +236,16 @@ def repo_chunks(checked: CheckedTenant, size: int) -> Iterator[TenantFile]:
     if checked.whole or checked.streamed == 0:
         yield checked.head
         return
+    provider = checked.head.provider
+    streamed = providers.get(provider).streamed
+    assert streamed is not None  # else checked.whole
     section = dict(checked.head.section())
     batch: list[Any] = []
     with checked.path.open("rb") as handle:
-        for repo in ijson.items(handle, ".".join(STREAMED) + ".item", use_float=True):
-            batch.append(repo)
+        for item in ijson.items(handle, f"{provider}.{streamed.collection}.item", use_float=True):
+            batch.append(item)
             if len(batch) == size:
-                yield checked.head.model_copy(update={STREAMED[0]: {**section, STREAMED[1]: batch}})
+                yield checked.head.model_copy(update={provider: {**section, streamed.collection: batch}})
                 batch = []
     if batch:
-        yield checked.head.model_copy(update={STREAMED[0]: {**section, STREAMED[1]: batch}})
+        yield checked.head.model_copy(update={provider: {**section, streamed.collection: batch}})

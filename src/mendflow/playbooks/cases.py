@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mendflow import providers
 from mendflow.errors import MendflowError
 from mendflow.playbooks.documents import merged
 from mendflow.playbooks.model import FragmentResource, ParamError, Playbook, PlaybookTest
-from mendflow.playbooks.okta_tenant import OktaTenant
 from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
@@ -95,25 +95,19 @@ def tenant_for_case(playbook: Playbook, case: PlaybookTest) -> TenantFile:
     if case.tenant_file is not None:
         base = case.source.parent if case.source is not None else Path.cwd()
         return load_tenant_file(base / case.tenant_file)
-    provider = playbook.resource.split(".", 1)[0]
-    as_of = case.as_of or datetime.now(UTC)
+    provider = providers.provider_of(playbook.resource)
+    as_of = (case.as_of or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     source = f"{case.source or playbook.id}: test {case.name!r}"
-    if provider == "okta":
-        okta = OktaTenant(as_of)
-        for resource in case.resources:
-            okta.add(playbook.resource, resource)
-        document = {"format": TENANT_FORMAT, "provider": "okta", "tenant": "acme", "taken_at": okta.when}
-        return parse_tenant({**document, "okta": okta.section()}, source=source)
-    if provider != "github":
-        raise MendflowError(f"test cases with 'resources' are not supported for {provider}; use 'tenant_file'")
-    builder = _GithubTenant(as_of)
-    for resource in case.resources:
-        builder.add(playbook.resource, resource)
-    return parse_tenant(builder.document(), source=source)
+    if provider.case_tenant is None:
+        raise MendflowError(f"test cases with 'resources' are not supported for {provider.name}; use 'tenant_file'")
+    tenant, section = provider.case_tenant(playbook.resource, as_of, case.resources)
+    document = {"format": TENANT_FORMAT, "provider": provider.name, "tenant": tenant, "taken_at": as_of.isoformat()}
+    return parse_tenant({**document, provider.name: section}, source=source)
 
 
-class _GithubTenant:
-    """A GitHub section built from resources; each id names the org and the parents the resource needs."""
+class GithubCaseTenant:
+    """A GitHub section built from resources (GitHub's `Provider.case_tenant`); each id names the org and the
+    parents the resource needs."""
 
     def __init__(self, as_of: datetime) -> None:
         self.when = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,7 +1,8 @@
 """The vendor objects of a tenant file section, by the resource id the connector gives each (for companions).
 
 A value-shape companion changes one field of one resource in the tenant a case is run on, so it needs the object
-behind a resource id inside the `github` or `okta` section of a mendflow.tenant/v1 document. The ids follow
+behind a resource id inside a provider's section of a mendflow.tenant/v1 document (each provider finds its own:
+`Provider.objects`; GitHub's and Okta's are below). The ids follow
 `mendflow.playbooks.model.RESOURCE_TYPES`; objects are returned as they sit in the section (changes to them change the
 tenant).
 """
@@ -11,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from mendflow import providers
+
 JSON = dict[str, Any]
 
 
 def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     """(resource id, object) for every object of `resource_type` in a provider section, in file order."""
-    provider = resource_type.split(".", 1)[0]
-    if provider == "github":
-        yield from _github(section, resource_type)
-    elif provider == "okta":
-        yield from _okta(section, resource_type)
+    name = resource_type.split(".", 1)[0]
+    if name in providers.names():
+        yield from providers.get(name).objects(section, resource_type)
 
 
 def locate(section: JSON, resource_type: str, resource_id: str) -> JSON | None:
@@ -32,7 +33,7 @@ def _dicts(items: Any) -> list[JSON]:
     return [item for item in items or [] if isinstance(item, dict)]
 
 
-def _github(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
+def github_objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     found = section.get("org")
     org: JSON = found if isinstance(found, dict) else {}
     login = org.get("login", "")
@@ -63,7 +64,7 @@ def _github(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
                 yield f"{base}/{segment}/{item.get(name)}", item
 
 
-def _okta(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
+def okta_objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     listed = {
         "okta.user": ("users", "/api/v1/users"),
         "okta.group": ("groups", "/api/v1/groups"),

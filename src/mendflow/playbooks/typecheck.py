@@ -26,6 +26,7 @@ import functools
 import re
 from dataclasses import dataclass, replace
 
+from mendflow import providers
 from mendflow.playbooks.guards import Facts, guards
 from mendflow.playbooks.vendor_schema import Schemas, Shape, Unknown, describe, schemas_for
 from mendflow.playbooks.wording import (
@@ -153,7 +154,8 @@ class _Checker:
         return found
 
     def _vendor(self) -> str:
-        return {"github": "GitHub", "okta": "Okta"}.get(self.schemas.provider, self.schemas.provider)
+        name = self.schemas.provider
+        return providers.get(name).title if name in providers.names() else name
 
     # The walk
 

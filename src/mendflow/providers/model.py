@@ -1,0 +1,99 @@
+"""What a provider (one SaaS vendor) declares: everything mendflow branches on, in one object.
+
+A provider is one package under `mendflow.providers`; its `__init__` builds a `Provider` and
+`mendflow.providers` registers it with one line. Everything vendor-specific is reached through these fields,
+never through a literal vendor name in provider-neutral code. The heavy parts (connector, actions, simulator) are
+factories that import on first call, so declaring a provider costs nothing and production code never imports a
+simulator. See docs/providers.md for the checklist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from starlette.applications import Starlette
+
+    from mendflow.config import TenantConnection
+    from mendflow.connectors.actions import FieldAction
+    from mendflow.connectors.credentials import Credential
+    from mendflow.connectors.http import VendorHttp
+    from mendflow.connectors.registry import Collector
+    from mendflow.connectors.targeted import TargetedRead
+    from mendflow.playbooks.model import FragmentResource
+    from mendflow.tenant import TenantFile
+
+JSON = dict[str, Any]
+
+
+Reader = Callable[[Any, "re.Match[str]"], Awaitable["TargetedRead"]]
+"""Reads what one matched path names, with the provider's collector (targeted rescans)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Streamed:
+    """The one collection of a tenant file section that grows with the tenant (read item by item)."""
+
+    collection: str
+    """Its key in the provider's section, e.g. `repos`."""
+    item: Callable[[], type[BaseModel]]
+    """The model each item is validated against, on its own."""
+    repeated: frozenset[str] = frozenset()
+    """Resource types every chunk repeats (served with each chunk); an offline scan keeps them once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provider:
+    """One vendor, as mendflow needs to know it."""
+
+    name: str
+    """Lower-case name: the tenant file's `provider`, the prefix of resource types and of action names."""
+    title: str
+    """How people write it (`GitHub`)."""
+    resource_types: Mapping[str, str]
+    """Resource type → canonical path shape of its ids (`github.repo` → `/repos/{owner}/{repo}`)."""
+    default_base_url: Callable[[str], str]
+    """The API's base URL for a tenant name, when the configuration gives none."""
+    concurrency_cap: int
+    """Simultaneous requests the vendor allows per token (`max_concurrency` may not exceed it)."""
+    token_schemes: tuple[str, ...]
+    """Authorization schemes a long-lived token may be sent with; the first is the default."""
+    credential_name: str
+    """What the vendor calls a long-lived token (`personal access token`), for warnings."""
+    app_auth_kind: str | None
+    """The `auth.kind` of the vendor's app credential (`github_app`), or None when it has none."""
+    probe: str
+    """A cheap read that proves a credential works (`doctor`); `{tenant}` is filled in."""
+    expiry_header: str | None = None
+    """The response header in which the vendor says when a long-lived token expires, if it does (absent on a
+    probe's answer: the token never expires)."""
+    http: Callable[[TenantConnection, Credential], VendorHttp]
+    """The vendor's HTTP client (limits, pagination, errors) for one tenant."""
+    collector: Callable[[VendorHttp, str], Collector]
+    """The collector over that client, for the vendor's tenant name."""
+    app_credential: Callable[[TenantConnection], Credential] | None = None
+    """The credential for `auth: {kind: <app_auth_kind>}`."""
+    actions: Callable[[], Mapping[str, FieldAction]]
+    """Action name → implementation."""
+    targets: Callable[[], Sequence[tuple[re.Pattern[str], Reader]]] = lambda: ()
+    """Paths a targeted rescan may read, with their readers."""
+    owns: Callable[[str, str], bool] = lambda tenant, target: True
+    """Is a target path inside this tenant? (False refuses a delivery naming another organization.)"""
+    tenant_section: Callable[[], type[BaseModel]] | None = None
+    """The model of the provider's section of a tenant file (None: any object)."""
+    streamed: Streamed | None = None
+    """The section's collection read item by item in big tenant files, if any."""
+    objects: Callable[[JSON, str], Iterator[tuple[str, JSON]]] = lambda section, resource_type: iter(())
+    """(resource id, vendor object) of one resource type inside a tenant file section, in file order."""
+    case_tenant: Callable[[str, datetime, Sequence[FragmentResource]], tuple[str, JSON]] | None = None
+    """A tenant (name, section) holding a test case's resources of one type; None: cases name a tenant file."""
+    simulator: Callable[[TenantFile, str], Starlette]
+    """Serve a tenant file (`token` is the only credential accepted); `app.state.<name>` is its state.
+    Imports the simulator when called: only the simulator, tests and offline scans call it."""
+    schema: str | None = None
+    """The packaged schema of the resource types (`mendflow/data/schemas/<name>.json`), or None."""
