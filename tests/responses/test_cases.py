@@ -143,3 +143,41 @@ def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
     assert "step enable_again: skipped, expected done (when is False)" in done.stdout
     assert "      step    delete: done github.repo_hook.delete: written and verified (cannot be undone)" in done.stdout
     assert "0 passed, 1 failed (0 case(s), 0 shape companion(s), 1 workflow case(s), 1 playbook(s))" in done.stdout
+
+
+def test_switch_and_ticket_steps_are_rehearsed_and_other_kinds_get_a_generic_line(tmp_path: Path) -> None:
+    """The switch picks its case as the workflow does; a ticket says what it would open; unknown kinds still run."""
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        """apiVersion: mendflow/v1
+kind: Workflow
+id: test.switch
+title: t
+tenant: github:acme
+inputs: {type: object, properties: {level: {type: string}}, required: [level]}
+steps:
+  - {id: pick, kind: switch, "on": inputs.level, cases: {high: [page]}, default: [log]}
+  - {id: page, kind: notify, message: "paging for ${{ inputs.level }}"}
+  - {id: log, kind: notify, message: "logged"}
+  - id: incident
+    kind: ticket
+    needs: [pick]
+    jira: {project: SEC, summary: "level ${{ inputs.level }}"}
+"""
+    )
+    [workflow] = load_playbooks([path]).workflows
+    case = WorkflowCase.model_validate(
+        {
+            "name": "high pages",
+            "tenant": TENANT,
+            "inputs": {"level": "high"},
+            "expect": {"state": "completed", "steps": {"pick": "done", "page": "done", "log": "skipped"}},
+        }
+    )
+    result = run_workflow_case(workflow, case)
+    assert result.passed, result.problems
+    assert result.rehearsal is not None
+    details = {step.id: step.detail for step in result.rehearsal.steps}
+    assert details["pick"] == "'high' case: runs page"
+    assert details["log"] == "in the 'default' case of pick, not taken"
+    assert details["incident"] == "would open a Jira issue in SEC: 'level high'"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,13 +33,11 @@ from mendflow.playbooks.model import format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact, redact_value
 from mendflow.responses.expressions import evaluate, render, scope
-from mendflow.responses.graph import ancestors, dependencies, run_order
+from mendflow.responses.graph import OUTPUTS, dependencies, run_order
 from mendflow.responses.messages import RunState, StepStatus
-from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind
+from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind, case_label
+from mendflow.responses.progress import branch_owners, skip_reason
 from mendflow.rules import EvaluationError
-
-NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
-"""As in ResponseWorkflow: a step that needs one of these is skipped, unless its `when` reads it."""
 
 
 class Answer(StrEnum):
@@ -159,13 +156,19 @@ async def rehearse(
     run.records = {s.id: RehearsedStep(id=s.id, kind=s.kind.value) for s in definition.steps}
     steps = {s.id: s for s in definition.steps}
     deps = dependencies(definition)
-    branch = {m: (s.id, True) for s in definition.steps for m in s.then} | {
-        m: (s.id, False) for s in definition.steps for m in s.else_
-    }
+    owners = branch_owners(definition)
     state, rollback = RunState.completed, ""
     for step_id in run_order(definition):
         step = steps[step_id]
-        reason = skip_reason(step, run, deps, branch, steps)
+        reason = skip_reason(
+            step,
+            steps=steps,
+            deps=deps,
+            owners=owners,
+            status={sid: record.status for sid, record in run.records.items()},
+            output={sid: record.output for sid, record in run.records.items()},
+            evaluate=lambda source: evaluate(source, run.scope()),
+        )
         if reason:
             run.records[step_id] = run.records[step_id].model_copy(
                 update={"status": StepStatus.skipped, "detail": reason}
@@ -199,37 +202,6 @@ async def rehearse(
         state=state,
         steps=[run.records[s.id] for s in definition.steps],
     )
-
-
-def skip_reason(
-    step: Step,
-    run: Run,
-    deps: dict[str, tuple[str, ...]],
-    branch: dict[str, tuple[str, bool]],
-    steps: dict[str, Step],
-) -> str:
-    """Why the step does not run, or an empty string — the rules ResponseWorkflow._skip_reason applies."""
-    read_by_guard = step.when or ""
-    for need in deps[step.id]:
-        status = run.records[need].status
-        if status in NOT_RUN and not re.search(rf"\bsteps\.{need}\b", read_by_guard):
-            return f"needs {need}, which was {status.value}"
-    chosen = branch.get(step.id)
-    if chosen is not None and run.records[chosen[0]].output.get("value") is not chosen[1]:
-        return f"on the {'then' if chosen[1] else 'else'} branch of {chosen[0]}, not taken"
-    if step.when is not None:
-        try:
-            value = evaluate(step.when, run.scope())
-        except EvaluationError as err:
-            return f"when cannot be decided: {err}"
-        if value is not True:
-            return f"when is {value}"
-    if step.kind is StepKind.action and step.action is not None and not ACTIONS[step.action].reversible:
-        gates = [a for a in ancestors(deps, step.id) if steps[a].kind is StepKind.approve]
-        refused = [g for g in gates if run.records[g].status is not StepStatus.approved]
-        if not gates or refused:
-            return f"{step.action} cannot be undone and {', '.join(refused) or 'no approval'} did not approve it"
-    return ""
 
 
 # ---- one handler per step kind ---------------------------------------------------------------------------------
@@ -317,6 +289,15 @@ async def snapshot(run: Run, step: Step) -> Done:
 
 
 async def wait(run: Run, step: Step) -> Done:
+    if step.answer is not None:
+        person = run.value(step.answer.from_, "answer.from")
+        question = run.text(step.answer.question, "answer.question")
+        run.now += step.timeout
+        options = "/".join(step.answer.options)
+        detail = f"asks {person}: {question!r} ({options}) — no answer in a rehearsal: times out after "
+        return Done(
+            StepStatus.done, {"timed_out": True, "answer": "", "by": ""}, detail + format_duration(step.timeout)
+        )
     if step.duration is not None:
         run.now += step.duration
         return Done(StepStatus.done, {"timed_out": False}, f"waits {format_duration(step.duration)}")
@@ -336,9 +317,34 @@ async def if_(run: Run, step: Step) -> Done:
     return Done(StepStatus.done, {"value": value}, f"{'then' if value else 'else'} branch{runs}")
 
 
+async def switch(run: Run, step: Step) -> Done:
+    value = run.value(step.on_ or "", "on")
+    if not isinstance(value, str | int | float | bool):
+        raise StepFailed(f"on returned {value!r}, not a string, number or bool")
+    label = case_label(value)
+    case = label if label in (step.cases or {}) else "default"
+    members = (step.cases or {}).get(case, step.default)
+    runs = f": runs {', '.join(members)}" if members else ""
+    return Done(StepStatus.done, {"value": value, "case": case}, f"{case!r} case{runs}")
+
+
+async def ticket(run: Run, step: Step) -> Done:
+    spec = step.jira
+    assert spec is not None
+    verb = "would open"  # no Jira in a rehearsal, test cases included
+    if spec.summary is not None:
+        summary = run.text(spec.summary, "jira.summary")
+        project = spec.project or "the configured project"
+        return Done(StepStatus.done, {"key": "", "url": ""}, f"{verb} a Jira issue in {project}: {summary!r}")
+    key = run.text(spec.key or "", "jira.key") or "the issue an earlier step opens"
+    what = f"comment on {key}" if spec.comment is not None else f"move {key} to {spec.transition}"
+    return Done(StepStatus.done, {"key": key, "url": ""}, f"would {what}")
+
+
 async def generic(run: Run, step: Step) -> Done:
-    """A kind without a rehearsal of its own: marked as run, with no output."""
-    return Done(StepStatus.done, {}, f"{step.kind.value} step: not simulated in a rehearsal (no output)")
+    """A kind without a rehearsal of its own: marked as run; its output fields are there, all null."""
+    output = dict.fromkeys(sorted(OUTPUTS.get(step.kind) or ()))
+    return Done(StepStatus.done, output, f"{step.kind.value} step: not simulated in a rehearsal")
 
 
 HANDLERS: dict[StepKind, Handler] = {
@@ -349,6 +355,8 @@ HANDLERS: dict[StepKind, Handler] = {
     StepKind.snapshot: snapshot,
     StepKind.wait: wait,
     StepKind.if_: if_,
+    StepKind.switch: switch,
+    StepKind.ticket: ticket,
 }
 """How each step kind is rehearsed; kinds not listed go to `generic`."""
 
