@@ -110,11 +110,8 @@ def build_worker(
     *,
     task_queue: str = TASK_QUEUE,
     roles: Sequence[Role] = ALL_ROLES,
-    max_cached_workflows: int = 1000,
 ) -> WorkerGroup:
-    """Workers for `roles` (default: all) of the deployment whose workflows run on `task_queue`.
-    `max_cached_workflows`: runs the workflow worker keeps in memory (the SDK's default; 0 evicts every run after
-    each task, which tests use to prove eviction is harmless)."""
+    """Workers for `roles` (default: all) of the deployment whose workflows run on `task_queue`."""
     implementations = activities_by_name(context)
     # one per process: the tenant limits all workers share (vendor windows, write budget and concurrency)
     limits = TenantLimitsInterceptor(TenantLimits(context.database), context.settings)
@@ -129,7 +126,6 @@ def build_worker(
                 workflows=list(WORKFLOWS),
                 activities=beside,
                 interceptors=[*telemetry, limits],
-                max_cached_workflows=max_cached_workflows,
             )
         )
     for role in ALL_ROLES:
