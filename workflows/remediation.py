@@ -18,8 +18,11 @@ a rollback still restores every one of them, newest first, and the retention win
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -104,6 +107,26 @@ _LEDGER = {
 }
 _WRITTEN = (Outcome.applied, Outcome.verified, Outcome.failed)
 """Outcomes of a change that may have reached the vendor (a rollback restores these)."""
+
+
+Validator = TypeVar("Validator", bound=Callable[..., None])
+
+
+def _refusal_logged(verb: str) -> Callable[[Validator], Validator]:
+    """An update validator whose refusal (a ValueError) is also logged for the worker's audit log (`_refused`)."""
+
+    def wrap(check: Validator) -> Validator:
+        @functools.wraps(check)
+        def validator(self: RemediationWorkflow, request: Decision | OperatorRequest) -> None:
+            try:
+                check(self, request)
+            except ValueError as err:
+                self._refused(verb, request, err)
+                raise
+
+        return cast(Validator, validator)
+
+    return wrap
 
 
 @workflow.defn(name="RemediationWorkflow")
@@ -761,15 +784,9 @@ class RemediationWorkflow:
         )
 
     @decide.validator
+    @_refusal_logged("decide")
     def _validate_decision(self, decision: Decision) -> None:
         """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`)."""
-        try:
-            self._check_decision(decision)
-        except ValueError as err:
-            self._refused("decide", decision, err)
-            raise
-
-    def _check_decision(self, decision: Decision) -> None:
         check_decision(
             decision,
             workflow_id=workflow.info().workflow_id,
@@ -790,14 +807,8 @@ class RemediationWorkflow:
         return "paused: the rollout stops before the next resource"
 
     @pause.validator
+    @_refusal_logged("pause")
     def _validate_pause(self, request: OperatorRequest) -> None:
-        try:
-            self._check_pause(request)
-        except ValueError as err:
-            self._refused("pause", request, err)
-            raise
-
-    def _check_pause(self, request: OperatorRequest) -> None:
         self._check_operator(request, "pause")
         if self._paused:
             raise ValueError("already paused")
@@ -812,14 +823,8 @@ class RemediationWorkflow:
         return "resumed"
 
     @resume.validator
+    @_refusal_logged("resume")
     def _validate_resume(self, request: OperatorRequest) -> None:
-        try:
-            self._check_resume(request)
-        except ValueError as err:
-            self._refused("resume", request, err)
-            raise
-
-    def _check_resume(self, request: OperatorRequest) -> None:
         self._check_operator(request, "resume")
         if not self._paused:
             raise ValueError("not paused")
@@ -834,14 +839,8 @@ class RemediationWorkflow:
         return "aborted: no further resource will be changed; changed ones stay changed unless rolled back"
 
     @abort.validator
+    @_refusal_logged("abort")
     def _validate_abort(self, request: OperatorRequest) -> None:
-        try:
-            self._check_abort(request)
-        except ValueError as err:
-            self._refused("abort", request, err)
-            raise
-
-    def _check_abort(self, request: OperatorRequest) -> None:
         self._check_operator(request, "abort")
         if self._aborted or self._state in FINISHED:
             raise ValueError(f"nothing to abort (state: {self._state})")
@@ -866,14 +865,8 @@ class RemediationWorkflow:
         return f"rollback request recorded; {missing} more distinct approver(s) needed"
 
     @rollback.validator
+    @_refusal_logged("rollback")
     def _validate_rollback(self, request: OperatorRequest) -> None:
-        try:
-            self._check_rollback(request)
-        except ValueError as err:
-            self._refused("rollback", request, err)
-            raise
-
-    def _check_rollback(self, request: OperatorRequest) -> None:
         self._check_operator(request, "rollback")
         if self._state not in ("completed", "completed_with_failures", "aborted"):
             raise ValueError(f"only a finished or aborted rollout can be rolled back (state: {self._state})")
