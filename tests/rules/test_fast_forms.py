@@ -28,6 +28,10 @@ CONDITIONS = [
     "size(resource.items) > 1 && resource.items.all(i, has(i.x))",
     'timestamp(resource.t) < now - duration("24h") && resource.b == false',
     'resource.a == related.a || related.a.startsWith("x")',
+    'resource.b == false && resource.items.exists(i, i.x == 1) && resource.a == "x"',
+    'resource.a == "x" || !resource.items.all(i, i.x == 1) || resource.c == 1',
+    "resource.items.exists(i, has(i.y) && resource.items.all(j, j.x == 1))",
+    'resource.items.all(i, i.y == "z" || i.x == 1) && !resource.items.exists(i, i.x == 2)',
 ]
 FIELDS: dict[str, list[Any]] = {
     "a": [MISSING, "x", "y", 1, None],
@@ -89,3 +93,15 @@ def test_an_error_the_other_side_decides_is_absorbed_after_the_fast_form_raised(
     first, second = decide({"b": False}, {})  # `resource.b == false` is true
     assert first not in (True, False)  # error && true
     assert second is True  # error || true
+
+
+def test_quantifiers_and_the_operators_around_them_have_lean_fast_forms() -> None:
+    """`exists`/`all` with a bool predicate run as a plain loop that breaks at the deciding element, and an `&&`
+    around one still short-circuits (the loop sits in an `if`), instead of the exact per-element bookkeeping."""
+    tree = compile_condition("resource.b == false && !resource.items.exists(i, i.x == 1)").tree
+    decide = batch_binder([tree])(NOW)
+    run = decide.__globals__["__source__"].split("def _run(", 2)[-1]
+    assert "break" in run and "with_traceback" not in run
+    assert decide({"b": True, "items": "not a list"}, {}) == (False,)  # decided before the loop would fail
+    assert decide({"b": False, "items": [{"y": 1}, {"x": 1}]}, {}) == (False,)  # the exact form absorbs {"y": 1}
+    assert decide({"b": False, "items": [{"x": 2}]}, {}) == (True,)

@@ -65,7 +65,10 @@ class Compiler:
         self.fast = fast
         """Compile `&&` and `||` over bool expressions to Python's `and` and `or`: exact whenever nothing raises,
         so a caller runs that first and the exact code only if it raises. (Comprehensions keep their loops: `any()`
-        over a generator costs more than the loop on the short lists vendors return.)"""
+        over a generator costs more than the loop on the short lists vendors return; `all`/`exists` loops drop
+        the per-element error bookkeeping instead.)"""
+        self.shortcuts = [0]
+        """How many fast forms were used (shared with nested compilers): none means the fast code is the exact one."""
         self._free: dict[int, frozenset[str]] = {}
 
     # Infrastructure
@@ -84,6 +87,7 @@ class Compiler:
             fast=self.fast,
         )
         inner._free = self._free
+        inner.shortcuts = self.shortcuts
         return inner
 
     def free(self, node: ast.Expr) -> frozenset[str]:

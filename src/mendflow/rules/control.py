@@ -4,11 +4,15 @@ a && b    false if either side is false (even if the other is an error); else an
           one (or not a bool); else true. `||` is the mirror image. Chains are evaluated left to right.
 c ? x : y an error if c is (or is not a bool); only the chosen branch is evaluated.
 all       like && over the elements; exists like ||; exists_one, map and filter propagate any error.
+
+Fast forms (`Compiler.fast`) are exact whenever nothing raises: `&&`/`||` over bools become `and`/`or` (with `if`
+blocks around operands that need statements, so they still short-circuit), and `all`/`exists` over a bool
+predicate a loop that breaks at the deciding element.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import TYPE_CHECKING
 
 from mendflow.rules import ast
@@ -56,16 +60,36 @@ def logical(compiler: Compiler, node: ast.Logical, *, absorb: bool = False) -> C
 
 
 def _fast_logical(compiler: Compiler, node: ast.Logical) -> Code | None:
-    """`a and b …` when every operand is a bool expression without statements (see `Compiler.fast`)."""
-    codes = []
+    """`a and b …` when every operand is a bool expression (see `Compiler.fast`). Operands that need statements
+    (a lean `exists` loop) are run only when the operands before them have not decided: `if` blocks in order."""
+    parts: list[tuple[list[str], Code]] = []
     for operand in node.operands:
         with compiler.out.capture() as lines:
             code = compiler.compile(operand)
-        if lines or code.kind != "bool":
+        if code.kind != "bool":
             return None
-        codes.append(code)
+        parts.append((lines, code))
+    compiler.shortcuts[0] += 1
     joiner = " and " if node.op == "&&" else " or "
-    return Code("(" + joiner.join(code.text for code in codes) + ")", "bool", total=all(c.total for c in codes))
+    if not any(lines for lines, _ in parts):
+        return Code("(" + joiner.join(c.text for _, c in parts) + ")", "bool", total=all(c.total for _, c in parts))
+    groups: list[tuple[list[str], list[str]]] = []
+    """Runs of operands: the statements of the first, then the expressions of all of them."""
+    for lines, code in parts:
+        if lines or not groups:
+            groups.append((lines, [code.text]))
+        else:
+            groups[-1][1].append(code.text)
+    out = compiler.out
+    result = out.fresh("f")
+    undecided = f"if {result}:" if node.op == "&&" else f"if not {result}:"
+    with ExitStack() as stack:
+        for position, (lines, texts) in enumerate(groups):
+            if position:
+                stack.enter_context(out.block(undecided))
+            out.splice(lines)
+            out.emit(f"{result} = " + (texts[0] if len(texts) == 1 else "(" + joiner.join(texts) + ")"))
+    return Code(result, "bool", simple=True)
 
 
 def _guarded(compiler: Compiler, lines: list[str], code: Code, *, safe: bool) -> str:
@@ -124,7 +148,8 @@ def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
     inner = compiler.nested(node.variable, local)
     loop = f"for {local} in {items}:"
     if node.macro in ("all", "exists"):
-        return _quantifier(inner, node, loop)
+        lean = _lean_quantifier(inner, node, loop) if compiler.fast else None
+        return lean or _quantifier(inner, node, loop)
     if node.macro == "exists_one":
         count = out.fresh("n")
         out.emit(f"{count} = 0")
@@ -154,6 +179,28 @@ def comprehension(compiler: Compiler, node: ast.Comprehension) -> Code:
 def _predicate(inner: Compiler, node: ast.Comprehension) -> str:
     assert node.predicate is not None
     return inner.materialize(inner.compile(node.predicate))
+
+
+def _lean_quantifier(inner: Compiler, node: ast.Comprehension, loop: str) -> Code | None:
+    """The fast form of `all`/`exists` over a bool predicate: a plain loop that stops at the deciding element,
+    without the exact form's per-element `try` and error bookkeeping. Exact whenever nothing raises (an element
+    whose predicate fails raises here, and the exact form then decides whether another element absorbs it)."""
+    assert node.predicate is not None
+    out = inner.out
+    with out.capture() as lines:
+        code = inner.compile(node.predicate)
+    if code.kind != "bool":
+        return None
+    inner.shortcuts[0] += 1
+    exists = node.macro == "exists"
+    result = out.fresh("q")
+    out.emit(f"{result} = {not exists}")
+    with out.block(loop):
+        out.splice(lines)
+        with out.block(f"if {code.text}:" if exists else f"if not {code.text}:"):
+            out.emit(f"{result} = {exists}")
+            out.emit("break")
+    return Code(result, "bool", simple=True)
 
 
 def _quantifier(inner: Compiler, node: ast.Comprehension, loop: str) -> Code:

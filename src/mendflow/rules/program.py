@@ -165,15 +165,16 @@ def _batch(out: Emitter, constants: Constants, nodes: Sequence[ast.Expr], name: 
         )
 
     with out.block(f"def {name}(V_now):"):
-        bodies: list[tuple[str | None, list[str]]] = []
+        bodies: list[tuple[list[str] | None, list[str]]] = []
         for index, node in enumerate(nodes):
-            lines, fast = _captured(out, compiler(True), node)
+            quick = compiler(True)
+            lines, fast = _captured(out, quick, node)
             exact_lines, exact = _captured(out, compiler(False), node)
             body = [*exact_lines, f"_R{index} = {exact.text}"]
-            if lines or (not exact_lines and fast.text == exact.text):
+            if not quick.shortcuts[0] or _depth(lines) > MAX_FAST_DEPTH:
                 bodies.append((None, body))
                 continue
-            bodies.append((fast.text, body))
+            bodies.append(([*lines, f"_R{index} = {fast.text}"], body))
             with out.block(f"def _X{index}(V_resource, V_related):"):
                 with out.block("try:"):
                     out.splice(body)
@@ -181,17 +182,26 @@ def _batch(out: Emitter, constants: Constants, nodes: Sequence[ast.Expr], name: 
                 with out.block("except Exception:"):
                     out.emit("return _ERROR")
         with out.block("def _run(V_resource, V_related):"):
-            for index, (fast_text, body) in enumerate(bodies):
+            for index, (fast_lines, body) in enumerate(bodies):
                 with out.block("try:"):
-                    out.splice([f"_R{index} = {fast_text}"] if fast_text is not None else body)
+                    out.splice(fast_lines if fast_lines is not None else body)
                 with out.block("except Exception:"):
                     out.emit(
                         f"_R{index} = _X{index}(V_resource, V_related)"
-                        if fast_text is not None
+                        if fast_lines is not None
                         else f"_R{index} = _ERROR"
                     )
             out.emit(f"return ({''.join(f'_R{index}, ' for index in range(len(bodies)))})")
         out.emit("return _run")
+
+
+MAX_FAST_DEPTH = 8
+"""Indentation levels a fast form may add inside `_run`'s `try` (loops and `if`s of lean `exists`/`&&`): beyond
+it the exact form runs alone, so generated code stays far from Python's nesting limits."""
+
+
+def _depth(lines: list[str]) -> int:
+    return max(((len(line) - len(line.lstrip(" "))) // 4 for line in lines), default=0)
 
 
 def _build(lines: list[str], constants: Constants) -> dict[str, Any]:
