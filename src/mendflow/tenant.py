@@ -87,7 +87,7 @@ def parse_tenant(document: Any, *, source: str) -> TenantFile:
     if fmt != TENANT_FORMAT:
         raise TenantFileError(f"{source}: $.format: expected '{TENANT_FORMAT}', found {fmt!r}")
     for key in document:
-        if key not in TenantFile.model_fields and key not in providers.names():
+        if key not in TenantFile.model_fields and key not in providers.names() and key != document.get("provider"):
             raise TenantFileError(
                 f"{source}: $.{key}: not a field of the envelope nor a registered provider's section "
                 f"(providers: {', '.join(providers.names())})"

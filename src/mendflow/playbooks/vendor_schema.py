@@ -1,10 +1,10 @@
 """What a field a condition reads may hold, by the vendor's own schema: its JSON types, null, absence, enum, default.
 
-The schemas are the packaged cut of the vendors' API descriptions (`mendflow/data/schemas/<provider>.json`, made by
-`mendflow.playbooks.cut`). A `Shape` is every form one value may take: `oneOf`/`anyOf` alternatives are unioned,
-`allOf` parts merged, OpenAPI 3.0 `nullable` adds null, a property outside `required` may be absent. Below a
-free-form object (additionalProperties, or a discriminated type whose variants the subset does not describe)
-nothing is known, and nothing is checked.
+The schemas are the packaged cut of the vendors' API descriptions (`Provider.schema`; GitHub's and Okta's are
+`mendflow/data/schemas/<provider>.json`, made by `mendflow.playbooks.cut`). A `Shape` is every form one value
+may take: `oneOf`/`anyOf` alternatives are unioned, `allOf` parts merged, OpenAPI 3.0 `nullable` adds null, a
+property outside `required` may be absent. Below a free-form object (additionalProperties, or a discriminated
+type whose variants the subset does not describe) nothing is known, and nothing is checked.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
+
+from mendflow import providers
 
 NUMBER = "number"
 KINDS = ("null", "boolean", NUMBER, "string", "object", "array")
@@ -261,8 +263,13 @@ def describe(kinds: Iterable[str]) -> str:
 
 @functools.cache
 def schemas(provider: str) -> Schemas:
-    """The packaged schemas of a provider (`github`, `okta`)."""
-    text = resources.files("mendflow.data").joinpath("schemas", f"{provider}.json").read_text(encoding="utf-8")
+    """The packaged schemas of a provider (`Provider.schema`: `package:path`, e.g. GitHub's
+    `mendflow.data:schemas/github.json`); FileNotFoundError when it packages none."""
+    location = providers.get(provider).schema if provider in providers.names() else None
+    if location is None:
+        raise FileNotFoundError(f"provider {provider!r} packages no schema")
+    package, _, path = location.partition(":")
+    text = resources.files(package).joinpath(path).read_text(encoding="utf-8")
     return Schemas(provider, json.loads(text))
 
 

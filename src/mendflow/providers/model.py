@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from starlette.applications import Starlette
 
+    from mendflow.actions import ActionSpec
     from mendflow.config import TenantConnection
     from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
@@ -80,6 +81,9 @@ class Provider:
     """The credential for `auth: {kind: <app_auth_kind>}`."""
     actions: Callable[[], Mapping[str, FieldAction]]
     """Action name → implementation."""
+    action_specs: Sequence[ActionSpec] = ()
+    """Catalogue entries of the provider's own actions, added to `mendflow.actions.ACTIONS` on registration (what
+    playbooks are checked against). GitHub's and Okta's are written in that catalogue itself."""
     targets: Callable[[], Sequence[tuple[re.Pattern[str], Reader]]] = lambda: ()
     """Paths a targeted rescan may read, with their readers."""
     owns: Callable[[str, str], bool] = lambda tenant, target: True
@@ -96,4 +100,5 @@ class Provider:
     """Serve a tenant file (`token` is the only credential accepted); `app.state.<name>` is its state.
     Imports the simulator when called: only the simulator, tests and offline scans call it."""
     schema: str | None = None
-    """The packaged schema of the resource types (`mendflow/data/schemas/<name>.json`), or None."""
+    """Where the cut of the vendor's API schema for the resource types is packaged, as `package:path`
+    (`mendflow.data:schemas/github.json`), or None (conditions are then not type-checked)."""

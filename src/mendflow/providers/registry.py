@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mendflow.actions import ACTIONS
 from mendflow.errors import InputError
 from mendflow.providers.model import Provider
 
@@ -14,11 +15,15 @@ def register(provider: Provider) -> Provider:
     """Make `provider` known to mendflow (tenant files, connections, playbooks, actions, offline scans)."""
     if provider.name in _PROVIDERS and _PROVIDERS[provider.name] is not provider:
         raise ValueError(f"provider {provider.name!r} is registered twice")
-    foreign = [t for t in provider.resource_types if t.split(".", 1)[0] != provider.name]
+    named = [*provider.resource_types, *(spec.name for spec in provider.action_specs)]
+    foreign = [name for name in named if name.split(".", 1)[0] != provider.name]
     if foreign:
-        raise ValueError(f"provider {provider.name!r}: resource types must start with '{provider.name}.': {foreign}")
+        raise ValueError(
+            f"provider {provider.name!r}: resource types and actions start with '{provider.name}.': {foreign}"
+        )
     _PROVIDERS[provider.name] = provider
     RESOURCE_TYPES.update(provider.resource_types)
+    ACTIONS.update({spec.name: spec for spec in provider.action_specs})
     return provider
 
 
@@ -28,6 +33,8 @@ def unregister(name: str) -> None:
     if provider is not None:
         for resource_type in provider.resource_types:
             RESOURCE_TYPES.pop(resource_type, None)
+        for spec in provider.action_specs:
+            ACTIONS.pop(spec.name, None)
 
 
 def names() -> tuple[str, ...]:

@@ -141,5 +141,5 @@ PROVIDER = Provider(
     objects=_objects,
     case_tenant=_case_tenant,
     simulator=_simulator,
-    schema="schemas/github.json",
+    schema="mendflow.data:schemas/github.json",
 )

@@ -116,5 +116,5 @@ PROVIDER = Provider(
     objects=_objects,
     case_tenant=_case_tenant,
     simulator=_simulator,
-    schema="schemas/okta.json",
+    schema="mendflow.data:schemas/okta.json",
 )

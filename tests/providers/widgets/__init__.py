@@ -1,0 +1,95 @@
+"""Widgets: a made-up SaaS vendor whose tenants hold gadgets, as a provider package of its own.
+
+It proves the provider contract (`mendflow.providers.Provider`, docs/providers.md): everything mendflow needs to
+know about the vendor is declared here and in the modules beside this one, and one `register(PROVIDER)` makes
+tenant files, connections, playbooks, test cases, actions and offline scans work for it. The simulator is imported
+only when `PROVIDER.simulator` is called, as for the shipped providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mendflow.providers import Provider
+from tests.providers.widgets.actions import SPECS
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from starlette.applications import Starlette
+
+    from mendflow.config import TenantConnection
+    from mendflow.connectors.actions import FieldAction
+    from mendflow.connectors.credentials import Credential
+    from mendflow.connectors.http import VendorHttp
+    from mendflow.connectors.registry import Collector
+    from mendflow.playbooks.model import FragmentResource
+    from mendflow.tenant import TenantFile
+
+JSON = dict[str, object]
+
+
+def _http(connection: TenantConnection, credential: Credential) -> VendorHttp:
+    from tests.providers.widgets.collector import widgets_http
+
+    return widgets_http(connection, credential)
+
+
+def _collector(http: VendorHttp, tenant: str) -> Collector:
+    from tests.providers.widgets.collector import WidgetsCollector
+
+    return WidgetsCollector(http, tenant)
+
+
+def _actions() -> Mapping[str, FieldAction]:
+    from tests.providers.widgets.actions import IMPLEMENTATIONS
+
+    return IMPLEMENTATIONS
+
+
+def _section() -> type[BaseModel]:
+    from tests.providers.widgets.section import WidgetsSection
+
+    return WidgetsSection
+
+
+def _objects(section: dict[str, object], resource_type: str) -> Iterator[tuple[str, dict[str, object]]]:
+    from tests.providers.widgets.section import objects
+
+    return objects(section, resource_type)
+
+
+def _case_tenant(
+    resource_type: str, as_of: datetime, resources: Sequence[FragmentResource]
+) -> tuple[str, dict[str, object]]:
+    from tests.providers.widgets.section import case_section
+
+    return "shop", case_section(resource_type, resources)
+
+
+def _simulator(tenant: TenantFile, token: str) -> Starlette:
+    from tests.providers.widgets.simulator import create_widgets_app
+
+    return create_widgets_app(tenant, token=token)
+
+
+PROVIDER = Provider(
+    name="widgets",
+    title="Widgets",
+    resource_types={"widgets.gadget": "/gadgets/{id}"},
+    default_base_url=lambda tenant: f"https://{tenant}.widgets.example",
+    concurrency_cap=10,
+    token_schemes=("Bearer",),
+    credential_name="API key",
+    app_auth_kind=None,
+    probe="/gadgets",
+    http=_http,
+    collector=_collector,
+    actions=_actions,
+    action_specs=SPECS,
+    tenant_section=_section,
+    objects=_objects,
+    case_tenant=_case_tenant,
+    simulator=_simulator,
+)
