@@ -36,7 +36,7 @@ from mendflow.responses import ResponsePlaybook
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port
-from mendflow.runtime.responses import start_response_handle
+from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
 from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext
@@ -62,11 +62,11 @@ async def mendflow_rate(client: Client, context: WorkerContext) -> tuple[float, 
     async with build_worker(client, context, task_queue=queue):
         started = time.perf_counter()
         handles = await asyncio.gather(
-            *(start_response_handle(client, definition(), {"n": i}, task_queue=queue) for i in range(RUNS))
+            *(start_response(client, definition(), {"n": i}, task_queue=queue) for i in range(RUNS))
         )
         results = await asyncio.gather(*(h.result() for h in handles))
         seconds = time.perf_counter() - started
-        one = await start_response_handle(client, definition(1), {"n": 0}, task_queue=queue)
+        one = await start_response(client, definition(1), {"n": 0}, task_queue=queue)
         await one.result()
     assert all(r.state.value == "completed" for r in results)
     return RUNS / seconds, [await one.fetch_history(), await handles[0].fetch_history()]

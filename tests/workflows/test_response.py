@@ -104,9 +104,11 @@ def _step(status: ResponseStatus, step_id: str) -> StepRecord:
 
 
 async def _until_approval(stack: Stack, definition: ResponsePlaybook, **inputs: Any) -> str:
-    run_id = await start_response(
-        stack.client, definition, {"token_id": TOKEN, **inputs}, requested_by="carol", task_queue=stack.queue
-    )
+    run_id = (
+        await start_response(
+            stack.client, definition, {"token_id": TOKEN, **inputs}, requested_by="carol", task_queue=stack.queue
+        )
+    ).id
     waiting = await wait_response_idle(stack.client, run_id)
     assert waiting.state is RunState.awaiting_approval, waiting
     assert (
@@ -184,7 +186,7 @@ async def test_a_failing_step_with_on_failure_rollback_restores_completed_change
     )  # fmt: skip
     evidence = by_id["evidence"].model_copy(update={"of": {"token": "steps.token.output"}})
     variant = definition.model_copy(update={"steps": (by_id["token"], by_id["owner"], evidence, suspend, broken)})
-    run_id = await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)
+    run_id = (await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)).id
     done = await _result(stack, run_id)
     assert done.state is RunState.rolled_back
     statuses = _statuses(done)
@@ -261,7 +263,7 @@ async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
         return code, out.out, out.err
 
     with serve_in_thread(api) as server:
-        run_id = await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)
+        run_id = (await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)).id
         waiting = await wait_response_idle(stack.client, run_id)
         assert waiting.state is RunState.awaiting_approval and _user(stack, OWNER)["status"] == "SUSPENDED"
         capsys.readouterr()
@@ -269,8 +271,8 @@ async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
                                                  "--api-url", server.base_url)  # fmt: skip
         assert code == 0 and "rollback starts" in out, err
         done = await _result(stack, run_id)
-        other = await start_response(stack.client, definition, {"token_id": TOKEN, "suspend_owner": False},
-                                     requested_by="carol", task_queue=stack.queue)  # fmt: skip
+        other = (await start_response(stack.client, definition, {"token_id": TOKEN, "suspend_owner": False},
+                                     requested_by="carol", task_queue=stack.queue)).id  # fmt: skip
         await wait_response_idle(stack.client, other)
         code, out, err = await asyncio.to_thread(cli, "approve", other, "--reason", "confirmed leak",
                                                  "--api-url", server.base_url)  # fmt: skip

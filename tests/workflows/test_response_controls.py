@@ -22,7 +22,7 @@ from mendflow.data import demo_tenant_path
 from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.responses import start_response_handle, wait_response_idle
+from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
@@ -56,9 +56,7 @@ class Env:
     async def start(
         self, definition: ResponsePlaybook, inputs: dict[str, Any] | None = None, *, retention: timedelta = timedelta(0)
     ) -> WorkflowHandle[Any, ResponseStatus]:
-        return await start_response_handle(
-            self.client, definition, inputs or {}, task_queue=self.queue, retention=retention
-        )
+        return await start_response(self.client, definition, inputs or {}, task_queue=self.queue, retention=retention)
 
     async def status(self, handle: WorkflowHandle[Any, ResponseStatus]) -> ResponseStatus:
         status: ResponseStatus = await handle.query("status", result_type=ResponseStatus)

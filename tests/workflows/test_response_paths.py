@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantRegistry
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.responses import start_response_handle, wait_response_idle
+from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from tests.signing import signed_decision, signed_request
@@ -45,7 +45,7 @@ async def run(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[An
     async def go(
         definition: ResponsePlaybook, inputs: dict[str, Any] | None = None, *, record: str = ""
     ) -> ResponseStatus:
-        handle = await start_response_handle(client, definition, inputs or {}, task_queue=queue)
+        handle = await start_response(client, definition, inputs or {}, task_queue=queue)
         result = await handle.result()  # days of timers pass in milliseconds
         if record and os.environ.get("MENDFLOW_RECORD_HISTORIES"):  # replayed by tests/workflows/test_replay.py
             history = await handle.fetch_history()
@@ -148,7 +148,7 @@ async def test_decisions_and_rollbacks_a_run_cannot_take_are_refused_in_plain_wo
     queue = f"q-{uuid.uuid4()}"
     definition = _definition("- {id: later, kind: wait, duration: 1d}\n- {id: ask, kind: approve}\n")
     async with build_worker(time_env.client, context, task_queue=queue):
-        handle = await start_response_handle(time_env.client, definition, {}, task_queue=queue)
+        handle = await start_response(time_env.client, definition, {}, task_queue=queue)
         while (await handle.query("status", result_type=ResponseStatus)).steps[0].status != "waiting":  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -166,7 +166,7 @@ async def test_a_rollback_request_cuts_a_long_wait_short(time_env: WorkflowEnvir
     queue = f"q-{uuid.uuid4()}"
     definition = _definition("- {id: ask, kind: approve}\n- {id: later, kind: wait, duration: 7d}\n")
     async with build_worker(time_env.client, context, task_queue=queue):
-        handle = await start_response_handle(time_env.client, definition, {}, task_queue=queue)
+        handle = await start_response(time_env.client, definition, {}, task_queue=queue)
         await wait_response_idle(time_env.client, handle.id)
         await handle.execute_update("decide", signed_decision(handle.id, "alice", RBAC))
         while (await handle.query("status", result_type=ResponseStatus)).steps[1].status != "waiting":  # noqa: ASYNC110

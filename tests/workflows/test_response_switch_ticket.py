@@ -15,7 +15,7 @@ from mendflow.config import TenantRegistry
 from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.responses import start_response_handle
+from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings
@@ -87,7 +87,7 @@ async def start(
     queue = f"q-{uuid.uuid4()}"
 
     async def go(level: str) -> ResponseStatus:
-        handle = await start_response_handle(dev_env.client, definition, {"level": level}, task_queue=queue)
+        handle = await start_response(dev_env.client, definition, {"level": level}, task_queue=queue)
         result: ResponseStatus = await handle.result()
         return result
 

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.responses import load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.responses import start_response_handle, wait_response_idle
+from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
 from tests.conftest import SimulatedOrg
@@ -36,7 +36,7 @@ async def start(dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path
     client: Client = dev_env.client
 
     async def go(inputs: dict[str, Any]) -> Any:
-        return await start_response_handle(client, load_response_file(EXAMPLE), inputs, task_queue=queue)
+        return await start_response(client, load_response_file(EXAMPLE), inputs, task_queue=queue)
 
     async with build_worker(client, context, task_queue=queue):
         yield go

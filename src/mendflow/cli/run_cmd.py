@@ -84,9 +84,11 @@ def run(
 
     async def go() -> ResponseStatus | str:
         client = await connect(settings)
-        run_id = await start_response(
-            client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue
-        )
+        run_id = (
+            await start_response(
+                client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue
+            )
+        ).id
         return await wait_response_idle(client, run_id) if wait else run_id
 
     result = asyncio.run(go())

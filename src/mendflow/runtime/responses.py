@@ -27,27 +27,10 @@ async def start_response(
     requested_by: str = "",
     task_queue: str = TASK_QUEUE,
     retention: timedelta = timedelta(0),
-) -> str:
-    """Check the inputs, start a run pinned to this definition's digest, and return the run id (workflow id).
-    `retention`: how long the finished run can still be rolled back (`DEFAULT_RETENTION` for people's runs)."""
-    handle = await start_response_handle(
-        client, definition, inputs, tenant_key=tenant_key, requested_by=requested_by, task_queue=task_queue,
-        retention=retention,
-    )  # fmt: skip
-    return handle.id
-
-
-async def start_response_handle(
-    client: Client,
-    definition: ResponsePlaybook,
-    inputs: dict[str, Any],
-    *,
-    tenant_key: str | None = None,
-    requested_by: str = "",
-    task_queue: str = TASK_QUEUE,
-    retention: timedelta = timedelta(0),
 ) -> WorkflowHandle[Any, ResponseStatus]:
-    """`start_response`, returning the handle of this very run (its result follows this run)."""
+    """Check the inputs and start a run pinned to this definition's digest; the handle of this very run (its
+    result follows this run; its `id` is the run id). `retention`: how long the finished run can still be rolled
+    back (`DEFAULT_RETENTION` for people's runs)."""
     tenant = tenant_key or definition.tenant
     if not tenant:
         raise InputError(f"{definition.id} names no tenant: give --tenant KEY (e.g. okta:acme)")
