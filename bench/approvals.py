@@ -33,10 +33,10 @@ from mendflow.playbooks.model import Playbook
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
 from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext

@@ -37,12 +37,12 @@ from mendflow.config import TenantConnection
 from mendflow.playbooks.loader import bundled_playbook_dir
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import TUNING, DevServer
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.scans import run_scan_and_wait
 from mendflow.secrets import SecretRef
 from mendflow.sim.generate import github_tenant
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.telemetry import configure_logging
 from mendflow.tenant import load_tenant_file
 from tests.store.postgres import PostgresServer

@@ -38,11 +38,11 @@ from mendflow.findings.store import FindingsLedger, FindingStatus, LedgerRow
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.loopback import serve_async
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.rescans import request_rescan, rescan_status
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
-from mendflow.sim.server import serve_async
 from mendflow.store import StoredReplayCache
 from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext

@@ -39,11 +39,11 @@ from mendflow.offline import collect
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
 from mendflow.rules import compile_rules, timefmt
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import parse_tenant
 
 BASELINE = "73f7c7c892cb4c8be8360a5513e73d7e55e4f92a"

@@ -32,6 +32,7 @@ from mendflow.redaction import register_secret
 from mendflow.render import diff, table
 from mendflow.report import render_scan_summary
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.loopback import LoopbackServer, serve_in_thread
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.scans import run_scan_and_wait, wait_idle
 from mendflow.runtime.stack import embedded_stack
@@ -41,7 +42,6 @@ from mendflow.sim.deliveries import WebhookTarget
 from mendflow.sim.demo_app import demo_github_app
 from mendflow.sim.github import create_github_app
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 from mendflow.tenant import load_tenant_file
 from mendflow.webhooks import WebhookSettings, WebhookTenant

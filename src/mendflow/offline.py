@@ -32,8 +32,8 @@ from mendflow.models import Finding, Resource
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.rules import RuleError, compile_rules
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
 from mendflow.tenant_stream import CheckedTenant, check, repo_chunks
 

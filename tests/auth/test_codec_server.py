@@ -19,8 +19,8 @@ from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.codec import KEY_ID, AesGcmCodec, PayloadKeys, new_key_text
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.settings import Settings
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
 
 UI = "http://127.0.0.1:8233"

@@ -22,6 +22,7 @@ from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import run_scan_and_wait
 from mendflow.runtime.worker import build_worker
 from mendflow.scan_progress import ProgressMeter, ScanProgress
@@ -29,7 +30,6 @@ from mendflow.secrets import SecretRef
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.generate import okta_tenant
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import parse_tenant
 from mendflow.worker_context import WorkerContext
 

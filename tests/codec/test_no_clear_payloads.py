@@ -37,12 +37,12 @@ from mendflow.evidence import export_evidence
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.scans import run_scan_and_wait, wait_idle
 from mendflow.runtime.stack import embedded_stack
 from mendflow.secrets import SecretRef
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext

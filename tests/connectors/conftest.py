@@ -16,11 +16,11 @@ from mendflow.config import TenantConnection
 from mendflow.connectors.registry import Session, open_session
 from mendflow.models import Resource
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "mendflow" / "data"

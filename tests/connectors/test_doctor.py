@@ -22,12 +22,12 @@ from mendflow.doctor import Status, TenantCheck, check_tenant, log_checkup, rend
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
 from mendflow.providers.okta.app_auth import _GRANTED
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
 from tests.connectors.conftest import serve
 from tests.connectors.keys import rsa_pair

@@ -18,11 +18,11 @@ from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import AuthError, ConnectionProblem
 from mendflow.models import Resource
 from mendflow.providers.github.app_auth import app_jwt
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
 from tests.connectors.keys import rsa_pair
 

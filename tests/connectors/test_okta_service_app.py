@@ -19,10 +19,10 @@ from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import AuthError
 from mendflow.models import Resource
 from mendflow.providers.okta.app_auth import _GRANTED
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import Issued, OktaServiceApp, OktaServiceAuthority
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile
 from tests.connectors.keys import as_jwk, rsa_pair
 

@@ -18,8 +18,8 @@ from mendflow.integrations.cards import CampaignCard, CardResource, Rollout
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.models import Decision, DecisionOutcome, Severity, Verdict
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import LoopbackServer, serve_async, serve_in_thread
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.sim.server import LoopbackServer, serve_async, serve_in_thread
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 
 ALICE = "U0ALICE001"

@@ -16,8 +16,8 @@ from mendflow.integrations.cards import APPROVE_ACTION, CardState, render_text
 from mendflow.integrations.slack import MessageRef, SlackAuthError, SlackCards, SlackDirectory, SlackError
 from mendflow.models import Channel, Decision, Verdict
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
-from mendflow.sim.server import serve_in_thread
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 
 from .conftest import ALICE, BOB, CAROL, CHANNEL, ONCALL, cards_for, sample_card

@@ -16,9 +16,9 @@ import pytest
 from openapi_core import OpenAPI
 
 from mendflow.providers.github.app_auth import app_jwt
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.app_auth import GithubAppAuthority
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from tests.connectors.keys import rsa_pair
 from tests.sim.openapi_adapter import SpecRequest, SpecResponse

@@ -15,8 +15,8 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.validation.response.exceptions import InvalidData
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, parse_tenant
 from tests.sim.openapi_adapter import SpecRequest, SpecResponse
 

@@ -14,8 +14,8 @@ from github.NamedUser import NamedUser
 from github.Organization import Organization
 from starlette.applications import Starlette
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "mendflow" / "data" / "demo-github.json"

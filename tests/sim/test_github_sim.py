@@ -14,8 +14,8 @@ import pytest
 from starlette.applications import Starlette
 
 from mendflow.errors import ConnectionProblem
+from mendflow.runtime.loopback import LoopbackServer, serve_async, serve_in_thread
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import LoopbackServer, serve_async, serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "mendflow" / "data" / "demo-github.json"
@@ -418,7 +418,7 @@ def test_listening_socket_disables_nagle() -> None:
     """Regression: without TCP_NODELAY every simulator response waited ~40 ms for a delayed ACK."""
     import socket
 
-    from mendflow.sim.server import bind_listening_socket
+    from mendflow.runtime.loopback import bind_listening_socket
 
     sock = bind_listening_socket("127.0.0.1", 0)
     try:

@@ -23,8 +23,8 @@ from mendflow.errors import MendflowError
 from mendflow.integrations.jira_tickets import JiraTickets, TicketRequest
 from mendflow.models import Severity
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.sim.server import serve_in_thread
 from tests.openapi_adapter import Exchange, Recorder, SpecRequest, SpecResponse
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "jira-subset.json"

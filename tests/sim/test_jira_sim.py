@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.sim.server import serve_in_thread
 
 TOKEN = "jira-simtest-0123456789"
 USER = "mendflow@example.com"

@@ -16,10 +16,10 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.validation.response.exceptions import InvalidData
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.generate import okta_id
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file
 from tests.connectors.okta_response_data import ADMINS, DAVE_ROLE, ENGINEERING, response_tenant
 from tests.sim.openapi_adapter import SpecRequest, SpecResponse

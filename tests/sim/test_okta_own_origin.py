@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.okta import create_okta_app
 from mendflow.sim.own_origin import link_origins
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "mendflow" / "data" / "demo-okta.json"

@@ -16,9 +16,9 @@ from okta.client import Client
 from okta.models import ApiTokenUpdate, AssignRoleToUserRequest
 from starlette.applications import Starlette
 
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.generate import okta_id, okta_tenant
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "mendflow" / "data" / "demo-okta.json"

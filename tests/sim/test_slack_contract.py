@@ -24,7 +24,7 @@ from mendflow.errors import VendorError
 from mendflow.integrations.cards import CardState
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.redaction import register_secret
-from mendflow.sim.server import serve_in_thread
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 from tests.integrations.conftest import sample_card
 from tests.openapi_adapter import Exchange, Recorder, SpecRequest, SpecResponse

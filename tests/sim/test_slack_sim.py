@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from mendflow.integrations.cards import APPROVE_ACTION, render_blocks
-from mendflow.sim.server import serve_in_thread
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.slack import SimError, SlackWorkspace, create_slack_app
 from tests.integrations.conftest import sample_card
 

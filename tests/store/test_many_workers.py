@@ -26,13 +26,13 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.data import demo_tenant_path
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings, SlackSettings
 from mendflow.sim.generate import github_tenant
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.sim.slack import SlackWorkspace
 from mendflow.store import DATABASE_URL_ENV
 from mendflow.tenant import load_tenant_file, parse_tenant

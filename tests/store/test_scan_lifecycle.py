@@ -16,10 +16,10 @@ from mendflow.data import demo_tenant_path
 from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Playbook
 from mendflow.routing import Role
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.worker import build_worker
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import ScanResult

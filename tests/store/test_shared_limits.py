@@ -20,10 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle
 from mendflow.sim.generate import github_tenant
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import DATABASE_URL_ENV
 from mendflow.tenant import parse_tenant
 from mendflow.workflow_types import RemediationResult

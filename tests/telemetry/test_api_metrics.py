@@ -20,8 +20,8 @@ from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.findings.store import FindingsLedger
 from mendflow.rbac import Person, RbacConfig
 from mendflow.runtime.client import TemporalSettings
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.settings import Settings
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
 from tests.findings import T0, hook_finding
 

@@ -20,13 +20,13 @@ from mendflow.data import demo_tenant_path
 from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Mode, Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.rescans import request_rescan, rescan_status, rescan_workflow_id
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.sim.deliveries import WebhookTarget
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.webhooks import WebhookSettings, WebhookTenant
 from mendflow.worker_context import WorkerContext

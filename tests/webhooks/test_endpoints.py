@@ -19,8 +19,8 @@ import pytest
 from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
-from mendflow.sim.server import serve_in_thread
 from mendflow.telemetry import configure_logging
 from mendflow.webhooks import WebhookSettings, WebhookTenant, github_signature
 

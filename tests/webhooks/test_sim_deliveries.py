@@ -15,12 +15,12 @@ import pytest
 from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
+from mendflow.runtime.loopback import LoopbackServer, serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.deliveries import WebhookTarget, github_events, okta_events
 from mendflow.sim.github import create_github_app
 from mendflow.sim.github_state import GithubState
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.webhooks import WebhookSettings, WebhookTenant, github_targets, okta_targets
 from tests.connectors.conftest import GITHUB_DEMO, OKTA_DEMO

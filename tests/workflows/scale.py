@@ -19,10 +19,10 @@ from temporalio.client import Client, WorkflowHistory
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.generate import github_tenant
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import parse_tenant
 from mendflow.workflow_types import RemediationInput
 

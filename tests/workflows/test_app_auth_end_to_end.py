@@ -25,13 +25,13 @@ from mendflow.connectors.permissions import OKTA_READ_SCOPES
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Outcome, Verdict
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.telemetry import configure_logging
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext

@@ -27,8 +27,8 @@ from mendflow.data import demo_tenant_path
 from mendflow.models import Outcome
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.github import create_github_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.workflow_types import CampaignStatus
 from tests.workflows.campaigns import hook_playbook, start_campaign

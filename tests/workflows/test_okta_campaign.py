@@ -16,11 +16,11 @@ from mendflow.models import DecisionOutcome, Outcome, Verdict
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import CampaignStatus

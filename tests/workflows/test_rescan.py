@@ -26,6 +26,7 @@ from mendflow.findings.store import FindingStatus
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.routing import Role
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.rescans import (
     REQUEST_SIGNAL,
     RESCAN_WORKFLOW,
@@ -37,7 +38,6 @@ from mendflow.runtime.rescans import (
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import RescanInput, RescanRequest, RescanStatus

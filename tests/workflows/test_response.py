@@ -30,12 +30,12 @@ from mendflow.redaction import register_secret
 from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState, StepRecord, StepStatus
 from mendflow.runtime.client import TemporalSettings
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.store import Database, database_url
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext

@@ -22,11 +22,11 @@ from mendflow.data import demo_tenant_path
 from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from tests.signing import signed_request

@@ -15,12 +15,12 @@ from mendflow.config import TenantRegistry
 from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.sim.server import serve_in_thread
 from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings

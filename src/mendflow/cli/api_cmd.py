@@ -37,10 +37,10 @@ from mendflow.cli.options import DatabaseUrl
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
 from mendflow.runtime.client import connect
+from mendflow.runtime.loopback import LoopbackServer, serve_async
 from mendflow.runtime.ports import ensure_free
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
-from mendflow.sim.server import LoopbackServer, serve_async
 from mendflow.store import Database, StoredReplayCache, database_url
 from mendflow.telemetry import configure_logging
 from mendflow.telemetry.setup import start_telemetry

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from mendflow.errors import InputError
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_async
 from mendflow.runtime.ports import ensure_free
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.deliveries import WebhookTarget
@@ -25,7 +26,6 @@ from mendflow.sim.demo_app import github_authority, okta_authority
 from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.sim.github import create_github_app
 from mendflow.sim.okta import create_okta_app
-from mendflow.sim.server import serve_async
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 app = typer.Typer(help="Vendor simulators on loopback, seeded from tenant files.", no_args_is_help=True)
@@ -269,7 +269,7 @@ def slack(
     signing_secret_env: Annotated[str, typer.Option("--signing-secret-env")] = SLACK_SIGNING_ENV,
 ) -> None:
     """Serve a Slack workspace (Web API, Socket Mode, a clicking user) until Ctrl-C."""
-    from mendflow.sim.server import LoopbackServer
+    from mendflow.runtime.loopback import LoopbackServer
     from mendflow.sim.slack import SlackWorkspace, create_slack_app
 
     users = _pairs(user or ["U0ALICE001=alice", "U0BOB00001=bob"], "--user")
@@ -307,8 +307,8 @@ def jira(
     token_env: Annotated[str, typer.Option("--token-env")] = JIRA_TOKEN_ENV,
 ) -> None:
     """Serve a Jira site (REST v2 and v3: issues, comments, transitions) until Ctrl-C."""
+    from mendflow.runtime.loopback import LoopbackServer
     from mendflow.sim.jira import JiraState, create_jira_app
-    from mendflow.sim.server import LoopbackServer
 
     projects = _pairs(project or ["SEC=Security"], "--project")
     ensure_free("127.0.0.1", port, what="Jira simulator", option="--port")

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from mendflow.sim.server import bind_listening_socket
+from mendflow.runtime.loopback import bind_listening_socket
 
 CHECK_TIMEOUT = 2.0
 """Seconds the readiness check waits for Temporal; probes usually time out after a few seconds."""

@@ -27,10 +27,10 @@ from mendflow.auth.signing import DecisionSigner
 from mendflow.codec import embedded_keys
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
+from mendflow.runtime.loopback import LoopbackServer, serve_in_thread
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.worker import build_worker
 from mendflow.settings import Settings
-from mendflow.sim.server import LoopbackServer, serve_in_thread
 from mendflow.worker_context import WorkerContext
 
 
