@@ -72,3 +72,30 @@ def test_plan_cli_prints_json_and_refuses_bad_inputs_naming_the_field(invoke: Ca
     assert missing.returncode == 2 and "inputs.repo: 'repo' is a required property" in missing.stderr
     wrong_step = invoke(*args, "-i", "hook_id=11", "--decide", "delete=approve")
     assert wrong_step.returncode == 2 and "--decide delete" in wrong_step.stderr
+
+
+def test_an_approval_shows_who_how_many_expiry_and_escalation(tmp_path: Path) -> None:
+    """The approve step's line names the approvers, the count, the expiry and the escalation; a wait its length."""
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        """apiVersion: mendflow/v1
+kind: Workflow
+id: test.gate
+title: t
+tenant: github:acme
+steps:
+  - id: ask
+    kind: approve
+    approval: {approvers: ["user:alice", "user:bob"], required: 2, timeout: 8h, escalate_after: 2h,
+               escalate_to: "group:secops-leads"}
+  - {id: pause, kind: wait, duration: 3d}
+"""
+    )
+    workflow = load_any_file(path)
+    assert isinstance(workflow, ResponsePlaybook)
+    plan = plan_workflow(workflow, {}, load_tenant_file(TENANT))
+    ask, pause = plan.steps
+    assert ask.detail == (
+        "asks 2 of user:alice, user:bob, expires after 8h, escalates after 2h to group:secops-leads: 't' — approved"
+    )
+    assert pause.detail == "waits 3d"

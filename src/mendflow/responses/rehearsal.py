@@ -259,9 +259,10 @@ async def approve(run: Run, step: Step) -> Done:
     definition, policy = run.definition, step.approval
     approvers = run.rbac.approvers_for(definition.id, definition.severity, policy.approvers)
     required = run.rbac.required_for(definition.severity, policy.required)
-    asked = (
-        f"{required} of {', '.join(approvers) or 'the RBAC default'}, expires after {format_duration(policy.timeout)}"
-    )
+    who = ", ".join(approvers) or "the RBAC default"
+    asked = f"{required} of {who}, expires after {format_duration(policy.timeout)}"
+    if policy.escalate_after is not None:
+        asked += f", escalates after {format_duration(policy.escalate_after)} to {policy.escalate_to or 'the default'}"
     question = run.text(step.message, "message") if step.message else definition.title
     answer = run.answers.get(step.id, Answer.approve)
     if answer is Answer.expire:
