@@ -267,7 +267,7 @@ async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
         waiting = await wait_response_idle(stack.client, run_id)
         assert waiting.state is RunState.awaiting_approval and _user(stack, OWNER)["status"] == "SUSPENDED"
         capsys.readouterr()
-        code, out, err = await asyncio.to_thread(cli, "rollback", run_id, "--reason", "wrong token",
+        code, out, err = await asyncio.to_thread(cli, "rollback", run_id, "--reason", "wrong token", "--yes",
                                                  "--api-url", server.base_url)  # fmt: skip
         assert code == 0 and "rollback starts" in out, err
         done = await _result(stack, run_id)

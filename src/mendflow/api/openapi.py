@@ -24,6 +24,7 @@ from mendflow.api.operator import (
     VerbBody,
 )
 from mendflow.findings.view import FindingsPage
+from mendflow.responses.messages import ResponseStatus
 from mendflow.workflow_types import CampaignStatus
 
 _REF = "#/components/schemas/{model}"
@@ -60,6 +61,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         "statuses": ("Running campaigns.", {"type": "array", "items": _schema("CampaignStatus")}),
         "whoami": ("The caller.", _schema("WhoAmI")),
         "findings": ("The findings matching every filter given.", _schema("FindingsPage")),
+        "response": ("The response run's status.", _schema("ResponseStatus")),
     }
     text, schema = answers[e.answer]
     responses: dict[str, Any] = {"200": {"description": text, **_json(schema)}}
@@ -68,6 +70,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                             **_json(_schema("AnswerBody"))}  # fmt: skip
     if e.answer == "status":
         responses["404"] = {"description": "No such campaign.", **_json(_schema("ErrorBody"))}
+    if e.answer == "response":
+        responses["404"] = {"description": "No such response run.", **_json(_schema("ErrorBody"))}
     if e.name == "false_positive":
         responses["404"] = {"description": "No such finding.", **_json(_schema("ErrorBody"))}
     responses.update({code: {"description": why, **_json(_schema("ErrorBody"))} for code, why in _ERRORS.items()})
@@ -212,6 +216,7 @@ def openapi() -> dict[str, Any]:
         CampaignStatus,
         WhoAmI,
         FindingsPage,
+        ResponseStatus,
     ]
     _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}

@@ -23,7 +23,9 @@ from mendflow.auth.signing import DecisionSigner
 from mendflow.errors import ConnectionProblem, InputError
 from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Proof, Verdict
 from mendflow.redaction import redact
+from mendflow.responses.messages import ResponseStatus
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
+from mendflow.runtime.responses import RUN_PREFIX
 from mendflow.telemetry import get_logger
 from mendflow.workflow_types import CampaignStatus, OperatorRequest, SuppressionInput, SuppressionOutcome
 
@@ -124,11 +126,12 @@ class Operations:
             if err.status == RPCStatusCode.INVALID_ARGUMENT:
                 raise InputError(f"{verb}: Temporal refused the request as invalid: {redact(err.message)}") from None
             if err.status == RPCStatusCode.NOT_FOUND:
-                return Answer(
-                    accepted=False,
-                    message=f"campaign {workflow_id} is not running (finished, or never existed)",
-                    workflow_id=workflow_id,
+                gone = (
+                    f"run {workflow_id} is not running (ended and past its rollback window, or never existed)"
+                    if workflow_id.startswith(RUN_PREFIX)
+                    else f"campaign {workflow_id} is not running (finished, or never existed)"
                 )
+                return Answer(accepted=False, message=gone, workflow_id=workflow_id)
             raise ConnectionProblem(f"Temporal refused {verb} on {workflow_id}: {redact(err.message)}") from None
 
     def _sign(self, actor: Actor, workflow_id: str, verb: str, reason: str, *, verdict: str = "") -> Proof:
@@ -195,6 +198,17 @@ class Operations:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise InputError(f"no campaign {campaign_id!r}") from None
             raise ConnectionProblem(f"Temporal could not answer for {campaign_id}: {redact(err.message)}") from None
+        return result
+
+    async def response_status(self, run_id: str) -> ResponseStatus:
+        """A response run's step timeline and what a rollback would restore (finished runs answer too)."""
+        try:
+            handle = (await self.client()).get_workflow_handle(run_id)
+            result: ResponseStatus = await handle.query("status", result_type=ResponseStatus)
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise InputError(f"no response run {run_id!r}") from None
+            raise ConnectionProblem(f"Temporal could not answer for {run_id}: {redact(err.message)}") from None
         return result
 
     async def running(self) -> list[CampaignStatus]:

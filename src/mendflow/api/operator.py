@@ -173,7 +173,8 @@ class OperatorApi:
             wait = self.throttle.retry_after(client)
             if wait:
                 return _error(429, "too many failed authentications; slow down", **{"Retry-After": str(int(wait))})
-            target = str(request.path_params.get("campaign_id") or request.path_params.get("fingerprint") or "")
+            params = request.path_params
+            target = str(params.get("campaign_id") or params.get("run_id") or params.get("fingerprint") or "")
             try:
                 principal = await self.auth.authenticate(request.headers.get("authorization"))
             except Unauthenticated as err:
@@ -209,6 +210,13 @@ class OperatorApi:
                 return _error(404, str(err))
             return JSONResponse(status.model_dump(mode="json"))
         return JSONResponse([s.model_dump(mode="json") for s in await self.ops.running()])
+
+    async def _response(self, request: Request, principal: Principal) -> Response:
+        try:
+            status = await self.ops.response_status(request.path_params["run_id"])
+        except InputError as err:
+            return _error(404, str(err))
+        return JSONResponse(status.model_dump(mode="json"))
 
     async def _whoami(self, request: Request, principal: Principal) -> Response:
         return JSONResponse(
@@ -280,6 +288,7 @@ class OperatorApi:
             "whoami": self._whoami,
             "list": self._status,
             "status": self._status,
+            "response": self._response,
             "suppress": self._suppress,
             "findings": self._findings,
             "false_positive": self._false_positive,
@@ -303,7 +312,8 @@ class Endpoint:
     summary: str
     body: type[BaseModel] | None = None
     answer: str = "answer"
-    """`answer` (AnswerBody), `status` (one CampaignStatus), `statuses` (a list), `whoami` or `findings`."""
+    """`answer` (AnswerBody), `status` (one CampaignStatus), `statuses` (a list), `response` (a ResponseStatus),
+    `whoami` or `findings`."""
     query: tuple[str, ...] = ()
     """Query parameters it accepts (all optional strings)."""
 
@@ -325,6 +335,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("status", "GET", "/v1/campaigns/{campaign_id:path}", "status",
              "A campaign's plan, batch, changes, decisions and timeline.", answer="status"),
+    Endpoint("response", "GET", "/v1/responses/{run_id:path}", "status",
+             "A response run's step timeline, decisions and the changes a rollback would restore (the verbs are "
+             "the campaigns': POST /v1/campaigns/{run id}/pause and so on).", answer="response"),
     Endpoint("findings", "GET", "/v1/findings", "findings",
              "Findings in the ledger: every filter given must match (`limit` rows at most, 1000 by default).",
              answer="findings", query=("tenant", "severity", "status", "rule", "false_positive", "limit")),

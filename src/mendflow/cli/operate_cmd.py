@@ -3,6 +3,9 @@
 Who you are is your API token (`MENDFLOW_TOKEN` or `--token-file`); the API resolves your groups from its own
 config and signs the request, and the workflow answers. Each command waits for that answer, prints it and
 exits 0 accepted, 3 refused (with the reason), 2 bad input, 1 when mendflow itself failed.
+
+The verbs take campaign ids and response run ids (`response/…`) alike: both workflows answer the same signed
+updates. `rollback` of a response run first shows what it would restore and asks (`--yes` skips the question).
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
+import click
 import typer
 
 from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, finish, token
-from mendflow.cli.run_cmd import is_run_id, show_run
+from mendflow.cli.environment import (
+    PayloadKeysText,
+    TemporalAddress,
+    TemporalNamespace,
+    TemporalTls,
+    TemporalTlsCa,
+    TemporalTlsCert,
+    TemporalTlsKey,
+    temporal_settings,
+)
+from mendflow.cli.run_cmd import DEFAULT_ADDRESS, is_run_id, render_restorable, show_run
 from mendflow.errors import InputError
 from mendflow.render import diff, table
+from mendflow.responses.messages import ResponseStatus
 from mendflow.workflow_types import CampaignStatus
 
 Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the decision.", metavar="TEXT")]
@@ -60,11 +75,20 @@ def status(
     output: Format = "table",
     api_url: ApiUrl = DEFAULT_API,
     token_file: TokenFile = None,
+    temporal_address: TemporalAddress = DEFAULT_ADDRESS,
+    namespace: TemporalNamespace = "default",
+    tls: TemporalTls = False,
+    tls_ca: TemporalTlsCa = None,
+    tls_cert: TemporalTlsCert = None,
+    tls_key: TemporalTlsKey = None,
+    payload_keys_text: PayloadKeysText = None,
 ) -> None:
     """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline (or a
-    response run's step timeline, for a `response/…` id)."""
+    response run's step timeline — started, waiting for whom, done, rolled back — for a `response/…` id, read
+    from Temporal with the --temporal-address and TLS options)."""
     if campaign and is_run_id(campaign):  # a response workflow run: Temporal answers, not the campaigns API
-        show_run(campaign, output)
+        settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
+        show_run(campaign, output, settings)
         return
     data = call("GET", api_url, _path(campaign) if campaign else "/v1/campaigns", token(token_file))
     result = [CampaignStatus.model_validate(item) for item in ([data] if campaign else data)]
@@ -110,7 +134,43 @@ def _control(name: str) -> Callable[..., None]:
     return command
 
 
-pause, resume, abort, rollback = (_control(n) for n in ("pause", "resume", "abort", "rollback"))
+pause, resume, abort = (_control(n) for n in ("pause", "resume", "abort"))
+
+
+def _confirmed(question: str) -> bool:
+    """The person's yes; no answer at all (stdin closed, not a terminal) is a no."""
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:
+        return False
+
+
+def rollback(
+    campaign: Campaign,
+    reason: Reason = "",
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Roll a response run back without showing and asking first.")
+    ] = False,
+    output: Format = "table",
+    api_url: ApiUrl = DEFAULT_API,
+    token_file: TokenFile = None,
+) -> None:
+    """Restore the captured prior state of a finished campaign (same approval rules), or of a response run —
+    running, or ended within its retention window — after showing what will be restored."""
+    if is_run_id(campaign) and not yes:
+        run = ResponseStatus.model_validate(
+            call("GET", api_url, "/v1/responses/" + quote(campaign, safe="/:"), token(token_file))
+        )
+        if not run.restorable and run.state.value not in ("running", "awaiting_approval", "paused"):
+            typer.echo(f"refused: run {campaign} ({run.state.value}) has nothing a rollback could restore", err=True)
+            raise typer.Exit(3)
+        typer.echo(f"run {campaign} ({run.state.value}): a rollback restores, newest first:", err=True)
+        typer.echo(render_restorable(run) if run.restorable else "  (nothing changed yet; the run stops)", err=True)
+        if not _confirmed("Roll back these changes?"):
+            typer.echo("not confirmed: nothing was rolled back", err=True)
+            raise typer.Exit(3)
+    _send("rollback", campaign, reason, output, api_url, token_file)
+
 
 _EXPIRY = re.compile(r"(\d+)([hdw])")
 

@@ -2,19 +2,21 @@
 
 Inputs are checked against the workflow's JSON Schema before Temporal is contacted: a mismatch exits 2 naming
 the field (`inputs.token_id: …`). The run is pinned to the file's content digest, so editing the file changes
-new runs only. Exit codes with `--wait`: 0 finished (or waiting for an approval), 1 failed or rolled back.
+new runs only. Exit codes with `--wait`: 0 finished (or waiting for an approval, or paused), 1 failed or rolled
+back. A finished run with changes keeps them restorable for `--retention` (`mendflow rollback RUN`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
 from mendflow.cli.environment import (
     PayloadKeysText,
@@ -24,14 +26,14 @@ from mendflow.cli.environment import (
     TemporalTlsCa,
     TemporalTlsCert,
     TemporalTlsKey,
-    payload_keys,
     temporal_settings,
 )
 from mendflow.cli.options import OutputFormat
 from mendflow.errors import InputError, MendflowError
-from mendflow.render import table
+from mendflow.playbooks.model import Duration, format_duration
+from mendflow.render import diff, table
 from mendflow.responses import check_inputs, load_response_file, parse_pairs
-from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.responses.messages import DEFAULT_RETENTION, ResponseStatus, RunState
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.responses import RUN_PREFIX, response_status, start_response, wait_response_idle
 from mendflow.userfiles import read_text
@@ -74,8 +76,17 @@ def run(
         TASK_QUEUE
     ),
     payload_keys_text: PayloadKeysText = None,
+    retention: Annotated[
+        str,
+        typer.Option(
+            "--retention",
+            help="How long the finished run can still be rolled back from its captured state (0s: not at all).",
+            metavar="DURATION",
+        ),
+    ] = format_duration(DEFAULT_RETENTION),
 ) -> None:
     """Start a response workflow with its inputs; prints the run id (and, with --wait, the step timeline)."""
+    keep = parse_retention(retention)
     definition = load_response_file(playbook)
     given = _file_inputs(input_file) if input_file else {}
     given.update(parse_pairs(inputs or [], definition.inputs))
@@ -84,11 +95,10 @@ def run(
 
     async def go() -> ResponseStatus | str:
         client = await connect(settings)
-        run_id = (
-            await start_response(
-                client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue
-            )
-        ).id
+        run_id = (await start_response(
+            client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue,
+            retention=keep,
+        )).id  # fmt: skip
         return await wait_response_idle(client, run_id) if wait else run_id
 
     result = asyncio.run(go())
@@ -105,13 +115,16 @@ def is_run_id(text: str) -> bool:
     return text.startswith(RUN_PREFIX)
 
 
-def show_run(run_id: str, output: str) -> None:
-    """`mendflow status RUN` for a response run: asks Temporal (MENDFLOW_TEMPORAL_ADDRESS, default local)."""
-    settings = TemporalSettings(
-        address=os.environ.get("MENDFLOW_TEMPORAL_ADDRESS", DEFAULT_ADDRESS),
-        namespace=os.environ.get("MENDFLOW_TEMPORAL_NAMESPACE", "default"),
-        payload_keys=payload_keys(os.environ.get("MENDFLOW_PAYLOAD_KEYS")),
-    )
+def parse_retention(text: str) -> timedelta:
+    """`--retention 7d` as a duration, or InputError naming the option."""
+    try:
+        return TypeAdapter(Duration).validate_python(text)
+    except ValidationError as err:
+        raise InputError(f"--retention {text!r}: {err.errors()[0]['msg']}") from None
+
+
+def show_run(run_id: str, output: str, settings: TemporalSettings) -> None:
+    """`mendflow status RUN` for a response run: asks Temporal (the command's --temporal-address, TLS options)."""
 
     async def go() -> ResponseStatus:
         return await response_status(await connect(settings), run_id)
@@ -121,7 +134,8 @@ def show_run(run_id: str, output: str) -> None:
 
 def render_run(status: ResponseStatus) -> str:
     """The step timeline: each step's status, when it started and ended, and why (or whom it waits for)."""
-    head = [f"run {status.run_id}", f"  {status.playbook_id} ({status.digest[:19]}…): {status.state.value}"]
+    state = status.state.value + (" (paused: holds before its next step)" if status.paused else "")
+    head = [f"run {status.run_id}", f"  {status.playbook_id} ({status.digest[:19]}…): {state}"]
     rows = [
         [
             step.id,
@@ -134,7 +148,20 @@ def render_run(status: ResponseStatus) -> str:
         for step in status.steps
     ]
     body = table(["step", "kind", "status", "started", "finished", "detail"], rows, max_width=[30, 9, 14, 8, 8, 80])
-    return "\n".join([*head, body])
+    lines = [*head, body]
+    for d in status.decisions:
+        lines.append(f"  decision: {d.verdict.value} by {d.approver} via {d.channel.value} at {d.at}: {d.reason}")
+    if status.restorable:
+        until = f" until {status.rollback_until:%Y-%m-%d %H:%M} UTC" if status.rollback_until else ""
+        lines.append(f"  a rollback{until} restores, newest first:")
+        lines.append(render_restorable(status))
+    return "\n".join(lines)
+
+
+def render_restorable(status: ResponseStatus) -> str:
+    """What `rollback` would put back: each change's step, resource and its after → captured before state."""
+    rows = [[r.step_id, r.action, r.resource, diff(r.after or {}, r.before or {})] for r in status.restorable]
+    return table(["step", "action", "resource", "now → restored"], rows, max_width=[30, 30, 60, 60])
 
 
 def _show(status: ResponseStatus, output: OutputFormat) -> None:
