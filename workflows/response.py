@@ -60,7 +60,7 @@ UNTIL_POLL = timedelta(minutes=1)
 """How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
 NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
 """A step that needs one of these is skipped, unless its `when` reads it (then `when` alone decides)."""
-IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused}
+IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused, RunState.waiting}
 OPERATORS_AT_START = "response-operators-at-start"
 """Patch: who may operate a run (pause, abort, rollback) is resolved when it starts, not at its first gate."""
 
@@ -69,8 +69,11 @@ class StepFailed(Exception):
     """A step could not do its job; the message says why (already free of secrets)."""
 
 
+from .response_fan_out import Answers, ask_and_wait, run_for_each  # noqa: E402 (it needs StepFailed, above)
+
+
 @workflow.defn(name="ResponseWorkflow")
-class ResponseWorkflow:
+class ResponseWorkflow(Answers):
     @workflow.init
     def __init__(self, request: ResponseInput) -> None:
         self._request = request
@@ -97,6 +100,7 @@ class ResponseWorkflow:
         self._paused = False
         self._aborted = ""
         self._rollback_until: datetime | None = None
+        self._init_answers()
 
     # ---- the run ---------------------------------------------------------------------------------------------
 
@@ -235,6 +239,8 @@ class ResponseWorkflow:
             return await self._snapshot(step)
         if step.kind is StepKind.wait:
             return await self._wait(step)
+        if step.kind is StepKind.for_each:
+            return await run_for_each(self, step)
         if step.kind is StepKind.if_:
             value = self._value(step.condition or "", "condition")
             if not isinstance(value, bool):
@@ -339,6 +345,8 @@ class ResponseWorkflow:
         return StepStatus.done, {"digest": digest, "count": len(values)}, digest
 
     async def _wait(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        if step.answer is not None:
+            return await ask_and_wait(self, step, self._question_id(step))
         self._set(step.id, status=StepStatus.waiting, detail="waiting")
         if step.duration is not None:
             if await self._sleep(step.duration):
@@ -360,6 +368,10 @@ class ResponseWorkflow:
         except TimeoutError:
             return False
         return True
+
+    def _question_id(self, step: Step) -> str:
+        """How a question is named in answers: the step's id (a for_each page adds the item's index)."""
+        return step.id
 
     def _cut_short(self) -> str:
         return f"{'rollback requested' if self._rollback_requested else 'aborted'} while waiting"

@@ -57,6 +57,7 @@ class Activity(StrEnum):
     plan_response_gate = "plan_response_gate"
     notify_response = "notify_response"
     ticket_response = "ticket_response"
+    ask_person = "ask_person"
 
 
 ROLE_OF: dict[Activity, Role] = {
@@ -84,6 +85,7 @@ ROLE_OF: dict[Activity, Role] = {
     Activity.plan_response_gate: Role.remediation,
     Activity.notify_response: Role.integrations,
     Activity.ticket_response: Role.integrations,
+    Activity.ask_person: Role.integrations,
 }
 """The role of every activity routed by role. The suppression activities (a ledger update each, rare) run on the
 workflow queue beside the workflows."""

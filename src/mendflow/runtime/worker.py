@@ -21,6 +21,7 @@ from mendflow.activities.publish import PublishActivities
 from mendflow.activities.remediation import RemediationActivities
 from mendflow.activities.rescan import RescanActivities
 from mendflow.activities.response import ResponseActivities
+from mendflow.activities.response_questions import QuestionActivities
 from mendflow.activities.scan import ScanActivities
 from mendflow.activities.suppression import SuppressionActivities
 from mendflow.routing import ALL_ROLES, ROLE_OF, Activity, Role, role_queue
@@ -75,6 +76,7 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
     suppression = SuppressionActivities(context)
     publish = PublishActivities(context)
     response = ResponseActivities(context, publish)
+    questions = QuestionActivities(context, publish)
     return {
         Activity.collect_inventory: scan.collect_inventory,
         Activity.collect_targets: rescan.collect_targets,
@@ -101,6 +103,7 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
         Activity.plan_response_gate: response.plan_response_gate,
         Activity.notify_response: response.notify_response,
         Activity.ticket_response: response.ticket_response,
+        Activity.ask_person: questions.ask_person,
     }
 
 
