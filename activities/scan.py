@@ -14,6 +14,7 @@ from mendflow.findings.risk import score_findings, scoring_ids
 from mendflow.findings.store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbooks.model import Mode
+from mendflow.responses.triggers import TriggeredRuns, triggered_runs
 from mendflow.rules import Demand
 from mendflow.scan_progress import ProgressMeter
 from mendflow.worker_context import WorkerContext
@@ -152,4 +153,17 @@ class ScanActivities:
             gone=len(outcome.gone),
             campaigns=campaigns,
             report_only=waiting,
+            responses=self._triggered(tenant, findings, outcome.new),
         )
+
+    def _triggered(self, tenant_key: str, findings: list[Finding], opened: list[str]) -> TriggeredRuns:
+        """The response runs the findings this reconciliation opened trigger (only loaded workflow playbooks)."""
+        if not self.ctx.responses or not opened:
+            return TriggeredRuns()
+        wanted = set(opened)
+        runs = triggered_runs(
+            self.ctx.responses, (f for f in findings if f.fingerprint in wanted), tenant_key=tenant_key
+        )
+        for reason in dict.fromkeys(runs.skipped):
+            activity.logger.warning("finding trigger skipped: %s", reason)
+        return runs

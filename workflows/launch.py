@@ -1,7 +1,9 @@
-"""Starting the campaigns a reconciliation planned: shared by full scans and targeted rescans.
+"""Starting the campaigns a reconciliation planned, and the response runs its new findings trigger: shared by full
+scans and targeted rescans.
 
 Each campaign is a child RemediationWorkflow whose id is derived from its content (ABANDON, REJECT_DUPLICATE),
-so a campaign already started by another scan is counted as existing, never started twice.
+so a campaign already started by another scan is counted as existing, never started twice. Each triggered response
+run is a child ResponseWorkflow whose id is derived from the finding's fingerprint, in the same way.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from mendflow.responses.triggers import TriggeredRuns, launch_input
     from mendflow.workflow_types import CampaignPlan, RemediationInput
 
     from .remediation import RemediationWorkflow
+    from .response import ResponseWorkflow
 
 
 async def start_campaigns(
@@ -42,4 +46,23 @@ async def start_campaigns(
             started.append(campaign.campaign_id)
         except WorkflowAlreadyStartedError:
             existing.append(campaign.campaign_id)
+    return started, existing
+
+
+async def start_responses(runs: TriggeredRuns, *, tenant_key: str, requested_by: str) -> tuple[list[str], list[str]]:
+    """Start each triggered response run; returns (started, already existing) run ids."""
+    started: list[str] = []
+    existing: list[str] = []
+    for launch in runs.launches:
+        try:
+            await workflow.start_child_workflow(
+                ResponseWorkflow.run,
+                launch_input(runs, launch, tenant_key=tenant_key, requested_by=requested_by),
+                id=launch.run_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            started.append(launch.run_id)
+        except WorkflowAlreadyStartedError:
+            existing.append(launch.run_id)
     return started, existing

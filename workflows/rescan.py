@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TargetedCollectInput,
     )
 
-    from .launch import start_campaigns
+    from .launch import start_campaigns, start_responses
     from .scan import READ_RETRY
 
 STATUS_BATCHES = 100
@@ -120,6 +120,11 @@ class RescanWorkflow:
         started, _ = await start_campaigns(
             reconciled.campaigns, tenant_key=tenant_key, requested_by=f"rescan:{workflow.info().workflow_id}"
         )
+        responses: list[str] = []
+        if reconciled.responses.launches:  # finding triggers of loaded workflow playbooks
+            responses, _ = await start_responses(
+                reconciled.responses, tenant_key=tenant_key, requested_by=f"rescan:{workflow.info().workflow_id}"
+            )
         workflow.logger.info(
             "rescan done",
             extra={"targets": len(targets), "requests": collected.requests, "findings": evaluated.count},
@@ -133,6 +138,7 @@ class RescanWorkflow:
             gone=reconciled.gone,
             campaigns_started=started,
             requests_coalesced=served,
+            responses_started=responses,
         )
 
 

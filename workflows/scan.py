@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ScanResult,
     )
 
-    from .launch import start_campaigns
+    from .launch import start_campaigns, start_responses
 
 READ_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=5
@@ -71,6 +71,11 @@ class ScanWorkflow:
         started, existing = await start_campaigns(
             reconciled.campaigns, tenant_key=request.tenant_key, requested_by=f"scan:{workflow.info().workflow_id}"
         )
+        responses: list[str] = []
+        if reconciled.responses.launches:  # finding triggers of loaded workflow playbooks
+            responses, _ = await start_responses(
+                reconciled.responses, tenant_key=request.tenant_key, requested_by=f"scan:{workflow.info().workflow_id}"
+            )
         workflow.logger.info(
             "scan done", extra={"resources": collected.resources, "findings": evaluated.count, "campaigns": started}
         )
@@ -85,6 +90,7 @@ class ScanWorkflow:
             gone=reconciled.gone,
             campaigns_started=started,
             campaigns_existing=existing,
+            responses_started=responses,
             gaps=collected.gaps,
             evaluation_errors=len(evaluated.errors),
         )

@@ -20,6 +20,7 @@ from mendflow.evidence.snapshots import DatabaseSnapshotStore, Snapshots
 from mendflow.findings.store import FindingsLedger
 from mendflow.playbooks.model import Playbook
 from mendflow.playbooks.policy import check_policy, tenant_playbooks
+from mendflow.responses.model import ResponsePlaybook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.settings import Settings
 from mendflow.store import Database, IdempotencyKeys, database_url
@@ -34,6 +35,9 @@ class WorkerContext:
     """RBAC, change windows and write budgets (`mendflow.yaml`)."""
     database_url: str | None = None
     """`--database-url`; None: `$MENDFLOW_DATABASE_URL`, else SQLite in `data_dir`."""
+    responses: dict[str, ResponsePlaybook] = field(default_factory=dict)
+    """Workflow playbooks loaded on this worker: one with `triggers: [{finding: RULE}]` starts a run per finding of
+    RULE that a scan or rescan opens (`mendflow.responses.triggers`); none loaded, none started."""
     database: Database = field(init=False)
     snapshots: Snapshots = field(init=False)
     ledger: FindingsLedger = field(init=False)

@@ -22,6 +22,7 @@ from mendflow.models import (
     Severity,
     Verdict,
 )
+from mendflow.responses.triggers import TriggeredRuns
 
 
 class Message(BaseModel):
@@ -109,6 +110,8 @@ class ReconcileResult(Message):
     campaigns: list[CampaignPlan]
     report_only: int
     """Open findings of notify-only playbooks (reported, no campaign)."""
+    responses: TriggeredRuns = Field(default_factory=TriggeredRuns)
+    """Response runs the findings this reconciliation opened trigger (`triggers: [{finding: RULE}]`)."""
 
 
 class ScanResult(Message):
@@ -122,6 +125,8 @@ class ScanResult(Message):
     gone: int
     campaigns_started: list[str]
     campaigns_existing: list[str]
+    responses_started: list[str] = Field(default_factory=list)
+    """Response run ids new findings started (finding triggers)."""
     gaps: list[str]
     evaluation_errors: int
 
@@ -171,6 +176,8 @@ class RescanBatch(Message):
     campaigns_started: list[str]
     requests_coalesced: int
     """How many signalled requests this one rescan served."""
+    responses_started: list[str] = Field(default_factory=list)
+    """Response run ids the findings it opened started (finding triggers)."""
     error: str = ""
     """Why the rescan failed (its targets were not read; the workflow keeps serving later requests)."""
 

@@ -12,10 +12,10 @@ from temporalio.service import RPCError
 from mendflow.errors import InputError
 from mendflow.responses import ResponsePlaybook, check_inputs, definition_digest
 from mendflow.responses.messages import ResponseInput, ResponseStatus
+from mendflow.responses.triggers import RUN_PREFIX as RUN_PREFIX
 from mendflow.runtime.client import TASK_QUEUE
 
 RESPONSE_WORKFLOW = "ResponseWorkflow"
-RUN_PREFIX = "response/"
 
 
 async def start_response(

@@ -1,0 +1,78 @@
+"""Finding triggers end to end: a scan of the simulated GitHub org opens findings of a detection playbook, and a
+workflow playbook with `triggers: [{finding: …}]` loaded on the worker gets one run per finding — idempotent per
+finding, and nothing at all when the workflow playbook is not loaded."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.responses import ResponsePlaybook
+from mendflow.responses.messages import RunState
+from mendflow.responses.triggers import run_id_for
+from mendflow.runtime.responses import wait_response_idle
+from mendflow.runtime.worker import build_worker
+from mendflow.worker_context import WorkerContext
+from tests.conftest import SimulatedOrg
+from tests.workflows.campaigns import HOOKS, hook_playbook, settings
+from tests.workflows.helpers import run_scan
+
+RULE = "github.repo_hook.insecure_ssl"
+TRIGGERED = ResponsePlaybook.model_validate(
+    {
+        "apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.insecure_hook", "title": "insecure hook",
+        "inputs": {"type": "object", "required": ["resource"], "properties": {"resource": {"type": "string"}}},
+        "triggers": [{"finding": RULE}],
+        "steps": [
+            {"id": "hook", "kind": "read", "target": "${{ inputs.resource }}"},
+            {"id": "tell", "kind": "notify",
+             "message": "${{ inputs.resource }} posts to ${{ steps.hook.output.config.url }}"},
+        ],
+    }
+)  # fmt: skip
+
+
+def _context(github_org: SimulatedOrg, data: Path, *, responses: bool) -> WorkerContext:
+    playbook = hook_playbook(mode="notify")  # findings only: no campaign writes to the hooks
+    return WorkerContext(
+        registry=github_org.registry(), data_dir=data, playbooks={playbook.id: playbook}, settings=settings(),
+        responses={TRIGGERED.id: TRIGGERED} if responses else {},
+    )  # fmt: skip
+
+
+async def test_each_new_finding_starts_one_run_on_its_resource_and_a_rescan_starts_none(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """Two insecure hooks → two runs, ids from the fingerprints, each reading its own hook; the next scan (the
+    findings still open) starts nothing more."""
+    queue = f"q-{uuid.uuid4()}"
+    context = _context(github_org, tmp_path / "data", responses=True)
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        first = await run_scan(dev_env.client, queue)
+        runs = {rid: await wait_response_idle(dev_env.client, rid) for rid in first.responses_started}
+        second = await run_scan(dev_env.client, queue)
+    rows = context.ledger.rows("github:acme")
+    fingerprints = {row.finding.resource.id: row.finding.fingerprint for row in rows}
+    assert set(fingerprints) == set(HOOKS), fingerprints
+    assert sorted(first.responses_started) == sorted(run_id_for(TRIGGERED.id, fingerprints[h]) for h in HOOKS)
+    for run_id, status in runs.items():
+        hook = next(h for h in HOOKS if run_id == run_id_for(TRIGGERED.id, fingerprints[h]))
+        assert status.state is RunState.completed and status.playbook_id == TRIGGERED.id
+        assert status.steps[0].output["id"] == int(hook.rsplit("/", 1)[1])
+        assert status.steps[1].output["text"].startswith(f"{hook} posts to https://")
+    assert second.new == 0 and second.responses_started == []
+    context.close()
+
+
+async def test_no_run_starts_unless_the_workflow_playbook_is_loaded(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """The same scan on a worker without the workflow playbook opens the findings and starts no run."""
+    queue = f"q-{uuid.uuid4()}"
+    context = _context(github_org, tmp_path / "data", responses=False)
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        scan = await run_scan(dev_env.client, queue)
+    assert scan.new == len(HOOKS) and scan.responses_started == []
+    context.close()
