@@ -2,6 +2,9 @@
 
 `--generate` serves a large deterministic tenant instead (GitHub: 300 repos, 1,500 members; Okta: 20,000
 users), and the `--fault-…` flags inject faults for resilience tests and benchmarks.
+
+The simulators are imported inside each command: every `mendflow` command loads this module to register `sim`,
+and production commands (worker, api, scan) must never load a simulator.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from starlette.types import ASGIApp
@@ -20,13 +23,10 @@ from mendflow.errors import InputError
 from mendflow.redaction import register_secret
 from mendflow.runtime.loopback import serve_async
 from mendflow.runtime.ports import ensure_free
-from mendflow.sim.common import FaultPlan
-from mendflow.sim.deliveries import WebhookTarget
-from mendflow.sim.demo_app import github_authority, okta_authority
-from mendflow.sim.generate import github_tenant, okta_tenant
-from mendflow.sim.github import create_github_app
-from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
+
+if TYPE_CHECKING:
+    from mendflow.sim.deliveries import WebhookTarget
 
 app = typer.Typer(help="Vendor simulators on loopback, seeded from tenant files.", no_args_is_help=True)
 
@@ -113,6 +113,8 @@ def _token(token_env: str) -> str:
 
 def _webhook(url: str | None, secret_env: str) -> WebhookTarget | None:
     """Where writes deliver webhooks, with the secret from `secret_env` (which must be set: mendflow needs it too)."""
+    from mendflow.sim.deliveries import WebhookTarget
+
     if url is None:
         return None
     secret = os.environ.get(secret_env)
@@ -160,6 +162,11 @@ def github(
     """Serve a GitHub organization from a tenant file (or a generated one) until Ctrl-C; with --app-id, also as a
     GitHub App's installation (JWT → installation tokens, permissions enforced per endpoint). Every API URL in an
     answer is on the simulator's own base, so clients that follow them (PyGithub) stay on it."""
+    from mendflow.sim.common import FaultPlan
+    from mendflow.sim.demo_app import github_authority
+    from mendflow.sim.generate import github_tenant
+    from mendflow.sim.github import create_github_app
+
     tenant = _tenant(tenant_file, generate, github_tenant() if generate else {}, "github")
     if (app_id is None) != (app_public_key is None):
         raise InputError("--app-id and --app-public-key go together")
@@ -202,6 +209,11 @@ def okta(
 ) -> None:
     """Serve an Okta org from a tenant file (or a generated one) until Ctrl-C; accepts `SSWS` and `Bearer`, and
     with --service-app serves `/oauth2/v1/token` for that service app (scopes enforced per endpoint)."""
+    from mendflow.sim.common import FaultPlan
+    from mendflow.sim.demo_app import okta_authority
+    from mendflow.sim.generate import okta_tenant
+    from mendflow.sim.okta import create_okta_app
+
     tenant = _tenant(tenant_file, generate, okta_tenant(users=users) if generate else {}, "okta")
     if (service_app is None) != (service_app_public_key is None):
         raise InputError("--service-app and --service-app-public-key go together")

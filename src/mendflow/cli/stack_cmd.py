@@ -26,7 +26,6 @@ from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fa
 from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
-from mendflow.demo import render_report, run_demo, simulated_github, with_webhooks
 from mendflow.doctor import log_checkup
 from mendflow.routing import EVERY_ROLE, parse_roles
 from mendflow.runtime.client import connect
@@ -47,6 +46,8 @@ def demo(
     playbooks: PlaybookPaths = None,
 ) -> None:
     """Run the whole loop once on the embedded stack against a simulated GitHub org, then shut down."""
+    from mendflow.demo import render_report, run_demo  # the demo runs simulators: loaded only when asked for
+
     configure_logging(level="WARNING")
     loaded = load_or_fail(playbooks)
     typer.echo(
@@ -80,6 +81,8 @@ def up(
 ) -> None:
     """Run the embedded stack (Temporal dev server, a worker and the HTTP API on loopback) in the foreground until
     Ctrl-C."""
+    from mendflow.demo import simulated_github, with_webhooks  # serves a simulated org: loaded only here
+
     configure_logging()
     loaded = load_or_fail(playbooks)
     settings = Settings.load(config)

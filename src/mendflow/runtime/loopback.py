@@ -1,5 +1,5 @@
-"""Run an ASGI app (a vendor simulator) on a loopback socket: in a background thread for tests and in-process
-scans, or in the foreground for `mendflow sim …`.
+"""Run an ASGI app (the API, a health endpoint, a vendor simulator) on a loopback socket: in a background thread
+for tests and in-process scans, or in the foreground for `mendflow api`, `mendflow sim …`.
 
 We bind the socket ourselves before uvicorn starts, so port 0 yields the real port up front and a port that is
 already taken becomes one clear `ConnectionProblem` instead of a uvicorn log line and `SystemExit`.
