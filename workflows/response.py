@@ -17,7 +17,6 @@ the same ones campaigns use for restore, and the response activities for reads, 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
     from mendflow.responses.expressions import evaluate, render, scope
-    from mendflow.responses.graph import ancestors, branches, dependencies, run_order
+    from mendflow.responses.graph import dependencies, run_order
     from mendflow.responses.messages import (
         FINISHED,
         CaptureInput,
@@ -50,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         TicketResult,
     )
     from mendflow.responses.model import OnFailure, Step, StepKind, case_label
+    from mendflow.responses.progress import branch_owners, skip_reason
     from mendflow.routing import Activity, queue_of
     from mendflow.rules import EvaluationError
     from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
@@ -58,8 +58,6 @@ SHORT = timedelta(minutes=1)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 UNTIL_POLL = timedelta(minutes=1)
 """How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
-NOT_RUN = frozenset({StepStatus.skipped, StepStatus.rejected, StepStatus.expired, StepStatus.failed})
-"""A step that needs one of these is skipped, unless its `when` reads it (then `when` alone decides)."""
 IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused, RunState.waiting}
 OPERATORS_AT_START = "response-operators-at-start"
 """Patch: who may operate a run (pause, abort, rollback) is resolved when it starts, not at its first gate."""
@@ -80,9 +78,7 @@ class ResponseWorkflow(Answers):
         definition = request.definition
         self._steps = {step.id: step for step in definition.steps}
         self._deps = dependencies(definition)
-        self._branch = {
-            m: (s.id, label) for s in definition.steps for _, label, members in branches(s) for m in members
-        }
+        self._branch = branch_owners(definition)
         """Step id → (the if / switch step it is a branch of, the branch's label)."""
         self._records = {step.id: StepRecord(id=step.id, kind=step.kind.value) for step in definition.steps}
         self._state = RunState.running
@@ -201,30 +197,16 @@ class ResponseWorkflow(Answers):
         return None
 
     def _skip_reason(self, step: Step) -> str:
-        """Why the step does not run, or an empty string."""
-        read_by_guard = step.when or ""
-        for need in self._deps[step.id]:
-            status = self._records[need].status
-            if status in NOT_RUN and not re.search(rf"\bsteps\.{need}\b", read_by_guard):
-                return f"needs {need}, which was {status.value}"
-        branch = self._branch.get(step.id)
-        if branch is not None and self._chosen(branch[0]) != branch[1]:
-            owner, label = branch
-            where = f"on the {label} branch" if self._steps[owner].kind is StepKind.if_ else f"in the {label!r} case"
-            return f"{where} of {owner}, not taken"
-        if step.when is not None:
-            try:
-                value = evaluate(step.when, self._scope())
-            except EvaluationError as err:
-                return f"when cannot be decided: {err}"
-            if value is not True:
-                return f"when is {value}"
-        if step.kind is StepKind.action and step.action is not None and not ACTIONS[step.action].reversible:
-            gates = [a for a in ancestors(self._deps, step.id) if self._steps[a].kind is StepKind.approve]
-            refused = [g for g in gates if self._records[g].status is not StepStatus.approved]
-            if not gates or refused:  # the loader requires a gate; a guard that reads a rejection does not bypass it
-                return f"{step.action} cannot be undone and {', '.join(refused) or 'no approval'} did not approve it"
-        return ""
+        """Why the step does not run, or an empty string (the rule is shared with rehearsals: responses.progress)."""
+        return skip_reason(
+            step,
+            steps=self._steps,
+            deps=self._deps,
+            owners=self._branch,
+            status={sid: record.status for sid, record in self._records.items()},
+            output={sid: record.output for sid, record in self._records.items()},
+            evaluate=lambda source: evaluate(source, self._scope()),
+        )
 
     async def _dispatch(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         if step.kind is StepKind.read:
@@ -383,15 +365,6 @@ class ResponseWorkflow(Answers):
         label = case_label(value)
         case = label if label in (step.cases or {}) else "default"
         return StepStatus.done, {"value": value, "case": case}, f"{case!r} case" if case != "default" else "default"
-
-    def _chosen(self, owner: str) -> str | None:
-        """The branch label an if / switch step chose (None when it did not run)."""
-        output = self._records[owner].output
-        if self._steps[owner].kind is StepKind.switch:
-            case = output.get("case")
-            return case if isinstance(case, str) else None
-        value = output.get("value")
-        return "then" if value is True else "else" if value is False else None
 
     async def _ticket(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         spec = step.jira
