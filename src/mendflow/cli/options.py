@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mendflow.errors import InputError
-from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.playbooks.loader import LoadResult, bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
 
 
@@ -43,9 +43,14 @@ DatabaseUrl = Annotated[
 
 def load_or_fail(paths: list[Path] | None, *, strict: bool = False) -> list[Playbook]:
     """Load playbooks; report each broken file on stderr and carry on with the good ones."""
+    return load_all_or_fail(paths, strict=strict).playbooks
+
+
+def load_all_or_fail(paths: list[Path] | None, *, strict: bool = False) -> LoadResult:
+    """`load_or_fail`, keeping the workflow playbooks too (a worker runs their finding triggers)."""
     result = load_playbooks(paths or [bundled_playbook_dir()])
     for error in result.errors:
         typer.echo(f"mendflow: {error}", err=True)
     if result.errors and (strict or not result.playbooks):
         raise InputError(f"{len(result.errors)} playbook file(s) could not be loaded")
-    return result.playbooks
+    return result

@@ -22,7 +22,7 @@ from mendflow.cli.environment import (
     TemporalTlsKey,
     temporal_settings,
 )
-from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_or_fail
+from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_all_or_fail, load_or_fail
 from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
@@ -84,7 +84,8 @@ def up(
     from mendflow.demo import simulated_github, with_webhooks  # serves a simulated org: loaded only here
 
     configure_logging()
-    loaded = load_or_fail(playbooks)
+    everything = load_all_or_fail(playbooks)
+    loaded = everything.playbooks
     settings = Settings.load(config)
     start_telemetry(settings.telemetry)  # before the first client: traces, metrics (the API serves /metrics)
 
@@ -95,8 +96,9 @@ def up(
                 typer.echo(f"mendflow: not scheduling {item.tenant}: not a tenant of this stack", err=True)
         server = DevServer(data_dir=data_dir / "temporal", port=temporal_port, ui_port=ui_port)
         context = WorkerContext(
-            registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=settings
-        )
+            registry=registry, data_dir=data_dir, playbooks={p.id: p for p in loaded}, settings=settings,
+            responses={w.id: w for w in everything.workflows},  # finding triggers of loaded workflow playbooks
+        )  # fmt: skip
         async with embedded_stack(server, context, api_port=api_port) as stack:
             typer.echo(f"Temporal at {server.address}, UI at {server.ui_url}; tenants: {', '.join(registry.tenants)}")
             applied = await schedules.apply(stack.client, known)  # config is the truth, even when empty
@@ -178,7 +180,7 @@ def worker(
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
     roles = parse_roles(queues)  # an unknown role is the user's mistake: exit 2, one line
-    loaded = load_or_fail(playbooks)
+    everything = load_all_or_fail(playbooks)
     registry = TenantRegistry.from_file(tenants)
     settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
@@ -189,9 +191,10 @@ def worker(
     context = WorkerContext(
         registry=registry,
         data_dir=data_dir,
-        playbooks={p.id: p for p in loaded},
+        playbooks={p.id: p for p in everything.playbooks},
         settings=Settings.load(config),
         database_url=database_url,
+        responses={w.id: w for w in everything.workflows},  # finding triggers of loaded workflow playbooks
     )
     start_telemetry(context.settings.telemetry, serve=True)  # /metrics on telemetry.metrics_address
 
@@ -205,7 +208,7 @@ def worker(
                 "Ctrl-C to stop."
             )
             # Least privilege, checked at start and logged (never blocking: scans report the same gaps again).
-            checkup = asyncio.create_task(log_checkup(list(registry.tenants.values()), loaded))
+            checkup = asyncio.create_task(log_checkup(list(registry.tenants.values()), everything.playbooks))
             try:
                 if health_port is None:
                     await _until_interrupted()
