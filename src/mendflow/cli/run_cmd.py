@@ -12,10 +12,9 @@ import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from mendflow.cli.environment import (
@@ -32,11 +31,11 @@ from mendflow.cli.options import OutputFormat
 from mendflow.errors import InputError, MendflowError
 from mendflow.playbooks.model import Duration, format_duration
 from mendflow.render import diff, table
-from mendflow.responses import check_inputs, load_response_file, parse_pairs
+from mendflow.responses import load_response_file
+from mendflow.responses.inputs import read_inputs
 from mendflow.responses.messages import DEFAULT_RETENTION, ResponseStatus, RunState
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.responses import RUN_PREFIX, response_status, start_response, wait_response_idle
-from mendflow.userfiles import read_text
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 
@@ -88,9 +87,7 @@ def run(
     """Start a response workflow with its inputs; prints the run id (and, with --wait, the step timeline)."""
     keep = parse_retention(retention)
     definition = load_response_file(playbook)
-    given = _file_inputs(input_file) if input_file else {}
-    given.update(parse_pairs(inputs or [], definition.inputs))
-    checked = check_inputs(definition.inputs, given)  # before any connection: bad input is exit 2 at once
+    checked = read_inputs(inputs or [], input_file, definition.inputs)  # before any connection: bad input is exit 2
     settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
     async def go() -> ResponseStatus | str:
@@ -166,13 +163,3 @@ def render_restorable(status: ResponseStatus) -> str:
 
 def _show(status: ResponseStatus, output: OutputFormat) -> None:
     typer.echo(status.model_dump_json() if output is OutputFormat.json else render_run(status))
-
-
-def _file_inputs(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(read_text(path, what="inputs file"))
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: inputs are not valid JSON or YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: inputs must be a mapping of name: value")
-    return {str(k): v for k, v in data.items()}
