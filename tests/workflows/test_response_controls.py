@@ -4,6 +4,8 @@ retention window of days passes in milliseconds. The requests are signed as the 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +34,7 @@ from mendflow.worker_context import WorkerContext
 from tests.signing import signed_request
 from tests.workflows.campaigns import RBAC, settings
 
+HISTORIES = Path(__file__).parent.parent / "histories"
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.controls", "title": "controls"}
 OWNER = "00u00000000000001sim"
 SUSPEND = """
@@ -98,6 +101,14 @@ async def env(time_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest
             yield Env(time_env.client, queue, time_env, app.state.okta)
 
 
+async def _record(handle: WorkflowHandle[Any, ResponseStatus], name: str) -> None:
+    """Keep the history for tests/workflows/test_replay.py (MENDFLOW_RECORD_HISTORIES=1)."""
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        saved = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / f"response-{name}.json").write_text(json.dumps(saved, indent=1))
+
+
 def _statuses(status: ResponseStatus) -> dict[str, str]:
     return {step.id: step.status.value for step in status.steps}
 
@@ -121,6 +132,7 @@ async def test_pause_holds_before_the_next_step_and_resume_carries_on(env: Env) 
     assert done.state is RunState.completed and _statuses(done) == {"hold": "done", "say": "done"}
     events = [e["event"] for e in done.timeline]
     assert "paused by alice" in events and "resumed by bob" in events
+    await _record(handle, "paused")
 
 
 async def test_abort_ends_the_run_at_its_gate_and_someone_not_an_operator_is_refused(env: Env) -> None:
@@ -155,6 +167,7 @@ async def test_an_aborted_run_keeps_its_changes_and_can_still_be_rolled_back(env
     done = await handle.result()
     assert done.state is RunState.rolled_back and _statuses(done)["suspend"] == "rolled_back"
     assert env.user(OWNER)["status"] == "ACTIVE" and not done.restorable
+    await _record(handle, "aborted-then-rolled-back")
 
 
 async def test_a_finished_run_is_rolled_back_from_its_captured_state_and_each_restore_verified(env: Env) -> None:
@@ -175,6 +188,7 @@ async def test_a_finished_run_is_rolled_back_from_its_captured_state_and_each_re
     assert _statuses(done) == {"suspend": "rolled_back", "tell": "done"}
     assert [e["event"] for e in done.timeline][-4:] == ["rollback requested by alice", "rolling back", "restored",
                                                         "rolled_back"]  # fmt: skip
+    await _record(handle, "rolled-back-after-the-end")
 
 
 async def test_after_the_retention_window_the_run_ends_and_its_changes_stay(env: Env) -> None:
