@@ -134,11 +134,13 @@ class TicketSpec(Part):
     description: str = ""
     """Create: the issue's text."""
     labels: tuple[str, ...] = ()
+    """Create: Jira labels for the new issue."""
     timeline: bool = False
     """Append the run's timeline so far (each step's status and why) to the description or comment."""
     key: str | None = None
     """Comment / transition: the issue, usually `${{ steps.<ticket step>.output.key }}`."""
     comment: str | None = None
+    """Comment: the text to add (`${{ … }}` parts are CEL)."""
     transition: str | None = None
     """The transition's name, e.g. `Done` (case-insensitive)."""
 
@@ -178,14 +180,17 @@ class Step(Part):
     id: StepId
     """Unique in the workflow; later steps read `steps.<id>.output` and `steps.<id>.status`."""
     kind: StepKind
+    """What the step does: action, read, approve, notify, ticket, wait, if, switch, for_each, snapshot or call."""
     needs: tuple[str, ...] | None = None
     """Steps that must finish first; omitted = the step listed just before this one."""
     when: str | None = None
     """CEL guard over `inputs`, `steps` and `now`: the step is skipped when it is false."""
     retry: Retry = Retry()
+    """How often the step's activity is tried, and the wait before the first retry."""
     timeout: Duration = timedelta(minutes=5)
     """How long one try of the step's activity may take (for `wait`: how long to wait at most)."""
     on_failure: OnFailure = OnFailure.stop
+    """What a failure of this step does to the run: stop (default), rollback or continue."""
     action: str | None = None
     """`action`: the catalogue action to run, e.g. `okta.user.set_status`."""
     target: str | None = None
@@ -287,11 +292,15 @@ class ResponsePlaybook(Part):
     """A response workflow: a named, typed, ordered set of steps the generic interpreter runs."""
 
     api_version: Literal["mendflow/v1"] = Field(alias="apiVersion")
+    """The format version: `mendflow/v1`."""
     kind: Literal["Workflow"]
+    """`Workflow`: this file is a response workflow, not a detection playbook."""
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", examples=["okta.api_token.compromise"])
     """Dotted lower-case words; unique across everything loaded."""
     title: str = Field(min_length=1)
+    """One line a person reads in the run's status, approval cards and tickets."""
     description: str = ""
+    """What the workflow is for, in a few sentences."""
     tenant: str | None = None
     """The tenant key (`okta:acme`) the steps act on; `mendflow run --tenant` overrides it."""
     severity: Severity = Severity.high
@@ -299,7 +308,9 @@ class ResponsePlaybook(Part):
     inputs: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     """A JSON Schema (draft 2020-12) of the run's inputs, an object: `properties`, `required`, …"""
     triggers: tuple[Trigger, ...] = (Trigger(),)
+    """What starts a run: by hand (`mendflow run`), or a finding of a detection playbook."""
     steps: tuple[Step, ...]
+    """The steps, in order; each runs after its `needs` (or the step listed before it)."""
 
     @model_validator(mode="after")
     def _has_steps(self) -> Self:
