@@ -13,9 +13,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.providers.github.webhooks import github_signature
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.rescans import rescan_workflow_id
-from mendflow.webhooks import github_signature
 
 pytestmark = pytest.mark.slow  # a process start (~5 s idle, 14 s on a loaded machine)
 

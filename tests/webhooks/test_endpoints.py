@@ -19,10 +19,11 @@ import pytest
 from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
+from mendflow.providers.github.webhooks import github_signature
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.telemetry import configure_logging
-from mendflow.webhooks import WebhookSettings, WebhookTenant, github_signature
+from mendflow.webhooks import WebhookSettings, WebhookTenant
 
 CANARY_PAYLOAD = "canary-payload-5f1d"
 REPO = {"name": "web", "full_name": "acme/web", "owner": {"login": "acme"}, "description": CANARY_PAYLOAD}

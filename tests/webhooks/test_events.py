@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from mendflow.connectors.targeted import is_target
-from mendflow.webhooks import PayloadError, github_signature, github_targets, okta_targets
-from mendflow.webhooks.github import signature_matches, well_formed
+from mendflow.providers.github.webhooks import github_signature, github_targets, signature_matches, well_formed
+from mendflow.providers.okta.webhooks import okta_targets
+from mendflow.webhooks import PayloadError
 
 REPO = {"name": "web", "full_name": "acme/web", "owner": {"login": "acme"}}
 ORG = {"login": "acme"}

@@ -15,6 +15,8 @@ import pytest
 from mendflow.api.app import create_api_app
 from mendflow.api.webhooks import MemoryDeliveryLog, WebhookReceiver
 from mendflow.audit import AuditLog
+from mendflow.providers.github.webhooks import github_targets
+from mendflow.providers.okta.webhooks import okta_targets
 from mendflow.runtime.loopback import LoopbackServer, serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.deliveries import WebhookTarget, github_events, okta_events
@@ -22,7 +24,7 @@ from mendflow.sim.github import create_github_app
 from mendflow.sim.github_state import GithubState
 from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import load_tenant_file
-from mendflow.webhooks import WebhookSettings, WebhookTenant, github_targets, okta_targets
+from mendflow.webhooks import WebhookSettings, WebhookTenant
 from tests.connectors.conftest import GITHUB_DEMO, OKTA_DEMO
 
 Asked = list[tuple[str, list[str], str]]

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from mendflow import providers
 from mendflow.api.operator import (
     ENDPOINTS,
     NEEDS,
@@ -146,7 +147,8 @@ def _codec_login() -> dict[str, Any]:
 
 
 def _webhook_paths() -> dict[str, Any]:
-    """The vendor webhook endpoints (served for the tenants of the `webhooks:` section; docs/webhooks.md)."""
+    """The vendor webhook endpoints (served for the tenants of the `webhooks:` section; docs/webhooks.md), as each
+    provider's endpoint describes itself."""
     answers = {
         "200": {
             "description": "Ping, verification, an event about nothing mendflow collects, or a replayed "
@@ -157,52 +159,11 @@ def _webhook_paths() -> dict[str, Any]:
         "413": {"description": "Body too large (`webhooks.max_body`)."},
         "503": {"description": "The rescan could not be requested (Temporal unreachable); retry."},
     }
-    github = {
-        "operationId": "webhook_github",
-        "summary": "GitHub webhook deliveries → targeted rescans of the resources they name.",
-        "description": "Authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the tenant's "
-        "webhook secret), not by a bearer token; X-GitHub-Delivery ids are remembered for 7 days.",
-        "security": [],
-        "parameters": [
-            {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-            for h in ("X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery")
-        ],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-        "responses": {"202": {"description": "Rescan requested."}, **answers},
+    return {
+        f"/webhooks/{provider.name}": provider.webhooks().openapi(answers)
+        for provider in providers.providers()
+        if provider.webhooks is not None
     }
-    okta_auth = {
-        "name": "Authorization",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "The event hook's shared secret (header name configurable).",
-    }
-    okta = {
-        "get": {
-            "operationId": "webhook_okta_verify",
-            "summary": "Okta's one-time event hook verification: echoes x-okta-verification-challenge.",
-            "security": [],
-            "parameters": [
-                okta_auth,
-                {
-                    "name": "x-okta-verification-challenge",
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string"},
-                },
-            ],
-            "responses": {k: v for k, v in answers.items() if k in ("200", "400", "401")},
-        },
-        "post": {
-            "operationId": "webhook_okta",
-            "summary": "Okta event hook deliveries → targeted rescans of the users, policies, tokens, apps, groups.",
-            "security": [],
-            "parameters": [okta_auth],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "Rescan requested, or ignored (see above)."}, **answers},
-        },
-    }
-    return {"/webhooks/github": {"post": github}, "/webhooks/okta": okta}
 
 
 def openapi() -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""`POST /webhooks/github` and `GET|POST /webhooks/okta`: vendor deliveries become targeted rescans.
+"""`/webhooks/<provider>` (`POST /webhooks/github`, `GET|POST /webhooks/okta`): vendor deliveries become targeted
+rescans. Each provider's endpoint (`Provider.webhooks`, `mendflow.webhooks.endpoint`) authenticates its vendor's
+deliveries and maps them to paths; this module is the pipeline they share.
 
 Each delivery is checked in this order, and each refusal is answered, logged (one line, never the body or a
 secret) and audited:
@@ -30,22 +32,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mendflow import providers
 from mendflow.api.body import read_bounded
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.errors import MendflowError
 from mendflow.redaction import redact
 from mendflow.telemetry import get_logger
 from mendflow.webhooks.config import WebhookSettings
-from mendflow.webhooks.github import (
-    DELIVERY_HEADER,
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    github_targets,
-    signature_matches,
-    well_formed,
-)
-from mendflow.webhooks.okta import CHALLENGE_HEADER, delivery_id, okta_targets, secret_matches
-from mendflow.webhooks.payload import PayloadError
+from mendflow.webhooks.endpoint import Refused, WebhookEndpoint
 
 REPLAY_WINDOW = 7 * 24 * 3600
 """Seconds a delivery id is remembered: GitHub lets a delivery be redelivered for 3 days; Okta retries once."""
@@ -83,18 +77,9 @@ class MemoryDeliveryLog:
         self._seen.pop(key, None)
 
 
-class Refused(Exception):
-    """A delivery refused with `status` for `reason` (words an auditor understands; never a value)."""
-
-    def __init__(self, status: int, reason: str, **details: Any) -> None:
-        self.status = status
-        self.reason = reason
-        self.details = details
-        super().__init__(reason)
-
-
 class WebhookReceiver:
-    """Both endpoints, sharing the audit log, the delivery log and the way rescans are requested."""
+    """Every provider's endpoint, sharing the audit log, the delivery log and the way rescans are requested (the
+    `mendflow.webhooks.endpoint.Pipeline` the endpoints call)."""
 
     def __init__(
         self,
@@ -114,16 +99,33 @@ class WebhookReceiver:
         self.secrets = {t.tenant: t.secret.resolve() for t in settings.tenants}
 
     def routes(self) -> list[Route]:
+        """`/webhooks/<provider>` for each provider with an endpoint and at least one configured tenant."""
         routes = []
-        if self.settings.of("github"):
-            routes.append(Route("/webhooks/github", self.github, methods=["POST"]))
-        if self.settings.of("okta"):
-            routes.append(Route("/webhooks/okta", self.okta, methods=["GET", "POST"]))
+        for provider in providers.providers():
+            if provider.webhooks is not None and self.settings.of(provider.name):
+                endpoint = provider.webhooks()
+                routes.append(
+                    Route(
+                        f"/webhooks/{provider.name}",
+                        self._serve(provider.name, endpoint),
+                        methods=list(endpoint.methods),
+                        name=f"webhook_{provider.name}",
+                    )
+                )
         return routes
+
+    def _serve(self, vendor: str, endpoint: WebhookEndpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            try:
+                return await endpoint.handle(self, request, self.settings.of(vendor))
+            except Refused as refusal:
+                return self._refused(vendor, request, refusal)
+
+        return serve
 
     # --- shared -------------------------------------------------------------------------------------------
 
-    def _record(self, vendor: str, outcome: str, reason: str, **details: Any) -> None:
+    def record(self, vendor: str, outcome: str, reason: str, **details: Any) -> None:
         try:
             self.audit.append(
                 AuditEvent(kind=f"webhook.{vendor}", outcome=outcome, reason=reason, channel=vendor, details=details)
@@ -133,11 +135,11 @@ class WebhookReceiver:
 
     def _refused(self, vendor: str, request: Request, refusal: Refused) -> Response:
         client = request.client.host if request.client else ""
-        self._record(vendor, "refused", refusal.reason, status=refusal.status, client=client, **refusal.details)
+        self.record(vendor, "refused", refusal.reason, status=refusal.status, client=client, **refusal.details)
         log.warning("webhook refused", vendor=vendor, status=refusal.status, reason=refusal.reason)
         return JSONResponse({"error": refusal.reason, **refusal.details}, status_code=refusal.status)
 
-    async def _body(self, request: Request) -> bytes:
+    async def body(self, request: Request) -> bytes:
         try:
             body = await read_bounded(request, self.settings.max_body)
         except ClientDisconnect:
@@ -148,8 +150,7 @@ class WebhookReceiver:
             raise Refused(400, "empty or truncated body")
         return body
 
-    @staticmethod
-    def _json(body: bytes) -> dict[str, Any]:
+    def json_object(self, body: bytes) -> dict[str, Any]:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -158,102 +159,30 @@ class WebhookReceiver:
             raise Refused(400, "body is not a JSON object")
         return payload
 
-    async def _hand_over(self, vendor: str, tenant: str, delivery: str, targets: list[str], **details: Any) -> Response:
+    async def hand_over(self, vendor: str, tenant: str, delivery: str, targets: list[str], **details: Any) -> Response:
         """Replay check, then the rescan request; the answer the vendor gets."""
         key = hashlib.sha256(f"{vendor}\x00{tenant}\x00{delivery}".encode()).hexdigest()
         first = await asyncio.to_thread(self.deliveries.first_time, key, self.clock() + REPLAY_WINDOW)
         facts = {"tenant": tenant, "delivery": delivery, **details}
         if not first:
-            self._record(vendor, "ignored", "replayed delivery: this delivery id was already handled", **facts)
+            self.record(vendor, "ignored", "replayed delivery: this delivery id was already handled", **facts)
             log.info("webhook replay ignored", vendor=vendor, tenant=tenant, delivery=delivery)
             return JSONResponse({"ignored": "duplicate delivery"}, status_code=200)
         if not targets:
-            self._record(vendor, "ignored", "the event names nothing mendflow collects", **facts)
+            self.record(vendor, "ignored", "the event names nothing mendflow collects", **facts)
             return JSONResponse({"ignored": "no resource mendflow collects"}, status_code=200)
         try:
             await self.rescan(tenant, targets, f"{vendor} delivery {delivery}")
         except Exception as err:  # Temporal unreachable: let the vendor retry, and let that retry through
             await asyncio.to_thread(self.deliveries.forget, key)
             text = redact(str(err)) if isinstance(err, MendflowError) else type(err).__name__
-            self._record(vendor, "error", f"could not request the rescan: {text}", **facts)
+            self.record(vendor, "error", f"could not request the rescan: {text}", **facts)
             log.warning("webhook rescan request failed", vendor=vendor, tenant=tenant, error=text)
             return JSONResponse({"error": "could not request the rescan; retry later"}, status_code=503)
-        self._record(vendor, "accepted", "rescan requested", targets=targets[:50], **facts)
-        return JSONResponse({"rescan": targets}, status_code=202 if vendor == "github" else 200)
-
-    # --- GitHub -------------------------------------------------------------------------------------------
-
-    async def github(self, request: Request) -> Response:
-        try:
-            return await self._github(request)
-        except Refused as refusal:
-            return self._refused("github", request, refusal)
-
-    async def _github(self, request: Request) -> Response:
-        body = await self._body(request)
-        signature = request.headers.get(SIGNATURE_HEADER)
-        if not signature:
-            raise Refused(401, "unsigned delivery: no X-Hub-Signature-256 header")
-        if not signature.isascii() or not well_formed(signature):
-            raise Refused(401, "malformed X-Hub-Signature-256 (expected sha256= and 64 hex digits)")
-        tenant = next(
-            (
-                t.tenant
-                for t in self.settings.of("github")
-                if signature_matches(self.secrets[t.tenant], body, signature)
-            ),
-            None,
-        )
-        if tenant is None:
-            raise Refused(401, "signature matches no configured tenant's webhook secret")
-        event = request.headers.get(EVENT_HEADER, "")
-        delivery = request.headers.get(DELIVERY_HEADER, "")
-        if not event or not delivery or len(delivery) > 100 or len(event) > 100:
-            raise Refused(400, "missing or oversized X-GitHub-Event or X-GitHub-Delivery header", tenant=tenant)
-        payload = self._json(body)
-        if event == "ping":
-            self._record("github", "accepted", "ping", tenant=tenant, delivery=delivery)
-            return JSONResponse({"ok": True})
-        try:
-            targets = github_targets(event, payload)
-        except PayloadError as err:
-            raise Refused(400, f"malformed {event} payload", field=err.path, problem=err.problem) from None
-        return await self._hand_over("github", tenant, delivery, targets, event=event)
-
-    # --- Okta ---------------------------------------------------------------------------------------------
-
-    async def okta(self, request: Request) -> Response:
-        try:
-            return await self._okta(request)
-        except Refused as refusal:
-            return self._refused("okta", request, refusal)
-
-    def _okta_tenant(self, request: Request) -> str:
-        for hook in self.settings.of("okta"):
-            sent = request.headers.get(hook.header)
-            if sent and sent.isascii() and secret_matches(self.secrets[hook.tenant], sent):
-                return hook.tenant
-        if not any(request.headers.get(hook.header) for hook in self.settings.of("okta")):
-            raise Refused(401, "no shared-secret header")
-        raise Refused(401, "shared-secret header matches no configured tenant")
-
-    async def _okta(self, request: Request) -> Response:
-        if request.method == "GET":  # the one-time verification when the event hook is created
-            challenge = request.headers.get(CHALLENGE_HEADER, "")
-            if not challenge or len(challenge) > 200:
-                raise Refused(400, "GET without an x-okta-verification-challenge header")
-            tenant = self._okta_tenant(request)
-            self._record("okta", "accepted", "event hook verified", tenant=tenant)
-            return JSONResponse({"verification": challenge})
-        body = await self._body(request)
-        tenant = self._okta_tenant(request)
-        payload = self._json(body)
-        try:
-            delivery = delivery_id(payload)
-            targets = okta_targets(payload)
-        except PayloadError as err:
-            raise Refused(400, "malformed event hook payload", field=err.path, problem=err.problem) from None
-        return await self._hand_over("okta", tenant, delivery, targets)
+        self.record(vendor, "accepted", "rescan requested", targets=targets[:50], **facts)
+        endpoint = providers.get(vendor).webhooks
+        accepted = endpoint().accepted_status if endpoint is not None else 200
+        return JSONResponse({"rescan": targets}, status_code=accepted)
 
 
 __all__ = ["REPLAY_WINDOW", "DeliveryLog", "MemoryDeliveryLog", "Rescan", "WebhookReceiver"]

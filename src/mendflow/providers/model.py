@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.targeted import TargetedRead
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
+    from mendflow.webhooks.endpoint import WebhookEndpoint
 
 JSON = dict[str, Any]
 
@@ -96,6 +97,9 @@ class Provider:
     """(resource id, vendor object) of one resource type inside a tenant file section, in file order."""
     case_tenant: Callable[[str, datetime, Sequence[FragmentResource]], tuple[str, JSON]] | None = None
     """A tenant (name, section) holding a test case's resources of one type; None: cases name a tenant file."""
+    webhooks: Callable[[], WebhookEndpoint] | None = None
+    """The vendor's webhook endpoint (`/webhooks/<name>`): how a delivery is authenticated and which paths it
+    names; None when the vendor sends none mendflow accepts."""
     simulator: Callable[[TenantFile, str], Starlette]
     """Serve a tenant file (`token` is the only credential accepted); `app.state.<name>` is its state.
     Imports the simulator when called: only the simulator, tests and offline scans call it."""

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mendflow.providers.github.webhooks import github_signature
 from mendflow.sim.common import JSON
-from mendflow.webhooks.github import github_signature
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

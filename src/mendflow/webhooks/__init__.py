@@ -1,18 +1,12 @@
-"""Vendor webhooks: signatures and shared secrets, and the resources each event is about (targeted rescans)."""
+"""Vendor webhooks, provider-neutral: the `webhooks:` settings, the endpoint contract and payload field access.
+
+Each provider's endpoint (signatures or shared secrets, event → paths) lives in its package
+(`mendflow.providers.github.webhooks`, `mendflow.providers.okta.webhooks`); the shared pipeline in
+`mendflow.api.webhooks`.
+"""
 
 from mendflow.webhooks.config import MAX_BODY, WebhookSettings, WebhookTenant
-from mendflow.webhooks.github import MAPPED_EVENTS, github_signature, github_targets
-from mendflow.webhooks.okta import CHALLENGE_HEADER, okta_targets
+from mendflow.webhooks.endpoint import Pipeline, Refused, WebhookEndpoint
 from mendflow.webhooks.payload import PayloadError
 
-__all__ = [
-    "CHALLENGE_HEADER",
-    "MAPPED_EVENTS",
-    "MAX_BODY",
-    "PayloadError",
-    "WebhookSettings",
-    "WebhookTenant",
-    "github_signature",
-    "github_targets",
-    "okta_targets",
-]
+__all__ = ["MAX_BODY", "PayloadError", "Pipeline", "Refused", "WebhookEndpoint", "WebhookSettings", "WebhookTenant"]

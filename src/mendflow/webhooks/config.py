@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mendflow import providers
 from mendflow.secrets import SecretRef
 
 MAX_BODY = 4 << 20
@@ -19,11 +20,20 @@ class WebhookTenant(BaseModel):
 
     tenant: str
     """The tenant key (as in the workers' tenants file), e.g. `github:acme`."""
-    provider: Literal["github", "okta"]
+    provider: str
+    """A registered provider with a webhook endpoint (`Provider.webhooks`): `github`, `okta`."""
     secret: SecretRef
     """GitHub: the webhook's secret. Okta: the value Okta sends in `header` (the event hook's auth secret)."""
     header: str = "authorization"
     """Okta only: the header carrying the secret (the event hook's "authentication field")."""
+
+    @field_validator("provider")
+    @classmethod
+    def _accepts_webhooks(cls, value: str) -> str:
+        known = [p.name for p in providers.providers() if p.webhooks is not None]
+        if value not in known:
+            raise ValueError(f"no webhook endpoint for provider {value!r} (endpoints: {', '.join(known)})")
+        return value
 
 
 DEFAULT_DEBOUNCE_MS = 150
@@ -32,7 +42,8 @@ DEFAULT_DEBOUNCE_MS = 150
 
 
 class WebhookSettings(BaseModel):
-    """`POST /webhooks/github` and `/webhooks/okta` on the API: each delivery becomes a targeted rescan."""
+    """`/webhooks/<provider>` on the API (`POST /webhooks/github`, `/webhooks/okta`): each delivery becomes a
+    targeted rescan."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

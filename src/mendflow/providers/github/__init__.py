@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
+    from mendflow.webhooks.endpoint import WebhookEndpoint
 
 RESOURCE_TYPES: dict[str, str] = {
     "github.org": "/orgs/{org}",
@@ -113,6 +114,12 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
     return document["tenant"], document["github"]
 
 
+def _webhooks() -> WebhookEndpoint:
+    from mendflow.providers.github.webhooks import ENDPOINT
+
+    return ENDPOINT
+
+
 def _simulator(tenant: TenantFile, token: str) -> Starlette:
     from mendflow.sim.github import create_github_app
 
@@ -140,6 +147,7 @@ PROVIDER = Provider(
     streamed=Streamed(collection="repos", item=_repo, repeated=ORG_LEVEL),
     objects=_objects,
     case_tenant=_case_tenant,
+    webhooks=_webhooks,
     simulator=_simulator,
     schema="mendflow.data:schemas/github.json",
 )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
+    from mendflow.webhooks.endpoint import WebhookEndpoint
 
 RESOURCE_TYPES: dict[str, str] = {
     "okta.user": "/api/v1/users/{id}",
@@ -91,6 +92,12 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
     return "acme", okta.section()
 
 
+def _webhooks() -> WebhookEndpoint:
+    from mendflow.providers.okta.webhooks import ENDPOINT
+
+    return ENDPOINT
+
+
 def _simulator(tenant: TenantFile, token: str) -> Starlette:
     from mendflow.sim.okta import create_okta_app
 
@@ -115,6 +122,7 @@ PROVIDER = Provider(
     tenant_section=_section,
     objects=_objects,
     case_tenant=_case_tenant,
+    webhooks=_webhooks,
     simulator=_simulator,
     schema="mendflow.data:schemas/okta.json",
 )

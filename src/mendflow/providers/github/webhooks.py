@@ -1,4 +1,5 @@
-"""GitHub webhooks: the signature GitHub puts on a delivery, and which resources each event is about.
+"""GitHub webhooks: the signature GitHub puts on a delivery, which resources each event is about, and the
+`POST /webhooks/github` endpoint (`ENDPOINT`, GitHub's `Provider.webhooks`).
 
 GitHub signs the raw body: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(webhook secret, body)>` (checked here
 against GitHub's published test vector). `github_targets` maps an event to the canonical API paths a targeted
@@ -12,6 +13,11 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mendflow.webhooks.config import WebhookTenant
+from mendflow.webhooks.endpoint import Pipeline, Refused, WebhookEndpoint
 from mendflow.webhooks.payload import PayloadError, field
 
 SIGNATURE_HEADER = "x-hub-signature-256"
@@ -110,8 +116,55 @@ def github_targets(event: str, payload: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(mapper(payload))) if mapper else []
 
 
+async def receive(pipeline: Pipeline, request: Request, hooks: list[WebhookTenant]) -> Response:
+    """A delivery: signature → tenant, event and delivery headers, JSON, then the targets it names."""
+    body = await pipeline.body(request)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise Refused(401, "unsigned delivery: no X-Hub-Signature-256 header")
+    if not signature.isascii() or not well_formed(signature):
+        raise Refused(401, "malformed X-Hub-Signature-256 (expected sha256= and 64 hex digits)")
+    tenant = next((t.tenant for t in hooks if signature_matches(pipeline.secrets[t.tenant], body, signature)), None)
+    if tenant is None:
+        raise Refused(401, "signature matches no configured tenant's webhook secret")
+    event = request.headers.get(EVENT_HEADER, "")
+    delivery = request.headers.get(DELIVERY_HEADER, "")
+    if not event or not delivery or len(delivery) > 100 or len(event) > 100:
+        raise Refused(400, "missing or oversized X-GitHub-Event or X-GitHub-Delivery header", tenant=tenant)
+    payload = pipeline.json_object(body)
+    if event == "ping":
+        pipeline.record("github", "accepted", "ping", tenant=tenant, delivery=delivery)
+        return JSONResponse({"ok": True})
+    try:
+        targets = github_targets(event, payload)
+    except PayloadError as err:
+        raise Refused(400, f"malformed {event} payload", field=err.path, problem=err.problem) from None
+    return await pipeline.hand_over("github", tenant, delivery, targets, event=event)
+
+
+def _openapi(answers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": "webhook_github",
+            "summary": "GitHub webhook deliveries → targeted rescans of the resources they name.",
+            "description": "Authenticated by X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the tenant's "
+            "webhook secret), not by a bearer token; X-GitHub-Delivery ids are remembered for 7 days.",
+            "security": [],
+            "parameters": [
+                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                for h in ("X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery")
+            ],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"202": {"description": "Rescan requested."}, **answers},
+        }
+    }
+
+
+ENDPOINT = WebhookEndpoint(methods=("POST",), handle=receive, accepted_status=202, openapi=_openapi)
+
 __all__ = [
     "DELIVERY_HEADER",
+    "ENDPOINT",
     "EVENT_HEADER",
     "MAPPED_EVENTS",
     "SIGNATURE_HEADER",
