@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mendflow.playbooks.loader import load_any_file
+from mendflow.redaction import register_secret
 from mendflow.responses.model import ResponsePlaybook
 from mendflow.responses.plan import plan_workflow, render_workflow_plan
 from mendflow.responses.rehearsal import Answer
@@ -99,3 +101,19 @@ steps:
         "asks 2 of user:alice, user:bob, expires after 8h, escalates after 2h to group:secops-leads: 't' — approved"
     )
     assert pause.detail == "waits 3d"
+
+
+def test_a_secret_read_from_the_tenant_never_reaches_the_plan(tmp_path: Path) -> None:
+    """A registered secret in a hook's URL is masked in the read's output, the approval text and the JSON plan."""
+    canary = "canary-" + secrets.token_hex(8)
+    register_secret(canary)
+    document = json.loads(TENANT.read_text(encoding="utf-8"))
+    repo = next(r for r in document["github"]["repos"] if r["name"] == "api")
+    hook = next(h for h in repo["_hooks"] if h["id"] == 11)
+    hook["config"]["url"] = f"https://relay.example/in?key={canary}"
+    tenant_path = tmp_path / "tenant.json"
+    tenant_path.write_text(json.dumps(document))
+    plan = plan_workflow(_workflow(), INPUTS, load_tenant_file(tenant_path))
+    everything = plan.model_dump_json() + render_workflow_plan(plan)
+    assert "relay.example" in everything  # the URL is there …
+    assert canary not in everything  # … but never the secret in it
