@@ -133,7 +133,44 @@ def _password_weak(p: Any, rel: Any, now: datetime) -> bool:
     )
 
 
+_BROAD_PERMISSIONS = (
+    "administration", "contents", "workflows", "secrets", "actions", "environments", "organization_administration",
+    "members", "organization_hooks", "repository_hooks", "organization_secrets", "organization_self_hosted_runners",
+    "organization_personal_access_tokens",
+)  # fmt: skip
+"""The playbooks' default parameters (the bench evaluates with them)."""
+_ALLOWED_SCOPES = frozenset(
+    {
+        "openid", "profile", "email", "address", "phone", "offline_access", "okta.users.read", "okta.groups.read",
+        "okta.apps.read", "okta.logs.read", "okta.policies.read", "okta.roles.read", "okta.schemas.read",
+        "okta.userTypes.read", "okta.factors.read", "okta.authenticators.read", "okta.orgs.read",
+    }
+)  # fmt: skip
+_ALLOWED_APPS: frozenset[str] = frozenset()
+
+
+def _installation_broad(i: Any, rel: Any, now: datetime) -> bool:
+    if i["suspended_at"] is not None or i["app_slug"] in _ALLOWED_APPS:
+        return False
+    if i["repository_selection"] == "all":
+        return True
+    permissions = i["permissions"]
+    return any(p in permissions and permissions[p] in ("write", "admin") for p in _BROAD_PERMISSIONS)
+
+
 HAND_WRITTEN: dict[str, tuple[str, Function]] = {
+    "github.app_installation.broad_access": (
+        "resource.suspended_at == null && !(resource.app_slug in params.allowed_apps) && (resource.repository_selec"
+        'tion == "all" || params.broad_permissions.exists(p, p in resource.permissions && resource.permissions[p] in'
+        ' ["write", "admin"]))',
+        _installation_broad,
+    ),
+    "okta.oauth_grant.scope_beyond_baseline": (
+        'related.app.status == "ACTIVE" && resource.status == "ACTIVE" && !(resource.scopeId in params.allowed_scopes)',
+        lambda g, rel, now: (
+            rel["app"]["status"] == "ACTIVE" and g["status"] == "ACTIVE" and g["scopeId"] not in _ALLOWED_SCOPES
+        ),
+    ),
     "github.collaborator.outside_admin": (
         "related.outside == true && resource.permissions.admin == true",
         lambda c, rel, now: rel["outside"] is True and c["permissions"]["admin"] is True,

@@ -235,6 +235,13 @@ ACTIONS: dict[str, ActionSpec] = {
             summary="Revoke an Okta API token (irreversible: approval and a word to the owner first).",
         ),
         ActionSpec(
+            name="okta.oauth_grant.revoke",
+            resource_type="okta.oauth_grant",
+            reversible=False,
+            params=RevokeParams,
+            summary="Revoke an OAuth app's scope grant (irreversible: the grant must be consented to again).",
+        ),
+        ActionSpec(
             name="github.repo_hook.set_active",
             resource_type="github.repo_hook",
             reversible=True,

@@ -41,7 +41,7 @@ GITHUB_FULL = {
     "administration": "write",
     "repository_hooks": "write",
 }
-OKTA_MANAGE = {"okta.users.manage", "okta.policies.manage", "okta.apiTokens.manage"}
+OKTA_MANAGE = {"okta.users.manage", "okta.policies.manage", "okta.apiTokens.manage", "okta.appGrants.manage"}
 PLAYBOOKS = load_playbooks([bundled_playbook_dir()]).playbooks
 
 
@@ -119,7 +119,7 @@ async def test_okta_scopes_needed_granted_and_excess(okta_tenant: TenantFile, ke
 
 
 async def test_okta_service_app_with_every_needed_scope_is_ok(okta_tenant: TenantFile, key_file: Path) -> None:
-    """All read scopes and the three manage scopes the shipped playbooks use: ok."""
+    """All read scopes and the four manage scopes the shipped playbooks use: ok."""
     check = await _okta(okta_tenant, key_file, set(OKTA_READ_SCOPES) | OKTA_MANAGE)
     assert check.ok and set(_statuses(check).values()) == {Status.ok}
 

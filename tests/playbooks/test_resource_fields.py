@@ -25,6 +25,7 @@ VENDOR_SCHEMAS = {
     "github.repo_hook": ["hook"],
     "github.deploy_key": ["deploy-key"],
     "github.collaborator": ["collaborator"],
+    "github.app_installation": ["installation"],
 }
 
 
@@ -57,6 +58,8 @@ def test_closed_nested_objects_match_their_vendor_schemas() -> None:
     assert set(RESOURCE_FIELDS["github.org_hook"].resource["config"] or {}) == properties("webhook-config")
     repo = RESOURCE_FIELDS["github.repo"].resource
     assert set(repo["security_and_analysis"] or {}) == properties("security-and-analysis")
+    installation = RESOURCE_FIELDS["github.app_installation"].resource
+    assert set(installation["permissions"] or {}) == properties("app-permissions")
 
 
 def test_related_facts_the_connector_produces_are_all_catalogued() -> None:

@@ -16,6 +16,7 @@ from openapi_core import OpenAPI
 from openapi_core.validation.response.exceptions import InvalidData
 
 from mendflow.runtime.loopback import serve_in_thread
+from mendflow.sim.generate import github_installations
 from mendflow.sim.github import create_github_app
 from mendflow.tenant import TenantFile, parse_tenant
 from tests.sim.openapi_adapter import SpecRequest, SpecResponse
@@ -294,5 +295,28 @@ def test_open_invitations_match_the_description(openapi: OpenAPI) -> None:
     openapi.validate_response(SpecRequest(response.request), SpecResponse(response))
     broken = response.json()
     broken[0]["permissions"] = "owner"
+    with pytest.raises(InvalidData):
+        openapi.validate_response(SpecRequest(response.request), SpecResponse(response, json.dumps(broken).encode()))
+
+
+def test_app_installations_match_the_description_page_by_page(openapi: OpenAPI) -> None:
+    """A generated org's app installations (the demo has none) are served as GitHub's wrapped `installation`
+    objects, page by page with `Link` headers, and a broken one is caught."""
+    document = json.loads(DEMO.read_text(encoding="utf-8"))
+    document["github"]["installations"] = github_installations("acme")
+    app = create_github_app(parse_tenant(document, source="test"), token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    slugs: list[str] = []
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, headers=headers) as client:
+        url: str | None = "/orgs/acme/installations?per_page=2"
+        while url is not None:
+            response = client.get(url)
+            assert response.status_code == 200 and response.json()["total_count"] == 3
+            openapi.validate_response(SpecRequest(response.request), SpecResponse(response))
+            slugs += [i["app_slug"] for i in response.json()["installations"]]
+            url = response.links.get("next", {}).get("url")
+    assert slugs == ["issue-labeler", "security-scanner", "release-bot"]
+    broken = response.json()
+    broken["installations"][0]["repository_selection"] = "some"
     with pytest.raises(InvalidData):
         openapi.validate_response(SpecRequest(response.request), SpecResponse(response, json.dumps(broken).encode()))

@@ -166,6 +166,14 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("GET", f"/api/v1/apps/{SALESFORCE}/grants", 200),
         Case("GET", "/api/v1/apps/0oaNOPE/grants", 404),
     ],
+    ("GET", "/api/v1/apps/{appId}/grants/{grantId}"): [
+        Case("GET", f"/api/v1/apps/{SALESFORCE}/grants/{GRANT}", 200),
+        Case("GET", f"/api/v1/apps/{SALESFORCE}/grants/oagNOPE", 404),
+    ],
+    ("DELETE", "/api/v1/apps/{appId}/grants/{grantId}"): [
+        Case("DELETE", f"/api/v1/apps/{SALESFORCE}/grants/{GRANT}", 204),
+        Case("DELETE", f"/api/v1/apps/{okta_id('0oa', 1)}/grants/{GRANT}", 404),
+    ],
     ("GET", "/api/v1/groups"): [Case("GET", "/api/v1/groups", 200, {"limit": 2})],
     # what response workflows do (`mendflow.providers.okta.response_actions`)
     ("DELETE", f"{U}/{{userId}}/sessions"): [

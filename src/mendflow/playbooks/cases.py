@@ -20,6 +20,7 @@ from mendflow.errors import MendflowError
 from mendflow.playbooks.documents import merged
 from mendflow.playbooks.model import FragmentResource, ParamError, Playbook, PlaybookTest
 from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
+from mendflow.providers.github.installations import org_account
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
 
@@ -120,9 +121,14 @@ class GithubCaseTenant:
         self.outside_2fa_disabled: list[str] = []
         self.hooks: list[JSON] = []
         self.repos: dict[str, JSON] = {}
+        self.installations: list[JSON] = []
 
     def add(self, resource_type: str, resource: FragmentResource) -> None:
         parts = resource.id.strip("/").split("/")
+        if resource_type == "github.app_installation":  # `/app/installations/{id}` names no org: the case's one
+            self._org(self.login or "acme")
+            self._add_installation(parts, resource)
+            return
         self._org(parts[1])
         adders: dict[str, Callable[[list[str], FragmentResource], None]] = {
             "github.org": self._add_org,
@@ -153,6 +159,7 @@ class GithubCaseTenant:
                 "outside_collaborators_2fa_disabled": self.outside_2fa_disabled,
                 "hooks": self.hooks,
                 "repos": list(self.repos.values()),
+                "installations": self.installations,
             },
         }
 
@@ -215,6 +222,26 @@ class GithubCaseTenant:
         hook_id = _number(parts[3], resource.id)
         url = f"https://api.github.com/orgs/{self.login}/hooks/{hook_id}"
         self.hooks.append(self._hook(hook_id, url, resource.data, repo_hook=False))
+
+    def _add_installation(self, parts: list[str], resource: FragmentResource) -> None:
+        number = _number(parts[-1], resource.id)
+        login = self.login or "acme"
+        defaults = {
+            "id": number, "app_id": 100 + number, "app_slug": f"app-{number}", "client_id": f"Iv1.sim{number:08d}",
+            "target_id": self.org.get("id", 1), "target_type": "Organization", "repository_selection": "selected",
+            "account": org_account(login, self.org.get("id", 1)),
+            "access_tokens_url": f"https://api.github.com/app/installations/{number}/access_tokens",
+            "repositories_url": "https://api.github.com/installation/repositories",
+            "html_url": f"https://github.com/organizations/{login}/settings/installations/{number}",
+            "permissions": {"metadata": "read"}, "events": [], "created_at": self.when, "updated_at": self.when,
+            "single_file_name": None, "suspended_by": None, "suspended_at": None,
+        }  # fmt: skip
+        # `permissions` is replaced, not merged: a case lists exactly what the app may do
+        given = resource.data
+        installation = merged(defaults, {k: v for k, v in given.items() if k != "permissions"})
+        if "permissions" in given:
+            installation["permissions"] = given["permissions"]
+        self.installations.append({**installation, "id": number})
 
     # ---- repositories --------------------------------------------------------------------------------------
     def _repo(self, name: str, data: JSON | None = None) -> JSON:

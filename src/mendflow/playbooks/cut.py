@@ -99,6 +99,7 @@ PROVIDERS: dict[str, dict[str, dict[str, Any]]] = {
             "resource": _ref("collaborator"),
             "related": _facts(outside={"type": "boolean"}, repo=_GITHUB_REPO_SUMMARY),
         },
+        "github.app_installation": {"resource": _ref("installation"), "related": _facts()},
     },
     "okta": {
         "okta.user": {
@@ -126,6 +127,18 @@ PROVIDERS: dict[str, dict[str, dict[str, Any]]] = {
             "related": _facts(owner_roles={"type": "array", "items": _ref("RoleType"), "nullable": True}),
         },
         "okta.app": {"resource": _ref("Application"), "related": _facts()},
+        "okta.oauth_grant": {
+            "resource": _ref("OAuth2ScopeConsentGrant"),
+            # the app the grant was read under (`GET /api/v1/apps/{appId}/grants`)
+            "related": _facts(
+                app=_facts(
+                    id=_ref("Application", "properties", "id"),
+                    label=_ref("Application", "properties", "label"),
+                    signOnMode=_ref("Application", "properties", "signOnMode"),
+                    status=_ref("Application", "properties", "status"),
+                )
+            ),
+        },
     },
 }
 """Provider → resource type → the schema of `resource` and of `related` (the connector's facts)."""

@@ -89,6 +89,27 @@ _ORG_HOOK = {
     "config": _HOOK_CONFIG,
 }
 _REPO_HOOK = {**_ORG_HOOK, **_free("last_response test_url")}
+_APP_PERMISSIONS = _free(
+    "actions administration artifact_metadata attestations checks code_quality codespaces contents "
+    "custom_properties_for_organizations dependabot_secrets deployments discussions email_addresses "
+    "enterprise_custom_properties_for_organizations environments followers git_ssh_keys gpg_keys interaction_limits "
+    "issues members merge_queues metadata organization_administration organization_announcement_banners "
+    "organization_copilot_agent_settings organization_copilot_seat_management organization_custom_org_roles "
+    "organization_custom_properties organization_custom_roles organization_events organization_hooks "
+    "organization_packages organization_personal_access_token_requests organization_personal_access_tokens "
+    "organization_plan organization_projects organization_secrets organization_self_hosted_runners "
+    "organization_user_blocking packages pages profile pull_requests repository_custom_properties repository_hooks "
+    "repository_projects secret_scanning_alerts secrets security_events single_file starring statuses "
+    "vulnerability_alerts workflows"
+)
+_INSTALLATION = {
+    **_free(
+        "access_tokens_url account app_id app_slug client_id contact_email created_at events "
+        "has_multiple_single_files html_url id repositories_url repository_selection single_file_name "
+        "single_file_paths suspended_at suspended_by target_id target_type updated_at"
+    ),
+    "permissions": _APP_PERMISSIONS,
+}
 
 RESOURCE_FIELDS: dict[str, TypeFields] = {
     "github.org": TypeFields(resource=_ORG, related={}),
@@ -111,6 +132,7 @@ RESOURCE_FIELDS: dict[str, TypeFields] = {
         },
         related={"outside": None, "repo": _REPO_SUMMARY},
     ),
+    "github.app_installation": TypeFields(resource=_INSTALLATION, related={}),
 }
 """Resource type → the fields conditions may read. Add an entry with each new resource type."""
 

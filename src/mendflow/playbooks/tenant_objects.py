@@ -39,6 +39,9 @@ def github_objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSO
     login = org.get("login", "")
     if resource_type == "github.org" and org:
         yield f"/orgs/{login}", org
+    if resource_type == "github.app_installation":
+        for item in _dicts(section.get("installations")):
+            yield f"/app/installations/{item.get('id')}", item
     listed = {
         "github.member": ("members", "memberships", "login"),
         "github.outside_collaborator": ("outside_collaborators", "outside_collaborators", "login"),
@@ -82,3 +85,8 @@ def okta_objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]
         for policy in _dicts(section.get("policies")):
             for rule in _dicts(policy.get("_rules")):
                 yield f"/api/v1/policies/{policy.get('id')}/rules/{rule.get('id')}", rule
+    elif resource_type == "okta.oauth_grant":
+        oauth = {a.get("id") for a in _dicts(section.get("apps")) if a.get("signOnMode") == "OPENID_CONNECT"}
+        for grant in _dicts(section.get("grants")):
+            if grant.get("clientId") in oauth:  # what the connector reads: OAuth apps' grants
+                yield f"/api/v1/apps/{grant.get('clientId')}/grants/{grant.get('id')}", grant

@@ -77,6 +77,7 @@ GITHUB_PERMISSIONS: tuple[tuple[str, str, str], ...] = (
     ("PUT", "/repos/{o}/{r}/collaborators/{u}", "administration=write"),
     ("DELETE", "/repos/{o}/{r}/collaborators/{u}", "administration=write"),
     ("GET", "/repos/{o}/{r}/invitations", "administration=read"),
+    ("GET", "/orgs/{o}/installations", "organization_administration=read"),
 )
 """(method, path, `permission=level`) as GitHub's "Permissions required for GitHub Apps" lists them."""
 
@@ -101,6 +102,8 @@ OKTA_SCOPES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/api/v1/api-tokens/{t}", "okta.apiTokens.manage"),
     ("GET", "/api/v1/apps", "okta.apps.read"),
     ("GET", "/api/v1/apps/{a}/grants", "okta.appGrants.read"),
+    ("GET", "/api/v1/apps/{a}/grants/{g}", "okta.appGrants.read"),
+    ("DELETE", "/api/v1/apps/{a}/grants/{g}", "okta.appGrants.manage"),
     ("GET", "/api/v1/groups", "okta.groups.read"),
     ("DELETE", "/api/v1/users/{i}/sessions", "okta.users.manage"),
     ("DELETE", "/api/v1/users/{i}/grants", "okta.users.manage"),

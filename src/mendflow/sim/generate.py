@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from mendflow.data import demo_tenant_path
+from mendflow.providers.github.installations import org_account
 from mendflow.sim.okta_apps import complete_app
 
 JSON = dict[str, Any]
@@ -165,8 +166,10 @@ def okta_policies(host: str) -> list[JSON]:
 
 
 def okta_tenant(*, users: int = 20_000, seed: int = 7, host: str = "bigcorp.okta.com") -> JSON:
-    """A large Okta org: `users` users (about 1 in 10 inactive, 1 in 12 without factors), 25 admins."""
+    """A large Okta org: `users` users (about 1 in 10 inactive, 1 in 12 without factors), 25 admins, 50 apps (6
+    of them OAuth clients holding two or three Okta API scope grants each)."""
     rng = random.Random(seed)
+    apps = [_generated_app(host, n) for n in range(1, 51)]
     people: list[JSON] = []
     factors: dict[str, list[JSON]] = {}
     roles: dict[str, list[JSON]] = {}
@@ -206,7 +209,8 @@ def okta_tenant(*, users: int = 20_000, seed: int = 7, host: str = "bigcorp.okta
                 okta_token(host, n, f"integration-{n}", people[n]["id"], created=f"2025-0{n % 9 + 1}-01T00:00:00.000Z")
                 for n in range(1, 11)
             ],
-            "apps": [_generated_app(host, n) for n in range(1, 51)],
+            "apps": apps,
+            "grants": _generated_grants(host, apps),
         },
     }
 
@@ -228,7 +232,61 @@ def _generated_app(host: str, n: int) -> JSON:
     return complete_app(app)
 
 
+_GRANTED = (("okta.users.read", "okta.groups.read"), ("okta.users.read", "okta.users.manage"),
+            ("okta.apps.read", "okta.apps.manage", "okta.logs.read"))  # fmt: skip
+
+
+def okta_grant(host: str, n: int, app_id: str, scope: str, *, created: str = "2025-04-01T08:00:00.000Z") -> JSON:
+    """An admin-consented Okta API scope grant of OAuth app `app_id` (`GET /api/v1/apps/{appId}/grants`)."""
+    gid = okta_id("oag", n)
+    return {
+        "id": gid, "status": "ACTIVE", "issuer": f"https://{host}", "scopeId": scope, "clientId": app_id,
+        "source": "ADMIN", "created": created, "lastUpdated": created,
+        "createdBy": {"id": okta_id("00u", 1), "type": "User"},
+        "_embedded": {"scope": {"id": scope}},
+        "_links": {"self": {"href": f"https://{host}/api/v1/apps/{app_id}/grants/{gid}"},
+                   "app": {"href": f"https://{host}/api/v1/apps/{app_id}"}},
+    }  # fmt: skip
+
+
+def _generated_grants(host: str, apps: list[JSON]) -> list[JSON]:
+    """Scope grants of the generated OAuth apps: read-only for some, manage scopes for others."""
+    grants: list[JSON] = []
+    oauth = [app for app in apps if app.get("signOnMode") == "OPENID_CONNECT"]
+    for index, app in enumerate(oauth):
+        for scope in _GRANTED[index % len(_GRANTED)]:
+            grants.append(okta_grant(host, len(grants) + 1, app["id"], scope))
+    return grants
+
+
 # ---- GitHub -----------------------------------------------------------------------------------------------------
+def github_installation(org: str, n: int, slug: str, selection: str, permissions: dict[str, str]) -> JSON:
+    """GitHub App installation `n` on `org`, as `GET /orgs/{org}/installations` lists it."""
+    iid = 40_000_000 + n
+    return {
+        "id": iid, "client_id": f"Iv1.sim{n:010d}", "app_id": 900_000 + n, "app_slug": slug,
+        "target_id": 1, "target_type": "Organization", "repository_selection": selection,
+        "account": org_account(org, 1),
+        "access_tokens_url": f"https://api.github.com/app/installations/{iid}/access_tokens",
+        "repositories_url": "https://api.github.com/installation/repositories",
+        "html_url": f"https://github.com/organizations/{org}/settings/installations/{iid}",
+        "permissions": permissions, "events": ["push", "pull_request"] if "contents" in permissions else [],
+        "created_at": "2025-03-01T10:00:00Z", "updated_at": "2026-06-01T10:00:00Z",
+        "single_file_name": None, "has_multiple_single_files": False, "single_file_paths": [],
+        "suspended_by": None, "suspended_at": None,
+    }  # fmt: skip
+
+
+def github_installations(org: str) -> list[JSON]:
+    """A few apps of a generated org: a narrow one, one on every repository, one writing code and workflows."""
+    return [
+        github_installation(org, 1, "issue-labeler", "selected", {"metadata": "read", "issues": "write"}),
+        github_installation(org, 2, "security-scanner", "all", {"metadata": "read", "security_events": "write"}),
+        github_installation(org, 3, "release-bot", "selected",
+                            {"metadata": "read", "contents": "write", "workflows": "write"}),
+    ]  # fmt: skip
+
+
 def _renamed(template: JSON, old: str, new: str) -> JSON:
     text = json.dumps(template).replace(f'"{old}"', f'"{new}"').replace(f"/{old}", f"/{new}")
     out: JSON = json.loads(text)
@@ -271,6 +329,7 @@ def github_tenant(*, repos: int = 300, members: int = 1_500, seed: int = 7) -> J
         members_2fa_disabled=[p["login"] for p in people if rng.random() < 0.05],
         memberships=admins,
         repos=out_repos,
+        installations=github_installations(section["org"]["login"]),
     )
     return {**demo, "github": section}
 

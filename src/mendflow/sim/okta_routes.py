@@ -203,6 +203,15 @@ def list_app_grants(c: Call) -> Response:
     return json_response(200, [public(g) for g in c.state.app_grants(c.p("appId"))])
 
 
+def get_app_grant(c: Call) -> Response:
+    return json_response(200, public(c.state.app_grant(c.p("appId"), c.p("grantId"))))
+
+
+def revoke_app_grant(c: Call) -> Response:
+    c.state.revoke_app_grant(c.p("appId"), c.p("grantId"))
+    return json_response(204, None)
+
+
 def list_groups(c: Call) -> Response:
     predicate = matcher(c.query.get("filter") or c.query.get("search"))
     groups = c.state.groups if predicate is None else [g for g in c.state.groups if predicate(g)]
@@ -322,6 +331,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/apps", list_apps),
     ("GET", "/api/v1/apps/{appId}", get_app),
     ("GET", "/api/v1/apps/{appId}/grants", list_app_grants),
+    ("GET", "/api/v1/apps/{appId}/grants/{grantId}", get_app_grant),
+    ("DELETE", "/api/v1/apps/{appId}/grants/{grantId}", revoke_app_grant),
     ("GET", "/api/v1/groups", list_groups),
     ("GET", "/api/v1/groups/{groupId}", get_group),
     ("DELETE", "/api/v1/users/{userId}/sessions", clear_sessions),

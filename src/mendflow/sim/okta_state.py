@@ -186,6 +186,15 @@ class OktaState(ResponseWrites):
         found = self.app(app_id)["id"]
         return [g for g in self.grants if g.get("clientId") == found]
 
+    def app_grant(self, app_id: str, grant_id: str) -> JSON:
+        for grant in self.app_grants(app_id):
+            if grant.get("id") == grant_id:
+                return grant
+        raise not_found(grant_id, "OAuth2ScopeConsentGrant")
+
+    def revoke_app_grant(self, app_id: str, grant_id: str) -> None:
+        self.grants.remove(self.app_grant(app_id, grant_id))
+
     def revoke_user_grant(self, user_id: str, grant_id: str) -> None:
         for grant in self.user_grants(user_id):
             if grant.get("id") == grant_id:

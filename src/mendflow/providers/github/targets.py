@@ -9,6 +9,7 @@
 | `/repos/{o}/{r}` | the repo, its default branch's protection, its rulesets (+ each active one: only here above 3) |
 | `/repos/{o}/{r}/hooks` · `/keys` | the repo, that collection |
 | `/repos/{o}/{r}/collaborators` | the repo, its collaborators, the org's outside collaborators |
+| `/orgs/{org}/installations` · `/app/installations/{id}` | the org's app installations (a page per 100) |
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mendflow.connectors.targeted import SEGMENT as _SEGMENT
 from mendflow.connectors.targeted import TargetedRead, gone
 from mendflow.models import Resource
 from mendflow.providers.github.collector import GithubCollector, _repo_summary
+from mendflow.providers.github.installations import collect_installations, fetch_installation
 from mendflow.providers.model import Reader
 
 
@@ -112,6 +114,16 @@ async def _gh_repo_collection(c: GithubCollector, m: re.Match[str]) -> TargetedR
     return TargetedRead(resources, [] if items is None else [m[0]])
 
 
+async def _gh_installations(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+    found = await collect_installations(c.http, c.coverage, m["org"])
+    return TargetedRead() if found is None else TargetedRead(found, [m[0]])  # None: a gap, nothing covered
+
+
+async def _gh_installation(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+    found = await fetch_installation(c.http, c.org, m[0])
+    return TargetedRead([found]) if found is not None else gone(m[0])
+
+
 _ORG = rf"/orgs/(?P<org>{_SEGMENT})"
 _REPO = rf"(?P<repo>/repos/{_SEGMENT}/{_SEGMENT})"
 GITHUB_TARGETS: list[tuple[re.Pattern[str], Reader]] = [
@@ -122,4 +134,6 @@ GITHUB_TARGETS: list[tuple[re.Pattern[str], Reader]] = [
     (re.compile(rf"{_ORG}/hooks/\d+"), _gh_org_hook),
     (re.compile(_REPO), _gh_repo),
     (re.compile(rf"{_REPO}/(?P<kind>hooks|keys|collaborators)"), _gh_repo_collection),
+    (re.compile(rf"{_ORG}/installations"), _gh_installations),
+    (re.compile(r"/app/installations/\d+"), _gh_installation),
 ]

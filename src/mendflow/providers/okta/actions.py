@@ -3,7 +3,7 @@
 - users are suspended and unsuspended through lifecycle operations, never by editing `status`;
 - policies and rules are replaced whole (`PUT`) from their current body, read-only keys stripped, so the
   captured field values are the rollback and everything else travels unchanged;
-- API tokens are revoked with `DELETE`, which cannot be undone.
+- API tokens and OAuth apps' scope grants are revoked with `DELETE`, which cannot be undone.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ OKTA_ACTIONS: dict[str, FieldAction] = {
             paths=PASSWORD_PATHS,
         ),
         RevokeAction(spec=ACTIONS["okta.api_token.revoke"], read_fields=revocation_state),
+        RevokeAction(spec=ACTIONS["okta.oauth_grant.revoke"], read_fields=revocation_state),
     )
 } | OKTA_RESPONSE_ACTIONS
 """Campaign actions, and the response workflows' (sessions, OAuth grants, groups, roles, apps: their module)."""

@@ -4,8 +4,8 @@ Each resource is written as the condition sees it (`id`, `data`, `related`); the
 tenant format and the simulator need (a user's profile, a policy's name and type, a token's owner) and turns the
 `related` facts back into what the connector derives them from: `related.roles` / `related.factors` of a user
 into its role assignments and factors, `related.owner_roles` of an API token into role assignments of its
-owner, `related.policy` of a policy rule into the policy that holds it. The case then runs through simulator,
-connector and engine as a tenant file would.
+owner, `related.policy` of a policy rule into the policy that holds it, `related.app` of an OAuth grant into the
+app it was granted to. The case then runs through simulator, connector and engine as a tenant file would.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class OktaTenant:
         self.policies: dict[str, JSON] = {}
         self.api_tokens: list[JSON] = []
         self.apps: list[JSON] = []
+        self.grants: list[JSON] = []
         self._roles = 0
 
     def add(self, resource_type: str, resource: FragmentResource) -> None:
@@ -43,6 +44,7 @@ class OktaTenant:
             "okta.policy_rule": self._add_rule,
             "okta.api_token": self._add_token,
             "okta.app": self._add_app,
+            "okta.oauth_grant": self._add_grant,
         }
         if resource_type not in adders:
             raise MendflowError(f"no tenant builder for {resource_type}; use 'tenant_file'")
@@ -57,6 +59,7 @@ class OktaTenant:
             "policies": list(self.policies.values()),
             "api_tokens": self.api_tokens,
             "apps": self.apps,
+            "grants": self.grants,
         }
 
     # ---- people -------------------------------------------------------------------------------------------------
@@ -173,6 +176,28 @@ class OktaTenant:
         owner_roles = resource.related.get("owner_roles")
         if owner_roles:
             self.user_roles[owner] = [self._role(kind) for kind in owner_roles]
+
+    def _add_grant(self, grant_id: str, resource: FragmentResource) -> None:
+        """A grant of the app its id names (`/api/v1/apps/{appId}/grants/{id}`); `related.app` describes the app,
+        an OAuth client unless it says otherwise."""
+        app_id = resource.id.strip("/").split("/")[3]
+        if not any(app.get("id") == app_id for app in self.apps):
+            summary = {k: v for k, v in (resource.related.get("app") or {}).items() if k != "id"}
+            self._add_app(
+                app_id, FragmentResource(id=f"/api/v1/apps/{app_id}", data={"signOnMode": "OPENID_CONNECT", **summary})
+            )
+        grant = {
+            "id": grant_id,
+            "status": "ACTIVE",
+            "issuer": "https://acme.okta.com",
+            "scopeId": "okta.users.read",
+            "clientId": app_id,
+            "source": "ADMIN",
+            "created": "2026-01-01T00:00:00.000Z",
+            "lastUpdated": "2026-01-01T00:00:00.000Z",
+            "createdBy": {"id": "00uadmin", "type": "User"},
+        }
+        self.grants.append(merged(grant, {**resource.data, "id": grant_id, "clientId": app_id}))
 
     def _add_app(self, app_id: str, resource: FragmentResource) -> None:
         app = {

@@ -18,6 +18,9 @@ and is not a coverage gap: no loaded rule's outcome depends on it.
 | `okta.policy_rule` | `/api/v1/policies/{pid}/rules/{id}` | `policy` (`id`, `type`, `name`) |
 | `okta.api_token` | `/api/v1/api-tokens/{id}` | `owner_roles` (role types of the token's user) |
 | `okta.app` | `/api/v1/apps/{id}` | — |
+| `okta.oauth_grant` | `/api/v1/apps/{appId}/grants/{id}` | `app` (`id`, `label`, `signOnMode`, `status`) |
+
+OAuth apps' scope grants are read only when a loaded rule applies to `okta.oauth_grant` (`grants.py`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
+from mendflow.providers.okta.grants import RESOURCE_TYPE as GRANT
+from mendflow.providers.okta.grants import collect_grants, fetch_grant
 from mendflow.rules.demand import Demand
 
 POLICY_TYPES = ("OKTA_SIGN_ON", "PASSWORD", "MFA_ENROLL", "ACCESS_POLICY")
@@ -141,8 +146,12 @@ class OktaCollector:
                 related={"owner_roles": None if roles is None else sorted({r.get("type") for r in roles})},
             )
 
-        for app in await self._list("/api/v1/apps", limit=MAX_LIMIT["apps"]) or []:
+        apps = await self._list("/api/v1/apps", limit=MAX_LIMIT["apps"]) or []
+        for app in apps:
             yield Resource(type="okta.app", id=f"/api/v1/apps/{app['id']}", data=app)
+        if demand is None or demand.wants(GRANT):
+            for grant in await collect_grants(self.http, self.coverage, apps):
+                yield grant
         for group in await self._list("/api/v1/groups", limit=MAX_LIMIT["groups"]) or []:
             yield Resource(type="okta.group", id=f"/api/v1/groups/{group['id']}", data=group)
 
@@ -214,4 +223,6 @@ class OktaCollector:
         if ref.type in ("okta.policy", "okta.app", "okta.group"):
             data = await self.http.get_optional(ref.id)
             return None if data is None else Resource(type=ref.type, id=ref.id, data=data)
+        if ref.type == GRANT:
+            return await fetch_grant(self.http, ref.id)
         raise ActionError(f"re-reading resources of type {ref.type} is not supported yet")

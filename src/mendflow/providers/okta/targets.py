@@ -6,6 +6,7 @@
 | `/api/v1/api-tokens/{id}` | the token, its owner's roles |
 | `/api/v1/policies/{id}` · `/api/v1/policies/{id}/rules` | the policy · the policy and its rules |
 | `/api/v1/groups/{id}` · `/api/v1/apps/{id}` | that object |
+| `/api/v1/apps/{appId}/grants/{id}` | the app, the grant |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ OKTA_TARGETS: list[tuple[re.Pattern[str], Reader]] = [
     (re.compile(rf"/api/v1/api-tokens/{_SEGMENT}"), _okta("okta.api_token")),
     (re.compile(rf"/api/v1/groups/{_SEGMENT}"), _okta("okta.group")),
     (re.compile(rf"/api/v1/apps/{_SEGMENT}"), _okta("okta.app")),
+    (re.compile(rf"/api/v1/apps/{_SEGMENT}/grants/{_SEGMENT}"), _okta("okta.oauth_grant")),
     (re.compile(rf"(?P<policy>/api/v1/policies/{_SEGMENT})"), _okta("okta.policy")),
     (re.compile(rf"(?P<policy>/api/v1/policies/{_SEGMENT})/rules"), _okta_rules),
 ]
