@@ -28,12 +28,12 @@ from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
 from mendflow.runtime.client import TemporalSettings
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.sim.okta import create_okta_app
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.store import Database, database_url
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
@@ -137,10 +137,14 @@ async def test_pause_resume_and_abort_through_the_cli_are_answered_and_audited(
     assert again.returncode == 3 and "already paused" in again.stderr
     db = Database.open(database_url(tmp_path / "api"))
     viewer, _ = StoredTokens(db).create(person="mallory", role=Role.viewer, name="v", ttl_seconds=3600)
+    outsider, _ = StoredTokens(db).create(person="mallory", role=Role.operator, name="o", ttl_seconds=3600)
     db.dispose()
     monkeypatch.setenv("MENDFLOW_TOKEN", viewer)
     denied = await stack.run("abort", run_id)
     assert denied.returncode == 3 and "abort needs operator" in denied.stderr
+    monkeypatch.setenv("MENDFLOW_TOKEN", outsider)  # the role allows it; the run's RBAC does not (not an approver)
+    not_hers = await stack.run("abort", run_id, "--reason", "let me")
+    assert not_hers.returncode == 3 and "mallory may not operate test.operated" in not_hers.stderr
     monkeypatch.setenv("MENDFLOW_TOKEN", "")
     no_token = await stack.run("abort", run_id)
     assert no_token.returncode == 2 and "no API token" in no_token.stderr
@@ -151,8 +155,8 @@ async def test_pause_resume_and_abort_through_the_cli_are_answered_and_audited(
     ended = await wait_response_idle(stack.client, run_id)
     assert ended.state is RunState.aborted and stack.user() == "SUSPENDED"
     assert _controls(stack.audit, run_id) == [
-        ("pause", "accepted", "bob"), ("pause", "refused", "bob"), ("resume", "accepted", "bob"),
-        ("abort", "accepted", "bob"),
+        ("pause", "accepted", "bob"), ("pause", "refused", "bob"), ("abort", "refused", "mallory"),
+        ("resume", "accepted", "bob"), ("abort", "accepted", "bob"),
     ]  # fmt: skip
     assert any(r["kind"] == "auth" and r["outcome"] == "refused" and r["actor"] == "mallory"
                for r in stack.audit.records())  # fmt: skip
