@@ -27,12 +27,12 @@ from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses.messages import FINISHED, ResponseStatus, RunState, StepRecord
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.okta import create_okta_app
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.slack import SlackWorkspace
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
@@ -140,6 +140,11 @@ async def _decide(site: Site, run_id: str, verdict: Verdict, reason: str = "") -
     await handle.execute_update("decide", decision, result_type=DecisionOutcome)
     # Not handle.result(): a run `mendflow run` starts keeps its captured state for a rollback after the end.
     done = await wait_response_idle(site.client, run_id)
+    for _ in range(100):  # the decision may be answered before the run has moved on from its gate
+        if done.state in FINISHED:
+            break
+        await asyncio.sleep(0.1)
+        done = await wait_response_idle(site.client, run_id)
     assert done.state in FINISHED, done.state
     return done
 
