@@ -15,6 +15,7 @@ from mendflow.playbooks.loader import bundled_playbook_dir, is_tests_file
 from mendflow.playbooks.model import RESOURCE_TYPES
 
 COMMITTED = Path(__file__).parents[2] / "playbooks" / "schema.json"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "responses"
 REGENERATE = "mendflow playbooks schema > playbooks/schema.json"
 
 
@@ -46,9 +47,11 @@ def test_schema_is_valid_json_schema_and_accepts_every_shipped_playbook() -> Non
 def test_schema_uses_aliases_and_describes_every_field() -> None:
     """Keys are spelt as in YAML (`apiVersion`, `with`) and every property has a description for completion."""
     schema = playbook_json_schema()
-    assert {"apiVersion", "id", "title", "resource", "detect", "respond", "tests"} <= set(schema["properties"])
+    detection = schema["$defs"]["Playbook"]
+    assert {"apiVersion", "id", "title", "resource", "detect", "respond", "tests"} <= set(detection["properties"])
     assert "with" in schema["$defs"]["Respond"]["properties"]
-    for name, definition in [("Playbook", schema), *schema["$defs"].items()]:
+    assert {"apiVersion", "kind", "inputs", "steps"} <= set(schema["$defs"]["Workflow"]["properties"])
+    for name, definition in schema["$defs"].items():
         for key, prop in definition.get("properties", {}).items():
             assert prop.get("description"), f"{name}.{key} has no description"
 
@@ -56,7 +59,7 @@ def test_schema_uses_aliases_and_describes_every_field() -> None:
 def test_schema_lists_resource_types_actions_and_each_actions_parameters() -> None:
     """Editors can complete the resource type, the action, and the keys under `with` for the chosen action."""
     schema = playbook_json_schema()
-    assert schema["properties"]["resource"]["enum"] == sorted(RESOURCE_TYPES)
+    assert schema["$defs"]["Playbook"]["properties"]["resource"]["enum"] == sorted(RESOURCE_TYPES)
     respond = schema["$defs"]["Respond"]
     assert respond["properties"]["action"]["enum"] == sorted(ACTIONS)
     branch = next(
@@ -79,6 +82,30 @@ def test_schema_refuses_what_the_loader_refuses() -> None:
         {**good, "apiVersion": "mendflow/v2"},
     ]
     for document in mistakes:
+        assert list(check.iter_errors(document)), document
+
+
+def test_schema_checks_response_workflows_by_their_kind() -> None:
+    """A file with `kind: Workflow` is checked as a workflow: the shipped examples pass; a misspelt step key, an
+    unknown action and an unknown parameter of the step's action fail."""
+    check = validator()
+    examples = sorted(p for p in EXAMPLES.glob("*.yaml") if not is_tests_file(p))
+    assert examples
+    for path in examples:
+        assert list(check.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))) == [], path
+    good = yaml.safe_load((EXAMPLES / "github_webhook_exposure.yaml").read_text(encoding="utf-8"))
+    disable = next(i for i, step in enumerate(good["steps"]) if step["id"] == "disable")
+
+    def with_step(**change: Any) -> dict[str, Any]:
+        steps = [dict(step) for step in good["steps"]]
+        steps[disable].update(change)
+        return {**good, "steps": steps}
+
+    for document in (
+        with_step(neds=["hook"]),
+        with_step(action="github.repo_hook.disabel"),
+        with_step(**{"with": {"activ": False}}),
+    ):
         assert list(check.iter_errors(document)), document
 
 
