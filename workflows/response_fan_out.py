@@ -230,3 +230,8 @@ class Answers:
             nonces=self._nonces,
             now=workflow.now(),
         )
+
+    @workflow.query
+    def questions(self) -> list[OpenQuestion]:
+        """The questions this run (or page) waits on now: ids to answer with, whom, and the options."""
+        return [q.model_copy(update={"plan": AskPlan(operators=q.plan.operators)}) for q in self._open.values()]
