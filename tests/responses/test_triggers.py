@@ -38,10 +38,12 @@ def test_one_run_per_finding_of_the_named_rule_with_the_resource_as_input() -> N
               _finding("/orgs/acme/members/9", rule="github.member.no_2fa")]  # fmt: skip
     runs = triggered_runs(workflows, opened, tenant_key="github:acme")
     assert [(r.run_id, r.inputs) for r in runs.launches] == [
-        (run_id_for("x.hooks", "fp-11"), {"resource": "/repos/acme/api/hooks/11"}),
-        (run_id_for("x.hooks", "fp-21"), {"resource": "/repos/acme/web/hooks/21"}),
+        (run_id_for("x.hooks", "github:acme", "fp-11"), {"resource": "/repos/acme/api/hooks/11"}),
+        (run_id_for("x.hooks", "github:acme", "fp-21"), {"resource": "/repos/acme/web/hooks/21"}),
     ]
-    assert runs.launches[0].run_id == "response/x.hooks/finding/fp-11" and list(runs.definitions) == ["x.hooks"]
+    assert runs.launches[0].run_id == "response/x.hooks/finding/github:acme/fp-11" and list(runs.definitions) == [
+        "x.hooks"
+    ]
     started = launch_input(runs, runs.launches[0], tenant_key="github:acme", requested_by="scan:s1")
     assert started.tenant_key == "github:acme" and started.retention.days == 7 and started.digest.startswith("sha256:")
 

@@ -4,6 +4,7 @@ finding, and nothing at all when the workflow playbook is not loaded."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import RunState
 from mendflow.responses.triggers import run_id_for
+from mendflow.runtime.rescans import request_rescan, rescan_status
 from mendflow.runtime.responses import wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
@@ -56,9 +58,11 @@ async def test_each_new_finding_starts_one_run_on_its_resource_and_a_rescan_star
     rows = context.ledger.rows("github:acme")
     fingerprints = {row.finding.resource.id: row.finding.fingerprint for row in rows}
     assert set(fingerprints) == set(HOOKS), fingerprints
-    assert sorted(first.responses_started) == sorted(run_id_for(TRIGGERED.id, fingerprints[h]) for h in HOOKS)
+    assert sorted(first.responses_started) == sorted(
+        run_id_for(TRIGGERED.id, "github:acme", fingerprints[h]) for h in HOOKS
+    )
     for run_id, status in runs.items():
-        hook = next(h for h in HOOKS if run_id == run_id_for(TRIGGERED.id, fingerprints[h]))
+        hook = next(h for h in HOOKS if run_id == run_id_for(TRIGGERED.id, "github:acme", fingerprints[h]))
         assert status.state is RunState.completed and status.playbook_id == TRIGGERED.id
         assert status.steps[0].output["id"] == int(hook.rsplit("/", 1)[1])
         assert status.steps[1].output["text"].startswith(f"{hook} posts to https://")
@@ -76,3 +80,32 @@ async def test_no_run_starts_unless_the_workflow_playbook_is_loaded(
         scan = await run_scan(dev_env.client, queue)
     assert scan.new == len(HOOKS) and scan.responses_started == []
     context.close()
+
+
+async def test_a_webhook_rescan_that_opens_a_finding_starts_its_run(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """No scan at all: a rescan of acme/api's hooks (as a webhook delivery asks for) opens hook 11's finding and
+    starts its run, on the rescan's tenant."""
+    key = f"github:acme-{uuid.uuid4().hex[:6]}"
+    registry = github_org.registry()
+    registry.tenants = {key: github_org.connection.model_copy(update={"key": key})}
+    playbook = hook_playbook(mode="notify")
+    context = WorkerContext(
+        registry=registry, data_dir=tmp_path / "data", playbooks={playbook.id: playbook}, settings=settings(),
+        responses={TRIGGERED.id: TRIGGERED},
+    )  # fmt: skip
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        await request_rescan(dev_env.client, key, ["/repos/acme/api/hooks"], task_queue=queue)
+        for _ in range(300):
+            batches = (await rescan_status(dev_env.client, key)).batches
+            if batches:
+                break
+            await asyncio.sleep(0.1)
+        fingerprint = next(r.finding.fingerprint for r in context.ledger.rows(key) if r.finding.rule == RULE)
+        expected = run_id_for(TRIGGERED.id, key, fingerprint)
+        assert batches[0].responses_started == [expected], batches
+        run = await wait_response_idle(dev_env.client, expected)
+    context.close()
+    assert run.state is RunState.completed and run.steps[1].output["text"].startswith(f"{HOOKS[0]} posts to ")

@@ -2,12 +2,13 @@
 detection playbook RULE, when a scan or a webhook rescan opens it.
 
     reconcile_findings ─> the findings it opened ─> `triggered_runs` (pure, here) ─> the scan / rescan workflow
-        starts each run as a child (ABANDON, REJECT_DUPLICATE), id `response/<workflow>/finding/<fingerprint>`
+        starts each run as a child (ABANDON, REJECT_DUPLICATE), id `response/<workflow>/finding/<tenant>/<fingerprint>`
 
-The run id comes from the finding's fingerprint, so a run is started once per finding whatever retries or
-overlapping scans. Nothing happens unless the workflow playbook is loaded on the worker. A run's inputs are
-`{resource: <the finding's resource id>}`, checked against the playbook's inputs schema like `mendflow run` checks
-them; a playbook whose schema refuses them, or that names another tenant, is skipped and the reason reported.
+The run id comes from the finding (its tenant key and fingerprint, the ledger's key), so a run is started once per
+finding whatever retries or overlapping scans. Nothing happens unless the workflow playbook is loaded on the
+worker. A run's inputs are `{resource: <the finding's resource id>}`, checked against the playbook's inputs schema
+like `mendflow run` checks them; a playbook whose schema refuses them, or that names another tenant, is skipped and
+the reason reported.
 Definitions travel once per playbook (not once per finding), so the activity's result stays small.
 """
 
@@ -35,7 +36,7 @@ class ResponseLaunch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     run_id: str
-    """`response/<workflow id>/finding/<fingerprint>`: the same finding never starts a second run."""
+    """`response/<workflow id>/finding/<tenant key>/<fingerprint>`: the same finding never starts a second run."""
     playbook_id: str
     fingerprint: str
     inputs: dict[str, Any]
@@ -53,8 +54,9 @@ class TriggeredRuns(BaseModel):
     """Why a triggered playbook started nothing for a finding (`<workflow>: <reason>`)."""
 
 
-def run_id_for(playbook_id: str, fingerprint: str) -> str:
-    return f"{RUN_PREFIX}{playbook_id}/finding/{fingerprint}"
+def run_id_for(playbook_id: str, tenant_key: str, fingerprint: str) -> str:
+    """The run a finding (the ledger's key: tenant key and fingerprint) triggers of one workflow playbook."""
+    return f"{RUN_PREFIX}{playbook_id}/finding/{tenant_key}/{fingerprint}"
 
 
 def triggered_runs(
@@ -81,7 +83,7 @@ def triggered_runs(
             definitions[workflow.id] = workflow
             launches.append(
                 ResponseLaunch(
-                    run_id=run_id_for(workflow.id, finding.fingerprint),
+                    run_id=run_id_for(workflow.id, tenant_key, finding.fingerprint),
                     playbook_id=workflow.id,
                     fingerprint=finding.fingerprint,
                     inputs=inputs,
