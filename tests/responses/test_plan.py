@@ -129,5 +129,6 @@ def test_a_for_each_plan_lists_each_item_and_its_writes(tmp_path: Path) -> None:
     assert isinstance(workflow, ResponsePlaybook)
     text = render_workflow_plan(plan_workflow(workflow, {"hooks": [11, 12]}, load_tenant_file(TENANT)))
     assert "item 0 11: done" in text and "item 1 12: done" in text
-    assert "off /repos/acme/api/hooks/12: active: true → false" in text
+    assert "off done: github.repo_hook.set_active: would write" in text
+    assert "/repos/acme/api/hooks/12: active: true → false" in text
     assert "Ends completed: 2 write(s) that change something, 0 approval(s) asked." in text

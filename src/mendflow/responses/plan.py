@@ -20,7 +20,7 @@ from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff
 from mendflow.responses.messages import StepStatus
 from mendflow.responses.model import ResponsePlaybook, StepKind
-from mendflow.responses.rehearsal import Answer, Rehearsal, rehearse
+from mendflow.responses.rehearsal import Answer, Rehearsal, RehearsedStep, rehearse
 from mendflow.tenant import TenantFile
 
 
@@ -70,8 +70,8 @@ def render_workflow_plan(plan: Rehearsal) -> str:
         if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
             what = f"{step.detail}\n{' ' * (width + 30)}{step.resource}: {diff(step.before, step.after)}"
         lines.append(f"{number:>3}. {step.id:<{width}}  {step.kind:<9} {step.status.value:<12} {what}")
-        if step.kind == StepKind.for_each.value:
-            lines.extend(_items(step.output.get("items") or [], indent=width + 30))
+        if step.items is not None:
+            lines.extend(_items(step.output.get("items") or [], step.items, indent=width + 30))
     changes = [(s.before, s.after) for s in plan.steps if s.before is not None and s.status is not StepStatus.skipped]
     for step in plan.steps:
         if step.kind == StepKind.for_each.value:
@@ -102,8 +102,8 @@ def _item_changes(outcomes: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     ]
 
 
-def _items(outcomes: list[dict[str, Any]], *, indent: int) -> list[str]:
-    """Per item: its value, how it ended, and each write of its body (before → after)."""
+def _items(outcomes: list[dict[str, Any]], traces: list[list[RehearsedStep]], *, indent: int) -> list[str]:
+    """Per item: its value and how it ended, then each body step (status, what it does, before → after)."""
     pad = " " * indent
     lines = []
     for outcome in outcomes[:SHOWN_ITEMS]:
@@ -111,11 +111,11 @@ def _items(outcomes: list[dict[str, Any]], *, indent: int) -> list[str]:
         item = compact(outcome.get("item"))
         item = item if len(item) <= ITEM_WIDTH else item[: ITEM_WIDTH - 1] + "…"
         lines.append(f"{pad}item {outcome['index']} {item}: {outcome['status']}{why}")
-        for step_id, record in (outcome.get("steps") or {}).items():
-            output = record.get("output") or {}
-            if isinstance(output.get("before"), dict) and isinstance(output.get("after"), dict):
-                target = (output.get("resource") or {}).get("id", "")
-                lines.append(f"{pad}  {step_id} {target}: {diff(output['before'], output['after'])}")
+        trace = traces[outcome["index"]] if outcome["index"] < len(traces) else []
+        for step in trace:
+            lines.append(f"{pad}  {step.id} {step.status.value}: {step.detail}")
+            if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
+                lines.append(f"{pad}    {step.resource}: {diff(step.before, step.after)}")
     if len(outcomes) > SHOWN_ITEMS:
         lines.append(f"{pad}… and {len(outcomes) - SHOWN_ITEMS} more item(s)")
     return lines

@@ -68,6 +68,8 @@ class RehearsedStep(BaseModel):
     """`action`: the fields it writes, as the tenant holds them before the step."""
     after: dict[str, Any] | None = None
     """`action`: the same fields once the step ran."""
+    items: list[list[RehearsedStep]] | None = None
+    """`for_each`: per item started, its body's steps as rehearsed (the output keeps only what a run keeps)."""
 
 
 class Rehearsal(BaseModel):
@@ -90,10 +92,13 @@ class Rehearsal(BaseModel):
 class StepFailed(MendflowError):
     """A rehearsed step could not do its job (the message says why, free of secrets)."""
 
-    def __init__(self, message: str, *, output: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, output: dict[str, Any] | None = None, items: list[list[RehearsedStep]] | None = None
+    ) -> None:
         super().__init__(message)
         self.output = output
         """What the step had produced when it failed (a `for_each` stopped by its failure threshold)."""
+        self.items = items
 
 
 @dataclass
@@ -146,6 +151,7 @@ class Done:
     resource: str | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    items: list[list[RehearsedStep]] | None = None
 
 
 Handler = Callable[[Run, Step], Awaitable[Done]]
@@ -208,6 +214,8 @@ async def _walk(run: Run) -> RunState:
             update: dict[str, Any] = {"status": StepStatus.failed, "detail": str(failed)}
             if failed.output is not None:
                 update["output"] = failed.output
+            if failed.items is not None:
+                update["items"] = failed.items
             run.records[step_id] = run.records[step_id].model_copy(update=update)
             if step.on_failure is OnFailure.stop:
                 state = RunState.failed
@@ -376,6 +384,7 @@ async def for_each(run: Run, step: Step) -> Done:
     body = run.definition.model_copy(update={"steps": step.steps})
     outer = {**run.outer, **run.records}
     outcomes: list[ItemOutcome] = []
+    traces: list[list[RehearsedStep]] = []
     failures, why, latest = 0, "", run.now
     for index, value in enumerate(items):
         if why:
@@ -393,6 +402,7 @@ async def for_each(run: Run, step: Step) -> Done:
         detail = f"{broke.id}: {broke.detail}" if failed and broke is not None else ""
         status = "failed" if failed else "done"
         outcomes.append(ItemOutcome(index=index, item=value, status=status, detail=detail, steps=steps))
+        traces.append([inner.records[s.id] for s in step.steps])
         if failed and index < canary:
             why = f"{failures} of the {canary} canary item(s) failed"
         elif failures > limit:
@@ -400,9 +410,9 @@ async def for_each(run: Run, step: Step) -> Done:
     run.now = latest
     output = summary(outcomes, stopped=bool(why))
     if why:
-        raise StepFailed(why, output=output)
+        raise StepFailed(why, output=output, items=traces)
     detail = f"{output['done']} done, {output['failed']} failed, {output['skipped']} skipped of {len(items)}"
-    return Done(StepStatus.done, output, detail)
+    return Done(StepStatus.done, output, detail, items=traces)
 
 
 async def generic(run: Run, step: Step) -> Done:
