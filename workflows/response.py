@@ -4,7 +4,7 @@
         read ─> GET                      action ─> capture ─> apply + verify (restore at once if not verified)
         approve ─> the campaigns' gate   notify ─> Slack       snapshot ─> evidence by digest
         wait ─> durable timer / until    if / switch ─> choose the branch
-        ticket ─> Jira, once per step
+        ticket ─> Jira, once per step    call ─> a child run of a pinned workflow (its changes join this run's)
     a failed step: stop | continue | rollback (every completed reversible change restored newest first, verified)
     operators: pause (hold before the next step) · resume · abort (end before the next step, changes stay) ·
         rollback (now, or after the end while the retention window keeps the captured state)
@@ -22,15 +22,17 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.actions import ACTIONS
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
     from mendflow.responses.expressions import evaluate, render, scope
     from mendflow.responses.graph import dependencies, run_order
+    from mendflow.responses.inputs import check_inputs
     from mendflow.responses.messages import (
         FINISHED,
         CaptureInput,
@@ -232,6 +234,8 @@ class ResponseWorkflow(Answers):
             return self._switch(step)
         if step.kind is StepKind.ticket:
             return await self._ticket(step)
+        if step.kind is StepKind.call:
+            return await self._call(step)
         raise StepFailed(f"step kind {step.kind.value} is not yet supported")  # the loader refuses these
 
     # ---- step kinds ------------------------------------------------------------------------------------------
@@ -393,6 +397,49 @@ class ResponseWorkflow(Answers):
             return StepStatus.skipped, {"key": "", "url": ""}, "no issue to change (none was created)"
         result: TicketResult = await self._activity(step, Activity.ticket_response, request, TicketResult)
         return StepStatus.done, {"key": result.key, "url": result.url}, result.detail
+
+    async def _call(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
+        """Run the called workflow as a child (pinned at this run's start) and take its steps' outputs. The child's
+        completed reversible changes join this run's, so rolling this run back restores them too."""
+        pinned = self._request.children.get(step.playbook or "")
+        if pinned is None:
+            raise StepFailed(
+                f"workflow {step.playbook!r} was not pinned when this run started (start it with its file)"
+            )
+        given = {name: self._value(source, f"inputs.{name}") for name, source in (step.inputs or {}).items()}
+        try:
+            inputs = check_inputs(pinned.definition.inputs, given)
+        except InputError as err:
+            raise StepFailed(f"{pinned.definition.id}: {err}") from None
+        child_id = f"{self._request.run_id}/{step.id}"
+        child = ResponseInput(
+            run_id=child_id,
+            tenant_key=self._request.tenant_key,
+            definition=pinned.definition,
+            digest=pinned.digest,
+            inputs=inputs,
+            requested_by=self._request.requested_by,
+            children=self._request.children,
+        )
+        self._set(step.id, status=StepStatus.running, detail=f"child run {child_id}")
+        try:
+            status: ResponseStatus = await workflow.execute_child_workflow(
+                "ResponseWorkflow",
+                child,
+                id=child_id,
+                result_type=ResponseStatus,
+                task_queue=workflow.info().task_queue,
+            )
+        except ChildWorkflowError as err:
+            raise StepFailed(f"child run {child_id} failed: {_cause(err)}") from None
+        for kept in reversed(status.restorable):  # newest first there; registered oldest first here
+            resource = ResourceRef(type=ACTIONS[kept.action].resource_type, id=kept.resource)
+            change = Change(resource=resource, action=kept.action, before=kept.before or {}, after=kept.after or {})
+            self._written.append((step.id, change.model_copy(update={"outcome": Outcome.verified})))
+        output = {"run_id": child_id, "state": status.state.value, "steps": {s.id: s.output for s in status.steps}}
+        if status.state is not RunState.completed:
+            raise StepFailed(f"child run {child_id} ended {status.state.value}")
+        return StepStatus.done, output, f"{pinned.definition.id} {status.state.value} ({child_id})"
 
     def _timeline_text(self) -> str:
         """The steps so far, one line each: when, which, how it ended and why (for a ticket's text)."""

@@ -32,6 +32,7 @@ from mendflow.errors import InputError, MendflowError
 from mendflow.playbooks.model import Duration, format_duration
 from mendflow.render import diff, table
 from mendflow.responses import load_response_file
+from mendflow.responses.calls import pin_calls
 from mendflow.responses.inputs import read_inputs
 from mendflow.responses.messages import DEFAULT_RETENTION, ResponseStatus, RunState
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
@@ -87,6 +88,7 @@ def run(
     """Start a response workflow with its inputs; prints the run id (and, with --wait, the step timeline)."""
     keep = parse_retention(retention)
     definition = load_response_file(playbook)
+    children = pin_calls(definition, playbook)  # the workflows its call steps run, pinned now like the file
     checked = read_inputs(inputs or [], input_file, definition.inputs)  # before any connection: bad input is exit 2
     settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
@@ -94,7 +96,7 @@ def run(
         client = await connect(settings)
         run_id = (await start_response(
             client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue,
-            retention=keep,
+            retention=keep, children=children,
         )).id  # fmt: skip
         return await wait_response_idle(client, run_id) if wait else run_id
 

@@ -61,6 +61,14 @@ DEFAULT_RETENTION = timedelta(days=7)
 FINISHED = frozenset({RunState.completed, RunState.failed, RunState.rolled_back, RunState.aborted})
 
 
+class PinnedDefinition(Message):
+    """A called workflow as it was when the calling run started: editing its file changes new runs only."""
+
+    definition: ResponsePlaybook
+    digest: str
+    """sha256 of the definition's canonical JSON (`definition_digest`)."""
+
+
 class ResponseInput(Message):
     """A run: the definition itself (pinned: editing the file changes new runs only) and its checked inputs."""
 
@@ -78,6 +86,8 @@ class ResponseInput(Message):
     retention: timedelta = timedelta(0)
     """How long a finished run keeps its captured state and listens for `rollback` (0: it ends at once).
     `mendflow run` and finding triggers give `DEFAULT_RETENTION`."""
+    children: dict[str, PinnedDefinition] = Field(default_factory=dict)
+    """Playbook id → the workflow each `call` step runs (and those they call), pinned when this run started."""
 
 
 class StepRecord(Message):
@@ -211,6 +221,7 @@ __all__ = [
     "GateInput",
     "NotifyInput",
     "NotifyResult",
+    "PinnedDefinition",
     "ReadInput",
     "ResponseInput",
     "ResponseStatus",

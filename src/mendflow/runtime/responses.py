@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from mendflow.errors import InputError
 from mendflow.responses import ResponsePlaybook, check_inputs, definition_digest
-from mendflow.responses.messages import ResponseInput, ResponseStatus
+from mendflow.responses.messages import PinnedDefinition, ResponseInput, ResponseStatus
 from mendflow.responses.triggers import RUN_PREFIX as RUN_PREFIX
 from mendflow.runtime.client import TASK_QUEUE
 
@@ -27,10 +27,11 @@ async def start_response(
     requested_by: str = "",
     task_queue: str = TASK_QUEUE,
     retention: timedelta = timedelta(0),
+    children: dict[str, PinnedDefinition] | None = None,
 ) -> WorkflowHandle[Any, ResponseStatus]:
     """Check the inputs and start a run pinned to this definition's digest; the handle of this very run (its
     result follows this run; its `id` is the run id). `retention`: how long the finished run can still be rolled
-    back (`DEFAULT_RETENTION` for people's runs)."""
+    back (`DEFAULT_RETENTION` for people's runs). `children`: the workflows its `call` steps run (`pin_calls`)."""
     tenant = tenant_key or definition.tenant
     if not tenant:
         raise InputError(f"{definition.id} names no tenant: give --tenant KEY (e.g. okta:acme)")
@@ -45,6 +46,7 @@ async def start_response(
         inputs=checked,
         requested_by=requested_by,
         retention=retention,
+        children=children or {},
     )
     handle: WorkflowHandle[Any, ResponseStatus] = await client.start_workflow(
         RESPONSE_WORKFLOW, request, id=run_id, task_queue=task_queue, result_type=ResponseStatus

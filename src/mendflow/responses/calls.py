@@ -1,0 +1,86 @@
+"""Pinning the workflows a run calls: each `call` step names a workflow playbook by id, found beside the calling
+file; the definitions (and those they call) travel in the run's input with their digests, so editing a called
+file changes new runs only, like editing the caller.
+
+pin_calls(definition, path) ─> {playbook id: PinnedDefinition}, or PlaybookError at the `playbook` key's
+file:line:column (no such workflow, an input the called workflow does not declare, a call cycle).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from mendflow.errors import PlaybookError
+from mendflow.playbooks.base import did_you_mean
+from mendflow.responses.inputs import property_names
+from mendflow.responses.loader import definition_digest, load_response_file
+from mendflow.responses.messages import PinnedDefinition
+from mendflow.responses.model import ResponsePlaybook, StepKind
+from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
+
+_KIND = re.compile(r"^kind:\s*Workflow\s*$", re.MULTILINE)
+_ID = re.compile(r"^id:\s*['\"]?([a-z0-9_.]+)['\"]?\s*$", re.MULTILINE)
+
+
+def pin_calls(definition: ResponsePlaybook, path: Path) -> dict[str, PinnedDefinition]:
+    """Every workflow `definition` calls, directly or through the workflows it calls, loaded and pinned."""
+    found = _workflows_beside(path)
+    pinned: dict[str, PinnedDefinition] = {}
+    pending: list[tuple[ResponsePlaybook, Path, tuple[str, ...]]] = [(definition, path, (definition.id,))]
+    while pending:
+        caller, caller_path, chain = pending.pop()
+        for index, callee in _calls(caller):
+            where = ("steps", index, "playbook")
+            if callee in chain:
+                cycle = " → ".join((*chain[chain.index(callee) :], callee))
+                raise _problem(caller_path, where, f"workflows call each other: {cycle}")
+            callee_path = found.get(callee)
+            if callee_path is None:
+                hint = did_you_mean(callee, found)
+                message = f"no workflow playbook {callee!r} beside this file{hint} (looked in {path.parent})"
+                raise _problem(caller_path, where, message)
+            child = load_response_file(callee_path)
+            declared = property_names(child.inputs)
+            for name in caller.steps[index].inputs or {}:
+                if declared is not None and name not in declared:
+                    message = f"{callee} has no input {name!r}{did_you_mean(name, declared)}"
+                    raise _problem(caller_path, ("steps", index, "inputs", name), message)
+            if callee not in pinned:
+                pinned[callee] = PinnedDefinition(definition=child, digest=definition_digest(child))
+            pending.append((child, callee_path, (*chain, callee)))
+    return pinned
+
+
+def _calls(definition: ResponsePlaybook) -> Iterator[tuple[int, str]]:
+    for index, step in enumerate(definition.steps):
+        if step.kind is StepKind.call and step.playbook:
+            yield index, step.playbook
+
+
+def _workflows_beside(path: Path) -> dict[str, Path]:
+    """Workflow playbook id → file, for the YAML files in `path`'s folder (test-case files aside)."""
+    found: dict[str, Path] = {}
+    for candidate in sorted((*path.parent.glob("*.yaml"), *path.parent.glob("*.yml"))):
+        if candidate.name.endswith((".tests.yaml", ".tests.yml")):
+            continue
+        text = candidate.read_text(errors="replace")
+        named = _ID.search(text)
+        if _KIND.search(text) and named:
+            found.setdefault(named.group(1), candidate)
+    return found
+
+
+def _problem(path: Path, loc: tuple[str | int, ...], message: str) -> PlaybookError:
+    """`message` at the file:line:column of `loc` in `path` (its value, or the nearest key that exists)."""
+    loader = DepthCheckedLoader(read_text(path, what="workflow playbook"))
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    dotted = ".".join(str(part) for part in loc)
+    if root is None:
+        return PlaybookError(f"{dotted}: {message}", path=str(path))
+    mark = node_at(root, loc, at_key=False).start_mark
+    return PlaybookError(f"{dotted}: {message}", path=str(path), line=mark.line + 1, column=mark.column + 1)

@@ -1,0 +1,166 @@
+"""call steps: another workflow playbook runs as a child of the run, pinned when the run starts; its outputs become
+the step's output, its failure follows the step's on_failure, and rolling the caller back restores the child's
+completed changes too. Real dev server, worker and Okta simulator over loopback HTTP.
+
+The rollback path's history is recorded into tests/histories/response-call-rolled-back.json
+(MENDFLOW_RECORD_HISTORIES=1) and replayed by tests/workflows/test_replay.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.data import demo_tenant_path
+from mendflow.errors import PlaybookError
+from mendflow.redaction import register_secret
+from mendflow.responses import load_response_file
+from mendflow.responses.calls import pin_calls
+from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.loopback import serve_in_thread
+from mendflow.runtime.responses import start_response
+from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.sim.okta import create_okta_app
+from mendflow.tenant import load_tenant_file
+from mendflow.worker_context import WorkerContext
+from tests.workflows.campaigns import settings
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+TOKEN, OWNER = "00T00000000000001sim", "00u00000000000001sim"
+HEAD = "apiVersion: mendflow/v1\nkind: Workflow\ntenant: okta:acme\n"
+CHILD = (
+    HEAD
+    + """id: test.contain_user
+title: Suspend one user
+inputs:
+  type: object
+  properties: {user: {type: string}}
+  required: [user]
+steps:
+  - id: suspend
+    kind: action
+    action: okta.user.set_status
+    target: /api/v1/users/${{ inputs.user }}
+    with: {status: SUSPENDED}
+"""
+)
+PARENT = (
+    HEAD
+    + """id: test.token_response
+title: Contain the owner of a token, then check the token again
+steps:
+  - id: token
+    kind: read
+    target: /api/v1/api-tokens/TOKEN
+  - id: contain
+    kind: call
+    playbook: test.contain_user
+    inputs: {user: steps.token.output.userId}
+  - id: recheck
+    kind: read
+    target: RECHECK
+    on_failure: rollback
+""".replace("TOKEN", TOKEN)
+)
+
+
+@pytest.fixture
+async def run(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
+    token = secrets.token_hex(21)
+    register_secret(token)
+    monkeypatch.setenv("MENDFLOW_OKTA_CALL_TOKEN", token)
+    app = create_okta_app(tenant, token=token)
+    queue = f"q-{uuid.uuid4()}"
+    with serve_in_thread(app) as okta:
+        connection = TenantConnection(
+            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=okta.base_url,
+            token=SecretRef(ref="env:MENDFLOW_OKTA_CALL_TOKEN"),
+        )  # fmt: skip
+        context = WorkerContext(
+            registry=TenantRegistry(tenants={connection.key: connection}), data_dir=tmp_path / "data",
+            playbooks={}, settings=settings(),
+        )  # fmt: skip
+
+        async def go(parent: str, child: str = CHILD) -> tuple[Any, Callable[[], str]]:
+            (tmp_path / "child.yaml").write_text(child)
+            (tmp_path / "parent.yaml").write_text(parent)
+            definition = load_response_file(tmp_path / "parent.yaml")
+            children = pin_calls(definition, tmp_path / "parent.yaml")
+            (tmp_path / "child.yaml").write_text(child.replace("SUSPENDED", "DEPROVISIONED"))  # pinned: no effect
+            handle = await start_response(dev_env.client, definition, {}, task_queue=queue, children=children)
+            result: ResponseStatus = await handle.result()
+
+            def status() -> str:
+                return str(next(u for u in app.state.okta.users if u["id"] == OWNER)["status"])
+
+            return handle, result, status
+
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            yield go
+
+
+async def test_the_child_runs_pinned_and_rolling_the_caller_back_restores_its_changes(run: Any) -> None:
+    """The child suspends the owner (its definition as pinned at the start, not as edited since); a later step of
+    the caller fails with on_failure rollback, and the child's suspension is restored and verified."""
+    recheck = "/api/v1/api-tokens/00Tnosuchtoken"
+    handle, done, status = await run(PARENT.replace("RECHECK", recheck))
+    steps = {s.id: s for s in done.steps}
+    assert done.state is RunState.rolled_back and steps["recheck"].status.value == "failed"
+    assert steps["contain"].status.value == "rolled_back" and status() == "ACTIVE"
+    assert [e["event"] for e in done.timeline][-3:] == ["rolling back", "restored", "rolled_back"]
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        saved = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-call-rolled-back.json").write_text(json.dumps(saved, indent=1))
+
+
+async def test_the_childs_outputs_become_the_steps_output(run: Any) -> None:
+    """A completed child: its run id, state and each step's output are the call step's output; changes stay."""
+    _, done, status = await run(PARENT.replace("RECHECK", f"/api/v1/api-tokens/{TOKEN}"))
+    contain = next(s for s in done.steps if s.id == "contain")
+    assert done.state is RunState.completed and contain.output["state"] == "completed"
+    assert contain.output["run_id"] == f"{done.run_id}/contain"
+    assert contain.output["steps"]["suspend"]["after"] == {"status": "SUSPENDED"} and status() == "SUSPENDED"
+
+
+async def test_a_failed_child_fails_the_call_step_by_its_on_failure(run: Any) -> None:
+    """The child cannot read its user (404): it ends failed, and so does the call step and (on_failure: stop) the
+    caller; the steps after it do not run."""
+    bad_child = CHILD.replace("/api/v1/users/${{ inputs.user }}", "/api/v1/users/00unosuchuser")
+    _, done, status = await run(PARENT.replace("RECHECK", f"/api/v1/api-tokens/{TOKEN}"), bad_child)
+    contain = next(s for s in done.steps if s.id == "contain")
+    assert done.state is RunState.failed and contain.status.value == "failed"
+    assert contain.detail.endswith("/contain ended failed") and status() == "ACTIVE"
+
+
+def test_calls_are_pinned_by_id_from_beside_the_file_and_refused_with_their_position(tmp_path: Path) -> None:
+    """pin_calls finds the called workflow beside the caller; an unknown id, an input it does not declare and a
+    cycle are refused at the file:line:column of the call."""
+    (tmp_path / "child.yaml").write_text(CHILD)
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(PARENT.replace("RECHECK", "/x"))
+    pinned = pin_calls(load_response_file(parent), parent)
+    assert list(pinned) == ["test.contain_user"] and pinned["test.contain_user"].digest.startswith("sha256:")
+    parent.write_text(PARENT.replace("RECHECK", "/x").replace("playbook: test.contain_user", "playbook: test.contain"))
+    unknown = r"parent.yaml:12:15: steps.1.playbook: no workflow playbook 'test.contain' beside this file — did you"
+    with pytest.raises(PlaybookError, match=unknown + r" mean 'test.contain_user'"):
+        pin_calls(load_response_file(parent), parent)
+    parent.write_text(PARENT.replace("RECHECK", "/x").replace("{user:", "{usr:"))
+    with pytest.raises(PlaybookError, match=r"parent.yaml:13:\d+: steps.1.inputs.usr: test.contain_user has no input"):
+        pin_calls(load_response_file(parent), parent)
+    looping = CHILD + "  - {id: again, kind: call, playbook: test.token_response}\n"
+    (tmp_path / "child.yaml").write_text(looping)
+    parent.write_text(PARENT.replace("RECHECK", "/x"))
+    with pytest.raises(PlaybookError, match=r"child.yaml:\d+:\d+: .*test.token_response → test.contain_user → test."):
+        pin_calls(load_response_file(parent), parent)
