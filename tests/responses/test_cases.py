@@ -23,7 +23,12 @@ def _hook_workflow() -> ResponsePlaybook:
     return workflow
 
 
-WITH_CASES = {"okta.api_token.compromise", "github.repo_hook.exposure", "github.deploy_key.leak"}
+WITH_CASES = {
+    "okta.api_token.compromise",
+    "github.repo_hook.exposure",
+    "github.deploy_key.leak",
+    "okta.user.staged_deprovisioning",
+}
 
 
 def test_the_shipped_examples_cases_pass() -> None:
