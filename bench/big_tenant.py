@@ -5,7 +5,8 @@ Issue 11's case: `mendflow scan --tenant-file` on a ~200 MB GitHub tenant file (
 runs as the CLI in its own process, started by a tiny wrapper that reports the child's peak RSS (`ru_maxrss` of
 a waited child; the wrapper is small, so the figure is the CLI's own). Printed: file size, wall time, time to the
 first finding printed, findings, and peak RSS — before the reader streamed, this run held 1.1 GB and printed
-nothing in 150 s.
+nothing in 150 s. Then `mendflow plan --tenant-file` on the same file (`--format json`; lines are the JSON's),
+which reads it a chunk of repositories at a time too.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def write_tenant(path: Path, repos: int) -> int:
     return path.stat().st_size
 
 
-def measure(path: Path) -> dict[str, object]:
-    args = [MENDFLOW, "scan", "--tenant-file", str(path), "--format", "json"]
+def measure(path: Path, command: str = "scan") -> dict[str, object]:
+    args = [MENDFLOW, command, "--tenant-file", str(path), "--format", "json"]
     done = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -58,14 +59,20 @@ def main(repos: int = 17_000) -> None:
         path = Path(folder) / "big.tenant.json"
         size = write_tenant(path, repos)
         run = measure(path)
+        planned = measure(path, "plan")
     first = run["first"]
     print(
         f"offline scan of {repos:,} repositories ({size / 1e6:.0f} MB tenant file): exit {run['code']}, "
         f"{run['seconds']:.0f} s, first finding after {first if first is None else f'{first:.1f}'} s, "
         f"{run['lines']:,} findings, peak RSS {run['peak_mb']:.0f} MB"
     )
-    if run["code"] != 0:
-        print(f"  stderr: {run['stderr']}")
+    print(
+        f"plan of the same file: exit {planned['code']}, {planned['seconds']:.0f} s, "
+        f"peak RSS {planned['peak_mb']:.0f} MB"
+    )
+    for name, result in (("scan", run), ("plan", planned)):
+        if result["code"] != 0:
+            print(f"  {name} stderr: {result['stderr']}")
 
 
 if __name__ == "__main__":

@@ -5,27 +5,35 @@ connector and evaluated by the rule engine, exactly as a scan does. For each fin
 (`auto`, `approval`, `ticket`), the action's implementation reads the fields it would write
 (`FieldAction.current`, a GET) to give the before → after diff; the rollout, approvers and batches are resolved as
 the remediation workflow would resolve them. `notify` and detect-only playbooks are listed as report only.
+
+A tenant file is planned as an offline scan reads it (`offline.scan_chunks`): checked in one streaming pass, then
+served `CHUNK_REPOS` repositories at a time; each chunk's findings and before-values are kept, its resources
+dropped, and the rollout is split once all findings are in. Memory follows the findings, not the tenant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mendflow import providers
 from mendflow.campaigns.rollout import split_batches
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import VendorError
 from mendflow.findings.risk import CriticalityConfig
 from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore, Severity
-from mendflow.offline import SimulatedTenant, collect, evaluate, simulated_tenant
+from mendflow.offline import CHUNK_REPOS, SimulatedTenant, collect, evaluate, simulated_tenant
 from mendflow.playbooks.model import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff, table, timestamp
 from mendflow.rules import RuleError
-from mendflow.tenant import TenantFile, load_tenant_file
+from mendflow.tenant import TenantFile
+from mendflow.tenant_stream import check, repo_chunks
 
 
 class PlannedChange(Frozen):
@@ -103,9 +111,23 @@ def plan_tenant_file(
     *,
     rbac: RbacConfig | None = None,
     criticality: CriticalityConfig | None = None,
+    chunk: int = CHUNK_REPOS,
 ) -> TenantPlan:
-    """Plan `playbooks` against a tenant file (see the module docstring)."""
-    return plan_tenant(load_tenant_file(path), playbooks, rbac=rbac, criticality=criticality)
+    """Plan `playbooks` against a tenant file, `chunk` repositories at a time (see the module docstring)."""
+    checked = check(path)
+    tenant = checked.head
+    as_of = tenant.taken_at or datetime.now(UTC)
+    mine, others = _split(tenant, playbooks)
+    streamed = providers.get(tenant.provider).streamed
+    # served with every chunk (the org, its members…): read from the first chunk only, as an offline scan does
+    repeated = streamed.repeated if streamed is not None else frozenset()
+    read = _Read()
+    for number, part in enumerate(repo_chunks(checked, chunk)):
+        with simulated_tenant(part, read_only=True) as sim:
+            skip = repeated if number > 0 else frozenset()
+            asyncio.run(_read(sim, mine, as_of, criticality, read, skip=skip))
+        gc.collect()  # the chunk's simulator holds its state in reference cycles: free it before the next
+    return _tenant_plan(tenant, mine, others, as_of, read, rbac or RbacConfig())
 
 
 def plan_tenant(
@@ -131,40 +153,95 @@ def plan_on(
 ) -> TenantPlan:
     """Plan against a running simulator (only GET requests are sent)."""
     moment = as_of or sim.tenant.taken_at or datetime.now(UTC)
-    return asyncio.run(_plan(sim, list(playbooks), moment, rbac or RbacConfig(), criticality))
+    mine, others = _split(sim.tenant, playbooks)
+    read = _Read()
+    asyncio.run(_read(sim, mine, moment, criticality, read))
+    return _tenant_plan(sim.tenant, mine, others, moment, read, rbac or RbacConfig())
 
 
-async def _plan(
+def _split(tenant: TenantFile, playbooks: Sequence[Playbook]) -> tuple[list[Playbook], list[str]]:
+    """The playbooks for this tenant's vendor, and the ids of the others (not planned)."""
+    mine = [p for p in playbooks if p.resource.split(".", 1)[0] == tenant.provider]
+    return mine, [p.id for p in playbooks if p.resource.split(".", 1)[0] != tenant.provider]
+
+
+@dataclass
+class _Read:
+    """What the chunks read so far: findings and each acting finding's current fields, never the resources."""
+
+    resources: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    gaps: dict[str, None] = field(default_factory=dict)
+    befores: dict[str, tuple[JsonObject, str]] = field(default_factory=dict)
+    """Fingerprint → (the fields the action writes as the vendor returns them now, note)."""
+    refused_writes: list[str] = field(default_factory=list)
+
+
+async def _read(
     sim: SimulatedTenant,
     playbooks: list[Playbook],
     as_of: datetime,
-    rbac: RbacConfig,
     criticality: CriticalityConfig | None,
-) -> TenantPlan:
-    provider = sim.tenant.provider
-    mine = [p for p in playbooks if p.resource.split(".", 1)[0] == provider]
+    read: _Read,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Collect what `sim` serves (less the resource types in `skip`), evaluate, and read the before-values."""
     async with open_session(sim.connection, token=sim.token) as session:
         resources, gaps = await collect(session)
-        findings, errors = evaluate(sim.tenant, resources, mine, as_of=as_of, criticality=criticality)
-        plans = []
-        for playbook in mine:
-            found = sorted((f for f in findings if f.rule == playbook.id), key=lambda f: f.resource.id)
-            failed = [e for e in errors if e.rule == playbook.id]
-            plans.append(await _playbook_plan(session.http, playbook, found, failed, rbac))
+        resources = [r for r in resources if r.type not in skip]
+        findings, errors = evaluate(sim.tenant, resources, playbooks, as_of=as_of, criticality=criticality)
+        read.resources += len(resources)  # the count only: the resources go with the chunk
+        del resources
+        acting = {p.id: p for p in playbooks if p.respond is not None and p.mode is not Mode.notify}
+        for finding in findings:
+            playbook = acting.get(finding.rule)
+            if playbook is not None and playbook.respond is not None:
+                read.befores[finding.fingerprint] = await _before(session.http, playbook, finding)
+    read.findings += findings
+    read.errors += errors
+    read.gaps.update(dict.fromkeys(gaps))
+    read.refused_writes += sim.refused_writes
+
+
+async def _before(http: VendorHttp, playbook: Playbook, finding: Finding) -> tuple[JsonObject, str]:
+    """The fields the playbook's action would write, as they are now, and why there is no plain diff (if so)."""
+    assert playbook.respond is not None
+    intended = playbook.respond.action_params().as_body()
+    try:
+        before = await get_action(playbook.respond.action).current(http, finding.resource.id, list(intended))
+    except VendorError as err:
+        return {}, f"cannot read: {err}"
+    return before, "already as intended: nothing to write" if before == intended else ""
+
+
+def _tenant_plan(
+    tenant: TenantFile, mine: list[Playbook], others: list[str], as_of: datetime, read: _Read, rbac: RbacConfig
+) -> TenantPlan:
+    plans = []
+    for playbook in mine:
+        found = sorted((f for f in read.findings if f.rule == playbook.id), key=lambda f: f.resource.id)
+        failed = [e for e in read.errors if e.rule == playbook.id]
+        plans.append(_playbook_plan(playbook, found, failed, read.befores, rbac))
     return TenantPlan(
-        tenant=sim.tenant.tenant,
-        provider=sim.tenant.provider,
+        tenant=tenant.tenant,
+        provider=tenant.provider,
         as_of=as_of,
-        resources=len(resources),
+        resources=read.resources,
         playbooks=plans,
-        gaps=gaps,
-        other_providers=[p.id for p in playbooks if p.resource.split(".", 1)[0] != provider],
-        refused_writes=list(sim.refused_writes),
+        gaps=list(read.gaps),
+        other_providers=others,
+        refused_writes=read.refused_writes,
     )
 
 
-async def _playbook_plan(
-    http: VendorHttp, playbook: Playbook, findings: list[Finding], errors: list[RuleError], rbac: RbacConfig
+def _playbook_plan(
+    playbook: Playbook,
+    findings: list[Finding],
+    errors: list[RuleError],
+    befores: dict[str, tuple[JsonObject, str]],
+    rbac: RbacConfig,
 ) -> PlaybookPlan:
     respond = playbook.respond
     base = {
@@ -188,26 +265,18 @@ async def _playbook_plan(
         for number, batch in enumerate(batches)
         for finding in batch
     }
-    changes = []
-    for finding in findings:
-        note = ""
-        try:
-            before = await action.current(http, finding.resource.id, list(intended))
-        except VendorError as err:
-            before, note = {}, f"cannot read: {err}"
-        if not note and before == intended:
-            note = "already as intended: nothing to write"
-        changes.append(
-            PlannedChange(
-                resource=finding.resource,
-                fingerprint=finding.fingerprint,
-                before=before,
-                after=intended,
-                batch=batch_of[finding.fingerprint],
-                risk=finding.risk,
-                note=note,
-            )
+    changes = [
+        PlannedChange(
+            resource=finding.resource,
+            fingerprint=finding.fingerprint,
+            before=befores[finding.fingerprint][0],
+            after=intended,
+            batch=batch_of[finding.fingerprint],
+            risk=finding.risk,
+            note=befores[finding.fingerprint][1],
         )
+        for finding in findings
+    ]
     gated = playbook.mode in (Mode.approval, Mode.ticket)
     approval = respond.approval
     return PlaybookPlan.model_validate(
