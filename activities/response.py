@@ -188,9 +188,10 @@ class ResponseActivities:
         info = activity.info()
 
         async def post() -> MessageRef:
-            if person is not None:
-                return await slack.direct_message(person, request.text)
-            return await slack.notify(target, request.text)
+            sent: MessageRef = await (
+                slack.direct_message(person, request.text) if person is not None else slack.notify(target, request.text)
+            )
+            return sent
 
         try:
             # Posted once per step whatever retries: recorded by (run, activity) like the campaigns' card posts.
