@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from mendflow.actions import ACTIONS
+from mendflow.connectors.registry import get_action
+from mendflow.errors import ActionError
 from mendflow.models import Resource, ResourceRef
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.rules import Demand, compile_rules
@@ -125,3 +130,25 @@ async def test_shipped_playbooks_flag_broad_installations_and_manage_scope_grant
         "github.app_installation.broad_access": {"security-scanner", "release-bot"},
         "okta.oauth_grant.scope_beyond_baseline": {"okta.users.manage", "okta.apps.manage"},
     }
+
+
+async def test_grant_revoke_is_applied_verified_and_cannot_be_restored() -> None:
+    """The approval-gated action DELETEs the one grant (the app's other grants stay); `holds` sees it gone and a
+    rescan no longer lists it; restore refuses, saying why."""
+    action = get_action("okta.oauth_grant.revoke")
+    assert action.spec.reversible is False
+    params = ACTIONS["okta.oauth_grant.revoke"].params.model_validate({"state": "revoked"})
+    with serve(_okta()) as served:
+        found, _, _ = await _collect(served, _rules("okta.oauth_grant.scope_beyond_baseline"))
+        manage = next(r for r in found if r.type == GRANT and r.data["scopeId"] == "okta.users.manage")
+        siblings = {r.id for r in found if r.type == GRANT and r.related["app"]["id"] == manage.related["app"]["id"]}
+        async with served.session() as session:
+            before = await action.capture(session.http, manage.id, params)
+            assert before == {"state": "active"}
+            assert await action.apply(session.http, manage.id, params)
+            assert await action.holds(session.http, manage.id, {"state": "revoked"})
+            with pytest.raises(ActionError, match="cannot be restored"):
+                await action.restore(session.http, manage.id, before)
+        again, _, _ = await _collect(served, _rules("okta.oauth_grant.scope_beyond_baseline"))
+    left = {r.id for r in again if r.type == GRANT and r.related["app"]["id"] == manage.related["app"]["id"]}
+    assert left == siblings - {manage.id} and len(left) == 1
