@@ -248,3 +248,58 @@ def test_a_for_each_runs_its_body_per_item_and_a_failure_past_the_threshold_roll
         }
     )
     assert run_workflow_case(workflow, good).passed
+
+
+def test_a_call_step_rehearses_the_called_workflow_and_a_rollback_undoes_its_changes(tmp_path: Path) -> None:
+    """The child runs in place with its mapped inputs; its change is restored when the caller rolls back."""
+    (tmp_path / "child.yaml").write_text(
+        """apiVersion: mendflow/v1
+kind: Workflow
+id: test.child
+title: child
+tenant: github:acme
+inputs: {type: object, properties: {hook: {type: integer}}, required: [hook]}
+steps:
+  - id: "off"
+    kind: action
+    action: github.repo_hook.set_active
+    target: /repos/acme/api/hooks/${{ inputs.hook }}
+    with: {active: false}
+"""
+    )
+    (tmp_path / "parent.yaml").write_text(
+        """apiVersion: mendflow/v1
+kind: Workflow
+id: test.parent
+title: parent
+tenant: github:acme
+steps:
+  - {id: child, kind: call, playbook: test.child, inputs: {hook: "11"}}
+  - id: broken
+    kind: action
+    action: github.repo_hook.set_active
+    target: /repos/acme/api/hooks/999
+    with: {active: false}
+    on_failure: rollback
+"""
+    )
+    loaded = load_playbooks([tmp_path])
+    assert not loaded.errors, loaded.errors
+    library = {w.id: w for w in loaded.workflows}
+    case = WorkflowCase.model_validate(
+        {
+            "name": "child then rollback",
+            "tenant": TENANT,
+            "expect": {
+                "state": "rolled_back",
+                "steps": {"child": "rolled_back", "broken": "failed"},
+                "resources": {"/repos/acme/api/hooks/11": {"active": True}},
+            },
+        }
+    )
+    result = run_workflow_case(library["test.parent"], case, library=library)
+    assert result.passed, result.problems
+    assert result.rehearsal is not None
+    child = result.rehearsal.steps[0]
+    assert child.items is not None and [s.status.value for s in child.items[0]] == ["done"]
+    assert child.output["state"] == "completed" and child.output["steps"]["off"]["after"] == {"active": False}

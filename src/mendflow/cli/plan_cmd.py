@@ -11,7 +11,7 @@ import typer
 from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
 from mendflow.errors import InputError
 from mendflow.findings.risk import load_criticality
-from mendflow.playbooks.loader import load_any_file
+from mendflow.playbooks.loader import load_any_file, load_playbooks
 from mendflow.playbooks.plan import TenantPlan, plan_tenant_file, render_plan
 from mendflow.responses.inputs import read_inputs
 from mendflow.responses.model import ResponsePlaybook
@@ -80,7 +80,11 @@ def plan(
         workflow = given
         checked = read_inputs(inputs or [], input_file, workflow.inputs)  # exit 2 naming the field
         answers = _answers(decide or [])
-        rehearsal = plan_workflow(workflow, checked, load_tenant_file(tenant_file), answers=answers, rbac=settings.rbac)
+        assert workflow_file is not None
+        beside = {w.id: w for w in load_playbooks([workflow_file.parent]).workflows}  # what `call` steps may run
+        rehearsal = plan_workflow(
+            workflow, checked, load_tenant_file(tenant_file), answers=answers, rbac=settings.rbac, library=beside
+        )
         typer.echo(
             rehearsal.model_dump_json(indent=2) if output == OutputFormat.json else render_workflow_plan(rehearsal)
         )

@@ -93,7 +93,12 @@ def test(
     companions = run_shape_cases(playbooks) if shapes else []
     for result in results + companions:
         _print_case(result, verbose=verbose)
-    rehearsed = [run_workflow_case(w, case) for w in loaded.workflows for case in loaded.workflow_cases.get(w.id, ())]
+    library = {w.id: w for w in loaded.workflows}  # what `call` steps may run
+    rehearsed = [
+        run_workflow_case(w, case, library=library)
+        for w in loaded.workflows
+        for case in loaded.workflow_cases.get(w.id, ())
+    ]
     for outcome in rehearsed:
         _print_workflow_case(outcome, verbose=verbose)
     untested = [p.id for p in playbooks if not p.tests] + [

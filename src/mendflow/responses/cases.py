@@ -22,7 +22,7 @@ approve steps, inputs against the schema), so a typo is a file:line:column error
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,8 +118,11 @@ class WorkflowCaseResult:
         return not self.problems
 
 
-def run_workflow_case(workflow: ResponsePlaybook, case: WorkflowCase) -> WorkflowCaseResult:
-    """Rehearse the case against a writable simulator of its tenant and compare with the expectation."""
+def run_workflow_case(
+    workflow: ResponsePlaybook, case: WorkflowCase, *, library: Mapping[str, ResponsePlaybook] | None = None
+) -> WorkflowCaseResult:
+    """Rehearse the case against a writable simulator of its tenant and compare with the expectation (`library`:
+    the workflows its `call` steps may run, by id)."""
     result = WorkflowCaseResult(workflow.id, case.name)
     try:
         tenant = _tenant(case)
@@ -127,7 +130,7 @@ def run_workflow_case(workflow: ResponsePlaybook, case: WorkflowCase) -> Workflo
         if tenant.provider != provider:
             raise MendflowError(f"the tenant is a {tenant.provider} tenant, but the workflow acts on {workflow.tenant}")
         inputs = check_inputs(workflow.inputs, case.inputs)
-        rehearsal, found = _run(workflow, case, tenant, inputs)
+        rehearsal, found = _run(workflow, case, tenant, inputs, library or {})
     except MendflowError as err:
         result.problems.append(f"cannot run: {err}")
         return result
@@ -152,7 +155,11 @@ def _tenant(case: WorkflowCase) -> TenantFile:
 
 
 def _run(
-    workflow: ResponsePlaybook, case: WorkflowCase, tenant: TenantFile, inputs: dict[str, Any]
+    workflow: ResponsePlaybook,
+    case: WorkflowCase,
+    tenant: TenantFile,
+    inputs: dict[str, Any],
+    library: Mapping[str, ResponsePlaybook],
 ) -> tuple[Rehearsal, dict[str, Any]]:
     """The rehearsal, and each expected resource as the tenant holds it afterwards (None: gone)."""
     with simulated_tenant(tenant) as sim:
@@ -162,7 +169,14 @@ def _run(
                 now = case.as_of or tenant.taken_at or datetime.now(UTC)
                 key = f"{tenant.provider}:{tenant.tenant}"
                 rehearsal = await rehearse(
-                    workflow, inputs, session.http, write=True, now=now, tenant=key, answers=case.decisions
+                    workflow,
+                    inputs,
+                    session.http,
+                    write=True,
+                    now=now,
+                    tenant=key,
+                    answers=case.decisions,
+                    library=library,
                 )
                 found: dict[str, Any] = {}
                 for path in case.expect.resources:

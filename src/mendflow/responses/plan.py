@@ -32,6 +32,7 @@ def plan_workflow(
     answers: Mapping[str, Answer] | None = None,
     rbac: RbacConfig | None = None,
     as_of: datetime | None = None,
+    library: Mapping[str, ResponsePlaybook] | None = None,
 ) -> Rehearsal:
     """Rehearse `definition` (inputs already checked) against a read-only simulator of `tenant`."""
     provider = (definition.tenant or tenant.provider).split(":", 1)[0]
@@ -49,7 +50,15 @@ def plan_workflow(
                 now = as_of or tenant.taken_at or datetime.now(UTC)
                 key = f"{tenant.provider}:{tenant.tenant}"
                 return await rehearse(
-                    definition, inputs, session.http, write=False, now=now, tenant=key, answers=answers, rbac=rbac
+                    definition,
+                    inputs,
+                    session.http,
+                    write=False,
+                    now=now,
+                    tenant=key,
+                    answers=answers,
+                    rbac=rbac,
+                    library=library,
                 )
 
         rehearsal = asyncio.run(go())
@@ -70,7 +79,9 @@ def render_workflow_plan(plan: Rehearsal) -> str:
         if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
             what = f"{step.detail}\n{' ' * (width + 30)}{step.resource}: {diff(step.before, step.after)}"
         lines.append(f"{number:>3}. {step.id:<{width}}  {step.kind:<9} {step.status.value:<12} {what}")
-        if step.items is not None:
+        if step.items is not None and step.kind == StepKind.call.value:
+            lines.extend(_trace(step.items[0], " " * (width + 30)))
+        elif step.items is not None:
             lines.extend(_items(step.output.get("items") or [], step.items, indent=width + 30))
     changes = [(s.before, s.after) for s in plan.steps if s.before is not None and s.status is not StepStatus.skipped]
     for step in plan.steps:
@@ -111,11 +122,17 @@ def _items(outcomes: list[dict[str, Any]], traces: list[list[RehearsedStep]], *,
         item = compact(outcome.get("item"))
         item = item if len(item) <= ITEM_WIDTH else item[: ITEM_WIDTH - 1] + "…"
         lines.append(f"{pad}item {outcome['index']} {item}: {outcome['status']}{why}")
-        trace = traces[outcome["index"]] if outcome["index"] < len(traces) else []
-        for step in trace:
-            lines.append(f"{pad}  {step.id} {step.status.value}: {step.detail}")
-            if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
-                lines.append(f"{pad}    {step.resource}: {diff(step.before, step.after)}")
+        lines.extend(_trace(traces[outcome["index"]] if outcome["index"] < len(traces) else [], pad + "  "))
     if len(outcomes) > SHOWN_ITEMS:
         lines.append(f"{pad}… and {len(outcomes) - SHOWN_ITEMS} more item(s)")
+    return lines
+
+
+def _trace(steps: list[RehearsedStep], pad: str) -> list[str]:
+    """Nested steps (a for_each item's body, a called workflow): status, what it does, before → after."""
+    lines = []
+    for step in steps:
+        lines.append(f"{pad}{step.id} {step.status.value}: {step.detail}")
+        if step.before is not None and step.after is not None and step.status is not StepStatus.skipped:
+            lines.append(f"{pad}  {step.resource}: {diff(step.before, step.after)}")
     return lines

@@ -27,13 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from mendflow.actions import ACTIONS
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action
-from mendflow.errors import MendflowError
+from mendflow.errors import InputError, MendflowError
 from mendflow.models import Outcome
 from mendflow.playbooks.model import format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact, redact_value
 from mendflow.responses.expressions import evaluate, render, scope
 from mendflow.responses.graph import OUTPUTS, dependencies, run_order
+from mendflow.responses.inputs import check_inputs
 from mendflow.responses.items import ItemOutcome, failure_limit, summary
 from mendflow.responses.messages import RunState, StepStatus
 from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind, case_label
@@ -69,7 +70,8 @@ class RehearsedStep(BaseModel):
     after: dict[str, Any] | None = None
     """`action`: the same fields once the step ran."""
     items: list[list[RehearsedStep]] | None = None
-    """`for_each`: per item started, its body's steps as rehearsed (the output keeps only what a run keeps)."""
+    """`for_each`: per item started, its body's steps as rehearsed (the output keeps only what a run keeps);
+    `call`: one entry, the called workflow's steps."""
 
 
 class Rehearsal(BaseModel):
@@ -119,6 +121,8 @@ class Run:
     """Variables besides inputs, steps and now: a `for_each` body's item."""
     outer: dict[str, RehearsedStep] = field(default_factory=dict)
     """A `for_each` body's view of the steps around it (read as `steps.<id>` like its own)."""
+    library: Mapping[str, ResponsePlaybook] = field(default_factory=dict)
+    """Workflows a `call` step may run, by id (those loaded beside the rehearsed one)."""
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Without writes (a plan): resource id → the fields earlier steps would have written, so a later step's
     before is what the tenant would hold by then, not what it holds now."""
@@ -167,9 +171,11 @@ async def rehearse(
     tenant: str = "",
     answers: Mapping[str, Answer] | None = None,
     rbac: RbacConfig | None = None,
+    library: Mapping[str, ResponsePlaybook] | None = None,
 ) -> Rehearsal:
     """Run `definition` on the tenant behind `http` (inputs already checked; see the module docstring)."""
     run = Run(definition, inputs, http, write, now, answers or {}, rbac or RbacConfig())
+    run.library = library or {}
     state = await _walk(run)
     return Rehearsal(
         playbook_id=definition.id,
@@ -391,7 +397,7 @@ async def for_each(run: Run, step: Step) -> Done:
             outcomes.append(ItemOutcome(index=index, item=value, status="skipped", detail=f"not started: {why}"))
             continue
         inner = Run(body, run.inputs, run.http, run.write, run.now, run.answers, run.rbac)
-        inner.extra, inner.outer, inner.planned = {step.as_: value}, outer, run.planned
+        inner.extra, inner.outer, inner.planned, inner.library = {step.as_: value}, outer, run.planned, run.library
         ended = await _walk(inner)
         latest = max(latest, inner.now)  # items run side by side: the step lasts as long as its slowest item
         run.written.extend((step.id, *write[1:]) for write in inner.written)  # undone as the for_each's, as in a run
@@ -415,6 +421,29 @@ async def for_each(run: Run, step: Step) -> Done:
     return Done(StepStatus.done, output, detail, items=traces)
 
 
+async def call(run: Run, step: Step) -> Done:
+    """The called workflow rehearsed in place, as the run's child would run; its completed reversible changes
+    join this run's (a rollback of the caller restores them too)."""
+    child = run.library.get(step.playbook or "")
+    if child is None:
+        raise StepFailed(f"no workflow playbook {step.playbook!r} loaded beside this one")
+    given = {name: run.value(source, f"inputs.{name}") for name, source in (step.inputs or {}).items()}
+    try:
+        inputs = check_inputs(child.inputs, given)
+    except InputError as err:
+        raise StepFailed(f"{child.id}: {err}") from None
+    inner = Run(child, inputs, run.http, run.write, run.now, run.answers, run.rbac)
+    inner.planned, inner.library = run.planned, run.library
+    state = await _walk(inner)
+    run.now = inner.now
+    run.written.extend((step.id, *write[1:]) for write in inner.written)
+    trace = [inner.records[s.id] for s in child.steps]
+    output = {"run_id": f"rehearsal/{step.id}", "state": state.value, "steps": {r.id: r.output for r in trace}}
+    if state is not RunState.completed:
+        raise StepFailed(f"{child.id} ended {state.value}", output=output, items=[trace])
+    return Done(StepStatus.done, output, f"runs {child.id}: {state.value}", items=[trace])
+
+
 async def generic(run: Run, step: Step) -> Done:
     """A kind without a rehearsal of its own: marked as run; its output fields are there, all null."""
     output = dict.fromkeys(sorted(OUTPUTS.get(step.kind) or ()))
@@ -432,6 +461,7 @@ HANDLERS: dict[StepKind, Handler] = {
     StepKind.switch: switch,
     StepKind.ticket: ticket,
     StepKind.for_each: for_each,
+    StepKind.call: call,
 }
 """How each step kind is rehearsed; kinds not listed go to `generic`."""
 
