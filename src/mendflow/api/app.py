@@ -22,6 +22,8 @@ from mendflow.api.codec import codec_routes
 from mendflow.api.operations import Actor, Operations
 from mendflow.api.operator import OperatorApi
 from mendflow.api.slack_interactivity import (
+    AnswerClick,
+    AnswerQuestion,
     Decide,
     ReplayCache,
     RequestVerifier,
@@ -31,8 +33,8 @@ from mendflow.api.slack_interactivity import (
 )
 from mendflow.api.webhooks import WebhookReceiver
 from mendflow.audit import AuditLog
-from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
-from mendflow.models import AuthMethod, Decision, DecisionOutcome
+from mendflow.integrations.slack import SlackCards, SlackDirectory, SlackIdentity, respond_via_url
+from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome
 from mendflow.redaction import register_secret
 from mendflow.telemetry.exposition import install_metrics, metrics_route
 
@@ -54,6 +56,7 @@ def create_api_app(
     codec: PayloadCodec | None = None,
     codec_origins: Sequence[str] = (),
     webhooks: WebhookReceiver | None = None,
+    answer: AnswerQuestion | None = None,
 ) -> Starlette:
     """The API app: the operator API when `operator` is given, Slack interactivity when a signing secret and a
     `decide` are. `app.state.slack` is the `SlackInteractions` handler or None (share it with Socket Mode;
@@ -76,6 +79,7 @@ def create_api_app(
             cards=cards,
             respond=respond,
             confirm_accepted=confirm_accepted,
+            answer=answer,
         )
         verifier = RequestVerifier(slack_signing_secret, clock=clock, seen=replay)
         routes.append(Route("/slack/interactivity", slack_endpoint(interactions, verifier), methods=["POST"]))
@@ -115,4 +119,23 @@ def temporal_decider(ops: Operations) -> Decide:
     return decide
 
 
-__all__ = ["DECIDE_UPDATE", "create_api_app", "temporal_decider"]
+def temporal_answerer(ops: Operations) -> AnswerQuestion:
+    """`answer` for Slack: a question card's button, signed as the clicking person (resolved by the API) and
+    sent to the run that asked. SlackInteractions audits the click itself, so this does not audit again."""
+
+    async def answer(click: AnswerClick, who: SlackIdentity) -> tuple[bool, str]:
+        actor = Actor(
+            person=who.identity,
+            groups=who.groups,
+            auth=AuthMethod.slack,
+            channel=Channel.slack,
+            channel_user=click.slack_user,
+            credential=click.slack_user,
+        )
+        result = await ops.answer(actor, click.run, click.question, click.option, audit=False)
+        return result.accepted, result.message
+
+    return answer
+
+
+__all__ = ["DECIDE_UPDATE", "create_api_app", "temporal_answerer", "temporal_decider"]

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
-from mendflow.api.app import create_api_app, temporal_decider
+from mendflow.api.app import create_api_app, temporal_answerer, temporal_decider
 from mendflow.api.operations import Operations
 from mendflow.api.operator import OperatorApi
 from mendflow.api.webhooks import WebhookReceiver
@@ -110,6 +110,7 @@ def build_api(
     return create_api_app(
         slack_signing_secret=slack.signing_secret.resolve(),
         decide=temporal_decider(ops),
+        answer=temporal_answerer(ops),
         directory=SlackDirectory.from_rbac(cards, settings.rbac, usergroups=slack.usergroups),
         audit=audit,
         cards=cards,

@@ -24,6 +24,7 @@ from mendflow.errors import ConnectionProblem, InputError
 from mendflow.models import AuthMethod, Channel, Decision, DecisionOutcome, Proof, Verdict
 from mendflow.redaction import redact
 from mendflow.responses.messages import ResponseStatus
+from mendflow.responses.questions import ANSWER_VERB, AnswerRequest, signed_choice
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.responses import RUN_PREFIX
 from mendflow.telemetry import get_logger
@@ -173,6 +174,26 @@ class Operations:
             answer = Answer(accepted=outcome.accepted, message=outcome.message, state=outcome.state)
             self.record("decision", actor, answer, target=campaign_id, verdict=verdict.value, reason_given=reason)
         return outcome
+
+    async def answer(self, actor: Actor, workflow_id: str, question: str, option: str, *, audit: bool = True) -> Answer:
+        """A person's answer to a question a response run (or a for_each page of one) waits on; the proof binds
+        the run, the question and the option, and the run decides whether this person may answer."""
+        proof = self._sign(actor, workflow_id, ANSWER_VERB, "", verdict=signed_choice(question, option))
+        request = AnswerRequest(
+            question_id=question,
+            option=option,
+            person=actor.person,
+            groups=actor.groups,
+            channel=actor.channel,
+            channel_user=actor.channel_user,
+            proof=proof,
+        )
+        result = await self._update(workflow_id, "answer", request, str)
+        answer = result if isinstance(result, Answer) else Answer(accepted=True, message=str(result))
+        answer = answer.model_copy(update={"workflow_id": workflow_id})
+        if audit:
+            self.record("answer", actor, answer, target=workflow_id, question=question, option=option)
+        return answer
 
     async def control(self, actor: Actor, campaign_id: str, verb: str, reason: str) -> Answer:
         """`pause`, `resume`, `abort` or `rollback` a campaign."""

@@ -11,8 +11,9 @@ Two transports feed the same `SlackInteractions` handler:
 
 The background task maps the Slack user to a mendflow identity (config + Slack user groups), calls
 `decide(campaign_id, Decision(...))` and tells the clicking user privately (ephemeral) if the decision was
-refused — with the reason — or recorded. Every refusal, wherever it happens, is written to the audit log with
-what and why; nothing else changes.
+refused — with the reason — or recorded. A button of a response run's question card (`mendflow_answer:…`) is an
+answer instead: `answer(run, question, option, person)`, told and audited the same way. Every refusal,
+wherever it happens, is written to the audit log with what and why; nothing else changes.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from mendflow.api.body import read_bounded
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.errors import MendflowError
 from mendflow.integrations.cards import APPROVE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION
-from mendflow.integrations.slack import SlackCards, SlackDirectory, respond_via_url
+from mendflow.integrations.question_card import ANSWER_ACTION, button_of
+from mendflow.integrations.slack import SlackCards, SlackDirectory, SlackIdentity, respond_via_url
 from mendflow.models import Channel, Decision, DecisionOutcome, Verdict
 from mendflow.redaction import redact
 from mendflow.telemetry import get_logger
 
 Decide = Callable[[str, Decision], Awaitable[DecisionOutcome]]
+AnswerQuestion = Callable[["AnswerClick", SlackIdentity], Awaitable[tuple[bool, str]]]
+"""Send a click's answer (signed, as that person) to the run; (accepted, the run's words)."""
 Respond = Callable[[str, str], Awaitable[None]]
 
 SIGNATURE_WINDOW = 300
@@ -171,6 +175,42 @@ class Click(BaseModel):
     action_ts: str = ""
 
 
+class AnswerClick(BaseModel):
+    """A press of an answer button on a response run's question card."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: str
+    question: str
+    option: str
+    slack_user: str
+    channel_id: str = ""
+    response_url: str = ""
+    action_ts: str = ""
+
+
+def answer_click_of(payload: BlockActionsPayload) -> AnswerClick | None:
+    """The answer button pressed in the payload, or None; PayloadError if it claims to be one and is not."""
+    for index, action in enumerate(payload.actions):
+        if not action.action_id.startswith(ANSWER_ACTION + ":"):
+            continue
+        try:
+            button = button_of(action.value or "")
+        except ValueError:
+            why = "an answer button must carry run, question and option"
+            raise PayloadError(f"payload.actions[{index}].value", why) from None
+        return AnswerClick(
+            run=button.run,
+            question=button.question,
+            option=button.option,
+            slack_user=payload.user.id,
+            channel_id=(payload.channel.id if payload.channel else "") or payload.container.channel_id or "",
+            response_url=payload.response_url or "",
+            action_ts=action.action_ts,
+        )
+    return None
+
+
 def click_of(payload: BlockActionsPayload) -> Click | None:
     """The mendflow click in the payload, or None if the payload is about some other element."""
     for index, action in enumerate(payload.actions):
@@ -210,14 +250,16 @@ class SlackInteractions:
         cards: SlackCards | None = None,
         respond: Respond = respond_via_url,
         confirm_accepted: bool = True,
+        answer: AnswerQuestion | None = None,
     ) -> None:
         self.decide = decide
+        self.answer = answer
         self.directory = directory
         self.audit = audit
         self.cards = cards
         self.respond = respond
         self.confirm_accepted = confirm_accepted
-        self._tasks: set[asyncio.Task[DecisionOutcome | None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def record(self, event: AuditEvent) -> None:
         try:
@@ -256,6 +298,11 @@ class SlackInteractions:
         payload = parse_block_actions(data)
         click = click_of(payload)
         if click is None:
+            answered = answer_click_of(payload)
+            if answered is not None and self.answer is not None:
+                pending = asyncio.get_running_loop().create_task(self.process_answer(answered, transport=transport))
+                self._tasks.add(pending)
+                pending.add_done_callback(self._tasks.discard)
             return payload
         task = asyncio.get_running_loop().create_task(self.process(click, payload, transport=transport))
         self._tasks.add(task)
@@ -336,6 +383,43 @@ class SlackInteractions:
         else:
             await self._tell(click, f"Your {verb} of {click.campaign_id} was refused: {outcome.message}")
         return outcome
+
+    async def process_answer(self, click: AnswerClick, *, transport: str) -> bool:
+        """Resolve the person, send the answer, audit, and tell them privately; never raises."""
+        assert self.answer is not None
+
+        def audit(outcome: str, reason: str, actor: str = "") -> None:
+            details = {"question": click.question, "option": click.option, "transport": transport, "auth": "slack"}
+            self.record(
+                AuditEvent(
+                    kind="slack.answer", outcome=outcome, reason=reason, channel=Channel.slack.value, actor=actor,
+                    channel_user=click.slack_user, campaign_id=click.run,
+                    details=details | {"action_ts": click.action_ts},
+                )
+            )  # fmt: skip
+
+        tell = Click(
+            campaign_id=click.run, verdict=Verdict.approve, slack_user=click.slack_user, channel_id=click.channel_id,
+            response_url=click.response_url,
+        )  # fmt: skip
+        try:
+            who = await self.directory.resolve(click.slack_user) if self.directory is not None else None
+            if who is None:
+                audit("refused", f"unknown Slack user {click.slack_user}: not mapped to a mendflow identity")
+                await self._tell(
+                    tell, f"Your answer was not recorded: mendflow does not know Slack user {click.slack_user}."
+                )
+                return False
+            accepted, message = await self.answer(click, who)
+        except Exception as err:  # the answer could not be sent: audit and tell, never crash the loop
+            text = redact(str(err)) if isinstance(err, MendflowError) else type(err).__name__
+            audit("error", f"could not record the answer: {text}")
+            await self._tell(tell, f"Your answer could not be recorded ({text}); try again.")
+            return False
+        audit("accepted" if accepted else "refused", message, who.identity)
+        verdict = "recorded" if accepted else f"refused: {message}"
+        await self._tell(tell, f"Your answer {click.option!r} to {click.question} was {verdict}")
+        return accepted
 
     async def _tell(self, click: Click, text: str) -> None:
         """An ephemeral message to the clicking user: chat.postEphemeral if we can, else the response_url."""
@@ -473,6 +557,8 @@ def slack_endpoint(
 
 __all__ = [
     "SIGNATURE_WINDOW",
+    "AnswerClick",
+    "AnswerQuestion",
     "BlockActionsPayload",
     "Click",
     "Decide",
