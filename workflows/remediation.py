@@ -18,11 +18,8 @@ a rollback still restores every one of them, newest first, and the retention win
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -31,6 +28,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.auth.refusals import refusal_logged
     from mendflow.campaigns.rollout import split_batches
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings.store import FindingStatus
@@ -107,26 +105,6 @@ _LEDGER = {
 }
 _WRITTEN = (Outcome.applied, Outcome.verified, Outcome.failed)
 """Outcomes of a change that may have reached the vendor (a rollback restores these)."""
-
-
-Validator = TypeVar("Validator", bound=Callable[..., None])
-
-
-def _refusal_logged(verb: str) -> Callable[[Validator], Validator]:
-    """An update validator whose refusal (a ValueError) is also logged for the worker's audit log (`_refused`)."""
-
-    def wrap(check: Validator) -> Validator:
-        @functools.wraps(check)
-        def validator(self: RemediationWorkflow, request: Decision | OperatorRequest) -> None:
-            try:
-                check(self, request)
-            except ValueError as err:
-                self._refused(verb, request, err)
-                raise
-
-        return cast(Validator, validator)
-
-    return wrap
 
 
 @workflow.defn(name="RemediationWorkflow")
@@ -749,14 +727,6 @@ class RemediationWorkflow:
 
     # ---- decisions and operator controls ---------------------------------------------------------------------
 
-    def _refused(self, verb: str, request: Decision | OperatorRequest, err: ValueError) -> None:
-        """Log the refusal for the worker's audit log (`mendflow.auth.refusals`): validators cannot do I/O."""
-        actor = request.approver if isinstance(request, Decision) else request.operator
-        refusal = {"verb": verb, "actor": actor, "reason": str(err), "channel": request.channel.value,
-                   "signed": request.proof is not None, "workflow_id": workflow.info().workflow_id,
-                   "task_queue": workflow.info().task_queue}  # fmt: skip
-        workflow.logger.warning("request refused", extra={"mendflow_refusal": refusal})
-
     def _used(self, request: Decision | OperatorRequest) -> None:
         if request.proof is not None:
             self._nonces.add(nonce_of(request.proof.claims))
@@ -784,7 +754,7 @@ class RemediationWorkflow:
         )
 
     @decide.validator
-    @_refusal_logged("decide")
+    @refusal_logged("decide")
     def _validate_decision(self, decision: Decision) -> None:
         """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`)."""
         check_decision(
@@ -807,7 +777,7 @@ class RemediationWorkflow:
         return "paused: the rollout stops before the next resource"
 
     @pause.validator
-    @_refusal_logged("pause")
+    @refusal_logged("pause")
     def _validate_pause(self, request: OperatorRequest) -> None:
         self._check_operator(request, "pause")
         if self._paused:
@@ -823,7 +793,7 @@ class RemediationWorkflow:
         return "resumed"
 
     @resume.validator
-    @_refusal_logged("resume")
+    @refusal_logged("resume")
     def _validate_resume(self, request: OperatorRequest) -> None:
         self._check_operator(request, "resume")
         if not self._paused:
@@ -839,7 +809,7 @@ class RemediationWorkflow:
         return "aborted: no further resource will be changed; changed ones stay changed unless rolled back"
 
     @abort.validator
-    @_refusal_logged("abort")
+    @refusal_logged("abort")
     def _validate_abort(self, request: OperatorRequest) -> None:
         self._check_operator(request, "abort")
         if self._aborted or self._state in FINISHED:
@@ -865,7 +835,7 @@ class RemediationWorkflow:
         return f"rollback request recorded; {missing} more distinct approver(s) needed"
 
     @rollback.validator
-    @_refusal_logged("rollback")
+    @refusal_logged("rollback")
     def _validate_rollback(self, request: OperatorRequest) -> None:
         self._check_operator(request, "rollback")
         if self._state not in ("completed", "completed_with_failures", "aborted"):

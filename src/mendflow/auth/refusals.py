@@ -8,13 +8,17 @@ A hand-made `decide` sent straight to Temporal is therefore refused AND audited.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 
 from mendflow.audit import AuditEvent, AuditLog
+from mendflow.models import Decision
+from mendflow.workflow_types import OperatorRequest
 
 KEY = "mendflow_refusal"
 """The `extra` key a validator's refusal record carries (a dict: verb, actor, reason, workflow id, queue)."""
@@ -63,6 +67,37 @@ class RefusalAudit(logging.Handler):
         )
 
 
+def log_refusal(verb: str, request: Decision | OperatorRequest, err: ValueError) -> None:
+    """Called by a refusing validator (campaigns and response runs alike): the record the worker audits."""
+    actor = request.approver if isinstance(request, Decision) else request.operator
+    info = workflow.info()
+    refusal = {"verb": verb, "actor": actor, "reason": str(err), "channel": request.channel.value,
+               "signed": request.proof is not None, "workflow_id": info.workflow_id,
+               "task_queue": info.task_queue}  # fmt: skip
+    workflow.logger.warning("request refused", extra={KEY: refusal})
+
+
+Validator = TypeVar("Validator", bound=Callable[..., None])
+
+
+def refusal_logged(verb: str) -> Callable[[Validator], Validator]:
+    """An update validator `(self, request)` whose refusal (a ValueError) is also logged for the worker's audit log:
+    one decorator for the campaigns' and the response runs' validators."""
+
+    def wrap(check: Validator) -> Validator:
+        @functools.wraps(check)
+        def validator(self: object, request: Decision | OperatorRequest) -> None:
+            try:
+                check(self, request)
+            except ValueError as err:
+                log_refusal(verb, request, err)
+                raise
+
+        return cast(Validator, validator)
+
+    return wrap
+
+
 _HANDLER = RefusalAudit()
 _installed = False
 
@@ -76,4 +111,4 @@ def audit_refusals(task_queue: str, audit: AuditLog) -> None:
         _installed = True
 
 
-__all__ = ["KEY", "RefusalAudit", "audit_refusals"]
+__all__ = ["KEY", "RefusalAudit", "audit_refusals", "log_refusal", "refusal_logged"]
