@@ -27,6 +27,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from mendflow.actions import ACTIONS
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.auth.refusals import refusal_logged
     from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
@@ -579,6 +580,7 @@ class ResponseWorkflow(Answers):
         )
 
     @decide.validator
+    @refusal_logged("decide")
     def _validate_decision(self, decision: Decision) -> None:
         if self._gate is None or not self._gate_step:
             raise ValueError(f"the run is not waiting for an approval (state: {self._state.value})")
@@ -604,6 +606,7 @@ class ResponseWorkflow(Answers):
         return "rollback starts after the current step: captured prior state is restored, newest change first"
 
     @rollback.validator
+    @refusal_logged("rollback")
     def _validate_rollback(self, request: OperatorRequest) -> None:
         self._check_operator(request, "rollback")
         if self._state is RunState.rolling_back or self._rollback_requested:
@@ -623,6 +626,7 @@ class ResponseWorkflow(Answers):
         return "paused: the run holds before its next step (a step under way finishes first)"
 
     @pause.validator
+    @refusal_logged("pause")
     def _validate_pause(self, request: OperatorRequest) -> None:
         self._check_operator(request, "pause")
         if self._paused:
@@ -639,6 +643,7 @@ class ResponseWorkflow(Answers):
         return "resumed"
 
     @resume.validator
+    @refusal_logged("resume")
     def _validate_resume(self, request: OperatorRequest) -> None:
         self._check_operator(request, "resume")
         if not self._paused:
@@ -653,6 +658,7 @@ class ResponseWorkflow(Answers):
         return "aborted: no further step runs; completed changes stay unless rolled back"
 
     @abort.validator
+    @refusal_logged("abort")
     def _validate_abort(self, request: OperatorRequest) -> None:
         self._check_operator(request, "abort")
         if self._state in FINISHED or self._stopping():
