@@ -19,8 +19,11 @@ import yaml
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.audit import AuditLog
+from mendflow.auth.refusals import audit_refusals
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
+from mendflow.models import Channel
 from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
@@ -31,6 +34,7 @@ from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import OperatorRequest
 from tests.signing import signed_request
 from tests.workflows.campaigns import RBAC, settings
 
@@ -55,6 +59,8 @@ class Env:
     queue: str
     time: WorkflowEnvironment
     okta: Any
+    audit: AuditLog
+    """The worker's audit chain (refusals of requests sent straight to Temporal land here)."""
 
     async def start(
         self, definition: ResponsePlaybook, inputs: dict[str, Any] | None = None, *, retention: timedelta = timedelta(0)
@@ -97,8 +103,9 @@ async def env(time_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest
             playbooks={},
             settings=settings(),
         )
+        audit_refusals(queue, context.audit)
         async with build_worker(time_env.client, context, task_queue=queue):
-            yield Env(time_env.client, queue, time_env, app.state.okta)
+            yield Env(time_env.client, queue, time_env, app.state.okta, context.audit)
 
 
 async def _record(handle: WorkflowHandle[Any, ResponseStatus], name: str) -> None:
@@ -205,3 +212,23 @@ async def test_a_run_with_nothing_to_undo_ends_at_once_and_refuses_a_rollback(en
     handle = await env.start(definition, retention=timedelta(days=7))
     done = await handle.result()
     assert done.state is RunState.completed and not done.restorable and done.rollback_until is None
+
+
+async def test_requests_sent_straight_to_temporal_are_refused_and_audited_by_the_worker(env: Env) -> None:
+    """Bypassing the API: an unsigned abort and mallory's signed pause are refused by the run and each lands in the
+    worker's audit chain (as a campaign's refusals do); the run goes on."""
+    handle = await env.start(_definition("- {id: hold, kind: wait, duration: 1h}\n"))
+    await env.until(handle, "hold", "waiting")
+    forged = OperatorRequest(operator="alice", groups=("secops-oncall",), channel=Channel.cli, reason="trust me")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("abort", forged)
+    assert "unsigned request" in str(refused.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update("pause", signed_request(handle.id, "pause", "mallory", RBAC))
+    records = [r for r in env.audit.records() if r["kind"] == "workflow.refusal" and r["campaign_id"] == handle.id]
+    assert [(r["details"]["verb"], r["actor"], r["details"]["signed"]) for r in records] == [
+        ("abort", "alice", False), ("pause", "mallory", True)
+    ]  # fmt: skip
+    assert "unsigned request" in records[0]["reason"] and "may not operate" in records[1]["reason"]
+    done = await handle.result()
+    assert done.state is RunState.completed
