@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from mendflow.responses import dependencies, load_response_file, response_problems
+from mendflow.models import Finding, ResourceRef, Severity
+from mendflow.responses import ResponsePlaybook, definition_digest, dependencies, load_response_file, response_problems
+from mendflow.responses.triggers import launch_input, triggered_runs
 
 HEAD = """apiVersion: mendflow/v1
 kind: Workflow
@@ -102,3 +105,24 @@ def test_call_inputs_are_cel_over_this_run(tmp_path: Path) -> None:
     steps = "  - {id: child, kind: call, playbook: test.child, inputs: {user: inputs.usr}}\n"
     found = _problems(tmp_path, steps)
     assert found == ["9:73: steps.0.inputs.user: unknown input 'usr' — did you mean 'user'?"]
+
+
+def test_a_finding_triggered_run_carries_the_workflows_its_call_steps_run() -> None:
+    """A triggered caller is launched with its callee pinned by digest (the workflows loaded on the worker)."""
+    head = {"apiVersion": "mendflow/v1", "kind": "Workflow", "title": "t", "tenant": "github:acme"}
+    schema = {"type": "object", "properties": {"resource": {"type": "string"}}}
+    caller = ResponsePlaybook.model_validate({
+        **head, "id": "x.caller", "inputs": schema, "triggers": [{"finding": "github.repo_hook.insecure_ssl"}],
+        "steps": [{"id": "child", "kind": "call", "playbook": "x.callee", "inputs": {"resource": "inputs.resource"}}],
+    })  # fmt: skip
+    callee = ResponsePlaybook.model_validate(
+        {**head, "id": "x.callee", "inputs": schema, "steps": [{"id": "say", "kind": "notify", "message": "hi"}]}
+    )
+    finding = Finding(
+        fingerprint="fp-11", tenant="acme", provider="github", rule="github.repo_hook.insecure_ssl", title="t",
+        severity=Severity.high, resource=ResourceRef(type="github.repo_hook", id="/repos/acme/api/hooks/11"),
+        evidence={}, observed_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )  # fmt: skip
+    runs = triggered_runs({w.id: w for w in (caller, callee)}, [finding], tenant_key="github:acme")
+    started = launch_input(runs, runs.launches[0], tenant_key="github:acme", requested_by="scan")
+    assert list(started.children) == ["x.callee"] and started.children["x.callee"].digest == definition_digest(callee)

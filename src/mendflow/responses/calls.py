@@ -4,12 +4,13 @@ file changes new runs only, like editing the caller.
 
 pin_calls(definition, path) ─> {playbook id: PinnedDefinition}, or PlaybookError at the `playbook` key's
 file:line:column (no such workflow, an input the called workflow does not declare, a call cycle).
+pinned_from(definition, loaded) ─> the same from workflows already loaded (a finding-triggered run).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from mendflow.errors import PlaybookError
@@ -50,6 +51,20 @@ def pin_calls(definition: ResponsePlaybook, path: Path) -> dict[str, PinnedDefin
             if callee not in pinned:
                 pinned[callee] = PinnedDefinition(definition=child, digest=definition_digest(child))
             pending.append((child, callee_path, (*chain, callee)))
+    return pinned
+
+
+def pinned_from(definition: ResponsePlaybook, loaded: Mapping[str, ResponsePlaybook]) -> dict[str, PinnedDefinition]:
+    """Every workflow `definition` calls, directly or not, that is among `loaded` (a workflow not loaded is left
+    out: its call step fails, saying it was not pinned)."""
+    pinned: dict[str, PinnedDefinition] = {}
+    pending = [definition]
+    while pending:
+        for _, callee in _calls(pending.pop()):
+            child = loaded.get(callee)
+            if child is not None and callee not in pinned and callee != definition.id:
+                pinned[callee] = PinnedDefinition(definition=child, digest=definition_digest(child))
+                pending.append(child)
     return pinned
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.errors import InputError
 from mendflow.models import Finding
+from mendflow.responses.calls import pinned_from
 from mendflow.responses.inputs import check_inputs
 from mendflow.responses.loader import definition_digest
 from mendflow.responses.messages import DEFAULT_RETENTION, ResponseInput
@@ -81,6 +82,7 @@ def triggered_runs(
                 skipped.append(f"{workflow.id}: a finding gives only inputs.resource ({err})")
                 continue
             definitions[workflow.id] = workflow
+            definitions.update((i, pinned.definition) for i, pinned in pinned_from(workflow, workflows).items())
             launches.append(
                 ResponseLaunch(
                     run_id=run_id_for(workflow.id, tenant_key, finding.fingerprint),
@@ -103,6 +105,7 @@ def launch_input(runs: TriggeredRuns, launch: ResponseLaunch, *, tenant_key: str
         inputs=launch.inputs,
         requested_by=requested_by,
         retention=DEFAULT_RETENTION,
+        children=pinned_from(definition, runs.definitions),
     )
 
 
