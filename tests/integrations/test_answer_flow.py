@@ -19,8 +19,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.api.app import create_api_app, temporal_answerer, temporal_decider
+from mendflow.api.assemble import build_api
 from mendflow.api.operations import Operations
 from mendflow.audit import AuditLog
+from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.config import TenantRegistry
 from mendflow.integrations.question_card import ANSWER_ACTION
 from mendflow.integrations.slack import SlackDirectory
@@ -32,7 +34,9 @@ from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings, SlackSettings
 from mendflow.sim.slack import Sent, SlackWorkspace
+from mendflow.store import Database, database_url
 from mendflow.worker_context import WorkerContext
+from tests.cli_in_process import invoker
 from tests.signing import SIGNER, trusting
 
 from .conftest import ALICE, BOB, MALLORY, ONCALL, cards_for, serve_here
@@ -155,3 +159,29 @@ async def test_someone_else_is_refused_and_a_replayed_click_is_not_even_read(flo
     assert await flow.post(flow.body(ALICE, "unknown")) == 200
     done = await flow.handle.result()
     assert done.steps[0].output["answer"] == "unknown" and done.steps[0].detail == "unknown (alice for bob)"
+
+
+async def test_mendflow_answer_goes_through_the_operator_api(
+    flow: Flow, time_env: WorkflowEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`mendflow answer RUN QUESTION OPTION` with mallory's token is refused by the run (exit 3); with bob's it is
+    the step's output."""
+    api_dir = tmp_path / "api"
+    api = build_api(Settings(rbac=RBAC), time_env.client, data_dir=api_dir, signer=SIGNER)
+    db = Database.open(database_url(api_dir))
+    tokens = {p: StoredTokens(db).create(person=p, role=Role.viewer, name="t", ttl_seconds=3600)[0]
+              for p in ("bob", "mallory")}  # fmt: skip
+    run = invoker(capsys, monkeypatch)
+    said = {}
+    async with serve_here(api) as server:
+        for person in ("mallory", "bob"):
+            monkeypatch.setenv("MENDFLOW_TOKEN", tokens[person])
+            said[person] = await asyncio.to_thread(
+                run, "answer", flow.handle.id, "ask", "mine", "--api-url", server.base_url
+            )
+    db.dispose()
+    assert said["mallory"].returncode == 3 and "mallory may not answer a question put to bob" in str(said["mallory"])
+    assert said["bob"].returncode == 0, said["bob"]
+    result = await flow.handle.result()
+    assert result.steps[0].output == {"answer": "mine", "by": "bob", "timed_out": False}

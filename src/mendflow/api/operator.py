@@ -87,8 +87,19 @@ class ErrorBody(BaseModel):
     error: str
 
 
+class AnswerQuestionBody(BaseModel):
+    """Body of answer: which question of the run (or for_each page) and the option chosen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=200)
+    """The question's id: the wait step's, or `STEP#INDEX` inside a for_each (see the run's `questions`)."""
+    option: str = Field(min_length=1, max_length=30)
+
+
 NEEDS: dict[str, Role] = {
     "status": Role.viewer,
+    "answer": Role.viewer,
     "findings": Role.viewer,
     "approve": Role.approver,
     "reject": Role.approver,
@@ -218,6 +229,12 @@ class OperatorApi:
             return _error(404, str(err))
         return JSONResponse(status.model_dump(mode="json"))
 
+    async def _answer(self, request: Request, principal: Principal) -> Response:
+        body: AnswerQuestionBody = await _body(request, AnswerQuestionBody)
+        run = request.path_params["run_id"]
+        answer = await self.ops.answer(self.actor(principal), run, body.question, body.option)
+        return JSONResponse(answer.model_dump(), status_code=200 if answer.accepted else 409)
+
     async def _whoami(self, request: Request, principal: Principal) -> Response:
         return JSONResponse(
             {
@@ -289,6 +306,7 @@ class OperatorApi:
             "list": self._status,
             "status": self._status,
             "response": self._response,
+            "answer": self._answer,
             "suppress": self._suppress,
             "findings": self._findings,
             "false_positive": self._false_positive,
@@ -338,6 +356,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("response", "GET", "/v1/responses/{run_id:path}", "status",
              "A response run's step timeline, decisions and the changes a rollback would restore (the verbs are "
              "the campaigns': POST /v1/campaigns/{run id}/pause and so on).", answer="response"),
+    Endpoint("answer", "POST", "/v1/responses/{run_id:path}/answer", "answer",
+             "Answer a question a response run (or one page of its for_each) waits on; the run decides whether you "
+             "may: the person asked, or one of its operators.", AnswerQuestionBody),
     Endpoint("findings", "GET", "/v1/findings", "findings",
              "Findings in the ledger: every filter given must match (`limit` rows at most, 1000 by default).",
              answer="findings", query=("tenant", "severity", "status", "rule", "false_positive", "limit")),
@@ -354,6 +375,7 @@ __all__ = [
     "MAX_BODY",
     "NEEDS",
     "AnswerBody",
+    "AnswerQuestionBody",
     "Endpoint",
     "ErrorBody",
     "FalsePositiveBody",

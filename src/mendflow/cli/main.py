@@ -66,7 +66,7 @@ app.command("run")(run_cmd.run)
 app.command("demo")(stack_cmd.demo)
 app.command("up")(stack_cmd.up)
 app.command("worker")(stack_cmd.worker)
-for name in ("status", "approve", "reject", "pause", "resume", "abort", "rollback", "suppress"):
+for name in ("status", "approve", "reject", "answer", "pause", "resume", "abort", "rollback", "suppress"):
     app.command(name)(getattr(operate_cmd, name))
 app.command("findings")(findings_cmd.findings)
 app.command("mark-false-positive")(false_positive_cmd.mark_false_positive)

@@ -120,6 +120,19 @@ def reject(campaign: Campaign, reason: Annotated[str, typer.Option("--reason", h
     _send("reject", campaign, reason, output, api_url, token_file)
 
 
+def answer(
+    run: Annotated[str, typer.Argument(help="The run (or for_each page) that asks: `questions` in its status.",
+                                       metavar="RUN")],
+    question: Annotated[str, typer.Argument(help="The question's id: the wait step's, or STEP#INDEX in a for_each.",
+                                            metavar="QUESTION")],
+    option: Annotated[str, typer.Argument(help="One of the question's options.", metavar="OPTION")],
+    output: Format = "table", api_url: ApiUrl = DEFAULT_API, token_file: TokenFile = None,
+) -> None:  # fmt: skip
+    """Answer a question a response run waits on (only the person asked, or one of its operators, may)."""
+    path = "/v1/responses/" + quote(run, safe="/:") + "/answer"
+    finish(call("POST", api_url, path, token(token_file), {"question": question, "option": option}), output)
+
+
 def _control(name: str) -> Callable[..., None]:
     def command(campaign: Campaign, reason: Reason = "", output: Format = "table", api_url: ApiUrl = DEFAULT_API,
                 token_file: TokenFile = None) -> None:  # fmt: skip
