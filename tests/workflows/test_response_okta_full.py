@@ -194,6 +194,10 @@ async def test_rejected_nothing_changes_the_owner_is_not_told_and_the_ticket_say
     assert not [s for s in site.slack.history if s.channel.startswith("D")]
     issue = site.jira.state.issue(_step(done, "incident").output["key"])
     assert issue.summary.endswith("(rejected)") and "a known CI job, not a leak" in str(issue.description)
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        history = await site.client.get_workflow_handle(run_id).fetch_history()
+        saved = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-okta-full-rejected.json").write_text(json.dumps(saved, indent=1))
 
 
 @pytest.mark.parametrize("forbidden", [("POST /api/v1/users/*/lifecycle/suspend",)])

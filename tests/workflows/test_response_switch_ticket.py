@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +27,7 @@ from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings
 
+HISTORIES = Path(__file__).parent.parent / "histories"
 WORKFLOW = """apiVersion: mendflow/v1
 kind: Workflow
 id: test.switch_ticket
@@ -89,6 +92,10 @@ async def start(
     async def go(level: str) -> ResponseStatus:
         handle = await start_response(dev_env.client, definition, {"level": level}, task_queue=queue)
         result: ResponseStatus = await handle.result()
+        if os.environ.get("MENDFLOW_RECORD_HISTORIES") and level == "high":  # replayed by test_replay.py
+            history = await handle.fetch_history()
+            saved = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+            (HISTORIES / "response-switch-ticket.json").write_text(json.dumps(saved, indent=1))
         return result
 
     async with build_worker(dev_env.client, context, task_queue=queue):
