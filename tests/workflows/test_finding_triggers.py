@@ -5,6 +5,8 @@ finding, and nothing at all when the workflow playbook is not loaded."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import uuid
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.conftest import SimulatedOrg
 from tests.workflows.campaigns import HOOKS, hook_playbook, settings
 from tests.workflows.helpers import run_scan
 
+HISTORIES = Path(__file__).parent.parent / "histories"
 RULE = "github.repo_hook.insecure_ssl"
 TRIGGERED = ResponsePlaybook.model_validate(
     {
@@ -34,6 +37,19 @@ TRIGGERED = ResponsePlaybook.model_validate(
         ],
     }
 )  # fmt: skip
+
+
+async def _record_scan(env: WorkflowEnvironment, queue: str) -> None:
+    """The first scan's history, which starts the triggered runs, for tests/workflows/test_replay.py."""
+    if not os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+        return
+    async for execution in env.client.list_workflows(f"TaskQueue = '{queue}' AND WorkflowType = 'ScanWorkflow'"):
+        history = await env.client.get_workflow_handle(execution.id).fetch_history()
+        if any(e.HasField("start_child_workflow_execution_initiated_event_attributes") for e in history.events):
+            record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+            (HISTORIES / "scan-finding-triggers.json").write_text(json.dumps(record, indent=1))
+            return
+    raise AssertionError("no scan started a triggered run")
 
 
 def _context(github_org: SimulatedOrg, data: Path, *, responses: bool) -> WorkerContext:
@@ -55,6 +71,7 @@ async def test_each_new_finding_starts_one_run_on_its_resource_and_a_rescan_star
         first = await run_scan(dev_env.client, queue)
         runs = {rid: await wait_response_idle(dev_env.client, rid) for rid in first.responses_started}
         second = await run_scan(dev_env.client, queue)
+        await _record_scan(dev_env, queue)
     rows = context.ledger.rows("github:acme")
     fingerprints = {row.finding.resource.id: row.finding.fingerprint for row in rows}
     assert set(fingerprints) == set(HOOKS), fingerprints
