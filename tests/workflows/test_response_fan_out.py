@@ -4,6 +4,7 @@ and `if` steps are the bodies): pages, canary, failure threshold, answers by the
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -192,3 +193,29 @@ async def test_questions_inside_a_for_each_are_answered_per_item_on_the_page(run
     asked = [o["steps"]["ask"] for o in done.steps[0].output["items"]]
     answers = [(a["status"], a["output"]["answer"]) for a in asked]
     assert answers == [("done", "keep"), ("done", "drop"), ("expired", "")]
+
+
+async def test_a_few_hundred_items_keep_every_history_small(runner: Runner) -> None:
+    """300 items run in 3 pages; the run's history holds one start and one result per page (about the size of
+    the per-item outcomes), each page's the activities of its own items — all far below the campaigns' budget."""
+    definition = _definition(
+        """
+- id: each
+  kind: for_each
+  items: inputs.items
+  as: n
+  concurrency: 100
+  steps:
+    - {id: say, kind: notify, message: "item ${{ n }}"}
+"""
+    )
+    handle = await runner.start(definition, list(range(300)))
+    done = await handle.result()
+    assert done.steps[0].output["done"] == 300
+    sizes = {}
+    for run in (handle.id, *(f"{handle.id}/each/{start}" for start in (0, 100, 200))):
+        history = await runner.client.get_workflow_handle(run).fetch_history()
+        sizes[run] = len(json.dumps(history.to_json_dict()))
+    budget = 2_000_000  # RemediationInput.history_budget_bytes: what a campaign lets one run's history reach
+    assert max(sizes.values()) < budget / 4, sizes
+    assert sizes[handle.id] < 300 * 1_000, sizes  # the run: about a kilobyte per item, whatever the body does
