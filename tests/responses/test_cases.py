@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mendflow.playbooks.loader import load_playbooks
+from mendflow.playbooks.loader import load_any_file, load_playbooks
 from mendflow.responses.cases import WorkflowCase, run_workflow_case
 from mendflow.responses.model import ResponsePlaybook
+from mendflow.responses.rehearsal import decision_problems
 from tests.cli_in_process import Done, invoker
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "responses"
@@ -124,7 +125,7 @@ def test_cases_that_cannot_match_the_workflow_are_refused_with_positions(tmp_pat
     assert errors == [
         "4:13: tests.0.inputs: inputs.hook_id: '11' is not of type 'integer'",
         "5:17: tests.0.decisions: unknown step 'aks' — did you mean 'ask'?",
-        "5:31: tests.0.decisions: step 'disable' is a action step; only approve steps take a decision",
+        "5:31: tests.0.decisions: action step 'disable' takes no decision (approve steps and waits for an answer do)",
         "6:22: tests.0.expect.steps: unknown step 'delet' — did you mean 'delete'?",
     ]
 
@@ -303,3 +304,15 @@ steps:
     child = result.rehearsal.steps[0]
     assert child.items is not None and [s.status.value for s in child.items[0]] == ["done"]
     assert child.output["state"] == "completed" and child.output["steps"]["off"]["after"] == {"active": False}
+
+
+def test_answers_name_a_step_that_asks_and_one_of_its_options() -> None:
+    """A question's answer must be one it offers; a body step is named alone or as `for_each.step`."""
+    deprovisioning = load_any_file(EXAMPLES / "okta_staged_deprovisioning.yaml")
+    assert isinstance(deprovisioning, ResponsePlaybook)
+    assert decision_problems(deprovisioning, {"warn.ask": "keep", "undo_window.ask": "restore"}) == []
+    assert decision_problems(deprovisioning, {"warn.ask": "maybe", "wran.ask": "keep", "users": "approve"}) == [
+        ("warn.ask", "'maybe' is not an answer step 'warn.ask' takes (it takes: suspend, keep)"),
+        ("wran.ask", "unknown step 'wran.ask' — did you mean 'warn.ask'?"),
+        ("users", "read step 'users' takes no decision (approve steps and waits for an answer do)"),
+    ]

@@ -16,7 +16,6 @@ from mendflow.playbooks.plan import TenantPlan, plan_tenant_file, render_plan
 from mendflow.responses.inputs import read_inputs
 from mendflow.responses.model import ResponsePlaybook
 from mendflow.responses.plan import plan_workflow, render_workflow_plan
-from mendflow.responses.rehearsal import Answer
 from mendflow.settings import Settings
 from mendflow.tenant import load_tenant_file
 
@@ -67,7 +66,8 @@ def plan(
         list[str] | None,
         typer.Option(
             "--decide",
-            help="How a workflow's approve step is answered: STEP=approve|reject|expire (default: approve).",
+            help="How a workflow step is answered: an approve step STEP=approve|reject|expire (default: approve), a "
+            "wait for an answer STEP=OPTION (default: no answer).",
             metavar="STEP=ANSWER",
         ),
     ] = None,
@@ -96,11 +96,11 @@ def plan(
     print_plan(plan_tenant_file(tenant_file, loaded, rbac=settings.rbac, criticality=levels), output)
 
 
-def _answers(pairs: list[str]) -> dict[str, Answer]:
-    answers: dict[str, Answer] = {}
+def _answers(pairs: list[str]) -> dict[str, str]:
+    answers: dict[str, str] = {}
     for pair in pairs:
-        step, _, answer = pair.partition("=")
-        if answer not in {a.value for a in Answer}:
-            raise InputError(f"--decide {pair!r}: write STEP=approve, STEP=reject or STEP=expire")
-        answers[step.strip()] = Answer(answer)
+        step, sep, answer = pair.partition("=")
+        if not sep or not step.strip() or not answer.strip():
+            raise InputError(f"--decide {pair!r}: write STEP=ANSWER (approve, reject, expire, or a question's option)")
+        answers[step.strip()] = answer.strip()
     return answers

@@ -37,8 +37,8 @@ from mendflow.offline import simulated_tenant
 from mendflow.playbooks.base import Part, custom_error, did_you_mean
 from mendflow.responses.inputs import check_inputs
 from mendflow.responses.messages import RunState, StepStatus
-from mendflow.responses.model import ResponsePlaybook, StepKind
-from mendflow.responses.rehearsal import Answer, Rehearsal, rehearse
+from mendflow.responses.model import ResponsePlaybook
+from mendflow.responses.rehearsal import Rehearsal, decision_problems, rehearse
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
 
 
@@ -60,8 +60,9 @@ class WorkflowCase(Part):
     tenant: str | dict[str, Any]
     """A mendflow.tenant/v1 file (a path relative to the test-case file), or the tenant document itself."""
     inputs: dict[str, Any] = Field(default_factory=dict)
-    decisions: dict[str, Answer] = Field(default_factory=dict)
-    """Approve step id → approve | reject | expire (steps not named are approved)."""
+    decisions: dict[str, str] = Field(default_factory=dict)
+    """Approve step id → approve | reject | expire (steps not named are approved); a `wait` for an answer's step id
+    (`ask`, or `warn.ask` for the one in the for_each `warn`) → one of its options (not named: it times out)."""
     as_of: datetime | None = None
     """The rehearsal's `now` at the start (default: the tenant's taken_at)."""
     expect: WorkflowExpectation
@@ -77,15 +78,12 @@ def case_problems(cases: tuple[WorkflowCase, ...], workflow: ResponsePlaybook) -
     """What in the cases cannot match the workflow: unknown steps, answers to steps that ask nothing, bad inputs."""
     kinds = {step.id: step.kind for step in workflow.steps}
     for i, case in enumerate(cases):
-        for key, names in (("decisions", case.decisions), ("steps", case.expect.steps)):
-            loc: tuple[str | int, ...] = ("tests", i, *(("expect",) if key == "steps" else ()), key)
-            for name in names:
-                if name not in kinds:
-                    message = f"unknown step {name!r}{did_you_mean(name, kinds)}"
-                    yield custom_error("unknown_key", message, (*loc, name), name)
-                elif key == "decisions" and kinds[name] is not StepKind.approve:
-                    message = f"step {name!r} is a {kinds[name].value} step; only approve steps take a decision"
-                    yield custom_error("unknown_key", message, (*loc, name), name)
+        for key, why in decision_problems(workflow, case.decisions):
+            yield custom_error("unknown_key", why, ("tests", i, "decisions", key), key)
+        for name in case.expect.steps:
+            if name not in kinds:
+                message = f"unknown step {name!r}{did_you_mean(name, kinds)}"
+                yield custom_error("unknown_key", message, ("tests", i, "expect", "steps", name), name)
         try:
             check_inputs(workflow.inputs, case.inputs)
         except InputError as err:

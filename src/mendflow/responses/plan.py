@@ -3,7 +3,8 @@
 The tenant file is served read-only (every write refused, as for the detection plan) and the workflow is
 rehearsed on it (`responses.rehearsal`): reads and captures are real GETs against the simulator, so each write
 shows the tenant's actual before → after; approvals show who is asked, how many must answer and when the
-request expires, and take the answers given (`--decide STEP=reject` to see the other branch); waits say how long.
+request expires, and take the answers given (`--decide STEP=reject` to see the other branch, `--decide ask=keep` to
+answer a question); waits say how long.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff
 from mendflow.responses.messages import StepStatus
 from mendflow.responses.model import ResponsePlaybook, StepKind
-from mendflow.responses.rehearsal import Answer, Rehearsal, RehearsedStep, rehearse
+from mendflow.responses.rehearsal import Rehearsal, RehearsedStep, decision_problems, rehearse
 from mendflow.tenant import TenantFile
 
 
@@ -29,7 +30,7 @@ def plan_workflow(
     inputs: dict[str, Any],
     tenant: TenantFile,
     *,
-    answers: Mapping[str, Answer] | None = None,
+    answers: Mapping[str, str] | None = None,
     rbac: RbacConfig | None = None,
     as_of: datetime | None = None,
     library: Mapping[str, ResponsePlaybook] | None = None,
@@ -38,11 +39,8 @@ def plan_workflow(
     provider = (definition.tenant or tenant.provider).split(":", 1)[0]
     if tenant.provider != provider:
         raise InputError(f"the tenant file is a {tenant.provider} tenant, but {definition.id} acts on {provider}")
-    unknown = [
-        name for name in answers or {} if name not in {s.id for s in definition.steps if s.kind is StepKind.approve}
-    ]
-    if unknown:
-        raise InputError(f"--decide {unknown[0]}: {definition.id} has no approve step of that id")
+    for key, why in decision_problems(definition, answers or {}):
+        raise InputError(f"--decide {key}: {why}")
     with simulated_tenant(tenant, read_only=True) as sim:
 
         async def go() -> Rehearsal:

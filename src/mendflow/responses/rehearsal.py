@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action
 from mendflow.errors import InputError, MendflowError
 from mendflow.models import Outcome
+from mendflow.playbooks.base import did_you_mean
 from mendflow.playbooks.model import format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.redaction import redact, redact_value
@@ -49,6 +50,49 @@ class Answer(StrEnum):
     reject = "reject"
     expire = "expire"
     """Nobody answers before the request expires (treated as a rejection)."""
+
+
+def decision_problems(definition: ResponsePlaybook, decisions: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, why) for each answer given to no step that takes one, or that the step does not offer. A key is a step
+    id (every step of that id, in for_each bodies too) or `for_each-id.step-id` (that body only)."""
+    takers = list(_steps_within(definition.steps, ""))
+    names = {name for name, _ in takers} | {step.id for _, step in takers}
+    found = []
+    for key, given in decisions.items():
+        matches = [step for name, step in takers if key in (name, step.id)]
+        if not matches:
+            found.append((key, f"unknown step {key!r}{did_you_mean(key, names)}"))
+            continue
+        for step in matches:
+            offered = _offered(step)
+            if offered is None:
+                found.append(
+                    (
+                        key,
+                        f"{step.kind.value} step {key!r} takes no decision (approve steps and waits for an answer do)",
+                    )
+                )
+            elif given not in offered:
+                found.append((key, f"{given!r} is not an answer step {key!r} takes (it takes: {', '.join(offered)})"))
+            else:
+                continue
+            break
+    return found
+
+
+def _steps_within(steps: tuple[Step, ...], prefix: str) -> Iterator[tuple[str, Step]]:
+    """(qualified id, step) of every step, those in for_each bodies too."""
+    for step in steps:
+        yield prefix + step.id, step
+        yield from _steps_within(step.steps, f"{prefix}{step.id}.")
+
+
+def _offered(step: Step) -> tuple[str, ...] | None:
+    if step.kind is StepKind.approve:
+        return tuple(answer.value for answer in Answer)
+    if step.kind is StepKind.wait and step.answer is not None:
+        return step.answer.options
+    return None
 
 
 class RehearsedStep(BaseModel):
@@ -112,7 +156,8 @@ class Run:
     http: VendorHttp
     write: bool
     now: datetime
-    answers: Mapping[str, Answer] = field(default_factory=dict)
+    answers: Mapping[str, str] = field(default_factory=dict)
+    """Step id (or `for_each-id.step-id`) → the answer: approve | reject | expire, or one of a question's options."""
     rbac: RbacConfig = field(default_factory=RbacConfig)
     records: dict[str, RehearsedStep] = field(default_factory=dict)
     written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
@@ -123,6 +168,8 @@ class Run:
     """A `for_each` body's view of the steps around it (read as `steps.<id>` like its own)."""
     library: Mapping[str, ResponsePlaybook] = field(default_factory=dict)
     """Workflows a `call` step may run, by id (those loaded beside the rehearsed one)."""
+    prefix: str = ""
+    """How this run's step ids are qualified in `answers`: `warn.` inside the body of the for_each `warn`."""
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Without writes (a plan): resource id → the fields earlier steps would have written, so a later step's
     before is what the tenant would hold by then, not what it holds now."""
@@ -131,6 +178,10 @@ class Run:
         records = {**self.outer, **self.records}
         steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in records.items()}
         return {**scope(self.inputs, steps, self.now), **self.extra}
+
+    def answer_for(self, step: Step) -> str | None:
+        """The answer the rehearsal gives this step, if one was given."""
+        return self.answers.get(self.prefix + step.id, self.answers.get(step.id))
 
     def value(self, source: str, what: str) -> Any:
         try:
@@ -169,7 +220,7 @@ async def rehearse(
     write: bool,
     now: datetime,
     tenant: str = "",
-    answers: Mapping[str, Answer] | None = None,
+    answers: Mapping[str, str] | None = None,
     rbac: RbacConfig | None = None,
     library: Mapping[str, ResponsePlaybook] | None = None,
 ) -> Rehearsal:
@@ -299,7 +350,7 @@ async def approve(run: Run, step: Step) -> Done:
     if policy.escalate_after is not None:
         asked += f", escalates after {format_duration(policy.escalate_after)} to {policy.escalate_to or 'the default'}"
     question = run.text(step.message, "message") if step.message else definition.title
-    answer = run.answers.get(step.id, Answer.approve)
+    answer = Answer(run.answer_for(step) or Answer.approve)
     if answer is Answer.expire:
         run.now += policy.timeout
         output = {"approved": False, "approvers": [], "reason": ""}
@@ -328,12 +379,13 @@ async def wait(run: Run, step: Step) -> Done:
     if step.answer is not None:
         person = run.value(step.answer.from_, "answer.from")
         question = run.text(step.answer.question, "answer.question")
+        asked = f"asks {person}: {question!r} ({'/'.join(step.answer.options)})"
+        given = run.answer_for(step)
+        if given is not None:
+            return Done(StepStatus.done, {"timed_out": False, "answer": given, "by": str(person)}, f"{asked} — {given}")
         run.now += step.timeout
-        options = "/".join(step.answer.options)
-        detail = f"asks {person}: {question!r} ({options}) — no answer in a rehearsal: times out after "
-        return Done(
-            StepStatus.done, {"timed_out": True, "answer": "", "by": ""}, detail + format_duration(step.timeout)
-        )
+        detail = f"{asked} — no answer: times out after {format_duration(step.timeout)}"
+        return Done(StepStatus.done, {"timed_out": True, "answer": "", "by": ""}, detail)
     if step.duration is not None:
         run.now += step.duration
         return Done(StepStatus.done, {"timed_out": False}, f"waits {format_duration(step.duration)}")
@@ -398,6 +450,7 @@ async def for_each(run: Run, step: Step) -> Done:
             continue
         inner = Run(body, run.inputs, run.http, run.write, run.now, run.answers, run.rbac)
         inner.extra, inner.outer, inner.planned, inner.library = {step.as_: value}, outer, run.planned, run.library
+        inner.prefix = f"{run.prefix}{step.id}."
         ended = await _walk(inner)
         latest = max(latest, inner.now)  # items run side by side: the step lasts as long as its slowest item
         run.written.extend((step.id, *write[1:]) for write in inner.written)  # undone as the for_each's, as in a run
@@ -433,7 +486,7 @@ async def call(run: Run, step: Step) -> Done:
     except InputError as err:
         raise StepFailed(f"{child.id}: {err}") from None
     inner = Run(child, inputs, run.http, run.write, run.now, run.answers, run.rbac)
-    inner.planned, inner.library = run.planned, run.library
+    inner.planned, inner.library, inner.prefix = run.planned, run.library, f"{run.prefix}{step.id}."
     state = await _walk(inner)
     run.now = inner.now
     run.written.extend((step.id, *write[1:]) for write in inner.written)
