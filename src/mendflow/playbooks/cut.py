@@ -2,8 +2,9 @@
 
 mendflow never reads `tests/specs` at run time: this module turns a vendor description (already a subset, see
 tests/specs/README.md) into `mendflow/data/schemas/<provider>.json`, keeping only the schemas reachable from each
-resource type and only the keywords that say what shape a value takes. `related` facts are mendflow's own
-contract with its connectors, so they are written here and baked into the same file.
+resource type and only the keywords that say what shape a value takes. Each provider names its subset and writes
+its types (`Provider.spec`: `resource` and the `related` facts, mendflow's own contract with its connector, in
+`providers/<name>/schema_types.py`); both are baked into the same file.
 
 Regenerate after a spec subset or a connector's `related` facts change (a test fails while the file is stale):
 
@@ -14,8 +15,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from mendflow import providers
+from mendflow.playbooks.schema_refs import SCHEMAS
+from mendflow.providers.model import SpecSubset
 
 KEPT = frozenset(
     {
@@ -37,117 +43,13 @@ KEPT = frozenset(
 )
 """Schema keywords that describe a value's shape; descriptions and examples are dropped."""
 
-SCHEMAS = "#/components/schemas/"
+
+def subsets() -> dict[str, SpecSubset]:
+    """Provider → its spec subset (`Provider.spec`), for every registered provider that has one."""
+    return {p.name: p.spec for p in providers.providers() if p.spec is not None}
 
 
-def _ref(name: str, *below: str) -> dict[str, Any]:
-    return {"$ref": SCHEMAS + "/".join((name, *below))}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"allOf": [schema], "nullable": True}
-
-
-def _facts(required: bool = True, **properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": sorted(properties) if required else []}
-
-
-_GITHUB_REPO_SUMMARY = _facts(
-    name=_ref("full-repository", "properties", "name"),
-    private=_ref("full-repository", "properties", "private"),
-    visibility=_ref("full-repository", "properties", "visibility"),
-    archived=_ref("full-repository", "properties", "archived"),
-)
-_TWO_FACTOR = {"type": "boolean", "nullable": True}
-"""None when the caller may not list members by 2FA (not an owner): unknown, not false."""
-
-PROVIDERS: dict[str, dict[str, dict[str, Any]]] = {
-    "github": {
-        "github.org": {"resource": _ref("organization-full"), "related": _facts()},
-        "github.member": {
-            "resource": _ref("simple-user"),
-            "related": _facts(
-                membership=_nullable(
-                    _facts(
-                        role=_ref("org-membership", "properties", "role"),
-                        state=_ref("org-membership", "properties", "state"),
-                    )
-                ),
-                two_factor_disabled=_TWO_FACTOR,
-            ),
-        },
-        "github.outside_collaborator": {
-            "resource": _ref("simple-user"),
-            "related": _facts(two_factor_disabled=_TWO_FACTOR),
-        },
-        # The list endpoint's org-hook inlines a string-only config; the config endpoint the hook actions read
-        # (and GitHub's docs) say webhook-config, whose insecure_ssl is a string or a number: both shapes occur.
-        "github.org_hook": {
-            "resource": {"anyOf": [_ref("org-hook"), _facts(required=False, config=_ref("webhook-config"))]},
-            "related": _facts(),
-        },
-        "github.repo": {
-            "resource": {"anyOf": [_ref("full-repository"), _ref("minimal-repository")]},
-            "related": _facts(
-                default_branch_protection=_nullable(_ref("branch-protection")),
-                default_branch_rulesets={"type": "array", "items": _ref("repository-ruleset")},
-            ),
-        },
-        "github.repo_hook": {"resource": _ref("hook"), "related": _facts(repo=_GITHUB_REPO_SUMMARY)},
-        "github.deploy_key": {"resource": _ref("deploy-key"), "related": _facts(repo=_GITHUB_REPO_SUMMARY)},
-        "github.collaborator": {
-            "resource": _ref("collaborator"),
-            "related": _facts(outside={"type": "boolean"}, repo=_GITHUB_REPO_SUMMARY),
-        },
-        "github.app_installation": {"resource": _ref("installation"), "related": _facts()},
-    },
-    "okta": {
-        "okta.user": {
-            "resource": _ref("User"),
-            "related": _facts(
-                roles={"type": "array", "items": {"anyOf": [_ref("StandardRole"), _ref("CustomRole")]}},
-                factors={"type": "array", "items": _ref("UserFactor")},
-            ),
-        },
-        "okta.group": {"resource": _ref("Group"), "related": _facts()},
-        "okta.policy": {"resource": _ref("Policy"), "related": _facts()},
-        "okta.policy_rule": {
-            "resource": _ref("PolicyRule"),
-            "related": _facts(
-                policy=_facts(
-                    id=_ref("Policy", "properties", "id"),
-                    type=_ref("Policy", "properties", "type"),
-                    name=_ref("Policy", "properties", "name"),
-                )
-            ),
-        },
-        "okta.api_token": {
-            "resource": _ref("ApiToken"),
-            # None when the token owner's roles could not be read
-            "related": _facts(owner_roles={"type": "array", "items": _ref("RoleType"), "nullable": True}),
-        },
-        "okta.app": {"resource": _ref("Application"), "related": _facts()},
-        "okta.oauth_grant": {
-            "resource": _ref("OAuth2ScopeConsentGrant"),
-            # the app the grant was read under (`GET /api/v1/apps/{appId}/grants`)
-            "related": _facts(
-                app=_facts(
-                    id=_ref("Application", "properties", "id"),
-                    label=_ref("Application", "properties", "label"),
-                    signOnMode=_ref("Application", "properties", "signOnMode"),
-                    status=_ref("Application", "properties", "status"),
-                )
-            ),
-        },
-    },
-}
-"""Provider → resource type → the schema of `resource` and of `related` (the connector's facts)."""
-
-SPEC_FILES = {"github": "github-subset.json", "okta": "okta-subset.normalized.json"}
-LICENCES = {"github": "github-subset.LICENSE.txt", "okta": "okta-subset.LICENSE.txt"}
-
-
-def cut(spec: dict[str, Any], types: dict[str, dict[str, Any]], source: str) -> dict[str, Any]:
+def cut(spec: dict[str, Any], types: Mapping[str, Mapping[str, Any]], source: str) -> dict[str, Any]:
     """The data file for one provider: its types' schemas and every component they reach, shape keywords only."""
     components: dict[str, Any] = spec["components"]["schemas"]
     reached: set[str] = set()
@@ -217,12 +119,12 @@ def main(argv: list[str]) -> int:
     specs = Path(argv[0])
     out = Path(__file__).parents[1] / "data" / "schemas"
     out.mkdir(exist_ok=True)
-    for provider, types in PROVIDERS.items():
-        spec = json.loads((specs / SPEC_FILES[provider]).read_text(encoding="utf-8"))
-        data = cut(spec, types, f"tests/specs/{SPEC_FILES[provider]} (licence: {provider}.LICENSE.txt)")
+    for provider, subset in subsets().items():
+        spec = json.loads((specs / subset.file).read_text(encoding="utf-8"))
+        data = cut(spec, subset.types(), f"tests/specs/{subset.file} (licence: {provider}.LICENSE.txt)")
         (out / f"{provider}.json").write_text(render(data), encoding="utf-8")
         (out / f"{provider}.LICENSE.txt").write_text(
-            (specs / LICENCES[provider]).read_text(encoding="utf-8"), encoding="utf-8"
+            (specs / subset.licence).read_text(encoding="utf-8"), encoding="utf-8"
         )
     return 0
 

@@ -50,6 +50,19 @@ class Streamed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpecSubset:
+    """The vendor's API description cut to what mendflow reads (in `tests/specs/`, never read at run time), and
+    the resource types described with it; `python -m mendflow.playbooks.cut tests/specs` packages the cut."""
+
+    file: str
+    """The subset's file name in `tests/specs/` (`github-subset.json`)."""
+    licence: str
+    """The licence note beside it (`github-subset.LICENSE.txt`), packaged with the cut."""
+    types: Callable[[], Mapping[str, Mapping[str, Any]]]
+    """Resource type → schema of `resource` and of `related` (the connector's facts)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Provider:
     """One vendor, as mendflow needs to know it."""
 
@@ -103,6 +116,8 @@ class Provider:
     simulator: Callable[[TenantFile, str], Starlette]
     """Serve a tenant file (`token` is the only credential accepted); `app.state.<name>` is its state.
     Imports the simulator when called: only the simulator, tests and offline scans call it."""
+    spec: SpecSubset | None = None
+    """The spec subset the packaged `schema` is cut from (and the simulator's contract tests check against)."""
     schema: str | None = None
     """Where the cut of the vendor's API schema for the resource types is packaged, as `package:path`
     (`mendflow.data:schemas/github.json`), or None (conditions are then not type-checked)."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mendflow.providers.model import JSON, Provider, Reader, Streamed
+from mendflow.providers.model import JSON, Provider, Reader, SpecSubset, Streamed
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -116,6 +116,12 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
     return document["tenant"], document["github"]
 
 
+def _schema_types() -> Mapping[str, Mapping[str, Any]]:
+    from mendflow.providers.github.schema_types import TYPES
+
+    return TYPES
+
+
 def _webhooks() -> WebhookEndpoint:
     from mendflow.providers.github.webhooks import ENDPOINT
 
@@ -151,5 +157,6 @@ PROVIDER = Provider(
     case_tenant=_case_tenant,
     webhooks=_webhooks,
     simulator=_simulator,
+    spec=SpecSubset(file="github-subset.json", licence="github-subset.LICENSE.txt", types=_schema_types),
     schema="mendflow.data:schemas/github.json",
 )

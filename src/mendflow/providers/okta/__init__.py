@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mendflow.providers.model import JSON, Provider, Reader
+from mendflow.providers.model import JSON, Provider, Reader, SpecSubset
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -92,6 +92,12 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
     return "acme", okta.section()
 
 
+def _schema_types() -> Mapping[str, Mapping[str, Any]]:
+    from mendflow.providers.okta.schema_types import TYPES
+
+    return TYPES
+
+
 def _webhooks() -> WebhookEndpoint:
     from mendflow.providers.okta.webhooks import ENDPOINT
 
@@ -124,5 +130,6 @@ PROVIDER = Provider(
     case_tenant=_case_tenant,
     webhooks=_webhooks,
     simulator=_simulator,
+    spec=SpecSubset(file="okta-subset.normalized.json", licence="okta-subset.LICENSE.txt", types=_schema_types),
     schema="mendflow.data:schemas/okta.json",
 )
