@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.responses.messages import (
         FINISHED,
         CaptureInput,
+        ChildWaiting,
         EvidenceInput,
         GateInput,
         NotifyInput,
@@ -57,6 +58,10 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.rules import EvaluationError
     from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
 
+CHILD_WAITING = "child_waiting"
+"""The signal a called run sends its caller when it starts or stops waiting for a decision."""
+CHILD_NOTICE = "response-child-tells-caller"
+"""Patch: called runs signal their caller around an approval (runs recorded before did not)."""
 SHORT = timedelta(minutes=1)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 UNTIL_POLL = timedelta(minutes=1)
@@ -297,6 +302,7 @@ class ResponseWorkflow(Answers):
         waiting_for = f"{plan.required_approvals} of {', '.join(plan.approvers)}"
         self._set(step.id, status=StepStatus.waiting, detail=f"waiting for {waiting_for}: {plan.title}")
         self._state = RunState.awaiting_approval
+        await self._tell_caller(f"{step.id}: {waiting_for}")
         try:
             await workflow.wait_condition(
                 lambda: self._verdict is not None or self._stopping(), timeout=plan.approval_timeout
@@ -306,6 +312,7 @@ class ResponseWorkflow(Answers):
         finally:
             self._state = RunState.running
             self._gate_step = ""
+        await self._tell_caller("")
         approvers = [d.approver for d in self._decisions if d.verdict is Verdict.approve]
         reason = "; ".join(d.reason for d in self._decisions if d.reason)
         output = {"approved": self._verdict is Verdict.approve, "approvers": approvers, "reason": reason}
@@ -441,6 +448,36 @@ class ResponseWorkflow(Answers):
         if status.state is not RunState.completed:
             raise StepFailed(f"child run {child_id} ended {status.state.value}")
         return StepStatus.done, output, f"{pinned.definition.id} {status.state.value} ({child_id})"
+
+    async def _tell_caller(self, waiting: str) -> None:
+        """A called run tells its caller when it starts or stops waiting for a decision, so the caller's status (and
+        `wait_idle`, which `mendflow run --wait` uses) shows it; a run nobody called does nothing."""
+        parent = workflow.info().parent
+        if parent is None or not self._request.run_id.startswith(parent.workflow_id + "/"):
+            return
+        if not workflow.patched(CHILD_NOTICE):
+            return
+        note = ChildWaiting(run_id=self._request.run_id, waiting=waiting)
+        try:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(CHILD_WAITING, note)
+        except Exception as err:  # the caller is gone (cancelled, terminated): nobody to tell
+            workflow.logger.warning("could not tell the calling run %s: %s", parent.workflow_id, err)
+
+    @workflow.signal(name=CHILD_WAITING)
+    def child_waiting(self, note: ChildWaiting) -> None:
+        """A called run waits for a decision (or no longer does): the call step and the run show it."""
+        step_id = note.run_id.removeprefix(self._request.run_id + "/")
+        record = self._records.get(step_id)
+        if record is None or record.status not in (StepStatus.running, StepStatus.waiting):
+            return
+        if note.waiting:
+            detail = f"child run {note.run_id} waits for a decision ({note.waiting}); decide on the child run"
+            self._set(step_id, status=StepStatus.waiting, detail=detail)
+            self._state = RunState.awaiting_approval
+        else:
+            self._set(step_id, status=StepStatus.running, detail=f"child run {note.run_id}")
+            if self._state is RunState.awaiting_approval:
+                self._state = RunState.running
 
     def _timeline_text(self) -> str:
         """The steps so far, one line each: when, which, how it ended and why (for a ticket's text)."""

@@ -22,18 +22,20 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.errors import PlaybookError
+from mendflow.models import DecisionOutcome
 from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.responses.calls import pin_calls
 from mendflow.responses.messages import ResponseStatus, RunState
 from mendflow.runtime.loopback import serve_in_thread
-from mendflow.runtime.responses import start_response
+from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from tests.workflows.campaigns import settings
+from tests.signing import signed_decision
+from tests.workflows.campaigns import RBAC, settings
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 TOKEN, OWNER = "00T00000000000001sim", "00u00000000000001sim"
@@ -92,14 +94,16 @@ async def run(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.
             playbooks={}, settings=settings(),
         )  # fmt: skip
 
-        async def go(parent: str, child: str = CHILD) -> tuple[Any, Callable[[], str]]:
+        async def go(parent: str, child: str = CHILD, *, finish: bool = True) -> tuple[Any, Any, Callable[[], str]]:
             (tmp_path / "child.yaml").write_text(child)
             (tmp_path / "parent.yaml").write_text(parent)
             definition = load_response_file(tmp_path / "parent.yaml")
             children = pin_calls(definition, tmp_path / "parent.yaml")
             (tmp_path / "child.yaml").write_text(child.replace("SUSPENDED", "DEPROVISIONED"))  # pinned: no effect
-            handle = await start_response(dev_env.client, definition, {}, task_queue=queue, children=children)
-            result: ResponseStatus = await handle.result()
+            handle = await start_response(
+                dev_env.client, definition, {}, task_queue=queue, children=children, requested_by="carol"
+            )
+            result = await handle.result() if finish else await wait_response_idle(dev_env.client, handle.id)
 
             def status() -> str:
                 return str(next(u for u in app.state.okta.users if u["id"] == OWNER)["status"])
@@ -164,3 +168,22 @@ def test_calls_are_pinned_by_id_from_beside_the_file_and_refused_with_their_posi
     parent.write_text(PARENT.replace("RECHECK", "/x"))
     with pytest.raises(PlaybookError, match=r"child.yaml:\d+:\d+: .*test.token_response → test.contain_user → test."):
         pin_calls(load_response_file(parent), parent)
+
+
+async def test_a_childs_approval_shows_in_the_caller_and_is_decided_on_the_child(
+    dev_env: WorkflowEnvironment, run: Any
+) -> None:
+    """A called workflow that asks first: the caller waits for a decision too (so `mendflow run --wait` returns),
+    its call step names the child run; the decision is made on the child, and both complete."""
+    asking = CHILD.replace("steps:\n", "steps:\n  - {id: ask, kind: approve, approval: {timeout: 1h}}\n")
+    parent = PARENT.replace("RECHECK", f"/api/v1/api-tokens/{TOKEN}")
+    handle, waiting, status = await run(parent, asking, finish=False)
+    contain = next(s for s in waiting.steps if s.id == "contain")
+    assert waiting.state is RunState.awaiting_approval and contain.status.value == "waiting"
+    child_id = f"{handle.id}/contain"
+    assert child_id in contain.detail and status() == "ACTIVE"
+    decision = signed_decision(child_id, "bob", RBAC)
+    await dev_env.client.get_workflow_handle(child_id).execute_update("decide", decision, result_type=DecisionOutcome)
+    done: ResponseStatus = await handle.result()
+    assert done.state is RunState.completed and status() == "SUSPENDED"
+    assert next(s for s in done.steps if s.id == "contain").output["steps"]["ask"]["approvers"] == ["bob"]

@@ -69,6 +69,14 @@ class PinnedDefinition(Message):
     """sha256 of the definition's canonical JSON (`definition_digest`)."""
 
 
+class ChildWaiting(Message):
+    """A called run tells its caller it waits for a decision (`waiting` says for what) or no longer does (empty)."""
+
+    run_id: str
+    """The called run: `<caller run id>/<call step id>`."""
+    waiting: str = ""
+
+
 class ResponseInput(Message):
     """A run: the definition itself (pinned: editing the file changes new runs only) and its checked inputs."""
 
@@ -217,6 +225,7 @@ __all__ = [
     "FINISHED",
     "CaptureInput",
     "Change",
+    "ChildWaiting",
     "EvidenceInput",
     "GateInput",
     "NotifyInput",
