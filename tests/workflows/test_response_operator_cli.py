@@ -188,6 +188,7 @@ async def test_a_finished_run_is_rolled_back_after_showing_what_will_be_restored
     shown = await asyncio.to_thread(stack.cli, "status", run_id, "--temporal-address", address)
     assert shown.returncode == 0 and "rolled_back" in shown.stdout.splitlines()[1]
     assert any(line.split()[:3] == ["suspend", "action", "rolled_back"] for line in shown.stdout.splitlines())
+    assert "rollback requested by bob  wrong user" in shown.stdout and "rollback state kept" in shown.stdout
     late = await stack.run("rollback", run_id, "--yes")
     assert late.returncode == 3 and "not running" in late.stderr
     assert _controls(stack.audit, run_id) == [("rollback", "accepted", "bob"), ("rollback", "refused", "bob")]

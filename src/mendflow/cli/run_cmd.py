@@ -150,6 +150,10 @@ def render_run(status: ResponseStatus) -> str:
     lines = [*head, body]
     for d in status.decisions:
         lines.append(f"  decision: {d.verdict.value} by {d.approver} via {d.channel.value} at {d.at}: {d.reason}")
+    steps = {step.id for step in status.steps}
+    for event in status.timeline:  # what people and the run did besides the steps (the table has those)
+        if event["event"].split(" ", 1)[0] not in steps:
+            lines.append(f"  {event['at'][:19]}  {event['event']}  {event.get('detail', '')}".rstrip())
     if status.restorable:
         until = f" until {status.rollback_until:%Y-%m-%d %H:%M} UTC" if status.rollback_until else ""
         lines.append(f"  a rollback{until} restores, newest first:")
