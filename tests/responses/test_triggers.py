@@ -7,7 +7,7 @@ from typing import Any
 
 from mendflow.models import Finding, ResourceRef, Severity
 from mendflow.responses import ResponsePlaybook
-from mendflow.responses.triggers import launch_input, run_id_for, triggered_runs
+from mendflow.responses.triggers import dead_triggers, launch_input, run_id_for, triggered_runs
 
 RULE = "github.repo_hook.insecure_ssl"
 
@@ -62,3 +62,11 @@ def test_a_playbook_for_another_tenant_or_with_inputs_a_finding_cannot_give_is_s
         == "x.needy: a finding gives only inputs.resource (inputs.ticket: 'ticket' is a required property)"
     )
     assert runs.skipped[1] == "x.okta: acts on okta:acme, not github:acme"
+
+
+def test_a_trigger_naming_a_detection_playbook_not_loaded_is_reported() -> None:
+    """It could never fire: the worker says so at start instead of staying silent."""
+    workflows = [_workflow("x.hooks"), _workflow("x.typo", rule="github.repo_hook.insecure_sll")]
+    assert dead_triggers(workflows, [RULE]) == [
+        "x.typo: triggered by findings of github.repo_hook.insecure_sll, which is not loaded: it will start no run"
+    ]

@@ -11,6 +11,7 @@ import typer
 from mendflow.errors import InputError
 from mendflow.playbooks.loader import LoadResult, bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
+from mendflow.responses.triggers import dead_triggers
 
 
 class OutputFormat(StrEnum):
@@ -47,10 +48,13 @@ def load_or_fail(paths: list[Path] | None, *, strict: bool = False) -> list[Play
 
 
 def load_all_or_fail(paths: list[Path] | None, *, strict: bool = False) -> LoadResult:
-    """`load_or_fail`, keeping the workflow playbooks too (a worker runs their finding triggers)."""
+    """`load_or_fail`, keeping the workflow playbooks too (a worker runs their finding triggers; one naming a
+    detection playbook that is not loaded is reported, since it can never fire)."""
     result = load_playbooks(paths or [bundled_playbook_dir()])
     for error in result.errors:
         typer.echo(f"mendflow: {error}", err=True)
+    for warning in dead_triggers(result.workflows, (p.id for p in result.playbooks)):
+        typer.echo(f"mendflow: {warning}", err=True)
     if result.errors and (strict or not result.playbooks):
         raise InputError(f"{len(result.errors)} playbook file(s) could not be loaded")
     return result

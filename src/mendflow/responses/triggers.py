@@ -94,6 +94,17 @@ def triggered_runs(
     return TriggeredRuns(launches=launches, definitions=definitions, skipped=skipped)
 
 
+def dead_triggers(workflows: Iterable[ResponsePlaybook], rules: Iterable[str]) -> list[str]:
+    """A warning for each finding trigger whose detection playbook is not among `rules` (it can never fire)."""
+    known = set(rules)
+    return [
+        f"{w.id}: triggered by findings of {t.finding}, which is not loaded: it will start no run"
+        for w in workflows
+        for t in w.triggers
+        if t.finding and t.finding not in known
+    ]
+
+
 def launch_input(runs: TriggeredRuns, launch: ResponseLaunch, *, tenant_key: str, requested_by: str) -> ResponseInput:
     """The run's input: the definition pinned by its digest, rollback kept for `DEFAULT_RETENTION`."""
     definition = runs.definitions[launch.playbook_id]
@@ -109,4 +120,12 @@ def launch_input(runs: TriggeredRuns, launch: ResponseLaunch, *, tenant_key: str
     )
 
 
-__all__ = ["RUN_PREFIX", "ResponseLaunch", "TriggeredRuns", "launch_input", "run_id_for", "triggered_runs"]
+__all__ = [
+    "RUN_PREFIX",
+    "ResponseLaunch",
+    "TriggeredRuns",
+    "dead_triggers",
+    "launch_input",
+    "run_id_for",
+    "triggered_runs",
+]
