@@ -130,6 +130,8 @@ async def _pages(
                 task_queue=workflow.info().task_queue,
             )
         )
+    pages_now = ", ".join(f"{h.id} (items {s}-{e - 1})" for h, (s, e, _) in zip(handles, group, strict=True))
+    run._set(step.id, status=StepStatus.running, detail=f"in {pages_now}")
     results = [asyncio.ensure_future(_result_of(handle)) for handle in handles]
     await workflow.wait_condition(lambda: all(r.done() for r in results) or run._stopping())
     if not all(r.done() for r in results):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from temporalio import workflow
 
@@ -56,7 +56,7 @@ class ResponseItemsWorkflow(ResponseWorkflow):
         for record in request.outer:  # read-only: the body reads them; the approval rule sees the gates
             self._shared_records[record.id] = record
             known: dict[str, Any] = {"id": record.id, "kind": StepKind(request.outer_kinds[record.id])}
-            self._steps[record.id] = cast(Step, Step.model_construct(**known))
+            self._steps[record.id] = Step.model_construct(**known)
             self._deps[record.id] = ()
         for root in body_roots:
             self._deps[root] = (*self._deps[root], *gates)

@@ -193,3 +193,7 @@ async def test_too_many_failed_suspensions_restore_every_one_made(
         events = [e["event"] for e in done.timeline]
         assert events[-4:] == ["rolling back", "restored", "restored", "rolled_back"]
         assert any("2 item(s) failed (max_failures: 0)" in e["detail"] for e in done.timeline)
+        if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
+            history = await handle.fetch_history()
+            record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+            (HISTORIES / "response-deprovisioning-rolled-back.json").write_text(json.dumps(record, indent=1))
