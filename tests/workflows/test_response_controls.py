@@ -232,3 +232,18 @@ async def test_requests_sent_straight_to_temporal_are_refused_and_audited_by_the
     assert "unsigned request" in records[0]["reason"] and "may not operate" in records[1]["reason"]
     done = await handle.result()
     assert done.state is RunState.completed
+
+
+async def test_a_restore_that_cannot_be_verified_after_the_end_is_recorded_as_such(env: Env) -> None:
+    """The suspended user is deleted at the vendor after the run ended: the rollback cannot put them back, and the
+    step says restore_failed (not rolled_back) with the reason, instead of claiming success."""
+    handle = await env.start(_definition(SUSPEND, tenant="okta:acme"), {"user": OWNER}, retention=timedelta(days=7))
+    await wait_response_idle(env.client, handle.id)
+    env.okta.users[:] = [u for u in env.okta.users if u["id"] != OWNER]
+    env.okta._by_id.pop(OWNER)  # the simulator's index too: the user is gone for every read and write
+    env.okta._by_login = {k: u for k, u in env.okta._by_login.items() if u["id"] != OWNER}
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC, "undo"))
+    done = await handle.result()
+    assert done.state is RunState.rolled_back
+    assert _statuses(done)["suspend"] == "restore_failed" and "restore failed" in done.steps[0].detail
+    assert [e["event"] for e in done.timeline][-2:] == ["restore_failed", "rolled_back"]
