@@ -339,7 +339,8 @@ class RemediationActivities:
     async def settle_findings(self, request: SettleInput) -> None:
         """Record the campaign's outcome per finding in the ledger."""
         statuses = {fp: FindingStatus(status) for fp, status in request.statuses.items()}
-        self.ctx.ledger.settle(statuses, request.campaign_id)
+        # In a thread: a page's writes must not hold up the worker's event loop (other activities, workflow tasks).
+        await asyncio.to_thread(self.ctx.ledger.settle, statuses, request.campaign_id)
 
     @activity.defn(name="load_targets")
     async def load_targets(self, page: TargetsPage) -> list[CampaignTarget]:

@@ -226,3 +226,29 @@ def test_a_path_opens_a_sqlite_ledger(tmp_path: Path) -> None:
     ledger = FindingsLedger(tmp_path / "ledger.sqlite3")
     ledger.reconcile("github:acme", [finding("/a")], rules=[], seen_at=T0)
     assert (tmp_path / "ledger.sqlite3").exists() and len(ledger.rows("github:acme")) == 1
+
+
+def test_settling_a_page_records_each_outcome_once_and_leaves_other_campaigns_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven findings settled in one call (statements of two, as a page is in chunks): each gets its own status and
+    one event; a finding the campaign does not own keeps its status."""
+    monkeypatch.setattr("mendflow.findings.store.SETTLE_CHUNK", 2)
+    ledger = FindingsLedger(db)
+    found = [finding(f"/r{i}") for i in range(8)]
+    ledger.reconcile("github:acme", found, rules=[found[0].rule], seen_at=T0)
+    cid = "remediate/page"
+    mine, other = found[:7], found[7]
+    assert sorted(ledger.claim([f.fingerprint for f in mine], cid)) == sorted(f.fingerprint for f in mine)
+    ledger.claim([other.fingerprint], "remediate/other")
+    wanted = [FindingStatus.resolved] * 3 + [FindingStatus.failed] * 2 + [FindingStatus.open, FindingStatus.rolled_back]
+    outcomes = {f.fingerprint: s for f, s in zip(mine, wanted, strict=True)}
+    ledger.settle(outcomes | {other.fingerprint: FindingStatus.resolved}, cid)
+    for f, status in zip(mine, wanted, strict=True):
+        row = ledger.find(f.fingerprint)
+        assert row is not None and row.status is status
+        assert row.campaign == (None if status is FindingStatus.open else cid)
+        settled = [e for e in ledger.history("github:acme", f.fingerprint) if "settled" in e[2]]
+        assert [e[1] for e in settled] == [status]
+    row = ledger.find(other.fingerprint)
+    assert row is not None and row.status is FindingStatus.remediating and row.campaign == "remediate/other"

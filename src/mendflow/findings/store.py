@@ -72,6 +72,8 @@ ACTIVE = (
     FindingStatus.suppressed,
 )
 CLAIMABLE = (FindingStatus.open, FindingStatus.regressed)
+SETTLE_CHUNK = 500
+"""Findings settled per statement: well under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
 class LedgerRow(BaseModel):
@@ -309,29 +311,36 @@ class FindingsLedger:
         change, or what a scan saw first); without one it was found already fixed and skipped: `fixed elsewhere`.
         """
         t = findings
+        by_status: dict[FindingStatus, list[str]] = {}
+        for fp, status in outcomes.items():
+            by_status.setdefault(status, []).append(fp)
+        settled: dict[str, list[dict[str, Any]]] = {}
         with self.db.write() as conn:
-            for fp, status in outcomes.items():
+            # One statement per status and chunk, not per finding: a 100-target page is a few round trips.
+            for status, fps in by_status.items():
                 # An open finding is released (no campaign), so the next scan can start a new one for it.
                 resolution = (
                     sa.func.coalesce(t.c.resolution, Resolution.fixed_elsewhere.value)
                     if status is FindingStatus.resolved
                     else None
                 )
-                cur = conn.execute(
-                    sa.update(t)
-                    .where(t.c.fingerprint == fp, t.c.campaign == campaign)
-                    .values(
-                        status=status.value,
-                        campaign=None if status is FindingStatus.open else t.c.campaign,
-                        resolution=resolution,
+                for start in range(0, len(fps), SETTLE_CHUNK):
+                    cur = conn.execute(
+                        sa.update(t)
+                        .where(t.c.fingerprint.in_(fps[start : start + SETTLE_CHUNK]), t.c.campaign == campaign)
+                        .values(
+                            status=status.value,
+                            campaign=None if status is FindingStatus.open else t.c.campaign,
+                            resolution=resolution,
+                        )
+                        .returning(t.c.fingerprint, t.c.tenant, t.c.last_seen)
                     )
-                    .returning(t.c.tenant, t.c.last_seen)
-                )
-                for tenant, last_seen in cur.all():
-                    conn.execute(
-                        sa.insert(finding_events),
-                        [_event(tenant, fp, last_seen, status, f"campaign {campaign} settled it")],
-                    )
+                    for fp, tenant, last_seen in cur.all():
+                        event = _event(tenant, fp, last_seen, status, f"campaign {campaign} settled it")
+                        settled.setdefault(fp, []).append(event)
+            events = [event for fp in outcomes for event in settled.get(fp, [])]  # in the caller's order
+            if events:
+                conn.execute(sa.insert(finding_events), events)
 
     def find(self, fingerprint: str, *, tenant: str | None = None) -> LedgerRow | None:
         """The finding with this fingerprint (in `tenant`, when given)."""
