@@ -101,13 +101,13 @@ def _repo() -> type[BaseModel]:
 
 
 def _objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
-    from mendflow.playbooks.tenant_objects import github_objects
+    from mendflow.providers.github.tenant_section import objects
 
-    return github_objects(section, resource_type)
+    return objects(section, resource_type)
 
 
 def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[FragmentResource]) -> tuple[str, JSON]:
-    from mendflow.playbooks.cases import GithubCaseTenant
+    from mendflow.providers.github.cases import GithubCaseTenant
 
     builder = GithubCaseTenant(as_of)
     for resource in resources:

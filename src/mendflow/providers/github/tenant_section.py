@@ -6,11 +6,14 @@ sub-collections under `_hooks`, `_keys`, `_collaborators`, `_branch_protection` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.tenant import VendorObject
+
+JSON = dict[str, Any]
 
 
 class GithubOrg(VendorObject):
@@ -60,3 +63,43 @@ class GithubSection(BaseModel):
     repos: list[GithubRepo] = Field(default_factory=list)
     installations: list[GithubInstallation] = Field(default_factory=list)
     """GitHub App installations (`GET /orgs/{org}/installations`): an optional extension of tenant format v1."""
+
+
+def _dicts(items: Any) -> list[JSON]:
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
+    """(resource id, vendor object) of every object of `resource_type` in the section, in file order, with the
+    ids the collector gives them (`Provider.objects`)."""
+    found = section.get("org")
+    org: JSON = found if isinstance(found, dict) else {}
+    login = org.get("login", "")
+    if resource_type == "github.org" and org:
+        yield f"/orgs/{login}", org
+    if resource_type == "github.app_installation":
+        for item in _dicts(section.get("installations")):
+            yield f"/app/installations/{item.get('id')}", item
+    listed = {
+        "github.member": ("members", "memberships", "login"),
+        "github.outside_collaborator": ("outside_collaborators", "outside_collaborators", "login"),
+        "github.org_hook": ("hooks", "hooks", "id"),
+    }
+    if resource_type in listed:
+        key, segment, name = listed[resource_type]
+        for item in _dicts(section.get(key)):
+            yield f"/orgs/{login}/{segment}/{item.get(name)}", item
+    children = {
+        "github.repo_hook": ("_hooks", "hooks", "id"),
+        "github.deploy_key": ("_keys", "keys", "id"),
+        "github.collaborator": ("_collaborators", "collaborators", "login"),
+    }
+    for repo in _dicts(section.get("repos")):
+        full_name = repo.get("full_name") or f"{login}/{repo.get('name')}"
+        base = f"/repos/{full_name}"
+        if resource_type == "github.repo":
+            yield base, repo
+        elif resource_type in children:
+            key, segment, name = children[resource_type]
+            for item in _dicts(repo.get(key)):
+                yield f"{base}/{segment}/{item.get(name)}", item

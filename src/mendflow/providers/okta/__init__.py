@@ -78,9 +78,9 @@ def _section() -> type[BaseModel]:
 
 
 def _objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
-    from mendflow.playbooks.tenant_objects import okta_objects
+    from mendflow.providers.okta.tenant_section import objects
 
-    return okta_objects(section, resource_type)
+    return objects(section, resource_type)
 
 
 def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[FragmentResource]) -> tuple[str, JSON]:

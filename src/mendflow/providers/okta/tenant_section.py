@@ -5,11 +5,14 @@ Every vendor field is kept (`VendorObject`); only ids and the fields objects are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.tenant import VendorObject
+
+JSON = dict[str, Any]
 
 
 class OktaObject(VendorObject):
@@ -65,3 +68,34 @@ class OktaSection(BaseModel):
     """OAuth 2.0 refresh tokens with `userId` and `clientId` (`/api/v1/users/{id}/clients/{clientId}/tokens`)."""
     log_events: list[VendorObject] = Field(default_factory=list)
     """System Log events (`GET /api/v1/logs`), oldest first; the simulator appends one per response write."""
+
+
+def _dicts(items: Any) -> list[JSON]:
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
+    """(resource id, vendor object) of every object of `resource_type` in the section, in file order, with the
+    ids the collector gives them (`Provider.objects`)."""
+    listed = {
+        "okta.user": ("users", "/api/v1/users"),
+        "okta.group": ("groups", "/api/v1/groups"),
+        "okta.policy": ("policies", "/api/v1/policies"),
+        "okta.api_token": ("api_tokens", "/api/v1/api-tokens"),
+        "okta.app": ("apps", "/api/v1/apps"),
+    }
+    if resource_type in listed:
+        key, base = listed[resource_type]
+        for item in _dicts(section.get(key)):
+            if resource_type == "okta.user" and item.get("status") == "DEPROVISIONED":
+                continue  # GET /api/v1/users leaves deprovisioned users out, so no scan ever sees them
+            yield f"{base}/{item.get('id')}", item
+    elif resource_type == "okta.policy_rule":
+        for policy in _dicts(section.get("policies")):
+            for rule in _dicts(policy.get("_rules")):
+                yield f"/api/v1/policies/{policy.get('id')}/rules/{rule.get('id')}", rule
+    elif resource_type == "okta.oauth_grant":
+        oauth = {a.get("id") for a in _dicts(section.get("apps")) if a.get("signOnMode") == "OPENID_CONNECT"}
+        for grant in _dicts(section.get("grants")):
+            if grant.get("clientId") in oauth:  # what the connector reads: OAuth apps' grants
+                yield f"/api/v1/apps/{grant.get('clientId')}/grants/{grant.get('id')}", grant
