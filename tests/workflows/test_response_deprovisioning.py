@@ -38,7 +38,8 @@ from mendflow.sim.common import FaultPlan
 from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from tests.workflows.campaigns import settings
+from tests.signing import signed_request
+from tests.workflows.campaigns import RBAC, settings
 from tests.workflows.test_response_fan_out import signed_answer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_staged_deprovisioning.yaml"
@@ -197,3 +198,28 @@ async def test_too_many_failed_suspensions_restore_every_one_made(
             history = await handle.fetch_history()
             record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
             (HISTORIES / "response-deprovisioning-rolled-back.json").write_text(json.dumps(record, indent=1))
+
+
+async def test_an_operator_rollback_during_the_undo_window_restores_every_suspension(stack: Stack) -> None:
+    """Nobody answers; after the week all four are suspended and the two-week questions are open. An operator's
+    rollback cuts those waits short (the pages are told) and restores every suspension, newest first."""
+    handle: WorkflowHandle[Any, ResponseStatus] = await start_response(
+        stack.client, load_response_file(EXAMPLE), INPUTS, task_queue=stack.queue
+    )
+    await _questions(stack.client, f"{handle.id}/warn/0", 4)
+    await stack.env.sleep(timedelta(days=7, hours=1))
+    await _questions(stack.client, f"{handle.id}/undo_window/0", 4)
+    assert [stack.user(u)["status"] for u in (BOB, CAROL, DAVE, ERIN)] == ["SUSPENDED"] * 4
+    status = await handle.query("status", result_type=ResponseStatus)
+    undo = next(s for s in status.steps if s.id == "undo_window")
+    assert f"{handle.id}/undo_window/0 (items 0-3)" in undo.detail  # where its questions are
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC), result_type=str)
+    done = await handle.result()
+    assert done.state is RunState.rolled_back
+    assert [stack.user(u)["status"] for u in (BOB, CAROL, DAVE, ERIN)] == ["ACTIVE"] * 4
+    asked = {o["item"]: o["steps"]["ask"]["status"] for o in _items(done, "undo_window")}
+    assert set(asked.values()) == {"skipped"}  # cut short, not two weeks later
+    waited = done.steps[4].finished_at - done.steps[4].started_at  # type: ignore[operator]
+    assert waited < timedelta(days=1)
+    restored = [e["detail"].split(" ")[0].rsplit("/", 1)[-1] for e in done.timeline if e["event"] == "restored"]
+    assert sorted(restored) == [BOB, CAROL, DAVE, ERIN] and restored[-1] == BOB  # newest first: the canary last
