@@ -94,6 +94,7 @@ async def _everything(workspace: SlackWorkspace) -> None:
     await cards.update(ref, sample_card(state=CardState.approved))
     await cards.notify(ALICE, "escalation")
     await cards.direct_message(ALICE, "your token was revoked")
+    assert await cards.user_by_email("Alice@acme.example") == ALICE
     await cards.ephemeral(CHANNEL, ALICE, "refused: reason")
     directory = SlackDirectory(cards, users={ALICE: "alice"}, usergroups={"S0ONCALL01": "oncall", "S0GONE0001": "x"})
     await directory.members("S0ONCALL01")
@@ -103,6 +104,7 @@ async def _everything(workspace: SlackWorkspace) -> None:
         lambda: directory.members("S0GONE0001"),
         lambda: cards.notify("#nowhere", "x"),
         lambda: cards.direct_message("U0NOBODY01", "x"),
+        lambda: cards.user_by_email("nobody@acme.example"),
         lambda: cards.update(ref.model_copy(update={"ts": "1000000000.000001"}), sample_card()),
         lambda: cards.ephemeral(CHANNEL, "U0NOBODY01", "x"),
         lambda: _cards(workspace, token="xoxb-wrong-0000000000").check_auth(),

@@ -45,7 +45,7 @@ def test_token_may_come_as_a_form_argument(workspace: SlackWorkspace) -> None:
     """The legacy `token` form argument is accepted like the bearer header."""
     response = httpx.post(f"{workspace.base_url}/api/auth.test", data={"token": BOT})
     assert response.json()["ok"] is True
-    assert response.headers["x-oauth-scopes"] == "chat:write,users:read,usergroups:read,im:write"
+    assert response.headers["x-oauth-scopes"] == "chat:write,users:read,users:read.email,usergroups:read,im:write"
 
 
 def test_missing_scope_says_what_is_needed(workspace: SlackWorkspace) -> None:

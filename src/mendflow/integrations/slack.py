@@ -59,6 +59,8 @@ AUTH_ERRORS = frozenset(
 CARD_SCOPES = ("chat:write",)
 """Scopes the bot token needs to post and update cards and answer privately."""
 DM_SCOPES = ("chat:write", "im:write")
+EMAIL_SCOPES = ("users:read.email",)
+"""A direct message to a person named by e-mail address also needs `users.lookupByEmail`."""
 """Scopes the bot token needs to direct-message a person (`conversations.open` needs `im:write`)."""
 
 
@@ -285,6 +287,21 @@ class SlackCards:
             )
         return await self.notify(channel_id, text)
 
+    async def user_by_email(self, email: str) -> str:
+        """The Slack user id of the member with this e-mail address (`users.lookupByEmail`)."""
+        response = await self.call("users.lookupByEmail", lambda: self.client.users_lookupByEmail(email=email))
+        user = response.get("user")
+        user_id = str(user.get("id", "")) if isinstance(user, dict) else ""
+        if not user_id:
+            raise SlackError(
+                "Slack answered users.lookupByEmail without a user id",
+                method="users.lookupByEmail",
+                status=200,
+                error="no_user",
+                retryable=False,
+            )
+        return user_id
+
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only `user` sees, in `channel` (`chat.postEphemeral`)."""
         await self.call(
@@ -423,6 +440,8 @@ class SlackDirectory:
 __all__ = [
     "CARD_SCOPES",
     "DEFAULT_BASE_URL",
+    "DM_SCOPES",
+    "EMAIL_SCOPES",
     "AuthInfo",
     "MessageRef",
     "SlackAuthError",

@@ -1,8 +1,8 @@
 """A Slack simulator (ASGI, Starlette): the Web API methods mendflow uses, Socket Mode, and a clicking user.
 
 Web API (`{base}/api/METHOD`, form, query or JSON arguments, `Authorization: Bearer` or a `token` argument):
-`auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`, `usergroups.users.list`,
-`apps.connections.open`. Answers use Slack's envelope (`{"ok": false, "error": "invalid_auth"}`, `missing_scope`
+`auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`, `users.lookupByEmail`,
+`usergroups.users.list`, `conversations.open`, `apps.connections.open`. Answers use Slack's envelope (`{"ok": false, "error": "invalid_auth"}`, `missing_scope`
 with `needed`/`provided`, `x-oauth-scopes` headers), 429 + `Retry-After` once a configured per-minute budget is
 spent, and injectable faults (5xx, slow answers) for retry tests. Every message, update and private answer is
 recorded (`SlackWorkspace.history`, `.messages`) so tests can read the card history.
@@ -43,7 +43,7 @@ from mendflow.integrations.cards import ACTIONS_BLOCK, APPROVE_ACTION, REASON_AC
 
 JSON = dict[str, Any]
 
-BOT_SCOPES = ("chat:write", "users:read", "usergroups:read", "im:write")
+BOT_SCOPES = ("chat:write", "users:read", "users:read.email", "usergroups:read", "im:write")
 APP_SCOPES = ("connections:write",)
 
 # method → (needed scope, token kind)
@@ -53,6 +53,7 @@ METHODS: dict[str, tuple[str, str]] = {
     "chat.update": ("chat:write", "bot"),
     "chat.postEphemeral": ("chat:write", "bot"),
     "users.info": ("users:read", "bot"),
+    "users.lookupByEmail": ("users:read.email", "bot"),
     "usergroups.users.list": ("usergroups:read", "bot"),
     "conversations.open": ("im:write", "bot"),
     "apps.connections.open": ("connections:write", "app"),
@@ -69,6 +70,7 @@ class SimUser:
     name: str
     real_name: str = ""
     display_name: str = ""
+    email: str = ""
 
 
 @dataclass
@@ -168,8 +170,11 @@ class SlackWorkspace:
 
     # --- setup ---
 
-    def add_user(self, uid: str, name: str, *, real_name: str = "", display_name: str = "") -> SimUser:
-        user = SimUser(uid, name, real_name or name.title(), display_name or name)
+    def add_user(
+        self, uid: str, name: str, *, real_name: str = "", display_name: str = "", email: str = ""
+    ) -> SimUser:
+        """A member; their e-mail address (for `users.lookupByEmail`) is NAME@acme.example unless given."""
+        user = SimUser(uid, name, real_name or name.title(), display_name or name, email or f"{name}@acme.example")
         self.users[uid] = user
         return user
 
@@ -618,6 +623,17 @@ def _users_info(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
     return {"user": _user_object(ws, user)}
 
 
+def _lookup_by_email(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
+    """The member with this e-mail address (case-insensitive); Slack answers `users_not_found` otherwise."""
+    wanted = str(args.get("email") or "").strip().casefold()
+    user = next((u for u in ws.users.values() if wanted and u.email.casefold() == wanted), None)
+    if user is None:
+        raise _Answer(_error("users_not_found"))
+    found = _user_object(ws, user)
+    found["profile"]["email"] = user.email
+    return {"user": found}
+
+
 def _usergroup_users(ws: SlackWorkspace, request: Request, args: JSON) -> JSON:
     group = str(args.get("usergroup") or "")
     if group not in ws.usergroups:
@@ -658,6 +674,7 @@ _HANDLERS: dict[str, Callable[[SlackWorkspace, Request, JSON], JSON]] = {
     "chat.update": _update,
     "chat.postEphemeral": _post_ephemeral,
     "users.info": _users_info,
+    "users.lookupByEmail": _lookup_by_email,
     "usergroups.users.list": _usergroup_users,
     "apps.connections.open": _connections_open,
 }
