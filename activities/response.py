@@ -46,16 +46,18 @@ from .heartbeats import beat_while_waiting
 
 T = TypeVar("T")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_EMAIL = re.compile(r"^[^@\s:#]+@[^@\s]+\.[^@\s]+$")
 
 
 def _person(channel: str | None) -> str | None:
-    """The person a notify step addresses (an RBAC name from `user:NAME`, or a Slack user id), or None."""
+    """The person a notify step addresses (an RBAC name from `user:NAME`, a Slack user id or an e-mail address),
+    or None."""
     if not channel:
         return None
     kind, _, name = channel.partition(":")
     if kind == "user" and name:
         return name
-    return channel if _SLACK_USER.match(channel) else None
+    return channel if _SLACK_USER.match(channel) or _EMAIL.match(channel) else None
 
 
 class ResponseActivities:
@@ -169,22 +171,30 @@ class ResponseActivities:
     @activity.defn(name="notify_response")
     async def notify_response(self, request: NotifyInput) -> NotifyResult:
         """Post the text to Slack: to a channel, to a person as a direct message (`user:NAME` through the RBAC
-        config's Slack id, or a Slack user id `U…`: `conversations.open` + `chat.postMessage`), or to the playbook's
-        channel. Without Slack configured nothing is sent and the step says so; a message that can never be
-        delivered does not fail."""
+        config's Slack id, a Slack user id `U…`, or an e-mail address through `users.lookupByEmail`:
+        `conversations.open` + `chat.postMessage`), or to the playbook's channel. Without Slack configured nothing is
+        sent and the step says so; a message that can never be delivered does not fail."""
         config = self.ctx.settings.slack
         if config is None:
             return NotifyResult(delivered=False, detail="Slack is not configured")
         publish = self._publish
         person = _person(request.channel)
-        if person is not None and not _SLACK_USER.match(person):
+        slack = publish.slack(config)
+        if person is not None and _EMAIL.match(person):
+            try:
+                person = await slack.user_by_email(person)
+            except MendflowError as err:
+                if getattr(err, "retryable", False):
+                    raise
+                detail = f"no Slack member with the address {person}: {redact(str(err))}"
+                return NotifyResult(delivered=False, channel=request.channel or "", detail=detail)
+        elif person is not None and not _SLACK_USER.match(person):
             found = self.ctx.settings.rbac.people.get(person)
             if found is None or not found.slack:
                 detail = f"no Slack user id for {person} (set rbac.people.{person}.slack)"
                 return NotifyResult(delivered=False, channel=request.channel or "", detail=detail)
             person = found.slack
         target = person or publish._escalation_target(config, request.channel, request.playbook_id)
-        slack = publish.slack(config)
         info = activity.info()
 
         async def post() -> MessageRef:

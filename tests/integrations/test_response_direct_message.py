@@ -77,3 +77,21 @@ async def test_a_slack_user_id_is_messaged_directly_and_an_unknown_person_is_not
     env.info = dataclasses.replace(env.info, activity_id="5")
     missing = await env.run(worker.notify_response, NotifyInput(playbook_id="test.dm", channel="user:dave", text="x"))
     assert not missing.delivered and missing.detail == "no Slack user id for dave (set rbac.people.dave.slack)"
+
+
+async def test_a_person_by_email_address_is_found_and_messaged_directly(
+    tmp_path: Path, slack: SlackWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An e-mail address (e.g. an Okta user's) is looked up with `users.lookupByEmail` and gets a DM; an address no
+    member has is not delivered, and the step says so."""
+    worker = _workers(tmp_path, slack, monkeypatch)[0]
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="response/test.dm/abc/3", activity_id="4")
+    request = NotifyInput(playbook_id="test.dm", channel="bob@acme.example", text="hi")
+    sent = await env.run(worker.notify_response, request)
+    assert sent.delivered and sent.channel.startswith("D") and _posts_to(slack, sent.channel, "hi") == 1
+    assert ("users.lookupByEmail", {"email": "bob@acme.example"}) in slack.calls
+    env.info = dataclasses.replace(env.info, activity_id="5")
+    request = NotifyInput(playbook_id="test.dm", channel="nobody@acme.example", text="x")
+    missing = await env.run(worker.notify_response, request)
+    assert not missing.delivered and missing.detail.startswith("no Slack member with the address nobody@acme.example")

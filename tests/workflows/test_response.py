@@ -132,7 +132,7 @@ async def test_approved_response_revokes_the_token_and_suspends_its_owner(stack:
     assert _statuses(done) == {
         "token": "done", "owner": "done", "roles": "done", "groups": "done", "apps": "done", "tokens": "done",
         "events": "done", "evidence": "done", "approval": "approved", "revoke": "done", "revoke_grants": "done",
-        "clear_sessions": "done", "suspend": "done", "tell_owner": "skipped", "tell": "done", "incident": "done",
+        "clear_sessions": "done", "suspend": "done", "tell_owner": "done", "tell": "done", "incident": "done",
         "record": "done",
     }  # fmt: skip
     assert not _token_exists(stack) and _user(stack, OWNER)["status"] == "SUSPENDED"

@@ -36,7 +36,7 @@ from mendflow.sim.okta import create_okta_app
 from mendflow.sim.slack import SlackWorkspace
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
-from tests.integrations.conftest import ALICE, CHANNEL, SimulatedJira
+from tests.integrations.conftest import CHANNEL, SimulatedJira
 from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC
 from tests.workflows.response_sites import connected, jira_site, slack_site
@@ -124,7 +124,7 @@ async def _run_until_approval(site: Site) -> str:
     """`mendflow run … --wait` stops at the approval with the evidence kept; returns the run id."""
     site.okta.log("user.session.start", {"id": OWNER, "type": "User"}, "User login to Okta")  # for the timeline
     code, out, err = await asyncio.to_thread(
-        site.cli, "run", str(EXAMPLE), "--input", f"token_id={TOKEN}", "--input", f"owner_contact={ALICE}",
+        site.cli, "run", str(EXAMPLE), "--input", f"token_id={TOKEN}",
         "--task-queue", site.queue, "--wait", "--format", "json", "--as", "carol",
     )  # fmt: skip
     assert code == 0, err
@@ -161,8 +161,9 @@ async def test_approved_the_token_grants_and_sessions_end_the_owner_is_told_and_
     assert not _token_exists(site) and _user(site)["status"] == "SUSPENDED"
     assert grants_before and not [g for g in site.okta.grants if g.get("userId") == OWNER]
     assert site.okta.sessions.get(OWNER) == 0
-    dm = _step(done, "tell_owner").output
+    dm = _step(done, "tell_owner").output  # found by the owner's e-mail address (alice@acme.example)
     assert dm["delivered"] and dm["channel"].startswith("D") and "was revoked" in _posted(site, dm["channel"])[0]
+    assert ("users.lookupByEmail", {"email": "alice@acme.example"}) in site.slack.calls
     assert any("approved" in text for text in _posted(site, CHANNEL))
     evidence = next(iter(site.context.snapshots.read_lines(_step(done, "evidence").output["digest"])))["values"]
     assert {t["userId"] for t in evidence["tokens"]} == {OWNER} and evidence["owner"]["id"] == OWNER
