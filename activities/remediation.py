@@ -108,17 +108,18 @@ class RemediationActivities:
         return await collector.fetch(step.resource, demand)
 
     def _fires(self, playbook: Playbook, step: ChangeStep, resource: Resource) -> bool:
-        """Does the playbook's rule still flag the resource as read?"""
+        """Does the playbook's rule still flag the resource as read? Decided without building a finding (its
+        evidence is not needed here); an undecidable rule is evaluated in full for its reason, and raised."""
         rules, _ = self._rules_for(playbook, step.tenant_key)
+        as_of = datetime.now(UTC)
+        decide = rules.decider(resource.type, as_of)
+        decisions = () if decide is None else decide(resource.data, resource.related)
+        if all(d is True or d is False for d in decisions):
+            return any(d is True for d in decisions)
         connection = self.ctx.registry.get(step.tenant_key)
-        result = rules.evaluate(
-            [resource], tenant=connection.tenant, provider=connection.provider, as_of=datetime.now(UTC)
-        )
-        if result.errors:
-            raise ActionError(
-                f"rule {playbook.id} cannot be evaluated on {step.resource.id}: {result.errors[0].message}"
-            )
-        return bool(result.findings)
+        result = rules.evaluate([resource], tenant=connection.tenant, provider=connection.provider, as_of=as_of)
+        message = result.errors[0].message if result.errors else "the rule decided neither true nor false"
+        raise ActionError(f"rule {playbook.id} cannot be evaluated on {step.resource.id}: {message}")
 
     async def _prepare_one(self, session: Session, playbook: Playbook, step: ChangeStep) -> Change:
         """Fresh before acting: skip a resource already fixed or gone; capture the prior state otherwise (from the

@@ -88,3 +88,34 @@ async def test_the_repository_is_read_only_while_the_rule_can_use_it(
         kinds = await _campaign(dev_env, org, playbook, tmp_path)
     preview = min(TARGETS, PREVIEW_TARGETS)
     assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "repo": TARGETS, "config": preview}), kinds
+
+
+async def test_a_rule_that_cannot_decide_on_the_re_read_fails_the_target_with_its_reason(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-read decides the rule without building a finding; when it cannot decide (here: a division by zero),
+    the target fails with the engine's reason and nothing is written."""
+    playbook = hook_playbook(mode="auto")
+    playbook = Playbook.model_validate(
+        playbook.model_dump(by_alias=True)
+        | {"detect": {"when": "int(resource.config.insecure_ssl) / 0 == 1", "severity": "high"}}
+    )
+    with scale_org(2, monkeypatch=monkeypatch) as org:
+        context = WorkerContext(
+            registry=org.registry(),
+            data_dir=tmp_path / "d",
+            playbooks={playbook.id: playbook},
+            settings=settings(ChangePolicy(default_writes_per_minute=10_000)),
+        )
+        request = campaign_input(playbook, findings=findings_for(playbook, org.hooks))
+        queue = f"q-{uuid.uuid4()}"
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            await dev_env.client.start_workflow(
+                "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
+            )
+            done = await wait_idle(dev_env.client, request.campaign_id)
+        context.close()
+        assert org.insecure() == 2 and not org.gate.writes
+    details = [c.detail for c in done.changes]
+    assert details and all(f"rule {playbook.id} cannot be evaluated on /repos/acme/" in d for d in details), details
+    assert all("division by zero" in d or "divide by zero" in d for d in details), details
