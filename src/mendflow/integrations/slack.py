@@ -59,9 +59,9 @@ AUTH_ERRORS = frozenset(
 CARD_SCOPES = ("chat:write",)
 """Scopes the bot token needs to post and update cards and answer privately."""
 DM_SCOPES = ("chat:write", "im:write")
-EMAIL_SCOPES = ("users:read.email",)
-"""A direct message to a person named by e-mail address also needs `users.lookupByEmail`."""
 """Scopes the bot token needs to direct-message a person (`conversations.open` needs `im:write`)."""
+EMAIL_SCOPES = ("users:read.email",)
+"""What a direct message to a person named by e-mail address needs as well (`users.lookupByEmail`)."""
 
 
 class MessageRef(BaseModel):
