@@ -8,6 +8,7 @@ The happy path's history is recorded into tests/histories/response-deprovisionin
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -130,6 +131,19 @@ async def _answer(client: Client, workflow_id: str, question: OpenQuestion, opti
     )
 
 
+def _decoded(node: Any) -> Iterator[str]:
+    """Every payload's data in a history, decoded (they are base64 in its JSON form)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "data" and isinstance(value, str):
+                yield base64.b64decode(value).decode("utf-8", "replace")
+            else:
+                yield from _decoded(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _decoded(value)
+
+
 def _items(status: ResponseStatus, step: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = next(s for s in status.steps if s.id == step).output["items"]
     return items
@@ -181,6 +195,9 @@ async def test_too_many_failed_suspensions_restore_every_one_made(
     refused = FaultPlan(forbidden=(f"POST /api/v1/users/{DAVE}/lifecycle/suspend",
                                    f"POST /api/v1/users/{ERIN}/lifecycle/suspend"))  # fmt: skip
     async for stack in _stack(time_env, tmp_path, refused):
+        canary = "canary-" + secrets.token_hex(10)  # a secret where a question's text comes from (a login)
+        register_secret(canary)
+        stack.user(ERIN)["profile"]["login"] = canary
         handle: WorkflowHandle[Any, ResponseStatus] = await start_response(
             stack.client, load_response_file(EXAMPLE), INPUTS, task_queue=stack.queue
         )
@@ -194,6 +211,10 @@ async def test_too_many_failed_suspensions_restore_every_one_made(
         events = [e["event"] for e in done.timeline]
         assert events[-4:] == ["rolling back", "restored", "restored", "rolled_back"]
         assert any("2 item(s) failed (max_failures: 0)" in e["detail"] for e in done.timeline)
+        for run, read in ((handle.id, True), (f"{handle.id}/warn/0", True), (f"{handle.id}/suspend/1", False)):
+            history = json.dumps((await stack.client.get_workflow_handle(run).fetch_history()).to_json_dict())
+            payloads = " ".join(_decoded(json.loads(history)))  # reads, questions, answers, outcomes
+            assert canary not in history + payloads and ("[REDACTED]" in payloads) is read, run
         if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
             history = await handle.fetch_history()
             record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
