@@ -1,6 +1,7 @@
 """Scenario 4 (examples/responses/github_deploy_key_leak.yaml) through `mendflow run … --wait`, against the GitHub
 and Jira simulators on loopback and the dev server: approved, the key is removed and the ticket lists the
-repository it could write to; rejected, the key stays and the ticket says so.
+repository it could write to; rejected, the key stays and the ticket says so; a removal GitHub refuses is in the
+ticket too.
 
 The approval path's history is recorded into tests/histories/response-deploy-key-approved.json
 (MENDFLOW_RECORD_HISTORIES=1) and replayed by tests/workflows/test_replay.py.
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +23,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.cli.main import _run
+from mendflow.config import TenantConnection
+from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
+from mendflow.redaction import register_secret
 from mendflow.responses.messages import FINISHED, ResponseStatus, RunState, StepRecord
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import wait_response_idle
 from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.sim.common import FaultPlan
+from mendflow.sim.github import create_github_app
+from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from tests.conftest import SimulatedOrg
 from tests.integrations.conftest import SimulatedJira
@@ -47,13 +57,36 @@ class Site:
 
 
 @pytest.fixture
+def forbidden() -> tuple[str, ...]:
+    """GitHub requests the simulator refuses (403) in a test; none unless a test says otherwise."""
+    return ()
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch, forbidden: tuple[str, ...]) -> Iterator[SimulatedOrg]:
+    """The demo GitHub org on loopback (as the `github_org` fixture), refusing the `forbidden` requests."""
+    tenant = load_tenant_file(demo_tenant_path())
+    token = "ghp_" + secrets.token_hex(18)
+    register_secret(token)
+    monkeypatch.setenv("MENDFLOW_DEPLOY_KEY_TOKEN", token)
+    app = create_github_app(tenant, token=token, faults=FaultPlan(forbidden=forbidden))
+    with serve_in_thread(app) as server:
+        connection = TenantConnection(
+            key="github:acme", provider="github", tenant="acme", base_url=server.base_url,
+            token=SecretRef(ref="env:MENDFLOW_DEPLOY_KEY_TOKEN"),
+        )  # fmt: skip
+        yield SimulatedOrg(base_url=server.base_url, state=app.state.github, connection=connection, token=token)
+
+
+@pytest.fixture
 async def site(
     dev_env: WorkflowEnvironment,
-    github_org: SimulatedOrg,
+    github: SimulatedOrg,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> AsyncIterator[Site]:
+    github_org = github
     monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     queue = f"q-{uuid.uuid4()}"
 
@@ -138,3 +171,15 @@ async def test_rejected_a_read_only_key_stays_and_the_ticket_says_it_could_write
     issue = site.jira.state.issue(_step(done, "ticket").output["key"])
     assert issue.summary.endswith(": kept") and "could write to: none (read-only key)" in str(issue.description)
     assert "Decision: rejected rotated" in str(issue.description)
+
+
+@pytest.mark.parametrize("forbidden", [("DELETE /repos/*/keys/*",)])
+async def test_a_removal_github_refuses_fails_the_step_and_the_ticket_says_the_key_is_still_there(site: Site) -> None:
+    """GitHub refuses the DELETE (403): the step fails (on_failure: continue), the key is still installed, and the
+    run goes on to a ticket that says the removal failed, so a person removes the key by hand."""
+    done = await _respond(site, "api", 7, Verdict.approve)
+    assert _step(done, "remove").status.value == "failed" and 7 in _keys(site, "api")
+    assert _step(done, "ticket").status.value == "done" and done.state is RunState.completed
+    issue = site.jira.state.issue(_step(done, "ticket").output["key"])
+    assert issue.summary.endswith(": REMOVAL FAILED, still installed")
+    assert "Removal: failed — remove it by hand now" in str(issue.description)
