@@ -214,3 +214,18 @@ async def test_a_suspension_okta_refuses_rolls_the_run_back_and_opens_no_inciden
     assert statuses["incident"] == statuses["tell"] == "pending" and not site.jira.state.issues
     assert _user(site)["status"] == "ACTIVE" and not _token_exists(site)
     assert [e["event"] for e in done.timeline][-2:] == ["rolling back", "rolled_back"]
+
+
+async def test_a_secret_in_vendor_objects_reaches_neither_the_ticket_nor_slack(site: Site) -> None:
+    """A canary secret planted in the token's name is masked before it reaches the incident, the notice or the
+    run's history."""
+    canary = "canary-" + secrets.token_hex(12)
+    register_secret(canary)
+    next(t for t in site.okta.api_tokens if t["id"] == TOKEN)["name"] = canary
+    run_id = await _run_until_approval(site)
+    done = await _decide(site, run_id, Verdict.reject, "checking")
+    issue = site.jira.state.issue(_step(done, "incident").output["key"])
+    assert "[REDACTED]" in issue.summary
+    history = json.dumps((await site.client.get_workflow_handle(run_id).fetch_history()).to_json_dict())
+    for text in (str(issue), site.slack.all_text(), history):
+        assert canary not in text
