@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.auth.policy import nonce_of
@@ -152,6 +152,7 @@ async def _result_of(handle: workflow.ChildWorkflowHandle[Any, ItemsResult]) -> 
 
 async def ask_and_wait(run: ResponseWorkflow, step: Step, question_id: str) -> StepResult:
     """Ask the person (a DM card through the worker), then wait for their answer, an operator's, or the timeout."""
+    from .response import RETRY, SHORT
     from .response import StepFailed as failed
 
     spec = step.answer
@@ -170,7 +171,17 @@ async def ask_and_wait(run: ResponseWorkflow, step: Step, question_id: str) -> S
         text=text,
         options=list(spec.options),
     )
-    plan: AskPlan = await run._activity(step, Activity.ask_person, ask, AskPlan)
+    try:  # a DM is quick, whatever the step's timeout (that bounds the wait for the answer, below)
+        plan: AskPlan = await workflow.execute_activity(
+            Activity.ask_person,
+            ask,
+            result_type=AskPlan,
+            task_queue=run._queue(Activity.ask_person),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+    except ActivityError as err:
+        raise failed(f"the question could not be asked: {err.cause or err}") from None
     run._open[question_id] = OpenQuestion(
         question_id=question_id, person=person, text=text, options=list(spec.options), plan=plan
     )
