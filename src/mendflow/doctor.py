@@ -1,8 +1,9 @@
 """`mendflow doctor`: can each tenant be reached, does its credential work, and does it hold exactly what the loaded
 playbooks need — no less (a missing read is a blind spot, a missing write a failed fix), no more (excess).
 
-Needs come from `connectors/permissions.py`: every read of a scan, plus the write permission of each action a
-playbook may run (modes auto, approval, ticket; `notify` never writes). What is granted is asked of the vendor:
+Needs come from each provider's permissions table (`Provider.permissions`, `connectors/permissions.py`): every
+read of a scan, plus the write permission of each action a playbook may run (modes auto, approval, ticket; `notify`
+never writes). What is granted is asked of the vendor (`Permissions.granted`, `read_probes`):
 
     GitHub App      the installation token's `permissions` (narrowed ones if the tenant narrows them)
     Okta service    the declared `scopes`, else each known scope is requested once; Okta grants it or says invalid_scope
@@ -22,14 +23,11 @@ from pydantic import BaseModel, ConfigDict
 
 from mendflow import providers
 from mendflow.config import TenantConnection
-from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
-from mendflow.connectors.permissions import ACTION_NEEDS, NEEDS, satisfied, scan_needs
+from mendflow.connectors.permissions import action_needs, needs_of, permissions_of, satisfied, scan_needs
 from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import CredentialAge, assess, record
 from mendflow.errors import ConnectionProblem, MendflowError, MissingPermission, VendorError
 from mendflow.playbooks.model import Mode, Playbook
-from mendflow.providers.github.app_auth import GithubAppCredential
-from mendflow.providers.okta.app_auth import OktaServiceCredential, token_error
 from mendflow.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -83,18 +81,21 @@ class DoctorReport(BaseModel):
         return all(t.ok for t in self.tenants)
 
 
-def needs_of(provider: str, playbooks: list[Playbook]) -> dict[str, tuple[str, tuple[str, ...]]]:
+def playbook_needs(provider: str, playbooks: list[Playbook]) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Permission → (capability, who needs it) for this provider's loaded playbooks."""
     mine = [p for p in playbooks if p.resource.startswith(f"{provider}.")]
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
     if mine:
         for need in scan_needs(provider):
             out.setdefault(need.permission, (need.capability, ("scan",)))
-    capability = {n.permission: n.capability for n in NEEDS.get(provider, ())}
+    capability = {n.permission: n.capability for n in needs_of(provider)}
+    actions = action_needs()
     for playbook in mine:
         if playbook.respond is None or playbook.respond.mode is Mode.notify:
             continue
-        permission = ACTION_NEEDS[playbook.respond.action]
+        permission = actions.get(playbook.respond.action)
+        if permission is None:
+            continue  # a provider without permission data: nothing to check
         label, users = out.get(permission, (capability.get(permission, playbook.respond.action), ()))
         out[permission] = (label, (*users, playbook.id))
     return out
@@ -125,23 +126,11 @@ def _rows(
         if exact_need:
             continue
         label = "no loaded playbook uses it"
-        if provider == "github" and extra.endswith(":write") and extra.replace(":write", ":read") in needs:
+        declared = permissions_of(provider)
+        if declared is not None and declared.implied(extra) in needs:
             label = "write granted, only read needed"
         rows.append(PermissionRow(capability=label, needed=None, granted=extra, status=Status.excess))
     return rows
-
-
-async def _okta_granted(credential: OktaServiceCredential, candidates: frozenset[str]) -> frozenset[str]:
-    """The candidate scopes Okta grants this client: declared, or asked all at once, then one by one."""
-    if credential.auth.scopes is not None:
-        return frozenset(credential.auth.scopes)
-    answer = await credential.request_token(candidates)
-    if token_error(answer) is None:
-        return candidates
-    if token_error(answer) != "invalid_scope":
-        credential.accept(answer)  # raises the clear error (invalid_client, DPoP, …)
-    found = [s for s in sorted(candidates) if token_error(await credential.request_token(frozenset({s}))) is None]
-    return frozenset(found)
 
 
 async def _probe(connection: TenantConnection) -> str | None:
@@ -158,44 +147,25 @@ async def _probe(connection: TenantConnection) -> str | None:
 
 
 READ_WORKS = "(a read answered)"
-READ_PROBES: dict[str, dict[str, str]] = {
-    "github": {
-        "organization_administration:read": "/orgs/{org}",
-        "members:read": "/orgs/{org}/members?per_page=1",
-        "organization_hooks:read": "/orgs/{org}/hooks?per_page=1",
-        "metadata:read": "/orgs/{org}/repos?per_page=1",
-        "repository_hooks:read": "/repos/{repo}/hooks?per_page=1",
-        "administration:read": "/repos/{repo}/keys?per_page=1",
-    },
-    "okta": {
-        "okta.users.read": "/api/v1/users?limit=1",
-        "okta.roles.read": "/api/v1/iam/assignees/users?limit=1",
-        "okta.policies.read": "/api/v1/policies?type=OKTA_SIGN_ON&limit=1",
-        "okta.apiTokens.read": "/api/v1/api-tokens",
-        "okta.apps.read": "/api/v1/apps?limit=1",
-        "okta.groups.read": "/api/v1/groups?limit=1",
-    },
-}
-"""A long-lived token's permissions cannot be listed, but its reads can be tried: one small read per permission
-(GitHub answers `GET /orgs/{org}` even without `organization_administration`, only with fewer fields)."""
 
 
 async def _try_reads(connection: TenantConnection) -> dict[str, bool]:
     """Permission → does one read needing it answer (False: 403); absent when it could not be tried."""
     found: dict[str, bool] = {}
+    declared = permissions_of(connection.provider)
+    if declared is None:
+        return found
     async with open_session(connection) as session:
-        repo: str | None = None
-        if connection.provider == "github":
+        values = {"org": connection.tenant}
+        if declared.probe_values is not None:
+            values |= await declared.probe_values(session.http, connection.tenant)
+        for permission, template in declared.read_probes.items():
             try:
-                listed = await session.http.get_json(f"/orgs/{connection.tenant}/repos?per_page=1")
-                repo = listed[0]["full_name"] if listed else None
-            except MendflowError:
-                repo = None
-        for permission, template in READ_PROBES.get(connection.provider, {}).items():
-            if "{repo}" in template and repo is None:
-                continue
+                path = template.format(**values)
+            except KeyError:
+                continue  # a placeholder with nothing to fill it (an org without repositories)
             try:
-                await session.http.request("GET", template.format(org=connection.tenant, repo=repo))
+                await session.http.request("GET", path)
                 found[permission] = True
             except VendorError as err:
                 if err.status == 403:
@@ -205,14 +175,10 @@ async def _try_reads(connection: TenantConnection) -> dict[str, bool]:
 
 async def _granted(connection: TenantConnection) -> frozenset[str] | None:
     """What the vendor granted this credential; None for long-lived tokens (not listable)."""
-    credential = credential_for(connection)
-    if isinstance(credential, GithubAppCredential) and isinstance(connection.auth, GithubAppAuth):
-        minted = await credential.current("GET", "/orgs")
-        return frozenset(g.replace("=", ":") for g in minted.granted)
-    if isinstance(credential, OktaServiceCredential) and isinstance(connection.auth, OktaServiceAppAuth):
-        known = {n.permission for n in NEEDS["okta"]} | set(ACTION_NEEDS.values())
-        return await _okta_granted(credential, frozenset(p for p in known if p.startswith("okta.")))
-    return None
+    declared = permissions_of(connection.provider)
+    if declared is None or connection.auth is None:
+        return None
+    return await declared.granted(connection, credential_for(connection))
 
 
 async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) -> TenantCheck:
@@ -230,11 +196,10 @@ async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) 
     age = assess(connection, today=datetime.now(UTC).date(), expiry_header=expiry)
     record(connection.key, age)
     problem = None
-    if mode == "token" and connection.provider == "okta":
-        problem = (
-            "an SSWS API token has no scopes: it holds every privilege of the admin who made it; use a service app"
-        )
-    rows = tuple(_rows(connection.provider, needs_of(connection.provider, playbooks), granted, reads))
+    declared = permissions_of(connection.provider)
+    if mode == "token" and declared is not None:
+        problem = declared.long_lived_warning
+    rows = tuple(_rows(connection.provider, playbook_needs(connection.provider, playbooks), granted, reads))
     return TenantCheck(**base, reachable=True, authenticated=True, problem=problem, rows=rows, credential_age=age)
 
 

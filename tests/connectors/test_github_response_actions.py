@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mendflow.actions import ACTIONS, ActionParams
-from mendflow.connectors.permissions import ACTION_NEEDS, needed
+from mendflow.connectors.permissions import action_needs, needed
 from mendflow.connectors.registry import get_action
 from mendflow.errors import ActionError, InputError
 from tests.connectors.conftest import GITHUB_DEMO, Served, serve, tenant_from
@@ -166,7 +166,7 @@ def test_each_github_response_action_declares_the_permission_of_its_write() -> N
         "github.repo_collaborator.set_permission": ("PUT", "/repos/acme/api/collaborators/hubot"),
     }
     for name, (method, path) in writes.items():
-        assert needed("github", method, path) == ACTION_NEEDS[name], name
+        assert needed("github", method, path) == action_needs()[name], name
 
 
 async def test_hook_secret_is_rotated_to_the_referenced_value_which_never_shows(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from mendflow.actions import ACTIONS
-from mendflow.connectors.permissions import ACTION_NEEDS, needed
+from mendflow.connectors.permissions import action_needs, needed
 from mendflow.connectors.registry import get_action
 from mendflow.errors import ActionError, VendorError
 from tests.connectors.conftest import Served, serve
@@ -154,4 +154,4 @@ def test_each_response_action_declares_the_scope_okta_documents_for_its_write() 
         "okta.app.set_status": ("POST", f"/api/v1/apps/{SALESFORCE}/lifecycle/deactivate"),
     }
     for name, (method, path) in writes.items():
-        assert needed("okta", method, path) == ACTION_NEEDS[name], name
+        assert needed("okta", method, path) == action_needs()[name], name

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from mendflow.actions import ACTIONS
-from mendflow.connectors.permissions import ACTION_NEEDS, GITHUB_NEEDS, OKTA_NEEDS, needed, satisfied
+from mendflow.connectors.permissions import action_needs, needed, satisfied
+from mendflow.providers.github.permissions import NEEDS as GITHUB_NEEDS
+from mendflow.providers.okta.permissions import NEEDS as OKTA_NEEDS
 from mendflow.sim.app_auth import GITHUB_PERMISSIONS, OKTA_SCOPES
 
 OKTA_SPEC = Path(__file__).resolve().parents[2] / "tests" / "specs" / "okta-subset.normalized.json"
@@ -56,8 +58,8 @@ def test_connector_and_simulator_tables_agree(provider: str, needs: object, sim:
 
 def test_every_action_declares_its_permission() -> None:
     """No catalogued action can run without doctor knowing what it needs."""
-    assert set(ACTION_NEEDS) == set(ACTIONS)
-    assert all(p.endswith((":write", ".manage")) for p in ACTION_NEEDS.values())
+    assert set(action_needs()) == set(ACTIONS)
+    assert all(p.endswith((":write", ".manage")) for p in action_needs().values())
 
 
 def test_github_write_covers_read_but_okta_scopes_are_exact() -> None:

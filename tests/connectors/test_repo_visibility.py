@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from mendflow.actions import ACTIONS
-from mendflow.connectors.permissions import ACTION_NEEDS
+from mendflow.connectors.permissions import action_needs
 from mendflow.connectors.registry import get_action
 from tests.connectors.conftest import GITHUB_DEMO, Served, serve, tenant_from
 
@@ -30,4 +30,4 @@ async def test_a_public_repository_is_made_private_and_the_action_is_irreversibl
         assert await action.holds(session.http, rid, {"visibility": "private"})
     assert repo["visibility"] == "private" and repo["private"] is True
     assert ACTIONS["github.repo.set_visibility"].reversible is False
-    assert ACTION_NEEDS["github.repo.set_visibility"] == "administration:write"
+    assert action_needs()["github.repo.set_visibility"] == "administration:write"

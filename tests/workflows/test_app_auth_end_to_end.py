@@ -21,10 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
-from mendflow.connectors.permissions import OKTA_READ_SCOPES
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Outcome, Verdict
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.providers.okta.permissions import READ_SCOPES as OKTA_READ_SCOPES
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
     from mendflow.connectors.http import VendorHttp
+    from mendflow.connectors.permissions import Permissions
     from mendflow.connectors.registry import Collector
     from mendflow.connectors.targeted import TargetedRead
     from mendflow.playbooks.model import FragmentResource
@@ -84,6 +85,9 @@ class Provider:
     """The `auth.kind` of the vendor's app credential (`github_app`), or None when it has none."""
     probe: str
     """A cheap read that proves a credential works (`doctor`); `{tenant}` is filled in."""
+    permissions: Callable[[], Permissions] | None = None
+    """What each endpoint and action needs of the credential, and how a grant is read (`doctor`, least-privilege
+    token requests); None: nothing is checked."""
     expiry_header: str | None = None
     """The response header in which the vendor says when a long-lived token expires, if it does (absent on a
     probe's answer: the token never expires)."""

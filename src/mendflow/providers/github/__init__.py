@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
     from mendflow.connectors.http import VendorHttp
+    from mendflow.connectors.permissions import Permissions
     from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
@@ -65,6 +66,12 @@ def _app_credential(connection: TenantConnection) -> Credential:
     return GithubAppCredential(
         connection.auth, tenant=connection.key, org=connection.tenant, base_url=connection.base_url
     )
+
+
+def _permissions() -> Permissions:
+    from mendflow.providers.github.permissions import PERMISSIONS
+
+    return PERMISSIONS
 
 
 def _actions() -> Mapping[str, FieldAction]:
@@ -145,6 +152,7 @@ PROVIDER = Provider(
     app_auth_kind="github_app",
     probe="/orgs/{tenant}",
     expiry_header="github-authentication-token-expiration",
+    permissions=_permissions,
     http=_http,
     collector=_collector,
     app_credential=_app_credential,

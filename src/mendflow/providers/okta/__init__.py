@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
     from mendflow.connectors.http import VendorHttp
+    from mendflow.connectors.permissions import Permissions
     from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
@@ -57,6 +58,12 @@ def _app_credential(connection: TenantConnection) -> Credential:
 
     assert isinstance(connection.auth, OktaServiceAppAuth)  # config.py checks the kind against the provider
     return OktaServiceCredential(connection.auth, tenant=connection.key, base_url=connection.base_url)
+
+
+def _permissions() -> Permissions:
+    from mendflow.providers.okta.permissions import PERMISSIONS
+
+    return PERMISSIONS
 
 
 def _actions() -> Mapping[str, FieldAction]:
@@ -120,6 +127,7 @@ PROVIDER = Provider(
     credential_name="API token",
     app_auth_kind="okta_service_app",
     probe="/api/v1/groups?limit=1",
+    permissions=_permissions,
     http=_http,
     collector=_collector,
     app_credential=_app_credential,

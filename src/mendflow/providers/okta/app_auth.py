@@ -26,8 +26,9 @@ import jwt
 
 from mendflow.connection_auth import OktaServiceAppAuth
 from mendflow.connectors.credentials import Minted, MintedCredential, load_signing_key
-from mendflow.connectors.permissions import OKTA_READ_SCOPES, needed
+from mendflow.connectors.permissions import needed
 from mendflow.errors import InputError, MissingPermission
+from mendflow.providers.okta.permissions import READ_SCOPES
 
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -51,13 +52,13 @@ class OktaServiceCredential(MintedCredential):
     def read_scopes(self) -> frozenset[str]:
         """The read scopes to ask for: those configured as granted, else those learned, else all the scan uses."""
         if self.auth.scopes is not None:
-            return frozenset(OKTA_READ_SCOPES) & frozenset(self.auth.scopes)
-        return _GRANTED.get((self.tenant, self.auth.client_id), frozenset(OKTA_READ_SCOPES))
+            return frozenset(READ_SCOPES) & frozenset(self.auth.scopes)
+        return _GRANTED.get((self.tenant, self.auth.client_id), frozenset(READ_SCOPES))
 
     def scopes_for(self, method: str, path: str) -> frozenset[str]:
         """The scopes of the token this request is sent with; raises a 403 AuthError naming a missing scope."""
         scope = needed("okta", method, path)
-        if scope is None or scope in OKTA_READ_SCOPES:
+        if scope is None or scope in READ_SCOPES:
             reads = self.read_scopes()
             if scope is not None and scope not in reads:
                 raise self.missing(scope, method, path)
