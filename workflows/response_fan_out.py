@@ -60,10 +60,15 @@ async def run_for_each(run: ResponseWorkflow, step: Step) -> StepResult:
     outcomes: list[ItemOutcome] = []
     failures, stopped, why = 0, False, ""
     canary = bool(step.canary) and count > 0
+    asks = any(s.answer is not None for s in step.steps)
     while layout and not stopped and not run._stopping():
         group = [layout.pop(0)] if canary else [layout.pop(0) for _ in range(min(in_parallel, len(layout)))]
         allowed = 0 if canary else limit - failures
-        results = await _pages(run, step, request, [(s, e, items[s:e]) for s, e in group], concurrency, allowed)
+        try:
+            results = await _pages(run, step, request, [(s, e, items[s:e]) for s, e in group], concurrency, allowed)
+        finally:
+            if asks and run._state is RunState.waiting:
+                run._state = RunState.running
         for result in results:
             outcomes.extend(result.outcomes)
             failures += result.failures
@@ -132,6 +137,8 @@ async def _pages(
         )
     pages_now = ", ".join(f"{h.id} (items {s}-{e - 1})" for h, (s, e, _) in zip(handles, group, strict=True))
     run._set(step.id, status=StepStatus.running, detail=f"in {pages_now}")
+    if any(s.answer is not None for s in step.steps):  # they wait for people: --wait returns, as for an approval
+        run._state = RunState.waiting
     results = [asyncio.ensure_future(_result_of(handle)) for handle in handles]
     await workflow.wait_condition(lambda: all(r.done() for r in results) or run._stopping())
     if not all(r.done() for r in results):

@@ -39,6 +39,7 @@ from mendflow.sim.common import FaultPlan
 from mendflow.sim.okta import create_okta_app
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
+from tests.cli_in_process import invoker
 from tests.signing import signed_request
 from tests.workflows.campaigns import RBAC, settings
 from tests.workflows.test_response_fan_out import signed_answer
@@ -244,3 +245,23 @@ async def test_an_operator_rollback_during_the_undo_window_restores_every_suspen
     assert waited < timedelta(days=1)
     restored = [e["detail"].split(" ")[0].rsplit("/", 1)[-1] for e in done.timeline if e["event"] == "restored"]
     assert sorted(restored) == [BOB, CAROL, DAVE, ERIN] and restored[-1] == BOB  # newest first: the canary last
+
+
+async def test_mendflow_run_wait_returns_once_the_managers_are_asked(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mendflow run … --wait` comes back when the run waits for people (its warn pages), naming the pages; the
+    questions are answered there and the run carries on."""
+    monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", stack.client.service_client.config.target_host)
+    run = invoker(capsys, monkeypatch)
+    done = await asyncio.to_thread(
+        run, "run", str(EXAMPLE), "--input", f"inactive_since={INPUTS['inactive_since']}", "--input",
+        "fallback_owner=carol", "--task-queue", stack.queue, "--wait", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done
+    waiting = ResponseStatus.model_validate_json(done.stdout)
+    warn = next(s for s in waiting.steps if s.id == "warn")
+    assert waiting.state is RunState.waiting and f"{waiting.run_id}/warn/0 (items 0-3)" in warn.detail
+    asked = await _questions(stack.client, f"{waiting.run_id}/warn/0", 4)
+    assert sorted(q.question_id for q in asked) == ["ask#0", "ask#1", "ask#2", "ask#3"]
+    await stack.client.get_workflow_handle(waiting.run_id).terminate("test over")
