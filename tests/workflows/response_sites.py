@@ -9,10 +9,10 @@ from contextlib import contextmanager
 import pytest
 
 from mendflow.redaction import register_secret
+from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.settings import JiraSettings, Settings, SlackSettings
 from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 from tests.integrations.conftest import ALICE, BOB, CAROL, CHANNEL, SimulatedJira
 from tests.workflows.campaigns import settings

@@ -2,10 +2,11 @@
 
 Web API (`{base}/api/METHOD`, form, query or JSON arguments, `Authorization: Bearer` or a `token` argument):
 `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`, `users.lookupByEmail`,
-`usergroups.users.list`, `conversations.open`, `apps.connections.open`. Answers use Slack's envelope (`{"ok": false, "error": "invalid_auth"}`, `missing_scope`
-with `needed`/`provided`, `x-oauth-scopes` headers), 429 + `Retry-After` once a configured per-minute budget is
-spent, and injectable faults (5xx, slow answers) for retry tests. Every message, update and private answer is
-recorded (`SlackWorkspace.history`, `.messages`) so tests can read the card history.
+`usergroups.users.list`, `conversations.open`, `apps.connections.open`. Answers use Slack's envelope
+(`{"ok": false, "error": "invalid_auth"}`, `missing_scope` with `needed`/`provided`, `x-oauth-scopes` headers),
+429 + `Retry-After` once a configured per-minute budget is spent, and injectable faults (5xx, slow answers) for
+retry tests. Every message, update and private answer is recorded (`SlackWorkspace.history`, `.messages`) so
+tests can read the card history.
 
 The other direction — Slack calling the app — is `SlackWorkspace.click(...)`: it builds a `block_actions`
 payload as Slack documents it, signs it with the signing secret exactly as Slack does (v0 HMAC) and POSTs it
@@ -170,9 +171,7 @@ class SlackWorkspace:
 
     # --- setup ---
 
-    def add_user(
-        self, uid: str, name: str, *, real_name: str = "", display_name: str = "", email: str = ""
-    ) -> SimUser:
+    def add_user(self, uid: str, name: str, *, real_name: str = "", display_name: str = "", email: str = "") -> SimUser:
         """A member; their e-mail address (for `users.lookupByEmail`) is NAME@acme.example unless given."""
         user = SimUser(uid, name, real_name or name.title(), display_name or name, email or f"{name}@acme.example")
         self.users[uid] = user
