@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from datetime import date
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mendflow import providers
-from mendflow.connection_auth import ROTATION_DAYS, GithubAppAuth, OktaServiceAppAuth
+from mendflow.connection_auth import ROTATION_DAYS
 from mendflow.errors import InputError
 from mendflow.secrets import SecretRef
 from mendflow.userfiles import load_yaml_file, validation_problems
+
+if TYPE_CHECKING:
+    from mendflow.connection_auth import AppAuthConfig as AppCredential
+else:
+    # every registered provider's app-credential model, told apart by `kind` (GitHub App, Okta service app, …)
+    AppCredential = functools.reduce(
+        operator.or_, [p.app_auth_model() for p in providers.providers() if p.app_auth_model is not None]
+    )
 
 
 class TenantConnection(BaseModel):
@@ -31,8 +41,9 @@ class TenantConnection(BaseModel):
     host)."""
     token: SecretRef | None = None
     """A long-lived token (GitHub fine-grained PAT, Okta SSWS API token); give either this or `auth`."""
-    auth: GithubAppAuth | OktaServiceAppAuth | None = Field(default=None, discriminator="kind")
-    """An app that mints short-lived tokens (preferred): `kind: github_app` or `kind: okta_service_app`."""
+    auth: AppCredential | None = Field(default=None, discriminator="kind")
+    """An app that mints short-lived tokens (preferred): `kind: github_app` or `kind: okta_service_app` (each
+    provider's `app_auth_model`)."""
     token_created: date | None = None
     """When the long-lived `token` was made (Okta reveals it for API tokens; GitHub only the expiry)."""
     rotation_days: int = Field(default=ROTATION_DAYS, ge=1)

@@ -12,7 +12,7 @@ reveal it for app keys, so the operator records it and `doctor` warns once it is
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,4 +62,15 @@ class OktaServiceAppAuth(BaseModel):
     """When the key pair was generated: for the rotation warning."""
 
 
-AppAuth = GithubAppAuth | OktaServiceAppAuth
+class AppAuthConfig(Protocol):
+    """What `doctor` and the rotation warning read of any provider's app-credential configuration
+    (`Provider.app_auth_model`: GitHub's `GithubAppAuth`, Okta's `OktaServiceAppAuth`)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def private_key(self) -> SecretRef: ...
+
+    @property
+    def key_created(self) -> date | None: ...

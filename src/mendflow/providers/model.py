@@ -83,6 +83,8 @@ class Provider:
     """What the vendor calls a long-lived token (`personal access token`), for warnings."""
     app_auth_kind: str | None
     """The `auth.kind` of the vendor's app credential (`github_app`), or None when it has none."""
+    app_auth_model: Callable[[], type[BaseModel]] | None = None
+    """The configuration model of that credential (`auth:` of a tenant; its `kind` field is `app_auth_kind`)."""
     probe: str
     """A cheap read that proves a credential works (`doctor`); `{tenant}` is filled in."""
     permissions: Callable[[], Permissions] | None = None

@@ -58,6 +58,12 @@ def _collector(http: VendorHttp, tenant: str) -> Collector:
     return GithubCollector(http, tenant)
 
 
+def _app_auth_model() -> type[BaseModel]:
+    from mendflow.connection_auth import GithubAppAuth
+
+    return GithubAppAuth
+
+
 def _app_credential(connection: TenantConnection) -> Credential:
     from mendflow.connection_auth import GithubAppAuth
     from mendflow.providers.github.app_auth import GithubAppCredential
@@ -155,6 +161,7 @@ PROVIDER = Provider(
     permissions=_permissions,
     http=_http,
     collector=_collector,
+    app_auth_model=_app_auth_model,
     app_credential=_app_credential,
     actions=_actions,
     targets=_targets,

@@ -52,6 +52,12 @@ def _collector(http: VendorHttp, tenant: str) -> Collector:
     return OktaCollector(http, tenant)
 
 
+def _app_auth_model() -> type[BaseModel]:
+    from mendflow.connection_auth import OktaServiceAppAuth
+
+    return OktaServiceAppAuth
+
+
 def _app_credential(connection: TenantConnection) -> Credential:
     from mendflow.connection_auth import OktaServiceAppAuth
     from mendflow.providers.okta.app_auth import OktaServiceCredential
@@ -130,6 +136,7 @@ PROVIDER = Provider(
     permissions=_permissions,
     http=_http,
     collector=_collector,
+    app_auth_model=_app_auth_model,
     app_credential=_app_credential,
     actions=_actions,
     targets=_targets,
