@@ -8,6 +8,7 @@ The rollback path's history is recorded into tests/histories/response-call-rolle
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from mendflow.cli.main import _run
 from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.errors import PlaybookError
@@ -77,7 +79,9 @@ steps:
 
 
 @pytest.fixture
-async def run(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+async def run(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> AsyncIterator[Any]:
     tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
     token = secrets.token_hex(21)
     register_secret(token)
@@ -94,16 +98,34 @@ async def run(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.
             playbooks={}, settings=settings(),
         )  # fmt: skip
 
-        async def go(parent: str, child: str = CHILD, *, finish: bool = True) -> tuple[Any, Any, Callable[[], str]]:
+        def cli(*args: str) -> tuple[int, str, str]:
+            monkeypatch.setattr("sys.argv", ["mendflow", *args])
+            code = _run()
+            out = capsys.readouterr()
+            return code, out.out, out.err
+
+        async def go(
+            parent: str, child: str = CHILD, *, finish: bool = True, via_cli: bool = False
+        ) -> tuple[Any, Any, Callable[[], str]]:
             (tmp_path / "child.yaml").write_text(child)
             (tmp_path / "parent.yaml").write_text(parent)
-            definition = load_response_file(tmp_path / "parent.yaml")
-            children = pin_calls(definition, tmp_path / "parent.yaml")
-            (tmp_path / "child.yaml").write_text(child.replace("SUSPENDED", "DEPROVISIONED"))  # pinned: no effect
-            handle = await start_response(
-                dev_env.client, definition, {}, task_queue=queue, children=children, requested_by="carol"
-            )
-            result = await handle.result() if finish else await wait_response_idle(dev_env.client, handle.id)
+            if via_cli:  # `mendflow run` pins the called workflow itself, and --wait follows the run to its end
+                monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+                capsys.readouterr()
+                code, out, err = await asyncio.to_thread(
+                    cli, "run", str(tmp_path / "parent.yaml"), "--task-queue", queue, "--wait", "--format", "json"
+                )
+                assert code == 0, err
+                result = ResponseStatus.model_validate_json(out)
+                handle = dev_env.client.get_workflow_handle(result.run_id)
+            else:
+                definition = load_response_file(tmp_path / "parent.yaml")
+                children = pin_calls(definition, tmp_path / "parent.yaml")
+                (tmp_path / "child.yaml").write_text(child.replace("SUSPENDED", "DEPROVISIONED"))  # pinned: no effect
+                handle = await start_response(
+                    dev_env.client, definition, {}, task_queue=queue, children=children, requested_by="carol"
+                )
+                result = await handle.result() if finish else await wait_response_idle(dev_env.client, handle.id)
 
             def status() -> str:
                 return str(next(u for u in app.state.okta.users if u["id"] == OWNER)["status"])
@@ -136,6 +158,13 @@ async def test_the_childs_outputs_become_the_steps_output(run: Any) -> None:
     assert done.state is RunState.completed and contain.output["state"] == "completed"
     assert contain.output["run_id"] == f"{done.run_id}/contain"
     assert contain.output["steps"]["suspend"]["after"] == {"status": "SUSPENDED"} and status() == "SUSPENDED"
+
+
+async def test_mendflow_run_pins_the_called_workflow_and_waits_for_the_whole_response(run: Any) -> None:
+    """`mendflow run parent.yaml --wait`: the workflow it calls is found beside it and pinned; the call completes."""
+    _, done, status = await run(PARENT.replace("RECHECK", f"/api/v1/api-tokens/{TOKEN}"), via_cli=True)
+    contain = next(s for s in done.steps if s.id == "contain")
+    assert done.state is RunState.completed and contain.output["state"] == "completed" and status() == "SUSPENDED"
 
 
 async def test_a_failed_child_fails_the_call_step_by_its_on_failure(run: Any) -> None:
