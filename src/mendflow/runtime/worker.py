@@ -68,6 +68,11 @@ HEARTBEAT_THROTTLE = timedelta(seconds=1)
 `mendflow scan` shows the collection's progress from its heartbeat details, polled about once a second."""
 
 
+LOCAL = frozenset({Activity.plan_response_gate})
+"""Activities workflows also run as local activities: registered on the workflow queue's worker too (a response
+run resolves its operators so, reading only the worker's config)."""
+
+
 def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., Any]]:
     """Every activity implementation of mendflow, by its registered name."""
     scan = ScanActivities(context)
@@ -121,7 +126,7 @@ def build_worker(
     telemetry = [WorkerTelemetry(context.database)]  # log context, timings, SSPM facts (tracing: from the client)
     workers: list[Worker] = []
     if Role.scan in roles or Role.remediation in roles:
-        beside = [implementations[a] for a in implementations if a not in ROLE_OF]
+        beside = [implementations[a] for a in implementations if a not in ROLE_OF or a in LOCAL]
         workers.append(
             Worker(
                 client,
