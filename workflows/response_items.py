@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.models import Change, Outcome
     from mendflow.responses.graph import run_order
     from mendflow.responses.items import SUMMARY_KINDS, ItemOutcome, ItemsInput, ItemsResult
-    from mendflow.responses.messages import StepRecord, StepStatus
+    from mendflow.responses.messages import ResponseStatus, StepRecord, StepStatus
     from mendflow.responses.model import OnFailure, Step, StepKind
 
 from .response import ResponseWorkflow
@@ -62,6 +62,8 @@ class ResponseItemsWorkflow(ResponseWorkflow):
             self._deps[root] = (*self._deps[root], *gates)
         self._completed: list[tuple[str, Change]] = []
         self._failures = 0
+        self._items: dict[int, _Item] = {}
+        """The items started so far, by index (what `status` shows, a page at most)."""
 
     # Per-item state: the interpreter reads `_records` and `_written`; inside an item's task they are the item's.
 
@@ -93,6 +95,18 @@ class ResponseItemsWorkflow(ResponseWorkflow):
     def _question_id(self, step: Step) -> str:
         item = _ITEM.get()
         return f"{step.id}#{item.index}" if item is not None else step.id
+
+    @workflow.query
+    def status(self) -> ResponseStatus:
+        """The page as `mendflow status PAGE` shows it: each started item's body steps as `STEP#INDEX` rows (the
+        ids its questions are answered by)."""
+        body = [s.id for s in self._page.response.definition.steps]
+        rows = [
+            item.records[sid].model_copy(update={"id": f"{sid}#{index}"})
+            for index, item in sorted(self._items.items())
+            for sid in body
+        ]
+        return super().status().model_copy(update={"steps": rows, "restorable": []})
 
     @workflow.signal
     def stop_items(self, reason: str) -> None:
@@ -128,7 +142,7 @@ class ResponseItemsWorkflow(ResponseWorkflow):
         records = dict(self._shared_records) | {
             s.id: StepRecord(id=s.id, kind=s.kind.value) for s in self._page.response.definition.steps
         }
-        item = _Item(index=index, value=value, records=records)
+        item = self._items[index] = _Item(index=index, value=value, records=records)
         _ITEM.set(item)  # this task's own context: concurrent items do not see each other's
         status, detail = "done", ""
         for step_id in order:

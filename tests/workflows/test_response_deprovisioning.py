@@ -264,4 +264,9 @@ async def test_mendflow_run_wait_returns_once_the_managers_are_asked(
     assert waiting.state is RunState.waiting and f"{waiting.run_id}/warn/0 (items 0-3)" in warn.detail
     asked = await _questions(stack.client, f"{waiting.run_id}/warn/0", 4)
     assert sorted(q.question_id for q in asked) == ["ask#0", "ask#1", "ask#2", "ask#3"]
+    page = await asyncio.to_thread(run, "status", f"{waiting.run_id}/warn/0")
+    assert page.returncode == 0, page
+    rows = {line.split()[0]: line.split()[1:3] for line in page.stdout.splitlines()[3:] if line.strip()}
+    assert rows["ask#3"] == ["wait", "waiting"] and rows["user#3"] == ["read", "done"]
+    assert "waiting for carol to answer ask#3" in page.stdout  # erin has no manager: the fallback owner
     await stack.client.get_workflow_handle(waiting.run_id).terminate("test over")
