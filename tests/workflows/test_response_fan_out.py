@@ -93,6 +93,16 @@ async def test_each_item_runs_the_body_and_the_outcomes_are_the_output(runner: R
     assert done.steps[1].output["text"] == "5 done"
 
 
+async def test_an_empty_list_is_done_and_a_non_list_fails_the_step(runner: Runner) -> None:
+    """No items: the step is done with zero counts; items that are not a list fail it, saying what they were."""
+    empty = await (await runner.start(_definition(CHECK_EACH.format(extra="canary: 2")), [])).result()
+    assert _statuses(empty) == {"each": "done", "after": "done"} and empty.steps[0].output["items"] == []
+    assert empty.steps[1].output["text"] == "0 done"
+    broken = _definition(CHECK_EACH.format(extra="").replace("items: inputs.items", "items: inputs.items.size()"))
+    done = await (await runner.start(broken, [1])).result()
+    assert _statuses(done)["each"] == "failed" and done.steps[0].detail == "items returned int, not a list"
+
+
 async def test_a_failing_canary_stops_the_rest(runner: Runner) -> None:
     """The canary item fails: no other item starts, the step fails (on_failure: stop ends the run failed)."""
     handle = await runner.start(_definition(CHECK_EACH.format(extra="canary: 1")), ["x", 1, 2, 3])
