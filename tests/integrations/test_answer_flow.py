@@ -34,7 +34,7 @@ from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings, SlackSettings
 from mendflow.sim.slack import Sent, SlackWorkspace
-from mendflow.store import Database, database_url
+from mendflow.store import Database, StoredReplayCache, database_url
 from mendflow.worker_context import WorkerContext
 from tests.cli_in_process import invoker
 from tests.signing import SIGNER, trusting
@@ -112,7 +112,9 @@ async def flow(
     audit = AuditLog(tmp_path / "audit.jsonl", fsync=False)
     cards = cards_for(slack)
     ops = Operations(time_env.client, SIGNER, audit)
+    db = Database.open(database_url(tmp_path / "api-db"))
     app = create_api_app(
+        replay=StoredReplayCache(db),  # the shared cache assemble gives the API: a replay is refused by every replica
         slack_signing_secret=slack.signing_secret,
         decide=temporal_decider(ops),
         answer=temporal_answerer(ops),
@@ -130,6 +132,7 @@ async def flow(
                 break
             await asyncio.sleep(0.05)
         yield Flow(slack, audit, app, handle)
+    db.dispose()
 
 
 async def test_the_person_asked_answers_with_a_button_in_their_dm(flow: Flow) -> None:
