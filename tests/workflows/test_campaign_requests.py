@@ -12,7 +12,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.campaigns.windows import ChangePolicy
+from mendflow.connectors.registry import open_session
+from mendflow.models import ResourceRef
 from mendflow.playbooks.model import Playbook
+from mendflow.rules import compile_rules
+from mendflow.rules.demand import Demand
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
@@ -119,3 +123,32 @@ async def test_a_rule_that_cannot_decide_on_the_re_read_fails_the_target_with_it
     details = [c.detail for c in done.changes]
     assert details and all(f"rule {playbook.id} cannot be evaluated on /repos/acme/" in d for d in details), details
     assert all("division by zero" in d or "divide by zero" in d for d in details), details
+
+
+@pytest.mark.parametrize(
+    ("when", "protection_read"),
+    [
+        ('resource.visibility == "public"', False),
+        ("related.default_branch_protection == null", True),
+    ],
+)
+async def test_a_repository_re_read_reads_branch_protection_only_for_a_rule_that_uses_it(
+    monkeypatch: pytest.MonkeyPatch, when: str, protection_read: bool
+) -> None:
+    """Re-reading a repository with a Demand: one request when the rule reads only the repository; its default
+    branch's protection and rulesets as well when the rule could use them (as a full scan decides)."""
+    playbook = Playbook.model_validate(
+        hook_playbook(mode="auto").model_dump(by_alias=True)
+        | {"resource": "github.repo", "detect": {"when": when, "severity": "high"}, "respond": None}
+    )
+    with scale_org(2, monkeypatch=monkeypatch) as org:
+        repo = "/" + "/".join(org.hooks[0].strip("/").split("/")[:3])
+        async with open_session(org.connection) as session:
+            found = await session.collector.fetch(
+                ResourceRef(type="github.repo", id=repo), Demand(compile_rules([playbook]))
+            )
+        paths = [path for _, path in org.gate.seen]
+    assert found is not None and found.data["full_name"] == repo.removeprefix("/repos/")
+    assert paths[0] == repo
+    assert (len(paths) > 1) is protection_read, paths
+    assert ("default_branch_protection" in found.related) is protection_read

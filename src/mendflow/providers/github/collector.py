@@ -241,7 +241,8 @@ class GithubCollector:
 
     async def fetch(self, ref: ResourceRef, demand: Demand | None = None) -> Resource | None:
         """Re-read one resource exactly as `collect` builds it; None when it is gone. With a `demand`, facts about
-        other objects (a hook's repository) only when a loaded rule could use them, as `collect` does."""
+        other objects (a hook's repository, a repository's default-branch protection) only when a loaded rule could use
+        them, as `collect` does."""
         parts = ref.id.strip("/").split("/")
         if ref.type == "github.org":
             data = await self.http.get_optional(ref.id)
@@ -253,6 +254,8 @@ class GithubCollector:
             repo = await self.http.get_optional(ref.id)
             if repo is None:
                 return None
+            if demand is not None and not demand.needs(ref.type, PROTECTION, data=repo):
+                return Resource(type=ref.type, id=ref.id, data=repo)
             related = await self._default_branch_facts(repo)
             return Resource(type=ref.type, id=ref.id, data=repo, related=related)
         if ref.type == "github.repo_hook":
