@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from mendflow.actions import ACTIONS
 from mendflow.playbooks.base import did_you_mean
+from mendflow.responses.expression_types import input_kinds, type_errors
 from mendflow.responses.expressions import VARIABLES, Piece, output_fields, parse_checked, pieces, references
 from mendflow.responses.model import ResponsePlaybook, Step, StepKind
 from mendflow.rules.cel import ConditionError, parse_expression
@@ -36,6 +37,8 @@ OUTPUTS: dict[StepKind, frozenset[str] | None] = {
 """The fields of `steps.<id>.output` per kind (None: any field, not known before the run)."""
 
 STEP_FIELDS = ("status", "output")
+GUARDS = ("when", "condition", "until")
+"""The keys whose expression must be true or false."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ def problems(
             for piece in pieces(text, template=template):
                 loc = ("steps", i, *path)
                 found.extend(_check_expression(step, loc, piece, before, kinds, input_names, names))
+                found.extend(_check_kinds(loc, piece, kinds, playbook, guard=not template and path[0] in GUARDS))
         if step.kind is StepKind.action and step.action is not None:
             found.extend(_check_action(i, step, before, kinds))
         if step.kind is StepKind.for_each:
@@ -281,6 +285,19 @@ def _check_expression(
             has = ", ".join(sorted(known))
             message = f"the output of {kinds[name].value} step {name!r} has no {field!r}{hint} (it has: {has})"
             yield Problem(loc, message, piece.start + offset)
+
+
+def _check_kinds(
+    loc: tuple[str | int, ...], piece: Piece, kinds: dict[str, StepKind], playbook: ResponsePlaybook, *, guard: bool
+) -> Iterator[Problem]:
+    """Type errors CEL would hit when the step runs (or a comparison that is the same on every run)."""
+    try:
+        tree = parse_expression(piece.source)
+    except ConditionError:
+        return  # reported by _check_expression
+    step_kinds = {sid: kind.value for sid, kind in kinds.items()}
+    for problem in type_errors(tree, input_kinds(playbook.inputs), step_kinds, want_bool=guard):
+        yield Problem(loc, problem.message, piece.start + problem.offset)
 
 
 def _check_action(i: int, step: Step, before: set[str], kinds: dict[str, StepKind]) -> Iterator[Problem]:
