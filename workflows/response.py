@@ -17,6 +17,8 @@ the same ones campaigns use for restore, and the response activities for reads, 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +68,11 @@ SHORT = timedelta(minutes=1)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 UNTIL_POLL = timedelta(minutes=1)
 """How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
+HOLD = "hold"
+"""The signal a paused run sends its running pages and called runs (True: hold before the next step; False: go on)."""
+HOLD_CHILDREN = "response-hold-children"
+"""Patch: a pause reaches the run's pages and called runs (before, they carried on until they ended)."""
+ChildHandle = workflow.ChildWorkflowHandle[Any, Any]
 IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused, RunState.waiting}
 OPERATORS_AT_START = "response-operators-at-start"
 """Patch: who may operate a run (pause, abort, rollback) is resolved when it starts, not at its first gate."""
@@ -105,6 +112,8 @@ class ResponseWorkflow(Answers):
         self._operators: CampaignPlanDetail | None = None
         """Who may pause, resume, abort and roll back this run (and the keys that sign for them)."""
         self._paused = False
+        self._held = False
+        """Held by the run that started this one (its caller, or the run whose for_each this page is): paused."""
         self._aborted = ""
         self._rollback_until: datetime | None = None
         self._init_answers()
@@ -178,12 +187,45 @@ class ResponseWorkflow(Answers):
         return plan
 
     async def _checkpoint(self) -> None:
-        """Between steps: hold while paused (an abort or a rollback request ends the hold)."""
-        if not self._paused or self._stopping():
+        """Between steps: hold while paused, here or by the calling run (an abort or a rollback request ends the
+        hold)."""
+        if not self._holding():
             return
         self._state = RunState.paused
-        await workflow.wait_condition(lambda: not self._paused or self._stopping())
+        await workflow.wait_condition(lambda: not self._holding())
         self._state = RunState.running
+
+    def _holding(self) -> bool:
+        return (self._paused or self._held) and not self._stopping()
+
+    async def _follow(self, children: Sequence[ChildHandle], done: Callable[[], bool]) -> None:
+        """Wait for `done()` or a stop; meanwhile pass a pause and the resume on to the running `children` (pages or
+        a called run), which hold before their next step meanwhile. A stop releases them (pages get `stop_items`
+        from their for_each; a called run carries on to its end, as before)."""
+        told = False
+        while not done():
+            if self._holding() is not told:
+                told = self._holding()
+                if workflow.patched(HOLD_CHILDREN):
+                    for child in children:
+                        await self._tell_child(child, told)
+            if self._stopping():
+                return
+            await workflow.wait_condition(functools.partial(self._changed, done, told))
+
+    async def _tell_child(self, child: ChildHandle, hold: bool) -> None:
+        try:
+            await child.signal(HOLD, hold)
+        except Exception as err:  # it has just ended (its result is on its way): nothing left to hold
+            workflow.logger.warning("could not tell %s to %s: %s", child.id, "hold" if hold else "go on", err)
+
+    def _changed(self, done: Callable[[], bool], told: bool) -> bool:
+        return done() or self._stopping() or self._holding() is not told
+
+    @workflow.signal(name=HOLD)
+    def hold(self, held: bool) -> None:
+        """The run that started this one is paused (True) or resumed (False): hold before the next step, or go on."""
+        self._held = held
 
     def _stopping(self) -> bool:
         return bool(self._rollback_requested or self._aborted)
@@ -447,13 +489,15 @@ class ResponseWorkflow(Answers):
         )
         self._set(step.id, status=StepStatus.running, detail=f"child run {child_id}")
         try:
-            status: ResponseStatus = await workflow.execute_child_workflow(
+            handle = await workflow.start_child_workflow(
                 "ResponseWorkflow",
                 child,
                 id=child_id,
                 result_type=ResponseStatus,
                 task_queue=workflow.info().task_queue,
             )
+            await self._follow([handle], handle.done)
+            status: ResponseStatus = await handle
         except ChildWorkflowError as err:
             raise StepFailed(f"child run {child_id} failed: {_cause(err)}") from None
         for kept in reversed(status.restorable):  # newest first there; registered oldest first here
@@ -747,7 +791,7 @@ class ResponseWorkflow(Answers):
             steps=[self._records[step.id] for step in self._request.definition.steps],
             decisions=list(self._decisions),
             timeline=list(self._timeline),
-            paused=self._paused,
+            paused=self._paused or self._held,
             restorable=[
                 Restorable(
                     step_id=step_id,

@@ -44,7 +44,9 @@ StepResult = tuple[StepStatus, dict[str, Any], str]
 
 
 async def run_for_each(run: ResponseWorkflow, step: Step) -> StepResult:
-    """Run the body once per item in pages of child runs; fail the step when failures pass `max_failures`."""
+    """Run the body once per item in pages of child runs; fail the step when failures pass `max_failures`. A pause
+    holds the running pages before their items' next step, and starts no new page until the resume."""
+    from .response import HOLD_CHILDREN
     from .response import StepFailed as failed
 
     assert step.as_ is not None
@@ -62,6 +64,10 @@ async def run_for_each(run: ResponseWorkflow, step: Step) -> StepResult:
     canary = bool(step.canary) and count > 0
     asks = any(s.answer is not None for s in step.steps)
     while layout and not stopped and not run._stopping():
+        if run._holding() and workflow.patched(HOLD_CHILDREN):  # paused between pages: the next start on resume
+            await run._checkpoint()
+            if run._stopping():
+                break
         group = [layout.pop(0)] if canary else [layout.pop(0) for _ in range(min(in_parallel, len(layout)))]
         allowed = 0 if canary else limit - failures
         try:
@@ -140,7 +146,7 @@ async def _pages(
     if any(s.answer is not None for s in step.steps):  # they wait for people: --wait returns, as for an approval
         run._state = RunState.waiting
     results = [asyncio.ensure_future(_result_of(handle)) for handle in handles]
-    await workflow.wait_condition(lambda: all(r.done() for r in results) or run._stopping())
+    await run._follow(handles, lambda: all(r.done() for r in results))  # a pause holds the pages meanwhile
     if not all(r.done() for r in results):
         for handle in handles:
             await handle.signal("stop_items", run._cut_short())

@@ -4,6 +4,7 @@
         a body step failing with `stop` fails the item; with `rollback` the item's own changes are restored
         (newest first) and the item fails; with `continue` the item goes on
     failures > failures_allowed, or `stop_items` (the parent's rollback or abort) ─> no new item starts
+    `hold` (the parent is paused) ─> every item holds before its next step until `hold(False)`
 
 It is the response interpreter itself (every step kind, the same activities), with per-item state: each item
 has its own step records and its own list of changes, kept in a context variable the item's task sets. The
@@ -146,6 +147,7 @@ class ResponseItemsWorkflow(ResponseWorkflow):
         _ITEM.set(item)  # this task's own context: concurrent items do not see each other's
         status, detail = "done", ""
         for step_id in order:
+            await self._checkpoint()  # held while the run is paused: before the item's next step
             if self._stopping():
                 status, detail = "failed" if item.written else "skipped", f"stopped: {self._rollback_requested}"
                 break

@@ -4,6 +4,7 @@ retention window of days passes in milliseconds. The requests are signed as the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -25,8 +26,8 @@ from mendflow.config import TenantConnection, TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.models import Channel
 from mendflow.redaction import register_secret
-from mendflow.responses import ResponsePlaybook
-from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.responses import ResponsePlaybook, definition_digest
+from mendflow.responses.messages import PinnedDefinition, ResponseStatus, RunState
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
@@ -247,3 +248,78 @@ async def test_a_restore_that_cannot_be_verified_after_the_end_is_recorded_as_su
     assert done.state is RunState.rolled_back
     assert _statuses(done)["suspend"] == "restore_failed" and "restore failed" in done.steps[0].detail
     assert [e["event"] for e in done.timeline][-2:] == ["restore_failed", "rolled_back"]
+
+
+CHILD = {**HEAD, "id": "test.controls_child", "title": "suspend later", "tenant": "okta:acme"}
+HELD_THEN_SUSPEND = """
+- {id: hold, kind: wait, duration: 1h}
+- {id: suspend, kind: action, action: okta.user.set_status, target: "/api/v1/users/${{ who }}",
+   with: {status: SUSPENDED}}
+"""
+
+
+async def _stays_pending(env: Env, run_id: str, step: str) -> None:
+    """`step` of run `run_id` stays pending for a while after the step before it ended (it is held, not slow)."""
+    handle = env.client.get_workflow_handle(run_id)
+    for _ in range(500):
+        now: ResponseStatus = await handle.query("status", result_type=ResponseStatus)
+        if _statuses(now).get(step.replace("suspend", "hold")) == "done":
+            break
+        await asyncio.sleep(0.02)
+    for _ in range(15):
+        now = await handle.query("status", result_type=ResponseStatus)
+        assert _statuses(now)[step] == "pending" and now.paused, now
+        await asyncio.sleep(0.1)
+    assert env.user(OWNER)["status"] == "ACTIVE"
+
+
+async def test_a_pause_holds_the_running_pages_of_a_for_each_and_the_resume_releases_them(env: Env) -> None:
+    """Paused while the item waits on its page: the wait ends, the page holds the item before its suspension until
+    the run is resumed; then the item is suspended and the run completes."""
+    body = yaml.safe_load(HELD_THEN_SUSPEND)
+    steps = yaml.safe_dump([{"id": "each", "kind": "for_each", "items": "[inputs.user]", "as": "who", "steps": body}])
+    handle = await env.start(_definition(steps, tenant="okta:acme"), {"user": OWNER})
+    page = f"{handle.id}/each/0"
+    for _ in range(500):
+        with contextlib.suppress(Exception):  # the page may not have started yet
+            status = await env.client.get_workflow_handle(page).query("status", result_type=ResponseStatus)
+            if _statuses(status).get("hold#0") == "waiting":
+                break
+        await asyncio.sleep(0.02)
+    await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
+    await env.time.sleep(timedelta(hours=2))
+    await _stays_pending(env, page, "suspend#0")
+    await handle.execute_update("resume", signed_request(handle.id, "resume", "bob", RBAC))
+    done = await handle.result()
+    assert done.state is RunState.completed and done.steps[0].output["done"] == 1
+    assert env.user(OWNER)["status"] == "SUSPENDED"
+    await _record(handle, "paused-pages")
+
+
+async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -> None:
+    """Paused while the called run waits: its wait ends, it holds before its suspension (its status says paused)
+    until the caller is resumed; then it suspends the user and both complete."""
+    child = ResponsePlaybook.model_validate(
+        {**CHILD, "inputs": {"type": "object", "properties": {"who": {"type": "string"}}},
+         "steps": yaml.safe_load(HELD_THEN_SUSPEND.replace("${{ who }}", "${{ inputs.who }}"))}
+    )  # fmt: skip
+    caller = _definition("- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n")
+    pinned = {child.id: PinnedDefinition(definition=child, digest=definition_digest(child))}
+    handle = await start_response(
+        env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned
+    )
+    called = f"{handle.id}/sub"
+    for _ in range(500):
+        with contextlib.suppress(Exception):  # the called run may not have started yet
+            status = await env.client.get_workflow_handle(called).query("status", result_type=ResponseStatus)
+            if _statuses(status)["hold"] == "waiting":
+                break
+        await asyncio.sleep(0.02)
+    await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
+    await env.time.sleep(timedelta(hours=2))
+    await _stays_pending(env, called, "suspend")
+    await handle.execute_update("resume", signed_request(handle.id, "resume", "bob", RBAC))
+    done = await handle.result()
+    assert done.state is RunState.completed and done.steps[0].output["state"] == "completed", done.steps[0].detail
+    assert env.user(OWNER)["status"] == "SUSPENDED"
+    await _record(handle, "paused-call")
