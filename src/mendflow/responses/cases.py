@@ -26,20 +26,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_core import InitErrorDetails
 
-from mendflow.connectors.registry import open_session
 from mendflow.errors import InputError, MendflowError, VendorError
-from mendflow.offline import simulated_tenant
 from mendflow.playbooks.base import Part, custom_error, did_you_mean
+from mendflow.responses.answers import decision_problems
 from mendflow.responses.inputs import check_inputs
 from mendflow.responses.messages import RunState, StepStatus
 from mendflow.responses.model import ResponsePlaybook
-from mendflow.responses.rehearsal import Rehearsal, decision_problems, rehearse
 from mendflow.tenant import TenantFile, load_tenant_file, parse_tenant
+
+if TYPE_CHECKING:
+    from mendflow.responses.rehearsal import Rehearsal
 
 
 class WorkflowExpectation(Part):
@@ -160,6 +161,12 @@ def _run(
     library: Mapping[str, ResponsePlaybook],
 ) -> tuple[Rehearsal, dict[str, Any]]:
     """The rehearsal, and each expected resource as the tenant holds it afterwards (None: gone)."""
+    # Imported here, when a case runs: the loader imports this module to check cases, and the simulators and
+    # connectors would add seconds to every `playbooks validate`.
+    from mendflow.connectors.registry import open_session
+    from mendflow.offline import simulated_tenant
+    from mendflow.responses.rehearsal import rehearse
+
     with simulated_tenant(tenant) as sim:
 
         async def go() -> tuple[Rehearsal, dict[str, Any]]:

@@ -24,6 +24,7 @@ from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action
 from mendflow.errors import InputError, MendflowError
 from mendflow.rbac import RbacConfig
+from mendflow.responses.answers import Answer, decision_problems
 from mendflow.responses.expressions import evaluate
 from mendflow.responses.graph import OUTPUTS, dependencies, run_order
 from mendflow.responses.inputs import check_inputs
@@ -33,14 +34,12 @@ from mendflow.responses.model import OnFailure, ResponsePlaybook, Step, StepKind
 from mendflow.responses.progress import branch_owners, skip_reason
 from mendflow.responses.rehearsal_kinds import action, approve, if_, notify, read, snapshot, switch, ticket, wait
 from mendflow.responses.rehearsal_state import (
-    Answer,
     Done,
     Handler,
     Rehearsal,
     RehearsedStep,
     Run,
     StepFailed,
-    decision_problems,
 )
 
 __all__ = ["HANDLERS", "Answer", "Rehearsal", "RehearsedStep", "decision_problems", "rehearse"]

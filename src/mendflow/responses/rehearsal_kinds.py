@@ -16,9 +16,10 @@ from mendflow.errors import MendflowError
 from mendflow.models import Outcome
 from mendflow.playbooks.model import format_duration
 from mendflow.redaction import redact, redact_value
+from mendflow.responses.answers import Answer
 from mendflow.responses.messages import StepStatus
 from mendflow.responses.model import Step, case_label
-from mendflow.responses.rehearsal_state import Answer, Done, Run, StepFailed
+from mendflow.responses.rehearsal_state import Done, Run, StepFailed
 
 
 async def read(run: Run, step: Step) -> Done:

@@ -4,74 +4,20 @@ sees (`Run`) and returns (`Done`), and the answers a rehearsal may give (`Answer
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.connectors.http import VendorHttp
 from mendflow.errors import MendflowError
-from mendflow.playbooks.base import did_you_mean
 from mendflow.rbac import RbacConfig
 from mendflow.responses.expressions import evaluate, render, scope
 from mendflow.responses.messages import RunState, StepStatus
-from mendflow.responses.model import ResponsePlaybook, Step, StepKind
+from mendflow.responses.model import ResponsePlaybook, Step
 from mendflow.rules import EvaluationError
-
-
-class Answer(StrEnum):
-    """How an approve step is answered in a rehearsal."""
-
-    approve = "approve"
-    reject = "reject"
-    expire = "expire"
-    """Nobody answers before the request expires (treated as a rejection)."""
-
-
-def decision_problems(definition: ResponsePlaybook, decisions: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(key, why) for each answer given to no step that takes one, or that the step does not offer. A key is a step
-    id (every step of that id, in for_each bodies too) or `for_each-id.step-id` (that body only)."""
-    takers = list(_steps_within(definition.steps, ""))
-    names = {name for name, _ in takers} | {step.id for _, step in takers}
-    found = []
-    for key, given in decisions.items():
-        matches = [step for name, step in takers if key in (name, step.id)]
-        if not matches:
-            found.append((key, f"unknown step {key!r}{did_you_mean(key, names)}"))
-            continue
-        for step in matches:
-            offered = _offered(step)
-            if offered is None:
-                found.append(
-                    (
-                        key,
-                        f"{step.kind.value} step {key!r} takes no decision (approve steps and waits for an answer do)",
-                    )
-                )
-            elif given not in offered:
-                found.append((key, f"{given!r} is not an answer step {key!r} takes (it takes: {', '.join(offered)})"))
-            else:
-                continue
-            break
-    return found
-
-
-def _steps_within(steps: tuple[Step, ...], prefix: str) -> Iterator[tuple[str, Step]]:
-    """(qualified id, step) of every step, those in for_each bodies too."""
-    for step in steps:
-        yield prefix + step.id, step
-        yield from _steps_within(step.steps, f"{prefix}{step.id}.")
-
-
-def _offered(step: Step) -> tuple[str, ...] | None:
-    if step.kind is StepKind.approve:
-        return tuple(answer.value for answer in Answer)
-    if step.kind is StepKind.wait and step.answer is not None:
-        return step.answer.options
-    return None
 
 
 class RehearsedStep(BaseModel):
