@@ -47,3 +47,43 @@ def test_valid_inputs_reach_for_temporal(run: Any) -> None:
     """With good inputs the next thing is the connection (exit 1 here: nothing listens)."""
     done = run("run", str(EXAMPLE), "-i", "token_id=00Tabc", "--temporal-address", NOWHERE)
     assert done.returncode == 1 and "cannot reach Temporal at 127.0.0.1:1" in done.stderr
+
+
+CALLER = """apiVersion: mendflow/v1
+kind: Workflow
+id: test.caller
+title: t
+inputs: {type: object, properties: {user: {type: string}}}
+steps:
+  - {id: ok, kind: approve}
+  - {id: contain, kind: call, playbook: test.callee, inputs: {user: inputs.user}}
+"""
+CALLEE = """apiVersion: mendflow/v1
+kind: Workflow
+id: test.callee
+title: t
+inputs: {type: object, properties: {user: {type: string}}}
+steps:
+  - {id: clear, kind: action, action: okta.user.clear_sessions, target: "/api/v1/users/${{ inputs.user }}"}
+"""
+
+
+def test_a_called_workflow_without_its_own_approval_is_refused_at_its_position(run: Any, tmp_path: Path) -> None:
+    """The caller's approval does not cover a called workflow (it can be run on its own): `mendflow run` of the
+    caller exits 2 at the callee's irreversible action, before Temporal is asked."""
+    caller = tmp_path / "caller.yaml"
+    caller.write_text(CALLER)
+    (tmp_path / "callee.yaml").write_text(CALLEE)
+    done = run("run", str(caller), "-i", "user=00u1", "--temporal-address", NOWHERE)
+    assert done.returncode == 2, done.stderr
+    assert (
+        f"{tmp_path / 'callee.yaml'}:7:" in done.stderr and "okta.user.clear_sessions cannot be undone" in done.stderr
+    )
+
+
+def test_a_cel_type_error_exits_2_before_anything_runs(run: Any, tmp_path: Path) -> None:
+    """A guard comparing a text input with a number is refused at its operator's line:column."""
+    broken = tmp_path / "w.yaml"
+    broken.write_text(CALLER.replace("- {id: ok, kind: approve}", '- {id: ok, kind: approve, when: "inputs.user > 3"}'))
+    done = run("run", str(broken), "-i", "user=00u1", "--temporal-address", NOWHERE)
+    assert done.returncode == 2 and f"{broken}:7:48: steps.0.when: compares a string with a number" in done.stderr
