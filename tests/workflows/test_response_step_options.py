@@ -1,0 +1,128 @@
+"""A step's `retry` and `timeout` reach Temporal as written: the Jira simulator over loopback refuses a ticket step's
+first calls (503), the time-skipping server skips the backoff, and the history shows what was scheduled and tried."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.config import TenantRegistry
+from mendflow.redaction import register_secret
+from mendflow.responses import ResponsePlaybook
+from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.runtime.loopback import serve_in_thread
+from mendflow.runtime.responses import start_response
+from mendflow.runtime.worker import build_worker
+from mendflow.secrets import SecretRef
+from mendflow.settings import JiraSettings
+from mendflow.sim.jira import JiraState, create_jira_app
+from mendflow.worker_context import WorkerContext
+from tests.integrations.conftest import SimulatedJira
+from tests.workflows.campaigns import settings
+
+HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.options", "title": "t", "tenant": "none:x"}
+TICKET = "jira: {summary: Contained}"
+
+
+@pytest.fixture
+def jira() -> Iterator[SimulatedJira]:
+    """The Jira simulator on loopback, its token registered as a secret."""
+    token = "jira-" + secrets.token_hex(12)
+    register_secret(token)
+    state = JiraState(token=token)
+    with serve_in_thread(create_jira_app(state)) as server:
+        state.base_url = server.base_url
+        yield SimulatedJira(state, server.base_url, token)
+
+
+@pytest.fixture
+async def run(
+    time_env: WorkflowEnvironment, jira: SimulatedJira, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    """Run steps to the end; returns the final status and the run's history."""
+    monkeypatch.setenv("OPTIONS_JIRA_TOKEN", jira.token)
+    config = JiraSettings(
+        server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:OPTIONS_JIRA_TOKEN"), project="SEC"
+    )
+    context = WorkerContext(
+        registry=TenantRegistry(),
+        data_dir=tmp_path,
+        playbooks={},
+        settings=settings().model_copy(update={"jira": config}),
+    )
+    queue = f"q-{uuid.uuid4()}"
+
+    async def go(steps: str) -> tuple[ResponseStatus, Sequence[HistoryEvent]]:
+        definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
+        handle = await start_response(time_env.client, definition, {}, task_queue=queue)
+        status: ResponseStatus = await handle.result()
+        return status, (await handle.fetch_history()).events
+
+    async with build_worker(time_env.client, context, task_queue=queue):
+        yield go
+
+
+def _ticket_activity(history: Sequence[HistoryEvent]) -> tuple[Any, int]:
+    """(the ticket activity's scheduled attributes, the attempt it ended on)."""
+    scheduled = next(
+        e.activity_task_scheduled_event_attributes
+        for e in history
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "ticket_response"
+    )
+    attempt = next(
+        e.activity_task_started_event_attributes.attempt
+        for e in history
+        if e.HasField("activity_task_started_event_attributes")
+    )
+    return scheduled, attempt
+
+
+async def test_retry_tries_again_after_the_backoff_and_the_step_succeeds(run: Any, jira: SimulatedJira) -> None:
+    """Jira answers 503 twice: with `retry: {attempts: 3, backoff: 2s}` the third try opens exactly one issue."""
+    jira.state.fail_next(503, retry_after=None, count=2)
+    done, history = await run(f"- {{id: t, kind: ticket, {TICKET}, retry: {{attempts: 3, backoff: 2s}}, timeout: 45s}}")
+    assert done.state is RunState.completed and done.steps[0].status.value == "done", done.steps[0].detail
+    assert len(jira.state.issues) == 1
+    scheduled, attempt = _ticket_activity(history)
+    assert attempt == 3
+    assert scheduled.retry_policy.maximum_attempts == 3
+    assert scheduled.retry_policy.initial_interval.ToTimedelta() == timedelta(seconds=2)
+    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(seconds=45)
+
+
+async def test_retry_gives_up_after_its_attempts_and_on_failure_decides(run: Any, jira: SimulatedJira) -> None:
+    """Jira keeps answering 503: `attempts: 2` tries twice (three refusals stay unused), the step fails and
+    `on_failure: continue` lets the independent step run while the dependent one is skipped."""
+    jira.state.fail_next(503, retry_after=None, count=5)
+    done, history = await run(
+        f"""
+        - {{id: t, kind: ticket, {TICKET}, retry: {{attempts: 2}}, on_failure: continue}}
+        - {{id: after, kind: wait, duration: 1s}}
+        - {{id: aside, kind: wait, duration: 1s, needs: []}}
+        """
+    )
+    assert done.state is RunState.completed
+    assert [s.status.value for s in done.steps] == ["failed", "skipped", "done"]
+    assert jira.state.issues == {} and jira.state.faults[0].count == 3
+    assert _ticket_activity(history)[1] == 2
+
+
+async def test_the_default_retry_and_timeout_are_what_the_format_says(run: Any, jira: SimulatedJira) -> None:
+    """No `retry` / `timeout`: three tries, a second's backoff, five minutes per try (docs/playbooks.md)."""
+    jira.state.fail_next(503, retry_after=None, count=3)
+    done, history = await run(f"- {{id: t, kind: ticket, {TICKET}}}")
+    assert done.state is RunState.failed and done.steps[0].status.value == "failed"
+    scheduled, attempt = _ticket_activity(history)
+    assert attempt == 3 and jira.state.faults == type(jira.state.faults)()
+    assert scheduled.retry_policy.initial_interval.ToTimedelta() == timedelta(seconds=1)
+    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(minutes=5)
