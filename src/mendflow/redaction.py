@@ -45,6 +45,15 @@ def redact(text: str) -> str:
     return text
 
 
+def holds_secret(text: str) -> bool:
+    """Whether `text` holds a registered secret or a vendor token's shape — text that must not be stored at all (a
+    run's inputs, a workflow definition). The generic `token …` pattern is left out: prose about tokens matches it."""
+    with _lock:
+        if any(secret in text for secret in _known):
+            return True
+    return any(pattern.search(text) for pattern in _PATTERNS[:4])
+
+
 def redact_value(value: Any, *, key: str = "") -> Any:
     """Redact a JSON-like value recursively; values under secret-sounding keys are masked whole."""
     if isinstance(value, str):

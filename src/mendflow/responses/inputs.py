@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from mendflow.errors import InputError
+from mendflow.redaction import holds_secret
 from mendflow.userfiles import read_text
+
+NOT_STORED = (
+    "holds a secret (a registered secret or a vendor token): it would be stored in the run's history — give a "
+    "reference to it (an id), never the secret itself"
+)
 
 
 def schema_problem(schema: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
@@ -65,6 +71,25 @@ def check_inputs(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[s
     return {**defaults, **values}
 
 
+def secret_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Where strings inside a JSON-like value hold a secret (`holds_secret`), as key paths."""
+    if isinstance(value, str):
+        if holds_secret(value):
+            yield path
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from secret_paths(item, (*path, str(key)))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from secret_paths(item, (*path, index))
+
+
+def refuse_secrets(values: Mapping[str, Any]) -> None:
+    """InputError naming the first input that holds a secret (the value itself is never repeated)."""
+    for path in secret_paths(values, ("inputs",)):
+        raise InputError(f"{'.'.join(str(part) for part in path)}: {NOT_STORED}")
+
+
 def _field(error: ValidationError) -> str:
     path = ["inputs", *(str(part) for part in error.absolute_path)]
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -87,4 +112,5 @@ def read_inputs(pairs: Iterable[str], path: Path | None, schema: Mapping[str, An
             raise InputError(f"{path}: inputs must be a mapping of name: value")
         given = {str(k): v for k, v in data.items()}
     given.update(parse_pairs(pairs, schema))
+    refuse_secrets(given)  # before the schema check, whose message may quote the value
     return check_inputs(schema, given)

@@ -17,7 +17,7 @@ from mendflow.errors import PlaybookError
 # The same YAML reading and error location as detection playbooks (one implementation, not a copy).
 from mendflow.playbooks.located import Document, Issue, first_error, locate, read_document, validate
 from mendflow.responses.graph import Problem, problems
-from mendflow.responses.inputs import property_names, schema_problem
+from mendflow.responses.inputs import NOT_STORED, property_names, schema_problem, secret_paths
 from mendflow.responses.model import ResponsePlaybook
 
 
@@ -50,6 +50,9 @@ def check_response(document: Document, issues: list[Issue]) -> ResponsePlaybook 
     bad_schema = schema_problem(playbook.inputs)
     found = [] if bad_schema is None else [Problem(("inputs", *bad_schema[0]), bad_schema[1])]
     found.extend(problems(playbook, property_names(playbook.inputs) if bad_schema is None else None))
+    # The definition travels in every run's history: a secret written into it (a template's text) would be kept.
+    definition = playbook.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    found.extend(Problem(path, f"this text {NOT_STORED}") for path in secret_paths(definition))
     located = [locate(document, _details(problem)) for problem in found]
     issues.extend(sorted(located, key=lambda i: (i.line, i.column)))
     return None if located else playbook

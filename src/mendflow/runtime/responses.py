@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 
 from mendflow.errors import InputError
 from mendflow.responses import ResponsePlaybook, check_inputs, definition_digest
+from mendflow.responses.inputs import refuse_secrets
 from mendflow.responses.messages import PinnedDefinition, ResponseInput, ResponseStatus
 from mendflow.responses.triggers import RUN_PREFIX as RUN_PREFIX
 from mendflow.runtime.client import TASK_QUEUE
@@ -35,6 +36,7 @@ async def start_response(
     tenant = tenant_key or definition.tenant
     if not tenant:
         raise InputError(f"{definition.id} names no tenant: give --tenant KEY (e.g. okta:acme)")
+    refuse_secrets(inputs)  # the inputs are stored in the run's history
     checked = check_inputs(definition.inputs, inputs)
     digest = definition_digest(definition)
     run_id = f"{RUN_PREFIX}{definition.id}/{digest.removeprefix('sha256:')[:12]}/{uuid.uuid4().hex[:12]}"
