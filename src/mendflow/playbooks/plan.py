@@ -25,13 +25,13 @@ from mendflow.campaigns.rollout import split_batches
 from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import VendorError
-from mendflow.findings.risk import CriticalityConfig
+from mendflow.findings.risk import CriticalityConfig, score_findings
 from mendflow.models import Finding, Frozen, JsonObject, ResourceRef, RiskScore, Severity
-from mendflow.offline import CHUNK_REPOS, SimulatedTenant, collect, evaluate, simulated_tenant
+from mendflow.offline import CHUNK_REPOS, SimulatedTenant, collect, simulated_tenant
 from mendflow.playbooks.model import Mode, Playbook, format_duration
 from mendflow.rbac import RbacConfig
 from mendflow.render import compact, diff, table, timestamp
-from mendflow.rules import RuleError
+from mendflow.rules import RuleError, RuleSet, compile_rules
 from mendflow.tenant import TenantFile
 from mendflow.tenant_stream import check, repo_chunks
 
@@ -121,7 +121,7 @@ def plan_tenant_file(
     streamed = providers.get(tenant.provider).streamed
     # served with every chunk (the org, its members…): read from the first chunk only, as an offline scan does
     repeated = streamed.repeated if streamed is not None else frozenset()
-    read = _Read()
+    read = _Read(compile_rules(mine))
     for number, part in enumerate(repo_chunks(checked, chunk)):
         with simulated_tenant(part, read_only=True) as sim:
             skip = repeated if number > 0 else frozenset()
@@ -154,7 +154,7 @@ def plan_on(
     """Plan against a running simulator (only GET requests are sent)."""
     moment = as_of or sim.tenant.taken_at or datetime.now(UTC)
     mine, others = _split(sim.tenant, playbooks)
-    read = _Read()
+    read = _Read(compile_rules(mine))
     asyncio.run(_read(sim, mine, moment, criticality, read))
     return _tenant_plan(sim.tenant, mine, others, moment, read, rbac or RbacConfig())
 
@@ -169,6 +169,8 @@ def _split(tenant: TenantFile, playbooks: Sequence[Playbook]) -> tuple[list[Play
 class _Read:
     """What the chunks read so far: findings and each acting finding's current fields, never the resources."""
 
+    rules: RuleSet
+    """The playbooks' conditions, compiled once for every chunk."""
     resources: int = 0
     findings: list[Finding] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
@@ -191,7 +193,8 @@ async def _read(
     async with open_session(sim.connection, token=sim.token) as session:
         resources, gaps = await collect(session)
         resources = [r for r in resources if r.type not in skip]
-        findings, errors = evaluate(sim.tenant, resources, playbooks, as_of=as_of, criticality=criticality)
+        result = read.rules.evaluate(resources, tenant=sim.tenant.tenant, provider=sim.tenant.provider, as_of=as_of)
+        findings = score_findings(result.findings, resources, criticality)
         read.resources += len(resources)  # the count only: the resources go with the chunk
         del resources
         acting = {p.id: p for p in playbooks if p.respond is not None and p.mode is not Mode.notify}
@@ -200,7 +203,7 @@ async def _read(
             if playbook is not None and playbook.respond is not None:
                 read.befores[finding.fingerprint] = await _before(session.http, playbook, finding)
     read.findings += findings
-    read.errors += errors
+    read.errors += result.errors
     read.gaps.update(dict.fromkeys(gaps))
     read.refused_writes += sim.refused_writes
 
