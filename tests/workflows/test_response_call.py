@@ -9,11 +9,12 @@ The rollback path's history is recorded into tests/histories/response-call-rolle
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,15 @@ async def run(
             return code, out.out, out.err
 
         async def go(
-            parent: str, child: str = CHILD, *, finish: bool = True, via_cli: bool = False
+            parent: str,
+            child: str = CHILD,
+            *,
+            finish: bool = True,
+            via_cli: bool = False,
+            plant: Callable[[Any], None] | None = None,
         ) -> tuple[Any, Any, Callable[[], str]]:
+            if plant is not None:  # change the simulated org first (its state, e.g. a canary secret in a name)
+                plant(app.state.okta)
             (tmp_path / "child.yaml").write_text(child)
             (tmp_path / "parent.yaml").write_text(parent)
             if via_cli:  # `mendflow run` pins the called workflow itself, and --wait follows the run to its end
@@ -216,3 +224,43 @@ async def test_a_childs_approval_shows_in_the_caller_and_is_decided_on_the_child
     done: ResponseStatus = await handle.result()
     assert done.state is RunState.completed and status() == "SUSPENDED"
     assert next(s for s in done.steps if s.id == "contain").output["steps"]["ask"]["approvers"] == ["bob"]
+
+
+def _decoded(node: Any) -> Iterator[str]:
+    """Every payload's data in a history's JSON form, decoded (base64 there)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "data" and isinstance(value, str):
+                yield base64.b64decode(value).decode("utf-8", "replace")
+            else:
+                yield from _decoded(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _decoded(value)
+
+
+async def test_a_secret_in_what_a_call_passes_on_reaches_neither_history(
+    run: Any, dev_env: WorkflowEnvironment
+) -> None:
+    """A canary secret in the token's name is masked where it is read, so the call inputs built from it, the child's
+    notify text and both runs' histories carry the mask, never the secret."""
+    canary = "canary-" + secrets.token_hex(12)
+    register_secret(canary)
+    child = CHILD.replace("properties: {user: {type: string}}", "properties: {user: {type: string}, label: {}}")
+    child += "  - {id: tell, kind: notify, message: 'contained for ${{ inputs.label }}'}\n"
+    parent = PARENT.replace("RECHECK", "/api/v1/users/" + OWNER).replace(
+        "inputs: {user: steps.token.output.userId}",
+        "inputs: {user: steps.token.output.userId, label: steps.token.output.name}",
+    )
+
+    def plant(okta: Any) -> None:
+        next(t for t in okta.api_tokens if t["id"] == TOKEN)["name"] = canary
+
+    handle, done, status = await run(parent, child, plant=plant)
+    assert done.state is RunState.completed and status() == "SUSPENDED", done
+    told = done.steps[1].output["steps"]["tell"]["text"]
+    assert told == "contained for [REDACTED]"
+    for run_id in (handle.id, f"{handle.id}/contain"):
+        history = (await dev_env.client.get_workflow_handle(run_id).fetch_history()).to_json_dict()
+        payloads = " ".join(_decoded(history))  # the call's inputs, the child's reads, notify texts and outputs
+        assert canary not in json.dumps(history) + payloads and "contained for [REDACTED]" in payloads, run_id
