@@ -14,13 +14,14 @@ import yaml
 from structlog.testing import capture_logs
 
 from mendflow.config import TenantConnection
-from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.credential_age import AGE_DAYS
 from mendflow.doctor import Status, TenantCheck, check_tenant, log_checkup, render
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
+from mendflow.providers.github.auth_config import GithubAppAuth
 from mendflow.providers.okta.app_auth import _GRANTED
+from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 from mendflow.providers.okta.permissions import READ_SCOPES as OKTA_READ_SCOPES
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef

@@ -12,12 +12,12 @@ import pytest
 from starlette.types import Scope
 
 from mendflow.config import TenantConnection
-from mendflow.connection_auth import GithubAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import AuthError, ConnectionProblem
 from mendflow.models import Resource
 from mendflow.providers.github.app_auth import app_jwt
+from mendflow.providers.github.auth_config import GithubAppAuth
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from mendflow.config import TenantConnection
-from mendflow.connection_auth import OktaServiceAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import AuthError
 from mendflow.models import Resource
 from mendflow.providers.okta.app_auth import _GRANTED
+from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 from mendflow.providers.okta.permissions import READ_SCOPES as OKTA_READ_SCOPES
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef

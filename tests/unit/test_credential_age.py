@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from mendflow.config import TenantConnection
-from mendflow.connection_auth import GithubAppAuth
 from mendflow.credential_age import assess
+from mendflow.providers.github.auth_config import GithubAppAuth
 from mendflow.secrets import SecretRef
 
 TODAY = date(2026, 12, 6)

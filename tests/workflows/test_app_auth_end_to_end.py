@@ -19,11 +19,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.connection_auth import GithubAppAuth, OktaServiceAppAuth
 from mendflow.connectors.credentials import forget_minted_tokens
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Outcome, Verdict
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.providers.github.auth_config import GithubAppAuth
+from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 from mendflow.providers.okta.permissions import READ_SCOPES as OKTA_READ_SCOPES
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.scans import wait_idle

@@ -14,8 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mendflow.connection_auth import GithubAppAuth
 from mendflow.errors import InputError
+from mendflow.providers.github.auth_config import GithubAppAuth
 from mendflow.redaction import register_secret
 from mendflow.secrets import SecretRef
 from mendflow.sim.app_auth import GithubAppAuthority, OktaServiceApp, OktaServiceAuthority

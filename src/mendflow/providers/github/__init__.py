@@ -59,14 +59,14 @@ def _collector(http: VendorHttp, tenant: str) -> Collector:
 
 
 def _app_auth_model() -> type[BaseModel]:
-    from mendflow.connection_auth import GithubAppAuth
+    from mendflow.providers.github.auth_config import GithubAppAuth
 
     return GithubAppAuth
 
 
 def _app_credential(connection: TenantConnection) -> Credential:
-    from mendflow.connection_auth import GithubAppAuth
     from mendflow.providers.github.app_auth import GithubAppCredential
+    from mendflow.providers.github.auth_config import GithubAppAuth
 
     assert isinstance(connection.auth, GithubAppAuth)  # config.py checks the kind against the provider
     return GithubAppCredential(

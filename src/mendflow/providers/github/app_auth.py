@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import jwt
 
-from mendflow.connection_auth import GithubAppAuth
 from mendflow.connectors.credentials import Minted, MintedCredential, load_signing_key
 from mendflow.errors import InputError
+from mendflow.providers.github.auth_config import GithubAppAuth
 
 JWT_LIFETIME = 540
 """Seconds; GitHub refuses JWTs that expire more than 10 minutes after they were issued."""

@@ -53,14 +53,14 @@ def _collector(http: VendorHttp, tenant: str) -> Collector:
 
 
 def _app_auth_model() -> type[BaseModel]:
-    from mendflow.connection_auth import OktaServiceAppAuth
+    from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 
     return OktaServiceAppAuth
 
 
 def _app_credential(connection: TenantConnection) -> Credential:
-    from mendflow.connection_auth import OktaServiceAppAuth
     from mendflow.providers.okta.app_auth import OktaServiceCredential
+    from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 
     assert isinstance(connection.auth, OktaServiceAppAuth)  # config.py checks the kind against the provider
     return OktaServiceCredential(connection.auth, tenant=connection.key, base_url=connection.base_url)

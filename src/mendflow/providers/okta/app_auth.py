@@ -24,10 +24,10 @@ import uuid
 import httpx
 import jwt
 
-from mendflow.connection_auth import OktaServiceAppAuth
 from mendflow.connectors.credentials import Minted, MintedCredential, load_signing_key
 from mendflow.connectors.permissions import needed
 from mendflow.errors import InputError, MissingPermission
+from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 from mendflow.providers.okta.permissions import READ_SCOPES
 
 TOKEN_PATH = "/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
