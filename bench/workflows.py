@@ -1,9 +1,10 @@
 """Response workflows: mendflow's interpreter vs bare Temporal workflows with the same number of no-op activities.
 
 A 10-step response with no waits (10 `notify` steps; without Slack configured each is an activity that returns at
-once) runs RUNS times at once on the tuned embedded dev server, through mendflow's worker (interceptors, role
-queues, pydantic payloads) — and, in the same run, RUNS bare workflows that call a no-op activity 10 times on a
-plain Worker. The two alternate ROUNDS times; the figure is runs/s and their ratio (target ≥ 0.7).
+once) runs 20, then 50 at once (BENCH_RESPONSE_RUNS) on the tuned embedded dev server, through mendflow's worker
+(interceptors, role queues, pydantic payloads) — and, in the same run, as many bare workflows that call a no-op
+activity 10 times on a plain Worker. The two alternate ROUNDS times; the figure is runs/s and their ratio (target
+≥ 0.7).
 
 The interpreter's own time per step on the workflow side is measured by replaying recorded histories (every
 activity result is in them, so a replay is workflow code only): a 1-step and a 10-step history each, CPU time,
@@ -48,7 +49,8 @@ from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext
 
 STEPS = 10
-RUNS = int(os.environ.get("BENCH_RESPONSE_RUNS", "50"))
+CONCURRENCY = tuple(int(n) for n in os.environ.get("BENCH_RESPONSE_RUNS", "20,50").split(","))
+"""How many runs at once, one figure each (`BENCH_RESPONSE_RUNS=50` for one)."""
 ROUNDS = 2
 REPLAYS = 30
 ITEMS = int(os.environ.get("BENCH_FOR_EACH_ITEMS", "1000"))
@@ -64,20 +66,20 @@ def definition(count: int = STEPS) -> ResponsePlaybook:
     )  # fmt: skip
 
 
-async def mendflow_rate(client: Client, context: WorkerContext) -> tuple[float, list[WorkflowHistory]]:
-    """Runs/s of RUNS runs at once, and the histories of a 1-step and a 10-step run (for the replay figure)."""
+async def mendflow_rate(client: Client, context: WorkerContext, runs: int) -> tuple[float, list[WorkflowHistory]]:
+    """Runs/s of `runs` runs at once, and the histories of a 1-step and a 10-step run (for the replay figure)."""
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     async with build_worker(client, context, task_queue=queue):
         started = time.perf_counter()
         handles = await asyncio.gather(
-            *(start_response(client, definition(), {"n": i}, task_queue=queue) for i in range(RUNS))
+            *(start_response(client, definition(), {"n": i}, task_queue=queue) for i in range(runs))
         )
         results = await asyncio.gather(*(h.result() for h in handles))
         seconds = time.perf_counter() - started
         one = await start_response(client, definition(1), {"n": 0}, task_queue=queue)
         await one.result()
     assert all(r.state.value == "completed" for r in results)
-    return RUNS / seconds, [await one.fetch_history(), await handles[0].fetch_history()]
+    return runs / seconds, [await one.fetch_history(), await handles[0].fetch_history()]
 
 
 async def for_each_rate(client: Client, context: WorkerContext) -> tuple[float, int, int]:
@@ -102,18 +104,18 @@ async def for_each_rate(client: Client, context: WorkerContext) -> tuple[float, 
     return ITEMS / seconds, sizes[0], max(sizes[1:])
 
 
-async def bare_rate(client: Client) -> tuple[float, list[WorkflowHistory]]:
+async def bare_rate(client: Client, runs: int) -> tuple[float, list[WorkflowHistory]]:
     queue = f"bare-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[BareSteps], activities=[noop]):
         started = time.perf_counter()
         handles = await asyncio.gather(
-            *(client.start_workflow(BareSteps.run, STEPS, id=f"{queue}-{i}", task_queue=queue) for i in range(RUNS))
+            *(client.start_workflow(BareSteps.run, STEPS, id=f"{queue}-{i}", task_queue=queue) for i in range(runs))
         )
         await asyncio.gather(*(h.result() for h in handles))
         seconds = time.perf_counter() - started
         one = await client.start_workflow(BareSteps.run, 1, id=f"{queue}-one", task_queue=queue)
         await one.result()
-    return RUNS / seconds, [await one.fetch_history(), await handles[0].fetch_history()]
+    return runs / seconds, [await one.fetch_history(), await handles[0].fetch_history()]
 
 
 async def replay_ms_per_step(histories: list[WorkflowHistory], replayer: Replayer) -> tuple[float, float]:
@@ -138,25 +140,31 @@ async def measure() -> None:
         with DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server:
             client = await connect(TemporalSettings(address=server.address))
             context = WorkerContext(registry=TenantRegistry(), data_dir=root / "data", playbooks={})
-            ours, bare = [], []
-            for _ in range(ROUNDS):
-                rate, mendflow_history = await mendflow_rate(client, context)
-                ours.append(rate)
-                rate, bare_history = await bare_rate(client)
-                bare.append(rate)
+            rates: dict[int, tuple[list[float], list[float]]] = {}
+            for runs in CONCURRENCY:
+                ours, bare = rates.setdefault(runs, ([], []))
+                for _ in range(ROUNDS):
+                    rate, mendflow_history = await mendflow_rate(client, context, runs)
+                    ours.append(rate)
+                    rate, bare_history = await bare_rate(client, runs)
+                    bare.append(rate)
             items_rate, run_bytes, page_bytes = await for_each_rate(client, context)
     mendflow_step, mendflow_fixed = await replay_ms_per_step(
         mendflow_history, Replayer(workflows=[ResponseWorkflow], data_converter=pydantic_data_converter)
     )
     bare_step, bare_fixed = await replay_ms_per_step(bare_history, Replayer(workflows=[BareSteps]))
-    m, b = statistics.median(ours), statistics.median(bare)
+    for runs, (ours, bare) in rates.items():
+        m, b = statistics.median(ours), statistics.median(bare)
+        print(
+            f"response workflows ({STEPS} no-wait steps, {runs} runs at once, {ROUNDS} alternating rounds, tuned dev "
+            f"server): mendflow {m:.1f} runs/s ({m * STEPS:.0f} steps/s), bare Temporal with {STEPS} no-op "
+            f"activities {b:.1f} runs/s, ratio {m / b:.2f} (target ≥ 0.7; rounds: {', '.join(f'{x:.1f}' for x in ours)}"
+            f" vs {', '.join(f'{x:.1f}' for x in bare)})"
+        )
     print(
-        f"response workflows ({STEPS} no-wait steps, {RUNS} runs at once, {ROUNDS} alternating rounds, tuned dev "
-        f"server): mendflow {m:.1f} runs/s ({m * STEPS:.0f} steps/s), bare Temporal with {STEPS} no-op activities "
-        f"{b:.1f} runs/s, ratio {m / b:.2f} (target ≥ 0.7; rounds: {', '.join(f'{x:.1f}' for x in ours)} vs "
-        f"{', '.join(f'{x:.1f}' for x in bare)}); workflow side by replay (1- vs {STEPS}-step histories, CPU): "
-        f"per step interpreter {mendflow_step:.2f} ms, bare {bare_step:.2f} ms; per run before its steps "
-        f"(sandbox, input) {mendflow_fixed:.1f} ms vs {bare_fixed:.1f} ms"
+        f"workflow side by replay (1- vs {STEPS}-step histories, CPU): per step interpreter {mendflow_step:.2f} ms, "
+        f"bare {bare_step:.2f} ms; per run before its steps (sandbox, input) {mendflow_fixed:.1f} ms vs "
+        f"{bare_fixed:.1f} ms"
     )
     print(
         f"for_each over {ITEMS} items (1-step notify body, 100 at once, pages of 100 as child runs): "
