@@ -188,7 +188,8 @@ def _literal(value: object) -> Kind | None:
 
 
 _HINTS = {
-    frozenset(("string", "number")): ': compare with a quoted literal ("3"), or wrap the text in int(…)',
+    frozenset(("string", "number")): ': write both as numbers (3) or both as text ("3"), or convert one side with '
+    "int(…) or string(…)",
     frozenset(("string", "bool")): ": compare with true / false, not the text",
     frozenset(("string", "timestamp")): ": wrap the text in timestamp(…)",
 }
