@@ -32,10 +32,11 @@ SHIPPED_PLAYBOOK_PERMISSIONS = {
 }
 """What the shipped GitHub playbooks need: every scan read, and the writes of their enabled actions."""
 SHIPPED_PLAYBOOK_SCOPES = (
-    "okta.apiTokens.manage", "okta.apiTokens.read", "okta.apps.read", "okta.groups.read", "okta.policies.manage",
-    "okta.policies.read", "okta.roles.read", "okta.users.manage", "okta.users.read",
+    "okta.apiTokens.manage", "okta.apiTokens.read", "okta.appGrants.manage", "okta.appGrants.read", "okta.apps.read",
+    "okta.groups.read", "okta.policies.manage", "okta.policies.read", "okta.roles.read", "okta.users.manage",
+    "okta.users.read",
 )  # fmt: skip
-"""What the shipped Okta playbooks need: the six read scopes of a scan and the three manage scopes they write with."""
+"""What the shipped Okta playbooks need: the seven read scopes of a scan and the four manage scopes they write with."""
 
 
 def demo_github_app() -> tuple[GithubAppAuthority, GithubAppAuth]:
