@@ -142,6 +142,8 @@ async def test_the_person_asked_answers_with_a_button_in_their_dm(flow: Flow) ->
     assert await flow.post(flow.body(BOB, "mine")) == 200
     done = await flow.handle.result()
     assert done.steps[0].output == {"answer": "mine", "by": "bob", "timed_out": False}
+    now = flow.slack.messages[(card.channel, card.ts)][-1]  # the card, updated in place: no more buttons
+    assert "Answered *mine* (by bob)" in json.dumps(now.blocks) and ANSWER_ACTION not in json.dumps(now.blocks)
     [accepted] = [r for r in flow.audit.records() if r["kind"] == "slack.answer"]
     assert accepted["outcome"] == "accepted" and accepted["actor"] == "bob" and accepted["channel_user"] == BOB
 

@@ -36,7 +36,7 @@ from mendflow.api.body import read_bounded
 from mendflow.audit import AuditEvent, AuditLog
 from mendflow.errors import MendflowError
 from mendflow.integrations.cards import APPROVE_ACTION, REASON_ACTION, REASON_BLOCK, REJECT_ACTION
-from mendflow.integrations.question_card import ANSWER_ACTION, button_of
+from mendflow.integrations.question_card import ANSWER_ACTION, answered_blocks, button_of
 from mendflow.integrations.slack import SlackCards, SlackDirectory, SlackIdentity, respond_via_url
 from mendflow.models import Channel, Decision, DecisionOutcome, Verdict
 from mendflow.redaction import redact
@@ -185,6 +185,8 @@ class AnswerClick(BaseModel):
     option: str
     slack_user: str
     channel_id: str = ""
+    message_ts: str = ""
+    """The card's own message: once answered, its buttons are replaced by the answer."""
     response_url: str = ""
     action_ts: str = ""
 
@@ -205,6 +207,7 @@ def answer_click_of(payload: BlockActionsPayload) -> AnswerClick | None:
             option=button.option,
             slack_user=payload.user.id,
             channel_id=(payload.channel.id if payload.channel else "") or payload.container.channel_id or "",
+            message_ts=payload.container.message_ts or "",
             response_url=payload.response_url or "",
             action_ts=action.action_ts,
         )
@@ -417,9 +420,27 @@ class SlackInteractions:
             await self._tell(tell, f"Your answer could not be recorded ({text}); try again.")
             return False
         audit("accepted" if accepted else "refused", message, who.identity)
+        if accepted:
+            await self._answered(click, who.identity)
         verdict = "recorded" if accepted else f"refused: {message}"
         await self._tell(tell, f"Your answer {click.option!r} to {click.question} was {verdict}")
         return accepted
+
+    async def _answered(self, click: AnswerClick, person: str) -> None:
+        """The question card, its buttons replaced by the answer (so nobody presses one again); best effort."""
+        cards = self.cards
+        if cards is None or not click.channel_id or not click.message_ts:
+            return
+        blocks = answered_blocks(option=click.option, person=person, run=click.run, question=click.question)
+        try:
+            await cards.call(
+                "chat.update",
+                lambda: cards.client.chat_update(
+                    channel=click.channel_id, ts=click.message_ts, text=blocks[0]["text"]["text"], blocks=blocks
+                ),
+            )
+        except MendflowError as err:
+            log.warning("could not mark the question card answered", error=redact(str(err)))
 
     async def _tell(self, click: Click, text: str) -> None:
         """An ephemeral message to the clicking user: chat.postEphemeral if we can, else the response_url."""

@@ -48,9 +48,17 @@ def question_blocks(*, text: str, options: list[str], run: str, question: str) -
     ]
 
 
+def answered_blocks(*, option: str, person: str, run: str, question: str) -> list[dict[str, Any]]:
+    """The card once answered: what was chosen and by whom, no buttons."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Answered *{option}* (by {person})."}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"mendflow run `{run}` · question `{question}`"}]},
+    ]
+
+
 def button_of(value: str) -> AnswerButton:
     """The run, question and option an answer button carries (ValueError if it is not one of ours)."""
     return AnswerButton.model_validate(json.loads(value))
 
 
-__all__ = ["ANSWER_ACTION", "QUESTION_BLOCK", "AnswerButton", "button_of", "question_blocks"]
+__all__ = ["ANSWER_ACTION", "QUESTION_BLOCK", "AnswerButton", "answered_blocks", "button_of", "question_blocks"]
