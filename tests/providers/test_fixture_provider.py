@@ -47,6 +47,14 @@ def test_a_tenant_file_of_the_new_provider_is_scanned_offline(widgets: Provider,
     assert scan.resource_count == 2 and scan.errors == [] and scan.gaps == []
 
 
+def test_its_tenant_file_section_is_checked_by_its_own_model(widgets: Provider) -> None:
+    """A gadget without a name is refused at its JSON path, by the section model the package declares."""
+    document = _document()
+    document["widgets"] = {"gadgets": [{"id": "g9"}]}
+    with pytest.raises(TenantFileError, match=r"\$\.widgets\.gadgets\[0\]\.name: Field required"):
+        parse_tenant(document, source="widgets test")
+
+
 def test_its_playbook_validates_and_its_test_cases_run(widgets: Provider) -> None:
     """A playbook on `widgets.gadget` with the provider's own action validates; its cases run through the
     simulator and the planner, and each passes (the first plans the gadget private)."""
