@@ -1,4 +1,5 @@
-"""`mendflow sim github|okta --tenant-file F`: serve a tenant file as the vendor's API on loopback.
+"""`mendflow sim github|okta --tenant-file F`: serve a tenant file as the vendor's API on loopback
+(`mendflow sim serve PROVIDER -f F` for any registered provider).
 
 `--generate` serves a large deterministic tenant instead (GitHub: 300 repos, 1,500 members; Okta: 20,000
 users), and the `--fault-…` flags inject faults for resilience tests and benchmarks.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from starlette.types import ASGIApp
 
+from mendflow import providers
 from mendflow.errors import InputError
 from mendflow.redaction import register_secret
 from mendflow.runtime.loopback import serve_async
@@ -130,6 +132,22 @@ def _serve(vendor: str, tenant: TenantFile, port: int, token_env: str, make_app:
     token = _token(token_env)
     typer.echo(f"simulated {vendor} org '{tenant.tenant}' at http://127.0.0.1:{port}; Ctrl-C to stop.")
     asyncio.run(serve_async(make_app(token), host="127.0.0.1", port=port))
+
+
+@app.command("serve")
+def serve(
+    provider: Annotated[str, typer.Argument(help="A registered provider: github, okta, …")],
+    tenant_file: Annotated[
+        Path, typer.Option("--tenant-file", "-f", help="A mendflow.tenant/v1 tenant file of that provider.")
+    ],
+    port: PortOption = 8790,
+    token_env: TokenEnvOption = DEFAULT_TOKEN_ENV,
+) -> None:
+    """Serve a tenant file with any registered provider's simulator (`Provider.simulator`: no faults, no app) until
+    Ctrl-C; `mendflow sim github|okta` add their vendor's own options."""
+    found = providers.get(provider)
+    tenant = _tenant(tenant_file, False, {}, found.name)
+    _serve(found.title, tenant, port, token_env, lambda token: found.simulator(tenant, token))
 
 
 @app.command("github")
