@@ -32,9 +32,10 @@ from mendflow.playbooks.located import (
 )
 from mendflow.playbooks.model import CHECK_FIELDS, Playbook, PlaybookTests
 from mendflow.playbooks.model import case_problems as detection_case_problems
+from mendflow.responses.calls import pin_calls
 from mendflow.responses.cases import WorkflowCase, WorkflowTests, case_problems, with_tenant_paths
 from mendflow.responses.loader import check_response
-from mendflow.responses.model import KIND, ResponsePlaybook
+from mendflow.responses.model import KIND, ResponsePlaybook, StepKind
 from mendflow.userfiles import node_at
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
@@ -98,12 +99,20 @@ def load_playbooks(paths: Iterable[Path]) -> LoadResult:
             message = f"duplicate playbook id {loaded.id!r}: already defined in {earlier}"
             result.errors.append(positioned(path, node, message).error())
             continue
+        if isinstance(loaded, ResponsePlaybook) and any(step.kind is StepKind.call for step in loaded.steps):
+            try:
+                pin_calls(loaded, path)  # as `mendflow run` will: the called workflows beside it, their inputs
+            except PlaybookError as err:
+                result.errors.append(err)
+                continue
         first_seen[loaded.id] = path
         if isinstance(loaded, ResponsePlaybook):
             result.workflows.append(loaded)
             result.workflow_cases[loaded.id] = cases
         else:
             result.playbooks.append(loaded)
+    # A broken called workflow is reported by its caller and by itself when both were given: once is enough.
+    result.errors = list({str(error): error for error in result.errors}.values())
     return result
 
 
