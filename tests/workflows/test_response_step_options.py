@@ -1,5 +1,6 @@
 """A step's `retry` and `timeout` reach Temporal as written: the Jira simulator over loopback refuses a ticket step's
-first calls (503), the time-skipping server skips the backoff, and the history shows what was scheduled and tried."""
+first calls (503), the time-skipping server skips the backoff, and the history shows what was scheduled and tried;
+the Slack simulator answering late shows a try cut off at the step's `timeout` (real time, the dev server)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from mendflow.sim.jira import JiraState, create_jira_app
 from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings
+from tests.workflows.response_sites import connected, jira_site, slack_site
 
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.options", "title": "t", "tenant": "none:x"}
 TICKET = "jira: {summary: Contained}"
@@ -126,3 +128,24 @@ async def test_the_default_retry_and_timeout_are_what_the_format_says(run: Any, 
     assert attempt == 3 and jira.state.faults == type(jira.state.faults)()
     assert scheduled.retry_policy.initial_interval.ToTimedelta() == timedelta(seconds=1)
     assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(minutes=5)
+
+
+async def test_a_try_that_outlasts_the_steps_timeout_is_cut_off_and_fails_the_step(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real time (the dev server): Slack would answer a notify step only after 8 s; with `timeout: 1s` and one
+    attempt, Temporal times the try out after a second and the step fails saying so (on_failure: stop)."""
+    with slack_site() as slack, jira_site() as jira_sim:
+        config = connected(slack, jira_sim, monkeypatch)
+        context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=config)
+        queue = f"q-{uuid.uuid4()}"
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            slack.delay_next(8, methods=["chat.postMessage"])
+            steps = "- {id: tell, kind: notify, message: hi, timeout: 1s, retry: {attempts: 1}}"
+            definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
+            handle = await start_response(dev_env.client, definition, {}, task_queue=queue)
+            done: ResponseStatus = await handle.result()
+    (tell,) = done.steps
+    assert done.state is RunState.failed and tell.status.value == "failed" and "StartToClose timeout" in tell.detail
+    assert tell.finished_at is not None and tell.started_at is not None
+    assert tell.finished_at - tell.started_at < timedelta(seconds=6)  # cut off, not waited out
