@@ -224,6 +224,11 @@ def _check_body(
         yield Problem(("steps", i, *problem.loc), problem.message, problem.offset)
 
 
+def step_expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
+    """(key path inside the step, text, is a template) for every field of `step` holding CEL (its body aside)."""
+    return _expressions(step)
+
+
 def _expressions(step: Step) -> Iterator[tuple[tuple[str, ...], str, bool]]:
     """(key path inside the step, text, is a template) for every field holding CEL."""
     for key in ("when", "condition", "until"):
