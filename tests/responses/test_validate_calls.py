@@ -64,3 +64,16 @@ def test_a_broken_callee_is_reported_once_at_its_own_position(tmp_path: Path) ->
     (alone,) = _errors(tmp_path / "caller.yaml")
     assert alone.startswith(f"{tmp_path / 'callee.yaml'}:7:") and "cannot be undone" in alone
     assert _errors(tmp_path) == [alone]
+
+
+def test_reading_a_step_the_called_workflow_does_not_have_is_refused(tmp_path: Path) -> None:
+    """`steps.contain.output.steps.cler` names a step of the called workflow that does not exist: refused where it
+    is written, with the step meant; reading one it has loads."""
+    reads = "  - {id: tell, kind: notify, message: 'cleared: ${{ steps.contain.output.steps.STEP.outcome }}'}\n"
+    (tmp_path / "callee.yaml").write_text(CALLEE)
+    (tmp_path / "caller.yaml").write_text(CALLER + reads.replace("STEP", "clear"))
+    assert _errors(tmp_path / "caller.yaml") == []
+    (tmp_path / "caller.yaml").write_text(CALLER + reads.replace("STEP", "cler"))
+    (error,) = _errors(tmp_path / "caller.yaml")
+    assert error.startswith(f"{tmp_path / 'caller.yaml'}:9:")
+    assert "test.callee (called by 'contain') has no step 'cler' — did you mean 'clear'? (it has: ok, clear)" in error

@@ -15,10 +15,14 @@ from pathlib import Path
 
 from mendflow.errors import PlaybookError
 from mendflow.playbooks.base import did_you_mean
+from mendflow.responses.expressions import pieces
+from mendflow.responses.graph import step_expressions
 from mendflow.responses.inputs import property_names
 from mendflow.responses.loader import definition_digest, load_response_file
 from mendflow.responses.messages import PinnedDefinition
 from mendflow.responses.model import ResponsePlaybook, StepKind
+from mendflow.rules import ast
+from mendflow.rules.cel import ConditionError, parse_expression
 from mendflow.userfiles import DepthCheckedLoader, node_at, read_text
 
 _KIND = re.compile(r"^kind:\s*Workflow\s*$", re.MULTILINE)
@@ -48,6 +52,8 @@ def pin_calls(definition: ResponsePlaybook, path: Path) -> dict[str, PinnedDefin
                 if declared is not None and name not in declared:
                     message = f"{callee} has no input {name!r}{did_you_mean(name, declared)}"
                     raise _problem(caller_path, ("steps", index, "inputs", name), message)
+            for read_at, message in _unknown_child_steps(caller, caller.steps[index].id, child):
+                raise _problem(caller_path, read_at, message)
             if callee not in pinned:
                 pinned[callee] = PinnedDefinition(definition=child, digest=definition_digest(child))
             pending.append((child, callee_path, (*chain, callee)))
@@ -66,6 +72,43 @@ def pinned_from(definition: ResponsePlaybook, loaded: Mapping[str, ResponsePlayb
                 pinned[callee] = PinnedDefinition(definition=child, digest=definition_digest(child))
                 pending.append(child)
     return pinned
+
+
+def _unknown_child_steps(
+    caller: ResponsePlaybook, call_id: str, child: ResponsePlaybook
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where the caller reads `steps.<call_id>.output.steps.<X>` for a step X the called workflow does not have."""
+    known = [step.id for step in child.steps]
+    for index, step in enumerate(caller.steps):
+        for path, text, template in step_expressions(step):
+            for piece in pieces(text, template=template):
+                try:
+                    tree = parse_expression(piece.source)
+                except ConditionError:
+                    continue  # the loader reports it
+                for name in _child_steps_read(tree, call_id):
+                    if name not in known:
+                        hint, has = did_you_mean(name, known), ", ".join(known)
+                        message = f"{child.id} (called by {call_id!r}) has no step {name!r}{hint} (it has: {has})"
+                        yield ("steps", index, *path), message
+
+
+def _child_steps_read(tree: ast.Expr, call_id: str) -> Iterator[str]:
+    """X of each `steps.<call_id>.output.steps.X` in the expression."""
+    chain: list[str] = []
+    node: ast.Expr = tree
+    while isinstance(node, ast.Select):
+        chain.append(node.field)
+        node = node.operand
+    if (
+        isinstance(node, ast.Ident)
+        and len(chain) >= 4
+        and [node.name, *reversed(chain[-3:])] == ["steps", call_id, "output", "steps"]
+    ):
+        yield chain[-4]
+        return
+    for child in ast.children(tree):
+        yield from _child_steps_read(child, call_id)
 
 
 def _calls(definition: ResponsePlaybook) -> Iterator[tuple[int, str]]:
