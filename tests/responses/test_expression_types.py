@@ -21,8 +21,9 @@ SCHEMA = {
 STEPS = {"ok": "approve", "look": "read", "tell": "notify", "kids": "call"}
 
 
-def _errors(source: str, *, guard: bool = False) -> list[str]:
-    return [p.message for p in type_errors(parse_expression(source), input_kinds(SCHEMA), STEPS, want_bool=guard)]
+def _errors(source: str, *, guard: bool = False, items: bool = False) -> list[str]:
+    want = "bool" if guard else "list" if items else None
+    return [p.message for p in type_errors(parse_expression(source), input_kinds(SCHEMA), STEPS, want=want)]
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,11 @@ def test_the_offset_is_the_operator() -> None:
     """The error points at the operator, so the loader's column lands on it."""
     (problem,) = type_errors(parse_expression('inputs.count + "a"'), input_kinds(SCHEMA), STEPS)
     assert problem.offset == len("inputs.count ")
+
+
+def test_for_each_items_must_be_a_list_when_their_kind_is_known() -> None:
+    """`items: inputs.user` is one string, not a list to fan out over; a list input or an unknown value is fine."""
+    assert _errors("inputs.user", items=True) == ["a for_each needs a list of items, and this is a string: "
+                                                  "write [inputs.x] for one item, or map a list"]  # fmt: skip
+    assert _errors("inputs.hosts", items=True) == []
+    assert _errors("steps.look.output.items.map(u, u.id)", items=True) == []

@@ -59,6 +59,10 @@ _RESULTS: dict[str, Kind] = {
     "lowerAscii": "string",
     "upperAscii": "string",
 }
+_WANTED = {
+    "bool": "a guard must be true or false, and this is a {kind}: compare it with a value",
+    "list": "a for_each needs a list of items, and this is a {kind}: write [inputs.x] for one item, or map a list",
+}
 _ARITHMETIC = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "take the remainder of"}
 _ORDERING = frozenset({"<", "<=", ">", ">="})
 
@@ -85,13 +89,14 @@ def input_kinds(schema: Mapping[str, Any]) -> dict[str, Kind]:
 
 
 def type_errors(
-    tree: ast.Expr, inputs: Mapping[str, Kind], step_kinds: Mapping[str, str], *, want_bool: bool = False
+    tree: ast.Expr, inputs: Mapping[str, Kind], step_kinds: Mapping[str, str], *, want: Kind | None = None
 ) -> list[KindProblem]:
-    """Every operator whose operands' known kinds cannot work (`want_bool`: the expression is a guard)."""
+    """Every operator whose operands' known kinds cannot work, and the whole expression when it is not of the kind
+    `want`ed (`bool` for a guard, `list` for a for_each's items)."""
     found: list[KindProblem] = []
     kind = _Checker(inputs, step_kinds, found).kind(tree, frozenset())
-    if want_bool and kind is not None and kind != "bool":
-        found.append(KindProblem(f"a guard must be true or false, and this is a {kind}: compare it with a value", 0))
+    if want is not None and kind is not None and kind != want:
+        found.append(KindProblem(_WANTED[want].format(kind=kind), 0))
     return found
 
 

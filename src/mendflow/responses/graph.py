@@ -176,7 +176,8 @@ def problems(
             for piece in pieces(text, template=template):
                 loc = ("steps", i, *path)
                 found.extend(_check_expression(step, loc, piece, before, kinds, input_names, names))
-                found.extend(_check_kinds(loc, piece, kinds, playbook, guard=not template and path[0] in GUARDS))
+                want = None if template else "bool" if path[0] in GUARDS else "list" if path[0] == "items" else None
+                found.extend(_check_kinds(loc, piece, kinds, playbook, want=want))
         if step.kind is StepKind.action and step.action is not None:
             found.extend(_check_action(i, step, before, kinds))
         if step.kind is StepKind.for_each:
@@ -293,7 +294,12 @@ def _check_expression(
 
 
 def _check_kinds(
-    loc: tuple[str | int, ...], piece: Piece, kinds: dict[str, StepKind], playbook: ResponsePlaybook, *, guard: bool
+    loc: tuple[str | int, ...],
+    piece: Piece,
+    kinds: dict[str, StepKind],
+    playbook: ResponsePlaybook,
+    *,
+    want: str | None,
 ) -> Iterator[Problem]:
     """Type errors CEL would hit when the step runs (or a comparison that is the same on every run)."""
     try:
@@ -301,7 +307,7 @@ def _check_kinds(
     except ConditionError:
         return  # reported by _check_expression
     step_kinds = {sid: kind.value for sid, kind in kinds.items()}
-    for problem in type_errors(tree, input_kinds(playbook.inputs), step_kinds, want_bool=guard):
+    for problem in type_errors(tree, input_kinds(playbook.inputs), step_kinds, want=want):
         yield Problem(loc, problem.message, piece.start + problem.offset)
 
 
