@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from mendflow.actions import ACTIONS
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import get_action, open_session
-from mendflow.errors import ActionError, AuthError, InputError, MendflowError, VendorError
+from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputError, MendflowError, VendorError
 from mendflow.evidence.changes import record_change
 from mendflow.integrations.jira_tickets import JiraTransitionError
 from mendflow.integrations.slack import MessageRef
@@ -184,7 +184,7 @@ class ResponseActivities:
             try:
                 person = await slack.user_by_email(person)
             except MendflowError as err:
-                if getattr(err, "retryable", False):
+                if _worth_retrying(err):
                     raise
                 detail = f"no Slack member with the address {person}: {redact(str(err))}"
                 return NotifyResult(delivered=False, channel=request.channel or "", detail=detail)
@@ -209,7 +209,7 @@ class ResponseActivities:
                 info.workflow_id or "", f"slack.notify:{info.activity_id}", MessageRef, post
             )
         except MendflowError as err:
-            if getattr(err, "retryable", False):
+            if _worth_retrying(err):
                 raise
             return NotifyResult(delivered=False, channel=target, detail=redact(str(err)))
         return NotifyResult(delivered=True, channel=sent.channel if person is not None else target)
@@ -279,3 +279,10 @@ class ResponseActivities:
             skipped = await done.once(run, f"jira.transition:{request.step_id}", str, take)
             detail = f"{issue}: {skipped}" if skipped else f"{issue} → {move}"
         return TicketResult(key=issue, url=config.browse_url(issue), detail=detail)
+
+
+def _worth_retrying(err: MendflowError) -> bool:
+    """A Slack error the step's `retry` should try again: one Slack marks retryable (5xx, rate limits), or Slack not
+    answering at all (a network problem: the next try may get through). The rest — a channel that does not exist, a
+    person with no Slack account — never will, so the message is recorded as undelivered instead."""
+    return bool(getattr(err, "retryable", False)) or isinstance(err, ConnectionProblem)

@@ -149,3 +149,30 @@ async def test_a_try_that_outlasts_the_steps_timeout_is_cut_off_and_fails_the_st
     assert done.state is RunState.failed and tell.status.value == "failed" and "StartToClose timeout" in tell.detail
     assert tell.finished_at is not None and tell.started_at is not None
     assert tell.finished_at - tell.started_at < timedelta(seconds=6)  # cut off, not waited out
+
+
+async def test_slack_not_answering_is_retried_by_the_steps_retry(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack does not answer a notify's first post before the client gives up (a network problem, not a refusal):
+    the step's `retry` tries again and the second post is delivered — not recorded as undeliverable at once."""
+    with slack_site() as slack, jira_site() as jira_sim:
+        config = connected(slack, jira_sim, monkeypatch)
+        context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=config)
+        queue = f"q-{uuid.uuid4()}"
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            slack.delay_next(8, methods=["chat.postMessage"])
+            steps = "- {id: tell, kind: notify, message: hi, retry: {attempts: 2, backoff: 1s}}"
+            definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
+            handle = await start_response(dev_env.client, definition, {}, task_queue=queue)
+            done: ResponseStatus = await handle.result()
+            history = (await handle.fetch_history()).events
+    (tell,) = done.steps
+    assert done.state is RunState.completed and tell.output["delivered"] is True, tell
+    attempt = next(
+        e.activity_task_started_event_attributes.attempt
+        for e in history
+        if e.HasField("activity_task_started_event_attributes")
+    )
+    assert attempt == 2
+    assert [versions[0].text for versions in slack.cards()] == ["hi"] and slack.abandoned == 1  # posted once
