@@ -27,14 +27,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
-    from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.auth.policy import check_decision
     from mendflow.auth.refusals import refusal_logged
     from mendflow.campaigns.rollout import split_batches
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
     from mendflow.findings.store import FindingStatus
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import GATED_MODES
-    from mendflow.routing import Activity, queue_of
+    from mendflow.routing import Activity
     from mendflow.workflow_types import (
         CampaignCarry,
         CampaignPlanDetail,
@@ -60,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
         WindowInput,
         WindowVerdict,
     )
+
+from .controls import Controls, cause
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 SHORT = timedelta(minutes=1)
@@ -108,7 +110,7 @@ _WRITTEN = (Outcome.applied, Outcome.verified, Outcome.failed)
 
 
 @workflow.defn(name="RemediationWorkflow")
-class RemediationWorkflow:
+class RemediationWorkflow(Controls):
     @workflow.init
     def __init__(self, request: RemediationInput) -> None:
         self._request = request
@@ -203,7 +205,7 @@ class RemediationWorkflow:
                     retry_policy=PUBLISH_RETRY,
                 )
             except ActivityError as err:
-                workflow.logger.warning("publishing the campaign failed", extra={"error": _cause(err)})
+                workflow.logger.warning("publishing the campaign failed", extra={"error": cause(err)})
             finally:
                 self._publishing = False
             self._published = upto
@@ -316,7 +318,7 @@ class RemediationWorkflow:
                 retry_policy=RETRY,
             )
         except ActivityError as err:  # telling someone failed: the gate itself goes on, and says so
-            self._note("escalation could not be delivered", _cause(err))
+            self._note("escalation could not be delivered", cause(err))
 
     # ---- the rollout -----------------------------------------------------------------------------------------
 
@@ -424,7 +426,7 @@ class RemediationWorkflow:
             )
             change = change.model_copy(update={"outcome": result.outcome, "detail": result.detail})
         except ActivityError as err:
-            change = change.model_copy(update={"outcome": Outcome.failed, "detail": _cause(err)})
+            change = change.model_copy(update={"outcome": Outcome.failed, "detail": cause(err)})
         self._set(fingerprint, change)
         self._note(change.outcome.value, change.resource.id)
         if change.outcome == Outcome.verified:
@@ -454,8 +456,7 @@ class RemediationWorkflow:
             changes = prepared.changes
         except ActivityError as err:
             changes = [
-                Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=_cause(err))
-                for t in page
+                Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=cause(err)) for t in page
             ]
         self._progressed = True
         for target, change in zip(page, changes, strict=True):
@@ -505,7 +506,7 @@ class RemediationWorkflow:
             )
         except ActivityError as err:
             restored = change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
+                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {cause(err)}"}
             )
         self._note(restored.outcome.value, f"{change.resource.id} ({reason})" if reason else change.resource.id)
         if restored.outcome == Outcome.restore_failed:
@@ -624,9 +625,6 @@ class RemediationWorkflow:
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 
-    def _queue(self, activity: Activity) -> str:
-        return queue_of(workflow.info().task_queue, activity)
-
     def _set(self, fingerprint: str, change: Change, previous: Change | None = None) -> None:
         """Record a target's change and keep the campaign-wide outcome counts in step."""
         before = self._changes.get(fingerprint) if previous is None else previous
@@ -727,30 +725,17 @@ class RemediationWorkflow:
 
     # ---- decisions and operator controls ---------------------------------------------------------------------
 
-    def _used(self, request: Decision | OperatorRequest) -> None:
-        if request.proof is not None:
-            self._nonces.add(nonce_of(request.proof.claims))
-
     @workflow.update
     def decide(self, decision: Decision) -> DecisionOutcome:
         """Approve or reject the campaign (validated first: see `_validate_decision`)."""
-        self._used(decision)
-        decision = decision.model_copy(update={"at": workflow.now()})
-        self._decisions.append(decision)
-        self._note(
-            f"{decision.verdict.value}d by {decision.approver}", f"via {decision.channel.value}: {decision.reason}"
-        )
         assert self._plan is not None
-        if decision.verdict is Verdict.reject:
-            self._verdict = Verdict.reject
-            return DecisionOutcome(accepted=True, message="rejected: nothing will be changed", state="rejected")
-        approvals = len({d.approver for d in self._decisions if d.verdict is Verdict.approve})
-        if approvals >= self._plan.required_approvals:
-            self._verdict = Verdict.approve
-            return DecisionOutcome(accepted=True, message="approved: rollout starts with the canary", state="approved")
-        missing = self._plan.required_approvals - approvals
-        return DecisionOutcome(
-            accepted=True, message=f"approval recorded; {missing} more distinct approver(s) needed", state=self._state
+        return self._decided(
+            decision,
+            required=self._plan.required_approvals,
+            where=f"via {decision.channel.value}",
+            rejected="rejected: nothing will be changed",
+            approved="approved: rollout starts with the canary",
+            waiting=self._state,
         )
 
     @decide.validator
@@ -769,35 +754,16 @@ class RemediationWorkflow:
             now=workflow.now(),
         )
 
-    @workflow.update
-    def pause(self, request: OperatorRequest) -> str:
-        self._used(request)
-        self._paused = True
-        self._note(f"paused by {request.operator}", request.reason)
-        return "paused: the rollout stops before the next resource"
+    PAUSED = "paused: the rollout stops before the next resource"
 
-    @pause.validator
-    @refusal_logged("pause")
-    def _validate_pause(self, request: OperatorRequest) -> None:
-        self._check_operator(request, "pause")
-        if self._paused:
-            raise ValueError("already paused")
-        if self._state in FINISHED or self._state == "rolling_back":
-            raise ValueError(f"nothing to pause (state: {self._state})")
+    def _state_text(self) -> str:
+        return self._state
 
-    @workflow.update
-    def resume(self, request: OperatorRequest) -> str:
-        self._used(request)
-        self._paused = False
-        self._note(f"resumed by {request.operator}", request.reason)
-        return "resumed"
+    def _pausable(self) -> bool:
+        return self._state not in FINISHED and self._state != "rolling_back"
 
-    @resume.validator
-    @refusal_logged("resume")
-    def _validate_resume(self, request: OperatorRequest) -> None:
-        self._check_operator(request, "resume")
-        if not self._paused:
-            raise ValueError("not paused")
+    def _operator_plan(self) -> CampaignPlanDetail | None:
+        return self._plan
 
     @workflow.update
     def abort(self, request: OperatorRequest) -> str:
@@ -843,16 +809,6 @@ class RemediationWorkflow:
         if any(v.approver == request.operator for v in self._rollback_votes):
             raise ValueError(f"{request.operator} has already requested this rollback")
 
-    def _check_operator(self, request: OperatorRequest, verb: str) -> None:
-        check_operator(
-            request,
-            verb=verb,
-            workflow_id=workflow.info().workflow_id,
-            plan=self._plan,
-            nonces=self._nonces,
-            now=workflow.now(),
-        )
-
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def wait_idle(self) -> CampaignStatus:
         """Returns once nothing moves without a person: awaiting approval, finished, paused.
@@ -896,9 +852,3 @@ def _reads_timeout(targets: int, concurrency: int) -> timedelta:
     """A page of reads: rounds of `concurrency` targets, each round a step's worth of worst-case requests."""
     rounds = max(math.ceil(targets / max(concurrency, 1)), 1)
     return timedelta(seconds=rounds * REQUESTS_PER_STEP * WORST_REQUEST_SECONDS)
-
-
-def _cause(err: BaseException) -> str:
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)

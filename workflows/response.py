@@ -28,7 +28,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.actions import ACTIONS
-    from mendflow.auth.policy import check_decision, check_operator, nonce_of
+    from mendflow.auth.policy import check_decision
     from mendflow.auth.refusals import refusal_logged
     from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from mendflow.responses.model import OnFailure, Step, StepKind, case_label
     from mendflow.responses.progress import branch_owners, skip_reason
-    from mendflow.routing import Activity, queue_of
+    from mendflow.routing import Activity
     from mendflow.rules import EvaluationError
     from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
 
@@ -85,11 +85,12 @@ class StepFailed(Exception):
     """A step could not do its job; the message says why (already free of secrets)."""
 
 
+from .controls import Controls, cause  # noqa: E402
 from .response_fan_out import Answers, ask_and_wait, run_for_each  # noqa: E402 (it needs StepFailed, above)
 
 
 @workflow.defn(name="ResponseWorkflow")
-class ResponseWorkflow(Answers):
+class ResponseWorkflow(Answers, Controls):
     @workflow.init
     def __init__(self, request: ResponseInput) -> None:
         self._request = request
@@ -499,7 +500,7 @@ class ResponseWorkflow(Answers):
             await self._follow([handle], handle.done)
             status: ResponseStatus = await handle
         except ChildWorkflowError as err:
-            raise StepFailed(f"child run {child_id} failed: {_cause(err)}") from None
+            raise StepFailed(f"child run {child_id} failed: {cause(err)}") from None
         for kept in reversed(status.restorable):  # newest first there; registered oldest first here
             resource = ResourceRef(type=ACTIONS[kept.action].resource_type, id=kept.resource)
             change = Change(resource=resource, action=kept.action, before=kept.before or {}, after=kept.after or {})
@@ -578,7 +579,7 @@ class ResponseWorkflow(Answers):
             )
         except ActivityError as err:
             restored = change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {_cause(err)}"}
+                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {cause(err)}"}
             )
         self._note(restored.outcome.value, f"{change.resource.id} ({reason})")
         return restored
@@ -601,8 +602,8 @@ class ResponseWorkflow(Answers):
             )
         except ActivityError as err:
             if not fail:
-                return StepOutcome(outcome=Outcome.failed, detail=_cause(err))
-            raise StepFailed(_cause(err)) from None
+                return StepOutcome(outcome=Outcome.failed, detail=cause(err))
+            raise StepFailed(cause(err)) from None
 
     def _change_step(self, change: Change) -> ChangeStep:
         return ChangeStep(
@@ -627,9 +628,6 @@ class ResponseWorkflow(Answers):
             return render(template, self._scope())
         except EvaluationError as err:
             raise StepFailed(f"{what} cannot be evaluated: {err}") from None
-
-    def _queue(self, activity: Activity) -> str:
-        return queue_of(workflow.info().task_queue, activity)
 
     def _set(
         self,
@@ -658,22 +656,15 @@ class ResponseWorkflow(Answers):
     @workflow.update
     def decide(self, decision: Decision) -> DecisionOutcome:
         """Approve or reject the approval step waiting now (validated first: the campaigns' own checks)."""
-        if decision.proof is not None:
-            self._nonces.add(nonce_of(decision.proof.claims))
-        decision = decision.model_copy(update={"at": workflow.now()})
-        self._decisions.append(decision)
-        self._note(f"{decision.verdict.value}d by {decision.approver}", f"{self._gate_step}: {decision.reason}")
         assert self._gate is not None
-        if decision.verdict is Verdict.reject:
-            self._verdict = Verdict.reject
-            return DecisionOutcome(accepted=True, message=f"{self._gate_step} rejected", state="rejected")
-        approvals = len({d.approver for d in self._decisions if d.verdict is Verdict.approve})
-        if approvals >= self._gate.required_approvals:
-            self._verdict = Verdict.approve
-            return DecisionOutcome(accepted=True, message=f"{self._gate_step} approved", state="approved")
-        missing = self._gate.required_approvals - approvals
-        return DecisionOutcome(
-            accepted=True, message=f"approval recorded; {missing} more distinct approver(s) needed", state="waiting"
+        step = self._gate_step
+        return self._decided(
+            decision,
+            required=self._gate.required_approvals,
+            where=step,
+            rejected=f"{step} rejected",
+            approved=f"{step} approved",
+            waiting="waiting",
         )
 
     @decide.validator
@@ -714,37 +705,13 @@ class ResponseWorkflow(Answers):
                 + ("nothing it changed can be undone" if self._state is not RunState.rolled_back else "rolled back")
             )
 
-    @workflow.update
-    def pause(self, request: OperatorRequest) -> str:
-        """Hold the run before its next step (a step under way finishes first)."""
-        self._used(request)
-        self._paused = True
-        self._note(f"paused by {request.operator}", request.reason)
-        return "paused: the run holds before its next step (a step under way finishes first)"
+    PAUSED = "paused: the run holds before its next step (a step under way finishes first)"
 
-    @pause.validator
-    @refusal_logged("pause")
-    def _validate_pause(self, request: OperatorRequest) -> None:
-        self._check_operator(request, "pause")
-        if self._paused:
-            raise ValueError("already paused")
-        if self._state in FINISHED or self._stopping():
-            raise ValueError(f"nothing to pause (state: {self._state.value})")
+    def _state_text(self) -> str:
+        return self._state.value
 
-    @workflow.update
-    def resume(self, request: OperatorRequest) -> str:
-        """Carry on from where the run was held."""
-        self._used(request)
-        self._paused = False
-        self._note(f"resumed by {request.operator}", request.reason)
-        return "resumed"
-
-    @resume.validator
-    @refusal_logged("resume")
-    def _validate_resume(self, request: OperatorRequest) -> None:
-        self._check_operator(request, "resume")
-        if not self._paused:
-            raise ValueError(f"not paused (state: {self._state.value})")
+    def _pausable(self) -> bool:
+        return self._state not in FINISHED and not self._stopping()
 
     @workflow.update
     def abort(self, request: OperatorRequest) -> str:
@@ -761,19 +728,11 @@ class ResponseWorkflow(Answers):
         if self._state in FINISHED or self._stopping():
             raise ValueError(f"nothing to abort (state: {self._state.value})")
 
-    def _check_operator(self, request: OperatorRequest, verb: str) -> None:
-        """The signed request's proof, then RBAC: the campaigns' own check, against this run's operators."""
+    def _operator_plan(self) -> CampaignPlanDetail:
         plan = self._operators or self._gate  # runs started before operators were resolved at start: the gate's
         if plan is None:
             raise ValueError("nobody may operate this run yet: its operators are being resolved; try again shortly")
-        check_operator(
-            request, verb=verb, workflow_id=workflow.info().workflow_id, plan=plan, nonces=self._nonces,
-            now=workflow.now(),
-        )  # fmt: skip
-
-    def _used(self, request: OperatorRequest) -> None:
-        if request.proof is not None:
-            self._nonces.add(nonce_of(request.proof.claims))
+        return plan
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def wait_idle(self) -> ResponseStatus:
@@ -804,9 +763,3 @@ class ResponseWorkflow(Answers):
             ],
             rollback_until=self._rollback_until,
         )
-
-
-def _cause(err: BaseException) -> str:
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)

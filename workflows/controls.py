@@ -1,0 +1,128 @@
+"""The approval and operator machinery campaigns and response runs share (mixed into both workflows).
+
+    decide ─> proof nonce used ─> stamped, recorded, noted ─> reject ends the gate; enough distinct approvers
+        approve it; else "N more needed"
+    pause / resume ─> validated (proof, then RBAC: `mendflow.auth.policy`) ─> the run holds before its next
+        step (campaigns: resource) / carries on
+
+One implementation of each path (issue 13): what differs between the workflows — which plan the operators come
+from, what a state is called, when a pause no longer makes sense, the note's wording — is asked of the workflow.
+Handlers and validators issue no commands, so moving them here changes no history.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from mendflow.auth.policy import check_operator, nonce_of
+    from mendflow.auth.refusals import refusal_logged
+    from mendflow.models import Decision, DecisionOutcome, Verdict
+    from mendflow.routing import Activity, queue_of
+    from mendflow.workflow_types import CampaignPlanDetail, OperatorRequest
+
+
+class Controls:
+    """`pause` and `resume`, the operator check, and the bookkeeping of a decision (mixed into the workflows)."""
+
+    PAUSED: ClassVar[str]
+    """What a pause answers: where the run holds."""
+    _nonces: set[str]
+    _paused: bool
+    _decisions: list[Decision]
+    _verdict: Verdict | None
+
+    def _note(self, event: str, detail: str = "") -> None:
+        raise NotImplementedError
+
+    def _state_text(self) -> str:
+        """The state, as a refusal names it."""
+        raise NotImplementedError
+
+    def _pausable(self) -> bool:
+        """False once the run has finished or is stopping (no next step to hold before)."""
+        raise NotImplementedError
+
+    def _operator_plan(self) -> CampaignPlanDetail | None:
+        """Who may operate this run (RBAC)."""
+        raise NotImplementedError
+
+    def _queue(self, activity: Activity) -> str:
+        return queue_of(workflow.info().task_queue, activity)
+
+    def _used(self, request: Decision | OperatorRequest) -> None:
+        """Spend the proof's nonce: a signed request is accepted once."""
+        if request.proof is not None:
+            self._nonces.add(nonce_of(request.proof.claims))
+
+    def _check_operator(self, request: OperatorRequest, verb: str) -> None:
+        """The signed request's proof, then RBAC against this run's operators (the campaigns' own check)."""
+        check_operator(
+            request, verb=verb, workflow_id=workflow.info().workflow_id, plan=self._operator_plan(),
+            nonces=self._nonces, now=workflow.now(),
+        )  # fmt: skip
+
+    def _decided(
+        self, decision: Decision, *, required: int, where: str, rejected: str, approved: str, waiting: str
+    ) -> DecisionOutcome:
+        """Record a validated decision and settle the verdict once a reject or `required` distinct approvals came.
+
+        `where` leads the note's detail; `rejected`/`approved` are the answers then; `waiting` the state while
+        more approvers are needed."""
+        self._used(decision)
+        decision = decision.model_copy(update={"at": workflow.now()})
+        self._decisions.append(decision)
+        self._note(f"{decision.verdict.value}d by {decision.approver}", f"{where}: {decision.reason}")
+        if decision.verdict is Verdict.reject:
+            self._verdict = Verdict.reject
+            return DecisionOutcome(accepted=True, message=rejected, state="rejected")
+        approvals = len({d.approver for d in self._decisions if d.verdict is Verdict.approve})
+        if approvals >= required:
+            self._verdict = Verdict.approve
+            return DecisionOutcome(accepted=True, message=approved, state="approved")
+        return DecisionOutcome(
+            accepted=True,
+            message=f"approval recorded; {required - approvals} more distinct approver(s) needed",
+            state=waiting,
+        )
+
+    @workflow.update
+    def pause(self, request: OperatorRequest) -> str:
+        """Hold the run before its next step (a step under way finishes first)."""
+        self._used(request)
+        self._paused = True
+        self._note(f"paused by {request.operator}", request.reason)
+        return self.PAUSED
+
+    @pause.validator
+    @refusal_logged("pause")
+    def _validate_pause(self, request: OperatorRequest) -> None:
+        self._check_operator(request, "pause")
+        if self._paused:
+            raise ValueError("already paused")
+        if not self._pausable():
+            raise ValueError(f"nothing to pause (state: {self._state_text()})")
+
+    @workflow.update
+    def resume(self, request: OperatorRequest) -> str:
+        """Carry on from where the run was held."""
+        self._used(request)
+        self._paused = False
+        self._note(f"resumed by {request.operator}", request.reason)
+        return "resumed"
+
+    @resume.validator
+    @refusal_logged("resume")
+    def _validate_resume(self, request: OperatorRequest) -> None:
+        self._check_operator(request, "resume")
+        if not self._paused:
+            raise ValueError(f"not paused (state: {self._state_text()})")
+
+
+def cause(err: BaseException) -> str:
+    """The innermost cause's text: what an activity or child run actually failed on."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
