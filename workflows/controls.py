@@ -1,7 +1,7 @@
 """The approval and operator machinery campaigns and response runs share (mixed into both workflows).
 
-    decide ─> proof nonce used ─> stamped, recorded, noted ─> reject ends the gate; enough distinct approvers
-        approve it; else "N more needed"
+    decide ─> validated (proof, then RBAC and four-eyes) ─> proof nonce used ─> stamped, recorded, noted
+        ─> a reject ends the gate; enough distinct approvers approve it; else "N more needed"
     pause / resume ─> validated (proof, then RBAC: `mendflow.auth.policy`) ─> the run holds before its next
         step (campaigns: resource) / carries on
 
@@ -17,7 +17,7 @@ from typing import ClassVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from mendflow.auth.policy import check_operator, nonce_of
+    from mendflow.auth.policy import check_decision, check_operator, nonce_of
     from mendflow.auth.refusals import refusal_logged
     from mendflow.models import Decision, DecisionOutcome, Verdict
     from mendflow.routing import Activity, queue_of
@@ -48,6 +48,21 @@ class Controls:
     def _operator_plan(self) -> CampaignPlanDetail | None:
         """Who may operate this run (RBAC)."""
         raise NotImplementedError
+
+    def _check_decision(self, decision: Decision, *, plan: CampaignPlanDetail | None, awaiting: bool, by: str) -> None:
+        """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`); `by`
+        is who requested the run."""
+        check_decision(
+            decision,
+            workflow_id=workflow.info().workflow_id,
+            plan=plan,
+            awaiting=awaiting,
+            state=self._state_text(),
+            requested_by=by,
+            decisions=self._decisions,
+            nonces=self._nonces,
+            now=workflow.now(),
+        )
 
     def _queue(self, activity: Activity) -> str:
         return queue_of(workflow.info().task_queue, activity)

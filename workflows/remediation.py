@@ -27,7 +27,6 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     # Verifying a proof is pure and deterministic; `cryptography` cannot be imported inside the sandbox.
-    from mendflow.auth.policy import check_decision
     from mendflow.auth.refusals import refusal_logged
     from mendflow.campaigns.rollout import split_batches
     from mendflow.connectors.http import WORST_REQUEST_SECONDS
@@ -741,18 +740,8 @@ class RemediationWorkflow(Controls):
     @decide.validator
     @refusal_logged("decide")
     def _validate_decision(self, decision: Decision) -> None:
-        """The API's proof first, then RBAC and four-eyes on the identity inside it (`mendflow.auth.policy`)."""
-        check_decision(
-            decision,
-            workflow_id=workflow.info().workflow_id,
-            plan=self._plan,
-            awaiting=self._state == "awaiting_approval" and self._verdict is None,
-            state=self._state,
-            requested_by=self._request.requested_by,
-            decisions=self._decisions,
-            nonces=self._nonces,
-            now=workflow.now(),
-        )
+        awaiting = self._state == "awaiting_approval" and self._verdict is None
+        self._check_decision(decision, plan=self._plan, awaiting=awaiting, by=self._request.requested_by)
 
     PAUSED = "paused: the rollout stops before the next resource"
 

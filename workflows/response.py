@@ -28,7 +28,6 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.actions import ACTIONS
-    from mendflow.auth.policy import check_decision
     from mendflow.auth.refusals import refusal_logged
     from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
@@ -672,17 +671,7 @@ class ResponseWorkflow(Answers, Controls):
     def _validate_decision(self, decision: Decision) -> None:
         if self._gate is None or not self._gate_step:
             raise ValueError(f"the run is not waiting for an approval (state: {self._state.value})")
-        check_decision(
-            decision,
-            workflow_id=workflow.info().workflow_id,
-            plan=self._gate,
-            awaiting=bool(self._gate_step) and self._verdict is None,
-            state=self._state.value,
-            requested_by=self._request.requested_by,
-            decisions=self._decisions,
-            nonces=self._nonces,
-            now=workflow.now(),
-        )
+        self._check_decision(decision, plan=self._gate, awaiting=self._verdict is None, by=self._request.requested_by)
 
     @workflow.update
     def rollback(self, request: OperatorRequest) -> str:
