@@ -9,6 +9,7 @@ simulator. See docs/providers.md for the checklist.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,18 @@ JSON = dict[str, Any]
 
 Reader = Callable[[Any, "re.Match[str]"], Awaitable["TargetedRead"]]
 """Reads what one matched path names, with the provider's collector (targeted rescans)."""
+
+
+def lazy(module: str, name: str) -> Callable[[], Any]:
+    """A factory field whose value is `module.name` (a table, a model), imported on the first call: declaring a
+    provider imports nothing heavy, and every provider writes that once instead of a function per field."""
+    return lambda: getattr(importlib.import_module(module), name)
+
+
+def lazy_call(module: str, name: str) -> Callable[..., Any]:
+    """A factory field that calls `module.name` (a client or collector class, a function) with its arguments,
+    imported on the first call (the simulator's module only when a simulator is served)."""
+    return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
 @dataclass(frozen=True, kw_only=True)

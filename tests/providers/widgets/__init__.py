@@ -8,56 +8,21 @@ only when `PROVIDER.simulator` is called, as for the shipped providers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mendflow.providers import Provider
+from mendflow.providers.model import lazy, lazy_call
 from tests.providers.widgets.actions import SPECS
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
     from starlette.applications import Starlette
 
-    from mendflow.config import TenantConnection
-    from mendflow.connectors.actions import FieldAction
-    from mendflow.connectors.credentials import Credential
-    from mendflow.connectors.http import VendorHttp
-    from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
 
 JSON = dict[str, object]
-
-
-def _http(connection: TenantConnection, credential: Credential) -> VendorHttp:
-    from tests.providers.widgets.collector import widgets_http
-
-    return widgets_http(connection, credential)
-
-
-def _collector(http: VendorHttp, tenant: str) -> Collector:
-    from tests.providers.widgets.collector import WidgetsCollector
-
-    return WidgetsCollector(http, tenant)
-
-
-def _actions() -> Mapping[str, FieldAction]:
-    from tests.providers.widgets.actions import IMPLEMENTATIONS
-
-    return IMPLEMENTATIONS
-
-
-def _section() -> type[BaseModel]:
-    from tests.providers.widgets.section import WidgetsSection
-
-    return WidgetsSection
-
-
-def _objects(section: dict[str, object], resource_type: str) -> Iterator[tuple[str, dict[str, object]]]:
-    from tests.providers.widgets.section import objects
-
-    return objects(section, resource_type)
 
 
 def _case_tenant(
@@ -84,12 +49,12 @@ PROVIDER = Provider(
     credential_name="API key",
     app_auth_kind=None,
     probe="/gadgets",
-    http=_http,
-    collector=_collector,
-    actions=_actions,
+    http=lazy_call("tests.providers.widgets.collector", "widgets_http"),
+    collector=lazy_call("tests.providers.widgets.collector", "WidgetsCollector"),
+    actions=lazy("tests.providers.widgets.actions", "IMPLEMENTATIONS"),
     action_specs=SPECS,
-    tenant_section=_section,
-    objects=_objects,
+    tenant_section=lazy("tests.providers.widgets.section", "WidgetsSection"),
+    objects=lazy_call("tests.providers.widgets.section", "objects"),
     case_tenant=_case_tenant,
     simulator=_simulator,
 )

@@ -7,26 +7,19 @@ The connector (`collector`, `app_auth`, `actions`, `response_actions`, `targets`
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mendflow.providers.model import JSON, Provider, Reader, SpecSubset, Streamed
+from mendflow.providers.model import JSON, Provider, SpecSubset, Streamed, lazy, lazy_call
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
     from starlette.applications import Starlette
 
     from mendflow.config import TenantConnection
-    from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
-    from mendflow.connectors.http import VendorHttp
-    from mendflow.connectors.permissions import Permissions
-    from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
-    from mendflow.webhooks.endpoint import WebhookEndpoint
 
 RESOURCE_TYPES: dict[str, str] = {
     "github.org": "/orgs/{org}",
@@ -46,24 +39,6 @@ ORG_LEVEL = frozenset(
 """Resource types outside repositories: served with every chunk of a big tenant file."""
 
 
-def _http(connection: TenantConnection, credential: Credential) -> VendorHttp:
-    from mendflow.providers.github.collector import github_http
-
-    return github_http(connection, credential)
-
-
-def _collector(http: VendorHttp, tenant: str) -> Collector:
-    from mendflow.providers.github.collector import GithubCollector
-
-    return GithubCollector(http, tenant)
-
-
-def _app_auth_model() -> type[BaseModel]:
-    from mendflow.providers.github.auth_config import GithubAppAuth
-
-    return GithubAppAuth
-
-
 def _app_credential(connection: TenantConnection) -> Credential:
     from mendflow.providers.github.app_auth import GithubAppCredential
     from mendflow.providers.github.auth_config import GithubAppAuth
@@ -72,24 +47,6 @@ def _app_credential(connection: TenantConnection) -> Credential:
     return GithubAppCredential(
         connection.auth, tenant=connection.key, org=connection.tenant, base_url=connection.base_url
     )
-
-
-def _permissions() -> Permissions:
-    from mendflow.providers.github.permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-def _actions() -> Mapping[str, FieldAction]:
-    from mendflow.providers.github.actions import GITHUB_ACTIONS
-
-    return GITHUB_ACTIONS
-
-
-def _targets() -> Sequence[tuple[re.Pattern[str], Reader]]:
-    from mendflow.providers.github.targets import GITHUB_TARGETS
-
-    return GITHUB_TARGETS
 
 
 def _owns(org: str, target: str) -> bool:
@@ -101,24 +58,6 @@ def _owns(org: str, target: str) -> bool:
     return len(parts) >= 2 and parts[0] in ("orgs", "repos") and parts[1].casefold() == org.casefold()
 
 
-def _section() -> type[BaseModel]:
-    from mendflow.providers.github.tenant_section import GithubSection
-
-    return GithubSection
-
-
-def _repo() -> type[BaseModel]:
-    from mendflow.providers.github.tenant_section import GithubRepo
-
-    return GithubRepo
-
-
-def _objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
-    from mendflow.providers.github.tenant_section import objects
-
-    return objects(section, resource_type)
-
-
 def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[FragmentResource]) -> tuple[str, JSON]:
     from mendflow.providers.github.cases import GithubCaseTenant
 
@@ -127,18 +66,6 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
         builder.add(resource_type, resource)
     document = builder.document()
     return document["tenant"], document["github"]
-
-
-def _schema_types() -> Mapping[str, Mapping[str, Any]]:
-    from mendflow.providers.github.schema_types import TYPES
-
-    return TYPES
-
-
-def _webhooks() -> WebhookEndpoint:
-    from mendflow.providers.github.webhooks import ENDPOINT
-
-    return ENDPOINT
 
 
 def _simulator(tenant: TenantFile, token: str) -> Starlette:
@@ -158,20 +85,26 @@ PROVIDER = Provider(
     app_auth_kind="github_app",
     probe="/orgs/{tenant}",
     expiry_header="github-authentication-token-expiration",
-    permissions=_permissions,
-    http=_http,
-    collector=_collector,
-    app_auth_model=_app_auth_model,
+    permissions=lazy("mendflow.providers.github.permissions", "PERMISSIONS"),
+    http=lazy_call("mendflow.providers.github.collector", "github_http"),
+    collector=lazy_call("mendflow.providers.github.collector", "GithubCollector"),
+    app_auth_model=lazy("mendflow.providers.github.auth_config", "GithubAppAuth"),
     app_credential=_app_credential,
-    actions=_actions,
-    targets=_targets,
+    actions=lazy("mendflow.providers.github.actions", "GITHUB_ACTIONS"),
+    targets=lazy("mendflow.providers.github.targets", "GITHUB_TARGETS"),
     owns=_owns,
-    tenant_section=_section,
-    streamed=Streamed(collection="repos", item=_repo, repeated=ORG_LEVEL),
-    objects=_objects,
+    tenant_section=lazy("mendflow.providers.github.tenant_section", "GithubSection"),
+    streamed=Streamed(
+        collection="repos", item=lazy("mendflow.providers.github.tenant_section", "GithubRepo"), repeated=ORG_LEVEL
+    ),
+    objects=lazy_call("mendflow.providers.github.tenant_section", "objects"),
     case_tenant=_case_tenant,
-    webhooks=_webhooks,
+    webhooks=lazy("mendflow.providers.github.webhooks", "ENDPOINT"),
     simulator=_simulator,
-    spec=SpecSubset(file="github-subset.json", licence="github-subset.LICENSE.txt", types=_schema_types),
+    spec=SpecSubset(
+        file="github-subset.json",
+        licence="github-subset.LICENSE.txt",
+        types=lazy("mendflow.providers.github.schema_types", "TYPES"),
+    ),
     schema="mendflow.data:schemas/github.json",
 )

@@ -7,26 +7,19 @@ The connector (`collector`, `app_auth`, `actions`, `response_actions`, `targets`
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mendflow.providers.model import JSON, Provider, Reader, SpecSubset
+from mendflow.providers.model import JSON, Provider, SpecSubset, lazy, lazy_call
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
     from starlette.applications import Starlette
 
     from mendflow.config import TenantConnection
-    from mendflow.connectors.actions import FieldAction
     from mendflow.connectors.credentials import Credential
-    from mendflow.connectors.http import VendorHttp
-    from mendflow.connectors.permissions import Permissions
-    from mendflow.connectors.registry import Collector
     from mendflow.playbooks.model import FragmentResource
     from mendflow.tenant import TenantFile
-    from mendflow.webhooks.endpoint import WebhookEndpoint
 
 RESOURCE_TYPES: dict[str, str] = {
     "okta.user": "/api/v1/users/{id}",
@@ -40,60 +33,12 @@ RESOURCE_TYPES: dict[str, str] = {
 """Resource type → the canonical path of its ids (tenant format v1: the vendor's own API path)."""
 
 
-def _http(connection: TenantConnection, credential: Credential) -> VendorHttp:
-    from mendflow.providers.okta.collector import okta_http
-
-    return okta_http(connection, credential)
-
-
-def _collector(http: VendorHttp, tenant: str) -> Collector:
-    from mendflow.providers.okta.collector import OktaCollector
-
-    return OktaCollector(http, tenant)
-
-
-def _app_auth_model() -> type[BaseModel]:
-    from mendflow.providers.okta.auth_config import OktaServiceAppAuth
-
-    return OktaServiceAppAuth
-
-
 def _app_credential(connection: TenantConnection) -> Credential:
     from mendflow.providers.okta.app_auth import OktaServiceCredential
     from mendflow.providers.okta.auth_config import OktaServiceAppAuth
 
     assert isinstance(connection.auth, OktaServiceAppAuth)  # config.py checks the kind against the provider
     return OktaServiceCredential(connection.auth, tenant=connection.key, base_url=connection.base_url)
-
-
-def _permissions() -> Permissions:
-    from mendflow.providers.okta.permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-def _actions() -> Mapping[str, FieldAction]:
-    from mendflow.providers.okta.actions import OKTA_ACTIONS
-
-    return OKTA_ACTIONS
-
-
-def _targets() -> Sequence[tuple[re.Pattern[str], Reader]]:
-    from mendflow.providers.okta.targets import OKTA_TARGETS
-
-    return OKTA_TARGETS
-
-
-def _section() -> type[BaseModel]:
-    from mendflow.providers.okta.tenant_section import OktaSection
-
-    return OktaSection
-
-
-def _objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
-    from mendflow.providers.okta.tenant_section import objects
-
-    return objects(section, resource_type)
 
 
 def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[FragmentResource]) -> tuple[str, JSON]:
@@ -103,18 +48,6 @@ def _case_tenant(resource_type: str, as_of: datetime, resources: Sequence[Fragme
     for resource in resources:
         okta.add(resource_type, resource)
     return "acme", okta.section()
-
-
-def _schema_types() -> Mapping[str, Mapping[str, Any]]:
-    from mendflow.providers.okta.schema_types import TYPES
-
-    return TYPES
-
-
-def _webhooks() -> WebhookEndpoint:
-    from mendflow.providers.okta.webhooks import ENDPOINT
-
-    return ENDPOINT
 
 
 def _simulator(tenant: TenantFile, token: str) -> Starlette:
@@ -133,18 +66,22 @@ PROVIDER = Provider(
     credential_name="API token",
     app_auth_kind="okta_service_app",
     probe="/api/v1/groups?limit=1",
-    permissions=_permissions,
-    http=_http,
-    collector=_collector,
-    app_auth_model=_app_auth_model,
+    permissions=lazy("mendflow.providers.okta.permissions", "PERMISSIONS"),
+    http=lazy_call("mendflow.providers.okta.collector", "okta_http"),
+    collector=lazy_call("mendflow.providers.okta.collector", "OktaCollector"),
+    app_auth_model=lazy("mendflow.providers.okta.auth_config", "OktaServiceAppAuth"),
     app_credential=_app_credential,
-    actions=_actions,
-    targets=_targets,
-    tenant_section=_section,
-    objects=_objects,
+    actions=lazy("mendflow.providers.okta.actions", "OKTA_ACTIONS"),
+    targets=lazy("mendflow.providers.okta.targets", "OKTA_TARGETS"),
+    tenant_section=lazy("mendflow.providers.okta.tenant_section", "OktaSection"),
+    objects=lazy_call("mendflow.providers.okta.tenant_section", "objects"),
     case_tenant=_case_tenant,
-    webhooks=_webhooks,
+    webhooks=lazy("mendflow.providers.okta.webhooks", "ENDPOINT"),
     simulator=_simulator,
-    spec=SpecSubset(file="okta-subset.normalized.json", licence="okta-subset.LICENSE.txt", types=_schema_types),
+    spec=SpecSubset(
+        file="okta-subset.normalized.json",
+        licence="okta-subset.LICENSE.txt",
+        types=lazy("mendflow.providers.okta.schema_types", "TYPES"),
+    ),
     schema="mendflow.data:schemas/okta.json",
 )
