@@ -91,5 +91,19 @@ class Coverage:
         return found
 
 
+class CoveredCollector:
+    """What every provider's collector holds: the tenant's client, its name, and the coverage of what it read
+    (`gaps` is what `connectors.registry.Collector` reports)."""
+
+    def __init__(self, http: VendorHttp, org: str) -> None:
+        self.http = http
+        self.org = org
+        self.coverage = Coverage()
+
+    @property
+    def gaps(self) -> list[CoverageGap]:
+        return self.coverage.gaps
+
+
 def is_gap(err: VendorError) -> bool:
     return err.status in GAP_STATUSES and not (isinstance(err, AuthError) and err.status == 401)

@@ -34,14 +34,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from mendflow.connectors.credentials import Credential
+from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, MissingPermission, VendorError
 from mendflow.telemetry import get_logger
 from mendflow.telemetry.vendor_calls import observe_vendor_call
+
+if TYPE_CHECKING:
+    from mendflow.config import TenantConnection
 
 log = get_logger(__name__)
 
@@ -586,3 +589,27 @@ def _vendor_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("errorSummary") or body.get("error") or body)[:300]
     return str(body)[:300]
+
+
+def tenant_http(
+    connection: TenantConnection,
+    credential: Credential,
+    *,
+    vendor: str,
+    rate_limits: RateLimitPolicy,
+    max_concurrency: int | None = None,
+    default_concurrency: int = 8,
+    extra_headers: dict[str, str] | None = None,
+) -> VendorHttp:
+    """A provider's client for one configured tenant: a long-lived token is sent as is, an app credential is asked
+    before every request; the tenant's caps apply (every provider's `http` builds it here, with its own limits)."""
+    return VendorHttp(
+        base_url=connection.base_url,
+        auth_header=credential.header if isinstance(credential, StaticCredential) else "",
+        credential=None if isinstance(credential, StaticCredential) else credential,
+        vendor=vendor,
+        extra_headers=extra_headers or {},
+        rate_limits=rate_limits,
+        max_concurrency=max_concurrency or connection.max_concurrency or default_concurrency,
+        request_budget=connection.request_budget,
+    )

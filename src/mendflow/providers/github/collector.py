@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mendflow.config import TenantConnection
-from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
-from mendflow.connectors.credentials import Credential, StaticCredential
-from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp
+from mendflow.connectors.coverage import CoveredCollector, is_gap
+from mendflow.connectors.credentials import Credential
+from mendflow.connectors.http import GITHUB_LIMITS, VendorHttp, tenant_http
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
 from mendflow.providers.github.installations import RESOURCE_TYPE as INSTALLATION
@@ -43,15 +43,13 @@ def github_http(
     connection: TenantConnection, credential: Credential, *, max_concurrency: int | None = None
 ) -> VendorHttp:
     """The shared HTTP layer, configured for GitHub's headers, rate limits and the tenant's caps."""
-    return VendorHttp(
-        base_url=connection.base_url,
-        auth_header=credential.header if isinstance(credential, StaticCredential) else "",
-        credential=None if isinstance(credential, StaticCredential) else credential,
+    return tenant_http(
+        connection,
+        credential,
         vendor="GitHub",
         extra_headers={"X-GitHub-Api-Version": API_VERSION, "Accept": "application/vnd.github+json"},
         rate_limits=GITHUB_LIMITS,
-        max_concurrency=max_concurrency or connection.max_concurrency or 8,
-        request_budget=connection.request_budget,
+        max_concurrency=max_concurrency,
     )
 
 
@@ -85,19 +83,13 @@ def ruleset_targets_branch(ruleset: dict[str, Any], branch: str, default_branch:
     return included and not excluded
 
 
-class GithubCollector:
+class GithubCollector(CoveredCollector):
     """Reads one organization. Repositories stream page by page; their sub-collections are read concurrently in
     bounded batches (the HTTP layer bounds the requests in flight)."""
 
     def __init__(self, http: VendorHttp, org: str, *, batch: int = REPO_BATCH) -> None:
-        self.http = http
-        self.org = org
+        super().__init__(http, org)
         self.batch = batch
-        self.coverage = Coverage()
-
-    @property
-    def gaps(self) -> list[CoverageGap]:
-        return self.coverage.gaps
 
     async def _optional_list(self, path: str, **params: Any) -> list[Any] | None:
         """Read a whole collection; a 403/404 on it is a coverage gap, not a failure of the scan."""

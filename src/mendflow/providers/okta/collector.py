@@ -30,9 +30,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mendflow.config import TenantConnection
-from mendflow.connectors.coverage import Coverage, CoverageGap, is_gap
-from mendflow.connectors.credentials import Credential, StaticCredential
-from mendflow.connectors.http import OKTA_LIMITS, VendorHttp
+from mendflow.connectors.coverage import CoveredCollector, is_gap
+from mendflow.connectors.credentials import Credential
+from mendflow.connectors.http import OKTA_LIMITS, VendorHttp, tenant_http
 from mendflow.errors import ActionError, VendorError
 from mendflow.models import Resource, ResourceRef
 from mendflow.providers.okta.grants import RESOURCE_TYPE as GRANT
@@ -50,32 +50,15 @@ def okta_http(
     connection: TenantConnection, credential: Credential, *, max_concurrency: int | None = None
 ) -> VendorHttp:
     """The shared HTTP layer, configured for Okta's auth schemes, rate-limit headers and concurrency ceiling."""
-    return VendorHttp(
-        base_url=connection.base_url,
-        auth_header=credential.header if isinstance(credential, StaticCredential) else "",
-        credential=None if isinstance(credential, StaticCredential) else credential,
-        vendor="Okta",
-        rate_limits=OKTA_LIMITS,
-        max_concurrency=max_concurrency or connection.max_concurrency or 8,
-        request_budget=connection.request_budget,
-    )
+    return tenant_http(connection, credential, vendor="Okta", rate_limits=OKTA_LIMITS, max_concurrency=max_concurrency)
 
 
 def _policy_summary(policy: dict[str, Any]) -> dict[str, Any]:
     return {k: policy.get(k) for k in ("id", "type", "name")}
 
 
-class OktaCollector:
+class OktaCollector(CoveredCollector):
     """Reads one Okta org."""
-
-    def __init__(self, http: VendorHttp, org: str) -> None:
-        self.http = http
-        self.org = org
-        self.coverage = Coverage()
-
-    @property
-    def gaps(self) -> list[CoverageGap]:
-        return self.coverage.gaps
 
     async def _list(self, path: str, *, template: str | None = None, **params: Any) -> list[Any] | None:
         return await self.coverage.read_list(self.http, path, template=template, params=params or None)
