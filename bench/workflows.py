@@ -13,6 +13,17 @@ Measured 2026-12-06 on the shared 2-core machine at load average 7-16 (throughpu
 CPU figures do not): per step 1.5-1.9 ms interpreter vs 1.7-2.0 ms bare; per run 54 ms vs 6 ms with
 PYTHONDONTWRITEBYTECODE=1 (as in deploy/Dockerfile: the sandbox compiles every workflow module from source for
 each run), 15-18 ms with bytecode cached; runs/s ratio 0.62-0.74 at 20-50 runs at once.
+Re-measured 2026-12-06 23:48-00:00 (H23), load average 4-11, the code before and after two cuts — the package
+`mendflow.workflows` no longer imports every workflow module (the sandbox executed them all for each run), and the
+run's operators come from a local activity instead of an activity task: per run before its steps 58 → 29 ms
+without bytecode, 24-27 → 12-13 ms with it (bare 4-6 ms); per step 1.9-2.0 ms vs bare 1.4-1.9 ms. Runs/s ratio,
+four alternating sessions, median of 3 rounds each: 20 at once 0.46-0.69 before, 0.54-0.81 after; 50 at once
+0.45-0.60 before, 0.56-0.59 after — within the noise of this machine. What is left is mostly not the interpreter:
+a bare workflow's activities share its task queue, so the server hands them over eagerly with the workflow task
+(eager activity dispatch); mendflow's go to role queues and are matched and polled. Bare with and without eager
+dispatch, alternating, 20 at once: 6.9 vs 4.5 runs/s — the bare-without-eager ratio is printed beside the other.
+This bench after the cuts (00:00, load average 5.6-7.8, PYTHONDONTWRITEBYTECODE=1): ratio 0.85 at 20 at once,
+0.69 at 50; against bare without eager dispatch 0.86 and 0.91.
 
 A `for_each` over ITEMS items (one notify step per item, 100 at once) gives items/s and the biggest history:
 measured 2026-12-06 at load average 13-18, 1,000 items: 36 items/s, the run's history 538 kB (about 0.5 kB per
@@ -109,9 +120,14 @@ async def for_each_rate(client: Client, context: WorkerContext) -> tuple[float, 
     return ITEMS / seconds, sizes[0], max(sizes[1:])
 
 
-async def bare_rate(client: Client, runs: int) -> tuple[float, list[WorkflowHistory]]:
+async def bare_rate(client: Client, runs: int, *, eager: bool = True) -> tuple[float, list[WorkflowHistory]]:
+    """Runs/s of bare workflows. `eager=False`: without eager activity dispatch, which a bare workflow gets because its
+    activities share its task queue, and mendflow's do not (they go to role queues, `mendflow.routing`)."""
     queue = f"bare-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=queue, workflows=[BareSteps], activities=[noop]):
+    worker = Worker(
+        client, task_queue=queue, workflows=[BareSteps], activities=[noop], disable_eager_activity_execution=not eager
+    )
+    async with worker:
         started = time.perf_counter()
         handles = await asyncio.gather(
             *(client.start_workflow(BareSteps.run, STEPS, id=f"{queue}-{i}", task_queue=queue) for i in range(runs))
@@ -145,26 +161,28 @@ async def measure() -> None:
         with DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server:
             client = await connect(TemporalSettings(address=server.address))
             context = WorkerContext(registry=TenantRegistry(), data_dir=root / "data", playbooks={})
-            rates: dict[int, tuple[list[float], list[float]]] = {}
+            rates: dict[int, tuple[list[float], list[float], list[float]]] = {}
             for runs in CONCURRENCY:
-                ours, bare = rates.setdefault(runs, ([], []))
+                ours, bare, lazy = rates.setdefault(runs, ([], [], []))
                 for _ in range(ROUNDS):
                     rate, mendflow_history = await mendflow_rate(client, context, runs)
                     ours.append(rate)
                     rate, bare_history = await bare_rate(client, runs)
                     bare.append(rate)
+                    lazy.append((await bare_rate(client, runs, eager=False))[0])
             items_rate, run_bytes, page_bytes = await for_each_rate(client, context)
     mendflow_step, mendflow_fixed = await replay_ms_per_step(
         mendflow_history, Replayer(workflows=[ResponseWorkflow], data_converter=pydantic_data_converter)
     )
     bare_step, bare_fixed = await replay_ms_per_step(bare_history, Replayer(workflows=[BareSteps]))
-    for runs, (ours, bare) in rates.items():
-        m, b = statistics.median(ours), statistics.median(bare)
+    for runs, (ours, bare, lazy) in rates.items():
+        m, b, n = statistics.median(ours), statistics.median(bare), statistics.median(lazy)
         print(
             f"response workflows ({STEPS} no-wait steps, {runs} runs at once, {ROUNDS} alternating rounds, tuned dev "
             f"server): mendflow {m:.1f} runs/s ({m * STEPS:.0f} steps/s), bare Temporal with {STEPS} no-op "
             f"activities {b:.1f} runs/s, ratio {m / b:.2f} (target ≥ 0.7; rounds: {', '.join(f'{x:.1f}' for x in ours)}"
-            f" vs {', '.join(f'{x:.1f}' for x in bare)})"
+            f" vs {', '.join(f'{x:.1f}' for x in bare)}); bare without eager activity dispatch {n:.1f} runs/s, "
+            f"ratio {m / n:.2f}"
         )
     print(
         f"workflow side by replay (1- vs {STEPS}-step histories, CPU): per step interpreter {mendflow_step:.2f} ms, "
