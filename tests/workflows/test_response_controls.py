@@ -323,3 +323,34 @@ async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -
     assert done.state is RunState.completed and done.steps[0].output["state"] == "completed", done.steps[0].detail
     assert env.user(OWNER)["status"] == "SUSPENDED"
     await _record(handle, "paused-call")
+
+
+async def test_an_abort_releases_a_called_run_held_by_the_pause(env: Env) -> None:
+    """Paused, then aborted while the called run is held: the called run is let go (an abort does not reach a called
+    run: it finishes), and the caller ends aborted instead of waiting for it forever."""
+    child = ResponsePlaybook.model_validate(
+        {**CHILD, "inputs": {"type": "object", "properties": {"who": {"type": "string"}}},
+         "steps": yaml.safe_load(HELD_THEN_SUSPEND.replace("${{ who }}", "${{ inputs.who }}"))}
+    )  # fmt: skip
+    caller = _definition(
+        "- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n"
+        "- {id: after, kind: notify, message: never}\n"
+    )
+    pinned = {child.id: PinnedDefinition(definition=child, digest=definition_digest(child))}
+    handle = await start_response(
+        env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned
+    )
+    called = f"{handle.id}/sub"
+    for _ in range(500):
+        with contextlib.suppress(Exception):  # the called run may not have started yet
+            status = await env.client.get_workflow_handle(called).query("status", result_type=ResponseStatus)
+            if _statuses(status)["hold"] == "waiting":
+                break
+        await asyncio.sleep(0.02)
+    await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
+    await env.time.sleep(timedelta(hours=2))
+    await _stays_pending(env, called, "suspend")
+    await handle.execute_update("abort", signed_request(handle.id, "abort", "bob", RBAC, "wrong user"))
+    done = await asyncio.wait_for(handle.result(), timeout=30)
+    assert done.state is RunState.aborted and _statuses(done) == {"sub": "done", "after": "pending"}
+    assert env.user(OWNER)["status"] == "SUSPENDED"
