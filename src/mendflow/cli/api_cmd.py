@@ -24,19 +24,11 @@ from mendflow.audit import AuditLog
 from mendflow.cli.environment import (
     CodecOrigins,
     ConfigFile,
-    PayloadKeysText,
-    TemporalAddress,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
 )
-from mendflow.cli.options import DatabaseUrl
+from mendflow.cli.options import DatabaseUrl, temporal_options
 from mendflow.integrations.slack import DEFAULT_BASE_URL, SlackCards, SlackDirectory
 from mendflow.integrations.slack_socket import SlackSocketMode
-from mendflow.runtime.client import connect
+from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.loopback import LoopbackServer, serve_async
 from mendflow.runtime.ports import ensure_free
 from mendflow.secrets import SecretRef
@@ -46,6 +38,7 @@ from mendflow.telemetry import configure_logging
 from mendflow.telemetry.setup import start_telemetry
 
 
+@temporal_options(before="host")
 def api(
     signing_secret: Annotated[
         str | None,
@@ -91,12 +84,6 @@ def api(
             help="Append the hash-chained audit log to this JSONL file instead of the shared database.",
         ),
     ] = None,
-    temporal_address: TemporalAddress = "127.0.0.1:7233",
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
     host: Annotated[str, typer.Option("--host", envvar="MENDFLOW_API_HOST", help="Interface to listen on.")] = (
         "127.0.0.1"
     ),
@@ -114,8 +101,9 @@ def api(
         typer.Option("--api-tls-key", envvar="MENDFLOW_API_TLS_KEY", help="Private key of --api-tls-cert (PEM)."),
     ] = None,
     database: DatabaseUrl = None,
-    payload_keys_text: PayloadKeysText = None,
     codec_origins: CodecOrigins = None,
+    *,
+    temporal: TemporalSettings,
 ) -> None:
     """Serve the operator API (/v1/…), POST /slack/interactivity, vendor webhooks and GET /healthz until Ctrl-C."""
     configure_logging()
@@ -137,9 +125,7 @@ def api(
     ensure_free(host, port, what="mendflow API", option="--port")
 
     async def run() -> None:
-        client = await connect(
-            temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
-        )
+        client = await connect(temporal)
         db = Database.open(database_url(data_dir, database))
         # The database's chain by default: every API replica and worker appends to the same one.
         audit = AuditLog(audit_log) if audit_log is not None else AuditLog(db)

@@ -22,20 +22,12 @@ import click
 import typer
 
 from mendflow.cli.api_client import DEFAULT_API, ApiUrl, Format, TokenFile, call, finish, token
-from mendflow.cli.environment import (
-    PayloadKeysText,
-    TemporalAddress,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
-)
-from mendflow.cli.run_cmd import DEFAULT_ADDRESS, is_run_id, render_restorable, show_run
+from mendflow.cli.options import temporal_options
+from mendflow.cli.run_cmd import is_run_id, render_restorable, show_run
 from mendflow.errors import InputError
 from mendflow.render import diff, table
 from mendflow.responses.messages import ResponseStatus
+from mendflow.runtime.client import TemporalSettings
 from mendflow.workflow_types import CampaignStatus
 
 Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the decision.", metavar="TEXT")]
@@ -68,6 +60,7 @@ def render_status(s: CampaignStatus) -> str:
     return "\n".join(lines)
 
 
+@temporal_options()
 def status(
     campaign: Annotated[
         str | None, typer.Argument(help="Campaign id; all running campaigns when omitted.", metavar="CAMPAIGN")
@@ -75,20 +68,14 @@ def status(
     output: Format = "table",
     api_url: ApiUrl = DEFAULT_API,
     token_file: TokenFile = None,
-    temporal_address: TemporalAddress = DEFAULT_ADDRESS,
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
-    payload_keys_text: PayloadKeysText = None,
+    *,
+    temporal: TemporalSettings,
 ) -> None:
     """Show a campaign's plan, batch, per-resource before/after and outcome, decisions and timeline (or a
     response run's step timeline — started, waiting for whom, done, rolled back — for a `response/…` id, read
     from Temporal with the --temporal-address and TLS options)."""
     if campaign and is_run_id(campaign):  # a response workflow run: Temporal answers, not the campaigns API
-        settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
-        show_run(campaign, output, settings)
+        show_run(campaign, output, temporal)
         return
     data = call("GET", api_url, _path(campaign) if campaign else "/v1/campaigns", token(token_file))
     result = [CampaignStatus.model_validate(item) for item in ([data] if campaign else data)]

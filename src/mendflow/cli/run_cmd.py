@@ -17,17 +17,7 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from mendflow.cli.environment import (
-    PayloadKeysText,
-    TemporalAddress,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
-)
-from mendflow.cli.options import OutputFormat
+from mendflow.cli.options import OutputFormat, temporal_options
 from mendflow.errors import InputError, MendflowError
 from mendflow.playbooks.model import Duration, format_duration
 from mendflow.render import diff, table
@@ -38,8 +28,6 @@ from mendflow.responses.messages import DEFAULT_RETENTION, ResponseStatus, RunSt
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.runtime.responses import RUN_PREFIX, response_status, start_response, wait_response_idle
 
-DEFAULT_ADDRESS = "127.0.0.1:7233"
-
 
 class RunFailed(MendflowError):
     """A run that ended failed or rolled back (exit 1)."""
@@ -48,6 +36,7 @@ class RunFailed(MendflowError):
 Format = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for the status model.")]
 
 
+@temporal_options(before="task_queue")
 def run(
     playbook: Annotated[Path, typer.Argument(help="A response workflow file (kind: Workflow).", metavar="PLAYBOOK")],
     inputs: Annotated[
@@ -66,16 +55,9 @@ def run(
     requested_by: Annotated[
         str, typer.Option("--as", help="Who starts the run (may not approve it: four-eyes).", metavar="NAME")
     ] = "",
-    temporal_address: TemporalAddress = DEFAULT_ADDRESS,
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
     task_queue: Annotated[str, typer.Option("--task-queue", help="Task queue the workers poll.", metavar="NAME")] = (
         TASK_QUEUE
     ),
-    payload_keys_text: PayloadKeysText = None,
     retention: Annotated[
         str,
         typer.Option(
@@ -84,16 +66,17 @@ def run(
             metavar="DURATION",
         ),
     ] = format_duration(DEFAULT_RETENTION),
+    *,
+    temporal: TemporalSettings,
 ) -> None:
     """Start a response workflow with its inputs; prints the run id (and, with --wait, the step timeline)."""
     keep = parse_retention(retention)
     definition = load_response_file(playbook)
     children = pin_calls(definition, playbook)  # the workflows its call steps run, pinned now like the file
     checked = read_inputs(inputs or [], input_file, definition.inputs)  # before any connection: bad input is exit 2
-    settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
     async def go() -> ResponseStatus | str:
-        client = await connect(settings)
+        client = await connect(temporal)
         run_id = (await start_response(
             client, definition, checked, tenant_key=tenant, requested_by=requested_by, task_queue=task_queue,
             retention=keep, children=children,

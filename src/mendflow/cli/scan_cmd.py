@@ -14,18 +14,8 @@ import typer
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError
 
-from mendflow.cli.environment import (
-    PayloadKeysText,
-    TemporalAddress,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
-)
 from mendflow.cli.failures import explain
-from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail
+from mendflow.cli.options import OutputFormat, PlaybookPaths, load_or_fail, temporal_options
 from mendflow.cli.progress import terminal_progress
 from mendflow.errors import InputError
 from mendflow.offline import scan_chunks
@@ -40,6 +30,7 @@ WIDTHS = [8, 48, 64, 60]
 """Columns of the findings table; resource ids are never cut (see `render.fit`)."""
 
 
+@temporal_options(before="output")
 def scan(
     tenant_file: Annotated[
         Path | None, typer.Option("--tenant-file", "-f", help="Evaluate a mendflow.tenant/v1 file (JSON/YAML) offline.")
@@ -50,29 +41,18 @@ def scan(
             "--tenant", help="Scan (and auto-fix) a tenant a running worker knows, e.g. github:acme.", metavar="KEY"
         ),
     ] = None,
-    temporal_address: TemporalAddress = "127.0.0.1:7233",
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for JSON lines.")] = (
         OutputFormat.table
     ),
     playbooks: PlaybookPaths = None,
-    payload_keys_text: PayloadKeysText = None,
+    *,
+    temporal: TemporalSettings,
 ) -> None:
     """Scan a tenant: offline from a tenant file, or through Temporal with --tenant."""
     if (tenant_file is None) == (tenant is None):
         raise InputError("give exactly one of --tenant-file F (offline) or --tenant KEY (through Temporal)")
     if tenant is not None:
-        asyncio.run(
-            _scan_through_temporal(
-                tenant,
-                temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text),
-                output,
-            )
-        )
+        asyncio.run(_scan_through_temporal(tenant, temporal, output))
         return
     assert tenant_file is not None
     _scan_offline(tenant_file, load_or_fail(playbooks), output)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -18,20 +17,12 @@ import typer
 from temporalio.client import Client
 
 from mendflow.cli.api_client import Format
-from mendflow.cli.environment import (
-    ConfigFile,
-    PayloadKeysText,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
-)
+from mendflow.cli.environment import ConfigFile
+from mendflow.cli.options import temporal_options
 from mendflow.config import TenantRegistry
 from mendflow.errors import InputError
 from mendflow.render import table, timestamp
-from mendflow.runtime.client import TASK_QUEUE, connect
+from mendflow.runtime.client import TASK_QUEUE, TemporalSettings, connect
 from mendflow.scheduling import manage
 from mendflow.scheduling.manage import ScheduleView
 from mendflow.settings import Settings
@@ -39,35 +30,15 @@ from mendflow.settings import Settings
 app = typer.Typer(help="Periodic full scans per tenant (Temporal Schedules) from mendflow.yaml's `schedules:`.",
                   no_args_is_help=True)  # fmt: skip
 
-Address = Annotated[
-    str,
-    typer.Option(
-        "--temporal-address", envvar="MENDFLOW_TEMPORAL_ADDRESS", help="HOST:PORT of Temporal.", metavar="HOST:PORT"
-    ),
-]
 TaskQueue = Annotated[
     str, typer.Option("--task-queue", help="Task queue the workers poll (scheduled scans run there).", metavar="NAME")
 ]
 Tenant = Annotated[str, typer.Argument(help="Tenant key, e.g. github:acme.", metavar="TENANT")]
 Note = Annotated[str, typer.Option("--note", help="Why (kept on the schedule).", metavar="TEXT")]
-DEFAULT_ADDRESS = "127.0.0.1:7233"
 
 
 Work = Callable[[Client], Awaitable[None]]
 """What a command does once connected; the command itself only checks its input and returns this."""
-
-_TEMPORAL_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-    for name, annotation, default in (
-        ("temporal_address", Address, DEFAULT_ADDRESS),
-        ("namespace", TemporalNamespace, "default"),
-        ("tls", TemporalTls, False),
-        ("tls_ca", TemporalTlsCa, None),
-        ("tls_cert", TemporalTlsCert, None),
-        ("tls_key", TemporalTlsKey, None),
-        ("payload_keys_text", PayloadKeysText, None),
-    )
-]
 
 
 def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
@@ -76,29 +47,15 @@ def _temporal_command(body: Callable[..., Work]) -> Callable[..., None]:
     connecting, for every schedules command."""
 
     @functools.wraps(body)
-    def command(
-        *args: object,
-        temporal_address: str,
-        namespace: str,
-        tls: bool,
-        tls_ca: Path | None,
-        tls_cert: Path | None,
-        tls_key: Path | None,
-        payload_keys_text: str | None,
-        **kwargs: object,
-    ) -> None:
+    def command(*args: object, temporal: TemporalSettings, **kwargs: object) -> None:
         work = body(*args, **kwargs)
-        temporal = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
         async def main() -> None:
             await work(await connect(temporal))
 
         asyncio.run(main())
 
-    own = inspect.signature(body, eval_str=True)
-    signature = own.replace(parameters=[*own.parameters.values(), *_TEMPORAL_OPTIONS], return_annotation=None)
-    setattr(command, "__signature__", signature)  # typer reads the options from the signature  # noqa: B010
-    return command
+    return temporal_options()(command)
 
 
 def _render(views: list[ScheduleView], output: str) -> None:

@@ -13,22 +13,21 @@ import typer
 from mendflow.auth.refusals import audit_refusals
 from mendflow.cli.environment import (
     ConfigFile,
-    PayloadKeysText,
-    TemporalAddress,
-    TemporalNamespace,
-    TemporalTls,
-    TemporalTlsCa,
-    TemporalTlsCert,
-    TemporalTlsKey,
-    temporal_settings,
 )
-from mendflow.cli.options import DatabaseUrl, DataDir, PlaybookPaths, load_all_or_fail, load_or_fail
+from mendflow.cli.options import (
+    DatabaseUrl,
+    DataDir,
+    PlaybookPaths,
+    load_all_or_fail,
+    load_or_fail,
+    temporal_options,
+)
 from mendflow.codec import EMBEDDED_KEY_ID, KEY_FILE
 from mendflow.config import TenantRegistry
 from mendflow.data import demo_tenant_path
 from mendflow.doctor import log_checkup
 from mendflow.routing import EVERY_ROLE, parse_roles
-from mendflow.runtime.client import connect
+from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.health import health_server
 from mendflow.runtime.ports import ensure_free
@@ -135,17 +134,12 @@ def up(
         asyncio.run(serve(registry, hooked))
 
 
+@temporal_options(address=None, before="tenants")
 def worker(
-    temporal_address: TemporalAddress,
     tenants: Annotated[
         Path,
         typer.Option("--tenants", envvar="MENDFLOW_TENANTS", help="Tenants config (YAML) with secret references."),
     ],
-    namespace: TemporalNamespace = "default",
-    tls: TemporalTls = False,
-    tls_ca: TemporalTlsCa = None,
-    tls_cert: TemporalTlsCert = None,
-    tls_key: TemporalTlsKey = None,
     data_dir: Annotated[
         Path,
         typer.Option("--data-dir", envvar="MENDFLOW_DATA_DIR", help="Local scratch and the embedded stores' files."),
@@ -175,14 +169,14 @@ def worker(
             help="Roles this worker serves, comma-separated: scan, remediation, integrations (default: all).",
         ),
     ] = EVERY_ROLE,
-    payload_keys_text: PayloadKeysText = None,
+    *,
+    temporal: TemporalSettings,
 ) -> None:
     """Run only a worker against an existing Temporal cluster."""
     configure_logging()
     roles = parse_roles(queues)  # an unknown role is the user's mistake: exit 2, one line
     everything = load_all_or_fail(playbooks)
     registry = TenantRegistry.from_file(tenants)
-    settings = temporal_settings(temporal_address, namespace, tls, tls_ca, tls_cert, tls_key, payload_keys_text)
 
     if health_port is not None:
         ensure_free(health_host, health_port, what="worker probes", option="--health-port")
@@ -199,13 +193,13 @@ def worker(
     start_telemetry(context.settings.telemetry, serve=True)  # /metrics on telemetry.metrics_address
 
     async def run() -> None:
-        client = await connect(settings)
+        client = await connect(temporal)
         async with build_worker(client, context, roles=roles) as workers:
             for queue in workers.task_queues:  # validators' refusals (even of requests sent straight to Temporal)
                 audit_refusals(queue, context.audit)
             typer.echo(
-                f"worker connected to {temporal_address} ({namespace}), polling {', '.join(workers.task_queues)}; "
-                "Ctrl-C to stop."
+                f"worker connected to {temporal.address} ({temporal.namespace}), "
+                f"polling {', '.join(workers.task_queues)}; Ctrl-C to stop."
             )
             # Least privilege, checked at start and logged (never blocking: scans report the same gaps again).
             checkup = asyncio.create_task(log_checkup(list(registry.tenants.values()), everything.playbooks))
