@@ -10,17 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from mendflow.activities.response import ResponseActivities
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from starlette.types import ASGIApp
 
 from mendflow.audit import AuditLog
+from mendflow.config import TenantRegistry
 from mendflow.integrations.cards import CampaignCard, CardResource, Rollout
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.models import Decision, DecisionOutcome, Severity, Verdict
 from mendflow.redaction import register_secret
 from mendflow.runtime.loopback import LoopbackServer, serve_async, serve_in_thread
+from mendflow.secrets import SecretRef
+from mendflow.settings import Settings, SlackSettings
 from mendflow.sim.jira import JiraState, create_jira_app
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
+from mendflow.worker_context import WorkerContext
 
 ALICE = "U0ALICE001"
 BOB = "U0BOB00001"
@@ -48,6 +53,37 @@ def slack() -> Iterator[SlackWorkspace]:
     with serve_in_thread(create_slack_app(workspace)) as server:
         workspace.base_url = server.base_url
         yield workspace
+
+
+def slack_settings(workspace: SlackWorkspace, monkeypatch: pytest.MonkeyPatch, prefix: str) -> SlackSettings:
+    """Worker settings' `slack:` for the simulator (the tokens behind `env:<prefix>_BOT` / `_SIGNING`; no retries)."""
+    monkeypatch.setenv(f"{prefix}_BOT", workspace.bot_token)
+    monkeypatch.setenv(f"{prefix}_SIGNING", workspace.signing_secret)
+    return SlackSettings(
+        bot_token=SecretRef(ref=f"env:{prefix}_BOT"),
+        signing_secret=SecretRef(ref=f"env:{prefix}_SIGNING"),
+        base_url=workspace.base_url + "/api/",
+        channel=CHANNEL,
+        max_retries=0,
+        timeout=5,
+    )
+
+
+def response_workers(tmp_path: Path, settings: Settings, count: int = 2) -> list[ResponseActivities]:
+    """Response activities of `count` workers sharing one database (a retry may land on another worker)."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return [
+        ResponseActivities(
+            WorkerContext(
+                registry=TenantRegistry(),
+                data_dir=tmp_path / f"w{n}",
+                playbooks={},
+                settings=settings,
+                database_url=url,
+            )
+        )
+        for n in range(count)
+    ]
 
 
 def cards_for(workspace: SlackWorkspace, **options: object) -> SlackCards:
@@ -163,11 +199,18 @@ class SimulatedJira:
     token: str
 
 
-@pytest.fixture
-def jira() -> Iterator[SimulatedJira]:
+@contextlib.contextmanager
+def jira_site() -> Iterator[SimulatedJira]:
+    """The Jira simulator on loopback, its token registered as a secret (the fixture, and workflow tests' sites)."""
     token = "jira-" + secrets.token_hex(12)
     register_secret(token)
     state = JiraState(token=token)
     with serve_in_thread(create_jira_app(state)) as server:
         state.base_url = server.base_url
         yield SimulatedJira(state, server.base_url, token)
+
+
+@pytest.fixture
+def jira() -> Iterator[SimulatedJira]:
+    with jira_site() as site:
+        yield site

@@ -10,39 +10,19 @@ import pytest
 from mendflow.activities.response import ResponseActivities
 from temporalio.testing import ActivityEnvironment
 
-from mendflow.config import TenantRegistry
 from mendflow.rbac import Person, RbacConfig
 from mendflow.responses.messages import NotifyInput
-from mendflow.secrets import SecretRef
-from mendflow.settings import Settings, SlackSettings
+from mendflow.settings import Settings
 from mendflow.sim.slack import SlackWorkspace
-from mendflow.worker_context import WorkerContext
-from tests.integrations.conftest import ALICE, BOB, CHANNEL
+from tests.integrations.conftest import ALICE, BOB, CHANNEL, response_workers, slack_settings
 
 
 def _workers(tmp_path: Path, slack: SlackWorkspace, monkeypatch: pytest.MonkeyPatch) -> list[ResponseActivities]:
-    monkeypatch.setenv("DM_SLACK_BOT", slack.bot_token)
-    monkeypatch.setenv("DM_SLACK_SIGNING", slack.signing_secret)
     settings = Settings(
         rbac=RbacConfig(people={"alice": Person(slack=ALICE), "dave": Person()}),
-        slack=SlackSettings(
-            bot_token=SecretRef(ref="env:DM_SLACK_BOT"),
-            signing_secret=SecretRef(ref="env:DM_SLACK_SIGNING"),
-            base_url=slack.base_url + "/api/",
-            channel=CHANNEL,
-            max_retries=0,
-            timeout=5,
-        ),
+        slack=slack_settings(slack, monkeypatch, "DM_SLACK"),
     )
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    return [
-        ResponseActivities(
-            WorkerContext(
-                registry=TenantRegistry(), data_dir=tmp_path / name, playbooks={}, settings=settings, database_url=url
-            )
-        )
-        for name in ("one", "two")
-    ]
+    return response_workers(tmp_path, settings)
 
 
 def _posts_to(slack: SlackWorkspace, channel: str, text: str) -> int:

@@ -6,43 +6,19 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from mendflow.activities.response import ResponseActivities
 from temporalio.testing import ActivityEnvironment
 
-from mendflow.config import TenantRegistry
 from mendflow.responses.messages import NotifyInput
-from mendflow.secrets import SecretRef
-from mendflow.settings import Settings, SlackSettings
+from mendflow.settings import Settings
 from mendflow.sim.slack import SlackWorkspace
-from mendflow.worker_context import WorkerContext
-from tests.integrations.conftest import CHANNEL
+from tests.integrations.conftest import CHANNEL, response_workers, slack_settings
 
 
 async def test_a_retried_notify_posts_once_and_a_later_step_posts_again(
     tmp_path: Path, slack: SlackWorkspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same activity run twice (a retry, here on a second worker) posts one message; another step posts its own."""
-    monkeypatch.setenv("NOTIFY_SLACK_BOT", slack.bot_token)
-    monkeypatch.setenv("NOTIFY_SLACK_SIGNING", slack.signing_secret)
-    settings = Settings(
-        slack=SlackSettings(
-            bot_token=SecretRef(ref="env:NOTIFY_SLACK_BOT"),
-            signing_secret=SecretRef(ref="env:NOTIFY_SLACK_SIGNING"),
-            base_url=slack.base_url + "/api/",
-            channel=CHANNEL,
-            max_retries=0,
-            timeout=5,
-        )
-    )
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    workers = [
-        ResponseActivities(
-            WorkerContext(
-                registry=TenantRegistry(), data_dir=tmp_path / name, playbooks={}, settings=settings, database_url=url
-            )
-        )
-        for name in ("one", "two")
-    ]
+    workers = response_workers(tmp_path, Settings(slack=slack_settings(slack, monkeypatch, "NOTIFY_SLACK")))
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, workflow_id="response/test.run/abc/1", activity_id="7")
     request = NotifyInput(playbook_id="test.run", channel=None, text="token ci-sync revoked")

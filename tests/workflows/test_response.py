@@ -23,8 +23,6 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.api.assemble import build_api
 from mendflow.auth.tokens import Role, StoredTokens
 from mendflow.cli.main import _run
-from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
@@ -33,14 +31,12 @@ from mendflow.runtime.client import TemporalSettings
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
-from mendflow.sim.okta import create_okta_app
 from mendflow.store import Database, database_url
-from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from tests.signing import SIGNER, signed_decision
-from tests.workflows.campaigns import RBAC, settings
+from tests.workflows.campaigns import RBAC
+from tests.workflows.response_sites import okta_site, worker_context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -60,25 +56,11 @@ class Stack:
 
 @pytest.fixture
 async def stack(dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
-    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
-    token = secrets.token_hex(21)
-    register_secret(token)
-    monkeypatch.setenv("MENDFLOW_OKTA_RESPONSE_TOKEN", token)
-    app = create_okta_app(tenant, token=token)
     queue = f"q-{uuid.uuid4()}"
-    with serve_in_thread(app) as server:
-        connection = TenantConnection(
-            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=server.base_url,
-            token=SecretRef(ref="env:MENDFLOW_OKTA_RESPONSE_TOKEN"),
-        )  # fmt: skip
-        context = WorkerContext(
-            registry=TenantRegistry(tenants={connection.key: connection}),
-            data_dir=tmp_path,
-            playbooks={},
-            settings=settings(),
-        )
+    with okta_site(monkeypatch, "MENDFLOW_OKTA_RESPONSE_TOKEN") as site:
+        context = worker_context(tmp_path, site.connection)
         async with build_worker(dev_env.client, context, task_queue=queue):
-            yield Stack(dev_env.client, queue, app.state.okta, context, token)
+            yield Stack(dev_env.client, queue, site.okta, context, site.token)
 
 
 def _user(stack: Stack, user_id: str) -> dict[str, Any]:

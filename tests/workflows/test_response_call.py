@@ -22,23 +22,17 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.cli.main import _run
-from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.data import demo_tenant_path
 from mendflow.errors import PlaybookError
 from mendflow.models import DecisionOutcome
 from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.responses.calls import pin_calls
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
-from mendflow.sim.okta import create_okta_app
-from mendflow.tenant import load_tenant_file
-from mendflow.worker_context import WorkerContext
 from tests.signing import signed_decision
-from tests.workflows.campaigns import RBAC, settings
+from tests.workflows.campaigns import RBAC
+from tests.workflows.response_sites import okta_site, worker_context
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 TOKEN, OWNER = "00T00000000000001sim", "00u00000000000001sim"
@@ -83,21 +77,9 @@ steps:
 async def run(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> AsyncIterator[Any]:
-    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
-    token = secrets.token_hex(21)
-    register_secret(token)
-    monkeypatch.setenv("MENDFLOW_OKTA_CALL_TOKEN", token)
-    app = create_okta_app(tenant, token=token)
     queue = f"q-{uuid.uuid4()}"
-    with serve_in_thread(app) as okta:
-        connection = TenantConnection(
-            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=okta.base_url,
-            token=SecretRef(ref="env:MENDFLOW_OKTA_CALL_TOKEN"),
-        )  # fmt: skip
-        context = WorkerContext(
-            registry=TenantRegistry(tenants={connection.key: connection}), data_dir=tmp_path / "data",
-            playbooks={}, settings=settings(),
-        )  # fmt: skip
+    with okta_site(monkeypatch, "MENDFLOW_OKTA_CALL_TOKEN") as site:
+        context = worker_context(tmp_path / "data", site.connection)
 
         def cli(*args: str) -> tuple[int, str, str]:
             monkeypatch.setattr("sys.argv", ["mendflow", *args])
@@ -114,7 +96,7 @@ async def run(
             plant: Callable[[Any], None] | None = None,
         ) -> tuple[Any, Any, Callable[[], str]]:
             if plant is not None:  # change the simulated org first (its state, e.g. a canary secret in a name)
-                plant(app.state.okta)
+                plant(site.okta)
             (tmp_path / "child.yaml").write_text(child)
             (tmp_path / "parent.yaml").write_text(parent)
             if via_cli:  # `mendflow run` pins the called workflow itself, and --wait follows the run to its end
@@ -136,7 +118,7 @@ async def run(
                 result = await handle.result() if finish else await wait_response_idle(dev_env.client, handle.id)
 
             def status() -> str:
-                return str(next(u for u in app.state.okta.users if u["id"] == OWNER)["status"])
+                return str(next(u for u in site.okta.users if u["id"] == OWNER)["status"])
 
             return handle, result, status
 

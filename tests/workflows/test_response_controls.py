@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,22 +21,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.audit import AuditLog
 from mendflow.auth.refusals import audit_refusals
-from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.data import demo_tenant_path
 from mendflow.models import Channel
-from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook, definition_digest
 from mendflow.responses.messages import PinnedDefinition, ResponseStatus, RunState
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
-from mendflow.sim.okta import create_okta_app
-from mendflow.tenant import load_tenant_file
-from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import OperatorRequest
 from tests.signing import signed_request
-from tests.workflows.campaigns import RBAC, settings
+from tests.workflows.campaigns import RBAC
+from tests.workflows.response_sites import okta_site, worker_context
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.controls", "title": "controls"}
@@ -87,26 +79,12 @@ class Env:
 @pytest.fixture
 async def env(time_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
     """A worker on the time-skipping server with the Okta simulator as tenant `okta:acme`."""
-    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
-    token = secrets.token_hex(21)
-    register_secret(token)
-    monkeypatch.setenv("MENDFLOW_OKTA_CONTROLS_TOKEN", token)
-    app = create_okta_app(tenant, token=token)
     queue = f"q-{uuid.uuid4()}"
-    with serve_in_thread(app) as server:
-        connection = TenantConnection(
-            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=server.base_url,
-            token=SecretRef(ref="env:MENDFLOW_OKTA_CONTROLS_TOKEN"),
-        )  # fmt: skip
-        context = WorkerContext(
-            registry=TenantRegistry(tenants={connection.key: connection}),
-            data_dir=tmp_path,
-            playbooks={},
-            settings=settings(),
-        )
+    with okta_site(monkeypatch, "MENDFLOW_OKTA_CONTROLS_TOKEN") as site:
+        context = worker_context(tmp_path, site.connection)
         audit_refusals(queue, context.audit)
         async with build_worker(time_env.client, context, task_queue=queue):
-            yield Env(time_env.client, queue, time_env, app.state.okta, context.audit)
+            yield Env(time_env.client, queue, time_env, site.okta, context.audit)
 
 
 async def _record(handle: WorkflowHandle[Any, ResponseStatus], name: str) -> None:

@@ -22,24 +22,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.cli.main import _run
-from mendflow.config import TenantConnection, TenantRegistry
-from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses.messages import FINISHED, ResponseStatus, RunState, StepRecord
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import wait_response_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
 from mendflow.sim.common import FaultPlan
-from mendflow.sim.okta import create_okta_app
 from mendflow.sim.slack import SlackWorkspace
-from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import CHANNEL, SimulatedJira
 from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC
-from tests.workflows.response_sites import connected, jira_site, slack_site
+from tests.workflows.response_sites import connected, jira_site, okta_site, slack_site, worker_context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -71,12 +65,7 @@ async def site(
     capsys: pytest.CaptureFixture[str],
     forbidden: tuple[str, ...],
 ) -> AsyncIterator[Site]:
-    tenant = load_tenant_file(demo_tenant_path().with_name("demo-okta.json"))
-    token = secrets.token_hex(21)
-    register_secret(token)
-    monkeypatch.setenv("MENDFLOW_OKTA_FULL_TOKEN", token)
     monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
-    app = create_okta_app(tenant, token=token, faults=FaultPlan(forbidden=forbidden))
     queue = f"q-{uuid.uuid4()}"
 
     def cli(*args: str) -> tuple[int, str, str]:
@@ -85,19 +74,15 @@ async def site(
         out = capsys.readouterr()
         return code, out.out, out.err
 
-    with serve_in_thread(app) as okta, slack_site() as slack, jira_site() as jira:
-        connection = TenantConnection(
-            key="okta:acme", provider="okta", tenant=tenant.tenant, base_url=okta.base_url,
-            token=SecretRef(ref="env:MENDFLOW_OKTA_FULL_TOKEN"),
-        )  # fmt: skip
-        context = WorkerContext(
-            registry=TenantRegistry(tenants={connection.key: connection}),
-            data_dir=tmp_path,
-            playbooks={},
-            settings=connected(slack, jira, monkeypatch),
-        )
+    faults = FaultPlan(forbidden=forbidden)
+    with (
+        okta_site(monkeypatch, "MENDFLOW_OKTA_FULL_TOKEN", faults=faults) as okta,
+        slack_site() as slack,
+        jira_site() as jira,
+    ):
+        context = worker_context(tmp_path, okta.connection, settings=connected(slack, jira, monkeypatch))
         async with build_worker(dev_env.client, context, task_queue=queue):
-            yield Site(dev_env.client, queue, app.state.okta, slack, jira, context, cli)
+            yield Site(dev_env.client, queue, okta.okta, slack, jira, context, cli)
 
 
 def _step(status: ResponseStatus, step_id: str) -> StepRecord:

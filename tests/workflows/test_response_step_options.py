@@ -4,7 +4,6 @@ the Slack simulator answering late shows a try cut off at the step's `timeout` (
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
@@ -17,19 +16,14 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantRegistry
-from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
-from mendflow.settings import JiraSettings
-from mendflow.sim.jira import JiraState, create_jira_app
 from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings
-from tests.workflows.response_sites import connected, jira_site, slack_site
+from tests.workflows.response_sites import connected, jira_settings, jira_site, slack_site, worker_context
 
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.options", "title": "t", "tenant": "none:x"}
 TICKET = "jira: {summary: Contained}"
@@ -37,13 +31,8 @@ TICKET = "jira: {summary: Contained}"
 
 @pytest.fixture
 def jira() -> Iterator[SimulatedJira]:
-    """The Jira simulator on loopback, its token registered as a secret."""
-    token = "jira-" + secrets.token_hex(12)
-    register_secret(token)
-    state = JiraState(token=token)
-    with serve_in_thread(create_jira_app(state)) as server:
-        state.base_url = server.base_url
-        yield SimulatedJira(state, server.base_url, token)
+    with jira_site() as site:
+        yield site
 
 
 @pytest.fixture
@@ -51,16 +40,8 @@ async def run(
     time_env: WorkflowEnvironment, jira: SimulatedJira, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Any]:
     """Run steps to the end; returns the final status and the run's history."""
-    monkeypatch.setenv("OPTIONS_JIRA_TOKEN", jira.token)
-    config = JiraSettings(
-        server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:OPTIONS_JIRA_TOKEN"), project="SEC"
-    )
-    context = WorkerContext(
-        registry=TenantRegistry(),
-        data_dir=tmp_path,
-        playbooks={},
-        settings=settings().model_copy(update={"jira": config}),
-    )
+    config = jira_settings(jira, monkeypatch, "OPTIONS_JIRA_TOKEN")
+    context = worker_context(tmp_path, settings=settings().model_copy(update={"jira": config}))
     queue = f"q-{uuid.uuid4()}"
 
     async def go(steps: str) -> tuple[ResponseStatus, Sequence[HistoryEvent]]:

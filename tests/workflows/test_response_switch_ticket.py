@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,19 +12,14 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.config import TenantRegistry
-from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.responses.messages import ResponseStatus, RunState
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
-from mendflow.settings import JiraSettings
-from mendflow.sim.jira import JiraState, create_jira_app
-from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings
+from tests.workflows.response_sites import jira_settings, worker_context
+from tests.workflows.response_sites import jira_site as serve_jira
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 WORKFLOW = """apiVersion: mendflow/v1
@@ -60,30 +54,16 @@ steps:
 
 @pytest.fixture
 def jira_site() -> Iterator[SimulatedJira]:
-    """The Jira simulator on loopback, its token registered as a secret."""
-    token = "jira-" + secrets.token_hex(12)
-    register_secret(token)
-    state = JiraState(token=token)
-    with serve_in_thread(create_jira_app(state)) as server:
-        state.base_url = server.base_url
-        yield SimulatedJira(state, server.base_url, token)
+    with serve_jira() as site:
+        yield site
 
 
 @pytest.fixture
 async def start(
     dev_env: WorkflowEnvironment, jira_site: SimulatedJira, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Any]:
-    jira = jira_site
-    monkeypatch.setenv("SWITCH_JIRA_TOKEN", jira.token)
-    jira_settings = JiraSettings(
-        server=jira.base_url, user=jira.state.user, token=SecretRef(ref="env:SWITCH_JIRA_TOKEN"), project="SEC"
-    )
-    context = WorkerContext(
-        registry=TenantRegistry(),
-        data_dir=tmp_path,
-        playbooks={},
-        settings=settings().model_copy(update={"jira": jira_settings}),
-    )
+    jira = jira_settings(jira_site, monkeypatch, "SWITCH_JIRA_TOKEN")
+    context = worker_context(tmp_path, settings=settings().model_copy(update={"jira": jira}))
     path = tmp_path / "w.yaml"
     path.write_text(WORKFLOW)
     definition = load_response_file(path)
