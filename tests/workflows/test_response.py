@@ -22,7 +22,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.api.assemble import build_api
 from mendflow.auth.tokens import Role, StoredTokens
-from mendflow.cli.main import _run
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses import OnFailure, ResponsePlaybook, load_response_file
@@ -36,6 +35,7 @@ from mendflow.store import Database, database_url
 from mendflow.worker_context import WorkerContext
 from tests.signing import SIGNER, signed_decision
 from tests.workflows.campaigns import RBAC
+from tests.workflows.response_helpers import in_process_cli
 from tests.workflows.response_sites import okta_site, worker_context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
@@ -196,11 +196,7 @@ async def test_mendflow_run_and_status_drive_a_run_through_temporal(
     address = stack.client.service_client.config.target_host
     monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", address)
 
-    def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.argv", ["mendflow", *args])
-        code = _run()
-        out = capsys.readouterr()
-        return code, out.out, out.err
+    cli = in_process_cli(monkeypatch, capsys)
 
     capsys.readouterr()
     code, out, err = await asyncio.to_thread(
@@ -238,11 +234,7 @@ async def test_the_operator_verbs_approve_and_roll_back_a_run_through_the_api(
     secret, _ = StoredTokens(db).create(person="bob", role=Role.approver, name="t", ttl_seconds=3600)
     monkeypatch.setenv("MENDFLOW_TOKEN", secret)
 
-    def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.argv", ["mendflow", *args])
-        code = _run()
-        out = capsys.readouterr()
-        return code, out.out, out.err
+    cli = in_process_cli(monkeypatch, capsys)
 
     with serve_in_thread(api) as server:
         run_id = (await start_response(stack.client, variant, {"token_id": TOKEN}, task_queue=stack.queue)).id

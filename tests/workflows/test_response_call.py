@@ -9,19 +9,17 @@ The rollback path's history is recorded into tests/histories/response-call-rolle
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.cli.main import _run
 from mendflow.errors import PlaybookError
 from mendflow.models import DecisionOutcome
 from mendflow.redaction import register_secret
@@ -32,6 +30,7 @@ from mendflow.runtime.responses import start_response, wait_response_idle
 from mendflow.runtime.worker import build_worker
 from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC
+from tests.workflows.response_helpers import decoded_payloads, in_process_cli
 from tests.workflows.response_sites import okta_site, worker_context
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -81,11 +80,7 @@ async def run(
     with okta_site(monkeypatch, "MENDFLOW_OKTA_CALL_TOKEN") as site:
         context = worker_context(tmp_path / "data", site.connection)
 
-        def cli(*args: str) -> tuple[int, str, str]:
-            monkeypatch.setattr("sys.argv", ["mendflow", *args])
-            code = _run()
-            out = capsys.readouterr()
-            return code, out.out, out.err
+        cli = in_process_cli(monkeypatch, capsys)
 
         async def go(
             parent: str,
@@ -208,19 +203,6 @@ async def test_a_childs_approval_shows_in_the_caller_and_is_decided_on_the_child
     assert next(s for s in done.steps if s.id == "contain").output["steps"]["ask"]["approvers"] == ["bob"]
 
 
-def _decoded(node: Any) -> Iterator[str]:
-    """Every payload's data in a history's JSON form, decoded (base64 there)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "data" and isinstance(value, str):
-                yield base64.b64decode(value).decode("utf-8", "replace")
-            else:
-                yield from _decoded(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _decoded(value)
-
-
 async def test_a_secret_in_what_a_call_passes_on_reaches_neither_history(
     run: Any, dev_env: WorkflowEnvironment
 ) -> None:
@@ -244,5 +226,5 @@ async def test_a_secret_in_what_a_call_passes_on_reaches_neither_history(
     assert told == "contained for [REDACTED]"
     for run_id in (handle.id, f"{handle.id}/contain"):
         history = (await dev_env.client.get_workflow_handle(run_id).fetch_history()).to_json_dict()
-        payloads = " ".join(_decoded(history))  # the call's inputs, the child's reads, notify texts and outputs
+        payloads = " ".join(decoded_payloads(history))  # the call's inputs, the child's reads, notify texts and outputs
         assert canary not in json.dumps(history) + payloads and "contained for [REDACTED]" in payloads, run_id

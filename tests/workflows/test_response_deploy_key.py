@@ -22,7 +22,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.cli.main import _run
 from mendflow.config import TenantConnection
 from mendflow.data import demo_tenant_path
 from mendflow.models import DecisionOutcome, Verdict
@@ -40,6 +39,7 @@ from tests.conftest import SimulatedOrg
 from tests.integrations.conftest import SimulatedJira
 from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC
+from tests.workflows.response_helpers import in_process_cli
 from tests.workflows.response_sites import connected, jira_site, slack_site
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "github_deploy_key_leak.yaml"
@@ -90,11 +90,7 @@ async def site(
     monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     queue = f"q-{uuid.uuid4()}"
 
-    def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.argv", ["mendflow", *args])
-        code = _run()
-        out = capsys.readouterr()
-        return code, out.out, out.err
+    cli = in_process_cli(monkeypatch, capsys)
 
     with slack_site() as slack, jira_site() as jira:
         context = WorkerContext(

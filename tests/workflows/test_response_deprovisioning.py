@@ -8,7 +8,6 @@ The happy path's history is recorded into tests/histories/response-deprovisionin
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -42,6 +41,7 @@ from mendflow.worker_context import WorkerContext
 from tests.cli_in_process import invoker
 from tests.signing import signed_request
 from tests.workflows.campaigns import RBAC, settings
+from tests.workflows.response_helpers import decoded_payloads
 from tests.workflows.test_response_fan_out import signed_answer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_staged_deprovisioning.yaml"
@@ -132,19 +132,6 @@ async def _answer(client: Client, workflow_id: str, question: OpenQuestion, opti
     )
 
 
-def _decoded(node: Any) -> Iterator[str]:
-    """Every payload's data in a history, decoded (they are base64 in its JSON form)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "data" and isinstance(value, str):
-                yield base64.b64decode(value).decode("utf-8", "replace")
-            else:
-                yield from _decoded(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _decoded(value)
-
-
 def _items(status: ResponseStatus, step: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = next(s for s in status.steps if s.id == step).output["items"]
     return items
@@ -214,7 +201,7 @@ async def test_too_many_failed_suspensions_restore_every_one_made(
         assert any("2 item(s) failed (max_failures: 0)" in e["detail"] for e in done.timeline)
         for run, read in ((handle.id, True), (f"{handle.id}/warn/0", True), (f"{handle.id}/suspend/1", False)):
             history = json.dumps((await stack.client.get_workflow_handle(run).fetch_history()).to_json_dict())
-            payloads = " ".join(_decoded(json.loads(history)))  # reads, questions, answers, outcomes
+            payloads = " ".join(decoded_payloads(json.loads(history)))  # reads, questions, answers, outcomes
             assert canary not in history + payloads and ("[REDACTED]" in payloads) is read, run
         if os.environ.get("MENDFLOW_RECORD_HISTORIES"):
             history = await handle.fetch_history()

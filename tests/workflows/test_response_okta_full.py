@@ -21,7 +21,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.cli.main import _run
 from mendflow.models import DecisionOutcome, Verdict
 from mendflow.redaction import register_secret
 from mendflow.responses.messages import FINISHED, ResponseStatus, RunState, StepRecord
@@ -33,6 +32,7 @@ from mendflow.worker_context import WorkerContext
 from tests.integrations.conftest import CHANNEL, SimulatedJira
 from tests.signing import signed_decision
 from tests.workflows.campaigns import RBAC
+from tests.workflows.response_helpers import in_process_cli
 from tests.workflows.response_sites import connected, jira_site, okta_site, slack_site, worker_context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
@@ -68,11 +68,7 @@ async def site(
     monkeypatch.setenv("MENDFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     queue = f"q-{uuid.uuid4()}"
 
-    def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.argv", ["mendflow", *args])
-        code = _run()
-        out = capsys.readouterr()
-        return code, out.out, out.err
+    cli = in_process_cli(monkeypatch, capsys)
 
     faults = FaultPlan(forbidden=forbidden)
     with (
