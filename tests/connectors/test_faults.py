@@ -93,6 +93,19 @@ async def test_forbidden_github_collection_is_a_gap_and_the_rest_is_read(github_
     }
 
 
+async def test_a_forbidden_paged_listing_is_one_gap_and_the_rest_is_read(
+    okta_tenant: TenantFile, github_tenant: TenantFile
+) -> None:
+    """403 on the big listings read page by page (Okta users, GitHub repositories): no user or repository, one gap
+    naming the listing, everything else still read (`Coverage.read_pages`, shared by both collectors)."""
+    resources, (session, _) = await _scan(okta_tenant, FaultPlan(forbidden=("GET /api/v1/users",)))
+    assert not [r for r in resources if r.type == "okta.user"] and [r for r in resources if r.type == "okta.group"]
+    assert [g.endpoint for g in session.collector.gaps] == ["/api/v1/users"]  # type: ignore[attr-defined]
+    resources, (session, _) = await _scan(github_tenant, FaultPlan(forbidden=("GET /orgs/*/repos",)))
+    assert not [r for r in resources if r.type.startswith("github.repo")] and [r for r in resources]
+    assert [g.endpoint for g in session.collector.gaps] == ["/orgs/acme/repos"]  # type: ignore[attr-defined]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", ["okta", "github"])
 async def test_tight_rate_limit_slows_the_scan_but_loses_nothing(

@@ -8,6 +8,7 @@ Gaps are grouped by endpoint template, so 20,000 users without factor access are
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -76,6 +77,22 @@ class Coverage:
             return None
         self.read += 1
         return found
+
+    async def read_pages(
+        self, http: VendorHttp, path: str, *, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """A collection too big to hold, one page at a time; a forbidden listing ends it as a gap (pages already
+        given stay given), counted as read only once every page came."""
+        self.expected += 1
+        try:
+            async for page in http.pages(path, params=params):
+                yield page
+        except VendorError as err:
+            if not is_gap(err):
+                raise
+            self.missed(path, err)
+            return
+        self.read += 1
 
     async def read_object(self, http: VendorHttp, path: str, *, template: str | None = None) -> Any | None:
         """GET one object that is read like a collection; None (and a gap) when it may not be read."""

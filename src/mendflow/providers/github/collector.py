@@ -153,19 +153,9 @@ class GithubCollector(CoveredCollector):
                     for resource in batch:
                         yield resource
 
-    async def _repo_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+    def _repo_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
         """The org's repositories, one page at a time; a forbidden listing is a coverage gap."""
-        path = f"/orgs/{self.org}/repos"
-        self.coverage.expected += 1
-        try:
-            async for page in self.http.pages(path, params={**PAGE, "type": "all"}):
-                yield page
-        except VendorError as err:
-            if not is_gap(err):
-                raise
-            self.coverage.missed(path, err)
-            return
-        self.coverage.read += 1
+        return self.coverage.read_pages(self.http, f"/orgs/{self.org}/repos", params={**PAGE, "type": "all"})
 
     async def _repo_resources(
         self, repo: dict[str, Any], outside_logins: set[str], demand: Demand | None = None

@@ -163,18 +163,8 @@ class OktaCollector(CoveredCollector):
             return {}
         return {"roles": await self._roles(user["id"])}
 
-    async def _user_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
-        path = "/api/v1/users"
-        self.coverage.expected += 1
-        try:
-            async for page in self.http.pages(path, params={"limit": MAX_LIMIT["users"]}):
-                yield page
-        except VendorError as err:
-            if not is_gap(err):
-                raise
-            self.coverage.missed(path, err)
-            return
-        self.coverage.read += 1
+    def _user_pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        return self.coverage.read_pages(self.http, "/api/v1/users", params={"limit": MAX_LIMIT["users"]})
 
     async def fetch(self, ref: ResourceRef, demand: Demand | None = None) -> Resource | None:
         """Re-read one resource exactly as `collect` builds it; None when it is gone. With a `demand`, a user's or
