@@ -274,14 +274,14 @@ async def test_a_pause_holds_the_running_pages_of_a_for_each_and_the_resume_rele
     await _record(handle, "paused-pages")
 
 
-async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -> None:
-    """Paused while the called run waits: its wait ends, it holds before its suspension (its status says paused)
-    until the caller is resumed; then it suspends the user and both complete."""
+async def _paused_while_called_run_waits(env: Env, after: str) -> WorkflowHandle[Any, ResponseStatus]:
+    """A caller whose `sub` step calls HELD_THEN_SUSPEND (then `after`'s steps), paused once the called run waits;
+    two hours on, the called run still holds before its suspension. The caller's handle."""
     child = ResponsePlaybook.model_validate(
         {**CHILD, "inputs": {"type": "object", "properties": {"who": {"type": "string"}}},
          "steps": yaml.safe_load(HELD_THEN_SUSPEND.replace("${{ who }}", "${{ inputs.who }}"))}
     )  # fmt: skip
-    caller = _definition("- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n")
+    caller = _definition("- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n" + after)
     pinned = {child.id: PinnedDefinition(definition=child, digest=definition_digest(child))}
     handle = await start_response(
         env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned
@@ -296,6 +296,13 @@ async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -
     await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
     await env.time.sleep(timedelta(hours=2))
     await _stays_pending(env, called, "suspend")
+    return handle
+
+
+async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -> None:
+    """Paused while the called run waits: its wait ends, it holds before its suspension (its status says paused)
+    until the caller is resumed; then it suspends the user and both complete."""
+    handle = await _paused_while_called_run_waits(env, "")
     await handle.execute_update("resume", signed_request(handle.id, "resume", "bob", RBAC))
     done = await handle.result()
     assert done.state is RunState.completed and done.steps[0].output["state"] == "completed", done.steps[0].detail
@@ -306,28 +313,7 @@ async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -
 async def test_an_abort_releases_a_called_run_held_by_the_pause(env: Env) -> None:
     """Paused, then aborted while the called run is held: the called run is let go (an abort does not reach a called
     run: it finishes), and the caller ends aborted instead of waiting for it forever."""
-    child = ResponsePlaybook.model_validate(
-        {**CHILD, "inputs": {"type": "object", "properties": {"who": {"type": "string"}}},
-         "steps": yaml.safe_load(HELD_THEN_SUSPEND.replace("${{ who }}", "${{ inputs.who }}"))}
-    )  # fmt: skip
-    caller = _definition(
-        "- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n"
-        "- {id: after, kind: notify, message: never}\n"
-    )
-    pinned = {child.id: PinnedDefinition(definition=child, digest=definition_digest(child))}
-    handle = await start_response(
-        env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned
-    )
-    called = f"{handle.id}/sub"
-    for _ in range(500):
-        with contextlib.suppress(Exception):  # the called run may not have started yet
-            status = await env.client.get_workflow_handle(called).query("status", result_type=ResponseStatus)
-            if _statuses(status)["hold"] == "waiting":
-                break
-        await asyncio.sleep(0.02)
-    await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
-    await env.time.sleep(timedelta(hours=2))
-    await _stays_pending(env, called, "suspend")
+    handle = await _paused_while_called_run_waits(env, "- {id: after, kind: notify, message: never}\n")
     await handle.execute_update("abort", signed_request(handle.id, "abort", "bob", RBAC, "wrong user"))
     done = await asyncio.wait_for(handle.result(), timeout=30)
     assert done.state is RunState.aborted and _statuses(done) == {"sub": "done", "after": "pending"}
