@@ -15,12 +15,11 @@ import yaml
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
-from mendflow.config import TenantRegistry
 from mendflow.responses import ResponsePlaybook
 from mendflow.responses.messages import ResponseStatus, RunState
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
-from mendflow.worker_context import WorkerContext
+from mendflow.sim.slack import SlackWorkspace
 from tests.integrations.conftest import SimulatedJira
 from tests.workflows.campaigns import settings
 from tests.workflows.response_sites import connected, jira_settings, jira_site, slack_site, worker_context
@@ -111,21 +110,30 @@ async def test_the_default_retry_and_timeout_are_what_the_format_says(run: Any, 
     assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(minutes=5)
 
 
+async def _notify_while_slack_is_slow(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steps: str
+) -> tuple[ResponseStatus, Sequence[HistoryEvent], SlackWorkspace]:
+    """Run `steps` (real time, the dev server) while Slack answers the next post only after 8 s; the final status,
+    the run's history and the Slack workspace."""
+    with slack_site() as slack, jira_site() as jira_sim:
+        context = worker_context(tmp_path, settings=connected(slack, jira_sim, monkeypatch))
+        queue = f"q-{uuid.uuid4()}"
+        async with build_worker(dev_env.client, context, task_queue=queue):
+            slack.delay_next(8, methods=["chat.postMessage"])
+            definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
+            handle = await start_response(dev_env.client, definition, {}, task_queue=queue)
+            done: ResponseStatus = await handle.result()
+            return done, (await handle.fetch_history()).events, slack
+
+
 async def test_a_try_that_outlasts_the_steps_timeout_is_cut_off_and_fails_the_step(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real time (the dev server): Slack would answer a notify step only after 8 s; with `timeout: 1s` and one
     attempt, Temporal times the try out after a second and the step fails saying so (on_failure: stop)."""
-    with slack_site() as slack, jira_site() as jira_sim:
-        config = connected(slack, jira_sim, monkeypatch)
-        context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=config)
-        queue = f"q-{uuid.uuid4()}"
-        async with build_worker(dev_env.client, context, task_queue=queue):
-            slack.delay_next(8, methods=["chat.postMessage"])
-            steps = "- {id: tell, kind: notify, message: hi, timeout: 1s, retry: {attempts: 1}}"
-            definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
-            handle = await start_response(dev_env.client, definition, {}, task_queue=queue)
-            done: ResponseStatus = await handle.result()
+    done, _, _ = await _notify_while_slack_is_slow(
+        dev_env, tmp_path, monkeypatch, "- {id: tell, kind: notify, message: hi, timeout: 1s, retry: {attempts: 1}}"
+    )
     (tell,) = done.steps
     assert done.state is RunState.failed and tell.status.value == "failed" and "StartToClose timeout" in tell.detail
     assert tell.finished_at is not None and tell.started_at is not None
@@ -137,17 +145,9 @@ async def test_slack_not_answering_is_retried_by_the_steps_retry(
 ) -> None:
     """Slack does not answer a notify's first post before the client gives up (a network problem, not a refusal):
     the step's `retry` tries again and the second post is delivered — not recorded as undeliverable at once."""
-    with slack_site() as slack, jira_site() as jira_sim:
-        config = connected(slack, jira_sim, monkeypatch)
-        context = WorkerContext(registry=TenantRegistry(), data_dir=tmp_path, playbooks={}, settings=config)
-        queue = f"q-{uuid.uuid4()}"
-        async with build_worker(dev_env.client, context, task_queue=queue):
-            slack.delay_next(8, methods=["chat.postMessage"])
-            steps = "- {id: tell, kind: notify, message: hi, retry: {attempts: 2, backoff: 1s}}"
-            definition = ResponsePlaybook.model_validate({**HEAD, "steps": yaml.safe_load(steps)})
-            handle = await start_response(dev_env.client, definition, {}, task_queue=queue)
-            done: ResponseStatus = await handle.result()
-            history = (await handle.fetch_history()).events
+    done, history, slack = await _notify_while_slack_is_slow(
+        dev_env, tmp_path, monkeypatch, "- {id: tell, kind: notify, message: hi, retry: {attempts: 2, backoff: 1s}}"
+    )
     (tell,) = done.steps
     assert done.state is RunState.completed and tell.output["delivered"] is True, tell
     attempt = next(
