@@ -20,6 +20,7 @@ from mendflow.rules.demand import Demand
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
+from mendflow.workflow_types import CampaignStatus
 from tests.workflows.campaigns import findings_for, hook_playbook, settings
 from tests.workflows.scale import ScaleOrg, campaign_input, scale_org
 from workflows.remediation import PREVIEW_TARGETS
@@ -45,7 +46,8 @@ def _kinds(org: ScaleOrg) -> Counter[str]:
     return kinds
 
 
-async def _campaign(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook, tmp_path: Path) -> Counter[str]:
+async def _run(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook, tmp_path: Path) -> CampaignStatus:
+    """A campaign of `playbook` over the org's hooks on a worker of its own, followed until idle."""
     context = WorkerContext(
         registry=org.registry(),
         data_dir=tmp_path / "d",
@@ -58,6 +60,11 @@ async def _campaign(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook,
         await env.client.start_workflow("RemediationWorkflow", request, id=request.campaign_id, task_queue=queue)
         done = await wait_idle(env.client, request.campaign_id)
     context.close()
+    return done
+
+
+async def _campaign(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook, tmp_path: Path) -> Counter[str]:
+    done = await _run(env, org, playbook, tmp_path)
     assert done.state == "completed" and done.totals == {"verified": TARGETS} and org.insecure() == 0
     return _kinds(org)
 
@@ -105,20 +112,7 @@ async def test_a_rule_that_cannot_decide_on_the_re_read_fails_the_target_with_it
         | {"detect": {"when": "int(resource.config.insecure_ssl) / 0 == 1", "severity": "high"}}
     )
     with scale_org(2, monkeypatch=monkeypatch) as org:
-        context = WorkerContext(
-            registry=org.registry(),
-            data_dir=tmp_path / "d",
-            playbooks={playbook.id: playbook},
-            settings=settings(ChangePolicy(default_writes_per_minute=10_000)),
-        )
-        request = campaign_input(playbook, findings=findings_for(playbook, org.hooks))
-        queue = f"q-{uuid.uuid4()}"
-        async with build_worker(dev_env.client, context, task_queue=queue):
-            await dev_env.client.start_workflow(
-                "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
-            )
-            done = await wait_idle(dev_env.client, request.campaign_id)
-        context.close()
+        done = await _run(dev_env, org, playbook, tmp_path)
         assert org.insecure() == 2 and not org.gate.writes
     details = [c.detail for c in done.changes]
     assert details and all(f"rule {playbook.id} cannot be evaluated on /repos/acme/" in d for d in details), details
