@@ -12,16 +12,23 @@ Handlers and validators issue no commands, so moving them here changes no histor
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import ClassVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from mendflow.auth.policy import check_decision, check_operator, nonce_of
     from mendflow.auth.refusals import refusal_logged
-    from mendflow.models import Decision, DecisionOutcome, Verdict
+    from mendflow.models import Change, Decision, DecisionOutcome, Outcome, Verdict
     from mendflow.routing import Activity, queue_of
-    from mendflow.workflow_types import CampaignPlanDetail, OperatorRequest
+    from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+"""The retry of an activity both workflows run (a restore, a capture, a write): five tries, backing off to 30 s."""
 
 
 class Controls:
@@ -134,6 +141,34 @@ class Controls:
         self._check_operator(request, "resume")
         if not self._paused:
             raise ValueError(f"not paused (state: {self._state_text()})")
+
+
+async def restore(
+    change: Change, step: ChangeStep, *, queue: str, within: timedelta, heartbeat: timedelta | None = None
+) -> Change:
+    """Put one change back through the `restore_change` activity (which verifies the restore); `within` is each
+    try's start-to-close timeout. Shielded: cancelling the run must not cancel putting things back. A restore that
+    fails for good comes back as `restore_failed` with its cause, never as an exception: a rollback records it and
+    carries on."""
+    try:
+        restored: Change = await asyncio.shield(
+            asyncio.ensure_future(
+                workflow.execute_activity(
+                    Activity.restore_change,
+                    step,
+                    result_type=Change,
+                    task_queue=queue,
+                    start_to_close_timeout=within,
+                    heartbeat_timeout=heartbeat,
+                    retry_policy=RETRY,
+                )
+            )
+        )
+    except ActivityError as err:
+        restored = change.model_copy(
+            update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {cause(err)}"}
+        )
+    return restored
 
 
 def cause(err: BaseException) -> str:

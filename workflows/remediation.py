@@ -60,9 +60,8 @@ with workflow.unsafe.imports_passed_through():
         WindowVerdict,
     )
 
-from .controls import Controls, cause
+from .controls import RETRY, Controls, cause, restore
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 SHORT = timedelta(minutes=1)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=8
@@ -487,26 +486,9 @@ class RemediationWorkflow(Controls):
         return page
 
     async def _restore(self, change: Change, *, reason: str) -> Change:
-        step = self._step(change.resource, change)
-        try:
-            # Shielded: cancelling the campaign must not cancel putting things back.
-            restored: Change = await asyncio.shield(
-                asyncio.ensure_future(
-                    workflow.execute_activity(
-                        Activity.restore_change,
-                        step,
-                        result_type=Change,
-                        task_queue=self._queue(Activity.restore_change),
-                        start_to_close_timeout=STEP_TIMEOUT,
-                        heartbeat_timeout=self._request.step_heartbeat,
-                        retry_policy=RETRY,
-                    )
-                )
-            )
-        except ActivityError as err:
-            restored = change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {cause(err)}"}
-            )
+        step, queue = self._step(change.resource, change), self._queue(Activity.restore_change)
+        beat = self._request.step_heartbeat
+        restored = await restore(change, step, queue=queue, within=STEP_TIMEOUT, heartbeat=beat)
         self._note(restored.outcome.value, f"{change.resource.id} ({reason})" if reason else change.resource.id)
         if restored.outcome == Outcome.restore_failed:
             workflow.logger.error("RESTORE FAILED", extra={"resource": change.resource.id, "detail": restored.detail})

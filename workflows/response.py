@@ -16,7 +16,6 @@ the same ones campaigns use for restore, and the response activities for reads, 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -64,7 +63,6 @@ CHILD_WAITING = "child_waiting"
 CHILD_NOTICE = "response-child-tells-caller"
 """Patch: called runs signal their caller around an approval (runs recorded before did not)."""
 SHORT = timedelta(minutes=1)
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 UNTIL_POLL = timedelta(minutes=1)
 """How often a `wait … until` re-evaluates its condition (it reads `now`, which only moves with time)."""
 HOLD = "hold"
@@ -84,7 +82,8 @@ class StepFailed(Exception):
     """A step could not do its job; the message says why (already free of secrets)."""
 
 
-from .controls import Controls, cause  # noqa: E402
+from .controls import RETRY as RETRY  # noqa: E402 (response_fan_out takes it from here)
+from .controls import Controls, cause, restore  # noqa: E402
 from .response_fan_out import Answers, ask_and_wait, run_for_each  # noqa: E402 (it needs StepFailed, above)
 
 
@@ -562,24 +561,8 @@ class ResponseWorkflow(Answers, Controls):
             self._set(step_id, status=status, detail=restored.detail)
 
     async def _restore(self, change: Change, *, reason: str) -> Change:
-        try:
-            # Shielded: cancelling the run must not cancel putting things back.
-            restored: Change = await asyncio.shield(
-                asyncio.ensure_future(
-                    workflow.execute_activity(
-                        Activity.restore_change,
-                        self._change_step(change),
-                        result_type=Change,
-                        task_queue=self._queue(Activity.restore_change),
-                        start_to_close_timeout=SHORT,
-                        retry_policy=RETRY,
-                    )
-                )
-            )
-        except ActivityError as err:
-            restored = change.model_copy(
-                update={"outcome": Outcome.restore_failed, "detail": f"restore failed: {cause(err)}"}
-            )
+        queue = self._queue(Activity.restore_change)
+        restored = await restore(change, self._change_step(change), queue=queue, within=SHORT)
         self._note(restored.outcome.value, f"{change.resource.id} ({reason})")
         return restored
 
