@@ -54,6 +54,16 @@ DEFINITION = ResponsePlaybook.model_validate(
         """),
     }
 )  # fmt: skip
+LINGERING = DEFINITION.model_copy(
+    update={
+        "steps": (
+            *DEFINITION.steps,
+            DEFINITION.steps[1].model_copy(update={"id": "linger", "duration": timedelta(hours=1)}),
+        )
+    }
+)
+"""DEFINITION with an hour's wait at the end: resumed, the run is still running when the abort comes (without it,
+the run could finish between resume and abort, and the abort would be refused as 'not running')."""
 
 
 @dataclass
@@ -125,7 +135,7 @@ async def test_pause_resume_and_abort_through_the_cli_are_answered_and_audited(
 ) -> None:
     """pause → held before the next step (exit 0); a viewer is refused by the API (exit 3); a reason too long is
     bad input (exit 2); resume; abort ends the run with the suspension kept; each request is in the audit chain."""
-    run_id = (await start_response(stack.client, DEFINITION, {"user": OWNER}, task_queue=stack.queue)).id
+    run_id = (await start_response(stack.client, LINGERING, {"user": OWNER}, task_queue=stack.queue)).id
     done = await stack.run("pause", run_id, "--reason", "checking with the owner")
     assert done.returncode == 0 and "holds before its next step" in done.stdout, done.stderr
     held = await wait_response_idle(stack.client, run_id)
