@@ -59,6 +59,9 @@ HUGE = 10_000
 RUNS = {200: 3, 1_000: 3, HUGE: 1}
 CONCURRENCY = 8
 TOKEN_ENV = "MENDFLOW_BENCH_CAMPAIGN_TOKEN"
+SEQUENTIAL_MAX = 5_000
+"""Above this many activities the one-at-a-time baseline is not run: one workflow running them in sequence needs a
+workflow task per activity, ~6 events each, past the server's 51,200-event history limit at 10,000 targets."""
 BASELINE_TODAY = (0.51, 0.58)
 """The issue's figures at 200 targets before this work (campaign / bare Temporal in the same run)."""
 
@@ -267,16 +270,18 @@ async def bench_size(client: Client, server: DevServer, targets: int, root: Path
         figures = await campaign_once(client, server, tenant_file, targets, root)
         runs.append(figures)
         ratios.append(await bare_seconds(client, figures.activities, CONCURRENCY) / figures.campaign_s)
-        sequential.append(await bare_seconds(client, figures.activities, 1) / figures.campaign_s)
+        if figures.activities <= SEQUENTIAL_MAX:
+            sequential.append(await bare_seconds(client, figures.activities, 1) / figures.campaign_s)
     worker_mb = _vm_hwm_mb()
     server_mb = _vm_hwm_mb(server.pid) if server.pid else float("nan")
     last = runs[-1]
+    one_at_a_time = f"{statistics.median(sequential):.2f}x" if sequential else f"not run (over {SEQUENTIAL_MAX:,})"
     print(
         f"campaign of {targets} targets ({len(runs)} run(s), concurrency {CONCURRENCY}): "
         f"campaign {statistics.median(r.campaign_s for r in runs):.1f}s for {last.activities} activities, "
         f"{statistics.median(r.targets / r.campaign_s for r in runs):.0f} targets/s; "
         f"vs bare Temporal {statistics.median(ratios):.2f}x (runs: {', '.join(f'{r:.2f}' for r in ratios)}), "
-        f"vs bare Temporal one activity at a time {statistics.median(sequential):.2f}x; "
+        f"vs bare Temporal one activity at a time {one_at_a_time}; "
         f"first verified change {statistics.median(r.first_verified_s for r in runs):.1f}s after scan start (p50); "
         f"max history {last.max_history / 1e6:.2f} MB, {last.bytes_per_target:.0f} B/target over {last.runs} run(s); "
         f"verified {last.verified}/{targets}; peak RSS worker {worker_mb:.0f} MB, server {server_mb:.0f} MB; "
@@ -285,7 +290,7 @@ async def bench_size(client: Client, server: DevServer, targets: int, root: Path
     )
     if targets == 200:
         today = statistics.median(BASELINE_TODAY)
-        best = max(statistics.median(ratios), statistics.median(sequential))
+        best = max(statistics.median(ratios), *([statistics.median(sequential)] if sequential else []))
         print(f"  at 200 targets: {best / today:.1f}x the figure before (0.51-0.58x), on the kinder baseline")
 
 
