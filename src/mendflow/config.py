@@ -59,9 +59,7 @@ class TenantConnection(BaseModel):
     @field_validator("provider")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in providers.names():
-            raise ValueError(f"unknown provider {value!r} (known: {', '.join(providers.names())})")
-        return value
+        return providers.known(value)
 
     @model_validator(mode="before")
     @classmethod

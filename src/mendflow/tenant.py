@@ -41,9 +41,7 @@ class TenantFile(BaseModel):
     @field_validator("provider")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in providers.names():
-            raise ValueError(f"unknown provider {value!r} (known: {', '.join(providers.names())})")
-        return value
+        return providers.known(value)
 
     @model_validator(mode="after")
     def _sections_only(self) -> Self:

@@ -5,7 +5,7 @@ Adding a provider: write `mendflow/providers/<name>/` (see docs/providers.md) an
 
 from mendflow.providers import github, okta
 from mendflow.providers.model import Provider, Reader, Streamed
-from mendflow.providers.registry import RESOURCE_TYPES, get, names, provider_of, providers, register, unregister
+from mendflow.providers.registry import RESOURCE_TYPES, get, known, names, provider_of, providers, register, unregister
 
 register(github.PROVIDER)
 register(okta.PROVIDER)
@@ -16,6 +16,7 @@ __all__ = [
     "Reader",
     "Streamed",
     "get",
+    "known",
     "names",
     "provider_of",
     "providers",

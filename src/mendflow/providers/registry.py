@@ -46,6 +46,13 @@ def providers() -> tuple[Provider, ...]:
     return tuple(_PROVIDERS.values())
 
 
+def known(name: str) -> str:
+    """`name` if a provider is registered under it; a pydantic validator's ValueError naming the known ones."""
+    if name not in _PROVIDERS:
+        raise ValueError(f"unknown provider {name!r} (known: {', '.join(_PROVIDERS)})")
+    return name
+
+
 def get(name: str) -> Provider:
     """The provider called `name`; an unknown name is bad input naming the known ones."""
     try:
