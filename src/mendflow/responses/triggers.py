@@ -71,6 +71,7 @@ def triggered_runs(
     launches: list[ResponseLaunch] = []
     definitions: dict[str, ResponsePlaybook] = {}
     skipped: list[str] = []
+    expanded: set[str] = set()  # workflows whose called workflows are already in `definitions`
     for finding in opened:
         for workflow in by_rule.get(finding.rule, []):
             if workflow.tenant and workflow.tenant != tenant_key:
@@ -82,7 +83,9 @@ def triggered_runs(
                 skipped.append(f"{workflow.id}: a finding gives only inputs.resource ({err})")
                 continue
             definitions[workflow.id] = workflow
-            definitions.update((i, pinned.definition) for i, pinned in pinned_from(workflow, workflows).items())
+            if workflow.id not in expanded:  # once per workflow, not per finding (pinned_from hashes each callee)
+                expanded.add(workflow.id)
+                definitions.update((i, pinned.definition) for i, pinned in pinned_from(workflow, workflows).items())
             launches.append(
                 ResponseLaunch(
                     run_id=run_id_for(workflow.id, tenant_key, finding.fingerprint),
