@@ -157,6 +157,17 @@ def retry_handlers(max_retries: int = 3, interval: RetryIntervalCalculator | Non
     ]
 
 
+def _named_id(response: AsyncSlackResponse, key: str, method: str) -> str:
+    """The `id` of the object an ok answer names `key`; an ok answer without one is an error not worth retrying."""
+    named = response.get(key)
+    found = str(named.get("id", "")) if isinstance(named, dict) else ""
+    if not found:
+        raise SlackError(
+            f"Slack answered {method} without a {key} id", method=method, status=200, error=f"no_{key}", retryable=False
+        )
+    return found
+
+
 def _token_value(token: str | SecretRef, token_ref: str) -> tuple[str, str]:
     if isinstance(token, SecretRef):
         return token.resolve(), token_ref or token.ref
@@ -275,32 +286,12 @@ class SlackCards:
         """A message in the app's DM with `user` (a Slack user id): `conversations.open`, then `chat.postMessage`
         to the DM channel it names — the way Slack documents it, rather than posting to the user id."""
         opened = await self.call("conversations.open", lambda: self.client.conversations_open(users=user))
-        channel = opened.get("channel")
-        channel_id = str(channel.get("id", "")) if isinstance(channel, dict) else ""
-        if not channel_id:
-            raise SlackError(
-                "Slack answered conversations.open without a channel id",
-                method="conversations.open",
-                status=200,
-                error="no_channel",
-                retryable=False,
-            )
-        return await self.notify(channel_id, text)
+        return await self.notify(_named_id(opened, "channel", "conversations.open"), text)
 
     async def user_by_email(self, email: str) -> str:
         """The Slack user id of the member with this e-mail address (`users.lookupByEmail`)."""
         response = await self.call("users.lookupByEmail", lambda: self.client.users_lookupByEmail(email=email))
-        user = response.get("user")
-        user_id = str(user.get("id", "")) if isinstance(user, dict) else ""
-        if not user_id:
-            raise SlackError(
-                "Slack answered users.lookupByEmail without a user id",
-                method="users.lookupByEmail",
-                status=200,
-                error="no_user",
-                retryable=False,
-            )
-        return user_id
+        return _named_id(response, "user", "users.lookupByEmail")
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only `user` sees, in `channel` (`chat.postEphemeral`)."""
