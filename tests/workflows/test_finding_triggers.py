@@ -126,3 +126,30 @@ async def test_a_webhook_rescan_that_opens_a_finding_starts_its_run(
         run = await wait_response_idle(dev_env.client, expected)
     context.close()
     assert run.state is RunState.completed and run.steps[1].output["text"].startswith(f"{HOOKS[0]} posts to ")
+
+
+async def test_a_finding_that_resolves_and_comes_back_starts_no_second_run(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """The run id is the finding's: a hook fixed by hand and made insecure again reopens its finding, and the scan
+    that sees it again starts no second run (docs/playbooks.md, finding triggers)."""
+    queue = f"q-{uuid.uuid4()}"
+    context = _context(github_org, tmp_path / "data", responses=True)
+    hook = next(h for h in github_org.state.repo("api")["_hooks"] if h["id"] == 11)
+    async with build_worker(dev_env.client, context, task_queue=queue):
+        first = await run_scan(dev_env.client, queue)
+        for rid in first.responses_started:
+            await wait_response_idle(dev_env.client, rid)
+        hook["config"]["insecure_ssl"] = "0"
+        fixed = await run_scan(dev_env.client, queue)
+        hook["config"]["insecure_ssl"] = "1"
+        again = await run_scan(dev_env.client, queue)
+    fingerprint = next(
+        r.finding.fingerprint for r in context.ledger.rows("github:acme") if r.finding.resource.id == HOOKS[0]
+    )
+    run_id = run_id_for(TRIGGERED.id, "github:acme", fingerprint)
+    assert run_id in first.responses_started and fixed.gone == 1
+    assert again.new + again.still_open == len(HOOKS) and again.responses_started == [], again
+    runs = [e async for e in dev_env.client.list_workflows(f"WorkflowId = '{run_id}'")]
+    assert len(runs) == 1, runs
+    context.close()
