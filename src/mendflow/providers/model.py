@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
+def dicts(items: Any) -> list[JSON]:
+    """The objects in a tenant-file list (absent: none); anything else in it is skipped, as no vendor serves it."""
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
 Reader = Callable[[Any, "re.Match[str]"], Awaitable["TargetedRead"]]
 """Reads what one matched path names, with the provider's collector (targeted rescans)."""
 

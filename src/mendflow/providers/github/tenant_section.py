@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mendflow.providers.model import JSON, dicts
 from mendflow.tenant import VendorObject
-
-JSON = dict[str, Any]
 
 
 class GithubOrg(VendorObject):
@@ -65,10 +64,6 @@ class GithubSection(BaseModel):
     """GitHub App installations (`GET /orgs/{org}/installations`): an optional extension of tenant format v1."""
 
 
-def _dicts(items: Any) -> list[JSON]:
-    return [item for item in items or [] if isinstance(item, dict)]
-
-
 def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     """(resource id, vendor object) of every object of `resource_type` in the section, in file order, with the
     ids the collector gives them (`Provider.objects`)."""
@@ -78,7 +73,7 @@ def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     if resource_type == "github.org" and org:
         yield f"/orgs/{login}", org
     if resource_type == "github.app_installation":
-        for item in _dicts(section.get("installations")):
+        for item in dicts(section.get("installations")):
             yield f"/app/installations/{item.get('id')}", item
     listed = {
         "github.member": ("members", "memberships", "login"),
@@ -87,19 +82,19 @@ def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     }
     if resource_type in listed:
         key, segment, name = listed[resource_type]
-        for item in _dicts(section.get(key)):
+        for item in dicts(section.get(key)):
             yield f"/orgs/{login}/{segment}/{item.get(name)}", item
     children = {
         "github.repo_hook": ("_hooks", "hooks", "id"),
         "github.deploy_key": ("_keys", "keys", "id"),
         "github.collaborator": ("_collaborators", "collaborators", "login"),
     }
-    for repo in _dicts(section.get("repos")):
+    for repo in dicts(section.get("repos")):
         full_name = repo.get("full_name") or f"{login}/{repo.get('name')}"
         base = f"/repos/{full_name}"
         if resource_type == "github.repo":
             yield base, repo
         elif resource_type in children:
             key, segment, name = children[resource_type]
-            for item in _dicts(repo.get(key)):
+            for item in dicts(repo.get(key)):
                 yield f"{base}/{segment}/{item.get(name)}", item

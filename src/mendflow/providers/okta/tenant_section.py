@@ -10,9 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mendflow.providers.model import JSON, dicts
 from mendflow.tenant import VendorObject
-
-JSON = dict[str, Any]
 
 
 class OktaObject(VendorObject):
@@ -70,10 +69,6 @@ class OktaSection(BaseModel):
     """System Log events (`GET /api/v1/logs`), oldest first; the simulator appends one per response write."""
 
 
-def _dicts(items: Any) -> list[JSON]:
-    return [item for item in items or [] if isinstance(item, dict)]
-
-
 def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     """(resource id, vendor object) of every object of `resource_type` in the section, in file order, with the
     ids the collector gives them (`Provider.objects`)."""
@@ -86,16 +81,16 @@ def objects(section: JSON, resource_type: str) -> Iterator[tuple[str, JSON]]:
     }
     if resource_type in listed:
         key, base = listed[resource_type]
-        for item in _dicts(section.get(key)):
+        for item in dicts(section.get(key)):
             if resource_type == "okta.user" and item.get("status") == "DEPROVISIONED":
                 continue  # GET /api/v1/users leaves deprovisioned users out, so no scan ever sees them
             yield f"{base}/{item.get('id')}", item
     elif resource_type == "okta.policy_rule":
-        for policy in _dicts(section.get("policies")):
-            for rule in _dicts(policy.get("_rules")):
+        for policy in dicts(section.get("policies")):
+            for rule in dicts(policy.get("_rules")):
                 yield f"/api/v1/policies/{policy.get('id')}/rules/{rule.get('id')}", rule
     elif resource_type == "okta.oauth_grant":
-        oauth = {a.get("id") for a in _dicts(section.get("apps")) if a.get("signOnMode") == "OPENID_CONNECT"}
-        for grant in _dicts(section.get("grants")):
+        oauth = {a.get("id") for a in dicts(section.get("apps")) if a.get("signOnMode") == "OPENID_CONNECT"}
+        for grant in dicts(section.get("grants")):
             if grant.get("clientId") in oauth:  # what the connector reads: OAuth apps' grants
                 yield f"/api/v1/apps/{grant.get('clientId')}/grants/{grant.get('id')}", grant
