@@ -244,6 +244,7 @@ async def _stays_pending(env: Env, run_id: str, step: str) -> None:
         if _statuses(now).get(step.replace("suspend", "hold")) == "done":
             break
         await asyncio.sleep(0.02)
+    assert _statuses(now).get(step.replace("suspend", "hold")) == "done", now  # else `pending` below proves nothing
     for _ in range(15):
         now = await handle.query("status", result_type=ResponseStatus)
         assert _statuses(now)[step] == "pending" and now.paused, now
