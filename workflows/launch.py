@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from mendflow.responses.triggers import TriggeredRuns, launch_input
+    from mendflow.responses.triggers import TriggeredRuns, launch_inputs
     from mendflow.workflow_types import CampaignPlan, RemediationInput
 
     from .remediation import RemediationWorkflow
@@ -53,16 +53,16 @@ async def start_responses(runs: TriggeredRuns, *, tenant_key: str, requested_by:
     """Start each triggered response run; returns (started, already existing) run ids."""
     started: list[str] = []
     existing: list[str] = []
-    for launch in runs.launches:
+    for request in launch_inputs(runs, tenant_key=tenant_key, requested_by=requested_by):
         try:
             await workflow.start_child_workflow(
                 ResponseWorkflow.run,
-                launch_input(runs, launch, tenant_key=tenant_key, requested_by=requested_by),
-                id=launch.run_id,
+                request,
+                id=request.run_id,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
-            started.append(launch.run_id)
+            started.append(request.run_id)
         except WorkflowAlreadyStartedError:
-            existing.append(launch.run_id)
+            existing.append(request.run_id)
     return started, existing

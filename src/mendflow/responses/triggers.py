@@ -14,7 +14,7 @@ Definitions travel once per playbook (not once per finding), so the activity's r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,7 @@ from mendflow.models import Finding
 from mendflow.responses.calls import pinned_from
 from mendflow.responses.inputs import check_inputs
 from mendflow.responses.loader import definition_digest
-from mendflow.responses.messages import DEFAULT_RETENTION, ResponseInput
+from mendflow.responses.messages import DEFAULT_RETENTION, PinnedDefinition, ResponseInput
 from mendflow.responses.model import ResponsePlaybook
 
 RUN_PREFIX = "response/"
@@ -108,19 +108,31 @@ def dead_triggers(workflows: Iterable[ResponsePlaybook], rules: Iterable[str]) -
     ]
 
 
+def launch_inputs(runs: TriggeredRuns, *, tenant_key: str, requested_by: str) -> Iterator[ResponseInput]:
+    """Each launch's input, in order: the definition pinned by its digest, rollback kept for `DEFAULT_RETENTION`.
+    Each definition is hashed once, not once per finding (this runs in the scan's workflow task)."""
+    pins: dict[str, tuple[str, dict[str, PinnedDefinition]]] = {}
+    for launch in runs.launches:
+        definition = runs.definitions[launch.playbook_id]
+        if launch.playbook_id not in pins:
+            pins[launch.playbook_id] = (definition_digest(definition), pinned_from(definition, runs.definitions))
+        digest, children = pins[launch.playbook_id]
+        yield ResponseInput(
+            run_id=launch.run_id,
+            tenant_key=tenant_key,
+            definition=definition,
+            digest=digest,
+            inputs=launch.inputs,
+            requested_by=requested_by,
+            retention=DEFAULT_RETENTION,
+            children=children,
+        )
+
+
 def launch_input(runs: TriggeredRuns, launch: ResponseLaunch, *, tenant_key: str, requested_by: str) -> ResponseInput:
-    """The run's input: the definition pinned by its digest, rollback kept for `DEFAULT_RETENTION`."""
-    definition = runs.definitions[launch.playbook_id]
-    return ResponseInput(
-        run_id=launch.run_id,
-        tenant_key=tenant_key,
-        definition=definition,
-        digest=definition_digest(definition),
-        inputs=launch.inputs,
-        requested_by=requested_by,
-        retention=DEFAULT_RETENTION,
-        children=pinned_from(definition, runs.definitions),
-    )
+    """One launch's input (`launch_inputs` for all of them)."""
+    one = runs.model_copy(update={"launches": [launch]})
+    return next(launch_inputs(one, tenant_key=tenant_key, requested_by=requested_by))
 
 
 __all__ = [
@@ -129,6 +141,7 @@ __all__ = [
     "TriggeredRuns",
     "dead_triggers",
     "launch_input",
+    "launch_inputs",
     "run_id_for",
     "triggered_runs",
 ]
