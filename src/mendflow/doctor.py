@@ -121,12 +121,11 @@ def _rows(
         rows.append(
             PermissionRow(capability=capability, needed=permission, granted=cover, status=status, used_by=users)
         )
+    declared = permissions_of(provider)
     for extra in sorted(granted or ()):
-        exact_need = extra in needs
-        if exact_need:
+        if extra in needs:
             continue
         label = "no loaded playbook uses it"
-        declared = permissions_of(provider)
         if declared is not None and declared.implied(extra) in needs:
             label = "write granted, only read needed"
         rows.append(PermissionRow(capability=label, needed=None, granted=extra, status=Status.excess))
