@@ -107,6 +107,17 @@ async def test_github_missing_and_excess_permissions_are_named(github_tenant: Te
     assert statuses["members:read"] is Status.ok
 
 
+async def test_github_write_granted_where_only_read_is_needed_says_so(
+    github_tenant: TenantFile, key_file: Path
+) -> None:
+    """`members:write` covers the needed `members:read` (ok), and is itself excess, labelled as more than needed."""
+    check = await _github(github_tenant, key_file, dict(GITHUB_FULL) | {"members": "write"})
+    statuses = _statuses(check)
+    assert statuses["members:read"] is Status.ok and statuses["members:write"] is Status.excess
+    extra = next(r for r in check.rows if r.granted == "members:write" and r.needed is None)
+    assert extra.capability == "write granted, only read needed"
+
+
 async def test_okta_scopes_needed_granted_and_excess(okta_tenant: TenantFile, key_file: Path) -> None:
     """Without the API-token playbook, okta.apiTokens.manage is excess; without policies.manage, it is missing."""
     playbooks = [p for p in PLAYBOOKS if p.respond is None or p.respond.action != "okta.api_token.revoke"]
