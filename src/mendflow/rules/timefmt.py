@@ -11,10 +11,7 @@ from mendflow.rules.values import DURATION_MAX, NANOS, TIMESTAMP_MAX, TIMESTAMP_
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
 
-# The common vendor form, e.g. GitHub's "2024-03-01T12:34:56Z": checked by shape, then read by the C parser.
-_PLAIN_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", re.ASCII)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d\d):(\d\d))", re.ASCII
 )
@@ -91,12 +88,6 @@ def _parse_common(text: str) -> int | None:
 
 def _parse_exact(text: str) -> int:
     """RFC 3339 by the grammar, field by field (every shape CEL accepts, and CEL's errors)."""
-    if len(text) == 20 and text[19] == "Z" and _PLAIN_UTC.match(text):
-        try:
-            moment = datetime.fromisoformat(text[:19])
-        except ValueError:
-            raise CelError(f"invalid timestamp {text!r}") from None
-        return ((moment - _EPOCH) // _SECOND) * NANOS
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise CelError(f"invalid timestamp {text!r}")
