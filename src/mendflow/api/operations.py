@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -31,6 +31,7 @@ from mendflow.telemetry import get_logger
 from mendflow.workflow_types import CampaignStatus, OperatorRequest, SuppressionInput, SuppressionOutcome
 
 CONTROLS = ("pause", "resume", "abort", "rollback")
+S = TypeVar("S", CampaignStatus, ResponseStatus)
 log = get_logger(__name__)
 
 
@@ -215,25 +216,22 @@ class Operations:
         return answer
 
     async def status(self, campaign_id: str) -> CampaignStatus:
-        try:
-            result: CampaignStatus = (
-                await (await self.client()).get_workflow_handle(campaign_id).query("status", result_type=CampaignStatus)
-            )
-        except RPCError as err:
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise InputError(f"no campaign {campaign_id!r}") from None
-            raise ConnectionProblem(f"Temporal could not answer for {campaign_id}: {redact(err.message)}") from None
-        return result
+        return await self._status(campaign_id, CampaignStatus, "campaign")
 
     async def response_status(self, run_id: str) -> ResponseStatus:
         """A response run's step timeline and what a rollback would restore (finished runs answer too)."""
+        return await self._status(run_id, ResponseStatus, "response run")
+
+    async def _status(self, workflow_id: str, result_type: type[S], what: str) -> S:
+        """The workflow's `status` query: an unknown id is the caller's mistake (InputError), anything else is
+        Temporal's (ConnectionProblem)."""
         try:
-            handle = (await self.client()).get_workflow_handle(run_id)
-            result: ResponseStatus = await handle.query("status", result_type=ResponseStatus)
+            handle = (await self.client()).get_workflow_handle(workflow_id)
+            result: S = await handle.query("status", result_type=result_type)
         except RPCError as err:
             if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                raise InputError(f"no response run {run_id!r}") from None
-            raise ConnectionProblem(f"Temporal could not answer for {run_id}: {redact(err.message)}") from None
+                raise InputError(f"no {what} {workflow_id!r}") from None
+            raise ConnectionProblem(f"Temporal could not answer for {workflow_id}: {redact(err.message)}") from None
         return result
 
     async def running(self) -> list[CampaignStatus]:
