@@ -76,7 +76,7 @@ def _scope(names: dict[str, str], kinds: dict[str, str]) -> dict[str, Code]:
 
 def fold(node: ast.Expr) -> Any:
     """The value of a variable-free expression (raises if evaluating it fails)."""
-    return value_function(node, (), checked=False, fold_constants=False)()
+    return value_function(node, (), checked=False, fold_constants=False, fast=False)()  # run once: no fast form
 
 
 def value_function(
@@ -100,9 +100,9 @@ def value_function(
         )
 
     with out.block(f"def _run({', '.join(names.values())}):"):
-        lines, quick = _captured(out, compiler(True), node)
+        lines, quick = _captured(out, compiler(True), node) if fast else ([], None)
         exact_lines, exact = _captured(out, compiler(False), node)
-        if fast and not lines and (exact_lines or quick.text != exact.text):
+        if quick is not None and not lines and (exact_lines or quick.text != exact.text):
             with out.block("try:"):
                 out.emit(f"return {quick.text}")
             with out.block("except Exception:"):  # an error somewhere: CEL may still absorb it, so decide exactly
