@@ -52,11 +52,13 @@ async def _record_scan(env: WorkflowEnvironment, queue: str) -> None:
     raise AssertionError("no scan started a triggered run")
 
 
-def _context(github_org: SimulatedOrg, data: Path, *, responses: bool) -> WorkerContext:
+def _context(
+    github_org: SimulatedOrg, data: Path, *, responses: bool, workflow: ResponsePlaybook = TRIGGERED
+) -> WorkerContext:
     playbook = hook_playbook(mode="notify")  # findings only: no campaign writes to the hooks
     return WorkerContext(
         registry=github_org.registry(), data_dir=data, playbooks={playbook.id: playbook}, settings=settings(),
-        responses={TRIGGERED.id: TRIGGERED} if responses else {},
+        responses={workflow.id: workflow} if responses else {},
     )  # fmt: skip
 
 
@@ -134,7 +136,9 @@ async def test_a_finding_that_resolves_and_comes_back_starts_no_second_run(
     """The run id is the finding's: a hook fixed by hand and made insecure again reopens its finding, and the scan
     that sees it again starts no second run (docs/playbooks.md, finding triggers)."""
     queue = f"q-{uuid.uuid4()}"
-    context = _context(github_org, tmp_path / "data", responses=True)
+    # its own workflow id: the other tests of this module already started runs for these findings on this server
+    workflow = TRIGGERED.model_copy(update={"id": f"test.reopened_{uuid.uuid4().hex[:8]}"})
+    context = _context(github_org, tmp_path / "data", responses=True, workflow=workflow)
     hook = next(h for h in github_org.state.repo("api")["_hooks"] if h["id"] == 11)
     async with build_worker(dev_env.client, context, task_queue=queue):
         first = await run_scan(dev_env.client, queue)
@@ -147,7 +151,7 @@ async def test_a_finding_that_resolves_and_comes_back_starts_no_second_run(
     fingerprint = next(
         r.finding.fingerprint for r in context.ledger.rows("github:acme") if r.finding.resource.id == HOOKS[0]
     )
-    run_id = run_id_for(TRIGGERED.id, "github:acme", fingerprint)
+    run_id = run_id_for(workflow.id, "github:acme", fingerprint)
     assert run_id in first.responses_started and fixed.gone == 1
     assert again.new + again.still_open == len(HOOKS) and again.responses_started == [], again
     runs = [e async for e in dev_env.client.list_workflows(f"WorkflowId = '{run_id}'")]
