@@ -4,6 +4,7 @@ and `if` steps are the bodies): pages, canary, failure threshold, answers by the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -229,3 +230,44 @@ async def test_a_few_hundred_items_keep_every_history_small(runner: Runner) -> N
     budget = 2_000_000  # RemediationInput.history_budget_bytes: what a campaign lets one run's history reach
     assert max(sizes.values()) < budget / 4, sizes
     assert sizes[handle.id] < 300 * 1_000, sizes  # the run: about a kilobyte per item, whatever the body does
+
+
+async def test_no_more_items_run_at_once_than_the_concurrency(runner: Runner) -> None:
+    """Four items, concurrency 2, each waiting for an answer: two are asked, the other two not started until an
+    answer frees a slot (nothing else asserted that `concurrency` bounds the items in flight)."""
+    definition = _definition(
+        """
+- id: each
+  kind: for_each
+  items: inputs.items
+  as: who
+  concurrency: 2
+  steps:
+    - {id: ask, kind: wait, answer: {from: '"alice"', question: "Keep it?", options: [keep, drop]}, timeout: 3d}
+"""
+    )
+    handle = await runner.start(definition, ["a", "b", "c", "d"])
+    page = runner.client.get_workflow_handle(f"{handle.id}/each/0")
+
+    async def asked(least: int) -> list[str]:
+        """The items waiting for an answer, once at least `least` are."""
+        waiting: list[str] = []
+        for _ in range(500):
+            with contextlib.suppress(RPCError):  # the page may not have started yet
+                now = await page.query("status", result_type=ResponseStatus)
+                waiting = sorted(s.id for s in now.steps if s.status.value == "waiting")
+                if len(waiting) >= least:
+                    return waiting
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"fewer than {least} items asked: {waiting}")
+
+    assert await asked(2) == ["ask#0", "ask#1"]
+    await asyncio.sleep(0.5)  # time for a third item to start, were the bound not kept
+    assert await asked(2) == ["ask#0", "ask#1"]
+    await page.execute_update("answer", signed_answer(page.id, "ask#0", "keep", "alice"))
+    for _ in range(500):
+        if (waiting := await asked(1)) not in (["ask#1"], ["ask#0", "ask#1"]):  # until the answer frees a slot
+            break
+        await asyncio.sleep(0.02)
+    assert waiting == ["ask#1", "ask#2"], waiting
+    await handle.terminate()
