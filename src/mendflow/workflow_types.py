@@ -408,10 +408,15 @@ class WindowVerdict(Message):
 
 
 class EscalationInput(Message):
+    """An approval still undecided after `escalate_after`: a campaign's gate, or a response run's approve step."""
+
     campaign_id: str
+    """The campaign's id, or the response run's (either is what `mendflow approve` takes)."""
     playbook_id: str
     escalate_to: str | None
     waited: timedelta
+    step_id: str = ""
+    """The response run's approve step that waits; empty for a campaign."""
 
 
 class RemediationResult(Message):
