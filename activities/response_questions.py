@@ -12,7 +12,7 @@ from temporalio import activity
 
 from mendflow.errors import MendflowError
 from mendflow.integrations.question_card import question_blocks
-from mendflow.integrations.slack import MessageRef, SlackCards
+from mendflow.integrations.slack import MessageRef
 from mendflow.redaction import redact
 from mendflow.responses.questions import AskInput, AskPlan
 from mendflow.worker_context import WorkerContext
@@ -45,27 +45,23 @@ class QuestionActivities:
         blocks = question_blocks(
             text=request.text, options=request.options, run=request.workflow_id, question=request.question_id
         )
+        user = person.slack
         try:
             await self.ctx.idempotency.once(
                 info.workflow_id or "",
                 f"slack.ask:{info.activity_id}",
                 MessageRef,
-                lambda: _direct_card(slack, person.slack or "", request.text, blocks),
+                lambda: slack.direct_message(user, request.text, blocks=blocks),
             )
         except MendflowError as err:
-            if getattr(err, "retryable", False):
+            if _worth_retrying(err):
                 raise
             return plan.model_copy(update={"detail": f"the DM could not be sent: {redact(str(err))}"})
         return plan.model_copy(update={"delivered": True, "detail": f"asked {request.person} in a Slack DM"})
 
 
-async def _direct_card(slack: SlackCards, user: str, text: str, blocks: list[dict[str, object]]) -> MessageRef:
-    """`conversations.open` with the person, then the card in that DM (as Slack documents DMs)."""
-    opened = await slack.call("conversations.open", lambda: slack.client.conversations_open(users=user))
-    channel = opened.get("channel")
-    channel_id = str(channel.get("id", "")) if isinstance(channel, dict) else user
-    response = await slack.call(
-        "chat.postMessage",
-        lambda: slack.client.chat_postMessage(channel=channel_id, text=redact(text), blocks=blocks, unfurl_links=False),
-    )
-    return MessageRef(channel=str(response["channel"]), ts=str(response["ts"]))
+def _worth_retrying(err: MendflowError) -> bool:
+    """Only what Slack itself marks retryable (5xx, rate limits) is tried again. Unlike a notify step's message,
+    a question's card is not retried when Slack cannot be reached: the run waits for the answer either way, and
+    the person or an operator can answer with `mendflow answer` — retrying would only hold the step back."""
+    return bool(getattr(err, "retryable", False))

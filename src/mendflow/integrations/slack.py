@@ -274,19 +274,27 @@ class SlackCards:
             ),
         )
 
-    async def notify(self, channel_or_user: str, text: str) -> MessageRef:
-        """A plain message to a channel, or to a person (a user id posts in the app's DM with them)."""
+    async def notify(
+        self, channel_or_user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> MessageRef:
+        """A message to a channel, or to a person (a user id posts in the app's DM with them). `text` is redacted
+        here; `blocks` (Block Kit, with `text` as the notification fallback) are the caller's to redact."""
         response = await self.call(
             "chat.postMessage",
-            lambda: self.client.chat_postMessage(channel=channel_or_user, text=redact(text), unfurl_links=False),
+            lambda: self.client.chat_postMessage(
+                channel=channel_or_user, text=redact(text), blocks=blocks, unfurl_links=False
+            ),
         )
         return MessageRef(channel=str(response["channel"]), ts=str(response["ts"]))
 
-    async def direct_message(self, user: str, text: str) -> MessageRef:
-        """A message in the app's DM with `user` (a Slack user id): `conversations.open`, then `chat.postMessage`
-        to the DM channel it names — the way Slack documents it, rather than posting to the user id."""
+    async def direct_message(
+        self, user: str, text: str, *, blocks: Sequence[dict[str, Any]] | None = None
+    ) -> MessageRef:
+        """A message (optionally a Block Kit card) in the app's DM with `user` (a Slack user id):
+        `conversations.open`, then `chat.postMessage` to the DM channel it names — the way Slack documents it,
+        rather than posting to the user id."""
         opened = await self.call("conversations.open", lambda: self.client.conversations_open(users=user))
-        return await self.notify(_named_id(opened, "channel", "conversations.open"), text)
+        return await self.notify(_named_id(opened, "channel", "conversations.open"), text, blocks=blocks)
 
     async def user_by_email(self, email: str) -> str:
         """The Slack user id of the member with this e-mail address (`users.lookupByEmail`)."""
