@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mendflow.api.slack_interactivity import PayloadError, answer_click_of, click_of, parse_block_actions
-from mendflow.integrations.question_card import ANSWER_ACTION, question_blocks
+from mendflow.integrations.cards import BUTTON_LIMIT, TEXT_LIMIT
+from mendflow.integrations.question_card import ANSWER_ACTION, button_of, question_blocks
 from mendflow.redaction import register_secret
 
 
@@ -40,3 +41,14 @@ def test_a_secret_in_the_question_is_masked_on_the_card() -> None:
     register_secret("canary-q-5f1c2e9a")
     blocks = question_blocks(text="token canary-q-5f1c2e9a?", options=["ok"], run="r", question="q")
     assert "canary-q-5f1c2e9a" not in str(blocks) and "[REDACTED]" in blocks[0]["text"]["text"]
+
+
+def test_a_long_question_and_option_are_clipped_as_the_cards_clip() -> None:
+    """Over Slack's limits, the section text and button label are cut to the limit with an ellipsis (never a block
+    Slack would refuse, and the cut is visible)."""
+    option = "o" * 100
+    blocks = question_blocks(text="q" * 5000, options=[option], run="r", question="q")
+    section, button = blocks[0]["text"]["text"], blocks[-1]["elements"][0]
+    assert len(section) == TEXT_LIMIT and section.endswith("…")
+    assert len(button["text"]["text"]) == BUTTON_LIMIT and button["text"]["text"].endswith("…")
+    assert button_of(button["value"]).option == option

@@ -36,6 +36,7 @@ TEXT_LIMIT = 3000
 FIELD_LIMIT = 2000
 CONTEXT_LIMIT = 10
 VALUE_LIMIT = 80
+BUTTON_LIMIT = 75
 
 
 class CardState(StrEnum):
@@ -224,7 +225,8 @@ class CampaignCard(_Value):
 # --- text helpers -------------------------------------------------------------------------------------------
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis marking the cut (Slack refuses a block over its limit)."""
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
@@ -246,7 +248,7 @@ def _duration(value: timedelta) -> str:
 
 
 def _json(value: Any) -> str:
-    return _clip(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str), VALUE_LIMIT)
+    return clip(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str), VALUE_LIMIT)
 
 
 def change_lines(resource: CardResource, *, max_fields: int = 3) -> list[str]:
@@ -287,7 +289,7 @@ def _decision_line(decision: Decision, *, rich: bool) -> str:
     if decision.at is not None:
         line += " " + (_slack_date(decision.at) if rich else decision.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     if decision.reason:
-        reason = _clip(decision.reason, 300)
+        reason = clip(decision.reason, 300)
         line += f" — “{_escape(reason)}”" if rich else f" — {reason}"
     return line
 
@@ -312,11 +314,11 @@ def _scrub(value: Any) -> Any:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text, FIELD_LIMIT)}
+    return {"type": "mrkdwn", "text": clip(text, FIELD_LIMIT)}
 
 
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, limit), "emoji": True}
+def _plain(text: str, limit: int = BUTTON_LIMIT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
 def _resources_text(card: CampaignCard, max_resources: int) -> str:
@@ -330,7 +332,7 @@ def _resources_text(card: CampaignCard, max_resources: int) -> str:
         lines.append(f"• {_link(resource.url, resource.id)}{outcome}: {summary}")
     if len(card.resources) > max_resources:
         lines.append(f"+{len(card.resources) - max_resources} more")
-    return _clip("\n".join(lines), TEXT_LIMIT)
+    return clip("\n".join(lines), TEXT_LIMIT)
 
 
 def render_blocks(card: CampaignCard, *, max_resources: int = 5) -> list[dict[str, Any]]:
@@ -357,7 +359,7 @@ def render_blocks(card: CampaignCard, *, max_resources: int = 5) -> list[dict[st
     if card.risk:
         fields.append(f"*Risk*\n{_escape(card.risk)}")
     if card.compliance:
-        fields.append(f"*Compliance*\n{_escape(_clip(', '.join(card.compliance), 300))}")
+        fields.append(f"*Compliance*\n{_escape(clip(', '.join(card.compliance), 300))}")
     if card.ticket:
         fields.append(f"*Ticket*\n{_link(card.ticket, card.ticket.rsplit('/', 1)[-1])}")
     if card.expires_at is not None and card.decidable:
@@ -466,6 +468,7 @@ def state_of_blocks(blocks: Iterable[dict[str, Any]]) -> CardState | None:
 __all__ = [
     "ACTIONS_BLOCK",
     "APPROVE_ACTION",
+    "BUTTON_LIMIT",
     "DECIDABLE",
     "REASON_ACTION",
     "REASON_BLOCK",
@@ -476,6 +479,7 @@ __all__ = [
     "Progress",
     "Rollout",
     "change_lines",
+    "clip",
     "render_blocks",
     "render_text",
     "state_of_blocks",

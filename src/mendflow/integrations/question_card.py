@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from mendflow.integrations.cards import BUTTON_LIMIT, TEXT_LIMIT, clip
 from mendflow.redaction import redact
 
 ANSWER_ACTION = "mendflow_answer"
@@ -35,14 +36,14 @@ def question_blocks(*, text: str, options: list[str], run: str, question: str) -
     buttons = [
         {
             "type": "button",
-            "text": {"type": "plain_text", "text": option[:75]},
+            "text": {"type": "plain_text", "text": clip(option, BUTTON_LIMIT)},
             "action_id": f"{ANSWER_ACTION}:{option}",
             "value": AnswerButton(run=run, question=question, option=option).model_dump_json(),
         }
         for option in options
     ]
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": redact(text)[:2900]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(redact(text), TEXT_LIMIT)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"mendflow run `{run}` · question `{question}`"}]},
         {"type": "actions", "block_id": QUESTION_BLOCK, "elements": buttons},
     ]
