@@ -5,6 +5,9 @@ A simulator is a Starlette app of vendor-specific routes wrapped in two middlewa
     Gate           token check, concurrency limit, rate-limit buckets and the headers the vendor sends with them
     FaultInjector  latency, 5xx answers, 403 on chosen endpoints and truncated bodies, as a `FaultPlan` says
 
+and `rewrite_body`, the one way a middleware edits an answer's body (truncation here, `own_origin.OwnOrigin`'s
+served URLs).
+
 Vendor differences (header names, error bodies, how requests map to rate-limit buckets) are passed in as small
 callables, so each simulator describes only its vendor.
 """
@@ -260,27 +263,52 @@ class FaultInjector:
         await self.app(scope, receive, send)
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = b"".join(chunks)
+        def cut(start: Message, body: bytes) -> bytes:
             if start.get("status", 200) < 300 and len(body) > 1:
                 self.stats["truncated"] += 1
-                body = body[: len(body) // 2]
-            headers = MutableHeaders(raw=list(start.get("headers", [])))
-            headers["content-length"] = str(len(body))
-            await send({**start, "headers": headers.raw})
-            await send({"type": "http.response.body", "body": body})
+                return body[: len(body) // 2]
+            return body
 
-        await self.app(scope, receive, capture)
+        await rewrite_body(self.app, scope, receive, send, cut)
+
+
+def _every_answer(start: Message) -> bool:
+    return True
+
+
+async def rewrite_body(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    edit: Callable[[Message, bytes], bytes],
+    *,
+    wanted: Callable[[Message], bool] = _every_answer,
+) -> None:
+    """Run `app`, holding back the body of an answer whose start `wanted` accepts and sending `edit(start, body)`
+    instead, with its `content-length` set to match; other answers stream through untouched. The one body
+    rewriter of the simulators' middlewares (served origins, truncation faults)."""
+    start: Message = {}
+    chunks: list[bytes] = []
+    held = False
+
+    async def holding(message: Message) -> None:
+        nonlocal start, held
+        if message["type"] == "http.response.start":
+            start, held = message, wanted(message)
+            if not held:
+                await send(message)
+            return
+        if not held or message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = edit(start, b"".join(chunks))
+        headers = MutableHeaders(raw=list(start.get("headers", [])))
+        headers["content-length"] = str(len(body))
+        await send({**start, "headers": headers.raw})
+        await send({"type": "http.response.body", "body": body})
+
+    await app(scope, receive, holding)

@@ -18,6 +18,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mendflow.sim.common import rewrite_body
+
 _SAFE_BASE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?$")
 """A base we can splice into JSON text unescaped; anything else (a hostile Host header) is left alone."""
 
@@ -58,6 +60,10 @@ def _href_origins(links: Any) -> set[str]:
     return out
 
 
+def _is_json(start: Message) -> bool:
+    return "json" in MutableHeaders(raw=list(start.get("headers", []))).get("content-type", "")
+
+
 class OwnOrigin:
     """Replaces each of `origins` (`https://api.github.com`, no trailing slash) with the request's own base URL
     in JSON answers. JSON text carries a URL unescaped (`json.dumps` leaves `/` alone), so a byte replacement
@@ -72,34 +78,13 @@ class OwnOrigin:
         if not base or not _SAFE_BASE.match(base.decode()) or all(o == base for o in self.origins):
             await self.app(scope, receive, send)
             return
-        start: Message = {}
-        chunks: list[bytes] = []
-        rewrite = False
 
-        async def rewriting(message: Message) -> None:
-            nonlocal start, rewrite
-            if message["type"] == "http.response.start":
-                start = message
-                content_type = MutableHeaders(raw=list(message.get("headers", []))).get("content-type", "")
-                rewrite = "json" in content_type
-                if not rewrite:
-                    await send(message)
-                return
-            if not rewrite or message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = b"".join(chunks)
+        def own(start: Message, body: bytes) -> bytes:
             for origin in self.origins:
                 body = body.replace(origin, base)
-            headers = MutableHeaders(raw=list(start.get("headers", [])))
-            headers["content-length"] = str(len(body))
-            await send({**start, "headers": headers.raw})
-            await send({"type": "http.response.body", "body": body})
+            return body
 
-        await self.app(scope, receive, rewriting)
+        await rewrite_body(self.app, scope, receive, send, own, wanted=_is_json)
 
 
 class PathPrefix:
