@@ -126,3 +126,18 @@ async def test_the_simulator_sees_at_most_three_requests_for_one_resource(path: 
             read = await collect_targets(tenant.provider, session.collector, [target])
     assert [r.id for r in read.resources] == [target]
     assert 1 <= len(seen) <= 3, seen
+
+
+async def test_collaborators_read_through_another_case_keep_the_scans_canonical_ids() -> None:
+    """A webhook may write the repository in another case (GitHub reads any): the collaborators it re-reads are the
+    scan's, ids `/repos/{full_name}/collaborators/{login}` as tenant-v1 names them, not the delivery's spelling."""
+    with serve(load_tenant_file(GITHUB_DEMO)) as served:
+        full, _ = await served.collect()
+        scanned = [r for r in full if r.type == "github.collaborator"]
+        repo = scanned[0].id.split("/collaborators/")[0]
+        shouted = "/repos/" + repo.removeprefix("/repos/").upper()
+        async with served.session() as session:
+            read = await collect_targets("github", session.collector, [f"{shouted}/collaborators"])
+    from_repo = [r for r in scanned if r.id.startswith(f"{repo}/collaborators/")]
+    assert from_repo and read.resources == from_repo
+    assert all(r.id == f"{repo}/collaborators/{r.data['login']}" for r in read.resources)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from mendflow.config import TenantConnection
@@ -55,6 +55,27 @@ def github_http(
 
 def _repo_summary(repo: dict[str, Any]) -> dict[str, Any]:
     return {k: repo.get(k) for k in ("name", "private", "visibility", "archived")}
+
+
+def repo_path(repo: dict[str, Any]) -> str:
+    """A repository's canonical path, `/repos/{full_name}`, as the vendor spells its name (GitHub reads any case)."""
+    return f"/repos/{repo['full_name']}"
+
+
+def collaborator_resource(
+    repo: dict[str, Any], collaborator: dict[str, Any], outside_logins: Collection[str]
+) -> Resource:
+    """A repository collaborator as scans and targeted reads both build it. Its id is the canonical path the tenant
+    format names (`/repos/{o}/{r}/collaborators/{login}`) from the repository's own `full_name`, so a webhook that
+    writes the repository in another case still names the resource the scan found; `outside` when the org lists the
+    login among its outside collaborators."""
+    login = collaborator["login"]
+    return Resource(
+        type="github.collaborator",
+        id=f"{repo_path(repo)}/collaborators/{login}",
+        data=collaborator,
+        related={"outside": login in outside_logins, "repo": _repo_summary(repo)},
+    )
 
 
 async def _nothing() -> None:
@@ -160,8 +181,7 @@ class GithubCollector(CoveredCollector):
     async def _repo_resources(
         self, repo: dict[str, Any], outside_logins: set[str], demand: Demand | None = None
     ) -> list[Resource]:
-        full = repo["full_name"]
-        base = f"/repos/{full}"
+        base = repo_path(repo)
         summary = _repo_summary(repo)
 
         def wanted(kind: str) -> bool:
@@ -186,15 +206,7 @@ class GithubCollector(CoveredCollector):
             Resource(type="github.deploy_key", id=f"{base}/keys/{k['id']}", data=k, related={"repo": summary})
             for k in keys or []
         ]
-        out += [
-            Resource(
-                type="github.collaborator",
-                id=f"{base}/collaborators/{c['login']}",
-                data=c,
-                related={"outside": c["login"] in outside_logins, "repo": summary},
-            )
-            for c in collaborators or []
-        ]
+        out += [collaborator_resource(repo, c, outside_logins) for c in collaborators or []]
         return out
 
     async def _default_branch_facts(self, repo: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import re
 from mendflow.connectors.targeted import SEGMENT as _SEGMENT
 from mendflow.connectors.targeted import TargetedRead, gone
 from mendflow.models import Resource
-from mendflow.providers.github.collector import GithubCollector, _repo_summary
+from mendflow.providers.github.collector import GithubCollector, _repo_summary, collaborator_resource
 from mendflow.providers.github.installations import collect_installations, fetch_installation
 from mendflow.providers.model import Reader
 
@@ -96,15 +96,7 @@ async def _gh_repo_collection(c: GithubCollector, m: re.Match[str]) -> TargetedR
         items = await c._optional_list(m[0], affiliation="all")
         outside = await c._optional_list(f"/orgs/{c.org}/outside_collaborators") or []
         logins = {u["login"] for u in outside}
-        resources = [
-            Resource(
-                type="github.collaborator",
-                id=f"{m[0]}/{item['login']}",
-                data=item,
-                related={"outside": item["login"] in logins, "repo": summary},
-            )
-            for item in items or []
-        ]
+        resources = [collaborator_resource(repo, item, logins) for item in items or []]
     else:
         items = await c._optional_list(m[0])
         resources = [
