@@ -108,6 +108,7 @@ def main() -> None:
     __import__("codec").main([])  # bench/codec.py: payload encryption's cost (codec MB/s; demo and 200-target ratios)
     __import__("latency").main([])  # bench/latency.py: webhook → finding (TTD) → verified fix (TTR), p50/p95/p99
     __import__("rescan_throughput").main([])  # bench/rescan_throughput.py: 1,000 findings at once vs bare Temporal
+    __import__("rescan_phases").main([])  # bench/rescan_phases.py: those 1,000 rescans alone, per phase and CPU
     __import__("validate").main(["--companions"])  # bench/validate.py: validating the shipped playbooks (issue 14)
     __import__("telemetry").main([])  # bench/telemetry.py: traces + metrics per vendor request and on a campaign
     __import__("workflows").main([])  # bench/workflows.py: response workflows vs bare Temporal, runs/s and per step
