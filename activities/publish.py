@@ -354,11 +354,12 @@ class PublishActivities:
 
     @activity.defn(name="escalate_campaign")
     async def escalate_campaign(self, request: EscalationInput) -> None:
-        """Tell the escalation contact that a campaign waits for a decision."""
+        """Tell the escalation contact that a campaign, or a response run's approve step, waits for a decision."""
         log.warning(
-            "campaign escalated",
+            "campaign escalated" if not request.step_id else "response approval escalated",
             campaign=request.campaign_id,
             playbook=request.playbook_id,
+            step=request.step_id or None,
             escalate_to=request.escalate_to,
             waited_s=request.waited.total_seconds(),
         )
@@ -367,10 +368,13 @@ class PublishActivities:
             return
         target = self._escalation_target(config, request.escalate_to, request.playbook_id)
         minutes = int(request.waited.total_seconds() // 60)
+        run, where = request.campaign_id, f"on its card in {config.channel_for(request.playbook_id)} or "
+        subject = f"Campaign {run} ({request.playbook_id})"
+        if request.step_id:  # a response run has no card: the CLI (or the API) decides it
+            subject, where = f"Response run {run} ({request.playbook_id}), step {request.step_id},", ""
         text = (
-            f":rotating_light: Campaign {request.campaign_id} ({request.playbook_id}) has waited {minutes} min for a "
-            f"decision and was escalated to you. Approve or reject it on its card in "
-            f"{config.channel_for(request.playbook_id)} or with `mendflow approve {request.campaign_id}`."
+            f":rotating_light: {subject} has waited {minutes} min for a decision and was escalated to you. "
+            f"Approve or reject it {where}with `mendflow approve {run}`."
         )
         try:
             slack = self.slack(config)

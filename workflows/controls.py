@@ -4,6 +4,8 @@
         ─> a reject ends the gate; enough distinct approvers approve it; else "N more needed"
     pause / resume ─> validated (proof, then RBAC: `mendflow.auth.policy`) ─> the run holds before its next
         step (campaigns: resource) / carries on
+    awaiting a decision ─> durable wait ─> still undecided after `escalate_after`: escalate once (a failed delivery
+        is noted, the wait goes on) ─> wait again ─> the timeout: expired
 
 One implementation of each path (issue 13): what differs between the workflows — which plan the operators come
 from, what a state is called, when a pause no longer makes sense, the note's wording — is asked of the workflow.
@@ -13,6 +15,7 @@ Handlers and validators issue no commands, so moving them here changes no histor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import ClassVar
 
@@ -25,10 +28,12 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.auth.refusals import refusal_logged
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, Verdict
     from mendflow.routing import Activity, queue_of
-    from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest
+    from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, EscalationInput, OperatorRequest
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 """The retry of an activity both workflows run (a restore, a capture, a write): five tries, backing off to 30 s."""
+ESCALATION_TRY = timedelta(minutes=1)
+"""One try of the escalation activity (a single Slack post)."""
 
 
 class Controls:
@@ -109,6 +114,50 @@ class Controls:
             message=f"approval recorded; {required - approvals} more distinct approver(s) needed",
             state=waiting,
         )
+
+    async def _decision_within(
+        self,
+        decided: Callable[[], bool],
+        *,
+        within: timedelta,
+        escalate_after: timedelta | None,
+        escalation: Callable[[timedelta], EscalationInput],
+    ) -> bool:
+        """Wait until `decided()`, escalating once when still undecided `escalate_after` into the wait; False when
+        `within` passed first. `escalation(waited)` is what to send. Without `escalate_after` this is one durable
+        wait of `within` (the commands of a plain `wait_condition`, so such histories replay unchanged)."""
+        started = workflow.now()
+        deadline = started + within
+        escalate_at = None if escalate_after is None else started + escalate_after
+        while not decided():
+            now = workflow.now()
+            if now >= deadline:
+                return False
+            wait = deadline - now
+            if escalate_at is not None:
+                wait = min(wait, max(escalate_at - now, timedelta(0)))
+            try:
+                await workflow.wait_condition(decided, timeout=wait)
+            except TimeoutError:
+                if escalate_at is not None and workflow.now() >= escalate_at:
+                    escalate_at = None
+                    await self._escalate_once(escalation(workflow.now() - started))
+        return True
+
+    async def _escalate_once(self, request: EscalationInput) -> None:
+        """Tell the escalation contact (the `escalate_campaign` activity); a delivery that fails for good is noted
+        and the wait goes on: telling someone must not end the approval."""
+        self._note("escalated", f"to {request.escalate_to or 'the escalation contact'} after {request.waited}")
+        try:
+            await workflow.execute_activity(
+                Activity.escalate_campaign,
+                request,
+                task_queue=self._queue(Activity.escalate_campaign),
+                start_to_close_timeout=ESCALATION_TRY,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            self._note("escalation could not be delivered", cause(err))
 
     @workflow.update
     def pause(self, request: OperatorRequest) -> str:

@@ -56,7 +56,13 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.responses.progress import branch_owners, skip_reason
     from mendflow.routing import Activity
     from mendflow.rules import EvaluationError
-    from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, OperatorRequest, StepOutcome
+    from mendflow.workflow_types import (
+        CampaignPlanDetail,
+        ChangeStep,
+        EscalationInput,
+        OperatorRequest,
+        StepOutcome,
+    )
 
 CHILD_WAITING = "child_waiting"
 """The signal a called run sends its caller when it starts or stops waiting for a decision."""
@@ -73,6 +79,8 @@ ChildHandle = workflow.ChildWorkflowHandle[Any, Any]
 IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused, RunState.waiting}
 OPERATORS_AT_START = "response-operators-at-start"
 """Patch: who may operate a run (pause, abort, rollback) is resolved when it starts, not at its first gate."""
+ESCALATES = "response-approval-escalates"
+"""Patch: an approve step with `escalate_after` escalates once (runs recorded before only waited for the timeout)."""
 OPERATORS_LOCAL = "response-operators-local"
 """Patch: the operators are resolved by a local activity (a marker in the history, no activity task and no second
 workflow task: a tenth of a 10-step run's server round trips); runs recorded before used an ordinary activity."""
@@ -360,12 +368,16 @@ class ResponseWorkflow(Answers, Controls):
         self._set(step.id, status=StepStatus.waiting, detail=f"waiting for {waiting_for}: {plan.title}")
         self._state = RunState.awaiting_approval
         await self._tell_caller(f"{step.id}: {waiting_for}")
+        escalate_after = (
+            plan.escalate_after if plan.escalate_after is not None and workflow.patched(ESCALATES) else None
+        )
         try:
-            await workflow.wait_condition(
-                lambda: self._verdict is not None or self._stopping(), timeout=plan.approval_timeout
+            await self._decision_within(
+                lambda: self._verdict is not None or self._stopping(),
+                within=plan.approval_timeout,
+                escalate_after=escalate_after,
+                escalation=functools.partial(self._escalation, step.id, plan),
             )
-        except TimeoutError:
-            self._verdict = None
         finally:
             self._state = RunState.running
             self._gate_step = ""
@@ -380,6 +392,18 @@ class ResponseWorkflow(Answers, Controls):
         if self._stopping():
             return StepStatus.skipped, output, self._cut_short()
         return StepStatus.expired, output, f"no decision within {plan.approval_timeout}; treated as a rejection"
+
+    def _escalation(self, step_id: str, plan: CampaignPlanDetail, waited: timedelta) -> EscalationInput:
+        """What the approve step `step_id` sends when still undecided after `escalate_after`; its record says so."""
+        to = plan.escalate_to or "the escalation contact"
+        self._set(step_id, status=StepStatus.waiting, detail=f"{self._records[step_id].detail} (escalated to {to})")
+        return EscalationInput(
+            campaign_id=workflow.info().workflow_id,  # what a decision is sent to
+            playbook_id=plan.playbook_id,
+            escalate_to=plan.escalate_to,
+            waited=waited,
+            step_id=step_id,
+        )
 
     async def _notify(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         text = self._text(step.message or "", "message")
