@@ -152,6 +152,37 @@ def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
     assert "0 passed, 1 failed (0 case(s), 0 shape companion(s), 1 workflow case(s), 1 playbook(s))" in done.stdout
 
 
+def test_failing_playbook_and_workflow_cases_print_what_each_produced_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One result type for both kinds: a failing detection case prints its findings (and plan), a failing workflow
+    case its rehearsed steps, each under its FAIL line in the same layout."""
+    invoke: Callable[..., Done] = invoker(capsys, monkeypatch)
+    shipped = Path(__file__).parents[2] / "playbooks" / "github"
+    shutil.copy(shipped / "deploy_key_write_access.yaml", tmp_path / "keys.yaml")
+    cases = (shipped / "deploy_key_write_access.tests.yaml").read_text(encoding="utf-8")
+    (tmp_path / "keys.tests.yaml").write_text(cases.replace("findings: [/repos/acme/api/keys/7]", "findings: []"))
+    shutil.copy(HOOK, tmp_path / HOOK.name)
+    (tmp_path / "github_webhook_exposure.tests.yaml").write_text(
+        f"""tests:
+  - name: expects the wrong branch
+    tenant: {TENANT}
+    inputs: {{repo: acme/api, hook_id: 11}}
+    expect: {{steps: {{enable_again: done}}}}
+"""
+    )
+    done = invoke("playbooks", "test", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    playbook = next(n for n, line in enumerate(lines) if line.startswith("FAIL  github.deploy_key.write_access › "))
+    workflow = lines.index("FAIL  github.repo_hook.exposure › expects the wrong branch")
+    assert lines[playbook + 1 : workflow] == [
+        "      findings: unexpected /repos/acme/api/keys/7",
+        "      finding /repos/acme/api/keys/7",
+    ]
+    assert "      step    delete: done github.repo_hook.delete: written and verified (cannot be undone)" in lines
+
+
 def test_switch_and_ticket_steps_are_rehearsed_and_other_kinds_get_a_generic_line(tmp_path: Path) -> None:
     """The switch picks its case as the workflow does; a ticket says what it would open; unknown kinds still run."""
     path = tmp_path / "w.yaml"

@@ -13,14 +13,15 @@ from mendflow.cli.plan_cmd import CriticalityOption, print_plan
 from mendflow.errors import InputError
 from mendflow.findings.risk import load_criticality
 from mendflow.playbooks.base import did_you_mean
-from mendflow.playbooks.cases import CaseResult, run_playbook_tests
+from mendflow.playbooks.case_result import CaseResult
+from mendflow.playbooks.cases import run_playbook_tests
 from mendflow.playbooks.json_schema import render_schema
 from mendflow.playbooks.loader import LoadResult, bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.plan import plan_tenant_file
 from mendflow.playbooks.policy import policy_problems
 from mendflow.playbooks.shapes import run_shape_cases, shape_cases
 from mendflow.render import diff
-from mendflow.responses.cases import WorkflowCaseResult, run_workflow_case
+from mendflow.responses.cases import run_workflow_case
 from mendflow.settings import Settings
 
 app = typer.Typer(help="Author and check playbooks.", no_args_is_help=True)
@@ -100,7 +101,7 @@ def test(
         for case in loaded.workflow_cases.get(w.id, ())
     ]
     for outcome in rehearsed:
-        _print_workflow_case(outcome, verbose=verbose)
+        _print_case(outcome, verbose=verbose)
     untested = [p.id for p in playbooks if not p.tests] + [
         w.id for w in loaded.workflows if not loaded.workflow_cases.get(w.id)
     ]
@@ -136,20 +137,20 @@ def _print_case(result: CaseResult, *, verbose: bool) -> None:
     typer.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.playbook_id} › {result.name}")
     for problem in result.problems:
         typer.echo(f"      {problem}")
-    if (verbose or not result.passed) and result.plan is not None:
-        for finding in result.plan.findings:
-            typer.echo(f"      finding {finding.resource.id}")
-        for change in result.plan.changes:
-            typer.echo(f"      plan    {change.resource.id}: {change.note or diff(change.before, change.after)}")
+    if verbose or not result.passed:
+        for line in _case_lines(result):
+            typer.echo(f"      {line}")
 
 
-def _print_workflow_case(result: WorkflowCaseResult, *, verbose: bool) -> None:
-    typer.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.playbook_id} › {result.name}")
-    for problem in result.problems:
-        typer.echo(f"      {problem}")
-    if (verbose or not result.passed) and result.rehearsal is not None:
-        for step in result.rehearsal.steps:
-            typer.echo(f"      step    {step.id}: {step.status.value} {step.detail}".rstrip())
+def _case_lines(result: CaseResult) -> list[str]:
+    """What the case produced: a playbook's findings and planned changes, or a workflow's rehearsed steps."""
+    lines: list[str] = []
+    if result.plan is not None:
+        lines += [f"finding {finding.resource.id}" for finding in result.plan.findings]
+        lines += [f"plan    {c.resource.id}: {c.note or diff(c.before, c.after)}" for c in result.plan.changes]
+    if result.rehearsal is not None:
+        lines += [f"step    {s.id}: {s.status.value} {s.detail}".rstrip() for s in result.rehearsal.steps]
+    return lines
 
 
 def _resolve(targets: list[str] | None) -> LoadResult:

@@ -11,31 +11,16 @@ the vendor's real shapes, not against a hand-made evaluation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mendflow import providers
 from mendflow.errors import MendflowError
+from mendflow.playbooks.case_result import CaseResult
 from mendflow.playbooks.model import ParamError, Playbook, PlaybookTest
-from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
+from mendflow.playbooks.plan import plan_tenant
 from mendflow.render import diff
 from mendflow.tenant import TENANT_FORMAT, TenantFile, load_tenant_file, parse_tenant
-
-
-@dataclass
-class CaseResult:
-    """How one test case went."""
-
-    playbook_id: str
-    name: str
-    problems: list[str] = field(default_factory=list)
-    """Each difference from the expectation, in a sentence; empty when the case passed."""
-    plan: PlaybookPlan | None = None
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
 
 
 def run_playbook_tests(playbooks: Iterable[Playbook]) -> list[CaseResult]:

@@ -31,7 +31,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from mendflow.errors import MendflowError
-from mendflow.playbooks.cases import CaseResult, tenant_for_case
+from mendflow.playbooks.case_result import CaseResult
+from mendflow.playbooks.cases import tenant_for_case
 from mendflow.playbooks.model import Playbook, PlaybookTest
 from mendflow.playbooks.plan import PlaybookPlan, plan_tenant
 from mendflow.playbooks.tenant_objects import locate, objects

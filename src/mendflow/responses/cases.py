@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from pydantic_core import InitErrorDetails
 
 from mendflow.errors import InputError, MendflowError, VendorError
 from mendflow.playbooks.base import Part, custom_error, did_you_mean
+from mendflow.playbooks.case_result import CaseResult
 from mendflow.responses.answers import decision_problems
 from mendflow.responses.inputs import check_inputs
 from mendflow.responses.messages import RunState, StepStatus
@@ -102,27 +102,12 @@ def with_tenant_paths(tests: WorkflowTests, folder: Path) -> WorkflowTests:
     return tests.model_copy(update={"tests": cases})
 
 
-@dataclass
-class WorkflowCaseResult:
-    """How one case went."""
-
-    playbook_id: str
-    name: str
-    problems: list[str] = field(default_factory=list)
-    """Each difference from the expectation, in a sentence; empty when the case passed."""
-    rehearsal: Rehearsal | None = None
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-
 def run_workflow_case(
     workflow: ResponsePlaybook, case: WorkflowCase, *, library: Mapping[str, ResponsePlaybook] | None = None
-) -> WorkflowCaseResult:
+) -> CaseResult:
     """Rehearse the case against a writable simulator of its tenant and compare with the expectation (`library`:
     the workflows its `call` steps may run, by id)."""
-    result = WorkflowCaseResult(workflow.id, case.name)
+    result = CaseResult(workflow.id, case.name)
     try:
         tenant = _tenant(case)
         provider = (workflow.tenant or tenant.provider).split(":", 1)[0]
