@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mendflow import providers
 from mendflow.config import TenantConnection
+from mendflow.connectors.http import VendorHttp
 from mendflow.connectors.permissions import action_needs, needs_of, permissions_of, satisfied, scan_needs
 from mendflow.connectors.registry import credential_for, open_session
 from mendflow.credential_age import CredentialAge, assess, record
@@ -132,43 +133,41 @@ def _rows(
     return rows
 
 
-async def _probe(connection: TenantConnection) -> str | None:
+async def _probe(http: VendorHttp, connection: TenantConnection) -> str | None:
     """One cheap read through the normal path (`Provider.probe`); the token-expiry header if the vendor sent one.
     A refused read (MissingPermission) still proves reachability and authentication, so it is not an error here."""
     provider = providers.get(connection.provider)
-    async with open_session(connection) as session:
-        try:
-            response = await session.http.request("GET", provider.probe.format(tenant=connection.tenant))
-        except MissingPermission:
-            return None
-        expiry: str | None = response.headers.get(provider.expiry_header) if provider.expiry_header else None
-        return expiry
+    try:
+        response = await http.request("GET", provider.probe.format(tenant=connection.tenant))
+    except MissingPermission:
+        return None
+    expiry: str | None = response.headers.get(provider.expiry_header) if provider.expiry_header else None
+    return expiry
 
 
 READ_WORKS = "(a read answered)"
 
 
-async def _try_reads(connection: TenantConnection) -> dict[str, bool]:
+async def _try_reads(http: VendorHttp, connection: TenantConnection) -> dict[str, bool]:
     """Permission → does one read needing it answer (False: 403); absent when it could not be tried."""
     found: dict[str, bool] = {}
     declared = permissions_of(connection.provider)
     if declared is None:
         return found
-    async with open_session(connection) as session:
-        values = {"org": connection.tenant}
-        if declared.probe_values is not None:
-            values |= await declared.probe_values(session.http, connection.tenant)
-        for permission, template in declared.read_probes.items():
-            try:
-                path = template.format(**values)
-            except KeyError:
-                continue  # a placeholder with nothing to fill it (an org without repositories)
-            try:
-                await session.http.request("GET", path)
-                found[permission] = True
-            except VendorError as err:
-                if err.status == 403:
-                    found[permission] = False
+    values = {"org": connection.tenant}
+    if declared.probe_values is not None:
+        values |= await declared.probe_values(http, connection.tenant)
+    for permission, template in declared.read_probes.items():
+        try:
+            path = template.format(**values)
+        except KeyError:
+            continue  # a placeholder with nothing to fill it (an org without repositories)
+        try:
+            await http.request("GET", path)
+            found[permission] = True
+        except VendorError as err:
+            if err.status == 403:
+                found[permission] = False
     return found
 
 
@@ -185,9 +184,10 @@ async def check_tenant(connection: TenantConnection, playbooks: list[Playbook]) 
     mode = connection.auth.kind if connection.auth is not None else "token"
     base = {"tenant": connection.key, "provider": connection.provider, "auth": mode}
     try:
-        expiry = await _probe(connection)
-        granted = await _granted(connection)
-        reads = await _try_reads(connection) if granted is None else None
+        async with open_session(connection) as session:  # one client (and token) for the probe and the reads
+            expiry = await _probe(session.http, connection)
+            granted = await _granted(connection)
+            reads = await _try_reads(session.http, connection) if granted is None else None
     except ConnectionProblem as err:
         return TenantCheck(**base, reachable=False, authenticated=False, problem=str(err))
     except MendflowError as err:  # AuthError (wrong key, client, token), InputError (unreadable key)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -228,3 +229,24 @@ async def test_long_lived_token_reads_are_tried_and_a_refused_one_is_missing(
     assert statuses["organization_hooks:read"] is Status.missing
     assert statuses["repository_hooks:read"] is Status.ok and statuses["administration:read"] is Status.ok
     assert not check.ok
+
+
+async def test_one_connection_serves_a_tenants_probe_and_its_reads(
+    github_tenant: TenantFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived token's check (the probe, then a read per permission) goes through one session: every request
+    the simulator sees arrives on one client connection, not a new client for the reads."""
+    with serve(github_tenant) as served:
+        monkeypatch.setenv("MENDFLOW_TEST_UNUSED", served.token)
+        inner = served.app.middleware_stack or served.app.build_middleware_stack()
+        clients: list[tuple[str, int]] = []
+
+        async def seen(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                clients.append(tuple(scope["client"]))
+            await inner(scope, receive, send)
+
+        served.app.middleware_stack = seen  # type: ignore[assignment]
+        check = await check_tenant(served.connection, PLAYBOOKS)
+    assert check.authenticated and _statuses(check)["members:read"] is Status.ok
+    assert len(clients) > 2 and len(set(clients)) == 1, clients
