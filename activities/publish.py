@@ -19,14 +19,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from mendflow.activities.integration_failures import classify
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError
+from mendflow.errors import MendflowError
 from mendflow.findings.risk import summarize_risk
 from mendflow.integrations.cards import CampaignCard, CardState, Progress
-from mendflow.integrations.jira_tickets import JiraError, JiraTickets, JiraTransitionError, TicketRequest
-from mendflow.integrations.slack import MessageRef, SlackCards, SlackError
+from mendflow.integrations.jira_tickets import JiraTickets, JiraTransitionError, TicketRequest
+from mendflow.integrations.slack import MessageRef, SlackCards
+from mendflow.integrations.slack_targets import slack_target
 from mendflow.models import Change, Finding, Outcome
 from mendflow.redaction import redact
 from mendflow.settings import JiraSettings, SlackSettings
@@ -133,26 +135,6 @@ def _workflow_id() -> str:
     return activity.info().workflow_id or ""
 
 
-def _fatal(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(redact(message), type=kind, non_retryable=True)
-
-
-def _classify(err: Exception, what: str) -> ApplicationError:
-    """Non-retryable for what a person must fix; retryable (Temporal backs off) for the rest."""
-    text = redact(str(err))
-    if isinstance(err, AuthError):
-        return _fatal(f"{what}: {text}", type(err).__name__)
-    if isinstance(err, (SlackError, JiraError)):
-        if err.retryable:
-            return ApplicationError(f"{what}: {text}", type=type(err).__name__)
-        return _fatal(f"{what}: {text}", type(err).__name__)
-    if isinstance(err, ConnectionProblem):
-        return ApplicationError(f"{what}: {text}", type=type(err).__name__)
-    if isinstance(err, (InputError, ValueError)):
-        return _fatal(f"{what}: {text}", type(err).__name__)
-    return ApplicationError(f"{what}: {text}", type=type(err).__name__)
-
-
 class PublishActivities:
     """One per worker: the Slack and Jira clients are created on first use and kept."""
 
@@ -191,9 +173,9 @@ class PublishActivities:
         try:
             return await call()
         except MendflowError as err:
-            raise _classify(err, what) from None
+            raise classify(err, what) from None
         except ValueError as err:
-            raise _classify(err, what) from None
+            raise classify(err, what) from None
 
     # --- activities ---
 
@@ -243,7 +225,7 @@ class PublishActivities:
         try:
             slack = self.slack(config)
         except MendflowError as err:
-            raise _classify(err, "Slack") from None
+            raise classify(err, "Slack") from None
         if refs.slack_channel and refs.slack_ts:
             where = MessageRef(channel=refs.slack_channel, ts=refs.slack_ts)
             await self._guarded("Slack chat.update", lambda: slack.update(where, card))
@@ -270,7 +252,7 @@ class PublishActivities:
         try:
             jira = self.jira(config)
         except MendflowError as err:
-            raise _classify(err, "Jira") from None
+            raise classify(err, "Jira") from None
         done = self.ctx.idempotency
         workflow = _workflow_id()
         created = False
@@ -366,7 +348,7 @@ class PublishActivities:
         config = self.ctx.settings.slack
         if config is None:
             return
-        target = self._escalation_target(config, request.escalate_to, request.playbook_id)
+        target = slack_target(config, self.ctx.settings.rbac.people, request.escalate_to, request.playbook_id)
         minutes = int(request.waited.total_seconds() // 60)
         run, where = request.campaign_id, f"on its card in {config.channel_for(request.playbook_id)} or "
         subject = f"Campaign {run} ({request.playbook_id})"
@@ -386,20 +368,3 @@ class PublishActivities:
                 raise
             # A notification that can never be delivered must not fail the campaign: log it loudly instead.
             log.error("escalation could not be delivered", campaign=request.campaign_id, error=err.message)
-
-    def _escalation_target(self, config: SlackSettings, escalate_to: str | None, playbook_id: str) -> str:
-        """`user:NAME` → that person's Slack id (RBAC `people.NAME.slack`); `#channel` / `C…` / `U…` as given;
-        anything else (a group, nobody) → the playbook's card channel."""
-        if not escalate_to:
-            return config.channel_for(playbook_id)
-        kind, _, name = escalate_to.partition(":")
-        if kind == "user" and name:
-            person = self.ctx.settings.rbac.people.get(name)
-            if person is not None and person.slack:
-                return person.slack
-            return config.channel_for(playbook_id)
-        if kind in ("slack", "channel") and name:
-            return name
-        if escalate_to.startswith(("#", "C", "U", "D", "G")) and ":" not in escalate_to:
-            return escalate_to
-        return config.channel_for(playbook_id)

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from mendflow.activities.publish import PublishActivities, _classify
+from mendflow.activities.integration_failures import classify
+from mendflow.activities.publish import PublishActivities
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,6 +27,7 @@ from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputErro
 from mendflow.evidence.changes import record_change
 from mendflow.integrations.jira_tickets import JiraTransitionError
 from mendflow.integrations.slack import MessageRef
+from mendflow.integrations.slack_targets import slack_target
 from mendflow.models import Change, Outcome, fingerprint
 from mendflow.redaction import redact, redact_value
 from mendflow.responses.messages import (
@@ -194,7 +196,7 @@ class ResponseActivities:
                 detail = f"no Slack user id for {person} (set rbac.people.{person}.slack)"
                 return NotifyResult(delivered=False, channel=request.channel or "", detail=detail)
             person = found.slack
-        target = person or publish._escalation_target(config, request.channel, request.playbook_id)
+        target = person or slack_target(config, self.ctx.settings.rbac.people, request.channel, request.playbook_id)
         info = activity.info()
 
         async def post() -> MessageRef:
@@ -226,14 +228,14 @@ class ResponseActivities:
         try:
             jira = self._publish.jira(config)
         except MendflowError as err:
-            raise _classify(err, "Jira") from None
+            raise classify(err, "Jira") from None
         run, done = activity.info().workflow_id or "", self.ctx.idempotency
 
         async def guarded(what: str, call: Callable[[], T]) -> T:
             try:
                 return await asyncio.to_thread(call)
             except (MendflowError, ValueError) as err:
-                raise _classify(err, what) from None
+                raise classify(err, what) from None
 
         key = request.key
         if key is None:
