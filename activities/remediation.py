@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -24,18 +24,21 @@ from temporalio import activity
 from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
-from mendflow.errors import ActionError, AuthError, InputError, VendorError
+from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputError, MendflowError, VendorError
 from mendflow.evidence.changes import record_change
 from mendflow.findings.store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbooks.model import GATED_MODES, Playbook
 from mendflow.rules import RuleSet, compile_rules
 from mendflow.rules.demand import Demand
+from mendflow.runtime.limits import write_schedule
 from mendflow.telemetry.tracing import step_span
 from mendflow.worker_context import WorkerContext
 from mendflow.workflow_types import (
     CampaignPlanDetail,
     CampaignTarget,
+    ChangesInput,
+    ChangesResult,
     ChangeStep,
     JournalEntry,
     JournalInput,
@@ -56,6 +59,8 @@ from .failures import cannot_retry
 from .heartbeats import beat_while_waiting
 
 T = TypeVar("T")
+ATTEMPTS = 5
+"""Tries of one change in a chunk when the error is transient (as `RETRY` tries a whole activity)."""
 BEAT_EVERY = 1.0
 """Seconds between two progress heartbeats of a page (far below any heartbeat timeout)."""
 R = TypeVar("R")
@@ -180,40 +185,107 @@ class RemediationActivities:
                 )
         return PrepareResult(changes=changes)
 
-    @activity.defn(name="change_resource")
-    async def change_resource(self, step: ChangeStep) -> StepOutcome:
+    async def _apply_one(self, session: Session, playbook: Playbook, step: ChangeStep, *, retry: bool) -> StepOutcome:
         """Write the intended fields (only if they differ), then verify: the fields read back as intended AND the
-        rule no longer fires. Safe to repeat: a retry after a crash finds the write done and only verifies."""
+        rule no longer fires. Raises what the vendor or the action refused; records nothing."""
         assert step.change is not None
         change = step.change
+        action = get_action(change.action)
+        captured = change.before if set(change.before) == set(change.after) else None
+        await action.write_captured(session.http, step.resource.id, captured, change.after, retry=retry)
+        current, still = await self._read_back(session, action, playbook, step)
+        if current != change.after:
+            shows = "the resource gone" if current is None else str(current)
+            return StepOutcome(outcome=Outcome.failed, detail=f"re-read shows {shows}, not the intended state")
+        if still:
+            return StepOutcome(outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change")
+        return StepOutcome(outcome=Outcome.verified)
+
+    @activity.defn(name="change_resource")
+    async def change_resource(self, step: ChangeStep) -> StepOutcome:
+        """One change applied and verified (campaigns started before `apply_changes` existed still call this).
+        Safe to repeat: a retry after a crash finds the write done and only verifies."""
         try:
             playbook = self.ctx.playbook(step.playbook_id)
-            action = get_action(change.action)
-            captured = change.before if set(change.before) == set(change.after) else None
             with heartbeat_while_waiting(beat_while_waiting):
                 async with open_session(self.ctx.registry.get(step.tenant_key)) as session:
-                    await action.write_captured(
-                        session.http, step.resource.id, captured, change.after, retry=activity.info().attempt > 1
-                    )
-                    current, still = await self._read_back(session, action, playbook, step)
-                    if current != change.after:
-                        shows = "the resource gone" if current is None else str(current)
-                        return await self._recorded(
-                            step,
-                            StepOutcome(
-                                outcome=Outcome.failed, detail=f"re-read shows {shows}, not the intended state"
-                            ),
-                        )
-                    if still:
-                        return await self._recorded(
-                            step,
-                            StepOutcome(
-                                outcome=Outcome.failed, detail=f"rule {playbook.id} still fires after the change"
-                            ),
-                        )
+                    outcome = await self._apply_one(session, playbook, step, retry=activity.info().attempt > 1)
         except (ActionError, AuthError, InputError) as err:
             raise cannot_retry(err) from None
-        return await self._recorded(step, StepOutcome(outcome=Outcome.verified))
+        return await self._recorded(step, outcome)
+
+    @activity.defn(name="apply_changes")
+    async def apply_changes(self, request: ChangesInput) -> ChangesResult:
+        """A chunk of changes applied and verified, `concurrency` at once, on one session (one HTTP client).
+
+        A change the vendor or the action refuses fails alone (the workflow restores it and counts the failure);
+        a transient error (no answer, 5xx, a rate-limit window too long to wait) is tried again here, reading
+        first, up to `ATTEMPTS` times. Once more than `failures_allowed` changes failed, no further one starts.
+        Each outcome is recorded (audit chain, ledger) as it comes and then named in the heartbeat, so a retry
+        of the chunk (its worker died) skips what is already done and re-reads before writing the rest.
+        """
+        try:
+            playbook = self.ctx.playbook(request.playbook_id)
+        except InputError as err:
+            raise cannot_retry(err) from None
+        info = activity.info()
+        done: dict[int, StepOutcome] = _outcomes_beaten(info.heartbeat_details)
+        first_attempt = info.attempt == 1
+        failures = sum(1 for o in done.values() if o.outcome != Outcome.verified)
+        schedule = write_schedule()  # the tenant's shared limits: how many at once, when each write may go out
+        gate = asyncio.Semaphore(max(schedule.slots if schedule else request.concurrency, 1))
+        beaten = float("-inf")
+
+        def beat(force: bool = False, waiting: float | None = None) -> None:
+            """Heartbeat the outcomes so far (every heartbeat carries them: the last one is what a retry gets)."""
+            nonlocal beaten
+            if force or waiting is not None or time.monotonic() - beaten >= BEAT_EVERY:
+                beaten = time.monotonic()
+                details: dict[str, Any] = {"done": {str(i): o.model_dump(mode="json") for i, o in done.items()}}
+                if waiting is not None:
+                    details["waiting_s"] = round(waiting, 1)
+                activity.heartbeat(details)
+
+        async def one(index: int, change: Change, session: Session) -> None:
+            nonlocal failures
+            async with gate:
+                if failures > request.failures_allowed:
+                    return
+                step = ChangeStep(
+                    tenant_key=request.tenant_key,
+                    playbook_id=request.playbook_id,
+                    resource=change.resource,
+                    change=change,
+                )
+                if schedule is not None:
+                    await schedule.before_write(index, lambda left: beat(waiting=left))
+                outcome = await self._attempts(session, playbook, step, first=first_attempt, beat=beat)
+            if outcome.outcome != Outcome.verified:
+                failures += 1
+            done[index] = await self._recorded(step, outcome)
+            beat(force=len(done) == len(request.changes))
+
+        with heartbeat_while_waiting(lambda left: beat(waiting=left)):
+            async with open_session(self.ctx.registry.get(request.tenant_key)) as session, asyncio.TaskGroup() as tasks:
+                for index, change in enumerate(request.changes):
+                    if index not in done:
+                        tasks.create_task(one(index, change, session))
+        return ChangesResult(outcomes=[done.get(i) for i in range(len(request.changes))])
+
+    async def _attempts(
+        self, session: Session, playbook: Playbook, step: ChangeStep, *, first: bool, beat: Callable[[], None]
+    ) -> StepOutcome:
+        """One change, tried again (reading first) while the error is transient; refusals fail it at once."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._apply_one(session, playbook, step, retry=not first or attempt > 1)
+            except MendflowError as err:
+                if attempt == ATTEMPTS or not _transient(err):
+                    return StepOutcome(outcome=Outcome.failed, detail=str(err))
+                activity.logger.warning("change of %s failed, trying again: %s", step.resource.id, err)
+            beat()
+            await asyncio.sleep(min(2 ** (attempt - 1), 30))
+        raise AssertionError("unreachable")
 
     def _fingerprint(self, step: ChangeStep) -> str:
         tenant = self.ctx.registry.get(step.tenant_key).tenant
@@ -365,6 +437,22 @@ class RemediationActivities:
         return JournalPage(
             entries=[JournalEntry.model_validate(line) for line in self.ctx.snapshots.read_lines(digest)]
         )
+
+
+def _transient(err: MendflowError) -> bool:
+    """Worth trying again: the vendor did not answer, answered 5xx, or asked for a wait too long to take here.
+    A refusal (4xx, a missing permission, an action that cannot apply) is not."""
+    if isinstance(err, ConnectionProblem):
+        return True
+    return isinstance(err, VendorError) and not isinstance(err, AuthError) and (err.status >= 500 or err.status == 429)
+
+
+def _outcomes_beaten(details: Sequence[Any]) -> dict[int, StepOutcome]:
+    """The outcomes an earlier attempt of a chunk recorded and heartbeated (empty on the first attempt)."""
+    if not details or not isinstance(details[0], dict):
+        return {}
+    beaten = details[0].get("done") or {}
+    return {int(i): StepOutcome.model_validate(o) for i, o in beaten.items()}
 
 
 def _step_for(request: PrepareInput, target: CampaignTarget) -> ChangeStep:

@@ -1,8 +1,9 @@
 """RemediationWorkflow: one campaign = one playbook's findings in one tenant from one scan.
 
     plan ─> approval gate? (escalate, expire) ─> change window ─> page by page: capture (parallel fresh re-reads)
-        ─> canary ─> apply + verify (parallel within a batch, up to the tenant's concurrency, paced by the write
-        budget) ─> bake ─> next batch … ─> settle ─> keep rollback state for the retention window
+        ─> canary ─> apply + verify in chunks (one activity per chunk of a few rounds of the tenant's
+        concurrency, paced by the write budget; a capture gone stale is taken again first) ─> bake ─> next batch
+        … ─> settle ─> keep rollback state for the retention window
     on failures > max_failures, abort+rollback, or a `rollback` request: restore newest first, verify each restore.
 
 Decisions and operator controls are Temporal updates with validators, so a caller learns at once whether its
@@ -39,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
         CampaignPlanDetail,
         CampaignStatus,
         CampaignTarget,
+        ChangesInput,
+        ChangesResult,
         ChangeStep,
         EscalationInput,
         JournalEntry,
@@ -71,6 +74,15 @@ REQUESTS_PER_STEP = 6
 STEP_TIMEOUT = timedelta(seconds=REQUESTS_PER_STEP * WORST_REQUEST_SECONDS)
 """Sized from the HTTP layer's own worst case (rate-limit waits included); heartbeats catch a dead worker long
 before it."""
+CHUNKED_CHANGES = "chunked-changes"
+"""Patch id: targets are applied and verified by `apply_changes`, a chunk per activity (one activity per target,
+`change_resource`, before)."""
+CHUNK_ROUNDS = 4
+"""A chunk is this many rounds of the tenant's concurrency: few enough that a pause holds soon, enough that the
+chunk's own cost (an activity, a workflow task) is shared by many targets."""
+RECAPTURE_AFTER = timedelta(minutes=10)
+"""A capture older than this is taken again before writing: what a person changed meanwhile is what a rollback
+must restore, and a resource fixed meanwhile is not written at all."""
 PREVIEW_TARGETS = 50
 """Targets read at planning time for the card's before → after preview."""
 TIMELINE_KEPT = 200
@@ -157,6 +169,8 @@ class RemediationWorkflow(Controls):
         self._inflight = 0
         self._running: list[asyncio.Future[None]] = []
         self._stop = False
+        self._captured_at = workflow.now()
+        """When the targets in `_ready` were captured (none are carried over: the next run captures them again)."""
         self._nonces: set[str] = set(carry.nonces) if carry else set()
         """Nonces of the signed requests already accepted: a replayed proof is refused."""
 
@@ -377,8 +391,109 @@ class RemediationWorkflow(Controls):
         return True
 
     async def _change_all(self, fingerprints: list[str], plan: CampaignPlanDetail) -> bool:
-        """Change these targets, up to `plan.concurrency` at once, each write paced by the budget. False when the
+        """Change these targets, up to `plan.concurrency` at once, paced by the write budget. False when the
         rollout stopped (aborted, or failures past the threshold: then everything written is rolled back)."""
+        if workflow.patched(CHUNKED_CHANGES):
+            await self._change_in_chunks(fingerprints, plan)
+        else:
+            await self._change_one_by_one(fingerprints, plan)
+        if self._failures > plan.max_failures:
+            await self._stopped_by_failures(plan)
+            return False
+        if self._aborted:
+            self._state = "aborted"
+            return False
+        return True
+
+    async def _change_in_chunks(self, fingerprints: list[str], plan: CampaignPlanDetail) -> None:
+        """One `apply_changes` activity per chunk of up to `CHUNK_ROUNDS` × concurrency targets: a few events
+        per chunk instead of per target. A pause or abort holds before the next chunk; a capture older than
+        `RECAPTURE_AFTER` (a pause, a freeze, a long bake) is taken again before anything is written from it."""
+        chunk_size = max(plan.concurrency, 1) * CHUNK_ROUNDS
+        todo = list(fingerprints)
+        while todo:
+            if not await self._checkpoint():
+                break
+            if workflow.now() - self._captured_at > RECAPTURE_AFTER:
+                todo = await self._recapture(todo)
+                if self._failures > plan.max_failures:
+                    return
+                continue
+            allowed = await self._writes_allowed(plan.writes_per_minute)
+            chunk, todo = todo[: min(chunk_size, allowed)], todo[min(chunk_size, allowed) :]
+            self._done_in_batch += len(chunk)
+            for fingerprint in chunk:  # registered before the writes: a crash mid-apply is still rolled back
+                self._order.append(fingerprint)
+                self._set(fingerprint, self._changes[fingerprint].model_copy(update={"outcome": Outcome.applied}))
+            outcomes = await self._apply_chunk(chunk, plan)
+            self._writes.extend([workflow.now().timestamp()] * sum(1 for o in outcomes if o is not None))
+            failed: list[str] = []
+            for fingerprint, outcome in zip(chunk, outcomes, strict=True):
+                change = self._changes[fingerprint]
+                if outcome is None:  # never started: the chunk stopped on failures
+                    self._set(fingerprint, change.model_copy(update={"outcome": Outcome.planned}))
+                    self._order.remove(fingerprint)
+                    self._done_in_batch -= 1
+                    continue
+                change = change.model_copy(update={"outcome": outcome.outcome, "detail": outcome.detail})
+                self._set(fingerprint, change)
+                self._note(change.outcome.value, change.resource.id)
+                if change.outcome != Outcome.verified:
+                    failed.append(fingerprint)
+            for fingerprint in failed:  # restored at once, one by one (failures are few)
+                self._failures += 1
+                change = self._changes[fingerprint]
+                self._set(fingerprint, await self._restore(change, reason=change.detail))
+            if self._failures > plan.max_failures:
+                return
+
+    async def _apply_chunk(self, chunk: list[str], plan: CampaignPlanDetail) -> list[StepOutcome | None]:
+        changes = [self._changes[fp] for fp in chunk]
+        try:
+            result: ChangesResult = await workflow.execute_activity(
+                Activity.apply_changes,
+                ChangesInput(
+                    tenant_key=self._request.tenant_key,
+                    playbook_id=self._request.playbook_id,
+                    changes=changes,
+                    concurrency=plan.concurrency,
+                    failures_allowed=max(plan.max_failures - self._failures, 0),
+                ),
+                result_type=ChangesResult,
+                task_queue=self._queue(Activity.apply_changes),
+                start_to_close_timeout=_reads_timeout(len(chunk), plan.concurrency),
+                heartbeat_timeout=self._request.step_heartbeat,
+                retry_policy=RETRY,
+            )
+            return result.outcomes
+        except ActivityError as err:  # every change of the chunk may have been written: each is restored
+            return [StepOutcome(outcome=Outcome.failed, detail=cause(err)) for _ in chunk]
+
+    async def _recapture(self, todo: list[str]) -> list[str]:
+        """Capture `todo` and the targets still waiting again (their capture is too old to restore to): what is
+        now compliant or gone is skipped. Returns as many of the survivors as `todo` held (so a canary is still
+        one resource); the others wait again, freshly captured."""
+        assert self._plan is not None
+        waiting = todo + self._ready
+        self._note("captured again", f"{len(waiting)} target(s): the capture was older than {RECAPTURE_AFTER}")
+        page = [CampaignTarget(fingerprint=fp, resource=self._changes[fp].resource) for fp in waiting]
+        ready = await self._capture(page, self._plan)
+        todo, self._ready = ready[: len(todo)], ready[len(todo) :]
+        return todo
+
+    async def _writes_allowed(self, per_minute: int) -> int:
+        """How many writes the per-tenant budget (`per_minute` in any 60 s of workflow time) allows now; waits
+        until at least one is. Writes are counted at the end of their chunk, so the budget errs on the safe side."""
+        now = workflow.now().timestamp()
+        self._writes = [t for t in self._writes if now - t < 60]
+        if len(self._writes) >= per_minute:
+            await workflow.sleep(timedelta(seconds=60 - (now - self._writes[len(self._writes) - per_minute])))
+            now = workflow.now().timestamp()
+            self._writes = [t for t in self._writes if now - t < 60]
+        return max(per_minute - len(self._writes), 1)
+
+    async def _change_one_by_one(self, fingerprints: list[str], plan: CampaignPlanDetail) -> None:
+        """Before `CHUNKED_CHANGES`: one `change_resource` activity per target (kept for histories that used it)."""
         limit = max(plan.concurrency, 1)
         for fingerprint in fingerprints:
             await workflow.wait_condition(lambda: self._inflight < limit or self._stop)
@@ -390,13 +505,6 @@ class RemediationWorkflow(Controls):
             self._running.append(asyncio.ensure_future(self._change_tracked(fingerprint, plan)))
         await workflow.wait_condition(lambda: self._inflight == 0)
         self._running.clear()
-        if self._failures > plan.max_failures:
-            await self._stopped_by_failures(plan)
-            return False
-        if self._aborted:
-            self._state = "aborted"
-            return False
-        return True
 
     async def _change_tracked(self, fingerprint: str, plan: CampaignPlanDetail) -> None:
         try:
@@ -436,6 +544,11 @@ class RemediationWorkflow(Controls):
         """Re-read and capture the next page of targets (in parallel inside one activity)."""
         page = await self._targets(self._cursor, self._request.page_size)
         self._cursor += len(page)
+        self._ready.extend(await self._capture(page, plan))
+        self._progressed = True
+
+    async def _capture(self, page: list[CampaignTarget], plan: CampaignPlanDetail) -> list[str]:
+        """Re-read and capture `page`; the fingerprints ready to change (the others are skipped or failed)."""
         try:
             prepared: PrepareResult = await workflow.execute_activity(
                 Activity.prepare_changes,
@@ -456,14 +569,16 @@ class RemediationWorkflow(Controls):
             changes = [
                 Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=cause(err)) for t in page
             ]
-        self._progressed = True
+        self._captured_at = workflow.now()
+        ready: list[str] = []
         for target, change in zip(page, changes, strict=True):
             self._set(target.fingerprint, change)
             if change.outcome == Outcome.planned:
-                self._ready.append(target.fingerprint)
+                ready.append(target.fingerprint)
             elif change.outcome == Outcome.failed:
                 self._failures += 1
             self._note("captured" if change.outcome == Outcome.planned else change.outcome.value, target.resource.id)
+        return ready
 
     async def _targets(self, offset: int, limit: int) -> list[CampaignTarget]:
         """Targets [offset, offset+limit): from the input, or a page read from the snapshot store."""

@@ -40,6 +40,7 @@ class Activity(StrEnum):
     load_targets = "load_targets"
     prepare_changes = "prepare_changes"
     change_resource = "change_resource"
+    apply_changes = "apply_changes"
     restore_change = "restore_change"
     check_change_window = "check_change_window"
     settle_findings = "settle_findings"
@@ -69,6 +70,7 @@ ROLE_OF: dict[Activity, Role] = {
     Activity.load_targets: Role.remediation,
     Activity.prepare_changes: Role.remediation,
     Activity.change_resource: Role.remediation,
+    Activity.apply_changes: Role.remediation,
     Activity.restore_change: Role.remediation,
     Activity.check_change_window: Role.remediation,
     Activity.settle_findings: Role.remediation,

@@ -273,6 +273,23 @@ class StepOutcome(Message):
     detail: str = ""
 
 
+class ChangesInput(Message):
+    """A chunk of captured changes to apply and verify in one activity, up to `concurrency` at once."""
+
+    tenant_key: str
+    playbook_id: str
+    changes: list[Change]
+    """Each with its captured `before` and intended `after`, outcome `planned`."""
+    concurrency: int = 1
+    failures_allowed: int = 0
+    """Once more changes than this have failed, no further one is started (the campaign then rolls back)."""
+
+
+class ChangesResult(Message):
+    outcomes: list[StepOutcome | None]
+    """One per change, in the same order; None: not started (the chunk stopped on failures)."""
+
+
 class JournalEntry(Message):
     fingerprint: str
     change: Change

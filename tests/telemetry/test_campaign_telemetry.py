@@ -93,14 +93,14 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
         "RunWorkflow:RemediationWorkflow",
         "RunActivity:prepare_changes",
         f"prepare {HOOK_ACTION}",
-        "RunActivity:change_resource",
+        "RunActivity:apply_changes",
         f"apply {HOOK_ACTION}",
         "github PATCH /repos/{id}/{id}/hooks/{id}/config",
         f"verify {HOOK_ACTION}",
         "github GET /repos/{id}/{id}/hooks/{id}",  # the re-read that verifies (rule and fields at once)
     ):
         assert name in names, f"{name} not in the trace:\n" + "\n".join(tree)
-    # the PATCH hangs under apply, under change_resource, under the campaign, under the scan
+    # the PATCH hangs under apply, under apply_changes, under the campaign, under the scan
     by_id = {s.context.span_id: s for s in mine if s.context is not None}
     (patch, *_) = [s for s in mine if s.name == "github PATCH /repos/{id}/{id}/hooks/{id}/config"]
     chain = []
@@ -108,8 +108,8 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
     while span is not None:
         chain.append(span.name)
         span = by_id.get(span.parent.span_id) if span.parent is not None else None
-    assert chain.index(f"apply {HOOK_ACTION}") < chain.index("RunActivity:change_resource")
-    assert chain.index("RunActivity:change_resource") < chain.index("StartChildWorkflow:RemediationWorkflow")
+    assert chain.index(f"apply {HOOK_ACTION}") < chain.index("RunActivity:apply_changes")
+    assert chain.index("RunActivity:apply_changes") < chain.index("StartChildWorkflow:RemediationWorkflow")
     assert chain[-1] == "StartWorkflow:ScanWorkflow"
     assert patch.attributes is not None and patch.attributes["mendflow.playbook"] == HOOK_RULE
 
@@ -120,7 +120,7 @@ async def test_one_campaign_leaves_a_span_tree_metrics_and_log_context(
         grew("mendflow_connector_requests_total", vendor="github", operation="PATCH /repos/{id}/{id}/hooks/{id}/config")
         >= 2
     )
-    assert grew("mendflow_activity_duration_seconds_count", activity="change_resource", outcome="completed") >= 2
+    assert grew("mendflow_activity_duration_seconds_count", activity="apply_changes", outcome="completed") >= 2
     assert grew("mendflow_campaigns_total", playbook=HOOK_RULE, outcome="completed") == 1
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]

@@ -156,7 +156,7 @@ async def test_a_rate_limit_wait_longer_than_the_heartbeat_timeout_does_not_kill
         e.event_id
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == Activity.change_resource
+        and e.activity_task_scheduled_event_attributes.activity_type.name == Activity.apply_changes
     }
     attempts = [
         e.activity_task_started_event_attributes.attempt
@@ -180,7 +180,10 @@ async def test_a_2000_target_campaign_keeps_every_history_within_budget(
         queue = f"q-{uuid.uuid4()}"
         context = _context(org.registry(), tmp_path, playbook, changes)
         digest = context.snapshots.put_lines([f.model_dump(mode="json") for f in findings_for(playbook, org.hooks)])
-        request = campaign_input(playbook, findings_digest=digest, findings_count=targets)
+        # a budget below the default, so that this campaign (about 1.2 kB of history per target) continues as new
+        request = campaign_input(
+            playbook, findings_digest=digest, findings_count=targets, history_budget_bytes=1_000_000
+        )
         clock = Stopwatch()
         async with build_worker(dev_env.client, context, task_queue=queue):
             handle = await dev_env.client.start_workflow(

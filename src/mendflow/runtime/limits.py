@@ -8,6 +8,9 @@ interceptor, so no activity has to remember them.
 - A write activity (`change_resource`) first takes one of the tenant's concurrency slots (a lease the worker renews
   while the write runs; a killed worker's lease expires) and then one write of its per-minute budget. Restores are
   not held back: putting things back must never queue behind new writes.
+- A chunk of writes (`apply_changes`) takes up to its concurrency of slots and one write of the budget per change,
+  in one transaction; the activity runs its changes on the slots it got (`write_schedule().slots`) and sends each
+  write no sooner than the budget says (`write_schedule().before_write(i)`).
 
 Every wait heartbeats, so a long wait does not look like a dead worker.
 """
@@ -17,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio import activity
@@ -29,7 +35,9 @@ from mendflow.settings import Settings
 from mendflow.store.limits import TenantLimits
 
 WRITE_ACTIVITIES = frozenset({Activity.change_resource.value})
-"""Activities admitted by the tenant's concurrency slots and write budget."""
+"""Activities admitted by the tenant's concurrency slots and write budget, one write each."""
+CHUNKED_WRITES = frozenset({Activity.apply_changes.value})
+"""Activities admitted as a chunk: input `concurrency` slots wanted, one write per item of input `changes`."""
 LEASE_TTL = 30.0
 """Seconds a concurrency slot stays held without renewal (how long a killed worker's slot stays taken)."""
 LEASE_POLL = 0.1
@@ -38,6 +46,30 @@ CHUNK = 32
 """Most requests a worker takes from a shared window at once (fewer when the window runs low)."""
 LOW_SHARE = 0.1
 """Below this share of the window left, every answer is reported (above, only a new window is)."""
+
+
+@dataclass(frozen=True)
+class WriteSchedule:
+    """What the tenant's shared limits allow a chunk of writes: how many at once, and when each may go out."""
+
+    slots: int
+    starts: list[float]
+    """Per write, the monotonic time before which it must not be sent."""
+
+    async def before_write(self, index: int, beat: Callable[[float], None]) -> None:
+        """Wait until write `index` of the chunk is within the tenant's budget, calling `beat` with the seconds
+        left at least once a second (the activity heartbeats its own details)."""
+        while index < len(self.starts) and (left := self.starts[index] - time.monotonic()) > 0:
+            beat(left)
+            await asyncio.sleep(min(left, 1.0))
+
+
+_schedule: ContextVar[WriteSchedule | None] = ContextVar("mendflow_write_schedule", default=None)
+
+
+def write_schedule() -> WriteSchedule | None:
+    """The running chunk's admission (None outside a worker that applies tenant limits)."""
+    return _schedule.get()
 
 
 def _bucket(name: str) -> str:
@@ -135,7 +167,38 @@ class TenantLimitsInterceptor(Interceptor):
                 await renewing
             await asyncio.shield(asyncio.to_thread(self.limits.release_lease, tenant, holder))
 
-    async def _renew(self, tenant: str, holder: str) -> None:
+    @contextlib.asynccontextmanager
+    async def admitted_chunk(
+        self, tenant: str, holder: str, *, slots: int, writes: int, at: float
+    ) -> AsyncIterator[WriteSchedule]:
+        """Hold up to `slots` of the tenant's concurrency slots (at least one; renewed while held) and reserve
+        `writes` writes of its budget; yields when each write may go out."""
+        changes = self.settings.changes
+        limit, budget = changes.concurrency_for(tenant), changes.budget_for(tenant)
+        admit = functools.partial(
+            self.limits.admit_chunk,
+            tenant,
+            holder,
+            slots=min(slots, limit),
+            writes=writes,
+            limit=limit,
+            ttl=LEASE_TTL,
+            per_minute=budget,
+            at=at,
+        )
+        while (admission := await asyncio.to_thread(admit)) is None:
+            await _wait(LEASE_POLL, f"one of {limit} concurrent writes")
+        started = time.monotonic()
+        renewing = asyncio.create_task(self._renew(tenant, admission.holders))
+        try:
+            yield WriteSchedule(slots=len(admission.holders), starts=[started + w for w in admission.waits])
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            await asyncio.shield(asyncio.to_thread(self.limits.release_lease, tenant, admission.holders))
+
+    async def _renew(self, tenant: str, holder: str | list[str]) -> None:
         while True:
             await asyncio.sleep(LEASE_TTL / 3)
             await asyncio.to_thread(self.limits.renew_lease, tenant, holder, ttl=LEASE_TTL)
@@ -163,12 +226,30 @@ class _Inbound(ActivityInboundInterceptor):
             return await super().execute_activity(input)
         info = activity.info()
         with sharing_windows(self.root.windows(tenant)):
-            if info.activity_type not in WRITE_ACTIVITIES:
+            if info.activity_type not in WRITE_ACTIVITIES | CHUNKED_WRITES:
                 return await super().execute_activity(input)
             # one holder per activity, whatever the attempt: a retry after a crash takes over the dead attempt's slot
             holder, at = f"{info.workflow_id}/{info.activity_id}", info.current_attempt_scheduled_time.timestamp()
+            if info.activity_type in CHUNKED_WRITES:
+                request = input.args[0]
+                wanted = {"slots": int(request.concurrency), "writes": len(request.changes)}
+                async with self.root.admitted_chunk(tenant, holder, at=at, **wanted) as schedule:
+                    token = _schedule.set(schedule)
+                    try:
+                        return await super().execute_activity(input)
+                    finally:
+                        _schedule.reset(token)
             async with self.root.admitted(tenant, holder, at=at):
                 return await super().execute_activity(input)
 
 
-__all__ = ["CHUNK", "LEASE_TTL", "WRITE_ACTIVITIES", "StoredWindows", "TenantLimitsInterceptor"]
+__all__ = [
+    "CHUNK",
+    "CHUNKED_WRITES",
+    "LEASE_TTL",
+    "WRITE_ACTIVITIES",
+    "StoredWindows",
+    "TenantLimitsInterceptor",
+    "WriteSchedule",
+    "write_schedule",
+]

@@ -91,6 +91,7 @@ def activities_by_name(context: WorkerContext) -> dict[Activity, Callable[..., A
         Activity.load_targets: remediation.load_targets,
         Activity.prepare_changes: remediation.prepare_changes,
         Activity.change_resource: remediation.change_resource,
+        Activity.apply_changes: remediation.apply_changes,
         Activity.restore_change: remediation.restore_change,
         Activity.check_change_window: remediation.check_change_window,
         Activity.settle_findings: remediation.settle_findings,

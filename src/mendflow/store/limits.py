@@ -50,6 +50,14 @@ reporting a window)."""
 
 
 @dataclass(frozen=True)
+class Admission:
+    """A chunk of writes admitted: the concurrency slots it holds and, per write, the seconds to wait first."""
+
+    holders: list[str]
+    waits: list[float]
+
+
+@dataclass(frozen=True)
 class Grant:
     """The answer to a take: how many requests may be sent now, else how long to wait before asking again."""
 
@@ -196,6 +204,46 @@ class TenantLimits:
                 return None
             return self._take_write(conn, tenant, per_minute, self.clock() if at is None else at)
 
+    def admit_chunk(
+        self,
+        tenant: str,
+        holder: str,
+        *,
+        slots: int,
+        writes: int,
+        limit: int,
+        ttl: float,
+        per_minute: int,
+        at: float | None = None,
+    ) -> Admission | None:
+        """For a chunk of `writes` changes: up to `slots` of the tenant's `limit` concurrency slots (rows
+        `holder#0…`) and `writes` writes of its budget, in one transaction. None when every slot is held. The
+        budget is a token bucket: write i may go out `waits[i]` seconds after `at`."""
+        with self.db.write() as conn:
+            granted = self._try_leases(conn, tenant, holder, slots, limit, ttl)
+            if not granted:
+                return None
+            now = self.clock() if at is None else at
+            waits = [self._take_write(conn, tenant, per_minute, now) for _ in range(writes)]
+            return Admission(holders=granted, waits=waits)
+
+    def _try_leases(self, conn: Connection, tenant: str, holder: str, want: int, limit: int, ttl: float) -> list[str]:
+        """Take (or keep: a retry takes over its dead attempt's rows) up to `want` slots named `holder#i`."""
+        now = self.clock()
+        t = tenant_leases
+        self.db.lock(conn, f"mendflow.leases:{tenant}")
+        conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
+        holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
+        names = [f"{holder}#{i}" for i in range(max(want, 1))]
+        mine = [n for n in names if n in holders]
+        free = max(limit - len(holders), 0)
+        new = [n for n in names if n not in holders][:free]
+        if mine:
+            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.holder.in_(mine)).values(expires_at=now + ttl))
+        if new:
+            conn.execute(sa.insert(t), [{"tenant": tenant, "holder": n, "expires_at": now + ttl} for n in new])
+        return mine + new
+
     def _try_lease(self, conn: Connection, tenant: str, holder: str, limit: int, ttl: float) -> bool:
         now = self.clock()
         t = tenant_leases
@@ -210,19 +258,21 @@ class TenantLimits:
         conn.execute(sa.insert(t).values(tenant=tenant, holder=holder, expires_at=now + ttl))
         return True
 
-    def renew_lease(self, tenant: str, holder: str, *, ttl: float) -> None:
-        """Push a held lease's expiry to `ttl` seconds from now."""
+    def renew_lease(self, tenant: str, holder: str | list[str], *, ttl: float) -> None:
+        """Push a held lease's (or several leases') expiry to `ttl` seconds from now."""
         t = tenant_leases
+        holders = [holder] if isinstance(holder, str) else holder
         with self.db.write() as conn:
             conn.execute(
-                sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=self.clock() + ttl)
+                sa.update(t).where(t.c.tenant == tenant, t.c.holder.in_(holders)).values(expires_at=self.clock() + ttl)
             )
 
-    def release_lease(self, tenant: str, holder: str) -> None:
-        """Give the slot back."""
+    def release_lease(self, tenant: str, holder: str | list[str]) -> None:
+        """Give the slot (or several slots) back."""
         t = tenant_leases
+        holders = [holder] if isinstance(holder, str) else holder
         with self.db.write() as conn:
-            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.holder == holder))
+            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.holder.in_(holders)))
 
     def leases(self, tenant: str) -> int:
         """Slots held now (unexpired leases)."""
@@ -235,4 +285,4 @@ class TenantLimits:
             )
 
 
-__all__ = ["CHUNK_SHARE", "PROBE_SECONDS", "RESET_MARGIN", "UNMETERED", "WRITES", "Grant", "TenantLimits"]
+__all__ = ["CHUNK_SHARE", "PROBE_SECONDS", "RESET_MARGIN", "UNMETERED", "WRITES", "Admission", "Grant", "TenantLimits"]

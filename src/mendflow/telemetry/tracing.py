@@ -5,7 +5,7 @@ The span tree of one campaign (see docs/operations.md):
     StartWorkflow:ScanWorkflow → RunWorkflow:ScanWorkflow → … → StartChildWorkflow:RemediationWorkflow
       → RunWorkflow:RemediationWorkflow → StartActivity:prepare_changes → RunActivity:prepare_changes
         → prepare <action> → <vendor> GET /…            (capture)
-      → RunActivity:change_resource → apply <action> → <vendor> PATCH /…, verify <action> → <vendor> GET /…
+      → RunActivity:apply_changes → apply <action> → <vendor> PATCH /…, verify <action> → <vendor> GET /…
 
 `WorkScope` is what an activity is working on (tenant, playbook, action, finding); the activity interceptor sets
 it, and the step and vendor spans below it carry it as attributes, so a trace can be found by playbook or finding.
