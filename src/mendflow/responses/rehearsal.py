@@ -39,8 +39,8 @@ from mendflow.responses.rehearsal_state import (
     Rehearsal,
     RehearsedStep,
     Run,
-    StepFailed,
 )
+from mendflow.responses.step_failure import StepFailed
 
 __all__ = ["HANDLERS", "Answer", "Rehearsal", "RehearsedStep", "decision_problems", "rehearse"]
 

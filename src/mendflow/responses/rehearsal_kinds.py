@@ -19,7 +19,8 @@ from mendflow.redaction import redact, redact_value
 from mendflow.responses.answers import Answer
 from mendflow.responses.messages import StepStatus
 from mendflow.responses.model import Step, case_label
-from mendflow.responses.rehearsal_state import Done, Run, StepFailed
+from mendflow.responses.rehearsal_state import Done, Run
+from mendflow.responses.step_failure import StepFailed
 
 
 async def read(run: Run, step: Step) -> Done:

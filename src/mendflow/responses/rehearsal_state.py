@@ -12,12 +12,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mendflow.connectors.http import VendorHttp
-from mendflow.errors import MendflowError
 from mendflow.rbac import RbacConfig
-from mendflow.responses.expressions import evaluate, render, scope
 from mendflow.responses.messages import RunState, StepStatus
 from mendflow.responses.model import ResponsePlaybook, Step
-from mendflow.rules import EvaluationError
+from mendflow.responses.step_failure import step_scope, step_text, step_value
 
 
 class RehearsedStep(BaseModel):
@@ -60,18 +58,6 @@ class Rehearsal(BaseModel):
     """Writes the read-only simulator refused; always empty unless something tried to write during a plan."""
 
 
-class StepFailed(MendflowError):
-    """A rehearsed step could not do its job (the message says why, free of secrets)."""
-
-    def __init__(
-        self, message: str, *, output: dict[str, Any] | None = None, items: list[list[RehearsedStep]] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.output = output
-        """What the step had produced when it failed (a `for_each` stopped by its failure threshold)."""
-        self.items = items
-
-
 @dataclass
 class Run:
     """What a handler sees: the definition, the tenant, the answers, and every step so far."""
@@ -100,25 +86,17 @@ class Run:
     before is what the tenant would hold by then, not what it holds now."""
 
     def scope(self) -> dict[str, Any]:
-        records = {**self.outer, **self.records}
-        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in records.items()}
-        return {**scope(self.inputs, steps, self.now), **self.extra}
+        return {**step_scope(self.inputs, {**self.outer, **self.records}, self.now), **self.extra}
 
     def answer_for(self, step: Step) -> str | None:
         """The answer the rehearsal gives this step, if one was given."""
         return self.answers.get(self.prefix + step.id, self.answers.get(step.id))
 
     def value(self, source: str, what: str) -> Any:
-        try:
-            return evaluate(source, self.scope())
-        except EvaluationError as err:
-            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+        return step_value(source, self.scope(), what)
 
     def text(self, template: str, what: str) -> str:
-        try:
-            return render(template, self.scope())
-        except EvaluationError as err:
-            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+        return step_text(template, self.scope(), what)
 
 
 @dataclass(frozen=True)
