@@ -3,6 +3,7 @@ full collection builds, in at most three requests, and a targeted read covers on
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -141,3 +142,30 @@ async def test_collaborators_read_through_another_case_keep_the_scans_canonical_
     from_repo = [r for r in scanned if r.id.startswith(f"{repo}/collaborators/")]
     assert from_repo and read.resources == from_repo
     assert all(r.id == f"{repo}/collaborators/{r.data['login']}" for r in read.resources)
+
+
+async def test_many_targets_are_read_concurrently_and_kept_in_their_order() -> None:
+    """Twenty repositories named at once: their reads overlap on the vendor's side (not one answer awaited at a
+    time), and the resources come back in the order the targets were named."""
+    tenant = tenant_from(github_tenant(repos=20, members=2))
+    with serve(tenant) as served:
+        inner = served.app.middleware_stack or served.app.build_middleware_stack()
+        in_flight = [0, 0]  # now, most at once
+
+        async def slow(scope: Any, receive: Any, send: Any) -> None:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+            try:
+                await asyncio.sleep(0.02)
+                await inner(scope, receive, send)
+            finally:
+                in_flight[0] -= 1
+
+        served.app.middleware_stack = slow  # type: ignore[assignment]
+        full, _ = await served.collect()
+        repos = [r.id for r in full if r.type == "github.repo"][::-1]
+        in_flight[1] = 0
+        async with served.session() as session:
+            read = await collect_targets("github", session.collector, repos)
+    assert [r.id for r in read.resources] == repos
+    assert in_flight[1] > 1

@@ -12,7 +12,9 @@ whose docstring lists the requests each costs) and which paths belong to a tenan
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,10 @@ from mendflow.providers.model import Reader
 
 SEGMENT = r"[^/]+"
 """One path segment, for the providers' target patterns."""
+
+
+def _quiet(done: int) -> None:
+    """No progress report."""
 
 
 @dataclass
@@ -74,16 +80,46 @@ def belongs(provider: str, org: str, target: str) -> bool:
     return providers.get(provider).owns(org, target)
 
 
-async def collect_targets(provider: str, collector: Any, targets: list[str]) -> TargetedRead:
-    """Read each target once (in order), as a full scan would build its resources; unknown paths and paths of
-    another organization are listed in `refused`, not read."""
+async def _together(reads: list[Awaitable[TargetedRead]]) -> list[TargetedRead]:
+    """Run `reads` concurrently; when one fails, the others are cancelled and awaited before its error goes on
+    (none keeps using a session its caller is about to close)."""
+    tasks = [asyncio.ensure_future(read) for read in reads]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def collect_targets(
+    provider: str,
+    collector: Any,
+    targets: list[str],
+    *,
+    batch: int | None = None,
+    progress: Callable[[int], None] = _quiet,
+) -> TargetedRead:
+    """Read each target once, as a full scan would build its resources (results in target order); unknown paths
+    and paths of another organization are listed in `refused`, not read.
+
+    `batch` targets are read at once (default: as many as the tenant's HTTP layer lets requests fly, so the
+    connection stays busy instead of waiting on each answer in turn; more only queue at its gate: 16 at a gate of
+    8 cost ~20% more worker CPU over 1,000 repositories). `progress(targets done)` after each batch (the activity
+    heartbeats with it)."""
+    batch = batch or collector.http.max_concurrency
     out = TargetedRead()
+    readable: list[tuple[Reader, re.Match[str]]] = []
     for target in dict.fromkeys(targets):
         if not is_target(provider, target) or not belongs(provider, collector.org, target):
             out.refused.append(target)
             continue
-        reader, match = reader_for(provider, target)
-        out.extend(await reader(collector, match))
+        readable.append(reader_for(provider, target))
+    for start in range(0, len(readable), batch):
+        for read in await _together([reader(collector, match) for reader, match in readable[start : start + batch]]):
+            out.extend(read)
+        progress(min(start + batch, len(readable)))
     return out
 
 
