@@ -69,21 +69,20 @@ def slack_settings(workspace: SlackWorkspace, monkeypatch: pytest.MonkeyPatch, p
     )
 
 
-def response_workers(tmp_path: Path, settings: Settings, count: int = 2) -> list[ResponseActivities]:
-    """Response activities of `count` workers sharing one database (a retry may land on another worker)."""
+def worker_contexts(tmp_path: Path, settings: Settings, count: int = 2) -> list[WorkerContext]:
+    """The contexts of `count` workers sharing one database (a retry may land on another worker)."""
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     return [
-        ResponseActivities(
-            WorkerContext(
-                registry=TenantRegistry(),
-                data_dir=tmp_path / f"w{n}",
-                playbooks={},
-                settings=settings,
-                database_url=url,
-            )
+        WorkerContext(
+            registry=TenantRegistry(), data_dir=tmp_path / f"w{n}", playbooks={}, settings=settings, database_url=url
         )
         for n in range(count)
     ]
+
+
+def response_workers(tmp_path: Path, settings: Settings, count: int = 2) -> list[ResponseActivities]:
+    """Response activities of `count` workers sharing one database (a retry may land on another worker)."""
+    return [ResponseActivities(context) for context in worker_contexts(tmp_path, settings, count)]
 
 
 def cards_for(workspace: SlackWorkspace, **options: object) -> SlackCards:

@@ -10,7 +10,6 @@ import pytest
 from mendflow.activities.response_questions import QuestionActivities
 from temporalio.testing import ActivityEnvironment
 
-from mendflow.config import TenantRegistry
 from mendflow.errors import MendflowError
 from mendflow.integrations.question_card import ANSWER_ACTION
 from mendflow.models import Severity
@@ -19,8 +18,7 @@ from mendflow.redaction import register_secret
 from mendflow.responses.questions import AskInput
 from mendflow.settings import Settings
 from mendflow.sim.slack import SlackWorkspace
-from mendflow.worker_context import WorkerContext
-from tests.integrations.conftest import ALICE, slack_settings
+from tests.integrations.conftest import ALICE, slack_settings, worker_contexts
 
 
 def _workers(tmp_path: Path, slack: SlackWorkspace, monkeypatch: pytest.MonkeyPatch) -> list[QuestionActivities]:
@@ -28,19 +26,7 @@ def _workers(tmp_path: Path, slack: SlackWorkspace, monkeypatch: pytest.MonkeyPa
         rbac=RbacConfig(people={"alice": Person(slack=ALICE), "ghost": Person(slack="U0GHOST001")}),
         slack=slack_settings(slack, monkeypatch, "ASK_SLACK"),
     )
-    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    return [
-        QuestionActivities(
-            WorkerContext(
-                registry=TenantRegistry(),
-                data_dir=tmp_path / f"w{n}",
-                playbooks={},
-                settings=settings,
-                database_url=url,
-            )
-        )
-        for n in range(2)
-    ]
+    return [QuestionActivities(context) for context in worker_contexts(tmp_path, settings)]
 
 
 def _ask(person: str, text: str) -> AskInput:

@@ -130,13 +130,10 @@ def test_cases_that_cannot_match_the_workflow_are_refused_with_positions(tmp_pat
     ]
 
 
-def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`mendflow playbooks test FOLDER` rehearses each workflow case; a failing one prints its trace, exit 1."""
-    invoke: Callable[..., Done] = invoker(capsys, monkeypatch)
-    shutil.copy(HOOK, tmp_path / HOOK.name)
-    (tmp_path / "github_webhook_exposure.tests.yaml").write_text(
+def _failing_hook_case(folder: Path) -> None:
+    """The hook workflow beside a case that expects the branch the run does not take."""
+    shutil.copy(HOOK, folder / HOOK.name)
+    (folder / "github_webhook_exposure.tests.yaml").write_text(
         f"""tests:
   - name: expects the wrong branch
     tenant: {TENANT}
@@ -144,6 +141,14 @@ def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
     expect: {{steps: {{enable_again: done}}}}
 """
     )
+
+
+def test_playbooks_test_runs_workflow_cases_and_exits_1_when_one_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mendflow playbooks test FOLDER` rehearses each workflow case; a failing one prints its trace, exit 1."""
+    invoke: Callable[..., Done] = invoker(capsys, monkeypatch)
+    _failing_hook_case(tmp_path)
     done = invoke("playbooks", "test", str(tmp_path))
     assert done.returncode == 1, done.stderr
     assert "FAIL  github.repo_hook.exposure › expects the wrong branch" in done.stdout
@@ -162,15 +167,7 @@ def test_failing_playbook_and_workflow_cases_print_what_each_produced_alike(
     shutil.copy(shipped / "deploy_key_write_access.yaml", tmp_path / "keys.yaml")
     cases = (shipped / "deploy_key_write_access.tests.yaml").read_text(encoding="utf-8")
     (tmp_path / "keys.tests.yaml").write_text(cases.replace("findings: [/repos/acme/api/keys/7]", "findings: []"))
-    shutil.copy(HOOK, tmp_path / HOOK.name)
-    (tmp_path / "github_webhook_exposure.tests.yaml").write_text(
-        f"""tests:
-  - name: expects the wrong branch
-    tenant: {TENANT}
-    inputs: {{repo: acme/api, hook_id: 11}}
-    expect: {{steps: {{enable_again: done}}}}
-"""
-    )
+    _failing_hook_case(tmp_path)
     done = invoke("playbooks", "test", str(tmp_path))
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
