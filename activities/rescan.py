@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from mendflow.connectors.http import RequestBudgetExceeded
+from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_waiting
 from mendflow.connectors.registry import open_session
 from mendflow.connectors.targeted import collect_targets
 from mendflow.errors import AuthError, InputError
 from mendflow.workflow_types import CollectResult, TargetedCollectInput
 
 from .failures import cannot_retry
+from .heartbeats import beat_while_waiting
 from .scan import ScanActivities
+
+
+def _beat_read(done: int) -> None:
+    """One heartbeat with the targets read so far (the workflow gives collect_targets a heartbeat timeout)."""
+    activity.heartbeat({"targets_read": done})
 
 
 class RescanActivities(ScanActivities):
@@ -28,7 +34,11 @@ class RescanActivities(ScanActivities):
         writer = self.ctx.snapshots.writer()
         try:
             async with open_session(connection) as session:
-                read = await collect_targets(connection.provider, session.collector, request.targets)
+                # heartbeats after each batch of targets, and while a vendor's rate-limit window is waited out
+                with heartbeat_while_waiting(beat_while_waiting):
+                    read = await collect_targets(
+                        connection.provider, session.collector, request.targets, progress=_beat_read
+                    )
                 for resource in read.resources:
                     writer.write(resource.model_dump(mode="json"))
                 requests = session.http.requests_made
