@@ -141,6 +141,9 @@ class RescanRequest(Message):
     """Canonical API paths of resources or sub-collections (`connectors.targeted`)."""
     source: str = ""
     """What asked, for the log: `github delivery <id>`, `okta event <id>` (never the payload)."""
+    requests: int = Field(default=1, ge=1)
+    """How many requests (deliveries) this signal carries: a client coalesces those that arrive while its previous
+    signal is in flight (`runtime.rescans.RescanRequests`), and each still counts in `requests_coalesced`."""
 
 
 class RescanInput(Message):
