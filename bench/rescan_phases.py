@@ -2,13 +2,14 @@
 
 The rescan half of bench/rescan_throughput.py: the same generated org (N repositories, default 1,000, secret
 scanning off, served by the simulator in its own process with limits lifted) and the same N requests, one per
-repository, `SENDERS` in flight at once. The worker serves only the scan role, so the campaign the rescan starts
-waits on the remediation queue and costs nothing here. Timed: the first request sent → all requests served and
-all N findings recorded in the ledger, split with the rescan workflow's history into: requests sent (client
-clock), then from the workflow's events the wait before the first read, collect_targets, evaluate_rules,
-reconcile_findings (findings recorded) and starting the campaign. Also per run: rescans, workflow tasks, history
-events and bytes, vendor requests; and CPU milliseconds per finding of this process (client and worker), the
-simulator and the Temporal server (campaigns._cpu_seconds), for sending and for the rest. Median of `--runs`.
+repository, `SENDERS` in flight at once through the API's `RescanRequests`. The worker serves only the scan role, so
+the campaign the rescan starts waits on the remediation queue and costs nothing here. Timed: the first request sent
+→ all requests served and all N findings recorded in the ledger, split with the rescan workflow's history into:
+requests sent (client clock), then from the workflow's events the wait before the first read, collect_targets,
+evaluate_rules, reconcile_findings (findings recorded) and starting the campaign. Also per run: rescans, workflow
+tasks, history events and bytes, vendor requests; and CPU milliseconds per finding of this process (client and
+worker), the simulator and the Temporal server (campaigns._cpu_seconds), for sending and for the rest. Median of
+`--runs`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from mendflow.routing import Role
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port
-from mendflow.runtime.rescans import request_rescan, rescan_status, rescan_workflow_id
+from mendflow.runtime.rescans import RescanRequests, rescan_status, rescan_workflow_id
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
 from mendflow.telemetry import configure_logging
@@ -119,10 +120,11 @@ async def rescan_once(
     )  # fmt: skip
     queue = f"phases-{uuid.uuid4().hex[:6]}"
     gate = asyncio.Semaphore(SENDERS)
+    requests = RescanRequests(client, task_queue=queue, debounce=debounce)  # as the webhook endpoints send them
 
     async def arrive(target: str) -> None:
         async with gate:
-            await request_rescan(client, key, [target], source="bench", task_queue=queue, debounce=debounce)
+            await requests.request(key, [target], source="bench")
 
     run = Run()
     try:

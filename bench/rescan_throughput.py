@@ -3,9 +3,10 @@
 The other half of bench/latency.py (issue 10). A generated GitHub org whose N repositories (default 1,000) all
 have secret scanning turned off is served by the simulator in its own process (limits lifted: this measures
 mendflow, not the vendor's window). N rescan requests, one per repository, arrive at once at the tenant's
-RescanWorkflow (as N webhook deliveries would; `--debounce-ms`, default the webhooks default); the rescans read
-those repositories, record the N findings and start the auto campaign of the shipped playbook (no bake), which
-turns scanning back on, verifying each. Timed: the first request sent → every campaign idle with N verified.
+RescanWorkflow (as N webhook deliveries would, through the API's `RescanRequests`; `--debounce-ms`, default the
+webhooks default); the rescans read those repositories, record the N findings and start the auto campaign of the
+shipped playbook (no bake), which turns scanning back on, verifying each. Timed: the first request sent → every
+campaign idle with N verified.
 
 In the same run, bare Temporal runs as many no-op activities as mendflow ran (rescans + campaigns), with the
 campaign's concurrency, on the same server: campaigns.py's `bare_seconds` (one helper, not a copy). Printed:
@@ -39,7 +40,7 @@ from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port
-from mendflow.runtime.rescans import request_rescan, rescan_status, rescan_workflow_id
+from mendflow.runtime.rescans import RescanRequests, rescan_status, rescan_workflow_id
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.secrets import SecretRef
@@ -111,11 +112,11 @@ async def measure(findings: int, debounce_ms: int) -> None:
                 queue = f"throughput-{uuid.uuid4().hex[:6]}"
                 debounce = timedelta(milliseconds=debounce_ms)
                 gate = asyncio.Semaphore(SENDERS)
+                requests = RescanRequests(client, task_queue=queue, debounce=debounce)  # as the webhook endpoints
 
                 async def arrive(target: str) -> None:
                     async with gate:
-                        await request_rescan(client, connection.key, [target], source="bench", task_queue=queue,
-                                             debounce=debounce)  # fmt: skip
+                        await requests.request(connection.key, [target], source="bench")
 
                 try:
                     async with build_worker(client, context, task_queue=queue):

@@ -44,15 +44,16 @@ STATUS_BATCHES = 100
 class RescanWorkflow:
     @workflow.init
     def __init__(self, request: RescanInput) -> None:
-        self.pending: list[str] = list(request.pending)
+        # the next rescan's targets, each once in arrival order (a dict: a burst's signals cost O(targets), not O(n²))
+        self.pending: dict[str, None] = dict.fromkeys(request.pending)
         self.waiting_requests = 1 if request.pending else 0
         self.batches: list[RescanBatch] = []
 
     @workflow.signal(name=REQUEST_SIGNAL)
     def request(self, request: RescanRequest) -> None:
         """Add targets to the next rescan (each once, in arrival order)."""
-        self.pending.extend(t for t in request.targets if t not in self.pending)
-        self.waiting_requests += 1
+        self.pending.update(dict.fromkeys(request.targets))
+        self.waiting_requests += request.requests
 
     @workflow.query
     def status(self) -> RescanStatus:
@@ -66,7 +67,7 @@ class RescanWorkflow:
             except TimeoutError:
                 return self.status()
             await asyncio.sleep(request.debounce.total_seconds())  # let the rest of a burst arrive
-            targets, self.pending = self.pending, []
+            targets, self.pending = list(self.pending), {}
             served, self.waiting_requests = self.waiting_requests, 0
             try:
                 batch = await self._rescan(request.tenant_key, targets, served)

@@ -31,6 +31,7 @@ from mendflow.runtime.rescans import (
     REQUEST_SIGNAL,
     RESCAN_WORKFLOW,
     STATUS_QUERY,
+    RescanRequests,
     request_rescan,
     rescan_status,
     rescan_workflow_id,
@@ -229,3 +230,31 @@ async def test_a_failed_rescan_is_reported_and_the_workflow_keeps_serving(
         status = await _batches(dev_env, key, 1)
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     assert "unknown tenant" in status.batches[0].error and status.batches[0].requests == 0
+
+
+async def test_concurrent_requests_travel_in_few_signals_and_each_is_counted(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, shipped_playbooks: list[Playbook], tmp_path: Path
+) -> None:
+    """Sixty deliveries at once through one client's RescanRequests: far fewer signals than deliveries reach the
+    workflow, yet its rescans serve all sixty requests and read every named repository once."""
+    repos = [f"/repos/{r['full_name']}" for r in github_org.state.repos]
+    async with _worker(dev_env, github_org, shipped_playbooks, tmp_path) as (key, queue, _):
+        requests = RescanRequests(dev_env.client, task_queue=queue, debounce=timedelta(seconds=1))
+        await asyncio.gather(*(requests.request(key, [repos[n % len(repos)]], source=f"test {n}") for n in range(60)))
+        status = await _batches(dev_env, key, 1)
+        history = await dev_env.client.get_workflow_handle(rescan_workflow_id(key)).fetch_history()
+    signals = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert 1 <= len(signals) < 60 / 2, len(signals)
+    assert sum(b.requests_coalesced for b in status.batches) == 60
+    assert sorted(t for b in status.batches for t in b.targets) == sorted(repos)
+
+
+async def test_coalesced_requests_each_get_the_error_of_their_signal(dev_env: WorkflowEnvironment) -> None:
+    """A signal the server refuses (no task queue): every caller whose request it carried raises, none hangs."""
+    requests = RescanRequests(dev_env.client, task_queue="")
+    key = f"github:acme-{secrets.token_hex(3)}"
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(requests.request(key, [f"/repos/acme/r{n}"]) for n in range(20)), return_exceptions=True),
+        timeout=30,
+    )
+    assert len(outcomes) == 20 and all(isinstance(o, Exception) for o in outcomes), outcomes

@@ -26,7 +26,7 @@ from mendflow.codec import AesGcmCodec
 from mendflow.findings.store import FindingsLedger
 from mendflow.integrations.slack import SlackCards, SlackDirectory
 from mendflow.runtime.client import TASK_QUEUE, TemporalSettings
-from mendflow.runtime.rescans import request_rescan
+from mendflow.runtime.rescans import RescanRequests
 from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.store import Database, StoredReplayCache, database_url
@@ -59,16 +59,20 @@ def build_operator(settings: Settings, ops: Operations, db: Database) -> Operato
 def build_webhooks(
     settings: Settings, ops: Operations, db: Database, audit: AuditLog, *, task_queue: str = TASK_QUEUE
 ) -> WebhookReceiver | None:
-    """The webhook endpoints of the `webhooks:` section (None without one): delivery ids in the shared store, each
-    delivery a signal-with-start of the tenant's RescanWorkflow through the API's Temporal client."""
+    """The webhook endpoints of the `webhooks:` section (None without one): delivery ids in the shared store, the
+    deliveries signals-with-start of the tenant's RescanWorkflow through the API's Temporal client (those that
+    arrive while one is in flight coalesced into the next, `RescanRequests`)."""
     config = settings.webhooks
     if config is None or not config.tenants:
         return None
     debounce = timedelta(milliseconds=config.debounce_ms)
+    requester: list[RescanRequests] = []  # made on first use, around the API's one client
 
     async def rescan(tenant: str, targets: list[str], source: str) -> None:
         client = await ops.client()
-        await request_rescan(client, tenant, targets, source=source, task_queue=task_queue, debounce=debounce)
+        if not requester:
+            requester.append(RescanRequests(client, task_queue=task_queue, debounce=debounce))
+        await requester[0].request(tenant, targets, source=source)
 
     return WebhookReceiver(config, audit=audit, deliveries=StoredReplayCache(db), rescan=rescan)
 
