@@ -4,7 +4,8 @@
         read ─> GET                      action ─> capture ─> apply + verify (restore at once if not verified)
         approve ─> the campaigns' gate   notify ─> Slack       snapshot ─> evidence by digest
         wait ─> durable timer / until    if / switch ─> choose the branch
-        ticket ─> Jira, once per step    call ─> a child run of a pinned workflow (its changes join this run's)
+        ticket ─> Jira, once per step    call ─> a child run of a pinned workflow (its changes join this run's;
+                                          an abort or rollback here stops it before its next step)
     a failed step: stop | continue | rollback (every completed reversible change restored newest first, verified)
     operators: pause (hold before the next step) · resume · abort (end before the next step, changes stay) ·
         rollback (now, or after the end while the retention window keeps the captured state)
@@ -31,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
-    from mendflow.responses.expressions import evaluate
+    from mendflow.responses.expressions import evaluate, render, scope
     from mendflow.responses.graph import dependencies, run_order
     from mendflow.responses.inputs import check_inputs
     from mendflow.responses.messages import (
@@ -54,9 +55,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from mendflow.responses.model import OnFailure, Step, StepKind, case_label
     from mendflow.responses.progress import branch_owners, skip_reason
-    from mendflow.responses.step_failure import StepFailed as StepFailed  # response_fan_out takes it from here
-    from mendflow.responses.step_failure import step_scope, step_text, step_value
     from mendflow.routing import Activity
+    from mendflow.rules import EvaluationError
     from mendflow.workflow_types import (
         CampaignPlanDetail,
         ChangeStep,
@@ -76,6 +76,10 @@ HOLD = "hold"
 """The signal a paused run sends its running pages and called runs (True: hold before the next step; False: go on)."""
 HOLD_CHILDREN = "response-hold-children"
 """Patch: a pause reaches the run's pages and called runs (before, they carried on until they ended)."""
+STOP = "stop"
+"""The signal a stopping run sends its running called run: end before the next step (the text says why)."""
+STOP_CALLED = "response-stop-called-run"
+"""Patch: an abort or a rollback reaches a running called run (before, it was released and ran to its end)."""
 ChildHandle = workflow.ChildWorkflowHandle[Any, Any]
 IDLE = FINISHED | {RunState.awaiting_approval, RunState.paused, RunState.waiting}
 OPERATORS_AT_START = "response-operators-at-start"
@@ -85,6 +89,10 @@ ESCALATES = "response-approval-escalates"
 OPERATORS_LOCAL = "response-operators-local"
 """Patch: the operators are resolved by a local activity (a marker in the history, no activity task and no second
 workflow task: a tenth of a 10-step run's server round trips); runs recorded before used an ordinary activity."""
+
+
+class StepFailed(Exception):
+    """A step could not do its job; the message says why (already free of secrets)."""
 
 
 from .controls import RETRY as RETRY  # noqa: E402 (response_fan_out takes it from here)
@@ -204,24 +212,26 @@ class ResponseWorkflow(Answers, Controls):
 
     async def _follow(self, children: Sequence[ChildHandle], done: Callable[[], bool]) -> None:
         """Wait for `done()` or a stop; meanwhile pass a pause and the resume on to the running `children` (pages or
-        a called run), which hold before their next step meanwhile. A stop releases them (pages get `stop_items`
-        from their for_each; a called run carries on to its end, as before)."""
+        a called run), which hold before their next step meanwhile. A stop returns at once: `stop_items` (pages, from
+        their for_each) or `stop` (a called run, from its call step) ends their hold, so none starts another step."""
         told = False
         while not done():
+            if self._stopping() and workflow.patched(STOP_CALLED):  # the stop releases them: no "go on" first
+                return
             if self._holding() is not told:
                 told = self._holding()
                 if workflow.patched(HOLD_CHILDREN):
                     for child in children:
-                        await self._tell_child(child, told)
+                        await self._tell_child(child, HOLD, told)
             if self._stopping():
                 return
             await workflow.wait_condition(functools.partial(self._changed, done, told))
 
-    async def _tell_child(self, child: ChildHandle, hold: bool) -> None:
+    async def _tell_child(self, child: ChildHandle, signal: str, arg: bool | str) -> None:
         try:
-            await child.signal(HOLD, hold)
-        except Exception as err:  # it has just ended (its result is on its way): nothing left to hold
-            workflow.logger.warning("could not tell %s to %s: %s", child.id, "hold" if hold else "go on", err)
+            await child.signal(signal, arg)
+        except Exception as err:  # it has just ended (its result is on its way): nothing left to hold or stop
+            workflow.logger.warning("could not send %s(%r) to %s: %s", signal, arg, child.id, err)
 
     def _changed(self, done: Callable[[], bool], told: bool) -> bool:
         return done() or self._stopping() or self._holding() is not told
@@ -230,6 +240,14 @@ class ResponseWorkflow(Answers, Controls):
     def hold(self, held: bool) -> None:
         """The run that started this one is paused (True) or resumed (False): hold before the next step, or go on."""
         self._held = held
+
+    @workflow.signal(name=STOP)
+    def stop(self, reason: str) -> None:
+        """The calling run is aborting or rolling back: end before the next step, as an abort does. Completed
+        changes stay here and join the caller's, which restores them with its own when it rolls back."""
+        if not self._stopping():
+            self._aborted = reason
+            self._note(reason)
 
     def _stopping(self) -> bool:
         return bool(self._rollback_requested or self._aborted)
@@ -446,7 +464,10 @@ class ResponseWorkflow(Answers, Controls):
         return step.id
 
     def _cut_short(self) -> str:
-        return f"{'rollback requested' if self._rollback_requested else 'aborted'} while waiting"
+        return f"{self._stop_reason()} while waiting"
+
+    def _stop_reason(self) -> str:
+        return "rollback requested" if self._rollback_requested else "aborted"
 
     def _switch(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
         value = self._value(step.on_ or "", "on")
@@ -517,6 +538,8 @@ class ResponseWorkflow(Answers, Controls):
                 task_queue=workflow.info().task_queue,
             )
             await self._follow([handle], handle.done)
+            if self._stopping() and not handle.done() and workflow.patched(STOP_CALLED):
+                await self._tell_child(handle, STOP, f"stopped by the calling run: {self._stop_reason()}")
             status: ResponseStatus = await handle
         except ChildWorkflowError as err:
             raise StepFailed(f"child run {child_id} failed: {cause(err)}") from None
@@ -525,6 +548,8 @@ class ResponseWorkflow(Answers, Controls):
             change = Change(resource=resource, action=kept.action, before=kept.before or {}, after=kept.after or {})
             self._written.append((step.id, change.model_copy(update={"outcome": Outcome.verified})))
         output = {"run_id": child_id, "state": status.state.value, "steps": {s.id: s.output for s in status.steps}}
+        if status.state is RunState.aborted and self._stopping():  # stopped with this run: not a failure
+            return StepStatus.skipped, output, f"child run {child_id} stopped: {self._stop_reason()}"
         if status.state is not RunState.completed:
             raise StepFailed(f"child run {child_id} ended {status.state.value}")
         return StepStatus.done, output, f"{pinned.definition.id} {status.state.value} ({child_id})"
@@ -617,13 +642,20 @@ class ResponseWorkflow(Answers, Controls):
         )
 
     def _scope(self) -> dict[str, Any]:
-        return step_scope(self._request.inputs, self._records, workflow.now())
+        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self._records.items()}
+        return scope(self._request.inputs, steps, workflow.now())
 
     def _value(self, source: str, what: str) -> Any:
-        return step_value(source, self._scope(), what)
+        try:
+            return evaluate(source, self._scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
 
     def _text(self, template: str, what: str) -> str:
-        return step_text(template, self._scope(), what)
+        try:
+            return render(template, self._scope())
+        except EvaluationError as err:
+            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
 
     def _set(
         self,

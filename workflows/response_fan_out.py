@@ -84,7 +84,7 @@ async def run_for_each(run: ResponseWorkflow, step: Step) -> StepResult:
         elif failures > limit:
             stopped, why = True, f"{failures} item(s) failed (max_failures: {limit})"
         canary = False
-    not_started = "not started: " + (why or run._cut_short().replace(" while waiting", ""))
+    not_started = "not started: " + (why or run._stop_reason())
     done = {o.index for o in outcomes}
     outcomes.extend(
         ItemOutcome(index=i, item=items[i], status="skipped", detail=not_started) for i in range(count) if i not in done

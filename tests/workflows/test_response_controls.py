@@ -275,25 +275,36 @@ async def test_a_pause_holds_the_running_pages_of_a_for_each_and_the_resume_rele
     await _record(handle, "paused-pages")
 
 
-async def _paused_while_called_run_waits(env: Env, after: str) -> WorkflowHandle[Any, ResponseStatus]:
-    """A caller whose `sub` step calls HELD_THEN_SUSPEND (then `after`'s steps), paused once the called run waits;
-    two hours on, the called run still holds before its suspension. The caller's handle."""
+async def _called_run_waits(
+    env: Env, after: str, steps: str = HELD_THEN_SUSPEND, *, retention: timedelta = timedelta(0)
+) -> WorkflowHandle[Any, ResponseStatus]:
+    """A caller whose `sub` step calls `steps` (then `after`'s steps), once the called run waits in `hold`. The
+    caller's handle (the called run's id is `<caller>/sub`)."""
     child = ResponsePlaybook.model_validate(
         {**CHILD, "inputs": {"type": "object", "properties": {"who": {"type": "string"}}},
-         "steps": yaml.safe_load(HELD_THEN_SUSPEND.replace("${{ who }}", "${{ inputs.who }}"))}
+         "steps": yaml.safe_load(steps.replace("${{ who }}", "${{ inputs.who }}"))}
     )  # fmt: skip
     caller = _definition("- {id: sub, kind: call, playbook: test.controls_child, inputs: {who: inputs.user}}\n" + after)
     pinned = {child.id: PinnedDefinition(definition=child, digest=definition_digest(child))}
     handle = await start_response(
-        env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned
-    )
+        env.client, caller, {"user": OWNER}, tenant_key="okta:acme", task_queue=env.queue, children=pinned,
+        retention=retention,
+    )  # fmt: skip
     called = f"{handle.id}/sub"
     for _ in range(500):
         with contextlib.suppress(Exception):  # the called run may not have started yet
             status = await env.client.get_workflow_handle(called).query("status", result_type=ResponseStatus)
             if _statuses(status)["hold"] == "waiting":
-                break
+                return handle
         await asyncio.sleep(0.02)
+    raise AssertionError(f"the called run never waited in its hold step: {status}")
+
+
+async def _paused_while_called_run_waits(env: Env, after: str) -> WorkflowHandle[Any, ResponseStatus]:
+    """A caller whose `sub` step calls HELD_THEN_SUSPEND (then `after`'s steps), paused once the called run waits;
+    two hours on, the called run still holds before its suspension. The caller's handle."""
+    handle = await _called_run_waits(env, after)
+    called = f"{handle.id}/sub"
     await handle.execute_update("pause", signed_request(handle.id, "pause", "alice", RBAC))
     await env.time.sleep(timedelta(hours=2))
     await _stays_pending(env, called, "suspend")
@@ -311,11 +322,65 @@ async def test_a_pause_holds_a_called_run_and_the_resume_releases_it(env: Env) -
     await _record(handle, "paused-call")
 
 
-async def test_an_abort_releases_a_called_run_held_by_the_pause(env: Env) -> None:
-    """Paused, then aborted while the called run is held: the called run is let go (an abort does not reach a called
-    run: it finishes), and the caller ends aborted instead of waiting for it forever."""
+async def _called_status(env: Env, handle: WorkflowHandle[Any, ResponseStatus]) -> ResponseStatus:
+    """The called run's final status."""
+    status: ResponseStatus = await env.client.get_workflow_handle(
+        f"{handle.id}/sub", result_type=ResponseStatus
+    ).result()
+    return status
+
+
+async def test_an_abort_stops_a_called_run_held_by_the_pause(env: Env) -> None:
+    """Paused, then aborted while the called run is held before its suspension: the abort reaches the called run,
+    which ends aborted without suspending anyone, and the caller ends aborted instead of waiting for it."""
     handle = await _paused_while_called_run_waits(env, "- {id: after, kind: notify, message: never}\n")
     await handle.execute_update("abort", signed_request(handle.id, "abort", "bob", RBAC, "wrong user"))
     done = await asyncio.wait_for(handle.result(), timeout=30)
-    assert done.state is RunState.aborted and _statuses(done) == {"sub": "done", "after": "pending"}
+    assert done.state is RunState.aborted and _statuses(done) == {"sub": "skipped", "after": "pending"}
+    assert done.steps[0].detail == f"child run {handle.id}/sub stopped: aborted" and not done.restorable
+    called = await _called_status(env, handle)
+    assert called.state is RunState.aborted and _statuses(called) == {"hold": "done", "suspend": "pending"}
+    assert env.user(OWNER)["status"] == "ACTIVE"
+
+
+SUSPEND_THEN_HOLD = """
+- {id: suspend, kind: action, action: okta.user.set_status, target: "/api/v1/users/${{ who }}",
+   with: {status: SUSPENDED}}
+- {id: hold, kind: wait, duration: 1h}
+- {id: tell, kind: notify, message: "never"}
+"""
+
+
+async def test_an_abort_stops_a_running_called_run_before_its_next_step_and_its_changes_stay(env: Env) -> None:
+    """Aborted while the called run waits after suspending the user: the called run's wait is cut short and its
+    next step never runs; the suspension stays, listed as the caller's, and a rollback within the retention window
+    restores it."""
+    handle = await _called_run_waits(env, "", SUSPEND_THEN_HOLD, retention=timedelta(days=1))
+    await handle.execute_update("abort", signed_request(handle.id, "abort", "bob", RBAC, "false alarm"))
+    ended = await asyncio.wait_for(wait_response_idle(env.client, handle.id), timeout=30)
+    assert ended.state is RunState.aborted and _statuses(ended) == {"sub": "skipped"}
+    called = await _called_status(env, handle)
+    assert called.state is RunState.aborted
+    assert _statuses(called) == {"suspend": "done", "hold": "skipped", "tell": "pending"}
+    assert "stopped by the calling run: aborted" in [e["event"] for e in called.timeline]
     assert env.user(OWNER)["status"] == "SUSPENDED"
+    assert [(r.step_id, r.after) for r in ended.restorable] == [("sub", {"status": "SUSPENDED"})]
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC, "undo"))
+    done = await handle.result()
+    assert done.state is RunState.rolled_back and _statuses(done) == {"sub": "rolled_back"}
+    assert env.user(OWNER)["status"] == "ACTIVE"
+
+
+async def test_a_rollback_stops_a_running_called_run_and_restores_its_changes(env: Env) -> None:
+    """Rolled back while the called run waits after suspending the user: the called run stops before its next
+    step, and the caller restores the called run's suspension (newest first, verified) and ends rolled back."""
+    handle = await _called_run_waits(env, "- {id: after, kind: notify, message: never}\n", SUSPEND_THEN_HOLD)
+    assert env.user(OWNER)["status"] == "SUSPENDED"
+    await handle.execute_update("rollback", signed_request(handle.id, "rollback", "alice", RBAC, "wrong user"))
+    done = await asyncio.wait_for(handle.result(), timeout=30)
+    assert done.state is RunState.rolled_back and _statuses(done) == {"sub": "rolled_back", "after": "pending"}
+    assert [e["event"] for e in done.timeline][-3:] == ["rolling back", "restored", "rolled_back"]
+    called = await _called_status(env, handle)
+    assert called.state is RunState.aborted
+    assert _statuses(called) == {"suspend": "done", "hold": "skipped", "tell": "pending"}
+    assert env.user(OWNER)["status"] == "ACTIVE"
