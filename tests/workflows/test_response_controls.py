@@ -384,3 +384,5 @@ async def test_a_rollback_stops_a_running_called_run_and_restores_its_changes(en
     assert called.state is RunState.aborted
     assert _statuses(called) == {"suspend": "done", "hold": "skipped", "tell": "pending"}
     assert env.user(OWNER)["status"] == "ACTIVE"
+    await _record(handle, "rollback-stops-call")
+    await _record(env.client.get_workflow_handle(f"{handle.id}/sub"), "rollback-stops-call-child")

@@ -1,10 +1,13 @@
 """An approve step's `escalate_after`: on the time-skipping server, a run nobody decides tells the escalation
 contact once (the Slack simulator over loopback receives the post), not before, and the approval still works
-afterwards; a delivery that fails for good is noted and the run goes on."""
+afterwards; a delivery that fails for good is noted and the run goes on. The escalated run's history is recorded
+into tests/histories/response-escalated-approved.json (MENDFLOW_RECORD_HISTORIES=1) for test_replay.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -33,6 +36,7 @@ STEPS = """
 """
 HEAD = {"apiVersion": "mendflow/v1", "kind": "Workflow", "id": "test.escalation", "title": "t", "tenant": "none:x"}
 Handle = WorkflowHandle[Any, ResponseStatus]
+HISTORIES = Path(__file__).parent.parent / "histories"
 
 
 @pytest.fixture
@@ -105,6 +109,10 @@ async def test_an_undecided_approval_escalates_once_after_escalate_after_and_can
     assert done.state is RunState.completed
     assert [(s.id, s.status.value) for s in done.steps] == [("ask", "approved"), ("after", "done")]
     assert [e["event"] for e in done.timeline].count("escalated") == 1 and len(_escalations(slack)) == 1
+    if os.environ.get("MENDFLOW_RECORD_HISTORIES"):  # replayed by tests/workflows/test_replay.py
+        history = await handle.fetch_history()
+        saved = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES / "response-escalated-approved.json").write_text(json.dumps(saved, indent=1))
 
 
 async def test_an_escalation_that_cannot_be_delivered_is_noted_and_the_run_goes_on(
