@@ -13,6 +13,7 @@ from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_wait
 from mendflow.connectors.registry import open_session
 from mendflow.connectors.targeted import collect_targets
 from mendflow.errors import AuthError, InputError
+from mendflow.rules import Demand
 from mendflow.workflow_types import CollectResult, TargetedCollectInput
 
 from .failures import cannot_retry
@@ -37,8 +38,9 @@ class RescanActivities(ScanActivities):
                 # heartbeats after each batch of targets, and while a vendor's rate-limit window is waited out
                 with heartbeat_while_waiting(beat_while_waiting):
                     read = await collect_targets(
-                        connection.provider, session.collector, request.targets, progress=_beat_read
-                    )
+                        connection.provider, session.collector, request.targets, progress=_beat_read,
+                        demand=Demand(self.ctx.rules_for(request.tenant_key)),  # only what a loaded rule could use
+                    )  # fmt: skip
                 for resource in read.resources:
                     writer.write(resource.model_dump(mode="json"))
                 requests = session.http.requests_made

@@ -10,11 +10,14 @@ import pytest
 
 from mendflow.connectors.targeted import collect_targets, is_target
 from mendflow.models import Resource
+from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
+from mendflow.rules import Demand, compile_rules
 from mendflow.sim.common import FaultPlan
 from mendflow.sim.generate import github_tenant, okta_tenant
 from mendflow.tenant import TenantFile, load_tenant_file
 from tests.connectors.conftest import GITHUB_DEMO, OKTA_DEMO, Served, serve, tenant_from
 
+SECRET_SCANNING = "github.repo.secret_scanning_disabled"
 SUB_COLLECTIONS = {"github.repo_hook": 4, "github.deploy_key": 4, "github.collaborator": 4, "okta.policy_rule": 5}
 """Types read through their parent's collection: how many path segments name that collection."""
 
@@ -29,18 +32,24 @@ def _rulesets(resource: Resource) -> int:
     return len(resource.related.get("default_branch_rulesets") or []) if resource.type == "github.repo" else 0
 
 
-async def _same_as_full(served: Served, provider: str) -> None:
-    full, _ = await served.collect()
+async def _same_as_full(served: Served, provider: str, demand: Demand | None = None) -> int:
+    """Every resource a full collection (by `demand`) builds, re-read by its target (by `demand`), is the same;
+    the requests the targeted reads made."""
+    async with served.session() as session:
+        full = [r async for r in session.collector.collect(demand)]
     assert full
+    total = 0
     for resource in full:
         target = target_of(resource)
         assert is_target(provider, target), target
         async with served.session() as session:
-            read = await collect_targets(provider, session.collector, [target])
+            read = await collect_targets(provider, session.collector, [target], demand=demand)
             requests = session.http.requests_made
         found = {r.id: r for r in read.resources}
         assert found.get(resource.id) == resource, resource.id
         assert requests <= 3 + _rulesets(resource), (resource.id, requests)
+        total += requests
+    return total
 
 
 @pytest.mark.parametrize("path", [GITHUB_DEMO, OKTA_DEMO], ids=["github", "okta"])
@@ -60,6 +69,20 @@ async def test_generated_tenants_read_by_path_equal_the_full_collection(tenant: 
     """The same on small generated tenants (every resource type the generators make)."""
     with serve(tenant) as served:
         await _same_as_full(served, tenant.provider)
+
+
+async def test_read_by_demand_a_repository_is_what_a_full_scan_by_demand_builds_in_one_request() -> None:
+    """With only the secret-scanning rule loaded (no rule reads branch protection), each resource re-read by its
+    path equals the full scan's by demand, and a repository costs one request instead of three."""
+    tenant = tenant_from(github_tenant(repos=6, members=3))
+    [rule] = [p for p in load_playbooks([bundled_playbook_dir()]).playbooks if p.id == SECRET_SCANNING]
+    with serve(tenant) as served:
+        async with served.session() as session:
+            repos = [r.id async for r in session.collector.collect() if r.type == "github.repo"]
+        await _same_as_full(served, "github", Demand(compile_rules([rule])))
+        async with served.session() as session:
+            await collect_targets("github", session.collector, repos, demand=Demand(compile_rules([rule])))
+            assert session.http.requests_made == len(repos) == 6
 
 
 async def test_a_deleted_repository_is_covered_and_nothing_is_read() -> None:

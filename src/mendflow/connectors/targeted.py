@@ -22,6 +22,7 @@ from mendflow import providers
 from mendflow.errors import InputError
 from mendflow.models import Resource
 from mendflow.providers.model import Reader
+from mendflow.rules.demand import Demand
 
 SEGMENT = r"[^/]+"
 """One path segment, for the providers' target patterns."""
@@ -100,9 +101,11 @@ async def collect_targets(
     *,
     batch: int | None = None,
     progress: Callable[[int], None] = _quiet,
+    demand: Demand | None = None,
 ) -> TargetedRead:
     """Read each target once, as a full scan would build its resources (results in target order); unknown paths
-    and paths of another organization are listed in `refused`, not read.
+    and paths of another organization are listed in `refused`, not read. With the loaded rules' `demand`, a
+    resource's sub-collections only where one could use them, as a full scan by demand (None: read everything).
 
     `batch` targets are read at once (default: as many as the tenant's HTTP layer lets requests fly, so the
     connection stays busy instead of waiting on each answer in turn; more only queue at its gate: 16 at a gate of
@@ -117,7 +120,9 @@ async def collect_targets(
             continue
         readable.append(reader_for(provider, target))
     for start in range(0, len(readable), batch):
-        for read in await _together([reader(collector, match) for reader, match in readable[start : start + batch]]):
+        for read in await _together(
+            [reader(collector, match, demand) for reader, match in readable[start : start + batch]]
+        ):
             out.extend(read)
         progress(min(start + batch, len(readable)))
     return out

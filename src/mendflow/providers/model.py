@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mendflow.connectors.registry import Collector
     from mendflow.connectors.targeted import TargetedRead
     from mendflow.playbooks.model import FragmentResource
+    from mendflow.rules.demand import Demand
     from mendflow.tenant import TenantFile
     from mendflow.webhooks.endpoint import WebhookEndpoint
 
@@ -40,8 +41,9 @@ def dicts(items: Any) -> list[JSON]:
     return [item for item in items or [] if isinstance(item, dict)]
 
 
-Reader = Callable[[Any, "re.Match[str]"], Awaitable["TargetedRead"]]
-"""Reads what one matched path names, with the provider's collector (targeted rescans)."""
+Reader = Callable[[Any, "re.Match[str]", "Demand | None"], Awaitable["TargetedRead"]]
+"""Reads what one matched path names, with the provider's collector (targeted rescans); given the loaded rules'
+`Demand`, a resource's sub-collections only where one could use them, as a full scan reads them."""
 
 
 def lazy(module: str, name: str) -> Callable[[], Any]:

@@ -6,7 +6,8 @@
 | `/orgs/{org}/memberships/{login}` | the membership, the 2FA-disabled member list |
 | `/orgs/{org}/outside_collaborators/{login}` | the outside collaborators, those without 2FA |
 | `/orgs/{org}/hooks` · `/orgs/{org}/hooks/{id}` | the org's hooks · that hook |
-| `/repos/{o}/{r}` | the repo, its default branch's protection, its rulesets (+ each active one: only here above 3) |
+| `/repos/{o}/{r}` | the repo, its default branch's protection, its rulesets (+ each active one: only here above 3; the
+two facts only when a loaded rule could use them, as a full scan) |
 | `/repos/{o}/{r}/hooks` · `/keys` | the repo, that collection |
 | `/repos/{o}/{r}/collaborators` | the repo, its collaborators, the org's outside collaborators |
 | `/orgs/{org}/installations` · `/app/installations/{id}` | the org's app installations (a page per 100) |
@@ -19,17 +20,18 @@ import re
 from mendflow.connectors.targeted import SEGMENT as _SEGMENT
 from mendflow.connectors.targeted import TargetedRead, gone
 from mendflow.models import Resource
-from mendflow.providers.github.collector import GithubCollector, _repo_summary, collaborator_resource
+from mendflow.providers.github.collector import PROTECTION, GithubCollector, _repo_summary, collaborator_resource
 from mendflow.providers.github.installations import collect_installations, fetch_installation
 from mendflow.providers.model import Reader
+from mendflow.rules.demand import Demand
 
 
-async def _gh_org(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_org(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     data = await c.http.get_optional(m[0])
     return TargetedRead([Resource(type="github.org", id=m[0], data=data)]) if data else gone(m[0])
 
 
-async def _gh_member(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_member(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     org, login = m["org"], m["login"]
     membership = await c.http.get_optional(f"/orgs/{org}/memberships/{login}")
     if membership is None or membership.get("state") != "active":
@@ -47,7 +49,7 @@ async def _gh_member(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
     return TargetedRead([resource])
 
 
-async def _gh_outside(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_outside(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     org, login = m["org"], m["login"]
     outside = await c._optional_list(f"/orgs/{org}/outside_collaborators")
     if outside is None:
@@ -60,7 +62,7 @@ async def _gh_outside(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
     return TargetedRead([Resource(type="github.outside_collaborator", id=m[0], data=user, related=related)])
 
 
-async def _gh_org_hooks(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_org_hooks(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     hooks = await c._optional_list(m[0])
     if hooks is None:
         return TargetedRead()  # a gap: nothing read, nothing covered
@@ -70,15 +72,17 @@ async def _gh_org_hooks(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
     )
 
 
-async def _gh_org_hook(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_org_hook(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     hook = await c.http.get_optional(m[0])
     return TargetedRead([Resource(type="github.org_hook", id=m[0], data=hook)]) if hook else gone(m[0])
 
 
-async def _gh_repo(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_repo(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     repo = await c.http.get_optional(m[0])
     if repo is None:
         return gone(m[0])  # the repository and everything under it
+    if demand is not None and not demand.needs("github.repo", PROTECTION, data=repo):
+        return TargetedRead([Resource(type="github.repo", id=m[0], data=repo)])  # as a full scan, by demand
     related = await c._default_branch_facts(repo)
     return TargetedRead([Resource(type="github.repo", id=m[0], data=repo, related=related)])
 
@@ -86,7 +90,7 @@ async def _gh_repo(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
 _REPO_COLLECTIONS = {"hooks": "github.repo_hook", "keys": "github.deploy_key", "collaborators": "github.collaborator"}
 
 
-async def _gh_repo_collection(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_repo_collection(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     base, kind = m["repo"], m["kind"]
     repo = await c.http.get_optional(base)
     if repo is None:
@@ -106,12 +110,12 @@ async def _gh_repo_collection(c: GithubCollector, m: re.Match[str]) -> TargetedR
     return TargetedRead(resources, [] if items is None else [m[0]])
 
 
-async def _gh_installations(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_installations(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     found = await collect_installations(c.http, c.coverage, m["org"])
     return TargetedRead() if found is None else TargetedRead(found, [m[0]])  # None: a gap, nothing covered
 
 
-async def _gh_installation(c: GithubCollector, m: re.Match[str]) -> TargetedRead:
+async def _gh_installation(c: GithubCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     found = await fetch_installation(c.http, c.org, m[0])
     return TargetedRead([found]) if found is not None else gone(m[0])
 

@@ -18,6 +18,7 @@ from mendflow.connectors.targeted import TargetedRead, gone
 from mendflow.models import Resource, ResourceRef
 from mendflow.providers.model import Reader
 from mendflow.providers.okta.collector import OktaCollector, _policy_summary
+from mendflow.rules.demand import Demand
 
 
 async def _okta_fetch(c: OktaCollector, m: re.Match[str], kind: str) -> TargetedRead:
@@ -25,7 +26,7 @@ async def _okta_fetch(c: OktaCollector, m: re.Match[str], kind: str) -> Targeted
     return TargetedRead([found]) if found is not None else gone(m[0])
 
 
-async def _okta_rules(c: OktaCollector, m: re.Match[str]) -> TargetedRead:
+async def _okta_rules(c: OktaCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
     policy_path = m["policy"]
     policy = await c.http.get_optional(policy_path)
     if policy is None:
@@ -39,7 +40,9 @@ async def _okta_rules(c: OktaCollector, m: re.Match[str]) -> TargetedRead:
 
 
 def _okta(kind: str) -> Reader:
-    async def read(c: OktaCollector, m: re.Match[str]) -> TargetedRead:
+    async def read(c: OktaCollector, m: re.Match[str], demand: Demand | None) -> TargetedRead:
+        # everything, whatever the demand: fetch by demand reads a user's factors with its roles, where a full scan
+        # by demand may read the roles alone, so the resource would not be the full scan's
         return await _okta_fetch(c, m, kind)
 
     return read
