@@ -252,3 +252,23 @@ def test_settling_a_page_records_each_outcome_once_and_leaves_other_campaigns_al
         assert [e[1] for e in settled] == [status]
     row = ledger.find(other.fingerprint)
     assert row is not None and row.status is FindingStatus.remediating and row.campaign == "remediate/other"
+
+
+def test_claiming_in_chunks_takes_exactly_the_unowned_findings_in_the_order_asked(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven findings claimed in statements of two: those another campaign or tenant holds are left alone, the rest
+    are claimed and listed in the order asked; asking again is idempotent."""
+    monkeypatch.setattr("mendflow.findings.store.SETTLE_CHUNK", 2)
+    ledger = FindingsLedger(db)
+    found = [finding(f"/r{i}") for i in range(7)]
+    ledger.reconcile("github:acme", found, rules=[found[0].rule], seen_at=T0)
+    ledger.reconcile("github:other", found[:1], rules=[found[0].rule], seen_at=T0)
+    assert ledger.claim([found[3].fingerprint], "remediate/other", tenant="github:acme") == [found[3].fingerprint]
+    asked = [f.fingerprint for f in reversed(found)]
+    expected = [fp for fp in asked if fp != found[3].fingerprint]
+    assert ledger.claim(asked, "remediate/page", tenant="github:acme") == expected
+    assert ledger.claim(asked, "remediate/page", tenant="github:acme") == expected
+    owners = {row.finding.fingerprint: row.campaign for row in ledger.rows("github:acme")}
+    assert owners == {f.fingerprint: "remediate/other" if f is found[3] else "remediate/page" for f in found}
+    assert [row.campaign for row in ledger.rows("github:other")] == [None]
