@@ -272,3 +272,19 @@ def test_claiming_in_chunks_takes_exactly_the_unowned_findings_in_the_order_aske
     owners = {row.finding.fingerprint: row.campaign for row in ledger.rows("github:acme")}
     assert owners == {f.fingerprint: "remediate/other" if f is found[3] else "remediate/page" for f in found}
     assert [row.campaign for row in ledger.rows("github:other")] == [None]
+
+
+def test_a_rescan_offers_only_its_own_unowned_findings_to_campaigns(db: Database) -> None:
+    """After a full scan of 600 (more than one statement's worth), some claimed: a rescan of three resources offers
+    exactly its unowned open findings, not the tenant's other open ones nor a claimed one."""
+    ledger = FindingsLedger(db)
+    found = [finding(f"/r{i:03}") for i in range(600)]
+    ledger.reconcile("github:acme", found, rules=[found[0].rule], seen_at=T0)
+    ledger.claim([found[1].fingerprint], "remediate/one", tenant="github:acme")
+    rescanned = [found[599], found[0], found[1]]
+    again = ledger.reconcile(
+        "github:acme", rescanned, rules=[found[0].rule], seen_at=T0 + timedelta(hours=1),
+        read={f.resource.id for f in rescanned}, complete=False,
+    )  # fmt: skip
+    assert [row.finding.fingerprint for row in again.unclaimed] == [found[0].fingerprint, found[599].fingerprint]
+    assert all(row.status is FindingStatus.open and row.campaign is None for row in again.unclaimed)

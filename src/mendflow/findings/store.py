@@ -255,11 +255,18 @@ class FindingsLedger:
                 )
             if events:
                 conn.execute(sa.insert(finding_events), events)
-            unclaimed = [
-                row
-                for row in _select_rows(conn, t.c.tenant == tenant)
-                if row.status in CLAIMABLE and row.campaign is None and row.finding.fingerprint in current
-            ]
+            # only this scan's unowned findings are read back (not every row of the tenant: a rescan of one
+            # resource in a ledger of thousands parses one body, not thousands)
+            free = (t.c.tenant == tenant) & t.c.campaign.is_(None) & t.c.status.in_([s.value for s in CLAIMABLE])
+            seen = list(current)
+            unclaimed = sorted(
+                (
+                    row
+                    for start in range(0, len(seen), SETTLE_CHUNK)
+                    for row in _select_rows(conn, free & t.c.fingerprint.in_(seen[start : start + SETTLE_CHUNK]))
+                ),
+                key=lambda row: (row.finding.rule, row.finding.resource.id),
+            )
         return Reconciliation(
             new=sorted(new),
             still_open=sorted(still_open),
@@ -295,16 +302,25 @@ class FindingsLedger:
         """The campaign owning this finding wrote a change and verified it: whenever the finding resolves (when
         the campaign settles, or a scan reads the fix first) it was fixed by mendflow. The status stays
         `remediating`; a rollback or failure clears the mark when the campaign settles."""
+        return self.mark_verified_many([fingerprint], campaign=campaign, tenant=tenant) == 1
+
+    def mark_verified_many(self, fingerprints: list[str], *, campaign: str, tenant: str) -> int:
+        """`mark_verified` for a chunk of findings in one transaction; how many were marked."""
         t = findings
+        marked = 0
         with self.db.write() as conn:
-            cur = conn.execute(
-                sa.update(t)
-                .where(
-                    _key(fingerprint, tenant), t.c.campaign == campaign, t.c.status == FindingStatus.remediating.value
+            for fingerprint in fingerprints:
+                cur = conn.execute(
+                    sa.update(t)
+                    .where(
+                        _key(fingerprint, tenant),
+                        t.c.campaign == campaign,
+                        t.c.status == FindingStatus.remediating.value,
+                    )
+                    .values(resolution=Resolution.fixed_by_mendflow.value)
                 )
-                .values(resolution=Resolution.fixed_by_mendflow.value)
-            )
-            return cur.rowcount == 1
+                marked += cur.rowcount
+        return marked
 
     def settle(self, outcomes: dict[str, FindingStatus], campaign: str) -> None:
         """Record how a campaign ended for each of its findings.
