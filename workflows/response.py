@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.errors import InputError
     from mendflow.models import Change, Decision, DecisionOutcome, Outcome, ResourceRef, Verdict
     from mendflow.playbooks.model import ApprovalPolicy
-    from mendflow.responses.expressions import evaluate, render, scope
+    from mendflow.responses.expressions import evaluate
     from mendflow.responses.graph import dependencies, run_order
     from mendflow.responses.inputs import check_inputs
     from mendflow.responses.messages import (
@@ -55,8 +55,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from mendflow.responses.model import OnFailure, Step, StepKind, case_label
     from mendflow.responses.progress import branch_owners, skip_reason
+    from mendflow.responses.step_failure import StepFailed as StepFailed  # response_fan_out takes it from here
+    from mendflow.responses.step_failure import step_scope, step_text, step_value
     from mendflow.routing import Activity
-    from mendflow.rules import EvaluationError
     from mendflow.workflow_types import (
         CampaignPlanDetail,
         ChangeStep,
@@ -89,10 +90,6 @@ ESCALATES = "response-approval-escalates"
 OPERATORS_LOCAL = "response-operators-local"
 """Patch: the operators are resolved by a local activity (a marker in the history, no activity task and no second
 workflow task: a tenth of a 10-step run's server round trips); runs recorded before used an ordinary activity."""
-
-
-class StepFailed(Exception):
-    """A step could not do its job; the message says why (already free of secrets)."""
 
 
 from .controls import RETRY as RETRY  # noqa: E402 (response_fan_out takes it from here)
@@ -642,20 +639,13 @@ class ResponseWorkflow(Answers, Controls):
         )
 
     def _scope(self) -> dict[str, Any]:
-        steps = {sid: {"status": r.status.value, "output": r.output} for sid, r in self._records.items()}
-        return scope(self._request.inputs, steps, workflow.now())
+        return step_scope(self._request.inputs, self._records, workflow.now())
 
     def _value(self, source: str, what: str) -> Any:
-        try:
-            return evaluate(source, self._scope())
-        except EvaluationError as err:
-            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+        return step_value(source, self._scope(), what)
 
     def _text(self, template: str, what: str) -> str:
-        try:
-            return render(template, self._scope())
-        except EvaluationError as err:
-            raise StepFailed(f"{what} cannot be evaluated: {err}") from None
+        return step_text(template, self._scope(), what)
 
     def _set(
         self,
