@@ -171,6 +171,9 @@ class RescanBatch(Message):
     """One targeted rescan: what it read and what it changed in the ledger."""
 
     targets: list[str]
+    """The targets it read: the first `workflows.rescan.STATUS_TARGETS` (a status of 100 rescans stays small)."""
+    target_count: int = 0
+    """How many targets it read (0 in statuses from before it was counted: then `len(targets)`)."""
     requests: int
     resources: int
     findings: int
