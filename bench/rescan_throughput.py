@@ -144,7 +144,7 @@ async def measure(findings: int, debounce_ms: int) -> None:
     print(
         f"{findings:,} findings at once through the rescan path (debounce {debounce_ms} ms; load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}): {len(status.batches)} rescans "
-        f"({max(b.targets.__len__() for b in status.batches)} targets in the largest), {len(campaigns)} campaign(s), "
+        f"({max(b.target_count for b in status.batches)} targets in the largest), {len(campaigns)} campaign(s), "
         f"{verified:,}/{findings:,} verified in {seconds:.1f} s (requests sent in {arrived - started:.1f} s, "
         f"rescans done, findings recorded and campaigns started in {recorded - started:.1f} s) = "
         f"{verified / seconds:.1f} findings remediated/s; {activities:,} activities; bare Temporal "

@@ -38,6 +38,9 @@ with workflow.unsafe.imports_passed_through():
 
 STATUS_BATCHES = 100
 """Rescans the `status` query returns (the newest)."""
+STATUS_TARGETS = 50
+"""Targets each of them lists (the first; `target_count` has them all): 100 rescans of 1,000 targets listed whole
+would be a ~4.5 MB answer, past gRPC's 4 MB, and as much held in the workflow's memory."""
 
 
 @workflow.defn(name="RescanWorkflow")
@@ -75,8 +78,8 @@ class RescanWorkflow:
                 why = str(err.cause or err)
                 workflow.logger.warning("rescan failed", extra={"targets": len(targets), "error": why})
                 batch = RescanBatch(
-                    targets=targets, requests=0, resources=0, findings=0, new=0, gone=0, campaigns_started=[],
-                    requests_coalesced=served, error=why,
+                    targets=targets[:STATUS_TARGETS], target_count=len(targets), requests=0, resources=0, findings=0,
+                    new=0, gone=0, campaigns_started=[], requests_coalesced=served, error=why,
                 )  # fmt: skip
             self.batches.append(batch)
             if len(self.batches) >= request.max_batches or workflow.info().is_continue_as_new_suggested():
@@ -131,7 +134,8 @@ class RescanWorkflow:
             extra={"targets": len(targets), "requests": collected.requests, "findings": evaluated.count},
         )
         return RescanBatch(
-            targets=targets,
+            targets=targets[:STATUS_TARGETS],
+            target_count=len(targets),
             requests=collected.requests,
             resources=collected.resources,
             findings=evaluated.count,
@@ -143,4 +147,4 @@ class RescanWorkflow:
         )
 
 
-__all__ = ["STATUS_BATCHES", "RescanWorkflow"]
+__all__ = ["STATUS_BATCHES", "STATUS_TARGETS", "RescanWorkflow"]

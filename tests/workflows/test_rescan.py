@@ -258,3 +258,16 @@ async def test_coalesced_requests_each_get_the_error_of_their_signal(dev_env: Wo
         timeout=30,
     )
     assert len(outcomes) == 20 and all(isinstance(o, Exception) for o in outcomes), outcomes
+
+
+async def test_a_rescan_of_many_targets_lists_the_first_in_its_status_and_counts_them_all(
+    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, shipped_playbooks: list[Playbook], tmp_path: Path
+) -> None:
+    """Eighty targets in one request: the rescan's status lists the first fifty, in order, and counts all eighty
+    (a busy tenant's status query stays far below gRPC's message limit)."""
+    targets = ["/repos/acme/api", *(f"/repos/other/r{n}" for n in range(79))]  # another org's: refused, not read
+    async with _worker(dev_env, github_org, shipped_playbooks, tmp_path) as (key, queue, _):
+        await request_rescan(dev_env.client, key, targets, task_queue=queue)
+        [batch] = (await _batches(dev_env, key, 1)).batches
+    assert batch.target_count == 80 and batch.targets == targets[:50]
+    assert batch.resources == 1
