@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from mendflow.connectors.credentials import Credential, StaticCredential
+from mendflow.connectors.transport import vendor_transport
 from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, MissingPermission, VendorError
 from mendflow.telemetry import get_logger
 from mendflow.telemetry.vendor_calls import observe_vendor_call
@@ -316,7 +317,7 @@ class VendorHttp:
             | ({} if self.credential else {"Authorization": self.auth_header}),
             timeout=self.timeout,
             follow_redirects=False,
-            transport=self.transport,
+            transport=self.transport or vendor_transport(_tls_context(), max_connections=self.max_concurrency),
             verify=_tls_context(),
             limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
         )

@@ -1,0 +1,110 @@
+"""The vendor clients' socket layer (httpx over aiohttp): what `VendorHttp` relies on still holds — an unverified
+certificate is never accepted, a silent server is a timeout, a dropped connection is retried and then named, and
+connections are reused — over real sockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from mendflow.connectors.http import RetryPolicy, VendorHttp
+from mendflow.errors import ConnectionProblem
+from tests.auth.test_api_tls import self_signed
+
+QUICK = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01)
+BODY = b'{"ok": true}'
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[int, list[str]]]:
+    """A raw server on loopback; yields its port and the peers (one entry per accepted connection)."""
+    peers: list[str] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(str(writer.get_extra_info("peername")))
+        try:
+            if tls is not None:  # after the TCP accept, so a failed handshake still counts as a connection
+                await writer.start_tls(tls)
+            await handler(reader, writer)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1], peers
+
+
+async def answer_each(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer every request of a kept-alive connection with a small JSON body."""
+    while True:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head:
+            return
+        writer.write(ANSWER)
+        await writer.drain()
+
+
+def client(base_url: str, **extra: object) -> VendorHttp:
+    return VendorHttp(base_url=base_url, auth_header="token t", vendor="Example", retries=QUICK, **extra)  # type: ignore[arg-type]
+
+
+async def test_a_self_signed_certificate_is_refused(tmp_path: Path) -> None:
+    """TLS is verified with mendflow's context: a server whose certificate no CA vouches for never gets a request."""
+    cert, key = self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    requests: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+
+    async with serving(record, tls) as (port, peers), client(f"https://127.0.0.1:{port}") as http:
+        with pytest.raises(ConnectionProblem, match="did not answer GET /x"):
+            await http.get_json("/x")
+    assert peers and not requests  # connections were made, the handshake failed, nothing was sent
+
+
+async def test_a_server_that_never_answers_is_a_timeout_named_in_the_error() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)
+
+    async with serving(silent) as (port, peers), client(f"http://127.0.0.1:{port}", timeout=0.2) as http:
+        with pytest.raises(ConnectionProblem, match=r"did not answer GET /slow \(ReadTimeout\)"):
+            await http.get_json("/slow")
+    assert len(peers) == QUICK.attempts  # each attempt asked again
+
+
+async def test_a_dropped_connection_is_retried_and_then_answered() -> None:
+    """The first connection is closed without an answer (a transport error): the retry gets the answer."""
+    calls = 0
+
+    async def drop_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await reader.readuntil(b"\r\n\r\n")
+            return  # closed without a word
+        await answer_each(reader, writer)
+
+    async with serving(drop_first) as (port, _), client(f"http://127.0.0.1:{port}") as http:
+        assert await http.get_json("/flaky") == {"ok": True}
+    assert calls == 2
+
+
+async def test_connections_are_kept_alive_and_capped_by_the_concurrency() -> None:
+    """Many requests on a session reuse a handful of sockets, never more than `max_concurrency` of them."""
+    async with serving(answer_each) as (port, peers), client(f"http://127.0.0.1:{port}", max_concurrency=3) as http:
+        answers = await asyncio.gather(*(http.get_json(f"/r/{i}") for i in range(60)))
+    assert answers == [{"ok": True}] * 60
+    assert 1 <= len(peers) <= 3
