@@ -25,7 +25,7 @@ from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
 from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputError, MendflowError, VendorError
-from mendflow.evidence.changes import record_change
+from mendflow.evidence.changes import ChangeRecord, record_changes
 from mendflow.findings.store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
 from mendflow.playbooks.model import GATED_MODES, Playbook
@@ -221,8 +221,9 @@ class RemediationActivities:
         A change the vendor or the action refuses fails alone (the workflow restores it and counts the failure);
         a transient error (no answer, 5xx, a rate-limit window too long to wait) is tried again here, reading
         first, up to `ATTEMPTS` times. Once more than `failures_allowed` changes failed, no further one starts.
-        Each outcome is recorded (audit chain, ledger) as it comes and then named in the heartbeat, so a retry
-        of the chunk (its worker died) skips what is already done and re-reads before writing the rest.
+        Outcomes are recorded (audit chain, ledger) in batches, at most `BEAT_EVERY` apart and at the end, and
+        each batch is then named in a heartbeat, so a retry of the chunk (its worker died) skips what is on the
+        record and re-reads before writing the rest.
         """
         try:
             playbook = self.ctx.playbook(request.playbook_id)
@@ -236,8 +237,12 @@ class RemediationActivities:
         gate = asyncio.Semaphore(max(schedule.slots if schedule else request.concurrency, 1))
         beaten = float("-inf")
 
+        pending: dict[int, tuple[ChangeStep, StepOutcome]] = {}
+        flushing = asyncio.Lock()
+        flushed = time.monotonic()
+
         def beat(force: bool = False, waiting: float | None = None) -> None:
-            """Heartbeat the outcomes so far (every heartbeat carries them: the last one is what a retry gets)."""
+            """Heartbeat the recorded outcomes (every heartbeat carries them: the last one is what a retry gets)."""
             nonlocal beaten
             if force or waiting is not None or time.monotonic() - beaten >= BEAT_EVERY:
                 beaten = time.monotonic()
@@ -245,6 +250,16 @@ class RemediationActivities:
                 if waiting is not None:
                     details["waiting_s"] = round(waiting, 1)
                 activity.heartbeat(details)
+
+        async def flush() -> None:
+            """Record what is pending (one batch), then name it done in a heartbeat."""
+            nonlocal flushed
+            async with flushing:
+                batch, flushed = dict(pending), time.monotonic()
+                pending.clear()
+                await self._record_all([(step, outcome, None) for step, outcome in batch.values()])
+                done.update({i: outcome for i, (_, outcome) in batch.items()})
+                beat(force=True)
 
         async def one(index: int, change: Change, session: Session) -> None:
             nonlocal failures
@@ -262,14 +277,16 @@ class RemediationActivities:
                 outcome = await self._attempts(session, playbook, step, first=first_attempt, beat=beat)
             if outcome.outcome != Outcome.verified:
                 failures += 1
-            done[index] = await self._recorded(step, outcome)
-            beat(force=len(done) == len(request.changes))
+            pending[index] = (step, outcome)
+            if time.monotonic() - flushed >= BEAT_EVERY and not flushing.locked():
+                await flush()
 
         with heartbeat_while_waiting(lambda left: beat(waiting=left)):
             async with open_session(self.ctx.registry.get(request.tenant_key)) as session, asyncio.TaskGroup() as tasks:
                 for index, change in enumerate(request.changes):
                     if index not in done:
                         tasks.create_task(one(index, change, session))
+        await flush()
         return ChangesResult(outcomes=[done.get(i) for i in range(len(request.changes))])
 
     async def _attempts(
@@ -292,31 +309,44 @@ class RemediationActivities:
         return fingerprint(tenant, step.playbook_id, step.resource.id)
 
     async def _recorded(self, step: ChangeStep, outcome: StepOutcome, change: Change | None = None) -> StepOutcome:
-        """Append the write (or restore) to the audit chain with its before/after digests: evidence of the change;
-        a verified change also marks its finding fixed by mendflow (the ledger's reason when it resolves, not a
-        person's fix, not a skip). In a thread: the database's round trips must not hold up the worker's event
-        loop, which serves every other activity and workflow task meanwhile."""
-        written = change or step.change
-        assert written is not None
-        campaign_id = activity.info().workflow_id or ""
-        found = self._fingerprint(step)
+        """Put one write (or, with `change`, a restore) on the record: see `_record_all`."""
+        await self._record_all([(step, outcome, change)])
+        return outcome
 
-        def record() -> None:
+    async def _record_all(self, entries: list[tuple[ChangeStep, StepOutcome, Change | None]]) -> None:
+        """Append the writes (or restores) to the audit chain with their before/after digests: evidence of each
+        change; a verified change also marks its finding fixed by mendflow (the ledger's reason when it
+        resolves, not a person's fix, not a skip). Many at once cost a few transactions, not a few each. In a
+        thread: the database's round trips must not hold up the worker's event loop, which serves every other
+        activity and workflow task meanwhile."""
+        if not entries:
+            return
+        campaign_id = activity.info().workflow_id or ""
+        tenant_key = entries[0][0].tenant_key
+        records: list[ChangeRecord] = []
+        verified: list[str] = []
+        for step, outcome, change in entries:
+            written = change or step.change
+            assert written is not None
+            found = self._fingerprint(step)
             if outcome.outcome == Outcome.verified and change is None:
-                self.ctx.ledger.mark_verified(found, campaign=campaign_id, tenant=step.tenant_key)
-            record_change(
-                self.ctx.audit,
-                self.ctx.snapshots,
-                campaign_id=campaign_id,
-                tenant_key=step.tenant_key,
-                fingerprint=found,
-                change=written,
-                result=outcome.outcome,
-                detail=outcome.detail,
+                verified.append(found)
+            records.append(
+                ChangeRecord(
+                    tenant_key=step.tenant_key,
+                    fingerprint=found,
+                    change=written,
+                    result=outcome.outcome,
+                    detail=outcome.detail,
+                )
             )
 
+        def record() -> None:
+            if verified:
+                self.ctx.ledger.mark_verified_many(verified, campaign=campaign_id, tenant=tenant_key)
+            record_changes(self.ctx.audit, self.ctx.snapshots, campaign_id=campaign_id, entries=records)
+
         await asyncio.to_thread(record)
-        return outcome
 
     @activity.defn(name="restore_change")
     async def restore_change(self, step: ChangeStep) -> Change:

@@ -36,6 +36,19 @@ def test_rows_chain_by_sha256_of_the_previous_record(db: Database) -> None:
     assert log.verify() == 3 and [r["reason"] for r in log.records()] == ["reason 0", "reason 1", "reason 2"]
 
 
+@pytest.mark.parametrize("backend", ["database", "file"])
+def test_a_batch_joins_the_chain_in_order_between_single_appends(db: Database, tmp_path, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """`append_many` (a chunk of campaign changes at once) links each record to the one before, as single
+    appends do, on both backends: the chain verifies and reads back in the order given."""
+    log = AuditLog(db) if backend == "database" else AuditLog(tmp_path / "audit.jsonl")
+    log.append(_event(0))
+    written = log.append_many([_event(1), _event(2), _event(3)])
+    log.append(_event(4))
+    assert log.append_many([]) == []
+    assert [r["reason"] for r in written] == ["reason 1", "reason 2", "reason 3"]
+    assert log.verify() == 5 and [r["reason"] for r in log.records()] == [f"reason {n}" for n in range(5)]
+
+
 @pytest.mark.parametrize("tamper", ["edit", "delete"])
 def test_tampering_with_a_row_is_detected(db: Database, tamper: str) -> None:
     """Editing or deleting a row makes verify() raise, naming the database table and the record."""

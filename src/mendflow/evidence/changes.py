@@ -9,7 +9,9 @@ evidence bundle's `changes.jsonl` and `decisions.jsonl` are views of its audit s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mendflow.audit import AuditEvent, AuditLog
@@ -27,6 +29,17 @@ acceptances (suppressions) and operator controls (pause, resume, abort, rollback
 _CHANGE_FIELDS = ("tenant", "fingerprint", "resource", "resource_type", "action", "result", "before", "after")
 
 
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One write (or restore) of a campaign to put on the record."""
+
+    tenant_key: str
+    fingerprint: str
+    change: Change
+    result: Outcome
+    detail: str = ""
+
+
 def record_change(
     audit: AuditLog,
     snapshots: Snapshots,
@@ -39,27 +52,45 @@ def record_change(
     detail: str = "",
 ) -> dict[str, Any]:
     """Store `change.before`/`change.after` by digest and append the change to the audit chain."""
-    before = snapshots.put_lines([redact_value(change.before)])
-    after = snapshots.put_lines([redact_value(change.after)])
-    return audit.append(
+    entry = ChangeRecord(tenant_key=tenant_key, fingerprint=fingerprint, change=change, result=result, detail=detail)
+    return record_changes(audit, snapshots, campaign_id=campaign_id, entries=[entry])[0]
+
+
+def record_changes(
+    audit: AuditLog, snapshots: Snapshots, *, campaign_id: str, entries: list[ChangeRecord]
+) -> list[dict[str, Any]]:
+    """`record_change` for many changes at once: each distinct state is stored once (a chunk's changes mostly
+    share their before and after) and the events join the chain in one append."""
+    digests: dict[str, str] = {}
+
+    def stored(state: dict[str, Any]) -> str:
+        redacted = redact_value(state)
+        key = json.dumps(redacted, sort_keys=True, default=str)
+        if key not in digests:
+            digests[key] = snapshots.put_lines([redacted])
+        return digests[key]
+
+    events = [
         AuditEvent(
             kind=CHANGE_KIND,
-            outcome="accepted" if result in (Outcome.verified, Outcome.restored) else "error",
-            reason=detail,
+            outcome="accepted" if e.result in (Outcome.verified, Outcome.restored) else "error",
+            reason=e.detail,
             channel="worker",
             campaign_id=campaign_id,
             details={
-                "tenant": tenant_key,
-                "fingerprint": fingerprint,
-                "resource": change.resource.id,
-                "resource_type": change.resource.type,
-                "action": change.action,
-                "result": result.value,
-                "before": before,
-                "after": after,
+                "tenant": e.tenant_key,
+                "fingerprint": e.fingerprint,
+                "resource": e.change.resource.id,
+                "resource_type": e.change.resource.type,
+                "action": e.change.action,
+                "result": e.result.value,
+                "before": stored(e.change.before),
+                "after": stored(e.change.after),
             },
         )
-    )
+        for e in entries
+    ]
+    return audit.append_many(events)
 
 
 def changes_of(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,4 +116,13 @@ def snapshot_digests(changes: Iterable[dict[str, Any]]) -> list[str]:
     return sorted({d for c in changes for d in (c.get("before"), c.get("after")) if isinstance(d, str) and d})
 
 
-__all__ = ["CHANGE_KIND", "DECISION_KINDS", "changes_of", "decisions_of", "record_change", "snapshot_digests"]
+__all__ = [
+    "CHANGE_KIND",
+    "DECISION_KINDS",
+    "ChangeRecord",
+    "changes_of",
+    "decisions_of",
+    "record_change",
+    "record_changes",
+    "snapshot_digests",
+]
