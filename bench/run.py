@@ -104,6 +104,7 @@ def main() -> None:
     __import__("approvals").main()  # bench/approvals.py: approval round trip through the API vs a raw update
     __import__("capacity").main([])  # bench/capacity.py: one scan's cost in CPU, history, PostgreSQL and memory
     __import__("campaigns").main([])  # bench/campaigns.py: auto-fix campaigns at 200 and 1,000 targets (--huge: 10,000)
+    __import__("scan_memory").main([])  # bench/scan_memory.py: the worker's memory per phase of a 20,000-repo scan
     __import__("evidence").main([])  # bench/evidence.py: M9, evidence export of 10,000 audit events (--postgres too)
     __import__("codec").main([])  # bench/codec.py: payload encryption's cost (codec MB/s; demo and 200-target ratios)
     __import__("latency").main([])  # bench/latency.py: webhook → finding (TTD) → verified fix (TTR), p50/p95/p99
