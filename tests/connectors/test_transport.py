@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mendflow.connectors.http import RetryPolicy, VendorHttp
+from mendflow.connectors.transport import environment_proxy
 from mendflow.errors import ConnectionProblem
 from tests.auth.test_api_tls import self_signed
 
@@ -108,3 +109,26 @@ async def test_connections_are_kept_alive_and_capped_by_the_concurrency() -> Non
         answers = await asyncio.gather(*(http.get_json(f"/r/{i}") for i in range(60)))
     assert answers == [{"ok": True}] * 60
     assert 1 <= len(peers) <= 3
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`HTTP_PROXY` is honoured (the proxy receives the absolute URL), and `NO_PROXY` exempts a host."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            seen.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[0])
+            writer.write(ANSWER)
+            await writer.drain()
+
+    async with serving(proxy) as (port, _):
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{port}")
+        assert environment_proxy("http://vendor.example:8080/api") == f"http://127.0.0.1:{port}"
+        async with client("http://vendor.example:8080") as http:
+            assert await http.get_json("/api/v1/users") == {"ok": True}
+        assert seen == [b"GET http://vendor.example:8080/api/v1/users HTTP/1.1"]
+        monkeypatch.setenv("no_proxy", "vendor.example")
+        assert environment_proxy("http://vendor.example:8080/api") is None
+        assert environment_proxy("http://other.example/api") == f"http://127.0.0.1:{port}"

@@ -317,7 +317,8 @@ class VendorHttp:
             | ({} if self.credential else {"Authorization": self.auth_header}),
             timeout=self.timeout,
             follow_redirects=False,
-            transport=self.transport or vendor_transport(_tls_context(), max_connections=self.max_concurrency),
+            transport=self.transport
+            or vendor_transport(self.base_url, _tls_context(), max_connections=self.max_concurrency),
             verify=_tls_context(),
             limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
         )

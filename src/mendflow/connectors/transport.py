@@ -12,6 +12,7 @@ at most `max_connections` sockets (the tenant's concurrency).
 from __future__ import annotations
 
 import ssl
+import urllib.request
 
 import aiohttp
 import httpx
@@ -21,11 +22,23 @@ KEEPALIVE_SECONDS = 5.0
 """How long an idle connection is kept for the next request (httpx's default)."""
 
 
-def vendor_transport(tls: ssl.SSLContext, *, max_connections: int) -> httpx.AsyncBaseTransport:
+def vendor_transport(base_url: str, tls: ssl.SSLContext, *, max_connections: int) -> httpx.AsyncBaseTransport:
     """A transport for one `VendorHttp` session; its aiohttp session is made on first use (inside the loop)."""
 
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(ssl=tls, limit=max_connections, keepalive_timeout=KEEPALIVE_SECONDS)
-        return aiohttp.ClientSession(connector=connector, trust_env=True)
+        return aiohttp.ClientSession(connector=connector, trust_env=False)
 
-    return AiohttpTransport(verify=tls, client=session)
+    proxy = environment_proxy(base_url)
+    return AiohttpTransport(verify=tls, client=session, proxy=httpx.Proxy(proxy) if proxy else None)
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (`<scheme>_proxy`, `all_proxy`; None where `no_proxy` exempts
+    its host, or none is set), as httpx and curl read it."""
+    target = httpx.URL(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(target.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(target.host):
+        return None
+    return proxy
