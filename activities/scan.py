@@ -10,7 +10,7 @@ from mendflow.config import TenantConnection
 from mendflow.connectors.http import RequestBudgetExceeded, heartbeat_while_waiting
 from mendflow.connectors.registry import open_session
 from mendflow.errors import AuthError, InputError
-from mendflow.findings.risk import score_findings, scoring_ids
+from mendflow.findings.risk import score_findings, scoring_facts, scoring_ids
 from mendflow.findings.store import LedgerRow, campaign_id
 from mendflow.models import Finding, Resource, Severity
 from mendflow.playbooks.model import Mode
@@ -88,14 +88,15 @@ class ScanActivities:
         result = self.ctx.rules_for(request.tenant_key).evaluate(
             resources, tenant=connection.tenant, provider=connection.provider, as_of=request.as_of
         )
-        # risk as offline scans score it, from a second pass that keeps only the resources the findings are about
+        # risk as offline scans score it, from a second pass that keeps only what scoring reads of the resources
+        # the findings are about (whole repositories would hold hundreds of MB at 10,000 findings)
         wanted = scoring_ids(result.findings)
         about = (
-            Resource.model_validate(line)
+            scoring_facts(Resource.model_validate(line))
             for line in self.ctx.snapshots.read_lines(request.snapshot)
             if line.get("id") in wanted
         )
-        scored = score_findings(result.findings, list(about), self.ctx.settings.criticality)
+        scored = score_findings(result.findings, about, self.ctx.settings.criticality)
         digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in scored])
         counts = Counter(f.severity for f in scored)
         return EvaluateResult(

@@ -15,6 +15,8 @@ from mendflow.findings.risk import (
     exposure_of,
     load_criticality,
     risk_score,
+    score_findings,
+    scoring_facts,
 )
 from mendflow.models import Resource, RiskFactor, Severity
 from mendflow.offline import scan_tenant_file
@@ -51,39 +53,39 @@ def test_explanation_names_each_part_that_changed_the_score() -> None:
     assert risk_score(Severity.low, Criticality.medium).explanation == "low severity (×2)"
 
 
+EXPOSED = {
+    "public repo": repo("docs", visibility="public"),
+    "private repo": repo("api", visibility="private"),
+    "legacy public": repo("old", private=False),
+    "internal repo": repo("core", visibility="internal", private=True),
+    "internal hook": Resource(
+        type="github.repo_hook",
+        id="/repos/acme/x/hooks/1",
+        data={},
+        related={"repo": {"visibility": "internal"}},
+    ),
+    "outside admin": Resource(
+        type="github.collaborator",
+        id="/repos/acme/x/collaborators/jo",
+        data={"permissions": {"admin": True}},
+        related={"outside": True, "repo": {"visibility": "private"}},
+    ),
+    "owner": Resource(
+        type="github.member", id="/orgs/acme/memberships/o", data={}, related={"membership": {"role": "admin"}}
+    ),
+    "org": Resource(type="github.org", id="/orgs/acme", data={}),
+}
+"""One resource for each way exposure can rise (or not)."""
+
+
 def test_exposure_comes_from_the_vendor_data() -> None:
     """Public/internal repositories, outside collaborators, owners, admins and org-wide objects raise exposure."""
-    labels = {
-        "public repo": exposure_of(repo("docs", visibility="public")),
-        "private repo": exposure_of(repo("api", visibility="private")),
-        "legacy public": exposure_of(repo("old", private=False)),
-        "internal hook": exposure_of(
-            Resource(
-                type="github.repo_hook",
-                id="/repos/acme/x/hooks/1",
-                data={},
-                related={"repo": {"visibility": "internal"}},
-            )
-        ),
-        "outside admin": exposure_of(
-            Resource(
-                type="github.collaborator",
-                id="/repos/acme/x/collaborators/jo",
-                data={"permissions": {"admin": True}},
-                related={"outside": True, "repo": {"visibility": "private"}},
-            )
-        ),
-        "owner": exposure_of(
-            Resource(
-                type="github.member", id="/orgs/acme/memberships/o", data={}, related={"membership": {"role": "admin"}}
-            )
-        ),
-        "org": exposure_of(Resource(type="github.org", id="/orgs/acme", data={})),
-    }
+    labels = {name: exposure_of(resource) for name, resource in EXPOSED.items()}
     assert {k: [f.label for f in v] for k, v in labels.items()} == {
         "public repo": ["public repository"],
         "private repo": [],
         "legacy public": ["public repository"],
+        "internal repo": ["internal repository"],
         "internal hook": ["internal repository"],
         "outside admin": ["outside collaborator", "admin rights"],
         "owner": ["organization owner"],
@@ -122,6 +124,27 @@ def test_offline_scan_scores_every_finding() -> None:
     assert docs is not None and infra is not None
     assert (docs.score, infra.score) == (80, 40)
     assert docs.explanation == "high severity (×4) · public repository (exposure ×2)"
+
+
+def test_scoring_facts_score_as_the_whole_resources_do() -> None:
+    """Scans keep only `scoring_facts` of the resources findings are about: every demo finding (repositories public
+    and private, hooks, keys, members, admins, the org), with a custom property and a config, scores the same."""
+    playbooks = load_playbooks([bundled_playbook_dir()]).playbooks
+    scan = scan_tenant_file(demo_tenant_path(), playbooks)
+    critical = {"custom_properties": {"criticality": "critical"}, "topics": ["x"] * 50}
+    resources = [
+        r.model_copy(update={"data": {**r.data, **critical}}) if r.id == "/repos/acme/infra" else r
+        for r in scan.resources
+    ]
+    config = CriticalityConfig(resources={"/repos/acme/docs*": Criticality.low})
+    whole = score_findings(scan.findings, resources, config)
+    slim = [scoring_facts(r) for r in resources]
+    assert [f.risk for f in score_findings(scan.findings, slim, config)] == [f.risk for f in whole]
+    assert {f.risk.explanation for f in whole if f.risk} >= {"high severity (×4) · critical asset (×1.5)"}
+    assert len({f.resource.type for f in whole}) >= 4
+    assert sum(len(str(r.data)) for r in slim) * 10 < sum(len(str(r.data)) for r in resources)
+    for resource in EXPOSED.values():  # every way exposure can rise, as the demo org has not all of them
+        assert exposure_of(scoring_facts(resource)) == exposure_of(resource), resource.id
 
 
 def test_criticality_config_raises_scores_of_the_named_assets(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "load_criticality",
     "risk_score",
     "score_findings",
+    "scoring_facts",
     "scoring_ids",
     "summarize_risk",
 ]
@@ -211,6 +212,24 @@ def scoring_ids(findings: Iterable[Finding]) -> set[str]:
         if repo is not None:
             ids.add(repo)
     return ids
+
+
+SCORED_DATA = ("visibility", "private", "permissions", "custom_properties")
+"""The vendor fields `exposure_of` and `criticality_of` read (keep in step with them: `scoring_facts` keeps only
+these)."""
+SCORED_RELATED = ("repo", "outside", "membership")
+"""The related facts `exposure_of` reads."""
+
+
+def scoring_facts(resource: Resource) -> Resource:
+    """The part of `resource` that scoring reads: a scan keeps this for each resource its findings are about, not
+    the whole vendor object (a GitHub repository is ~100 fields; 10,000 of them held ~290 MB)."""
+    return Resource(
+        type=resource.type,
+        id=resource.id,
+        data={key: resource.data[key] for key in SCORED_DATA if key in resource.data},
+        related={key: resource.related[key] for key in SCORED_RELATED if key in resource.related},
+    )
 
 
 def score_findings(
