@@ -97,7 +97,7 @@ class ScanActivities:
             if line.get("id") in wanted
         )
         scored = score_findings(result.findings, about, self.ctx.settings.criticality)
-        digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in scored])
+        digest = self.ctx.snapshots.put_lines(f.model_dump(mode="json") for f in scored)
         counts = Counter(f.severity for f in scored)
         return EvaluateResult(
             findings=digest,
@@ -140,7 +140,7 @@ class ScanActivities:
             claimed = set(self.ctx.ledger.claim((row.finding.fingerprint for row in group), cid, tenant=tenant))
             mine = [row.finding for row in group if row.finding.fingerprint in claimed]
             if len(mine) > INLINE_FINDINGS:  # large campaigns: by digest, so no payload grows with the campaign
-                digest = self.ctx.snapshots.put_lines([f.model_dump(mode="json") for f in mine])
+                digest = self.ctx.snapshots.put_lines(f.model_dump(mode="json") for f in mine)
                 campaigns.append(
                     CampaignPlan(
                         campaign_id=cid, playbook_id=rule, findings=[], findings_digest=digest, findings_count=len(mine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,24 @@ def test_large_snapshots_are_stored_in_chunks_and_read_back_whole(db: Database) 
         chunks = conn.execute(sa.select(snapshot_blobs.c.chunks).where(snapshot_blobs.c.digest == digest)).scalar_one()
     assert chunks >= 3 and chunks * CHUNK >= 3 * CHUNK
     assert list(store.read_lines(digest)) == items
+
+
+def test_put_lines_takes_a_stream_and_a_failing_one_stores_nothing(db: Database) -> None:
+    """Scans hand put_lines a generator (no list of every item): same digest as the list; an error midway stores
+    no blob and no chunk."""
+    store = DatabaseSnapshotStore(db)
+    items = [{"n": n} for n in range(3)]
+    assert store.put_lines(dict(item) for item in items) == store.put_lines(items)
+
+    def broken() -> Iterator[dict[str, int]]:
+        yield {"n": 99}
+        raise RuntimeError("the source failed")
+
+    with pytest.raises(RuntimeError):
+        store.put_lines(broken())
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(snapshot_blobs)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(snapshot_chunks)).scalar_one() == 1
 
 
 def test_unknown_digest_is_reported(db: Database) -> None:

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -61,7 +61,7 @@ class Snapshots(Protocol):
     """What activities need of a snapshot store."""
 
     def writer(self) -> SnapshotSink: ...
-    def put_lines(self, items: list[Any]) -> str: ...
+    def put_lines(self, items: Iterable[Any]) -> str: ...
     def read_lines(self, digest: str) -> Iterator[Any]: ...
 
 
@@ -69,7 +69,8 @@ def _line(item: Any) -> bytes:
     return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str).encode() + b"\n"
 
 
-def _put_lines(store: Snapshots, items: list[Any]) -> str:
+def _put_lines(store: Snapshots, items: Iterable[Any]) -> str:
+    """Store `items` as one blob; a generator streams (no list of them all is needed)."""
     writer = store.writer()
     try:
         for item in items:
@@ -128,7 +129,7 @@ class SnapshotStore:
     def writer(self) -> SnapshotWriter:
         return SnapshotWriter(self.root)
 
-    def put_lines(self, items: list[Any]) -> str:
+    def put_lines(self, items: Iterable[Any]) -> str:
         return _put_lines(self, items)
 
     def read_lines(self, digest: str) -> Iterator[Any]:
@@ -241,7 +242,7 @@ class DatabaseSnapshotStore(Retained):
             conn.execute(sa.delete(snapshot_chunks).where(snapshot_chunks.c.digest.in_(old)))
             return conn.execute(sa.delete(snapshot_blobs).where(snapshot_blobs.c.digest.in_(old))).rowcount
 
-    def put_lines(self, items: list[Any]) -> str:
+    def put_lines(self, items: Iterable[Any]) -> str:
         return _put_lines(self, items)
 
     def read_lines(self, digest: str) -> Iterator[Any]:
