@@ -24,7 +24,15 @@ from temporalio import activity
 from mendflow.connectors.actions import FieldAction
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import Collector, Session, get_action, open_session
-from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputError, MendflowError, VendorError
+from mendflow.errors import (
+    ActionError,
+    AuthError,
+    ConnectionProblem,
+    InputError,
+    MendflowError,
+    RateLimited,
+    VendorError,
+)
 from mendflow.evidence.changes import ChangeRecord, record_changes
 from mendflow.findings.store import FindingStatus
 from mendflow.models import Change, Outcome, Resource, fingerprint
@@ -472,7 +480,7 @@ class RemediationActivities:
 def _transient(err: MendflowError) -> bool:
     """Worth trying again: the vendor did not answer, answered 5xx, or asked for a wait too long to take here.
     A refusal (4xx, a missing permission, an action that cannot apply) is not."""
-    if isinstance(err, ConnectionProblem):
+    if isinstance(err, ConnectionProblem | RateLimited):
         return True
     return isinstance(err, VendorError) and not isinstance(err, AuthError) and (err.status >= 500 or err.status == 429)
 

@@ -78,8 +78,10 @@ CHUNKED_CHANGES = "chunked-changes"
 """Patch id: targets are applied and verified by `apply_changes`, a chunk per activity (one activity per target,
 `change_resource`, before)."""
 CHUNK_ROUNDS = 4
-"""A chunk is this many rounds of the tenant's concurrency: few enough that a pause holds soon, enough that the
+"""A chunk is this many rounds of its lane's concurrency: few enough that a pause holds soon, enough that the
 chunk's own cost (an activity, a workflow task) is shared by many targets."""
+LANES = 2
+"""Chunks in flight at once, splitting the tenant's concurrency between them."""
 RECAPTURE_AFTER = timedelta(minutes=10)
 """A capture older than this is taken again before writing: what a person changed meanwhile is what a rollback
 must restore, and a resource fixed meanwhile is not written at all."""
@@ -167,10 +169,17 @@ class RemediationWorkflow(Controls):
         self._progressed = False
         """This run has captured or restored a page (so continuing as new always moves the campaign on)."""
         self._inflight = 0
+        self._lanes_busy = 0
+        """Chunks in flight (chunked campaigns)."""
+        self._writes_pending = 0
+        """Writes of the chunks in flight: the budget counts them before they are done."""
         self._running: list[asyncio.Future[None]] = []
         self._stop = False
-        self._captured_at = workflow.now()
-        """When the targets in `_ready` were captured (none are carried over: the next run captures them again)."""
+        self._captured: dict[str, float] = {}
+        """When each target waiting to change was captured (workflow time; none are carried over: the next run
+        captures them again)."""
+        self._prefetch: asyncio.Future[None] | None = None
+        """The next page's capture, running while this page's chunks change (chunked campaigns only)."""
         self._nonces: set[str] = set(carry.nonces) if carry else set()
         """Nonces of the signed requests already accepted: a replayed proof is refused."""
 
@@ -260,6 +269,7 @@ class RemediationWorkflow(Controls):
         assert plan is not None
         if self._phase == "rollout":
             await self._rollout(plan)
+            await self._prefetched()  # a rollout that stopped early: its last capture lands before settling
             await self._settle(final=True)
             if self._state == "rolled_back":
                 return self._result()
@@ -362,15 +372,19 @@ class RemediationWorkflow(Controls):
             self._state = "canary" if index == 0 else f"batch {index + 1} of {len(sizes)}"
             while last or self._done_in_batch < sizes[index]:
                 if not self._ready:
-                    if self._cursor >= plan.target_count:
+                    if self._prefetch is not None:
+                        await self._prefetched()
+                    elif self._cursor >= plan.target_count:
                         break
-                    await self._maybe_continue_as_new()
-                    await self._capture_next_page(plan)
+                    else:
+                        await self._maybe_continue_as_new()
+                        await self._capture_next_page(plan)
                     if await self._stopped_by_failures(plan):
                         return
                     continue
                 want = len(self._ready) if last else sizes[index] - self._done_in_batch
                 chunk, self._ready = self._ready[:want], self._ready[want:]
+                self._maybe_prefetch(plan)
                 if not await self._change_all(chunk, plan):
                     return
             self._note("batch verified", f"{index + 1} of {len(sizes)}")
@@ -406,26 +420,41 @@ class RemediationWorkflow(Controls):
         return True
 
     async def _change_in_chunks(self, fingerprints: list[str], plan: CampaignPlanDetail) -> None:
-        """One `apply_changes` activity per chunk of up to `CHUNK_ROUNDS` × concurrency targets: a few events
-        per chunk instead of per target. A pause or abort holds before the next chunk; a capture older than
+        """One `apply_changes` activity per chunk of `CHUNK_ROUNDS` rounds of its lane's concurrency: a few events
+        per chunk instead of per target. Two lanes share the tenant's concurrency, so one chunk's start never
+        waits for the other's slowest target. A pause or abort holds before the next chunk; a capture older than
         `RECAPTURE_AFTER` (a pause, a freeze, a long bake) is taken again before anything is written from it."""
-        chunk_size = max(plan.concurrency, 1) * CHUNK_ROUNDS
+        lanes = min(LANES, max(plan.concurrency, 1))
+        per_lane = math.ceil(max(plan.concurrency, 1) / lanes)
+        chunk_size = per_lane * CHUNK_ROUNDS
         todo = list(fingerprints)
         while todo:
-            if not await self._checkpoint():
+            await workflow.wait_condition(lambda: self._lanes_busy < lanes)
+            if self._failures > plan.max_failures or not await self._checkpoint():
                 break
-            if workflow.now() - self._captured_at > RECAPTURE_AFTER:
+            oldest = min(self._captured.get(fp, 0.0) for fp in todo[:chunk_size])
+            if workflow.now().timestamp() - oldest > RECAPTURE_AFTER.total_seconds():
+                await workflow.wait_condition(lambda: self._lanes_busy == 0)
                 todo = await self._recapture(todo)
-                if self._failures > plan.max_failures:
-                    return
                 continue
             allowed = await self._writes_allowed(plan.writes_per_minute)
             chunk, todo = todo[: min(chunk_size, allowed)], todo[min(chunk_size, allowed) :]
             self._done_in_batch += len(chunk)
             for fingerprint in chunk:  # registered before the writes: a crash mid-apply is still rolled back
+                self._captured.pop(fingerprint, None)
                 self._order.append(fingerprint)
                 self._set(fingerprint, self._changes[fingerprint].model_copy(update={"outcome": Outcome.applied}))
-            outcomes = await self._apply_chunk(chunk, plan)
+            self._lanes_busy += 1
+            self._writes_pending += len(chunk)
+            self._running.append(asyncio.ensure_future(self._chunk_in_lane(chunk, plan, per_lane)))
+        await workflow.wait_condition(lambda: self._lanes_busy == 0)
+        self._running.clear()
+
+    async def _chunk_in_lane(self, chunk: list[str], plan: CampaignPlanDetail, concurrency: int) -> None:
+        """Apply one chunk and take in its outcomes; a failed change is restored at once and counted."""
+        try:
+            outcomes = await self._apply_chunk(chunk, plan, concurrency)
+            self._writes_pending -= len(chunk)
             self._writes.extend([workflow.now().timestamp()] * sum(1 for o in outcomes if o is not None))
             failed: list[str] = []
             for fingerprint, outcome in zip(chunk, outcomes, strict=True):
@@ -440,14 +469,16 @@ class RemediationWorkflow(Controls):
                 self._note(change.outcome.value, change.resource.id)
                 if change.outcome != Outcome.verified:
                     failed.append(fingerprint)
+            self._failures += len(failed)
             for fingerprint in failed:  # restored at once, one by one (failures are few)
-                self._failures += 1
                 change = self._changes[fingerprint]
                 self._set(fingerprint, await self._restore(change, reason=change.detail))
-            if self._failures > plan.max_failures:
-                return
+        finally:
+            self._lanes_busy -= 1
 
-    async def _apply_chunk(self, chunk: list[str], plan: CampaignPlanDetail) -> list[StepOutcome | None]:
+    async def _apply_chunk(
+        self, chunk: list[str], plan: CampaignPlanDetail, concurrency: int
+    ) -> list[StepOutcome | None]:
         changes = [self._changes[fp] for fp in chunk]
         try:
             result: ChangesResult = await workflow.execute_activity(
@@ -456,12 +487,12 @@ class RemediationWorkflow(Controls):
                     tenant_key=self._request.tenant_key,
                     playbook_id=self._request.playbook_id,
                     changes=changes,
-                    concurrency=plan.concurrency,
+                    concurrency=concurrency,
                     failures_allowed=max(plan.max_failures - self._failures, 0),
                 ),
                 result_type=ChangesResult,
                 task_queue=self._queue(Activity.apply_changes),
-                start_to_close_timeout=_reads_timeout(len(chunk), plan.concurrency),
+                start_to_close_timeout=_reads_timeout(len(chunk), concurrency),
                 heartbeat_timeout=self._request.step_heartbeat,
                 retry_policy=RETRY,
             )
@@ -475,6 +506,8 @@ class RemediationWorkflow(Controls):
         one resource); the others wait again, freshly captured."""
         assert self._plan is not None
         waiting = todo + self._ready
+        for fingerprint in waiting:
+            self._captured.pop(fingerprint, None)
         self._note("captured again", f"{len(waiting)} target(s): the capture was older than {RECAPTURE_AFTER}")
         page = [CampaignTarget(fingerprint=fp, resource=self._changes[fp].resource) for fp in waiting]
         ready = await self._capture(page, self._plan)
@@ -484,13 +517,16 @@ class RemediationWorkflow(Controls):
     async def _writes_allowed(self, per_minute: int) -> int:
         """How many writes the per-tenant budget (`per_minute` in any 60 s of workflow time) allows now; waits
         until at least one is. Writes are counted at the end of their chunk, so the budget errs on the safe side."""
-        now = workflow.now().timestamp()
-        self._writes = [t for t in self._writes if now - t < 60]
-        if len(self._writes) >= per_minute:
-            await workflow.sleep(timedelta(seconds=60 - (now - self._writes[len(self._writes) - per_minute])))
+        while True:
             now = workflow.now().timestamp()
             self._writes = [t for t in self._writes if now - t < 60]
-        return max(per_minute - len(self._writes), 1)
+            spent = len(self._writes) + self._writes_pending
+            if spent < per_minute:
+                return per_minute - spent
+            if self._writes_pending:  # the chunk in flight frees nothing until it ends: wait for it
+                await workflow.wait_condition(lambda: self._writes_pending == 0)
+                continue
+            await workflow.sleep(timedelta(seconds=60 - (now - self._writes[len(self._writes) - per_minute])))
 
     async def _change_one_by_one(self, fingerprints: list[str], plan: CampaignPlanDetail) -> None:
         """Before `CHUNKED_CHANGES`: one `change_resource` activity per target (kept for histories that used it)."""
@@ -518,6 +554,7 @@ class RemediationWorkflow(Controls):
     async def _change_one(self, fingerprint: str) -> bool:
         """Apply and verify one resource; restore it at once if verification fails. True when verified."""
         change = self._changes[fingerprint]
+        self._captured.pop(fingerprint, None)
         self._order.append(fingerprint)  # registered before the write: a crash mid-apply is still rolled back
         self._set(fingerprint, change.model_copy(update={"outcome": Outcome.applied}))
         try:
@@ -542,10 +579,34 @@ class RemediationWorkflow(Controls):
 
     async def _capture_next_page(self, plan: CampaignPlanDetail) -> None:
         """Re-read and capture the next page of targets (in parallel inside one activity)."""
-        page = await self._targets(self._cursor, self._request.page_size)
-        self._cursor += len(page)
+        offset = self._cursor
+        self._cursor = min(offset + self._request.page_size, self._request.target_count)  # claimed at once
+        page = await self._targets(offset, self._cursor - offset)
         self._ready.extend(await self._capture(page, plan))
         self._progressed = True
+
+    def _maybe_prefetch(self, plan: CampaignPlanDetail) -> None:
+        """Chunked campaigns: start capturing the next page while this one's targets change, so the rollout
+        never waits on a capture between pages — unless this run should continue as new at the next page
+        boundary (its history is big enough), which needs nothing in flight."""
+        info = workflow.info()
+        if (
+            self._prefetch is not None
+            or self._batch_index == 0  # nothing but the canary's own reads until the canary is verified
+            or self._cursor >= plan.target_count
+            or len(self._ready) >= self._request.page_size
+            or not workflow.patched(CHUNKED_CHANGES)
+            or info.is_continue_as_new_suggested()
+            or info.get_current_history_size() >= self._request.history_budget_bytes
+        ):
+            return
+        self._prefetch = asyncio.ensure_future(self._capture_next_page(plan))
+
+    async def _prefetched(self) -> None:
+        """Wait for the next page's capture, if one is running (its targets are then in `_ready`)."""
+        if self._prefetch is not None:
+            await self._prefetch
+            self._prefetch = None
 
     async def _capture(self, page: list[CampaignTarget], plan: CampaignPlanDetail) -> list[str]:
         """Re-read and capture `page`; the fingerprints ready to change (the others are skipped or failed)."""
@@ -569,12 +630,13 @@ class RemediationWorkflow(Controls):
             changes = [
                 Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=cause(err)) for t in page
             ]
-        self._captured_at = workflow.now()
+        now = workflow.now().timestamp()
         ready: list[str] = []
         for target, change in zip(page, changes, strict=True):
             self._set(target.fingerprint, change)
             if change.outcome == Outcome.planned:
                 ready.append(target.fingerprint)
+                self._captured[target.fingerprint] = now
             elif change.outcome == Outcome.failed:
                 self._failures += 1
             self._note("captured" if change.outcome == Outcome.planned else change.outcome.value, target.resource.id)

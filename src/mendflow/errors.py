@@ -65,6 +65,11 @@ class VendorError(MendflowError):
         super().__init__(f"{method} {path} → HTTP {status}: {message}")
 
 
+class RateLimited(VendorError):
+    """The vendor asked for a wait longer than one attempt may take (or too many waits in a row): worth trying
+    again later, unlike the other 4xx answers."""
+
+
 class AuthError(VendorError):
     """The credentials were refused (401) or lack a permission (403)."""
 

@@ -176,6 +176,26 @@ def test_admit_takes_a_slot_and_a_write_in_one_go_and_nothing_without_a_slot(db:
     assert limits.admit("t", "c", limit=1, ttl=10, per_minute=2) == 30.0  # the budget is spent: wait for a token
 
 
+def test_a_chunk_is_admitted_on_the_free_slots_with_a_wait_per_write(db: Database) -> None:
+    """A chunk takes up to the slots it wants of those free (at least one, else nothing and no budget spent); its
+    retry takes over its own slots; each write waits for its own token of the budget."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    assert limits.try_lease("t", "other", limit=4, ttl=10)
+    first = limits.admit_chunk("t", "wf/1", slots=4, writes=3, limit=4, ttl=10, per_minute=2, at=clock.now)
+    assert first is not None and first.holders == ["wf/1#0", "wf/1#1", "wf/1#2"]  # one slot was taken already
+    assert first.waits == [0.0, 0.0, 30.0]  # two tokens in the bucket, the third write waits for a refill
+    assert limits.admit_chunk("t", "wf/2", slots=2, writes=1, limit=4, ttl=10, per_minute=2, at=clock.now) is None
+    again = limits.admit_chunk("t", "wf/1", slots=4, writes=1, limit=4, ttl=10, per_minute=2, at=clock.now)
+    assert again is not None and again.holders == ["wf/1#0", "wf/1#1", "wf/1#2"]  # a retry: its own rows
+    assert limits.leases("t") == 4
+    limits.release_lease("t", again.holders)
+    assert limits.leases("t") == 1
+    clock.now += 11  # the other holder's lease expired
+    freed = limits.admit_chunk("t", "wf/2", slots=8, writes=0, limit=4, ttl=10, per_minute=2, at=clock.now)
+    assert freed is not None and len(freed.holders) == 4 and freed.waits == []
+
+
 def test_a_bucket_whose_answers_report_no_window_is_not_held_back(db: Database) -> None:
     """No rate-limit headers on the probe's answer: the bucket lends freely (no one-request-per-probe crawl); once
     an answer reports a window, it counts again; a known window is not lifted by one answer without headers."""

@@ -158,3 +158,30 @@ async def test_write_budget_paces_the_rollout(
         final = await status_of(handle)
     writes = [datetime.fromisoformat(e["at"]) for e in final.timeline if e["event"] == "verified"]
     assert len(writes) == 2 and writes[1] - writes[0] >= timedelta(seconds=59)
+
+
+async def test_a_capture_older_than_ten_minutes_is_taken_again_before_writing(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """During a 30-minute bake someone fixes the second hook by hand: the rollout captures it again before
+    writing, finds it compliant and skips it (no write from a stale capture) — and says so."""
+    playbook = hook_playbook(mode="auto", bake="30m")
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(time_env.client, context(github_org, tmp_path, playbook), task_queue=queue):
+        handle = await start_campaign(time_env.client, queue, playbook)
+        baking = await until_state(handle, "baking")
+        assert [c.outcome for c in baking.changes] == [Outcome.verified, Outcome.planned]
+        second = baking.changes[1].resource.id
+        (hook,) = [
+            h
+            for repo in ("api", "web")
+            for h in github_org.state.repo(repo)["_hooks"]
+            if second.endswith(f"/{h['id']}")
+        ]
+        hook["config"]["insecure_ssl"] = "0"  # fixed by a person while the rollout bakes
+        await time_env.sleep(timedelta(minutes=31))
+        done = await handle.execute_update("wait_idle", result_type=CampaignStatus)
+    assert done.state == "completed"
+    assert [c.outcome for c in done.changes] == [Outcome.verified, Outcome.skipped]
+    again = [e for e in done.timeline if e["event"] == "captured again"]
+    assert len(again) == 1 and again[0]["detail"].startswith("1 target(s)")

@@ -40,7 +40,15 @@ import httpx
 
 from mendflow.connectors.credentials import Credential, StaticCredential
 from mendflow.connectors.transport import vendor_transport
-from mendflow.errors import AuthError, ConnectionProblem, InputError, MendflowError, MissingPermission, VendorError
+from mendflow.errors import (
+    AuthError,
+    ConnectionProblem,
+    InputError,
+    MendflowError,
+    MissingPermission,
+    RateLimited,
+    VendorError,
+)
 from mendflow.telemetry import get_logger
 from mendflow.telemetry.vendor_calls import observe_vendor_call
 
@@ -473,7 +481,7 @@ class VendorHttp:
                 wait = self.rate_limits.wait_seconds(response, now=self.clock())
                 if wait is not None:
                     if wait > self.rate_limits.max_wait or limited >= self.rate_limits.max_limited_retries:
-                        raise VendorError(
+                        raise RateLimited(
                             f"rate limited for {wait:.0f}s; giving up this attempt",
                             status=response.status_code,
                             method=method,
