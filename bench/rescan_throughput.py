@@ -8,9 +8,11 @@ webhooks default); the rescans read those repositories, record the N findings an
 shipped playbook (no bake), which turns scanning back on, verifying each. Timed: the first request sent → every
 campaign idle with N verified.
 
-In the same run, bare Temporal runs as many no-op activities as mendflow ran (rescans + campaigns), with the
-campaign's concurrency, on the same server: campaigns.py's `bare_seconds` (one helper, not a copy). Printed:
-findings remediated per second and mendflow's throughput as a ratio of that ceiling (target ≥ 0.7), then the
+In the same run, bare Temporal runs one no-op activity per finding (the unit of the work, as in campaigns.py:
+campaigns now apply a chunk of targets per activity, so mendflow's own activity count would make a ceiling of
+almost nothing), with the campaign's concurrency, on the same server: campaigns.py's `bare_seconds` (one helper,
+not a copy); bare Temporal with as many activities as mendflow ran is printed beside it. Printed: findings
+remediated per second and mendflow's throughput as a ratio of that ceiling (target ≥ 0.7), then the
 20,000-user Okta scan at the simulator's default rate limits through okta_rate_limits.py (`--okta-users 0`: skip).
 """
 
@@ -134,7 +136,8 @@ async def measure(findings: int, debounce_ms: int) -> None:
                     for campaign in campaigns:
                         histories += await _histories(client, campaign)
                     activities = _activities(histories)
-                    ceiling = await bare_seconds(client, activities, CONCURRENCY)
+                    ceiling = await bare_seconds(client, findings, CONCURRENCY)
+                    same_count = await bare_seconds(client, activities, CONCURRENCY)
                 finally:
                     context.close()
         finally:
@@ -147,9 +150,10 @@ async def measure(findings: int, debounce_ms: int) -> None:
         f"({max(b.target_count for b in status.batches)} targets in the largest), {len(campaigns)} campaign(s), "
         f"{verified:,}/{findings:,} verified in {seconds:.1f} s (requests sent in {arrived - started:.1f} s, "
         f"rescans done, findings recorded and campaigns started in {recorded - started:.1f} s) = "
-        f"{verified / seconds:.1f} findings remediated/s; {activities:,} activities; bare Temporal "
-        f"(campaigns.bare_seconds, concurrency {CONCURRENCY}) {ceiling:.1f} s = {activities / ceiling:.0f} "
-        f"activities/s; mendflow / ceiling = {ceiling / seconds:.2f}x (target 0.7x)"
+        f"{verified / seconds:.1f} findings remediated/s; bare Temporal, one no-op activity per finding "
+        f"(campaigns.bare_seconds, concurrency {CONCURRENCY}) {ceiling:.1f} s = {findings / ceiling:.0f} "
+        f"activities/s; mendflow / ceiling = {ceiling / seconds:.2f}x (target 0.7x); mendflow ran {activities:,} "
+        f"activities, bare Temporal with that many {same_count / seconds:.2f}x"
     )
 
 
