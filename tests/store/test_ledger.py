@@ -142,6 +142,22 @@ def test_settling_a_fix_records_it_as_fixed_by_mendflow(db: Database) -> None:
     assert row is not None and row.resolution is Resolution.fixed_by_mendflow
 
 
+def test_a_chunk_of_verified_changes_marks_only_the_campaigns_own_remediating_findings(db: Database) -> None:
+    """`mark_verified_many` (a chunk at once) marks the campaign's claimed findings of that tenant, not another
+    tenant's, not an unclaimed one, not an unknown fingerprint."""
+    ledger = FindingsLedger(db)
+    found = [finding(f"/r{n}") for n in range(3)]
+    unclaimed = ledger.reconcile("github:acme", found, rules=[found[0].rule], seen_at=T0).unclaimed
+    cid = campaign_id("github:acme", found[0].rule, unclaimed)
+    ledger.claim([f.fingerprint for f in found[:2]], cid)
+    asked = [f.fingerprint for f in found] + ["sha256:unknown"]
+    assert ledger.mark_verified_many(asked, campaign=cid, tenant="github:other") == 0
+    assert ledger.mark_verified_many(asked, campaign=cid, tenant="github:acme") == 2
+    rows = [ledger.find(f.fingerprint, tenant="github:acme") for f in found]
+    assert [r.resolution if r else None for r in rows][:2] == [Resolution.fixed_by_mendflow] * 2
+    assert rows[2] is not None and rows[2].resolution is not Resolution.fixed_by_mendflow
+
+
 def test_a_campaign_that_skipped_a_finding_already_fixed_says_fixed_elsewhere(db: Database) -> None:
     """Settled as resolved without a verified change of its own (a skip): the reason is `fixed elsewhere`."""
     ledger = FindingsLedger(db)
