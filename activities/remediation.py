@@ -1,5 +1,5 @@
-"""Remediation activities: plan, prepare a page (fresh reads + capture), change (apply + verify), restore, settle,
-and the journal of written changes that a long campaign carries across continue-as-new.
+"""Remediation activities: plan, prepare a page (fresh reads + capture), change a chunk (apply + verify each),
+restore, settle, and the journal of written changes that a long campaign carries across continue-as-new.
 
 Each is safe to run twice: writes happen only when the current state differs from the target, so an activity
 retried after a worker crash never changes a resource twice (a change's first attempt may write from the capture
