@@ -304,3 +304,21 @@ def test_a_rescan_offers_only_its_own_unowned_findings_to_campaigns(db: Database
     )  # fmt: skip
     assert [row.finding.fingerprint for row in again.unclaimed] == [found[0].fingerprint, found[599].fingerprint]
     assert all(row.status is FindingStatus.open and row.campaign is None for row in again.unclaimed)
+
+
+def test_unclaimed_rows_carry_the_scans_own_findings_not_copies_read_back(db: Database) -> None:
+    """A 10,000-finding scan would hold every finding twice: unclaimed rows hold the very findings reconciled (new,
+    still open with newer evidence), with the ledger's own dates and status beside them."""
+    ledger = FindingsLedger(db)
+    a, b = finding("/a"), finding("/b")
+    ledger.reconcile("github:acme", [a], rules=[a.rule], seen_at=T0)
+    newer = a.model_copy(update={"evidence": {"config.insecure_ssl": "1", "seen": "again"}})
+    later = T0 + timedelta(hours=1)
+    again = ledger.reconcile("github:acme", [newer, b], rules=[a.rule], seen_at=later)
+    by_fp = {row.finding.fingerprint: row for row in again.unclaimed}
+    assert by_fp[a.fingerprint].finding is newer and by_fp[b.fingerprint].finding is b
+    assert (by_fp[a.fingerprint].first_seen, by_fp[a.fingerprint].last_seen) == (T0, later)
+    assert by_fp[b.fingerprint].first_seen == later and by_fp[b.fingerprint].tenant == "github:acme"
+    assert all(row.status is FindingStatus.open and row.campaign is None for row in again.unclaimed)
+    stored = ledger.find(a.fingerprint, tenant="github:acme")
+    assert stored is not None and stored.finding == newer
