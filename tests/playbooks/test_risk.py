@@ -147,6 +147,21 @@ def test_scoring_facts_score_as_the_whole_resources_do() -> None:
         assert exposure_of(scoring_facts(resource)) == exposure_of(resource), resource.id
 
 
+def test_findings_scored_alike_share_one_risk_score() -> None:
+    """Findings with the same severity, criticality and exposure get one (immutable) RiskScore object: a scan of
+    10,000 findings holds a handful of scores, not 10,000 sets of factors and explanations."""
+    playbooks = load_playbooks([bundled_playbook_dir()]).playbooks
+    scan = scan_tenant_file(demo_tenant_path(), playbooks)
+    scored = score_findings(scan.findings, scan.resources)
+    objects: dict[tuple[int, str], set[int]] = {}
+    for f in scored:
+        assert f.risk is not None
+        objects.setdefault((f.risk.score, f.risk.explanation), set()).add(id(f.risk))
+    assert all(len(ids) == 1 for ids in objects.values())
+    assert 3 <= len(objects) < len(scored)
+    assert [f.risk for f in scored] == [f.risk for f in scan.findings]
+
+
 def test_criticality_config_raises_scores_of_the_named_assets(tmp_path: Path) -> None:
     """A criticality file read with load_criticality changes the scores of the resources it names."""
     config_file = tmp_path / "criticality.yaml"

@@ -235,15 +235,22 @@ def scoring_facts(resource: Resource) -> Resource:
 def score_findings(
     findings: Iterable[Finding], resources: Iterable[Resource], criticality: CriticalityConfig | None = None
 ) -> list[Finding]:
-    """The findings with `risk` filled in, from the resources they are about (same order)."""
+    """The findings with `risk` filled in, from the resources they are about (same order).
+
+    Findings with the same severity, criticality and exposure share one (immutable) RiskScore: a scan's thousands
+    of findings have a handful of distinct scores, not one set of factors and explanation each."""
     config = criticality or CriticalityConfig()
     by_id = {resource.id: resource for resource in resources}
+    scores: dict[tuple[Severity, Criticality, tuple[RiskFactor, ...]], RiskScore] = {}
     scored: list[Finding] = []
     for finding in findings:
         resource = by_id.get(finding.resource.id)
         tier, _ = criticality_of(finding.resource.id, by_id, config)
-        exposure = exposure_of(resource) if resource is not None else []
-        scored.append(finding.model_copy(update={"risk": risk_score(finding.severity, tier, exposure)}))
+        key = (finding.severity, tier, tuple(exposure_of(resource)) if resource is not None else ())
+        risk = scores.get(key)
+        if risk is None:
+            risk = scores[key] = risk_score(*key)
+        scored.append(finding.model_copy(update={"risk": risk}))
     return scored
 
 
