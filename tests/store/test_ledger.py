@@ -322,3 +322,35 @@ def test_unclaimed_rows_carry_the_scans_own_findings_not_copies_read_back(db: Da
     assert all(row.status is FindingStatus.open and row.campaign is None for row in again.unclaimed)
     stored = ledger.find(a.fingerprint, tenant="github:acme")
     assert stored is not None and stored.finding == newer
+
+
+def test_a_scan_written_in_chunks_records_what_one_statement_each_did(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With chunks of two, a scan of new, still-open (newer body), regressed and gone findings ends as one write
+    would leave it: statuses, bodies, and each finding's history in order."""
+    monkeypatch.setattr("mendflow.findings.store.SETTLE_CHUNK", 2)
+    ledger = FindingsLedger(db)
+    found = [finding(f"/r{i}") for i in range(7)]
+    rule = found[0].rule
+    ledger.reconcile("github:acme", found[:5], rules=[rule], seen_at=T0)
+    ledger.reconcile("github:acme", found[1:5], rules=[rule], seen_at=T0 + timedelta(hours=1))  # /r0 resolves
+    newer = [f.model_copy(update={"evidence": {"n": i}}) for i, f in enumerate(found)]
+    later = T0 + timedelta(hours=2)
+    scan = [newer[0], newer[1], newer[2], newer[5], newer[6]]  # /r3 and /r4 gone, /r0 back, /r5 and /r6 new
+    out = ledger.reconcile("github:acme", scan, rules=[rule], seen_at=later, read={f.resource.id for f in found})
+    fp = [f.fingerprint for f in found]
+    assert (out.new, out.regressed) == (sorted([fp[0], fp[5], fp[6]]), [fp[0]])
+    assert (out.still_open, out.gone) == (sorted([fp[1], fp[2]]), sorted([fp[3], fp[4]]))
+    rows = {row.finding.fingerprint: row for row in ledger.rows("github:acme")}
+    assert [rows[f].status for f in fp] == [FindingStatus.regressed] + [FindingStatus.open] * 2 + [
+        FindingStatus.resolved
+    ] * 2 + [FindingStatus.open] * 2
+    assert all(rows[f.fingerprint].finding == f for f in scan)
+    assert [s for _, s, _ in ledger.history("github:acme", fp[0])] == [
+        FindingStatus.open,
+        FindingStatus.resolved,
+        FindingStatus.regressed,
+    ]
+    assert [s for _, s, _ in ledger.history("github:acme", fp[3])] == [FindingStatus.open, FindingStatus.resolved]
+    assert {row.finding.fingerprint for row in out.unclaimed} == {fp[0], fp[1], fp[2], fp[5], fp[6]}

@@ -179,7 +179,43 @@ class FindingsLedger:
                     )
                 )
             }
+            key = (t.c.tenant == tenant) & (t.c.fingerprint == sa.bindparam("k_fp"))
+            pending = (
+                (sa.insert(t), inserts),
+                (
+                    sa.update(t)
+                    .where(key)
+                    .values(
+                        status=FindingStatus.regressed.value,
+                        campaign=None,
+                        resolution=None,
+                        last_seen=sa.bindparam("v_last"),
+                        opened_at=sa.bindparam("v_last"),
+                        body=sa.bindparam("v_body"),
+                    ),
+                    reopen,
+                ),
+                (sa.update(t).where(key).values(last_seen=sa.bindparam("v_last"), body=sa.bindparam("v_body")), touch),
+                (
+                    sa.update(t)
+                    .where(key)
+                    .values(status=FindingStatus.resolved.value, resolution=sa.bindparam("v_resolution")),
+                    resolve,
+                ),
+                (sa.insert(finding_events), events),
+            )
+
+            def flush() -> None:
+                """Write the pending rows, one statement per kind, and drop them: a scan's bodies are written a
+                chunk at a time, never all held at once (10,000 findings: ~19 MB of rows and bodies)."""
+                for statement, rows in pending:
+                    if rows:
+                        conn.execute(statement, rows)
+                        rows.clear()
+
             for fp, finding in current.items():
+                if len(inserts) + len(reopen) + len(touch) >= SETTLE_CHUNK:
+                    flush()
                 body = finding.model_dump_json()
                 if fp not in known:
                     new.append(fp)
@@ -224,37 +260,7 @@ class FindingsLedger:
                 gone.append(fp)
                 resolve.append({"k_fp": fp, "v_resolution": reason.value})
                 events.append(_event(tenant, fp, now, FindingStatus.resolved, reason.value))
-            key = (t.c.tenant == tenant) & (t.c.fingerprint == sa.bindparam("k_fp"))
-            if inserts:
-                conn.execute(sa.insert(t), inserts)
-            if reopen:
-                conn.execute(
-                    sa.update(t)
-                    .where(key)
-                    .values(
-                        status=FindingStatus.regressed.value,
-                        campaign=None,
-                        resolution=None,
-                        last_seen=sa.bindparam("v_last"),
-                        opened_at=sa.bindparam("v_last"),
-                        body=sa.bindparam("v_body"),
-                    ),
-                    reopen,
-                )
-            if touch:
-                conn.execute(
-                    sa.update(t).where(key).values(last_seen=sa.bindparam("v_last"), body=sa.bindparam("v_body")),
-                    touch,
-                )
-            if resolve:
-                conn.execute(
-                    sa.update(t)
-                    .where(key)
-                    .values(status=FindingStatus.resolved.value, resolution=sa.bindparam("v_resolution")),
-                    resolve,
-                )
-            if events:
-                conn.execute(sa.insert(finding_events), events)
+            flush()
             # only this scan's unowned findings are read back (not every row of the tenant: a rescan of one
             # resource in a ledger of thousands parses one body, not thousands)
             free = (t.c.tenant == tenant) & t.c.campaign.is_(None) & t.c.status.in_([s.value for s in CLAIMABLE])
