@@ -87,15 +87,20 @@ class Sampler:
     snapshots: list[tuple[float, int, tracemalloc.Snapshot]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    _last: int = 0
+
+    def new_phase(self) -> None:
+        """Snapshot the next phase's highs even if they stay below the last phase's."""
+        self._last = 0
+
     def run(self) -> None:
-        last = 0
         while not self._stop.wait(SAMPLE_S):
             self.samples.append((time.time(), _status_kb("VmRSS") * 1024))
             if tracemalloc.is_tracing():
                 current, _ = tracemalloc.get_traced_memory()
-                if current > last * SNAPSHOT_GROWTH and current > 32 * MB:
+                if current > self._last * SNAPSHOT_GROWTH and current > 32 * MB:
                     self.snapshots.append((time.time(), current, tracemalloc.take_snapshot()))
-                    last = current
+                    self._last = current
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -227,11 +232,14 @@ async def measure(
 
 
 def _print_sites(sampler: Sampler, phases: list[tuple[str, float, float]]) -> None:
-    if sampler.snapshots:
-        at, size, snapshot = max(sampler.snapshots, key=lambda s: s[1])
-        phase = next((n for n, s, e in phases if s <= at <= e), "between activities")
-        print(f"  highest traced Python memory {size / MB:.0f} MB, in {phase}; live allocations by mendflow line:")
-        for where, size_b, blocks in _by_mendflow_line(snapshot, 12):
+    """Each phase's highest --tracemalloc snapshot: its biggest live allocation sites."""
+    for name, start, end in phases:
+        mine = [(size, snapshot) for at, size, snapshot in sampler.snapshots if start <= at <= end]
+        if not mine:
+            continue
+        size, snapshot = max(mine, key=lambda s: s[0])
+        print(f"  {name}: highest traced Python memory {size / MB:.0f} MB; live allocations by mendflow line:")
+        for where, size_b, blocks in _by_mendflow_line(snapshot, 10):
             print(f"    {size_b / MB:7.1f} MB {blocks:>9,} blocks  {where}")
 
 
@@ -266,6 +274,7 @@ async def phases_only(kept: Path) -> None:
             _reset_peak()
             if tracemalloc.is_tracing():
                 tracemalloc.reset_peak()
+                sampler.new_phase()
             start = time.time()
             out = await call
             phases.append((name, start, time.time()))
