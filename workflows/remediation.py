@@ -582,7 +582,9 @@ class RemediationWorkflow(Controls):
         offset = self._cursor
         self._cursor = min(offset + self._request.page_size, self._request.target_count)  # claimed at once
         page = await self._targets(offset, self._cursor - offset)
-        self._ready.extend(await self._capture(page, plan))
+        ready = await self._capture(page, plan)
+        # Only now: the rollout replaces `_ready` while a prefetch runs, so a list taken before the await is stale.
+        self._ready.extend(ready)
         self._progressed = True
 
     def _maybe_prefetch(self, plan: CampaignPlanDetail) -> None:

@@ -38,6 +38,8 @@ class Gate:
 
     app: Any
     write_delay: float = 0.0
+    first_read_delay: float = 0.0
+    """Delay the first GET of each path (a campaign's capture reads), not the re-reads after a write."""
     limit_first_write_to: str = ""
     retry_after: int = 0
     inflight: int = 0
@@ -48,7 +50,10 @@ class Gate:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
+            first = ("GET", scope["path"]) not in self.seen
             self.seen.append((scope["method"], scope["path"]))
+            if scope["method"] == "GET" and first and self.first_read_delay:
+                await asyncio.sleep(self.first_read_delay)
         if scope["type"] != "http" or scope["method"] != "PATCH":
             await self.app(scope, receive, send)
             return

@@ -73,6 +73,27 @@ async def test_rollback_after_continue_as_new_restores_every_run_newest_first(
     assert verified == HOOKS and restored == HOOKS[::-1]
 
 
+async def test_targets_captured_ahead_while_the_last_batch_starts_are_all_changed(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 10: the second page's capture is still running (slow first reads) when the last batch takes the
+    targets ready so far; every target of all three pages is still changed and verified (a capture
+    that landed in a list the rollout had already replaced once lost its whole page)."""
+    playbook = hook_playbook(mode="auto", extra="rollout: {canary: 1, batches: ['10%', '100%'], bake: 0s}")
+    changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
+    with scale_org(30, monkeypatch=monkeypatch, gate={"first_read_delay": 0.3}) as org:
+        queue = f"q-{uuid.uuid4()}"
+        request = campaign_input(playbook, findings=findings_for(playbook, org.hooks), page_size=10)
+        async with build_worker(
+            dev_env.client, _context(org.registry(), tmp_path, playbook, changes), task_queue=queue
+        ):
+            await dev_env.client.start_workflow(
+                "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
+            )
+            done = await wait_idle(dev_env.client, request.campaign_id)
+    assert done.state == "completed" and done.totals == {"verified": 30} and org.insecure() == 0
+
+
 @pytest.mark.slow
 async def test_a_batch_changes_targets_in_parallel_up_to_the_tenant_limit(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
