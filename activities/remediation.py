@@ -384,7 +384,9 @@ class RemediationActivities:
     @activity.defn(name="plan_campaign")
     async def plan_campaign(self, request: PlanInput) -> CampaignPlanDetail:
         """Resolve the playbook's policies and the RBAC config into a plan, and preview the first targets' change
-        (read in parallel; the rest are read page by page when the rollout reaches them)."""
+        for whoever approves it (read in parallel; the rest are read page by page when the rollout reaches them).
+        An auto campaign's preview names the targets and what will be written without reading them: nobody
+        reviews it, and the rollout reads every target before it writes anyway."""
         concurrency = self.ctx.settings.changes.concurrency_for(request.tenant_key)
         try:
             playbook = self.ctx.playbook(request.playbook_id)
@@ -398,6 +400,10 @@ class RemediationActivities:
                 async with open_session(self.ctx.registry.get(request.tenant_key)) as session:
 
                     async def preview(target: CampaignTarget) -> Target:
+                        if playbook.mode not in GATED_MODES:  # nobody reviews an auto campaign's preview
+                            return Target(
+                                fingerprint=target.fingerprint, resource=target.resource, current={}, intended=intended
+                            )
                         try:
                             current = await action.current(session.http, target.resource.id, list(intended))
                         except VendorError as err:

@@ -72,12 +72,24 @@ async def _campaign(env: WorkflowEnvironment, org: ScaleOrg, playbook: Playbook,
 async def test_a_target_costs_one_read_to_prepare_one_write_and_one_read_to_verify(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rule on the hook alone: per target one hook read to prepare, one PATCH, one hook read to verify (plus the
-    plan's preview read of the first targets); never the repository, never the config endpoint separately."""
+    """A rule on the hook alone: per target one hook read to prepare, one PATCH, one hook read to verify; never the
+    repository, never the config endpoint separately (an auto campaign's plan reads no preview: nobody reviews it)."""
     with scale_org(TARGETS, monkeypatch=monkeypatch) as org:
         kinds = await _campaign(dev_env, org, hook_playbook(mode="auto"), tmp_path)
-    preview = min(TARGETS, PREVIEW_TARGETS)
-    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "config": preview}), kinds
+    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS}), kinds
+
+
+async def test_a_campaign_awaiting_approval_has_read_the_preview_its_approvers_see(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gated: the plan reads the first targets' current fields for the card's before → after, and nothing else
+    until someone approves."""
+    with scale_org(TARGETS, monkeypatch=monkeypatch) as org:
+        done = await _run(dev_env, org, hook_playbook(mode="approval"), tmp_path)
+        kinds = _kinds(org)
+    assert done.state == "awaiting_approval" and done.plan is not None
+    assert kinds == Counter({"config": min(TARGETS, PREVIEW_TARGETS)}), kinds
+    assert {t.resource.id: t.current for t in done.plan.targets} == {h: {"insecure_ssl": "1"} for h in org.hooks}
 
 
 async def test_the_repository_is_read_only_while_the_rule_can_use_it(
@@ -97,8 +109,7 @@ async def test_the_repository_is_read_only_while_the_rule_can_use_it(
     )
     with scale_org(TARGETS, monkeypatch=monkeypatch) as org:
         kinds = await _campaign(dev_env, org, playbook, tmp_path)
-    preview = min(TARGETS, PREVIEW_TARGETS)
-    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "repo": TARGETS, "config": preview}), kinds
+    assert kinds == Counter({"PATCH": TARGETS, "hook": 2 * TARGETS, "repo": TARGETS}), kinds
 
 
 async def test_a_rule_that_cannot_decide_on_the_re_read_fails_the_target_with_its_reason(
