@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from harness import hook_playbook, wait_for
+from harness import github_sim, hook_playbook
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
@@ -197,15 +197,7 @@ def _activities(histories: list[WorkflowHistory]) -> int:
 async def campaign_once(client: Client, server: DevServer, tenant_file: Path, targets: int, root: Path) -> Figures:
     token = secrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token
-    port = free_port()
-    launcher = "import sys; from mendflow.cli.main import main; main()"
-    sim = subprocess.Popen(  # noqa: ASYNC220 - started once per campaign, before any timing
-        [sys.executable, "-c", launcher, "sim", "github", "--tenant-file", str(tenant_file), "--port", str(port),
-         "--token-env", TOKEN_ENV, "--fault-rate-limit", "100000000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(port, sim, timeout=300.0)
+    with github_sim(tenant_file, TOKEN_ENV) as (port, sim):
         connection = TenantConnection(
             key="github:acme",
             provider="github",
@@ -256,9 +248,6 @@ async def campaign_once(client: Client, server: DevServer, tenant_file: Path, ta
             verified=status.totals.get("verified", 0),
             cpu_ms=cpu,
         )
-    finally:
-        sim.terminate()
-        sim.wait(30)
 
 
 async def bench_size(client: Client, server: DevServer, targets: int, root: Path) -> None:

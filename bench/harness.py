@@ -1,4 +1,4 @@
-"""What several benchmarks share: waiting for a simulator process to listen, and the webhook playbook they run.
+"""What several benchmarks share: a GitHub simulator in its own process, and the webhook playbook they run.
 
 The benchmarks are scripts (`python bench/scan.py`); this file sits next to them, so they import it by name.
 """
@@ -6,10 +6,16 @@ The benchmarks are scripts (`python bench/scan.py`); this file sits next to them
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from mendflow.runtime.ports import is_listening
+from mendflow.runtime.ports import free_port, is_listening
+
+LAUNCHER = "import sys; from mendflow.cli.main import main; main()"
 
 
 def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -22,6 +28,24 @@ def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float) -> Non
             return
         time.sleep(0.1)
     raise RuntimeError(f"the simulator did not listen on port {port} within {timeout:.0f}s")
+
+
+@contextmanager
+def github_sim(tenant_file: Path, token_env: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`mendflow sim github --tenant-file` in its own process, the vendor's rate limit lifted (these measure
+    mendflow, not the vendor's window); yields its port and process once it listens, and stops it after."""
+    port = free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, "sim", "github", "--tenant-file", str(tenant_file), "--port", str(port),
+         "--token-env", token_env, "--fault-rate-limit", "100000000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(port, sim, timeout=300.0)
+        yield port, sim
+    finally:
+        sim.terminate()
+        sim.wait(30)
 
 
 def hook_playbook(severity: str, **respond: Any) -> dict[str, Any]:

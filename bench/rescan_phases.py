@@ -19,8 +19,6 @@ import asyncio
 import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,7 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from campaigns import _cpu_seconds, _histories, _size
-from harness import wait_for
+from harness import github_sim
 from rescan_throughput import RULE, SENDERS, TOKEN_ENV, _all_served, _tenant
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -160,15 +158,7 @@ async def measure(findings: int, runs: int, debounce_ms: int) -> list[Run]:
         root = Path(tmp)
         targets = _tenant(findings, root / "tenant.json")
         os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
-        port = free_port()
-        launcher = "import sys; from mendflow.cli.main import main; main()"
-        sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-            [sys.executable, "-c", launcher, "sim", "github", "--tenant-file", str(root / "tenant.json"),
-             "--port", str(port), "--token-env", TOKEN_ENV, "--fault-rate-limit", "100000000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_for(port, sim, timeout=300.0)
+        with github_sim(root / "tenant.json", TOKEN_ENV) as (port, sim):
             connection = TenantConnection(
                 key="github:acme", provider="github", tenant="acme", base_url=f"http://127.0.0.1:{port}",
                 token=SecretRef(ref=f"env:{TOKEN_ENV}"),
@@ -185,9 +175,6 @@ async def measure(findings: int, runs: int, debounce_ms: int) -> list[Run]:
                         )
                     )
                 return out
-        finally:
-            sim.terminate()
-            sim.wait(30)
 
 
 def report(findings: int, debounce_ms: int, runs: list[Run]) -> str:

@@ -23,8 +23,6 @@ import asyncio
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from campaigns import CONCURRENCY, _activities, _histories, bare_seconds
-from harness import wait_for
+from harness import github_sim
 from okta_rate_limits import USERS, rule_driven_scan
 from temporalio.client import Client
 
@@ -89,15 +87,7 @@ async def measure(findings: int, debounce_ms: int) -> None:
         targets = _tenant(findings, root / "tenant.json")
         token = secrets.token_urlsafe(24)
         os.environ[TOKEN_ENV] = token
-        port = free_port()
-        launcher = "import sys; from mendflow.cli.main import main; main()"
-        sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-            [sys.executable, "-c", launcher, "sim", "github", "--tenant-file", str(root / "tenant.json"),
-             "--port", str(port), "--token-env", TOKEN_ENV, "--fault-rate-limit", "100000000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_for(port, sim, timeout=300.0)
+        with github_sim(root / "tenant.json", TOKEN_ENV) as (port, _sim):
             connection = TenantConnection(
                 key=f"github:acme-{uuid.uuid4().hex[:6]}", provider="github", tenant="acme",
                 base_url=f"http://127.0.0.1:{port}", token=SecretRef(ref=f"env:{TOKEN_ENV}"),
@@ -140,9 +130,6 @@ async def measure(findings: int, debounce_ms: int) -> None:
                     same_count = await bare_seconds(client, activities, CONCURRENCY)
                 finally:
                     context.close()
-        finally:
-            sim.terminate()
-            sim.wait(30)
     load = os.getloadavg()
     print(
         f"{findings:,} findings at once through the rescan path (debounce {debounce_ms} ms; load average "
