@@ -228,7 +228,8 @@ class RemediationActivities:
 
         A change the vendor or the action refuses fails alone (the workflow restores it and counts the failure);
         a transient error (no answer, 5xx, a rate-limit window too long to wait) is tried again here, reading
-        first, up to `ATTEMPTS` times. Once more than `failures_allowed` changes failed, no further one starts.
+        first, up to `ATTEMPTS` times. Once more than `failures_allowed` changes failed, no further one starts (on a
+        first attempt: a retry applies every change not on the record, which its dead attempt may have written).
         Outcomes are recorded (audit chain, ledger) in batches, at most `BEAT_EVERY` apart and at the end, and
         each batch is then named in a heartbeat, so a retry of the chunk (its worker died) skips what is on the
         record and re-reads before writing the rest.
@@ -272,7 +273,9 @@ class RemediationActivities:
         async def one(index: int, change: Change, session: Session) -> None:
             nonlocal failures
             async with gate:
-                if failures > request.failures_allowed:
+                # Past the failures, no change starts -- on a first attempt only: on a retry, a change not on the
+                # record may have been written by the dead attempt, and one reported None leaves the rollback order.
+                if first_attempt and failures > request.failures_allowed:
                     return
                 step = ChangeStep(
                     tenant_key=request.tenant_key,
