@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
 
 from mendflow.runtime.limits import CHUNK, StoredWindows
@@ -208,3 +209,18 @@ def test_a_bucket_whose_answers_report_no_window_is_not_held_back(db: Database) 
     assert sum(limits.take_requests("t", "core", 32).granted for _ in range(5)) == 3
     limits.observe_unmetered("t", "core")
     assert limits.take_requests("t", "core").granted == 0
+
+
+def test_a_write_admitted_with_an_older_time_does_not_turn_the_budget_back(db: Database) -> None:
+    """A chunk admitted with its attempt's scheduled time, older than the bucket's last write (it waited for a slot
+    meanwhile), must not move the bucket's clock back: the next write would be refilled for that span twice and the
+    tenant write more than its per-minute budget."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    now = clock.now
+    first = limits.admit_chunk("t", "wf/1", slots=1, writes=2, limit=4, ttl=10, per_minute=2, at=now)
+    assert first is not None and first.waits == [0.0, 0.0]  # the minute's two writes
+    late = limits.admit_chunk("t", "wf/2", slots=1, writes=1, limit=4, ttl=10, per_minute=2, at=now - 60)
+    assert late is not None and late.waits == [30.0]  # the third write of the minute: half a minute on
+    after = limits.admit_chunk("t", "wf/3", slots=1, writes=1, limit=4, ttl=10, per_minute=2, at=now + 1)
+    assert after is not None and after.waits == [pytest.approx(59.0)]  # the fourth: a minute after the first two

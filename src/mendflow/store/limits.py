@@ -182,7 +182,9 @@ class TenantLimits:
         rate = per_minute / 60.0
         row = self._row(conn, tenant, WRITES)
         capacity = float(per_minute)
-        tokens = capacity if row is None else min(capacity, row.tokens + max(0.0, now - row.updated_at) * rate)
+        if row is not None:  # a write timed before the bucket's last one must not turn its clock back (refill twice)
+            now = max(now, row.updated_at)
+        tokens = capacity if row is None else min(capacity, row.tokens + (now - row.updated_at) * rate)
         tokens -= 1
         self._put(conn, row is not None, tenant, WRITES, capacity=capacity, tokens=tokens, reset_at=None, now=now)
         return max(0.0, -tokens / rate)
