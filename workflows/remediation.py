@@ -399,6 +399,7 @@ class RemediationWorkflow(Controls):
     async def _stopped_by_failures(self, plan: CampaignPlanDetail) -> bool:
         if self._failures <= plan.max_failures:
             return False
+        await self._prefetched()  # its page lands first: the rollback may continue as new, carrying the cursor
         self._note("stopped", f"{self._failures} failure(s) > max_failures {plan.max_failures}")
         await self._rollback_all("too many failures")
         self._state = "rolled_back"
@@ -454,7 +455,6 @@ class RemediationWorkflow(Controls):
         """Apply one chunk and take in its outcomes; a failed change is restored at once and counted."""
         try:
             outcomes = await self._apply_chunk(chunk, plan, concurrency)
-            self._writes_pending -= len(chunk)
             self._writes.extend([workflow.now().timestamp()] * sum(1 for o in outcomes if o is not None))
             failed: list[str] = []
             for fingerprint, outcome in zip(chunk, outcomes, strict=True):
@@ -474,6 +474,7 @@ class RemediationWorkflow(Controls):
                 change = self._changes[fingerprint]
                 self._set(fingerprint, await self._restore(change, reason=change.detail))
         finally:
+            self._writes_pending -= len(chunk)
             self._lanes_busy -= 1
 
     async def _apply_chunk(
@@ -510,8 +511,10 @@ class RemediationWorkflow(Controls):
             self._captured.pop(fingerprint, None)
         self._note("captured again", f"{len(waiting)} target(s): the capture was older than {RECAPTURE_AFTER}")
         page = [CampaignTarget(fingerprint=fp, resource=self._changes[fp].resource) for fp in waiting]
+        waited = len(self._ready)
         ready = await self._capture(page, self._plan)
-        todo, self._ready = ready[: len(todo)], ready[len(todo) :]
+        arrived = self._ready[waited:]  # a prefetched page that landed meanwhile: fresh, kept after the rest
+        todo, self._ready = ready[: len(todo)], ready[len(todo) :] + arrived
         return todo
 
     async def _writes_allowed(self, per_minute: int) -> int:
@@ -707,6 +710,7 @@ class RemediationWorkflow(Controls):
 
     async def _maybe_continue_as_new(self) -> None:
         """At a page boundary (nothing in flight): continue as new once this run's history is big enough."""
+        await self._prefetched()  # nothing in flight: the carried cursor counts a prefetched page as not done
         info = workflow.info()
         if not self._progressed or not (
             info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._request.history_budget_bytes
