@@ -132,3 +132,25 @@ async def test_requests_go_through_the_proxy_the_environment_names(monkeypatch: 
         monkeypatch.setenv("no_proxy", "vendor.example")
         assert environment_proxy("http://vendor.example:8080/api") is None
         assert environment_proxy("http://other.example/api") == f"http://127.0.0.1:{port}"
+
+
+async def test_a_malformed_answer_is_retried_and_then_named_never_a_raw_aiohttp_error() -> None:
+    """An answer that is not HTTP (aiohttp's own parser error, which the adapter does not translate) counts as no
+    answer: asked again, then a ConnectionProblem naming the request."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+
+    async with serving(garbage) as (port, peers), client(f"http://127.0.0.1:{port}") as http:
+        with pytest.raises(ConnectionProblem, match="did not answer GET /broken"):
+            await http.get_json("/broken")
+    assert len(peers) == QUICK.attempts
+
+
+def test_a_proxy_named_without_a_scheme_is_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("https_proxy", "proxy.internal:3128")
+    assert environment_proxy("https://api.github.com") == "http://proxy.internal:3128"

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from mendflow.connectors.credentials import Credential, StaticCredential
-from mendflow.connectors.transport import vendor_transport
+from mendflow.connectors.transport import TRANSPORT_ERRORS, vendor_transport
 from mendflow.errors import (
     AuthError,
     ConnectionProblem,
@@ -457,7 +457,7 @@ class VendorHttp:
                 try:
                     async with self._gate:
                         response = await self._answer(method, path, json=json, params=params)
-                except (httpx.TimeoutException, httpx.TransportError) as err:
+                except TRANSPORT_ERRORS as err:
                     call.unanswered()
                     if shared is not None:
                         await shared.unanswered(bucket)

@@ -5,12 +5,16 @@ timeout and transport errors); `httpx-aiohttp` swaps only what moves bytes. On l
 per request where httpx's own pool costs 1.0-1.7 ms (httpcore checks every pooled connection's socket before each
 request), and a campaign target takes three requests: in a worker that is most of what a target costs.
 
-The session verifies TLS with mendflow's one context, takes proxies from the environment as httpx does, and holds
-at most `max_connections` sockets (the tenant's concurrency).
+The session verifies TLS with mendflow's one context, holds at most `max_connections` sockets (the tenant's
+concurrency) and goes through the proxy the environment names for the vendor's host (`HTTPS_PROXY`, `NO_PROXY`
+…), looked up once per session: aiohttp's own `trust_env` looks it up for every request, in a thread. What the
+adapter does not translate into httpx's errors (a malformed answer, a timeout of its own) is caught as a
+transport error too (`TRANSPORT_ERRORS`): the HTTP layer retries it like a dropped connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import urllib.request
 
@@ -18,6 +22,14 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpx.TransportError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+)
+"""Errors of an exchange that got no usable answer: worth asking again (httpx's, and aiohttp's the adapter lets
+through)."""
 KEEPALIVE_SECONDS = 5.0
 """How long an idle connection is kept for the next request (httpx's default)."""
 
@@ -41,4 +53,4 @@ def environment_proxy(url: str) -> str | None:
     proxy = proxies.get(target.scheme) or proxies.get("all")
     if not proxy or urllib.request.proxy_bypass(target.host):
         return None
-    return proxy
+    return proxy if "://" in proxy else f"http://{proxy}"  # `proxy:3128` means http, as curl reads it
