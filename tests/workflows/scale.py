@@ -40,6 +40,9 @@ class Gate:
     write_delay: float = 0.0
     first_read_delay: float = 0.0
     """Delay the first GET of each path (a campaign's capture reads), not the re-reads after a write."""
+    slow_reads: tuple[str, ...] = ()
+    read_delay: float = 0.0
+    """Delay every GET of these paths by this long."""
     limit_first_write_to: str = ""
     retry_after: int = 0
     inflight: int = 0
@@ -54,6 +57,8 @@ class Gate:
             self.seen.append((scope["method"], scope["path"]))
             if scope["method"] == "GET" and first and self.first_read_delay:
                 await asyncio.sleep(self.first_read_delay)
+            if scope["method"] == "GET" and scope["path"] in self.slow_reads:
+                await asyncio.sleep(self.read_delay)
         if scope["type"] != "http" or scope["method"] != "PATCH":
             await self.app(scope, receive, send)
             return

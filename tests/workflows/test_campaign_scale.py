@@ -28,7 +28,7 @@ from tests.workflows.scale import (
     run_histories,
     scale_org,
 )
-from tests.workflows.test_rollout import operator
+from tests.workflows.test_rollout import operator, until_state
 
 HISTORY_LIMIT = 50 * 1024 * 1024
 """The Temporal server's default history size limit (`limit.historySize.error`)."""
@@ -92,6 +92,31 @@ async def test_targets_captured_ahead_while_the_last_batch_starts_are_all_change
             )
             done = await wait_idle(dev_env.client, request.campaign_id)
     assert done.state == "completed" and done.totals == {"verified": 30} and org.insecure() == 0
+
+
+async def test_a_page_captured_ahead_while_stale_targets_are_captured_again_is_kept(
+    time_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a 15-minute bake the first page's targets are captured again (slow reads) while the second page's
+    capture, started at the same moment, lands first: every target of both pages is still changed (a recapture
+    that replaced the ready list after its await once dropped the page that had landed meanwhile)."""
+    playbook = hook_playbook(mode="auto", bake="15m")
+    changes = ChangePolicy(default_concurrency=4, default_writes_per_minute=10_000)
+    with scale_org(20, monkeypatch=monkeypatch) as org:
+        org.gate.slow_reads, org.gate.read_delay = tuple(org.hooks[:10]), 0.4
+        queue = f"q-{uuid.uuid4()}"
+        request = campaign_input(playbook, findings=findings_for(playbook, org.hooks), page_size=10)
+        async with build_worker(
+            time_env.client, _context(org.registry(), tmp_path, playbook, changes), task_queue=queue
+        ):
+            handle = await time_env.client.start_workflow(
+                "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
+            )
+            await until_state(handle, "baking")
+            await time_env.sleep(timedelta(minutes=16))
+            done = await handle.execute_update("wait_idle", result_type=CampaignStatus)
+    again = [e for e in done.timeline if e["event"] == "captured again"]
+    assert again and done.state == "completed" and done.totals == {"verified": 20} and org.insecure() == 0
 
 
 @pytest.mark.slow
