@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from harness import hook_playbook, wait_for
+from harness import github_sim, hook_playbook
 from mendflow.activities.scan import ScanActivities
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
@@ -172,15 +172,7 @@ async def measure(
 ) -> None:
     token = secrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token
-    port = free_port()
-    launcher = "import sys; from mendflow.cli.main import main; main()"
-    sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measuring
-        [sys.executable, "-c", launcher, "sim", "github", "--tenant-file", str(tenant_file), "--port", str(port),
-         "--token-env", TOKEN_ENV, "--fault-rate-limit", "100000000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(port, sim, timeout=300.0)
+    with github_sim(tenant_file, TOKEN_ENV) as (port, _sim):
         connection = TenantConnection(
             key="github:acme",
             provider="github",
@@ -213,9 +205,6 @@ async def measure(
         peak = _status_kb("VmHWM") * 1024
         history = await client.get_workflow_handle(scan_id).fetch_history()
         context.close()
-    finally:
-        sim.terminate()
-        sim.wait(30)
     server_mb = _status_kb("VmHWM", server.pid) / 1024 if server.pid else float("nan")
     print(
         f"scan of {scan.resources:,} resources -> {scan.findings:,} findings, {len(scan.campaigns_started)} campaign(s)"
