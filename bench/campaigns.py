@@ -40,7 +40,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from mendflow.campaigns.windows import ChangePolicy
-from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.config import TenantRegistry
 from mendflow.playbooks.model import Playbook
 from mendflow.routing import Activity
 from mendflow.runtime.client import TemporalSettings, connect
@@ -48,7 +48,6 @@ from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.telemetry import configure_logging
 from mendflow.worker_context import WorkerContext
@@ -197,14 +196,7 @@ def _activities(histories: list[WorkflowHistory]) -> int:
 async def campaign_once(client: Client, server: DevServer, tenant_file: Path, targets: int, root: Path) -> Figures:
     token = secrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token
-    with github_sim(tenant_file, TOKEN_ENV) as (port, sim):
-        connection = TenantConnection(
-            key="github:acme",
-            provider="github",
-            tenant="acme",
-            base_url=f"http://127.0.0.1:{port}",
-            token=SecretRef(ref=f"env:{TOKEN_ENV}"),
-        )
+    with github_sim(tenant_file, TOKEN_ENV) as (connection, sim):
         playbook = Playbook.model_validate(PLAYBOOK)
         context = WorkerContext(
             registry=TenantRegistry(tenants={connection.key: connection}),

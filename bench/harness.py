@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mendflow.config import TenantConnection
 from mendflow.runtime.ports import free_port, is_listening
+from mendflow.secrets import SecretRef
 
 LAUNCHER = "import sys; from mendflow.cli.main import main; main()"
 
@@ -31,9 +33,12 @@ def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float) -> Non
 
 
 @contextmanager
-def github_sim(tenant_file: Path, token_env: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def github_sim(
+    tenant_file: Path, token_env: str, *, key: str = "github:acme"
+) -> Iterator[tuple[TenantConnection, subprocess.Popen[bytes]]]:
     """`mendflow sim github --tenant-file` in its own process, the vendor's rate limit lifted (these measure
-    mendflow, not the vendor's window); yields its port and process once it listens, and stops it after."""
+    mendflow, not the vendor's window); yields the tenant connection to it (`key`, token from `token_env`) and the
+    process once it listens, and stops it after."""
     port = free_port()
     sim = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, "sim", "github", "--tenant-file", str(tenant_file), "--port", str(port),
@@ -42,7 +47,8 @@ def github_sim(tenant_file: Path, token_env: str) -> Iterator[tuple[int, subproc
     )  # fmt: skip
     try:
         wait_for(port, sim, timeout=300.0)
-        yield port, sim
+        base_url, token = f"http://127.0.0.1:{port}", SecretRef(ref=f"env:{token_env}")
+        yield TenantConnection(key=key, provider="github", tenant="acme", base_url=base_url, token=token), sim
     finally:
         sim.terminate()
         sim.wait(30)

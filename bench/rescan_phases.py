@@ -44,7 +44,6 @@ from mendflow.runtime.devserver import DevServer
 from mendflow.runtime.ports import free_port
 from mendflow.runtime.rescans import RescanRequests, rescan_status, rescan_workflow_id
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
 from mendflow.telemetry import configure_logging
 from mendflow.webhooks import WebhookSettings
 from mendflow.worker_context import WorkerContext
@@ -158,23 +157,21 @@ async def measure(findings: int, runs: int, debounce_ms: int) -> list[Run]:
         root = Path(tmp)
         targets = _tenant(findings, root / "tenant.json")
         os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
-        with github_sim(root / "tenant.json", TOKEN_ENV) as (port, sim):
-            connection = TenantConnection(
-                key="github:acme", provider="github", tenant="acme", base_url=f"http://127.0.0.1:{port}",
-                token=SecretRef(ref=f"env:{TOKEN_ENV}"),
-            )  # fmt: skip
-            with DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server:
-                client = await connect(TemporalSettings(address=server.address))
-                pids = {"worker": None, "simulator": sim.pid, **({"server": server.pid} if server.pid else {})}
-                debounce = timedelta(milliseconds=debounce_ms)
-                out = []
-                for _ in range(runs):
-                    out.append(
-                        await rescan_once(
-                            client, pids, connection, targets, playbooks=playbooks, root=root, debounce=debounce
-                        )
+        with (
+            github_sim(root / "tenant.json", TOKEN_ENV) as (connection, sim),
+            DevServer(data_dir=root / "temporal", port=free_port(), headless=True) as server,
+        ):
+            client = await connect(TemporalSettings(address=server.address))
+            pids = {"worker": None, "simulator": sim.pid, **({"server": server.pid} if server.pid else {})}
+            debounce = timedelta(milliseconds=debounce_ms)
+            out = []
+            for _ in range(runs):
+                out.append(
+                    await rescan_once(
+                        client, pids, connection, targets, playbooks=playbooks, root=root, debounce=debounce
                     )
-                return out
+                )
+            return out
 
 
 def report(findings: int, debounce_ms: int, runs: list[Run]) -> str:

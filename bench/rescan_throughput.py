@@ -35,7 +35,7 @@ from okta_rate_limits import USERS, rule_driven_scan
 from temporalio.client import Client
 
 from mendflow.campaigns.windows import ChangePolicy
-from mendflow.config import TenantConnection, TenantRegistry
+from mendflow.config import TenantRegistry
 from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.runtime.client import TemporalSettings, connect
 from mendflow.runtime.devserver import DevServer
@@ -43,7 +43,6 @@ from mendflow.runtime.ports import free_port
 from mendflow.runtime.rescans import RescanRequests, rescan_status, rescan_workflow_id
 from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
-from mendflow.secrets import SecretRef
 from mendflow.settings import Settings
 from mendflow.sim.generate import github_tenant
 from mendflow.telemetry import configure_logging
@@ -87,11 +86,10 @@ async def measure(findings: int, debounce_ms: int) -> None:
         targets = _tenant(findings, root / "tenant.json")
         token = secrets.token_urlsafe(24)
         os.environ[TOKEN_ENV] = token
-        with github_sim(root / "tenant.json", TOKEN_ENV) as (port, _sim):
-            connection = TenantConnection(
-                key=f"github:acme-{uuid.uuid4().hex[:6]}", provider="github", tenant="acme",
-                base_url=f"http://127.0.0.1:{port}", token=SecretRef(ref=f"env:{TOKEN_ENV}"),
-            )  # fmt: skip
+        with github_sim(root / "tenant.json", TOKEN_ENV, key=f"github:acme-{uuid.uuid4().hex[:6]}") as (
+            connection,
+            _sim,
+        ):
             settings = Settings(
                 changes=ChangePolicy(default_concurrency=CONCURRENCY, default_writes_per_minute=100_000_000)
             )

@@ -172,14 +172,7 @@ async def measure(
 ) -> None:
     token = secrets.token_urlsafe(24)
     os.environ[TOKEN_ENV] = token
-    with github_sim(tenant_file, TOKEN_ENV) as (port, _sim):
-        connection = TenantConnection(
-            key="github:acme",
-            provider="github",
-            tenant="acme",
-            base_url=f"http://127.0.0.1:{port}",
-            token=SecretRef(ref=f"env:{TOKEN_ENV}"),
-        )
+    with github_sim(tenant_file, TOKEN_ENV) as (connection, _sim):
         playbook = Playbook.model_validate(PLAYBOOK)
         context = WorkerContext(
             registry=TenantRegistry(tenants={connection.key: connection}),
