@@ -150,22 +150,9 @@ class TenantLimitsInterceptor(Interceptor):
         """Hold one of the tenant's concurrency slots (renewed while held) and spend one write of its budget. `at`
         is when Temporal scheduled the write: the budget counts in Temporal's time, as the workflow's own pacing
         does (the same as the wall clock on a real server; in a time-skipping test, the skipped time counts)."""
-        changes = self.settings.changes
-        limit, budget = changes.concurrency_for(tenant), changes.budget_for(tenant)
-        admit = functools.partial(
-            self.limits.admit, tenant, holder, limit=limit, ttl=LEASE_TTL, per_minute=budget, at=at
-        )
-        while (wait := await asyncio.to_thread(admit)) is None:
-            await _wait(LEASE_POLL, f"one of {limit} concurrent writes")
-        renewing = asyncio.create_task(self._renew(tenant, holder))
-        try:
-            await _wait(wait, "write budget")
+        async with self.admitted_chunk(tenant, holder, slots=1, writes=1, at=at) as schedule:
+            await _wait(schedule.starts[0] - time.monotonic(), "write budget")
             yield
-        finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
-            await asyncio.shield(asyncio.to_thread(self.limits.release_lease, tenant, holder))
 
     @contextlib.asynccontextmanager
     async def admitted_chunk(

@@ -194,17 +194,17 @@ class TenantLimits:
     def try_lease(self, tenant: str, holder: str, *, limit: int, ttl: float) -> bool:
         """Take (or keep) one of the tenant's `limit` slots until `ttl` seconds from now; False when all are held."""
         with self.db.write() as conn:
-            return self._try_lease(conn, tenant, holder, limit, ttl)
+            return bool(self._try_leases(conn, tenant, holder, 1, limit, ttl))
 
     def admit(
         self, tenant: str, holder: str, *, limit: int, ttl: float, per_minute: int, at: float | None = None
     ) -> float | None:
         """`try_lease`, then (with a slot) `take_write`, in one transaction: None when every slot is held, else the
         seconds to wait before writing. One round trip per write instead of two."""
-        with self.db.write() as conn:
-            if not self._try_lease(conn, tenant, holder, limit, ttl):
-                return None
-            return self._take_write(conn, tenant, per_minute, self.clock() if at is None else at)
+        admitted = self.admit_chunk(
+            tenant, holder, slots=1, writes=1, limit=limit, ttl=ttl, per_minute=per_minute, at=at
+        )
+        return None if admitted is None else admitted.waits[0]
 
     def admit_chunk(
         self,
@@ -219,8 +219,8 @@ class TenantLimits:
         at: float | None = None,
     ) -> Admission | None:
         """For a chunk of `writes` changes: up to `slots` of the tenant's `limit` concurrency slots (rows
-        `holder#0…`) and `writes` writes of its budget, in one transaction. None when every slot is held. The
-        budget is a token bucket: write i may go out `waits[i]` seconds after `at`."""
+        `holder#0…`, or `holder` for one) and `writes` writes of its budget, in one transaction. None when every
+        slot is held. The budget is a token bucket: write i may go out `waits[i]` seconds after `at`."""
         with self.db.write() as conn:
             granted = self._try_leases(conn, tenant, holder, slots, limit, ttl)
             if not granted:
@@ -230,13 +230,14 @@ class TenantLimits:
             return Admission(holders=granted, waits=waits)
 
     def _try_leases(self, conn: Connection, tenant: str, holder: str, want: int, limit: int, ttl: float) -> list[str]:
-        """Take (or keep: a retry takes over its dead attempt's rows) up to `want` slots named `holder#i`."""
+        """Take (or keep: a retry takes over its dead attempt's rows) up to `want` slots: one named `holder`, several
+        `holder#i`."""
         now = self.clock()
         t = tenant_leases
-        self.db.lock(conn, f"mendflow.leases:{tenant}")
+        self.db.lock(conn, f"mendflow.leases:{tenant}")  # always before a bucket's lock (admit): no lock cycle
         conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
         holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
-        names = [f"{holder}#{i}" for i in range(max(want, 1))]
+        names = [holder] if want <= 1 else [f"{holder}#{i}" for i in range(want)]
         mine = [n for n in names if n in holders]
         free = max(limit - len(holders), 0)
         new = [n for n in names if n not in holders][:free]
@@ -245,20 +246,6 @@ class TenantLimits:
         if new:
             conn.execute(sa.insert(t), [{"tenant": tenant, "holder": n, "expires_at": now + ttl} for n in new])
         return mine + new
-
-    def _try_lease(self, conn: Connection, tenant: str, holder: str, limit: int, ttl: float) -> bool:
-        now = self.clock()
-        t = tenant_leases
-        self.db.lock(conn, f"mendflow.leases:{tenant}")  # always before a bucket's lock (admit): no lock cycle
-        conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
-        holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
-        if holder in holders:
-            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.holder == holder).values(expires_at=now + ttl))
-            return True
-        if len(holders) >= limit:
-            return False
-        conn.execute(sa.insert(t).values(tenant=tenant, holder=holder, expires_at=now + ttl))
-        return True
 
     def renew_lease(self, tenant: str, holder: str | list[str], *, ttl: float) -> None:
         """Push a held lease's (or several leases') expiry to `ttl` seconds from now."""
