@@ -1,0 +1,111 @@
+"""The vendor HTTP client's CPU per request (`make bench`, or `python bench/vendor_client.py`): asserts nothing.
+
+What a campaign target costs the worker in vendor exchanges (issue 11): read a repository hook's config, write
+it, read it again, through the GitHub provider's own client (`open_session`: auth header, pacing, the
+concurrency gate, telemetry with the no-op defaults) against the GitHub simulator in its own process on loopback,
+`--concurrency` targets in flight. CPU time of this process only (the simulator's is not counted): the machine
+may be shared, and wall time would measure the neighbours too. Each round runs in a fresh process; the figure is
+the median of `--rounds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import github_sim
+
+from mendflow.config import TenantConnection
+from mendflow.connectors.http import VendorHttp
+from mendflow.connectors.registry import open_session
+from mendflow.telemetry import configure_logging
+
+TOKEN_ENV = "MENDFLOW_BENCH_VENDOR_CLIENT_TOKEN"
+
+
+def _generate(repos: int, path: Path) -> list[str]:
+    """The tenant file (`repos` repositories) and the config path of each repository's first hook."""
+    from mendflow.sim.generate import github_tenant
+
+    tenant = github_tenant(repos=repos, members=5)
+    path.write_text(json.dumps(tenant), encoding="utf-8")
+    return [
+        f"/repos/{repo['full_name']}/hooks/{repo['_hooks'][0]['id']}/config"
+        for repo in tenant["github"]["repos"]
+        if repo.get("_hooks")
+    ]
+
+
+async def _targets(connection: TenantConnection, paths: list[str], *, concurrency: int, warmup: int) -> float:
+    """µs of this process's CPU per request over `paths` (read, write, read each), after `warmup` targets."""
+
+    async def one(http: VendorHttp, path: str) -> None:
+        await http.get_json(path)
+        await http.request("PATCH", path, json={"insecure_ssl": "0"})
+        await http.get_json(path)
+
+    async with open_session(connection) as session:
+        queue = list(paths)
+
+        async def worker(todo: list[str]) -> None:
+            while todo:
+                await one(session.http, todo.pop())
+
+        await worker(queue[:warmup])
+        measured = queue[warmup:]
+        started = time.process_time()
+        await asyncio.gather(*(worker(measured) for _ in range(concurrency)))
+        spent = time.process_time() - started
+        return spent / ((len(paths) - warmup) * 3) * 1e6
+
+
+def one_round(repos: int, concurrency: int) -> float:
+    """One measurement in this process: a fresh simulator, `repos` targets."""
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory() as tmp:
+        tenant_file = Path(tmp) / "tenant.json"
+        paths = _generate(repos, tenant_file)
+        with github_sim(tenant_file, TOKEN_ENV) as (connection, _sim):
+            return asyncio.run(_targets(connection, paths, concurrency=concurrency, warmup=min(100, len(paths) // 5)))
+
+
+def _in_fresh_process(repos: int, concurrency: int) -> float:
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", "--repos", str(repos), "--concurrency", str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["value"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=1000, help="targets (one hook each): 3 requests per target")
+    parser.add_argument("--concurrency", type=int, default=8, help="targets in flight (the tenant's default)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--one", action="store_true", help="(internal) one round in this process")
+    args = parser.parse_args(argv)
+    configure_logging(level="ERROR")
+    if args.one:
+        print(json.dumps({"value": one_round(args.repos, args.concurrency)}))
+        return
+    runs = [_in_fresh_process(args.repos, args.concurrency) for _ in range(args.rounds)]
+    print(
+        f"vendor client on loopback (GitHub simulator, {args.repos} targets × read/write/read, "
+        f"{args.concurrency} in flight): median {statistics.median(runs):.0f} µs of CPU per request "
+        f"(rounds {', '.join(f'{r:.0f}' for r in runs)})"
+    )
+
+
+if __name__ == "__main__":
+    main()
