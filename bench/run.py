@@ -113,6 +113,7 @@ def main() -> None:
     __import__("validate").main(["--companions"])  # bench/validate.py: validating the shipped playbooks (issue 14)
     __import__("telemetry").main([])  # bench/telemetry.py: traces + metrics per vendor request and on a campaign
     __import__("workflows").main([])  # bench/workflows.py: response workflows vs bare Temporal, runs/s and per step
+    __import__("vendor_client").main([])  # bench/vendor_client.py: the vendor HTTP client's CPU per request
 
 
 if __name__ == "__main__":
