@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -25,8 +26,11 @@ def jira() -> Iterator[tuple[JiraState, httpx.Client]]:
         yield state, client
 
 
+FIELDS = {"project": {"key": "SEC"}, "issuetype": {"name": "Task"}, "summary": "s"}
+
+
 def _create(client: httpx.Client, version: str = "2", **fields: object) -> httpx.Response:
-    body = {"project": {"key": "SEC"}, "issuetype": {"name": "Task"}, "summary": "s", **fields}
+    body = {**FIELDS, **fields}
     return client.post(f"/rest/api/{version}/issue", json={"fields": body})
 
 
@@ -82,3 +86,36 @@ def test_injected_rate_limit(jira: tuple[JiraState, httpx.Client]) -> None:
     limited = client.get("/rest/api/2/myself")
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
     assert client.get("/rest/api/2/myself").status_code == 200
+
+
+def test_search_by_label_on_both_endpoints(jira: tuple[JiraState, httpx.Client]) -> None:
+    """`labels = "x"` (AND `project = …`) finds the labelled issues, oldest first, on Cloud's `search/jql` and
+    Data Center's `search`; JQL the simulator does not know is Jira's 400, not an empty result."""
+    _, client = jira
+    _create(client, labels=["other"])
+    tagged = [_create(client, labels=["once-1", "x"]).json()["key"] for _ in range(2)]
+    jql = 'labels = "once-1" AND project = SEC ORDER BY created ASC'
+    cloud = client.get("/rest/api/3/search/jql", params={"jql": jql, "fields": "key"}).json()
+    assert [i["key"] for i in cloud["issues"]] == tagged and cloud["isLast"] is True
+    server = client.get("/rest/api/2/search", params={"jql": 'labels = "once-1" ORDER BY created DESC'}).json()
+    assert [i["key"] for i in server["issues"]] == tagged[::-1] and server["total"] == 2
+    assert client.get("/rest/api/2/search", params={"jql": 'labels = "none"'}).json()["issues"] == []
+    assert client.get("/rest/api/2/search", params={"jql": "summary ~ s"}).status_code == 400
+
+
+def test_a_slowed_create_lands_late_even_when_its_client_gave_up(jira: tuple[JiraState, httpx.Client]) -> None:
+    """`slow_next(1)`: a client that waits only 0.2 s gives up, and the issue still appears about a second later; with
+    `acted_first` the issue exists at once and only the answer is late."""
+    state, client = jira
+    state.slow_next(1.0)
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/rest/api/2/issue", json={"fields": FIELDS}, timeout=0.2)
+    assert state.issues == {}
+    deadline = time.monotonic() + 5
+    while not state.issues and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(state.issues) == ["SEC-1"]
+    state.slow_next(1.0, acted_first=True)
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/rest/api/2/issue", json={"fields": FIELDS}, timeout=0.2)
+    assert list(state.issues) == ["SEC-1", "SEC-2"] and state.delays == []

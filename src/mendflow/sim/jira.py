@@ -1,20 +1,25 @@
 """A Jira simulator (ASGI, Starlette): the REST operations mendflow's tickets use, under `/rest/api/2` and `/3`.
 
-`serverInfo`, `myself`, create issue, get issue, add comment, get transitions and do transition, with basic auth
-(e-mail/user + API token) or bearer (personal access token), Jira's error shape
+`serverInfo`, `myself`, create issue, get issue, add comment, get transitions and do transition, search by JQL
+(`labels = "x"`, `project = X`, joined by AND, `ORDER BY created`: Data Center's `search`, Cloud's `search/jql`),
+with basic auth (e-mail/user + API token) or bearer (personal access token), Jira's error shape
 (`{"errorMessages": [...], "errors": {field: message}}`), a small workflow (To Do → In Progress → Done), v3's
-insistence on Atlassian Document Format for descriptions and comments, and injectable 429/503 answers with
-`Retry-After` for fail-fast tests. State lives in `JiraState` (also `app.state.jira`) for tests to inspect.
+insistence on Atlassian Document Format for descriptions and comments, injectable 429/503 answers with
+`Retry-After` for fail-fast tests, and injectable latency (`slow_next`): a request Jira acts on late, or acts on at
+once and answers late — as a real Jira does whether or not its client is still waiting. State lives in `JiraState`
+(also `app.state.jira`) for tests to inspect.
 
 The shapes follow tests/specs/jira-subset.json (checked by tests/sim/test_jira_contract.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -75,6 +80,17 @@ class JiraFault:
     count: int = 1
 
 
+@dataclass
+class JiraDelay:
+    seconds: float
+    method: str
+    path: str
+    """The delay applies to requests whose path ends with this (`/issue`: creating an issue)."""
+    acted_first: bool
+    """False: Jira acts on the request after the delay; True: at once, and the answer comes after the delay."""
+    count: int = 1
+
+
 class _Refusal(Exception):
     def __init__(self, status: int, messages: Sequence[str] = (), errors: Mapping[str, str] | None = None) -> None:
         self.status = status
@@ -101,6 +117,7 @@ class JiraState:
         self.base_url = "http://127.0.0.1"
         self.issues: dict[str, JiraIssue] = {}
         self.faults: deque[JiraFault] = deque()
+        self.delays: list[JiraDelay] = []
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._next_id = 10000
@@ -108,6 +125,25 @@ class JiraState:
 
     def fail_next(self, status: int = 429, *, retry_after: int | None = 30, count: int = 1) -> None:
         self.faults.append(JiraFault(status, retry_after, count))
+
+    def slow_next(
+        self, seconds: float, *, method: str = "POST", path: str = "/issue", acted_first: bool = False, count: int = 1
+    ) -> None:
+        """The next `count` requests of `method` to a path ending in `path` take `seconds` longer: Jira acts on each
+        after the delay (the default), or at once with only its answer late (`acted_first`). Either way the request
+        is carried out even if its client has hung up meanwhile."""
+        with self._lock:
+            self.delays.append(JiraDelay(seconds, method.upper(), path, acted_first, count))
+
+    def take_delay(self, method: str, path: str) -> JiraDelay | None:
+        with self._lock:
+            for delay in self.delays:
+                if delay.method == method and path.endswith(delay.path):
+                    delay.count -= 1
+                    if delay.count <= 0:
+                        self.delays.remove(delay)
+                    return delay
+            return None
 
     def take_fault(self) -> JiraFault | None:
         with self._lock:
@@ -371,6 +407,46 @@ async def _do_transition(state: JiraState, request: Request, version: str) -> Re
     return Response(status_code=204)
 
 
+_CLAUSE = re.compile(r'^\s*(labels|project)\s*=\s*(?:"([^"]*)"|([A-Za-z0-9_.-]+))\s*$', re.IGNORECASE)
+_ORDER = re.compile(r"\s+ORDER\s+BY\s+created(?:\s+(ASC|DESC))?\s*$", re.IGNORECASE)
+
+
+def _matching(state: JiraState, jql: str) -> list[JiraIssue]:
+    """The issues `jql` selects; only `labels = …` and `project = …` clauses joined by AND, and `ORDER BY created`."""
+    order = _ORDER.search(jql)
+    where = jql[: order.start()] if order else jql
+    wanted: list[tuple[str, str]] = []
+    for clause in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE) if where.strip() else []:
+        match = _CLAUSE.match(clause)
+        if match is None:
+            raise _Refusal(400, [f"Error in the JQL Query: the simulator does not understand {clause.strip()!r}."])
+        wanted.append((match.group(1).lower(), match.group(2) if match.group(2) is not None else match.group(3)))
+    found = [
+        issue
+        for issue in state.issues.values()
+        if all(value in issue.labels if field == "labels" else issue.project == value for field, value in wanted)
+    ]
+    found.sort(key=lambda i: (i.created, int(i.id)), reverse=bool(order and (order.group(1) or "").upper() == "DESC"))
+    return found
+
+
+def _search(state: JiraState, request: Request, version: str) -> Response:
+    """Data Center's `search` (startAt/total) or Cloud's `search/jql` (isLast); the fields asked for, by name."""
+    params = request.query_params
+    found = _matching(state, params.get("jql", ""))
+    limit = int(params.get("maxResults") or 50)
+    wanted = {f.strip() for name in params.getlist("fields") for f in name.split(",") if f.strip()}
+    only = {f for f in wanted if not f.startswith("*")} or None
+    if request.url.path.endswith("/search/jql"):
+        issues = [state.issue_json(version, issue, only) for issue in found[:limit]]
+        return JSONResponse({"issues": issues, "isLast": len(found) <= limit})
+    start = int(params.get("startAt") or 0)
+    page = [state.issue_json(version, issue, only) for issue in found[start : start + limit]]
+    return JSONResponse(
+        {"expand": "schema,names", "startAt": start, "maxResults": limit, "total": len(found), "issues": page}
+    )
+
+
 Handler = Callable[[JiraState, Request, str], Any]
 
 ROUTES: tuple[tuple[str, str, Handler, bool], ...] = (
@@ -382,6 +458,8 @@ ROUTES: tuple[tuple[str, str, Handler, bool], ...] = (
     ("POST", "/issue/{key}/comment", _comment, True),
     ("GET", "/issue/{key}/transitions", _transitions, True),
     ("POST", "/issue/{key}/transitions", _do_transition, True),
+    ("GET", "/search", _search, True),
+    ("GET", "/search/jql", _search, True),
 )
 
 
@@ -401,9 +479,17 @@ def _endpoint(state: JiraState, handler: Handler, needs_auth: bool) -> Callable[
                 )
             if needs_auth and not state.authorized(request.headers.get("authorization", "")):
                 raise _Refusal(401, ["You are not authenticated. Authentication required to perform this operation."])
-            result = handler(state, request, version)
-            if not isinstance(result, Response):
-                result = await result
+            delay = state.take_delay(request.method, request.url.path)
+            if delay is not None and not delay.acted_first:
+                await request.body()  # read whole first: a request Jira received is carried out if its client leaves
+                await asyncio.sleep(delay.seconds)
+            try:
+                result = handler(state, request, version)
+                if not isinstance(result, Response):
+                    result = await result
+            finally:
+                if delay is not None and delay.acted_first:
+                    await asyncio.sleep(delay.seconds)
             response: Response = result
             return response
         except _Refusal as refusal:
@@ -423,4 +509,13 @@ def create_jira_app(state: JiraState) -> Starlette:
     return app
 
 
-__all__ = ["ISSUE_TYPES", "PRIORITIES", "STATUSES", "WORKFLOW", "JiraIssue", "JiraState", "create_jira_app"]
+__all__ = [
+    "ISSUE_TYPES",
+    "PRIORITIES",
+    "STATUSES",
+    "WORKFLOW",
+    "JiraDelay",
+    "JiraIssue",
+    "JiraState",
+    "create_jira_app",
+]
