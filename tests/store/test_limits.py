@@ -224,3 +224,28 @@ def test_a_write_admitted_with_an_older_time_does_not_turn_the_budget_back(db: D
     assert late is not None and late.waits == [30.0]  # the third write of the minute: half a minute on
     after = limits.admit_chunk("t", "wf/3", slots=1, writes=1, limit=4, ttl=10, per_minute=2, at=now + 1)
     assert after is not None and after.waits == [pytest.approx(59.0)]  # the fourth: a minute after the first two
+
+
+def test_a_chunk_takes_its_writes_as_one_take_each_would_with_one_read_and_one_write_of_the_bucket(
+    db: Database,
+) -> None:
+    """A chunk's writes wait what the same writes taken one by one would, and the bucket's row is read once and
+    written once for the whole chunk (it was a read and a write per change: 32 statements for a chunk of 16)."""
+    clock = Clock()
+    limits = TenantLimits(db, clock=clock)
+    one_by_one = [limits.take_write("a", 3, at=clock.now) for _ in range(5)]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        chunk = limits.admit_chunk("b", "wf/1", slots=1, writes=5, limit=4, ttl=10, per_minute=3, at=clock.now)
+        assert chunk is not None and chunk.waits == one_by_one == [0.0, 0.0, 0.0, 20.0, 40.0]
+        statements.clear()
+        again = limits.admit_chunk("b", "wf/2", slots=1, writes=16, limit=4, ttl=10, per_minute=3, at=clock.now + 7)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert again is not None and again.waits[0] == limits.take_write("a", 3, at=clock.now + 7) == pytest.approx(53.0)
+    assert len([s for s in statements if "tenant_buckets" in s]) == 2, statements

@@ -176,18 +176,25 @@ class TenantLimits:
         """Reserve one write of the tenant's budget; returns the seconds to wait before doing it (0: now). `at`: the
         time of the write by another clock than ours (the worker passes Temporal's, as the workflows pace by it)."""
         with self.db.write() as conn:
-            return self._take_write(conn, tenant, per_minute, self.clock() if at is None else at)
+            return self._take_writes(conn, tenant, per_minute, self.clock() if at is None else at, 1)[0]
 
-    def _take_write(self, conn: Connection, tenant: str, per_minute: int, now: float) -> float:
+    def _take_writes(self, conn: Connection, tenant: str, per_minute: int, now: float, count: int) -> list[float]:
+        """Reserve `count` writes at `now` with one read and one write of the bucket's row; per write, the seconds
+        to wait (as `count` takes one after another would answer: each later write waits one token longer)."""
+        if count <= 0:
+            return []
         rate = per_minute / 60.0
         row = self._row(conn, tenant, WRITES)
         capacity = float(per_minute)
         if row is not None:  # a write timed before the bucket's last one must not turn its clock back (refill twice)
             now = max(now, row.updated_at)
         tokens = capacity if row is None else min(capacity, row.tokens + (now - row.updated_at) * rate)
-        tokens -= 1
+        waits = []
+        for _ in range(count):  # the writes share one instant: no refill between them, one token less each
+            tokens -= 1
+            waits.append(max(0.0, -tokens / rate))
         self._put(conn, row is not None, tenant, WRITES, capacity=capacity, tokens=tokens, reset_at=None, now=now)
-        return max(0.0, -tokens / rate)
+        return waits
 
     # ---- concurrency leases -----------------------------------------------------------------------------------
 
@@ -225,8 +232,7 @@ class TenantLimits:
             granted = self._try_leases(conn, tenant, holder, slots, limit, ttl)
             if not granted:
                 return None
-            now = self.clock() if at is None else at
-            waits = [self._take_write(conn, tenant, per_minute, now) for _ in range(writes)]
+            waits = self._take_writes(conn, tenant, per_minute, self.clock() if at is None else at, writes)
             return Admission(holders=granted, waits=waits)
 
     def _try_leases(self, conn: Connection, tenant: str, holder: str, want: int, limit: int, ttl: float) -> list[str]:
