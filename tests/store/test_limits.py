@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -249,3 +250,51 @@ def test_a_chunk_takes_its_writes_as_one_take_each_would_with_one_read_and_one_w
         sa.event.remove(db.engine, "before_cursor_execute", seen)
     assert again is not None and again.waits[0] == limits.take_write("a", 3, at=clock.now + 7) == pytest.approx(53.0)
     assert len([s for s in statements if "tenant_buckets" in s]) == 2, statements
+
+
+class CountingLimits(TenantLimits):
+    """Real limits in the database, counting how often a worker asks for vendor requests."""
+
+    takes = 0
+
+    def take_requests(self, tenant: str, bucket: str, want: int = 1) -> Grant:
+        self.takes += 1
+        return super().take_requests(tenant, bucket, want)
+
+
+async def test_concurrent_requests_of_one_worker_ask_the_database_once_per_chunk_of_the_window(db: Database) -> None:
+    """Sixteen tasks sending three requests each take the window's requests CHUNK at a time: two asks for 48, and
+    the shared count lost no more than those two chunks (each task asked at once and each grant replaced the one
+    before: 16 asks, 512 requests gone from the window for 48 sent)."""
+    clock = Clock()
+    limits = CountingLimits(db, clock=clock)
+    windows = StoredWindows(limits, "t")
+    assert await windows.take("core") == 0.0  # the probe
+    await windows.report("core", limit=100_000, remaining=99_999, reset=clock.now + 3600)
+    limits.takes = 0
+
+    async def task() -> None:
+        for _ in range(3):
+            assert await windows.take("core") == 0.0
+            await asyncio.sleep(0.001)  # the vendor's answer
+
+    await asyncio.gather(*(task() for _ in range(16)))
+    assert limits.takes == 2
+    assert _tokens(db, "vendor:core") == 99_999 - 2 * CHUNK
+
+
+async def test_a_worker_waiting_on_a_probe_asks_once_per_wait_and_again_as_soon_as_it_is_answered(
+    db: Database,
+) -> None:
+    """While a probe's answer is awaited, the worker's other tasks wait the answer's time without each asking the
+    database; the probe's answer lets the next take ask at once."""
+    clock = Clock()
+    limits = CountingLimits(db, clock=clock)
+    windows = StoredWindows(limits, "t")
+    assert await windows.take("core") == 0.0  # the probe, in flight
+    waits = await asyncio.gather(*(windows.take("core") for _ in range(8)))
+    assert waits == [pytest.approx(POLL_SECONDS)] * 8
+    assert limits.takes == 2  # the probe and one answer for the eight
+    await windows.report("core", limit=100, remaining=99, reset=clock.now + 60)
+    assert await windows.take("core") == 0.0
+    assert limits.takes == 3

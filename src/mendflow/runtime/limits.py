@@ -78,7 +78,12 @@ def _bucket(name: str) -> str:
 
 class StoredWindows:
     """One tenant's vendor windows in the database, as one worker process uses them: requests are taken a few at a
-    time and spent without asking; answers are reported when they open a new window or the window runs low."""
+    time and spent without asking; answers are reported when they open a new window or the window runs low.
+
+    One take per bucket asks the database at a time, and the requests it got serve every task of the process: the
+    tasks that ran out meanwhile wait for it rather than each asking at once (each took `CHUNK`, and each grant
+    replaced the one before it, so a campaign asked three times as often as `CHUNK` says and dropped the rest).
+    A "wait" answer holds the process's other tasks too, until then or until an answer reports the window."""
 
     def __init__(self, limits: TenantLimits, tenant: str) -> None:
         self.limits = limits
@@ -87,18 +92,36 @@ class StoredWindows:
         """bucket → requests taken and not sent yet, and when the window they came from ends."""
         self._reset: dict[str, float] = {}
         self._unmetered: set[str] = set()
+        self._taking: dict[str, asyncio.Lock] = {}
+        """bucket → held while this process asks the database for more of its window."""
+        self._blocked: dict[str, float] = {}
+        """bucket → before this time (our clock) the database said there was nothing to take."""
 
-    async def take(self, bucket: str) -> float:
+    def _spend(self, bucket: str) -> bool:
+        """Spend one of the requests held for `bucket`, if its window still lasts."""
         held, until = self._held.get(bucket, (0, 0.0))
         if held > 0 and self.limits.clock() < until:
             self._held[bucket] = (held - 1, until)
+            return True
+        return False
+
+    async def take(self, bucket: str) -> float:
+        if self._spend(bucket):
             return 0.0
-        grant = await asyncio.to_thread(self.limits.take_requests, self.tenant, _bucket(bucket), CHUNK)
-        if grant.granted:
-            # Kept only while their window lasts (a window whose end is not known yet lends one at a time).
+        async with self._taking.setdefault(bucket, asyncio.Lock()):
+            if self._spend(bucket):  # taken by the task that asked while this one waited
+                return 0.0
+            now = self.limits.clock()
+            if (blocked := self._blocked.get(bucket, 0.0)) > now:
+                return blocked - now
+            grant = await asyncio.to_thread(self.limits.take_requests, self.tenant, _bucket(bucket), CHUNK)
+            if not grant.granted:
+                self._blocked[bucket] = now + grant.wait
+                return grant.wait
+            # What is still held has run out or its window ended: the grant replaces it. Kept only while its window
+            # lasts (a window whose end is not known yet lends one at a time).
             self._held[bucket] = (grant.granted - 1, grant.until) if grant.until is not None else (0, 0.0)
             return 0.0
-        return grant.wait
 
     async def report(self, bucket: str, *, limit: int, remaining: int, reset: float) -> None:
         seen = self._reset.get(bucket)
@@ -110,15 +133,18 @@ class StoredWindows:
         await asyncio.to_thread(
             self.limits.observe_window, self.tenant, _bucket(bucket), limit=limit, remaining=remaining, reset=reset
         )
+        self._blocked.pop(bucket, None)  # new figures: the next take asks again
 
     async def unanswered(self, bucket: str) -> None:
         if bucket not in self._unmetered and bucket not in self._reset:  # only a bucket still being probed
             await asyncio.to_thread(self.limits.release_probe, self.tenant, _bucket(bucket))
+            self._blocked.pop(bucket, None)
 
     async def unmetered(self, bucket: str) -> None:
         if bucket not in self._unmetered:  # once per process and bucket: the row then lends freely
             self._unmetered.add(bucket)
             await asyncio.to_thread(self.limits.observe_unmetered, self.tenant, _bucket(bucket))
+            self._blocked.pop(bucket, None)
 
 
 async def _wait(seconds: float, why: str) -> None:
