@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -30,9 +28,9 @@ from mendflow.runtime.worker import build_worker
 from mendflow.scheduling import manage
 from mendflow.scheduling.config import ScanSchedule
 from mendflow.worker_context import WorkerContext
+from tests.cli_in_process import Done, invoker
 
 pytestmark = pytest.mark.slow
-MENDFLOW = str(Path(sys.executable).parent / "mendflow")
 
 
 def every(tenant: str, interval: str, *, jitter: str = "0s", paused: bool = False) -> ScanSchedule:
@@ -139,15 +137,18 @@ async def test_a_triggered_schedule_runs_a_scan_that_records_findings(
     assert len(rows) > 10 and all(r.finding.risk is not None for r in rows)
 
 
-def cli(*args: str, address: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENDFLOW_")}
-    return subprocess.run([MENDFLOW, "schedules", *args, "--temporal-address", address], capture_output=True,
-                          text=True, timeout=60, env=env)  # fmt: skip
-
-
-async def test_the_cli_exit_codes(client: Client, tmp_path: Path) -> None:
+async def test_the_cli_exit_codes(
+    client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """0 applied/listed, 2 bad config or unknown tenant, 3 trigger of a paused schedule, 1 Temporal unreachable."""
     address = client.service_client.config.target_host
+    for name in [k for k in os.environ if k.startswith("MENDFLOW_")]:
+        monkeypatch.delenv(name)  # only what the command line says
+    invoke = invoker(capsys, monkeypatch)  # in-process: ten CLI processes cost ~2 s of imports each
+
+    async def cli(*args: str, address: str) -> Done:
+        return await asyncio.to_thread(invoke, "schedules", *args, "--temporal-address", address)
+
     good = tmp_path / "mendflow.yaml"
     good.write_text("schedules:\n  - {tenant: 'github:acme', interval: 1h, jitter: 1m, paused: true}\n")
     tenants = tmp_path / "tenants.yaml"
@@ -155,16 +156,16 @@ async def test_the_cli_exit_codes(client: Client, tmp_path: Path) -> None:
     short = tmp_path / "short.yaml"
     short.write_text("schedules:\n  - {tenant: 'github:acme', interval: 5s}\n")
 
-    def ok(done: subprocess.CompletedProcess[str]) -> str:
+    def ok(done: Done) -> str:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    run = await asyncio.to_thread(cli, "apply", "--config", str(good), address=address)
+    run = await cli("apply", "--config", str(good), address=address)
     assert "created    mendflow-scan:github:acme" in ok(run)
-    again = await asyncio.to_thread(cli, "apply", "--config", str(good), "--format", "json", address=address)
+    again = await cli("apply", "--config", str(good), "--format", "json", address=address)
     assert '"unchanged":["mendflow-scan:github:acme"]' in ok(again)
     await listed(client, {"mendflow-scan:github:acme"})
-    shown = ok(await asyncio.to_thread(cli, "list", "--format", "json", address=address))
+    shown = ok(await cli("list", "--format", "json", address=address))
     assert '"tenant":"github:acme"' in shown and '"paused":true' in shown
     for args, code, words in [
         (["apply"], 2, "--config"),
@@ -174,8 +175,8 @@ async def test_the_cli_exit_codes(client: Client, tmp_path: Path) -> None:
         (["trigger", "github:acme"], 3, "paused"),
         (["list", "--format", "yaml"], 2, "table or json"),
     ]:
-        done = await asyncio.to_thread(cli, *args, address=address)
+        done = await cli(*args, address=address)
         assert done.returncode == code and words in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
-    down = await asyncio.to_thread(cli, "list", address="127.0.0.1:9")
+    down = await cli("list", address="127.0.0.1:9")
     assert down.returncode == 1 and "cannot reach Temporal" in down.stderr
