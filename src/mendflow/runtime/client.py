@@ -3,6 +3,8 @@ TLS/mTLS, and a one-line error if unreachable. Workers built on the client inher
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +16,11 @@ from mendflow.errors import ConnectionProblem, InputError
 from mendflow.telemetry.tracing import tracing_interceptor
 
 TASK_QUEUE = "mendflow"
+STARTING_UP = "not healthy yet"
+"""What a Temporal frontend that accepts connections but has not finished starting answers (the dev server says so
+for a moment after its port opens, longer on a busy machine)."""
+STARTUP_WAIT = 20.0
+"""Seconds a connection keeps asking a frontend that is still starting."""
 
 
 class TemporalSettings(BaseModel):
@@ -58,18 +65,23 @@ async def connect(settings: TemporalSettings) -> Client:
     replayers must use the same one). An unreadable key is an InputError naming its key id."""
     converter = data_converter(settings.payload_keys)
     tls = settings.tls_config()  # before connecting: a bad file is bad input, not an unreachable server
-    try:
-        return await Client.connect(
-            settings.address,
-            namespace=settings.namespace,
-            tls=tls,
-            data_converter=converter,
-            # traces client → workflow → activity; workers built from this client inherit it
-            interceptors=[tracing_interceptor()],
-        )
-    except Exception as err:  # the SDK raises RuntimeError with a long gRPC text; keep the user's line short
-        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        raise ConnectionProblem(
-            f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {first}; "
-            "check the address and that the server is running (or use `mendflow up` for the embedded one)"
-        ) from None
+    deadline = time.monotonic() + STARTUP_WAIT
+    while True:
+        try:
+            return await Client.connect(
+                settings.address,
+                namespace=settings.namespace,
+                tls=tls,
+                data_converter=converter,
+                # traces client → workflow → activity; workers built from this client inherit it
+                interceptors=[tracing_interceptor()],
+            )
+        except Exception as err:  # the SDK raises RuntimeError with a long gRPC text; keep the user's line short
+            if STARTING_UP in str(err) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)  # a server still starting (just launched, or a busy machine): ask again
+                continue
+            first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            raise ConnectionProblem(
+                f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {first}; "
+                "check the address and that the server is running (or use `mendflow up` for the embedded one)"
+            ) from None
