@@ -10,22 +10,17 @@ here: a response step proves itself by the re-read alone.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
-from typing import TypeVar
 
 from mendflow.activities.integration_failures import classify
 from mendflow.activities.publish import PublishActivities
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from mendflow.actions import ACTIONS
 from mendflow.connectors.http import heartbeat_while_waiting
 from mendflow.connectors.registry import get_action, open_session
 from mendflow.errors import ActionError, AuthError, ConnectionProblem, InputError, MendflowError, VendorError
 from mendflow.evidence.changes import record_change
-from mendflow.integrations.jira_tickets import JiraTransitionError
 from mendflow.integrations.slack import MessageRef
 from mendflow.integrations.slack_targets import slack_target
 from mendflow.models import Change, Outcome, fingerprint
@@ -45,8 +40,8 @@ from mendflow.workflow_types import CampaignPlanDetail, ChangeStep, StepOutcome
 
 from .failures import cannot_retry
 from .heartbeats import beat_while_waiting
+from .response_ticket import TicketTry
 
-T = TypeVar("T")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _EMAIL = re.compile(r"^[^@\s:#]+@[^@\s]+\.[^@\s]+$")
 
@@ -218,10 +213,10 @@ class ResponseActivities:
 
     @activity.defn(name="ticket_response")
     async def ticket_response(self, request: TicketInput) -> TicketResult:
-        """Create a Jira issue, or comment on / transition one. Each Jira call is recorded in the shared store under
-        (run, step, what), as a campaign's ticket is: a retry — on this worker or another — never opens a second
-        issue or repeats a comment. Texts are redacted by the Jira client; without Jira configured nothing is sent
-        and the step says so."""
+        """Create a Jira issue, or comment on / transition one, once per step whatever retries, workers or timeouts:
+        each call is recorded in the shared store under (run, step, what), and a created issue carries its step's
+        label, so a later try adopts it (`response_ticket`). Texts are redacted by the Jira client; without Jira
+        configured nothing is sent and the step says so."""
         config = self.ctx.settings.jira
         if config is None:
             return TicketResult(detail="Jira is not configured")
@@ -229,57 +224,14 @@ class ResponseActivities:
             jira = self._publish.jira(config)
         except MendflowError as err:
             raise classify(err, "Jira") from None
-        run, done = activity.info().workflow_id or "", self.ctx.idempotency
-
-        async def guarded(what: str, call: Callable[[], T]) -> T:
-            try:
-                return await asyncio.to_thread(call)
-            except (MendflowError, ValueError) as err:
-                raise classify(err, what) from None
-
-        key = request.key
-        if key is None:
-            assert request.summary is not None
-            summary = request.summary
-
-            async def create() -> str:
-                return await guarded(
-                    "Jira create issue",
-                    lambda: jira.open(
-                        summary=summary,
-                        description=request.description,
-                        severity=request.severity,
-                        project=request.project,
-                        issue_type=request.issue_type,
-                        labels=request.labels,
-                    ),
-                )
-
-            key = await done.once(run, f"jira.create:{request.step_id}", str, create)
-        issue = key
+        ticket = TicketTry(self.ctx, jira, request, activity.info())
+        issue = request.key if request.key is not None else await ticket.create()
         if request.comment is not None:
-            text = request.comment
-
-            async def comment() -> bool:
-                await guarded(f"Jira comment on {issue}", lambda: jira.comment(issue, text))
-                return True
-
-            await done.once(run, f"jira.comment:{request.step_id}", bool, comment)
+            await ticket.comment(issue, request.comment)
         detail = f"{issue}"
         if request.transition is not None:
-            move = request.transition
-
-            async def take() -> str:
-                try:
-                    await guarded(f"Jira transition {issue}", lambda: jira.transition(issue, move))
-                except ApplicationError as err:
-                    if err.type != JiraTransitionError.__name__:
-                        raise
-                    return err.message  # already there, or no such step from here: said, not fatal
-                return ""
-
-            skipped = await done.once(run, f"jira.transition:{request.step_id}", str, take)
-            detail = f"{issue}: {skipped}" if skipped else f"{issue} → {move}"
+            skipped = await ticket.transition(issue, request.transition)
+            detail = f"{issue}: {skipped}" if skipped else f"{issue} → {request.transition}"
         return TicketResult(key=issue, url=config.browse_url(issue), detail=detail)
 
 

@@ -4,6 +4,9 @@ The library's `ResilientSession` would retry 429/503 itself, sleeping up to 60 s
 we construct it with `max_retries=0` and a `timeout`, so a refused or slow call fails fast as one
 `JiraError` (with `retryable` set) and Temporal's retry policy decides when to try again.
 
+An issue created for a step carries a label derived from the step's durable key (`once_label`): `find` searches
+for it, so a try can adopt the issue an earlier try created — even one whose answer never arrived.
+
 Construction (which calls `serverInfo`) happens on first use. The token is registered with the redactor and
 never appears in ticket text or in an exception: the library's own `JIRAError` text includes request headers,
 so it is never passed on — only its status, URL path and Jira's error messages are.
@@ -11,9 +14,11 @@ so it is never passed on — only its status, URL path and Jira's error messages
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -39,6 +44,15 @@ SUMMARY_LIMIT = 250
 """Jira refuses summaries over 255 characters."""
 DESCRIPTION_LIMIT = 30_000
 """Jira's text field limit is 32,767 characters."""
+REQUESTS_PER_CALL = 3
+"""The most HTTP requests one operation sends: `serverInfo` on first use, then at most two (a transition's GET and
+POST)."""
+
+
+def once_label(scope: str) -> str:
+    """The label that marks the issue created under a durable key (`run/step`): stable, short, no spaces, and no
+    run or step name an issue's readers need to see."""
+    return "mendflow-once-" + hashlib.sha256(scope.encode()).hexdigest()[:20]
 
 
 class JiraError(VendorError):
@@ -179,6 +193,12 @@ class JiraTickets:
         self._jira: JIRA | None = None
         self._lock = threading.Lock()
 
+    @property
+    def worst_case(self) -> timedelta:
+        """The longest one operation can take with no answer: each request may wait `timeout` to connect and
+        `timeout` for the answer (`requests` applies it to both), and nothing here retries."""
+        return timedelta(seconds=REQUESTS_PER_CALL * 2 * self.timeout)
+
     # --- plumbing ---
 
     def _connect(self) -> JIRA:
@@ -290,6 +310,15 @@ class JiraTickets:
         issue = self._guard("POST", "issue", lambda: jira.create_issue(fields=fields, prefetch=False))
         return str(issue.key)
 
+    def find(self, label: str) -> list[str]:
+        """Keys of the issues carrying `label`, oldest first (`search/jql` on Cloud, `search` on Data Center)."""
+        jira = self.client()
+        jql = f'labels = "{label}" ORDER BY created ASC'
+        found: dict[str, Any] = self._guard(
+            "GET", "search", lambda: jira.search_issues(jql, maxResults=20, fields="key", json_result=True)
+        )
+        return [str(issue["key"]) for issue in found.get("issues", [])]
+
     def comment(self, key: str, text: str) -> None:
         """Add a comment (redacted) to the issue."""
         body: Any = adf(redact(text)) if self.api_version == "3" else redact(text)
@@ -338,4 +367,5 @@ __all__ = [
     "JiraTransitionError",
     "TicketRequest",
     "adf",
+    "once_label",
 ]

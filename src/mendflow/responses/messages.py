@@ -210,6 +210,18 @@ class TicketInput(Message):
     key: str | None = None
     comment: str | None = None
     transition: str | None = None
+    timeout: timedelta | None = None
+    """The step's `timeout`: no Jira call starts after it, and a try whose call answers after it fails (what the call
+    did is kept for the next try). The activity's start-to-close is longer by `TICKET_SETTLE`, so Temporal never
+    gives up on a try while its Jira call is in flight. None (runs recorded before): only the start-to-close."""
+
+
+TICKET_SETTLE = timedelta(minutes=2)
+"""How much longer than its step's `timeout` a ticket try may run: long enough for the Jira call in flight at the
+timeout to end on its own (`JiraTickets.worst_case`: 60 s at the default `jira.timeout` of 10 s)."""
+TICKET_HEARTBEAT = timedelta(minutes=1)
+"""A ticket try beats while it waits for Jira; a worker that dies is noticed after this long, not at the
+start-to-close."""
 
 
 class TicketResult(Message):
@@ -223,6 +235,8 @@ class TicketResult(Message):
 __all__ = [
     "DEFAULT_RETENTION",
     "FINISHED",
+    "TICKET_HEARTBEAT",
+    "TICKET_SETTLE",
     "CaptureInput",
     "Change",
     "ChildWaiting",

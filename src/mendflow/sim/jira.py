@@ -1,7 +1,8 @@
 """A Jira simulator (ASGI, Starlette): the REST operations mendflow's tickets use, under `/rest/api/2` and `/3`.
 
 `serverInfo`, `myself`, create issue, get issue, add comment, get transitions and do transition, search by JQL
-(`labels = "x"`, `project = X`, joined by AND, `ORDER BY created`: Data Center's `search`, Cloud's `search/jql`),
+(`labels = "x"`, `project = X`, joined by AND, `ORDER BY created`: Data Center's `search`, Cloud's `search/jql`;
+and `field`, which the `jira` library reads before its first search),
 with basic auth (e-mail/user + API token) or bearer (personal access token), Jira's error shape
 (`{"errorMessages": [...], "errors": {field: message}}`), a small workflow (To Do → In Progress → Done), v3's
 insistence on Atlassian Document Format for descriptions and comments, injectable 429/503 answers with
@@ -118,6 +119,8 @@ class JiraState:
         self.issues: dict[str, JiraIssue] = {}
         self.faults: deque[JiraFault] = deque()
         self.delays: list[JiraDelay] = []
+        self.in_flight = 0
+        """Requests being handled now (a slowed one counts until Jira has acted on it and answered)."""
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._next_id = 10000
@@ -430,6 +433,29 @@ def _matching(state: JiraState, jql: str) -> list[JiraIssue]:
     return found
 
 
+def _fields(state: JiraState, request: Request, version: str) -> Response:
+    """The system fields the simulator's issues have (the `jira` library reads these once before its first search)."""
+    types = {"summary": "string", "description": "string", "labels": "array", "priority": "priority"}
+    types |= {"issuetype": "issuetype", "project": "project", "status": "status", "created": "datetime"}
+    types |= {"updated": "datetime", "comment": "comments-page"}
+    return JSONResponse(
+        [
+            {
+                "id": name,
+                "key": name,
+                "name": name.capitalize(),
+                "custom": False,
+                "orderable": name not in ("status", "created", "updated"),
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [name],
+                "schema": {"type": kind, "system": name},
+            }
+            for name, kind in types.items()
+        ]
+    )
+
+
 def _search(state: JiraState, request: Request, version: str) -> Response:
     """Data Center's `search` (startAt/total) or Cloud's `search/jql` (isLast); the fields asked for, by name."""
     params = request.query_params
@@ -458,6 +484,7 @@ ROUTES: tuple[tuple[str, str, Handler, bool], ...] = (
     ("POST", "/issue/{key}/comment", _comment, True),
     ("GET", "/issue/{key}/transitions", _transitions, True),
     ("POST", "/issue/{key}/transitions", _do_transition, True),
+    ("GET", "/field", _fields, True),
     ("GET", "/search", _search, True),
     ("GET", "/search/jql", _search, True),
 )
@@ -467,6 +494,7 @@ def _endpoint(state: JiraState, handler: Handler, needs_auth: bool) -> Callable[
     async def endpoint(request: Request) -> Response:
         version = request.path_params["version"]
         state.calls.append((request.method, request.url.path))
+        state.in_flight += 1
         try:
             if version not in ("2", "3"):
                 raise _Refusal(404, ["null for uri: " + request.url.path])
@@ -494,6 +522,8 @@ def _endpoint(state: JiraState, handler: Handler, needs_auth: bool) -> Callable[
             return response
         except _Refusal as refusal:
             return JSONResponse(refusal.body, status_code=refusal.status)
+        finally:
+            state.in_flight -= 1
 
     return endpoint
 
