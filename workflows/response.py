@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from mendflow.responses.inputs import check_inputs
     from mendflow.responses.messages import (
         FINISHED,
+        TICKET_HEARTBEAT,
+        TICKET_SETTLE,
         CaptureInput,
         ChildWaiting,
         EvidenceInput,
@@ -496,10 +498,15 @@ class ResponseWorkflow(Answers, Controls):
             key=text(spec.key, "key"),
             comment=None if comment is None else comment + extra,
             transition=spec.transition,
+            timeout=step.timeout,
         )
         if request.key == "":
             return StepStatus.skipped, {"key": "", "url": ""}, "no issue to change (none was created)"
-        result: TicketResult = await self._activity(step, Activity.ticket_response, request, TicketResult)
+        # The try enforces the step's timeout itself and never abandons a Jira call in flight (a late issue is kept
+        # for the next try); Temporal's start-to-close only catches a try whose worker stopped answering.
+        result: TicketResult = await self._activity(
+            step, Activity.ticket_response, request, TicketResult, settle=TICKET_SETTLE, heartbeat=TICKET_HEARTBEAT
+        )
         return StepStatus.done, {"key": result.key, "url": result.url}, result.detail
 
     async def _call(self, step: Step) -> tuple[StepStatus, dict[str, Any], str]:
@@ -611,14 +618,25 @@ class ResponseWorkflow(Answers, Controls):
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 
-    async def _activity(self, step: Step, activity: Activity, arg: Any, result_type: Any, *, fail: bool = True) -> Any:
+    async def _activity(
+        self,
+        step: Step,
+        activity: Activity,
+        arg: Any,
+        result_type: Any,
+        *,
+        fail: bool = True,
+        settle: timedelta = timedelta(0),
+        heartbeat: timedelta | None = None,
+    ) -> Any:
         try:
             return await workflow.execute_activity(
                 activity,
                 arg,
                 result_type=result_type,
                 task_queue=self._queue(activity),
-                start_to_close_timeout=step.timeout,
+                start_to_close_timeout=step.timeout + settle,
+                heartbeat_timeout=heartbeat,
                 retry_policy=RetryPolicy(
                     initial_interval=step.retry.backoff,
                     maximum_interval=max(step.retry.backoff, timedelta(minutes=1)),
