@@ -16,7 +16,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.responses import ResponsePlaybook
-from mendflow.responses.messages import ResponseStatus, RunState
+from mendflow.responses.messages import TICKET_HEARTBEAT, TICKET_SETTLE, ResponseStatus, RunState
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
 from mendflow.sim.slack import SlackWorkspace
@@ -79,7 +79,9 @@ async def test_retry_tries_again_after_the_backoff_and_the_step_succeeds(run: An
     assert attempt == 3
     assert scheduled.retry_policy.maximum_attempts == 3
     assert scheduled.retry_policy.initial_interval.ToTimedelta() == timedelta(seconds=2)
-    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(seconds=45)
+    # A ticket try enforces its step's timeout itself; Temporal's cut-off leaves Jira's call in flight time to end.
+    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(seconds=45) + TICKET_SETTLE
+    assert scheduled.heartbeat_timeout.ToTimedelta() == TICKET_HEARTBEAT
 
 
 async def test_retry_gives_up_after_its_attempts_and_on_failure_decides(run: Any, jira: SimulatedJira) -> None:
@@ -107,7 +109,7 @@ async def test_the_default_retry_and_timeout_are_what_the_format_says(run: Any, 
     scheduled, attempt = _ticket_activity(history)
     assert attempt == 3 and jira.state.faults == type(jira.state.faults)()
     assert scheduled.retry_policy.initial_interval.ToTimedelta() == timedelta(seconds=1)
-    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(minutes=5)
+    assert scheduled.start_to_close_timeout.ToTimedelta() == timedelta(minutes=5) + TICKET_SETTLE
 
 
 async def _notify_while_slack_is_slow(

@@ -1,6 +1,7 @@
 """A step's `timeout` for the kinds besides `notify` (tests/workflows/test_response_step_options.py): an `action`'s
-write and a `ticket`'s Jira call that outlast it are cut off (real time, the dev server, the simulators answering
-late over loopback) and fail the step; a `wait … until` ends at its `timeout` or when it holds, and a `wait
+write that outlasts it is cut off and fails the step, and a `ticket`'s Jira call that outlasts it is waited for,
+never abandoned: the issue it still creates is the step's one issue (real time, the dev server, the simulators
+answering late over loopback); a `wait … until` ends at its `timeout` or when it holds, and a `wait
 duration` is not bounded by it (the time-skipping server). A `wait … answer` nobody answers within its `timeout`
 is tested in tests/workflows/test_response_fan_out.py."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,9 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from mendflow.config import TenantConnection
 from mendflow.data import demo_tenant_path
+from mendflow.integrations.jira_tickets import once_label
 from mendflow.redaction import register_secret
 from mendflow.responses import ResponsePlaybook
-from mendflow.responses.messages import ResponseStatus, RunState, StepRecord
+from mendflow.responses.messages import TICKET_SETTLE, ResponseStatus, RunState, StepRecord
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.runtime.responses import start_response
 from mendflow.runtime.worker import build_worker
@@ -166,32 +169,68 @@ async def test_an_action_whose_write_outlasts_the_timeout_is_cut_off_and_the_ste
         assert _scheduled(history, activity).start_to_close_timeout.ToTimedelta() == STEP_TIMEOUT
 
 
-async def test_a_ticket_whose_jira_call_outlasts_the_timeout_is_cut_off_and_the_step_fails(
-    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Jira would answer the issue's creation only after 5 s: with `timeout: 2s` and one attempt the try is cut off
-    after 2 s and the step fails saying so, and on_failure continue lets the next step run. (The Jira library's call
-    runs in a thread the cut-off cannot stop: it ends at Jira's own answer or the client's `jira.timeout`.)"""
+@contextmanager
+def _slow_jira(monkeypatch: pytest.MonkeyPatch, seconds: float) -> Iterator[tuple[JiraState, Settings]]:
+    """The Jira simulator creating the next issue only `seconds` after it is asked (the request is carried out
+    whether or not its client still waits); (its state, the test settings pointing at it)."""
     token = "jira-" + secrets.token_hex(12)
     register_secret(token)
     state = JiraState(token=token)
-    late = Late(create_jira_app(state), "POST", "/issue", 5)
+    state.slow_next(seconds)
+    with serve_in_thread(create_jira_app(state)) as server:
+        state.base_url = server.base_url
+        site = type("Site", (), {"state": state, "base_url": server.base_url, "token": token})()
+        yield state, settings().model_copy(update={"jira": jira_settings(site, monkeypatch, "TIMEOUTS_JIRA_TOKEN")})
+        settled_by = time.monotonic() + 15  # every call the run made has landed before the issues are counted
+        while (state.in_flight or state.delays) and time.monotonic() < settled_by:
+            time.sleep(0.05)
+
+
+def _tries(history: Sequence[HistoryEvent], activity: str) -> int:
+    scheduled = {e.event_id for e in history if e.HasField("activity_task_scheduled_event_attributes")
+                 and e.activity_task_scheduled_event_attributes.activity_type.name == activity}  # fmt: skip
+    return max(
+        e.activity_task_started_event_attributes.attempt
+        for e in history
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+    )
+
+
+async def test_a_ticket_whose_jira_call_outlasts_the_timeout_opens_one_issue_the_retry_adopts(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jira creates the issue only 4 s after it is asked, the step's `timeout` is 2 s: the first try waits for that
+    call instead of abandoning it, keeps the issue and fails as timed out; the second try adopts it. Exactly one
+    issue exists, carrying the step's label, and the step's record names it."""
+    steps = "- {id: t, kind: ticket, jira: {summary: Contained}, timeout: 2s, retry: {attempts: 2, backoff: 1s}}"
+    with _slow_jira(monkeypatch, 4) as (state, config):
+        done, history = await _run_on_dev_server(dev_env, tmp_path, _definition(steps, tenant="none:x"), config=config)
+    (ticket,) = done.steps
+    assert done.state is RunState.completed and ticket.status.value == "done", ticket
+    assert list(state.issues) == ["SEC-1"] and ticket.output["key"] == "SEC-1" and ticket.detail == "SEC-1"
+    assert once_label(f"{done.run_id}/t") in state.issue("SEC-1").labels
+    assert _tries(history, "ticket_response") == 2 and _took(ticket) >= timedelta(seconds=4)
+    assert _scheduled(history, "ticket_response").start_to_close_timeout.ToTimedelta() == STEP_TIMEOUT + TICKET_SETTLE
+
+
+async def test_a_ticket_step_out_of_tries_names_the_issue_that_landed_late_and_audits_it(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same late Jira with `retry: {attempts: 1}` and on_failure continue: the step fails as timed out and its
+    record names the issue the call still created (the only one), the audit chain has it as created after the
+    step's try timed out, and the next step runs."""
     steps = """
     - {id: t, kind: ticket, jira: {summary: Contained}, timeout: 2s, retry: {attempts: 1}, on_failure: continue}
     - {id: aside, kind: wait, duration: 1s, needs: []}
     """
-    with serve_in_thread(late) as server:
-        state.base_url = server.base_url
-        site = type("Site", (), {"state": state, "base_url": server.base_url, "token": token})()
-        config = settings().model_copy(update={"jira": jira_settings(site, monkeypatch, "TIMEOUTS_JIRA_TOKEN")})
-        late.pending = True
-        done, history = await _run_on_dev_server(dev_env, tmp_path, _definition(steps, tenant="none:x"), config=config)
-        await asyncio.wait_for(late.settled.wait(), timeout=15)  # the thread's request, before the server stops
+    with _slow_jira(monkeypatch, 4) as (state, config):
+        done, _ = await _run_on_dev_server(dev_env, tmp_path, _definition(steps, tenant="none:x"), config=config)
     ticket, aside = done.steps
-    assert ticket.status.value == "failed" and "StartToClose timeout" in ticket.detail, ticket
-    assert _took(ticket) < timedelta(seconds=4)  # cut off at the step's timeout, not at Jira's answer
-    assert done.state is RunState.completed and aside.status.value == "done"
-    assert _scheduled(history, "ticket_response").start_to_close_timeout.ToTimedelta() == STEP_TIMEOUT
+    assert ticket.status.value == "failed" and "SEC-1 is kept as this step's issue" in ticket.detail, ticket
+    assert list(state.issues) == ["SEC-1"] and done.state is RunState.completed and aside.status.value == "done"
+    late = [r for r in worker_context(tmp_path).audit.records() if r["kind"] == "response.ticket.late"]
+    assert [(r["campaign_id"], r["details"]["issue"]) for r in late] == [(done.run_id, "SEC-1")]
 
 
 # ---- wait: the time-skipping server ----------------------------------------------------------------------------
