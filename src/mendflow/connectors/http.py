@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from mendflow.connectors.credentials import Credential, StaticCredential
-from mendflow.connectors.transport import TRANSPORT_ERRORS, vendor_transport
+from mendflow.connectors.transport import TRANSPORT_ERRORS, Exchange, vendor_transport
 from mendflow.errors import (
     AuthError,
     ConnectionProblem,
@@ -304,7 +304,7 @@ class VendorHttp:
     """Time during which at least one request waited on a rate limit (pacing, shared windows or the vendor's
     answer), as a person watching the scan sees it: concurrent waits overlap and count once."""
     _waits_until: float = 0.0
-    _client: httpx.AsyncClient | None = None
+    _exchange: Exchange | None = None
     _gate: asyncio.Semaphore | None = None
     _rates: dict[str, RateState] = field(default_factory=dict)
 
@@ -319,23 +319,20 @@ class VendorHttp:
             raise InputError(f"{self.vendor}: request_budget must be at least 1, not {self.request_budget}")
 
     async def __aenter__(self) -> VendorHttp:
-        self._client = httpx.AsyncClient(
+        self._exchange = Exchange(
             base_url=self.base_url,
             headers={"Accept": "application/json", **self.extra_headers}
             | ({} if self.credential else {"Authorization": self.auth_header}),
             timeout=self.timeout,
-            follow_redirects=False,
             transport=self.transport
             or vendor_transport(self.base_url, _tls_context(), max_connections=self.max_concurrency),
-            verify=_tls_context(),
-            limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
         )
         self._gate = asyncio.Semaphore(self.max_concurrency)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._exchange is not None:
+            await self._exchange.transport.aclose()
 
     async def request(
         self,
@@ -404,12 +401,12 @@ class VendorHttp:
     async def _answer(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None) -> httpx.Response:
         """One HTTP exchange; with a waiter registered, it is called back every `wait_tick` while the vendor is
         slow to answer (up to `timeout`), so waiting for an answer counts as waiting too."""
-        assert self._client is not None
+        assert self._exchange is not None
         beat = _on_wait.get()
-        headers = None
+        authorization = None
         if self.credential is not None:
-            headers = {"Authorization": await self.credential.authorization(method, httpx.URL(path).path)}
-        call = self._client.request(method, path, json=json, params=params, headers=headers)
+            authorization = await self.credential.authorization(method, httpx.URL(path).path)
+        call = self._exchange.send(method, path, json=json, params=params, authorization=authorization)
         if beat is None:
             return await call
         exchange = asyncio.ensure_future(call)
@@ -440,7 +437,7 @@ class VendorHttp:
         allow_404: bool = False,
         parse: bool = True,
     ) -> tuple[httpx.Response, Any]:
-        assert self._client is not None and self._gate is not None, "use `async with VendorHttp(...)`"
+        assert self._exchange is not None and self._gate is not None, "use `async with VendorHttp(...)`"
         shown = path.split("?")[0]
         if "://" in shown:
             shown = httpx.URL(shown).path

@@ -10,6 +10,9 @@ concurrency) and goes through the proxy the environment names for the vendor's h
 …), looked up once per session: aiohttp's own `trust_env` looks it up for every request, in a thread. What the
 adapter does not translate into httpx's errors (a malformed answer, a timeout of its own) is caught as a
 transport error too (`TRANSPORT_ERRORS`): the HTTP layer retries it like a dropped connection.
+
+`Exchange` sends each request straight to that transport, without `httpx.AsyncClient`: its client layer (URL
+merging and parsing, cookie jar, auth and redirect wrappers) cost more CPU per request than the transport itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import urllib.request
+from typing import Any
 
 import aiohttp
 import httpx
@@ -54,3 +58,59 @@ def environment_proxy(url: str) -> str | None:
     if not proxy or urllib.request.proxy_bypass(target.host):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"  # `proxy:3128` means http, as curl reads it
+
+
+class Exchange:
+    """One session's requests, sent straight through its transport: httpx's `Request` and `Response` (what
+    connectors and the HTTP layer read, and httpx's errors, which it catches) without httpx's client layer, which
+    on every request merged the URL into the base URL (parsing both), merged headers, cookies and query
+    parameters, ran the auth and redirect loops and copied each answer's cookies into a jar nobody reads.
+
+    What the client did that matters is done here once: the base URL with its trailing slash (a path is appended
+    to it, as `AsyncClient(base_url=…)` does), the default headers (httpx's own, then the session's), the timeout.
+    Redirects are not followed, as before (`follow_redirects=False`); the body is read before returning.
+    """
+
+    def __init__(
+        self, *, base_url: str, headers: dict[str, str], timeout: float, transport: httpx.AsyncBaseTransport
+    ) -> None:
+        self.transport = transport
+        base = str(httpx.URL(base_url))
+        self._prefix = base if base.endswith("/") else base + "/"
+        self._headers = httpx.Headers(_HTTPX_DEFAULTS)
+        self._headers.update(headers)
+        self._extensions: dict[str, Any] = {"timeout": httpx.Timeout(timeout).as_dict()}
+
+    def url(self, path: str, params: dict[str, Any] | None = None) -> httpx.URL:
+        """`path` under the base URL (an absolute URL, a pagination link, as it is); `params` replace its query."""
+        full = path if path.startswith(("https://", "http://")) else self._prefix + path.lstrip("/")
+        return httpx.URL(full, params=params) if params else httpx.URL(full)
+
+    async def send(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+        authorization: str | None = None,
+    ) -> httpx.Response:  # fmt: skip
+        """One exchange, its body read; `authorization` replaces the session's `Authorization` header."""
+        headers = self._headers
+        if authorization is not None:
+            headers = headers.copy()
+            headers["Authorization"] = authorization
+        request = httpx.Request(method, self.url(path, params), headers=headers, json=json, extensions=self._extensions)
+        response = await self.transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+
+_HTTPX_DEFAULTS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": f"python-httpx/{httpx.__version__}",
+}
+"""The headers `httpx.AsyncClient` sends unless told otherwise (GitHub refuses a request without a User-Agent);
+the session's own override them."""
