@@ -13,6 +13,7 @@ from mendflow.redaction import register_secret
 from mendflow.responses import load_response_file
 from mendflow.runtime.responses import start_response
 from tests.cli_in_process import invoker
+from tests.responses.call_pair import CALLER, write_pair
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "responses" / "okta_api_token_compromise.yaml"
 NOWHERE = "127.0.0.1:1"  # nothing listens: a test that reached Temporal would fail with exit 1
@@ -54,31 +55,10 @@ def test_valid_inputs_reach_for_temporal(run: Any) -> None:
     assert done.returncode == 1 and "cannot reach Temporal at 127.0.0.1:1" in done.stderr
 
 
-CALLER = """apiVersion: mendflow/v1
-kind: Workflow
-id: test.caller
-title: t
-inputs: {type: object, properties: {user: {type: string}}}
-steps:
-  - {id: ok, kind: approve}
-  - {id: contain, kind: call, playbook: test.callee, inputs: {user: inputs.user}}
-"""
-CALLEE = """apiVersion: mendflow/v1
-kind: Workflow
-id: test.callee
-title: t
-inputs: {type: object, properties: {user: {type: string}}}
-steps:
-  - {id: clear, kind: action, action: okta.user.clear_sessions, target: "/api/v1/users/${{ inputs.user }}"}
-"""
-
-
 def test_a_called_workflow_without_its_own_approval_is_refused_at_its_position(run: Any, tmp_path: Path) -> None:
     """The caller's approval does not cover a called workflow (it can be run on its own): `mendflow run` of the
     caller exits 2 at the callee's irreversible action, before Temporal is asked."""
-    caller = tmp_path / "caller.yaml"
-    caller.write_text(CALLER)
-    (tmp_path / "callee.yaml").write_text(CALLEE)
+    caller = write_pair(tmp_path, approved=False)
     done = run("run", str(caller), "-i", "user=00u1", "--temporal-address", NOWHERE)
     assert done.returncode == 2, done.stderr
     assert (
