@@ -53,7 +53,9 @@ class TicketTry:
         self.started = time.monotonic()
         self.soft = request.timeout.total_seconds() if request.timeout is not None else None
         hard = info.start_to_close_timeout
-        self.hard = hard.total_seconds() - MARGIN if hard else None
+        # A try scheduled before the step's timeout was passed in (its start-to-close is the step's timeout) keeps
+        # the bound it was scheduled with: refusing it now would fail runs that were fine when they started.
+        self.hard = hard.total_seconds() - MARGIN if hard and self.soft is not None else None
         self.given_up = False
         """Set when the try was cancelled (timed out by Temporal, the run cancelled): a result landing later is late."""
 
@@ -147,6 +149,7 @@ class TicketTry:
                 activity.heartbeat({"waiting_for": what, "s": round(self._elapsed())})
         except asyncio.CancelledError:
             self.given_up = True
+            future.add_done_callback(lambda done: done.exception())  # the thread's failure, if any, is not lost noise
             raise
         try:
             result = future.result()

@@ -171,8 +171,9 @@ async def test_no_call_starts_when_jira_could_outlast_the_try(
     """A try of 30 s with `jira.timeout` 10 s (60 s worst case) would let Temporal start the next try while Jira may
     still create the issue: refused before any Jira call, not retried, saying which setting to change."""
     (worker, _) = _workers(tmp_path, jira, monkeypatch)
+    request = OPEN.model_copy(update={"timeout": timedelta(seconds=20)})
     with pytest.raises(ApplicationError) as refused:
-        await _env("1", timedelta(seconds=30)).run(worker.ticket_response, OPEN)
+        await _env("1", timedelta(seconds=30)).run(worker.ticket_response, request)
     assert refused.value.non_retryable and "lower jira.timeout or raise the step's timeout" in str(refused.value)
     assert jira.state.calls == [] and jira.state.issues == {}
 
