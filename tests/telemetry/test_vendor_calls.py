@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -101,3 +104,40 @@ async def test_a_failing_call_counts_an_error_by_type_and_marks_the_span(
     assert span.status.status_code.name == "ERROR" and span.status.description == "VendorError"
     shown = repr(span.to_json()) + pipeline.render().decode()
     assert TOKEN not in shown and "secretco" not in shown
+
+
+def test_vendor_calls_make_spans_only_once_a_tracer_provider_is_installed() -> None:
+    """In a fresh process (providers are set once per process): no span work before `install_tracing`, a span
+    per call after it; the metrics are counted either way."""
+    code = """
+import asyncio, httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from mendflow.connectors.http import VendorHttp
+from mendflow.telemetry.config import TelemetrySettings
+from mendflow.telemetry.exposition import install_metrics
+from mendflow.telemetry.tracing import install_tracing
+from mendflow.telemetry.vendor_calls import tracing_enabled
+
+seen = []
+def answer(request):
+    seen.append(trace.get_current_span().get_span_context().is_valid)
+    return httpx.Response(200, json={})
+
+async def call():
+    async with VendorHttp(base_url="https://api.example", auth_header="t", vendor="v",
+                          transport=httpx.MockTransport(answer)) as http:
+        await http.get_json("/orgs/acme")
+
+pipeline = install_metrics()
+before = tracing_enabled()
+asyncio.run(call())
+spans = InMemorySpanExporter()
+install_tracing(TelemetrySettings(), exporter=spans)
+asyncio.run(call())
+trace.get_tracer_provider().force_flush()
+counted = "mendflow_connector_requests_total{" in pipeline.render().decode()
+print(before, tracing_enabled(), seen, [s.name for s in spans.get_finished_spans()], counted)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[0] == "False True [False, True] ['v GET /orgs/{id}'] True"

@@ -10,6 +10,7 @@ not here: they read the shared store when scraped (`telemetry.sspm`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from opentelemetry import metrics
@@ -24,8 +25,27 @@ _HUMAN = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0, 3 * 86400.
 
 _meter = metrics.get_meter(METER_NAME)
 
-connector_requests = _meter.create_counter(
+_requests: dict[tuple[str, str, str], int] = {}
+_requests_lock = threading.Lock()
+
+
+def count_connector_request(vendor: str, operation: str, status_class: str) -> None:
+    """One vendor request sent. Counted here and read at scrape time: a request is the hottest recording of a
+    worker, and the SDK's own counter cleans and hashes the labels on every `add` (~10 µs of a request's CPU)."""
+    key = (vendor, operation, status_class)
+    with _requests_lock:
+        _requests[key] = _requests.get(key, 0) + 1
+
+
+def _connector_requests(options: CallbackOptions) -> Iterable[Observation]:
+    with _requests_lock:
+        counts = list(_requests.items())
+    return [Observation(n, {"vendor": v, "operation": o, "status_class": s}) for (v, o, s), n in counts]
+
+
+connector_requests = _meter.create_observable_counter(
     "mendflow.connector.requests",
+    callbacks=[_connector_requests],
     unit="{request}",
     description="Requests sent to vendor APIs, by vendor, operation and HTTP status class.",
 )

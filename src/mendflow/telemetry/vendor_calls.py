@@ -71,59 +71,76 @@ class VendorCall:
 
     vendor: str
     operation: str
-    span: trace.Span
+    span: trace.Span = trace.INVALID_SPAN
+    """The request's span; with tracing off, the API's non-recording span (every call on it does nothing)."""
 
     def answered(self, status: int) -> None:
         """One HTTP exchange completed with `status` (retries count again)."""
-        metrics.connector_requests.add(
-            1, {"vendor": self.vendor, "operation": self.operation, "status_class": f"{status // 100}xx"}
-        )
+        metrics.count_connector_request(self.vendor, self.operation, f"{status // 100}xx")
         self.span.set_attribute("http.response.status_code", status)
 
     def unanswered(self) -> None:
         """One attempt got no answer (timeout, dropped connection)."""
-        metrics.connector_requests.add(1, {"vendor": self.vendor, "operation": self.operation, "status_class": "none"})
+        metrics.count_connector_request(self.vendor, self.operation, "none")
 
     def rate_limited(self, wait_seconds: float) -> None:
         metrics.connector_rate_limited.add(1, {"vendor": self.vendor, "operation": self.operation})
         self.span.add_event("rate limited", {"mendflow.wait_s": round(wait_seconds, 3)})
 
 
+_NOT_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+
+def tracing_enabled() -> bool:
+    """Whether this process installed an SDK tracer provider (`install_tracing`, when traces have somewhere to
+    go). Until then a vendor call's span would be the API's no-op one, whose context attach and detach alone cost
+    more than the call's counters."""
+    return not isinstance(trace.get_tracer_provider(), _NOT_TRACING)
+
+
 @contextmanager
 def observe_vendor_call(vendor: str, method: str, path: str) -> Iterator[VendorCall]:
-    """A span named `<vendor> <operation>` (child of whatever runs: an activity, a prepare/apply/verify step),
-    the request's duration, and an error counted by type when it fails. Error messages stay out of the span."""
-    operation = operation_name(method, path)
-    vendor = vendor.lower()  # connectors name themselves for people ("GitHub"); labels are lower case
-    scope = current_scope()
+    """A span named `<vendor> <operation>` (child of whatever runs: an activity, a prepare/apply/verify step) when
+    tracing is on, the request's duration, and an error counted by type when it fails. Error messages stay out
+    of the span."""
+    call = VendorCall(vendor=vendor.lower(), operation=operation_name(method, path))
+    if not tracing_enabled():
+        yield from _measured(call)
+        return
+    # Connectors name themselves for people ("GitHub"); labels are lower case.
     attributes = {
-        "mendflow.vendor": vendor,
-        "mendflow.operation": operation,
+        "mendflow.vendor": call.vendor,
+        "mendflow.operation": call.operation,
         "http.request.method": method.upper(),
-        **scope.span_attributes(),
+        **current_scope().span_attributes(),
     }
-    started = time.perf_counter()
-    outcome = "ok"
     with tracer().start_as_current_span(
-        f"{vendor} {operation}",
+        f"{call.vendor} {call.operation}",
         kind=SpanKind.CLIENT,
         attributes=attributes,
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
-        call = VendorCall(vendor=vendor, operation=operation, span=span)
-        try:
-            yield call
-        except asyncio.CancelledError:
-            outcome = "cancelled"  # the activity was cancelled: not the vendor's failure
-            raise
-        except BaseException as err:
-            outcome = type(err).__name__
-            span.set_status(Status(StatusCode.ERROR, outcome))
-            span.set_attribute("error.type", outcome)
-            metrics.connector_errors.add(1, {"vendor": vendor, "operation": operation, "error_type": outcome})
-            raise
-        finally:
-            metrics.connector_duration.record(
-                time.perf_counter() - started, {"vendor": vendor, "operation": operation, "outcome": outcome}
-            )
+        call.span = span
+        yield from _measured(call)
+
+
+def _measured(call: VendorCall) -> Iterator[VendorCall]:
+    """The call's duration by outcome, and its error counted by type (and marked on its span)."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        yield call
+    except asyncio.CancelledError:
+        outcome = "cancelled"  # the activity was cancelled: not the vendor's failure
+        raise
+    except BaseException as err:
+        outcome = type(err).__name__
+        call.span.set_status(Status(StatusCode.ERROR, outcome))
+        call.span.set_attribute("error.type", outcome)
+        metrics.connector_errors.add(1, {"vendor": call.vendor, "operation": call.operation, "error_type": outcome})
+        raise
+    finally:
+        metrics.connector_duration.record(
+            time.perf_counter() - started, {"vendor": call.vendor, "operation": call.operation, "outcome": outcome}
+        )
