@@ -67,6 +67,22 @@ class Grant:
     """When the window they were granted from ends (requests not sent by then count against the next one)."""
 
 
+# Statements built once (parameters bound when run): building one costs several times what running it on SQLite
+# does, and these run on every chunk and every take of a campaign.
+_b, _l = tenant_buckets, tenant_leases
+_BUCKET = sa.select(_b.c.capacity, _b.c.tokens, _b.c.reset_at, _b.c.updated_at).where(
+    _b.c.tenant == sa.bindparam("k_tenant"), _b.c.bucket == sa.bindparam("k_bucket")
+)
+_PUT_BUCKET = sa.update(_b).where(_b.c.tenant == sa.bindparam("k_tenant"), _b.c.bucket == sa.bindparam("k_bucket"))
+_NEW_BUCKET = sa.insert(_b)
+_EXPIRED_LEASES = sa.delete(_l).where(_l.c.tenant == sa.bindparam("k_tenant"), _l.c.expires_at <= sa.bindparam("k_now"))
+_HOLDERS = sa.select(_l.c.holder).where(_l.c.tenant == sa.bindparam("k_tenant"))
+_MY_LEASES = (_l.c.tenant == sa.bindparam("k_tenant"), _l.c.holder.in_(sa.bindparam("k_holders", expanding=True)))
+_RENEW_LEASES = sa.update(_l).where(*_MY_LEASES)
+_RELEASE_LEASES = sa.delete(_l).where(*_MY_LEASES)
+_NEW_LEASE = sa.insert(_l)
+
+
 class TenantLimits:
     """The `tenant_buckets` and `tenant_leases` tables."""
 
@@ -77,12 +93,7 @@ class TenantLimits:
     def _row(self, conn: Connection, tenant: str, bucket: str) -> Row[Any, Any, Any, Any] | None:
         """The bucket's row, locked until the transaction ends (None: not created yet, but its name is locked)."""
         self.db.lock(conn, f"mendflow.limits:{tenant}:{bucket}")
-        t = tenant_buckets
-        return conn.execute(
-            sa.select(t.c.capacity, t.c.tokens, t.c.reset_at, t.c.updated_at).where(
-                t.c.tenant == tenant, t.c.bucket == bucket
-            )
-        ).one_or_none()
+        return conn.execute(_BUCKET, {"k_tenant": tenant, "k_bucket": bucket}).one_or_none()
 
     def _put(
         self,
@@ -97,11 +108,10 @@ class TenantLimits:
         now: float,
     ) -> None:
         values = {"capacity": capacity, "tokens": tokens, "reset_at": reset_at, "updated_at": now}
-        t = tenant_buckets
         if exists:
-            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.bucket == bucket).values(**values))
+            conn.execute(_PUT_BUCKET, {"k_tenant": tenant, "k_bucket": bucket, **values})
         else:
-            conn.execute(sa.insert(t).values(tenant=tenant, bucket=bucket, **values))
+            conn.execute(_NEW_BUCKET, {"tenant": tenant, "bucket": bucket, **values})
 
     # ---- vendor windows ---------------------------------------------------------------------------------------
 
@@ -239,35 +249,30 @@ class TenantLimits:
         """Take (or keep: a retry takes over its dead attempt's rows) up to `want` slots: one named `holder`, several
         `holder#i`."""
         now = self.clock()
-        t = tenant_leases
         self.db.lock(conn, f"mendflow.leases:{tenant}")  # always before a bucket's lock (admit): no lock cycle
-        conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.expires_at <= now))
-        holders = set(conn.execute(sa.select(t.c.holder).where(t.c.tenant == tenant)).scalars())
+        conn.execute(_EXPIRED_LEASES, {"k_tenant": tenant, "k_now": now})
+        holders = set(conn.execute(_HOLDERS, {"k_tenant": tenant}).scalars())
         names = [holder] if want <= 1 else [f"{holder}#{i}" for i in range(want)]
         mine = [n for n in names if n in holders]
         free = max(limit - len(holders), 0)
         new = [n for n in names if n not in holders][:free]
         if mine:
-            conn.execute(sa.update(t).where(t.c.tenant == tenant, t.c.holder.in_(mine)).values(expires_at=now + ttl))
+            conn.execute(_RENEW_LEASES, {"k_tenant": tenant, "k_holders": mine, "expires_at": now + ttl})
         if new:
-            conn.execute(sa.insert(t), [{"tenant": tenant, "holder": n, "expires_at": now + ttl} for n in new])
+            conn.execute(_NEW_LEASE, [{"tenant": tenant, "holder": n, "expires_at": now + ttl} for n in new])
         return mine + new
 
     def renew_lease(self, tenant: str, holder: str | list[str], *, ttl: float) -> None:
         """Push a held lease's (or several leases') expiry to `ttl` seconds from now."""
-        t = tenant_leases
         holders = [holder] if isinstance(holder, str) else holder
         with self.db.write() as conn:
-            conn.execute(
-                sa.update(t).where(t.c.tenant == tenant, t.c.holder.in_(holders)).values(expires_at=self.clock() + ttl)
-            )
+            conn.execute(_RENEW_LEASES, {"k_tenant": tenant, "k_holders": holders, "expires_at": self.clock() + ttl})
 
     def release_lease(self, tenant: str, holder: str | list[str]) -> None:
         """Give the slot (or several slots) back."""
-        t = tenant_leases
         holders = [holder] if isinstance(holder, str) else holder
         with self.db.write() as conn:
-            conn.execute(sa.delete(t).where(t.c.tenant == tenant, t.c.holder.in_(holders)))
+            conn.execute(_RELEASE_LEASES, {"k_tenant": tenant, "k_holders": holders})
 
     def leases(self, tenant: str) -> int:
         """Slots held now (unexpired leases)."""
