@@ -60,16 +60,21 @@ def record_changes(
     audit: AuditLog, snapshots: Snapshots, *, campaign_id: str, entries: list[ChangeRecord]
 ) -> list[dict[str, Any]]:
     """`record_change` for many changes at once: each distinct state is stored once (a chunk's changes mostly
-    share their before and after) and the events join the chain in one append."""
-    digests: dict[str, str] = {}
+    share their before and after), all of them in one transaction, and the events join the chain in one append."""
+    keys: dict[str, int] = {}
+    states: list[list[dict[str, Any]]] = []
 
-    def stored(state: dict[str, Any]) -> str:
+    def index(state: dict[str, Any]) -> int:
         redacted = redact_value(state)
         key = json.dumps(redacted, sort_keys=True, default=str)
-        if key not in digests:
-            digests[key] = snapshots.put_lines([redacted])
-        return digests[key]
+        if key not in keys:
+            keys[key] = len(states)
+            states.append([redacted])
+        return keys[key]
 
+    held = [(index(e.change.before), index(e.change.after)) for e in entries]
+    digests = snapshots.put_many(states)
+    stored = [(digests[before], digests[after]) for before, after in held]
     events = [
         AuditEvent(
             kind=CHANGE_KIND,
@@ -84,11 +89,11 @@ def record_changes(
                 "resource_type": e.change.resource.type,
                 "action": e.change.action,
                 "result": e.result.value,
-                "before": stored(e.change.before),
-                "after": stored(e.change.after),
+                "before": before,
+                "after": after,
             },
         )
-        for e in entries
+        for e, (before, after) in zip(entries, stored, strict=True)
     ]
     return audit.append_many(events)
 

@@ -19,12 +19,13 @@ import os
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from mendflow.errors import MendflowError
@@ -62,6 +63,7 @@ class Snapshots(Protocol):
 
     def writer(self) -> SnapshotSink: ...
     def put_lines(self, items: Iterable[Any]) -> str: ...
+    def put_many(self, blobs: Sequence[Sequence[Any]]) -> list[str]: ...
     def read_lines(self, digest: str) -> Iterator[Any]: ...
 
 
@@ -131,6 +133,10 @@ class SnapshotStore:
 
     def put_lines(self, items: Iterable[Any]) -> str:
         return _put_lines(self, items)
+
+    def put_many(self, blobs: Sequence[Sequence[Any]]) -> list[str]:
+        """`put_lines` of each blob; the digests in order."""
+        return [self.put_lines(items) for items in blobs]
 
     def read_lines(self, digest: str) -> Iterator[Any]:
         """Yield the stored items in order; refuses a blob whose content no longer matches its name."""
@@ -207,21 +213,35 @@ class DatabaseSnapshotWriter:
         self._file.close()
 
 
+# Built once: a campaign stores its changes' states on every chunk (building a statement costs several times what
+# running it on SQLite does). Rows already there are skipped (ON CONFLICT DO NOTHING, both backends): another worker
+# storing the same content meanwhile wrote identical bytes by construction.
+_TOUCH_MANY = (
+    sa.update(snapshot_blobs)
+    .where(snapshot_blobs.c.digest.in_(sa.bindparam("k_digests", expanding=True)))
+    .returning(snapshot_blobs.c.digest)
+)
+_TOUCH = sa.update(snapshot_blobs).where(snapshot_blobs.c.digest == sa.bindparam("k_digest"))
+_CHUNKS_OF = sa.select(snapshot_blobs.c.chunks).where(snapshot_blobs.c.digest == sa.bindparam("k_digest"))
+_CHUNK_DATA = sa.select(snapshot_chunks.c.data).where(
+    snapshot_chunks.c.digest == sa.bindparam("k_digest"), snapshot_chunks.c.seq == sa.bindparam("k_seq")
+)
+_INSERT_IGNORING = {
+    name: {t.name: dialect.insert(t).on_conflict_do_nothing() for t in (snapshot_blobs, snapshot_chunks)}
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def _touch(db: Database, digest: str) -> bool:
     """Mark a stored blob as written now; False if there is no such blob."""
     with db.write() as conn:
-        cur = conn.execute(
-            sa.update(snapshot_blobs).where(snapshot_blobs.c.digest == digest).values(created_at=time.time())
-        )
-        return cur.rowcount == 1
+        return conn.execute(_TOUCH, {"k_digest": digest, "created_at": time.time()}).rowcount == 1
 
 
 def _stored(db: Database, digest: str) -> int | None:
     """The number of chunks of a stored blob, or None."""
     with db.read() as conn:
-        return conn.execute(
-            sa.select(snapshot_blobs.c.chunks).where(snapshot_blobs.c.digest == digest)
-        ).scalar_one_or_none()
+        return conn.execute(_CHUNKS_OF, {"k_digest": digest}).scalar_one_or_none()
 
 
 class DatabaseSnapshotStore(Retained):
@@ -245,6 +265,41 @@ class DatabaseSnapshotStore(Retained):
     def put_lines(self, items: Iterable[Any]) -> str:
         return _put_lines(self, items)
 
+    def put_many(self, blobs: Sequence[Sequence[Any]]) -> list[str]:
+        """Several small snapshots (a chunk of changes' before and after states) in one transaction: one statement
+        refreshes those already stored and names them, the others are inserted together (where `put_lines` takes
+        a transaction or three each). Each blob is held in memory whole: stream large ones with `put_lines`."""
+        self.prune_if_due()
+        encoded: dict[str, tuple[bytes, int]] = {}
+        digests: list[str] = []
+        for items in blobs:
+            raw = b"".join(_line(item) for item in items)
+            digest = PREFIX + hashlib.sha256(raw).hexdigest()
+            encoded[digest] = (raw, len(items))
+            digests.append(digest)
+        if not encoded:
+            return digests
+        with self.db.write() as conn:
+            now = time.time()
+            present = set(conn.execute(_TOUCH_MANY, {"k_digests": list(encoded), "created_at": now}).scalars())
+            missing = [(digest, raw, count) for digest, (raw, count) in encoded.items() if digest not in present]
+            if missing:
+                chunks = [
+                    {"digest": digest, "seq": seq, "data": zlib.compress(raw[start : start + CHUNK], 1)}
+                    for digest, raw, _ in missing
+                    for seq, start in enumerate(range(0, len(raw), CHUNK))
+                ]
+                rows = [
+                    {"digest": digest, "items": count, "size": len(raw), "chunks": -(-len(raw) // CHUNK),
+                     "created_at": now}
+                    for digest, raw, count in missing
+                ]  # fmt: skip
+                inserts = _INSERT_IGNORING[self.db.dialect]
+                if chunks:
+                    conn.execute(inserts[snapshot_chunks.name], chunks)
+                conn.execute(inserts[snapshot_blobs.name], rows)  # with its chunks: present means complete
+        return digests
+
     def read_lines(self, digest: str) -> Iterator[Any]:
         """Yield the stored items in order, one chunk in memory at a time; refuses content that no longer
         matches its name."""
@@ -256,11 +311,7 @@ class DatabaseSnapshotStore(Retained):
         rest = b""
         for seq in range(chunks):
             with self.db.read() as conn:
-                data = conn.execute(
-                    sa.select(snapshot_chunks.c.data).where(
-                        snapshot_chunks.c.digest == digest, snapshot_chunks.c.seq == seq
-                    )
-                ).scalar_one_or_none()
+                data = conn.execute(_CHUNK_DATA, {"k_digest": digest, "k_seq": seq}).scalar_one_or_none()
             if data is None:
                 raise MendflowError(f"snapshot {digest} in {self.db.where} is corrupt (chunk {seq} is missing)")
             raw = zlib.decompress(data)
