@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from mendflow.audit import AuditEvent
 from mendflow.errors import MendflowError
 from mendflow.integrations.jira_tickets import JiraTickets, JiraTransitionError, once_label
+from mendflow.redaction import redact
 from mendflow.responses.messages import TicketInput
 from mendflow.worker_context import WorkerContext
 
@@ -70,7 +71,11 @@ class TicketTry:
         if recorded is not None:
             return _KEY.validate_json(recorded)
         label = once_label(f"{self.run}/{self.request.step_id}")
-        found = await self._call("Jira search", lambda: self.jira.find(label))
+        found = await self._call(
+            "Jira search",
+            lambda: self.jira.find(label),
+            late=lambda _: "nothing was created; the next try searches again",
+        )
         if found:
             return await asyncio.to_thread(self._keep, step, found[0], found[1:])
         request = self.request
@@ -112,7 +117,7 @@ class TicketTry:
                 self.jira.transition(key, name)
                 skipped = ""
             except JiraTransitionError as err:
-                skipped = str(err)
+                skipped = redact(str(err))
             return _KEY.validate_json(self.ctx.idempotency.record(self.run, step, _KEY.dump_json(skipped).decode()))
 
         return await self._call(f"Jira transition {key}", move_and_keep)
