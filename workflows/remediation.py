@@ -82,6 +82,11 @@ CHUNK_ROUNDS = 4
 chunk's own cost (an activity, a workflow task) is shared by many targets."""
 LANES = 2
 """Chunks in flight at once, splitting the tenant's concurrency between them."""
+PIPELINED_ROLLOUT = "pipelined-rollout"
+"""Patch id: the first page is read once (plan preview and capture), the first capture covers only the canary and
+runs beside the change-window check, the next page is captured while the canary changes, the last batch's chunks
+run on across page boundaries (no page waits for the previous one's slowest chunk), a batch's last targets are
+split evenly between the lanes, and the ledger's pages are settled at once."""
 RECAPTURE_AFTER = timedelta(minutes=10)
 """A capture older than this is taken again before writing: what a person changed meanwhile is what a rollback
 must restore, and a resource fixed meanwhile is not written at all."""
@@ -180,6 +185,10 @@ class RemediationWorkflow(Controls):
         captures them again)."""
         self._prefetch: asyncio.Future[None] | None = None
         """The next page's capture, running while this page's chunks change (chunked campaigns only)."""
+        self._pipelined = False
+        """`PIPELINED_ROLLOUT` applies to this run (decided once, at its start)."""
+        self._first_page: list[CampaignTarget] = []
+        """The first page of targets, read once for the plan's preview and the first captures (pipelined)."""
         self._nonces: set[str] = set(carry.nonces) if carry else set()
         """Nonces of the signed requests already accepted: a replayed proof is refused."""
 
@@ -240,8 +249,14 @@ class RemediationWorkflow(Controls):
         return f"{text} (+{hidden} earlier event(s))" if hidden > 0 else text
 
     async def _campaign(self, request: RemediationInput) -> RemediationResult:
+        self._pipelined = workflow.patched(PIPELINED_ROLLOUT)
         if request.carry is None:
-            preview = await self._targets(0, min(PREVIEW_TARGETS, request.target_count))
+            if self._pipelined:
+                first = min(max(PREVIEW_TARGETS, request.page_size), request.target_count)
+                self._first_page = await self._targets(0, first)
+                preview = self._first_page[:PREVIEW_TARGETS]
+            else:
+                preview = await self._targets(0, min(PREVIEW_TARGETS, request.target_count))
             self._plan = plan = await workflow.execute_activity(
                 Activity.plan_campaign,
                 PlanInput(
@@ -264,12 +279,15 @@ class RemediationWorkflow(Controls):
                 return await self._finish("notify_only")
             if plan.mode in GATED_MODES and not await self._approved(plan):
                 return await self._finish(self._state)
+            if self._pipelined:  # reading is not writing: the first capture need not wait for the window
+                self._prefetch = asyncio.ensure_future(self._capture_next_page(plan, self._first_capture(plan)))
             await self._wait_for_window()
         plan = self._plan
         assert plan is not None
         if self._phase == "rollout":
             await self._rollout(plan)
             await self._prefetched()  # a rollout that stopped early: its last capture lands before settling
+            await self._lanes_idle()  # and its chunks in flight end
             await self._settle(final=True)
             if self._state == "rolled_back":
                 return self._result()
@@ -355,7 +373,10 @@ class RemediationWorkflow(Controls):
             self._state = "capturing"
             total = plan.target_count
             if total <= self._request.page_size:
-                await self._capture_next_page(plan)
+                if self._prefetch is not None:
+                    await self._prefetched()
+                else:
+                    await self._capture_next_page(plan)
                 if self._failures > plan.max_failures:
                     self._note("stopped", f"{self._failures} target(s) could not be captured; nothing was changed")
                     self._state = "completed_with_failures"
@@ -377,6 +398,8 @@ class RemediationWorkflow(Controls):
                     elif self._cursor >= plan.target_count:
                         break
                     else:
+                        if self._pipelined and self._continue_as_new_due() and not await self._drained(plan):
+                            return  # chunks in flight end before continuing as new, and may stop the rollout
                         await self._maybe_continue_as_new()
                         await self._capture_next_page(plan)
                     if await self._stopped_by_failures(plan):
@@ -385,8 +408,11 @@ class RemediationWorkflow(Controls):
                 want = len(self._ready) if last else sizes[index] - self._done_in_batch
                 chunk, self._ready = self._ready[:want], self._ready[want:]
                 self._maybe_prefetch(plan)
-                if not await self._change_all(chunk, plan):
+                closing = not last or (self._cursor >= plan.target_count and self._prefetch is None)
+                if not await self._change_all(chunk, plan, closing=closing):
                     return
+            if self._pipelined and not await self._drained(plan):
+                return
             self._note("batch verified", f"{index + 1} of {len(sizes)}")
             self._batch_index, self._done_in_batch = index + 1, 0
             if not last:
@@ -399,28 +425,50 @@ class RemediationWorkflow(Controls):
     async def _stopped_by_failures(self, plan: CampaignPlanDetail) -> bool:
         if self._failures <= plan.max_failures:
             return False
+        await self._lanes_idle()  # nothing is restored while it is written
         await self._prefetched()  # its page lands first: the rollback may continue as new, carrying the cursor
         self._note("stopped", f"{self._failures} failure(s) > max_failures {plan.max_failures}")
         await self._rollback_all("too many failures")
         self._state = "rolled_back"
         return True
 
-    async def _change_all(self, fingerprints: list[str], plan: CampaignPlanDetail) -> bool:
+    async def _change_all(self, fingerprints: list[str], plan: CampaignPlanDetail, *, closing: bool) -> bool:
         """Change these targets, up to `plan.concurrency` at once, paced by the write budget. False when the
-        rollout stopped (aborted, or failures past the threshold: then everything written is rolled back)."""
+        rollout stopped (aborted, or failures past the threshold: then everything written is rolled back).
+
+        Pipelined, this returns once the last chunk is under way (`_drained` waits for the rest); `closing`: no
+        more targets follow in this batch, so its last ones are split evenly between the lanes."""
         if workflow.patched(CHUNKED_CHANGES):
-            await self._change_in_chunks(fingerprints, plan)
+            await self._change_in_chunks(fingerprints, plan, closing=closing)
         else:
             await self._change_one_by_one(fingerprints, plan)
         if self._failures > plan.max_failures:
             await self._stopped_by_failures(plan)
             return False
         if self._aborted:
+            await self._lanes_idle()
             self._state = "aborted"
             return False
         return True
 
-    async def _change_in_chunks(self, fingerprints: list[str], plan: CampaignPlanDetail) -> None:
+    async def _lanes_idle(self) -> None:
+        """Until no chunk is in flight. Awaiting a condition already true still yields, which would reorder the
+        commands of histories recorded before `PIPELINED_ROLLOUT`: only wait when there is something to wait for."""
+        if self._lanes_busy:
+            await workflow.wait_condition(lambda: self._lanes_busy == 0)
+
+    async def _drained(self, plan: CampaignPlanDetail) -> bool:
+        """Wait for the chunks in flight (pipelined); False when their outcomes stopped the rollout."""
+        await self._lanes_idle()
+        self._running.clear()
+        if await self._stopped_by_failures(plan):
+            return False
+        if self._aborted:
+            self._state = "aborted"
+            return False
+        return True
+
+    async def _change_in_chunks(self, fingerprints: list[str], plan: CampaignPlanDetail, *, closing: bool) -> None:
         """One `apply_changes` activity per chunk of `CHUNK_ROUNDS` rounds of its lane's concurrency: a few events
         per chunk instead of per target. Two lanes share the tenant's concurrency, so one chunk's start never
         waits for the other's slowest target. A pause or abort holds before the next chunk; a capture older than
@@ -439,7 +487,10 @@ class RemediationWorkflow(Controls):
                 todo = await self._recapture(todo)
                 continue
             allowed = await self._writes_allowed(plan.writes_per_minute)
-            chunk, todo = todo[: min(chunk_size, allowed)], todo[min(chunk_size, allowed) :]
+            size = min(chunk_size, allowed)
+            if self._pipelined and closing:  # the batch's last targets: the free lanes end together
+                size = min(size, math.ceil(len(todo) / (lanes - self._lanes_busy)))
+            chunk, todo = todo[:size], todo[size:]
             self._done_in_batch += len(chunk)
             for fingerprint in chunk:  # registered before the writes: a crash mid-apply is still rolled back
                 self._captured.pop(fingerprint, None)
@@ -448,8 +499,9 @@ class RemediationWorkflow(Controls):
             self._lanes_busy += 1
             self._writes_pending += len(chunk)
             self._running.append(asyncio.ensure_future(self._chunk_in_lane(chunk, plan, per_lane)))
-        await workflow.wait_condition(lambda: self._lanes_busy == 0)
-        self._running.clear()
+        if not self._pipelined:
+            await workflow.wait_condition(lambda: self._lanes_busy == 0)
+            self._running.clear()
 
     async def _chunk_in_lane(self, chunk: list[str], plan: CampaignPlanDetail, concurrency: int) -> None:
         """Apply one chunk and take in its outcomes; a failed change is restored at once and counted."""
@@ -580,24 +632,39 @@ class RemediationWorkflow(Controls):
         self._set(fingerprint, await self._restore(change, reason=change.detail))
         return False
 
-    async def _capture_next_page(self, plan: CampaignPlanDetail) -> None:
-        """Re-read and capture the next page of targets (in parallel inside one activity)."""
+    async def _capture_next_page(self, plan: CampaignPlanDetail, limit: int | None = None) -> None:
+        """Re-read and capture the next page of targets (in parallel inside one activity), or its first `limit`."""
         offset = self._cursor
-        self._cursor = min(offset + self._request.page_size, self._request.target_count)  # claimed at once
+        size = self._request.page_size if limit is None else min(limit, self._request.page_size)
+        self._cursor = min(offset + size, self._request.target_count)  # claimed at once
         page = await self._targets(offset, self._cursor - offset)
         ready = await self._capture(page, plan)
         # Only now: the rollout replaces `_ready` while a prefetch runs, so a list taken before the await is stale.
         self._ready.extend(ready)
         self._progressed = True
 
+    def _first_capture(self, plan: CampaignPlanDetail) -> int | None:
+        """How many targets the first capture takes (pipelined): a campaign of one page, all (its batches are cut
+        from what is ready); a larger one, its canary, so the canary starts before the rest of the page is read."""
+        total = plan.target_count
+        if total <= self._request.page_size:
+            return None
+        sizes = split_batches(range(total), canary=plan.canary, batches=plan.batches)
+        return min(len(sizes[0]), self._request.page_size)
+
     def _maybe_prefetch(self, plan: CampaignPlanDetail) -> None:
         """Chunked campaigns: start capturing the next page while this one's targets change, so the rollout
         never waits on a capture between pages — unless this run should continue as new at the next page
-        boundary (its history is big enough), which needs nothing in flight."""
+        boundary (its history is big enough), which needs nothing in flight. Before `PIPELINED_ROLLOUT`, not
+        during the canary; since, reads of the next page go on while the canary changes (nothing is written
+        beyond the canary until it is verified)."""
+        if self._pipelined and self._prefetch is not None and self._prefetch.done():
+            self._prefetch.result()  # landed (its targets are in `_ready`): the next one may start
+            self._prefetch = None
         info = workflow.info()
         if (
             self._prefetch is not None
-            or self._batch_index == 0  # nothing but the canary's own reads until the canary is verified
+            or (self._batch_index == 0 and not self._pipelined)
             or self._cursor >= plan.target_count
             or len(self._ready) >= self._request.page_size
             or not workflow.patched(CHUNKED_CHANGES)
@@ -605,7 +672,10 @@ class RemediationWorkflow(Controls):
             or info.get_current_history_size() >= self._request.history_budget_bytes
         ):
             return
-        self._prefetch = asyncio.ensure_future(self._capture_next_page(plan))
+        limit = None
+        if self._pipelined and self._batch_index == 0 and len(self._batch_sizes) > 1:
+            limit = self._batch_sizes[1]  # during the canary, only what the next batch needs: it starts sooner
+        self._prefetch = asyncio.ensure_future(self._capture_next_page(plan, limit))
 
     async def _prefetched(self) -> None:
         """Wait for the next page's capture, if one is running (its targets are then in `_ready`)."""
@@ -652,6 +722,8 @@ class RemediationWorkflow(Controls):
         request = self._request
         if limit <= 0 or offset >= request.target_count:
             return []
+        if offset + limit <= len(self._first_page):  # read once already (pipelined)
+            return self._first_page[offset : offset + limit]
         if request.findings_digest is None:
             return [
                 CampaignTarget(fingerprint=f.fingerprint, resource=f.resource)
@@ -708,15 +780,18 @@ class RemediationWorkflow(Controls):
 
     # ---- continue-as-new -------------------------------------------------------------------------------------
 
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        return self._progressed and (
+            info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._request.history_budget_bytes
+        )
+
     async def _maybe_continue_as_new(self) -> None:
         """At a page boundary (nothing in flight): continue as new once this run's history is big enough."""
         await self._prefetched()  # nothing in flight: the carried cursor counts a prefetched page as not done
-        info = workflow.info()
-        if not self._progressed or not (
-            info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._request.history_budget_bytes
-        ):
+        if not self._continue_as_new_due():
             return
-        await workflow.wait_condition(lambda: not self._publishing and self._inflight == 0)
+        await workflow.wait_condition(lambda: not self._publishing and self._inflight == 0 and self._lanes_busy == 0)
         request = self._request
         findings_digest, findings_count = request.findings_digest, request.findings_count
         if findings_digest is None:  # the remaining targets must not be copied into every run's input
@@ -847,20 +922,23 @@ class RemediationWorkflow(Controls):
                 offset += len(page)
         items = list(statuses.items())
         size = max(self._request.page_size, 1)
-        for start in range(0, max(len(items), 1), size):
-            await workflow.execute_activity(
-                Activity.settle_findings,
-                SettleInput(
-                    tenant_key=self._request.tenant_key,
-                    campaign_id=self._request.campaign_id,
-                    statuses=dict(items[start : start + size]),
-                ),
-                task_queue=self._queue(Activity.settle_findings),
-                start_to_close_timeout=SHORT,
-                retry_policy=RETRY,
-            )
+        parts = [dict(items[start : start + size]) for start in range(0, max(len(items), 1), size)]
+        if self._pipelined:  # the pages touch different findings: all at once
+            await asyncio.gather(*(self._settle_page(part) for part in parts))
+        else:
+            for part in parts:
+                await self._settle_page(part)
         if final:
             self._settled_as = self._state
+
+    async def _settle_page(self, statuses: dict[str, str]) -> None:
+        await workflow.execute_activity(
+            Activity.settle_findings,
+            SettleInput(tenant_key=self._request.tenant_key, campaign_id=self._request.campaign_id, statuses=statuses),
+            task_queue=self._queue(Activity.settle_findings),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
 
     async def _finish(self, state: str) -> RemediationResult:
         self._state = state

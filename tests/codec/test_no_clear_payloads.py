@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 from mendflow.workflows import WORKFLOWS
-from mendflow.workflows.remediation import CHUNKED_CHANGES, IDLE_ONCE_SETTLED
+from mendflow.workflows.remediation import CHUNKED_CHANGES, IDLE_ONCE_SETTLED, PIPELINED_ROLLOUT
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
@@ -54,7 +54,7 @@ CLEAR_BY_DESIGN = ("header", "search_attributes")
 """Payload fields Temporal must read (indexing, interceptors' context): checked for canaries, not for encryption."""
 PATCH_MARKER = "core_patch"
 """`workflow.patched` markers: the SDK core writes the patch id itself, in clear, past the data converter."""
-PATCHES = {IDLE_ONCE_SETTLED, CHUNKED_CHANGES}
+PATCHES = {IDLE_ONCE_SETTLED, CHUNKED_CHANGES, PIPELINED_ROLLOUT}
 """Every patch id our workflows use (a marker holding anything else fails the test)."""
 
 

@@ -1,0 +1,111 @@
+"""The pipelined rollout (`PIPELINED_ROLLOUT`): the canary is written before the rest of its page is read, the last
+batch's chunks run on across page boundaries, a batch's last targets are split evenly between the lanes, and the
+ledger's pages are settled at once. Each test reads what happened from the vendor's side (the gate) or from the
+campaign's history, and fails on the rollout as it was before."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from mendflow.campaigns.windows import ChangePolicy
+from mendflow.routing import Activity
+from mendflow.runtime.scans import wait_idle
+from mendflow.runtime.worker import build_worker
+from mendflow.workflow_types import CampaignStatus
+from tests.workflows.campaigns import findings_for, hook_playbook
+from tests.workflows.scale import ScaleOrg, campaign_input, scale_org
+from tests.workflows.test_campaign_scale import _context
+
+
+async def _campaign(
+    env: WorkflowEnvironment, org: ScaleOrg, tmp_path: Path, rollout: str, *, concurrency: int, page_size: int
+) -> tuple[CampaignStatus, WorkflowHistory]:
+    playbook = hook_playbook(mode="auto", extra=f"rollout: {rollout}")
+    changes = ChangePolicy(default_concurrency=concurrency, default_writes_per_minute=100_000)
+    request = campaign_input(playbook, findings=findings_for(playbook, org.hooks), page_size=page_size)
+    queue = f"q-{uuid.uuid4()}"
+    async with build_worker(env.client, _context(org.registry(), tmp_path, playbook, changes), task_queue=queue):
+        await env.client.start_workflow("RemediationWorkflow", request, id=request.campaign_id, task_queue=queue)
+        done = await wait_idle(env.client, request.campaign_id)
+    return done, await env.client.get_workflow_handle(request.campaign_id).fetch_history()
+
+
+def _activities(history: WorkflowHistory, name: str) -> list[tuple[int, int | None, dict[str, object]]]:
+    """(event id scheduled, event id completed or None, input) of each `name` activity, in schedule order."""
+    scheduled = {
+        e.event_id: json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == name
+    }
+    completed = {
+        e.activity_task_completed_event_attributes.scheduled_event_id: e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    }
+    return [(sid, completed.get(sid), given) for sid, given in scheduled.items()]
+
+
+def _most_at_once(spans: list[tuple[int, int | None, dict[str, object]]]) -> int:
+    edges = sorted([(s, 1) for s, _, _ in spans] + [(c, -1) for _, c, _ in spans if c is not None])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+async def test_the_canary_is_written_before_the_rest_of_its_page_is_read(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 10, canary 1 then 3 then the rest: the first capture reads the canary alone, the next batch's
+    targets are read while the canary changes, and no target past them is read before the canary's write
+    (before, the whole first page was read first)."""
+    with scale_org(30, monkeypatch=monkeypatch) as org:
+        done, _ = await _campaign(
+            dev_env, org, tmp_path, "{canary: 1, batches: [3, '100%'], bake: 0s}", concurrency=4, page_size=10
+        )
+        seen = list(org.gate.seen)
+        assert done.state == "completed" and done.totals == {"verified": 30} and org.insecure() == 0
+    canary_write = seen.index(("PATCH", f"{org.hooks[0]}/config"))
+    later_reads = [i for i, (method, path) in enumerate(seen) if method == "GET" and path in org.hooks[4:]]
+    assert later_reads and canary_write < min(later_reads)
+
+
+async def test_the_last_batch_runs_on_across_pages_while_a_slow_chunk_finishes(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrency 2 (two lanes of one), pages of 4 = one chunk each: a slow target holds its page's chunk, and
+    the next page's chunk starts beside it (before, each page waited for its last chunk: one chunk at a time)."""
+    with scale_org(13, monkeypatch=monkeypatch) as org:
+        org.gate.slow_reads, org.gate.read_delay = (org.hooks[2],), 0.6
+        done, history = await _campaign(
+            dev_env, org, tmp_path, "{canary: 1, batches: ['100%'], bake: 0s}", concurrency=2, page_size=4
+        )
+        assert done.state == "completed" and done.totals == {"verified": 13} and org.insecure() == 0
+    chunks = _activities(history, Activity.apply_changes)
+    assert [len(given["changes"]) for _, _, given in chunks][:1] == [1]  # type: ignore[arg-type]
+    assert _most_at_once(chunks[1:]) == 2
+
+
+async def test_a_batchs_last_targets_are_split_evenly_and_the_ledger_settled_at_once(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrency 8: lanes of 4, chunks of 16. A batch of 20 goes out as 10 + 10 (before: 16 + 4, the second lane
+    idle while the first wrote 16); the findings' two ledger pages are settled together."""
+    with scale_org(21, monkeypatch=monkeypatch) as org:
+        done, history = await _campaign(
+            dev_env, org, tmp_path, "{canary: 1, batches: ['100%'], bake: 0s}", concurrency=8, page_size=20
+        )
+        assert done.state == "completed" and done.totals == {"verified": 21} and org.insecure() == 0
+    sizes = [len(given["changes"]) for _, _, given in _activities(history, Activity.apply_changes)]  # type: ignore[arg-type]
+    assert sizes == [1, 10, 10]
+    settles = _activities(history, Activity.settle_findings)
+    assert len(settles) == 2 and _most_at_once(settles) == 2
