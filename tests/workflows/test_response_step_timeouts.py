@@ -200,17 +200,17 @@ def _tries(history: Sequence[HistoryEvent], activity: str) -> int:
 async def test_a_ticket_whose_jira_call_outlasts_the_timeout_opens_one_issue_the_retry_adopts(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Jira creates the issue only 4 s after it is asked, the step's `timeout` is 2 s: the first try waits for that
+    """Jira creates the issue only 3 s after it is asked, the step's `timeout` is 2 s: the first try waits for that
     call instead of abandoning it, keeps the issue and fails as timed out; the second try adopts it. Exactly one
     issue exists, carrying the step's label, and the step's record names it."""
-    steps = "- {id: t, kind: ticket, jira: {summary: Contained}, timeout: 2s, retry: {attempts: 2, backoff: 1s}}"
-    with _slow_jira(monkeypatch, 4) as (state, config):
+    steps = "- {id: t, kind: ticket, jira: {summary: Contained}, timeout: 2s, retry: {attempts: 2, backoff: 0.2}}"
+    with _slow_jira(monkeypatch, 3) as (state, config):
         done, history = await _run_on_dev_server(dev_env, tmp_path, _definition(steps, tenant="none:x"), config=config)
     (ticket,) = done.steps
     assert done.state is RunState.completed and ticket.status.value == "done", ticket
     assert list(state.issues) == ["SEC-1"] and ticket.output["key"] == "SEC-1" and ticket.detail == "SEC-1"
     assert once_label(f"{done.run_id}/t") in state.issue("SEC-1").labels
-    assert _tries(history, "ticket_response") == 2 and _took(ticket) >= timedelta(seconds=4)
+    assert _tries(history, "ticket_response") == 2 and _took(ticket) >= timedelta(seconds=3)
     assert _scheduled(history, "ticket_response").start_to_close_timeout.ToTimedelta() == STEP_TIMEOUT + TICKET_SETTLE
 
 
@@ -224,7 +224,7 @@ async def test_a_ticket_step_out_of_tries_names_the_issue_that_landed_late_and_a
     - {id: t, kind: ticket, jira: {summary: Contained}, timeout: 2s, retry: {attempts: 1}, on_failure: continue}
     - {id: aside, kind: wait, duration: 1s, needs: []}
     """
-    with _slow_jira(monkeypatch, 4) as (state, config):
+    with _slow_jira(monkeypatch, 3) as (state, config):
         done, _ = await _run_on_dev_server(dev_env, tmp_path, _definition(steps, tenant="none:x"), config=config)
     ticket, aside = done.steps
     assert ticket.status.value == "failed" and "SEC-1 is kept as this step's issue" in ticket.detail, ticket
