@@ -116,3 +116,29 @@ def test_a_chunk_of_changes_is_recorded_in_a_few_statements_with_its_states_reda
     assert len(states) == 3
     assert [{"insecure_ssl": "1", "note": f"{MASK} in a note"}] in states.values()
     assert secret not in repr(states) and secret not in repr(audit.records())
+
+
+def test_a_small_snapshot_is_stored_in_one_transaction_and_read_back_in_one_statement(db: Database) -> None:
+    """A page of targets or a journal (under CHUNK) is stored in one transaction, new or already there, and read
+    back in one statement (it took a transaction per statement to store, and two statements to read)."""
+    store = DatabaseSnapshotStore(db)
+    store.prune()  # the hourly prune done: not counted below
+    begun: list[object] = []
+
+    def begin(conn: object) -> None:
+        begun.append(conn)
+
+    sa.event.listen(db.engine, "begin", begin)
+    try:
+        with statements(db) as stored:
+            digest = store.put_lines([{"fingerprint": f"fp{n}"} for n in range(100)])
+        assert len(begun) == 1 and len([s for s in stored if "snapshot" in s]) == 3, stored
+        begun.clear()
+        with statements(db) as again:
+            assert store.put_lines([{"fingerprint": f"fp{n}"} for n in range(100)]) == digest
+        assert len(begun) == 1 and len([s for s in again if "snapshot" in s]) == 1, again
+        with statements(db) as read:
+            assert list(store.read_lines(digest)) == [{"fingerprint": f"fp{n}"} for n in range(100)]
+        assert len([s for s in read if "snapshot" in s]) == 1, read
+    finally:
+        sa.event.remove(db.engine, "begin", begin)

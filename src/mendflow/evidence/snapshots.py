@@ -177,8 +177,11 @@ class DatabaseSnapshotWriter:
     def close(self) -> str:
         self.digest = PREFIX + self._hash.hexdigest()
         try:
+            if self._size <= CHUNK:  # still in memory (most blobs): refreshed or stored in one transaction
+                self._file.seek(0)
+                _store_small(self._db, {self.digest: (self._file.read(), self.count)})
             # Already there: refresh its age so retention counts from the newest use; gone meanwhile: store it.
-            if not _touch(self._db, self.digest):
+            elif not _touch(self._db, self.digest):
                 self._store()
         finally:
             self._file.close()
@@ -222,7 +225,15 @@ _TOUCH_MANY = (
     .returning(snapshot_blobs.c.digest)
 )
 _TOUCH = sa.update(snapshot_blobs).where(snapshot_blobs.c.digest == sa.bindparam("k_digest"))
-_CHUNKS_OF = sa.select(snapshot_blobs.c.chunks).where(snapshot_blobs.c.digest == sa.bindparam("k_digest"))
+_FIRST_CHUNK = (
+    sa.select(snapshot_blobs.c.chunks, snapshot_chunks.c.data)
+    .select_from(
+        snapshot_blobs.outerjoin(
+            snapshot_chunks, (snapshot_chunks.c.digest == snapshot_blobs.c.digest) & (snapshot_chunks.c.seq == 0)
+        )
+    )
+    .where(snapshot_blobs.c.digest == sa.bindparam("k_digest"))
+)
 _CHUNK_DATA = sa.select(snapshot_chunks.c.data).where(
     snapshot_chunks.c.digest == sa.bindparam("k_digest"), snapshot_chunks.c.seq == sa.bindparam("k_seq")
 )
@@ -232,16 +243,42 @@ _INSERT_IGNORING = {
 }
 
 
+def _store_small(db: Database, blobs: dict[str, tuple[bytes, int]]) -> None:
+    """Store blobs held in memory (digest → JSON lines, items) in one transaction: one statement refreshes the age of
+    those already stored and names them, the others are inserted together (chunks first, as `_store` does)."""
+    with db.write() as conn:
+        now = time.time()
+        present = set(conn.execute(_TOUCH_MANY, {"k_digests": list(blobs), "created_at": now}).scalars())
+        missing = [(digest, raw, count) for digest, (raw, count) in blobs.items() if digest not in present]
+        if not missing:
+            return
+        chunks = [
+            {"digest": digest, "seq": seq, "data": zlib.compress(raw[start : start + CHUNK], 1)}
+            for digest, raw, _ in missing
+            for seq, start in enumerate(range(0, len(raw), CHUNK))
+        ]
+        rows = [
+            {"digest": digest, "items": count, "size": len(raw), "chunks": -(-len(raw) // CHUNK), "created_at": now}
+            for digest, raw, count in missing
+        ]
+        inserts = _INSERT_IGNORING[db.dialect]
+        if chunks:
+            conn.execute(inserts[snapshot_chunks.name], chunks)
+        conn.execute(inserts[snapshot_blobs.name], rows)  # with its chunks: present means complete
+
+
 def _touch(db: Database, digest: str) -> bool:
     """Mark a stored blob as written now; False if there is no such blob."""
     with db.write() as conn:
         return conn.execute(_TOUCH, {"k_digest": digest, "created_at": time.time()}).rowcount == 1
 
 
-def _stored(db: Database, digest: str) -> int | None:
-    """The number of chunks of a stored blob, or None."""
+def _first_chunk(db: Database, digest: str) -> tuple[int, bytes | None] | None:
+    """A stored blob's number of chunks and its first chunk, in one statement (most blobs have one); None if there
+    is no such blob."""
     with db.read() as conn:
-        return conn.execute(_CHUNKS_OF, {"k_digest": digest}).scalar_one_or_none()
+        row = conn.execute(_FIRST_CHUNK, {"k_digest": digest}).one_or_none()
+    return None if row is None else (row.chunks, row.data)
 
 
 class DatabaseSnapshotStore(Retained):
@@ -266,9 +303,9 @@ class DatabaseSnapshotStore(Retained):
         return _put_lines(self, items)
 
     def put_many(self, blobs: Sequence[Sequence[Any]]) -> list[str]:
-        """Several small snapshots (a chunk of changes' before and after states) in one transaction: one statement
-        refreshes those already stored and names them, the others are inserted together (where `put_lines` takes
-        a transaction or three each). Each blob is held in memory whole: stream large ones with `put_lines`."""
+        """Several small snapshots (a chunk of changes' before and after states) in one transaction (`put_lines`
+        takes one each): one statement refreshes those already stored and names them, the others are inserted
+        together. Each blob is held in memory whole: stream large ones with `put_lines`."""
         self.prune_if_due()
         encoded: dict[str, tuple[bytes, int]] = {}
         digests: list[str] = []
@@ -279,39 +316,23 @@ class DatabaseSnapshotStore(Retained):
             digests.append(digest)
         if not encoded:
             return digests
-        with self.db.write() as conn:
-            now = time.time()
-            present = set(conn.execute(_TOUCH_MANY, {"k_digests": list(encoded), "created_at": now}).scalars())
-            missing = [(digest, raw, count) for digest, (raw, count) in encoded.items() if digest not in present]
-            if missing:
-                chunks = [
-                    {"digest": digest, "seq": seq, "data": zlib.compress(raw[start : start + CHUNK], 1)}
-                    for digest, raw, _ in missing
-                    for seq, start in enumerate(range(0, len(raw), CHUNK))
-                ]
-                rows = [
-                    {"digest": digest, "items": count, "size": len(raw), "chunks": -(-len(raw) // CHUNK),
-                     "created_at": now}
-                    for digest, raw, count in missing
-                ]  # fmt: skip
-                inserts = _INSERT_IGNORING[self.db.dialect]
-                if chunks:
-                    conn.execute(inserts[snapshot_chunks.name], chunks)
-                conn.execute(inserts[snapshot_blobs.name], rows)  # with its chunks: present means complete
+        _store_small(self.db, encoded)
         return digests
 
     def read_lines(self, digest: str) -> Iterator[Any]:
         """Yield the stored items in order, one chunk in memory at a time; refuses content that no longer
         matches its name."""
         _path_for(Path("."), digest)  # validates the digest's shape
-        chunks = _stored(self.db, digest)
-        if chunks is None:
+        first = _first_chunk(self.db, digest)
+        if first is None:
             raise SnapshotNotFound(f"snapshot {digest} is not in the database {self.db.where}")
+        chunks, data = first
         check = hashlib.sha256()
         rest = b""
         for seq in range(chunks):
-            with self.db.read() as conn:
-                data = conn.execute(_CHUNK_DATA, {"k_digest": digest, "k_seq": seq}).scalar_one_or_none()
+            if seq > 0:
+                with self.db.read() as conn:
+                    data = conn.execute(_CHUNK_DATA, {"k_digest": digest, "k_seq": seq}).scalar_one_or_none()
             if data is None:
                 raise MendflowError(f"snapshot {digest} in {self.db.where} is corrupt (chunk {seq} is missing)")
             raw = zlib.decompress(data)
