@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from mendflow.runtime.client import TemporalSettings
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.settings import Settings
 from mendflow.store import Database, database_url
+from tests.cli_in_process import Done, invoker
 from tests.findings import HOOK_RULE, T0, hook_finding
 
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
@@ -49,12 +50,14 @@ class Api:
     ledger: FindingsLedger
     viewer: str
     """A viewer's token."""
+    invoke: Callable[..., Done] | None = None
+    """Runs `mendflow …` in this process (one CLI process per call cost ~2 s of imports)."""
+    monkeypatch: pytest.MonkeyPatch | None = None
 
-    def run(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "MENDFLOW_TOKEN"} | {"MENDFLOW_TOKEN": token or self.viewer}
-        return subprocess.run(
-            [MENDFLOW, "findings", "--api-url", self.url, *args], capture_output=True, text=True, timeout=60, env=env
-        )
+    def run(self, *args: str, token: str | None = None) -> Done:
+        assert self.invoke is not None and self.monkeypatch is not None
+        self.monkeypatch.setenv("MENDFLOW_TOKEN", token or self.viewer)
+        return self.invoke("findings", "--api-url", self.url, *args)
 
     def rows(self, *args: str) -> list[dict[str, object]]:
         done = self.run(*args, "--format", "json")
@@ -62,10 +65,13 @@ class Api:
         return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    """The real API (tokens, roles, the shared SQLite store) on loopback, with a ledger two scans filled."""
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The real API (tokens, roles, the shared SQLite store) on loopback, with a ledger two scans filled.
+
+    One per module: every test only reads it.
+    """
+    data = tmp_path_factory.mktemp("findings") / "data"
     db = Database.open(database_url(data))
     ledger = FindingsLedger(db)
     # github:acme: three findings; the second scan fixed /b by hand (read, rule silent) and deleted /c
@@ -83,6 +89,11 @@ def api(tmp_path: Path) -> Iterator[Api]:
     with serve_in_thread(app) as server:
         yield Api(server.base_url, ledger, viewer)
     db.dispose()
+
+
+@pytest.fixture
+def api(served: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Api:
+    return replace(served, invoke=invoker(capsys, monkeypatch), monkeypatch=monkeypatch)
 
 
 def test_the_table_shows_every_column_and_whole_fingerprints(api: Api) -> None:
@@ -157,7 +168,7 @@ def test_the_api_refuses_bad_filters_and_missing_credentials(api: Api) -> None:
 
 
 def test_an_unreachable_api_is_exit_1() -> None:
-    """No API at the URL: exit 1, one line."""
+    """No API at the URL: exit 1, one line (from a real `mendflow` process, as the other tests' runs are not)."""
     env = os.environ | {"MENDFLOW_TOKEN": "mfp_" + "x" * 43}
     done = subprocess.run([MENDFLOW, "findings", "--api-url", "http://127.0.0.1:9"], capture_output=True, text=True,
                           timeout=60, env=env)  # fmt: skip
