@@ -452,8 +452,11 @@ class RemediationActivities:
     @activity.defn(name="check_change_window")
     async def check_change_window(self, request: WindowInput) -> WindowVerdict:
         """Is a freeze window in force for writes right now? If so, until when."""
-        until = self.ctx.settings.changes.frozen_until(request.at)
-        return WindowVerdict(hold_until=until, reason="" if until is None else "freeze window")
+        policy = self.ctx.settings.changes
+        until = policy.frozen_until(request.at)
+        if until is not None:
+            return WindowVerdict(hold_until=until, reason="freeze window")
+        return WindowVerdict(hold_until=None, open_until=policy.open_until(request.at))
 
     @activity.defn(name="settle_findings")
     async def settle_findings(self, request: SettleInput) -> None:

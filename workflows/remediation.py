@@ -187,6 +187,8 @@ class RemediationWorkflow(Controls):
         """The next page's capture, running while this page's chunks change (chunked campaigns only)."""
         self._pipelined = False
         """`PIPELINED_ROLLOUT` applies to this run (decided once, at its start)."""
+        self._open_until: datetime | None = None
+        """Writes are allowed until then by the last change-window verdict (pipelined: asked again after)."""
         self._first_page: list[CampaignTarget] = []
         """The first page of targets, read once for the plan's preview and the first captures (pipelined)."""
         self._nonces: set[str] = set(carry.nonces) if carry else set()
@@ -894,6 +896,8 @@ class RemediationWorkflow(Controls):
         self._writes.append(workflow.now().timestamp())
 
     async def _wait_for_window(self) -> None:
+        if self._pipelined and self._open_until is not None and workflow.now() < self._open_until:
+            return  # the last verdict still holds: no freeze starts before then
         while True:
             verdict = await workflow.execute_activity(
                 Activity.check_change_window,
@@ -904,6 +908,7 @@ class RemediationWorkflow(Controls):
                 retry_policy=RETRY,
             )
             if verdict.hold_until is None:
+                self._open_until = verdict.open_until
                 return
             self._state = "frozen"
             self._note("held by freeze window", f"until {verdict.hold_until.isoformat()}")

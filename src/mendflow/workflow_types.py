@@ -428,6 +428,9 @@ class WindowVerdict(Message):
     hold_until: datetime | None
     """None: writes are allowed now. Otherwise the end of the freeze window."""
     reason: str = ""
+    open_until: datetime | None = None
+    """With writes allowed: until when this verdict holds (the next freeze's start, at most a minute ahead); a
+    campaign asks again only after it. None from workers before it was added: ask every time."""
 
 
 class EscalationInput(Message):

@@ -1,7 +1,8 @@
 """The pipelined rollout (`PIPELINED_ROLLOUT`): the canary is written before the rest of its page is read, the last
-batch's chunks run on across page boundaries, a batch's last targets are split evenly between the lanes, and the
-ledger's pages are settled at once. Each test reads what happened from the vendor's side (the gate) or from the
-campaign's history, and fails on the rollout as it was before."""
+batch's chunks run on across page boundaries, a batch's last targets are split evenly between the lanes, the
+ledger's pages are settled at once, and an open change window is not asked again before every batch. Each test
+reads what happened from the vendor's side (the gate) or from the campaign's history, and fails on the rollout as
+it was before."""
 
 from __future__ import annotations
 
@@ -67,9 +68,10 @@ async def test_the_canary_is_written_before_the_rest_of_its_page_is_read(
 ) -> None:
     """Pages of 10, canary 1 then 3 then the rest: the first capture reads the canary alone, the next batch's
     targets are read while the canary changes, and no target past them is read before the canary's write
-    (before, the whole first page was read first)."""
+    (before, the whole first page was read first). The change window is asked once: its open verdict holds
+    for the three batches (before, once per batch)."""
     with scale_org(30, monkeypatch=monkeypatch) as org:
-        done, _ = await _campaign(
+        done, history = await _campaign(
             dev_env, org, tmp_path, "{canary: 1, batches: [3, '100%'], bake: 0s}", concurrency=4, page_size=10
         )
         seen = list(org.gate.seen)
@@ -77,6 +79,7 @@ async def test_the_canary_is_written_before_the_rest_of_its_page_is_read(
     canary_write = seen.index(("PATCH", f"{org.hooks[0]}/config"))
     later_reads = [i for i, (method, path) in enumerate(seen) if method == "GET" and path in org.hooks[4:]]
     assert later_reads and canary_write < min(later_reads)
+    assert len(_activities(history, Activity.check_change_window)) == 1
 
 
 async def test_the_last_batch_runs_on_across_pages_while_a_slow_chunk_finishes(

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RECHECK = timedelta(minutes=1)
+"""How long a campaign trusts an open verdict without asking again (at most: up to the next freeze's start). The
+policy is the worker's configuration: a freeze added by restarting workers with a new one applies within this."""
 
 
 class FreezeWindow(BaseModel):
@@ -47,6 +50,20 @@ class ChangePolicy(BaseModel):
                 return None if probe == moment else probe
             probe = (probe + timedelta(minutes=1)).replace(second=0, microsecond=0)
         return probe
+
+    def open_until(self, moment: datetime, horizon: timedelta = RECHECK) -> datetime:
+        """For a `moment` at which writes are allowed: the next start of a freeze window, or `moment + horizon` if
+        none starts sooner. Exact to the window's start (each window's own time zone, daylight saving included)."""
+        end = moment + horizon
+        for window in self.freeze:
+            zone = ZoneInfo(window.tz)
+            first_day = moment.astimezone(zone).date()
+            for offset in range(horizon.days + 2):
+                day = first_day + timedelta(days=offset)
+                start = datetime.combine(day, window.start, tzinfo=zone)
+                if DAYS[day.weekday()] in window.days and moment < start < end:
+                    end = start
+        return end
 
     def budget_for(self, tenant_key: str) -> int:
         return self.writes_per_minute.get(tenant_key, self.default_writes_per_minute)
