@@ -1,4 +1,8 @@
-"""The `mendflow` command as a user runs it: real subprocesses, real exit codes, one-line errors."""
+"""The `mendflow` command as a user runs it: real subprocesses, real exit codes, one-line errors.
+
+The commands that drive a running `mendflow up` (and the playbook checks) run in-process through the same entry
+point: a CLI process costs ~2 s of imports, and the process boundary is what the other tests here check.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mendflow.data import demo_tenant_path
+from tests.cli_in_process import Done, invoker
 
 MENDFLOW = [str(Path(sys.executable).parent / "mendflow")]
 
@@ -40,6 +46,23 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env} if env else None
     return subprocess.run([*MENDFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=full)
+
+
+Run = Callable[..., Done]
+
+
+@pytest.fixture
+def here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`here("status", …, env={"MENDFLOW_TOKEN": …})`: `mendflow status …` run in this process."""
+    invoke = invoker(capsys, monkeypatch)
+
+    def run_here(*args: str, env: dict[str, str] | None = None) -> Done:
+        monkeypatch.delenv("MENDFLOW_TOKEN", raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        return invoke(*args)
+
+    return run_here
 
 
 def test_scan_json_prints_one_finding_per_line_as_of_taken_at(expected: dict[str, int]) -> None:
@@ -76,23 +99,23 @@ def test_bad_tenant_file_exits_2_naming_file_and_json_path(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
 
 
-def test_one_bad_playbook_is_reported_and_the_others_still_load(tmp_path: Path) -> None:
+def test_one_bad_playbook_is_reported_and_the_others_still_load(tmp_path: Path, here: Run) -> None:
     """A broken playbook is named with file:line:column; scanning goes on with the good ones."""
     good = (Path(__file__).parents[2] / "playbooks" / "github" / "repo_hook_insecure_ssl.yaml").read_text()
     (tmp_path / "good.yaml").write_text(good)
     (tmp_path / "bad.yaml").write_text(good.replace("when:", "whn:"))
-    done = run("scan", "-f", str(demo_tenant_path()), "--playbooks", str(tmp_path), "--format", "json")
+    done = here("scan", "-f", str(demo_tenant_path()), "--playbooks", str(tmp_path), "--format", "json")
     assert done.returncode == 0
     assert f"{tmp_path / 'bad.yaml'}:" in done.stderr and "did you mean 'when'" in done.stderr
     rules = {json.loads(line)["rule"] for line in done.stdout.splitlines()}
     assert rules == {"github.repo_hook.insecure_ssl"}
 
 
-def test_playbooks_validate_exits_2_on_errors(tmp_path: Path) -> None:
+def test_playbooks_validate_exits_2_on_errors(tmp_path: Path, here: Run) -> None:
     """`playbooks validate` lists errors and exits 2; the shipped packs validate cleanly."""
-    assert run("playbooks", "validate").returncode == 0
+    assert here("playbooks", "validate").returncode == 0
     (tmp_path / "x.yaml").write_text("apiVersion: mendflow/v1\nid: x\n")
-    done = run("playbooks", "validate", str(tmp_path))
+    done = here("playbooks", "validate", str(tmp_path))
     assert done.returncode == 2 and "x.yaml:" in done.stderr
 
 
@@ -144,7 +167,9 @@ def test_demo_runs_twice_in_a_row_and_exits_0(tmp_path: Path, expected: dict[str
 
 
 @pytest.mark.slow
-def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, expected: dict[str, int]) -> None:
+def test_up_serves_until_interrupted_and_scan_goes_through_it(
+    tmp_path: Path, expected: dict[str, int], here: Run
+) -> None:
     """`mendflow up` runs the embedded stack; `scan --tenant` fixes through it; Ctrl-C stops it cleanly."""
     from mendflow.runtime.ports import free_port
 
@@ -181,7 +206,7 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
             text=True,
         ) as up,
     ):
-        code = _drive_up(up, port, ui_port, expected, config, api_port, tmp_path)
+        code = _drive_up(up, port, ui_port, expected, config, api_port, tmp_path, here)
     assert code == 0, errors.read_text()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the dev server is gone
@@ -189,7 +214,7 @@ def test_up_serves_until_interrupted_and_scan_goes_through_it(tmp_path: Path, ex
 
 def _drive_up(
     up: subprocess.Popen[str], port: int, ui_port: int, expected: dict[str, int], config: Path, api_port: int,
-    data_dir: Path,
+    data_dir: Path, run: Run,
 ) -> int:  # fmt: skip
     import signal
 
@@ -208,8 +233,8 @@ def _drive_up(
         assert done.returncode == 0, done.stderr
         assert done.stdout.count("verified") == expected["auto"]
         assert f"{expected['campaigns']} campaign(s) started" in done.stdout
-        _operate_through_the_cli(f"http://127.0.0.1:{api_port}", config, data_dir)
-        viewer = _token("alice", "viewer", config, data_dir)
+        _operate_through_the_cli(f"http://127.0.0.1:{api_port}", config, data_dir, run)
+        viewer = _token("alice", "viewer", config, data_dir, run)
         listed = run("findings", "--api-url", f"http://127.0.0.1:{api_port}", "--status", "resolved", env=viewer)
         assert listed.returncode == 0 and "fixed by mendflow" in listed.stdout, listed.stderr
     finally:
@@ -217,18 +242,21 @@ def _drive_up(
     return up.wait(timeout=60)
 
 
-def _token(person: str, role: str, config: Path, data_dir: Path) -> dict[str, str]:
+def _token(person: str, role: str, config: Path, data_dir: Path, run: Run) -> dict[str, str]:
     made = run("tokens", "create", "--person", person, "--role", role, "--config", str(config),
                "--data-dir", str(data_dir), "--format", "json")  # fmt: skip
     assert made.returncode == 0, made.stderr
     return {"MENDFLOW_TOKEN": json.loads(made.stdout)["token"]}
 
 
-def _operate_through_the_cli(api: str, config: Path, data_dir: Path) -> None:
+def _operate_through_the_cli(api: str, config: Path, data_dir: Path, run: Run) -> None:
     """Through the API with personal tokens: `status` lists the waiting campaign; mallory is refused (exit 3) even
     with an approver token; a caller's own config changes nothing; alice approves; it completes."""
     target = ["--api-url", api]
-    alice, mallory = _token("alice", "approver", config, data_dir), _token("mallory", "approver", config, data_dir)
+    alice, mallory = (
+        _token("alice", "approver", config, data_dir, run),
+        _token("mallory", "approver", config, data_dir, run),
+    )
     listing = run("status", *target, "--format", "json", env=alice)
     assert listing.returncode == 0, listing.stderr
     waiting = [json.loads(line) for line in listing.stdout.splitlines()]
@@ -245,10 +273,11 @@ def _operate_through_the_cli(api: str, config: Path, data_dir: Path) -> None:
     assert unknown.returncode == 3 and "refused: alice may not accept risks" in unknown.stderr, unknown.stderr
     approved = run("approve", cid, "--reason", "base permission read is policy", *target, env=alice)
     assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
-    for _ in range(100):
+    for _ in range(600):
         shown = run("status", cid, *target, env=alice)
         if "completed" in shown.stdout.splitlines()[1]:
             break
+        time.sleep(0.1)
     assert "default_repository_permission: write → read" in shown.stdout and "verified" in shown.stdout
     assert "decision: approve by alice via api" in shown.stdout
 
