@@ -36,17 +36,19 @@ from mendflow.telemetry.exposition import install_metrics
 TOKEN_ENV = "MENDFLOW_BENCH_VENDOR_CLIENT_TOKEN"
 
 
-def _generate(repos: int, path: Path) -> list[str]:
-    """The tenant file (`repos` repositories) and the config path of each repository's first hook."""
+def _generate(targets: int, path: Path) -> list[str]:
+    """The tenant file and the config paths of `targets` repository hooks (every 4 repositories hold 3)."""
     from mendflow.sim.generate import github_tenant
 
-    tenant = github_tenant(repos=repos, members=5)
+    tenant = github_tenant(repos=-(-targets // 3) * 4, members=5)
     path.write_text(json.dumps(tenant), encoding="utf-8")
-    return [
-        f"/repos/{repo['full_name']}/hooks/{repo['_hooks'][0]['id']}/config"
+    hooks = [
+        f"/repos/{repo['full_name']}/hooks/{hook['id']}/config"
         for repo in tenant["github"]["repos"]
-        if repo.get("_hooks")
+        for hook in repo.get("_hooks", [])
     ]
+    assert len(hooks) >= targets, f"{len(hooks)} hooks for {targets} targets"
+    return hooks[:targets]
 
 
 async def _targets(connection: TenantConnection, paths: list[str], *, concurrency: int, warmup: int) -> float:
@@ -109,24 +111,24 @@ async def _in_process(paths: list[str], *, concurrency: int, warmup: int) -> flo
         return (time.process_time() - started) / (len(paths) - warmup) / 3 * 1e6
 
 
-def one_round(repos: int, concurrency: int) -> float:
-    """One measurement in this process: a fresh simulator, `repos` targets."""
+def one_round(targets: int, concurrency: int) -> float:
+    """One measurement in this process: a fresh simulator, `targets` targets."""
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as tmp:
         tenant_file = Path(tmp) / "tenant.json"
-        paths = _generate(repos, tenant_file)
+        paths = _generate(targets, tenant_file)
         with github_sim(tenant_file, TOKEN_ENV) as (connection, _sim):
             return asyncio.run(_targets(connection, paths, concurrency=concurrency, warmup=min(100, len(paths) // 5)))
 
 
-def in_process_round(repos: int, concurrency: int) -> float:
-    paths = [f"/repos/acme/svc-{n:04d}/hooks/{1_000_000 + n * 10}/config" for n in range(repos)]
-    return asyncio.run(_in_process(paths, concurrency=concurrency, warmup=min(100, repos // 5)))
+def in_process_round(targets: int, concurrency: int) -> float:
+    paths = [f"/repos/acme/svc-{n:04d}/hooks/{1_000_000 + n * 10}/config" for n in range(targets)]
+    return asyncio.run(_in_process(paths, concurrency=concurrency, warmup=min(100, targets // 5)))
 
 
-def _in_fresh_process(mode: str, repos: int, concurrency: int) -> float:
+def _in_fresh_process(mode: str, targets: int, concurrency: int) -> float:
     done = subprocess.run(
-        [sys.executable, __file__, "--one", mode, "--repos", str(repos), "--concurrency", str(concurrency)],
+        [sys.executable, __file__, "--one", mode, "--targets", str(targets), "--concurrency", str(concurrency)],
         capture_output=True,
         text=True,
         check=True,
@@ -136,7 +138,7 @@ def _in_fresh_process(mode: str, repos: int, concurrency: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", type=int, default=1000, help="targets (one hook each): 3 requests per target")
+    parser.add_argument("--targets", type=int, default=1000, help="repository hooks changed: 3 requests each")
     parser.add_argument("--concurrency", type=int, default=8, help="targets in flight (the tenant's default)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--one", choices=("loopback", "in-process"), help="(internal) one round in this process")
@@ -145,12 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.one:
         install_metrics()  # as `start_telemetry` does in every worker
         measure = one_round if args.one == "loopback" else in_process_round
-        print(json.dumps({"value": measure(args.repos, args.concurrency)}))
+        print(json.dumps({"value": measure(args.targets, args.concurrency)}))
         return
     for mode, what in (("loopback", "on loopback (GitHub simulator"), ("in-process", "in process (MockTransport")):
-        runs = [_in_fresh_process(mode, args.repos, args.concurrency) for _ in range(args.rounds)]
+        runs = [_in_fresh_process(mode, args.targets, args.concurrency) for _ in range(args.rounds)]
         print(
-            f"vendor client {what}, {args.repos} targets × read/write/read, {args.concurrency} in flight): "
+            f"vendor client {what}, {args.targets} targets × read/write/read, {args.concurrency} in flight): "
             f"median {statistics.median(runs):.0f} µs of CPU per request (rounds {', '.join(f'{r:.0f}' for r in runs)})"
         )
 
