@@ -114,6 +114,7 @@ def main() -> None:
     __import__("telemetry").main([])  # bench/telemetry.py: traces + metrics per vendor request and on a campaign
     __import__("workflows").main([])  # bench/workflows.py: response workflows vs bare Temporal, runs/s and per step
     __import__("vendor_client").main([])  # bench/vendor_client.py: the vendor HTTP client's CPU per request
+    __import__("chunk_db").main([])  # bench/chunk_db.py: database cost of a campaign chunk of 16 (limits + record)
 
 
 if __name__ == "__main__":
