@@ -249,7 +249,8 @@ def _store_small(db: Database, blobs: dict[str, tuple[bytes, int]]) -> None:
     with db.write() as conn:
         now = time.time()
         present = set(conn.execute(_TOUCH_MANY, {"k_digests": list(blobs), "created_at": now}).scalars())
-        missing = [(digest, raw, count) for digest, (raw, count) in blobs.items() if digest not in present]
+        # In digest order: two workers inserting the same new blobs lock their keys in one order (no deadlock).
+        missing = [(digest, *blobs[digest]) for digest in sorted(blobs) if digest not in present]
         if not missing:
             return
         chunks = [
