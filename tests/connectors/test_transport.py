@@ -5,15 +5,19 @@ connections are reused — over real sockets on loopback."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+import httpx
 import pytest
+from httpx_aiohttp import AiohttpTransport
 
 from mendflow.connectors.http import RetryPolicy, VendorHttp
-from mendflow.connectors.transport import environment_proxy
+from mendflow.connectors.transport import AiohttpAnswers, environment_proxy
 from mendflow.errors import ConnectionProblem
 from tests.auth.test_api_tls import self_signed
 
@@ -154,3 +158,47 @@ def test_a_proxy_named_without_a_scheme_is_http(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("https_proxy", "proxy.internal:3128")
     assert environment_proxy("https://api.github.com") == "http://proxy.internal:3128"
+
+
+async def test_the_wire_and_the_answer_are_the_httpx_aiohttp_adapters() -> None:
+    """`AiohttpAnswers` sends the bytes `httpx_aiohttp.AiohttpTransport` sends for the same request (a JSON PATCH
+    with the session's headers) and answers alike: status, headers, a gzip body decoded by httpx."""
+    body = gzip.compress(b'{"insecure_ssl": "0"}')
+    answer = (
+        b"HTTP/1.1 201 Created\r\nContent-Encoding: gzip\r\nX-RateLimit-Remaining: 9\r\nContent-Length: %d\r\n\r\n%s"
+    )
+    heads: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+            heads.append(head + await reader.readexactly(length))
+            writer.write(answer % (len(body), body))
+            await writer.drain()
+
+    def request(port: int) -> httpx.Request:
+        headers = {"Accept": "application/json", "Authorization": "token t", "User-Agent": "ua"}
+        return httpx.Request(
+            "PATCH", f"http://127.0.0.1:{port}/repos/a/b/hooks/1/config", headers=headers, json={"insecure_ssl": "0"},
+            extensions={"timeout": httpx.Timeout(5.0).as_dict()},
+        )  # fmt: skip
+
+    answers = []
+    async with serving(record) as (port, _):
+        for transport in (
+            AiohttpTransport(client=aiohttp.ClientSession),
+            AiohttpAnswers(aiohttp.ClientSession, proxy=None),
+        ):
+            response = await transport.handle_async_request(request(port))
+            await response.aread()
+            answers.append(
+                (response.status_code, response.reason_phrase, response.headers.multi_items(), response.json())
+            )
+            await transport.aclose()
+    assert heads[0] == heads[1]
+    assert (
+        heads[0].startswith(b"PATCH /repos/a/b/hooks/1/config HTTP/1.1\r\n") and b"authorization: token t" in heads[0]
+    )
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 201 and answers[0][3] == {"insecure_ssl": "0"}
