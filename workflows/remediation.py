@@ -19,6 +19,7 @@ a rollback still restores every one of them, newest first, and the retention win
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from datetime import datetime, timedelta
 
@@ -187,6 +188,10 @@ class RemediationWorkflow(Controls):
         """The next page's capture, running while this page's chunks change (chunked campaigns only)."""
         self._pipelined = False
         """`PIPELINED_ROLLOUT` applies to this run (decided once, at its start)."""
+        self._entry_bytes = 0
+        """Bytes of one change in the journal continuing as new writes (measured on this run's first capture)."""
+        self._status_bytes = 0
+        """Bytes of one finding's ledger status as continuing as new settles it (measured likewise)."""
         self._open_until: datetime | None = None
         """Writes are allowed until then by the last change-window verdict (pipelined: asked again after)."""
         self._first_page: list[CampaignTarget] = []
@@ -663,15 +668,13 @@ class RemediationWorkflow(Controls):
         if self._pipelined and self._prefetch is not None and self._prefetch.done():
             self._prefetch.result()  # landed (its targets are in `_ready`): the next one may start
             self._prefetch = None
-        info = workflow.info()
         if (
             self._prefetch is not None
             or (self._batch_index == 0 and not self._pipelined)
             or self._cursor >= plan.target_count
             or len(self._ready) >= self._request.page_size
             or not workflow.patched(CHUNKED_CHANGES)
-            or info.is_continue_as_new_suggested()
-            or info.get_current_history_size() >= self._request.history_budget_bytes
+            or self._history_due(len(self._ready) + self._writes_pending + self._request.page_size)
         ):
             return
         limit = None
@@ -703,6 +706,8 @@ class RemediationWorkflow(Controls):
                 retry_policy=RETRY,
             )
             changes = prepared.changes
+            if self._pipelined and not self._entry_bytes and changes:
+                self._measure_tail(page, changes)
         except ActivityError as err:
             changes = [
                 Change(resource=t.resource, action=plan.action, outcome=Outcome.failed, detail=cause(err)) for t in page
@@ -783,10 +788,32 @@ class RemediationWorkflow(Controls):
     # ---- continue-as-new -------------------------------------------------------------------------------------
 
     def _continue_as_new_due(self) -> bool:
+        return self._progressed and self._history_due(self._request.page_size)
+
+    def _history_due(self, targets_ahead: int) -> bool:
+        """Would this run's history pass its budget with `targets_ahead` more targets done and then continuing as
+        new? Pipelined, it is projected (once a page has been measured): bytes per target so far in this run,
+        plus what continuing as new writes last, the journal of the run's changes and their ledger statuses. A
+        run checked against its size alone ran 60% past its budget: the page ready, the page changing and that
+        tail all came after the check."""
         info = workflow.info()
-        return self._progressed and (
-            info.is_continue_as_new_suggested() or info.get_current_history_size() >= self._request.history_budget_bytes
-        )
+        size, budget = info.get_current_history_size(), self._request.history_budget_bytes
+        if info.is_continue_as_new_suggested():
+            return True
+        done = len(self._changes)
+        if not self._pipelined or done < self._request.page_size or not self._entry_bytes:
+            return size >= budget
+        journal = (len(self._order) + targets_ahead) * self._entry_bytes
+        statuses = (done + targets_ahead) * self._status_bytes
+        carry = len(self._carry().model_dump_json())
+        return size + size / done * targets_ahead + journal + statuses + carry >= budget
+
+    def _measure_tail(self, page: list[CampaignTarget], changes: list[Change]) -> None:
+        """What each target adds when this run continues as new: its journal entry and its ledger status."""
+        entries = [JournalEntry(fingerprint=t.fingerprint, change=c) for t, c in zip(page, changes, strict=True)]
+        self._entry_bytes = len(JournalInput(entries=entries).model_dump_json()) // len(entries)
+        statuses = {t.fingerprint: FindingStatus.resolved.value for t in page}
+        self._status_bytes = len(json.dumps(statuses)) // len(page)
 
     async def _maybe_continue_as_new(self) -> None:
         """At a page boundary (nothing in flight): continue as new once this run's history is big enough."""
