@@ -1,4 +1,8 @@
-"""`mendflow scan --tenant` against a real dev server and worker: one message and an honest exit code."""
+"""`mendflow scan --tenant` against a real dev server and worker: one message and an honest exit code.
+
+The first test runs the real `mendflow` process; the others run the CLI's entry point in-process (in a thread, so
+the worker on this loop keeps running): a process costs ~2 s of imports.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from mendflow.runtime.client import TASK_QUEUE
 from mendflow.runtime.worker import build_worker
 from mendflow.worker_context import WorkerContext
+from tests.cli_in_process import invoker
 from tests.conftest import SimulatedOrg
 
 pytestmark = pytest.mark.slow
@@ -43,6 +49,22 @@ async def mendflow(env: WorkflowEnvironment, *args: str) -> Done:
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode is not None
     return Done(proc.returncode, out.decode(), err.decode(), time.monotonic() - started)
+
+
+@pytest.fixture
+def here(
+    dev_env: WorkflowEnvironment, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Awaitable[Done]]:
+    """`await here("scan", …)`: `mendflow scan … --temporal-address <dev server>` in this process."""
+    invoke = invoker(capsys, monkeypatch)
+    address = dev_env.client.service_client.config.target_host
+
+    async def run_here(*args: str) -> Done:
+        started = time.monotonic()
+        done = await asyncio.to_thread(invoke, *args, "--temporal-address", address)
+        return Done(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+    return run_here
 
 
 async def scan_attempts(client: Client, tenant_key: str) -> list[int]:
@@ -83,13 +105,14 @@ async def test_refused_credentials_fail_the_scan_with_exit_1_and_no_token(
     worker_context: WorkerContext,
     github_org: SimulatedOrg,
     monkeypatch: pytest.MonkeyPatch,
+    here: Callable[..., Awaitable[Done]],
 ) -> None:
     """A scan that fails inside the workflow (the vendor refuses the token) is one message and exit 1."""
     env_name = github_org.connection.token.ref.removeprefix("env:")
     monkeypatch.setenv(env_name, "ghp_wrong_" + "x" * 30)
     async with build_worker(dev_env.client, worker_context, task_queue=TASK_QUEUE):
-        done = await mendflow(dev_env, "scan", "--tenant", "github:acme")
-        plain = await mendflow(dev_env, "--debug", "scan", "--tenant", "github:acme")
+        done = await here("scan", "--tenant", "github:acme")
+        plain = await here("--debug", "scan", "--tenant", "github:acme")
     assert done.returncode == 1, done.stderr
     [line] = done.stderr.splitlines()
     assert line.startswith("mendflow: scan of github:acme (activity collect_inventory) failed: ")
@@ -100,12 +123,12 @@ async def test_refused_credentials_fail_the_scan_with_exit_1_and_no_token(
 
 
 async def test_scan_json_carries_the_campaign_ids_it_started(
-    dev_env: WorkflowEnvironment, worker_context: WorkerContext
+    dev_env: WorkflowEnvironment, worker_context: WorkerContext, here: Callable[..., Awaitable[Done]]
 ) -> None:
     """`--format json`: the scan line lists the campaigns started, one status line follows for each."""
     async with build_worker(dev_env.client, worker_context, task_queue=TASK_QUEUE):
-        shown = await mendflow(dev_env, "scan", "--tenant", "github:acme", "--format", "json")
-        again = await mendflow(dev_env, "scan", "--tenant", "github:acme", "--format", "json")
+        shown = await here("scan", "--tenant", "github:acme", "--format", "json")
+        again = await here("scan", "--tenant", "github:acme", "--format", "json")
     assert shown.returncode == 0, shown.stderr
     lines = [json.loads(line) for line in shown.stdout.splitlines()]
     started = lines[0]["campaigns_started"]
@@ -116,11 +139,11 @@ async def test_scan_json_carries_the_campaign_ids_it_started(
 
 
 async def test_scan_table_names_every_campaign_it_started(
-    dev_env: WorkflowEnvironment, worker_context: WorkerContext
+    dev_env: WorkflowEnvironment, worker_context: WorkerContext, here: Callable[..., Awaitable[Done]]
 ) -> None:
     """The table output ends with one `started campaign <id>` line per campaign, ids whole."""
     async with build_worker(dev_env.client, worker_context, task_queue=TASK_QUEUE):
-        done = await mendflow(dev_env, "scan", "--tenant", "github:acme")
+        done = await here("scan", "--tenant", "github:acme")
     assert done.returncode == 0, done.stderr
     ids = [line.removeprefix("started campaign ") for line in done.stdout.splitlines() if line.startswith("started ")]
     summary = next(line for line in done.stdout.splitlines() if line.startswith("scanned "))
