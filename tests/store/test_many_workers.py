@@ -43,7 +43,7 @@ from tests.integrations.conftest import SimulatedJira
 from tests.signing import signed_decision
 from tests.store.postgres import PostgresServer
 from tests.workflows.campaigns import RBAC, findings_for, hook_playbook, settings
-from tests.workflows.helpers import campaign_results, run_scan
+from tests.workflows.helpers import campaign_results, forget_the_dead_workers_cache, run_scan
 from tests.workflows.scale import campaign_input
 
 pytestmark = pytest.mark.slow
@@ -253,6 +253,7 @@ async def test_a_worker_killed_mid_campaign_duplicates_no_write_card_or_ticket(
                 killed = f"{pid}@{socket.gethostname()}"
                 procs[killed].kill()  # SIGKILL: no cleanup, no goodbye
                 procs[killed].wait()
+                await forget_the_dead_workers_cache(dev_env.client, handle.id)
                 app.release.set()
                 status = await wait_idle(dev_env.client, handle.id)
                 while not any(i.transitions for i in jira.state.issues.values()):  # noqa: ASYNC110 - the final publish

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import Client
 
 from mendflow.runtime.scans import wait_idle
@@ -31,3 +33,14 @@ async def campaign_results(client: Client, scan: ScanResult) -> dict[str, Campai
         status = await wait_idle(client, cid)
         out[status.playbook_id] = status
     return out
+
+
+async def forget_the_dead_workers_cache(client: Client, workflow_id: str) -> None:
+    """After a worker is SIGKILLed: send the workflow's next task to the shared queue at once.
+
+    Left sticky, it would wait out the dead worker's 10 s schedule-to-start timeout first (the server still counts
+    that worker as polling): 10 s of nothing per test, with the same outcome once they are over.
+    """
+    await client.workflow_service.reset_sticky_task_queue(
+        ResetStickyTaskQueueRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
+    )

@@ -21,9 +21,6 @@ from typing import Any
 
 import pytest
 import yaml
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from mendflow.data import demo_tenant_path
@@ -35,6 +32,7 @@ from mendflow.sim.github import create_github_app
 from mendflow.tenant import load_tenant_file
 from mendflow.workflow_types import CampaignStatus
 from tests.workflows.campaigns import hook_playbook, start_campaign
+from tests.workflows.helpers import forget_the_dead_workers_cache
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[2]
@@ -89,17 +87,6 @@ def _worker(address: str, queue: str, data_dir: Path, base_url: str, token_env: 
     return proc
 
 
-async def _forget_the_dead_workers_cache(client: Client, workflow_id: str) -> None:
-    """Send the campaign's next workflow task to the shared queue at once.
-
-    Left sticky, it would wait out the dead worker's 10 s schedule-to-start timeout first (the server still counts
-    that worker as polling): 10 s of nothing per test, with the same outcome once they are over.
-    """
-    await client.workflow_service.reset_sticky_task_queue(
-        ResetStickyTaskQueueRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
-    )
-
-
 async def _crash_run(
     env: WorkflowEnvironment, tmp_path: Path, playbook: Playbook, trigger: tuple[str, str, int]
 ) -> tuple[CampaignStatus, Gate]:
@@ -120,7 +107,7 @@ async def _crash_run(
         first.kill()  # SIGKILL: no cleanup, no goodbye
         first.wait()
         first.stdout.close()
-        await _forget_the_dead_workers_cache(env.client, handle.id)
+        await forget_the_dead_workers_cache(env.client, handle.id)
         gate.release.set()
         second = _worker(address, queue, tmp_path / "w2", server.base_url, token_env, playbook_file)
         try:
