@@ -1,24 +1,40 @@
-"""`mendflow plan`, `mendflow playbooks test|schema|validate` as a user runs them: real subprocesses and exit codes."""
+"""`mendflow plan`, `mendflow playbooks test|schema|validate` as a user runs them: output and exit codes.
+
+The CLI's entry point runs in-process (a process costs ~2 s of imports); `validate` runs as a real process.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from mendflow.data import demo_tenant_path
 from mendflow.playbooks.json_schema import render_schema
+from tests.cli_in_process import Done, invoker
 
 MENDFLOW = [str(Path(sys.executable).parent / "mendflow")]
 SHIPPED = Path(__file__).parents[2] / "playbooks" / "github"
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_process(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*MENDFLOW, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_plan_prints_the_dry_run_grouped_by_playbook() -> None:
+Run = Callable[..., Done]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run("plan", …)`: `mendflow plan …` in this process."""
+    return invoker(capsys, monkeypatch)
+
+
+def test_plan_prints_the_dry_run_grouped_by_playbook(run: Run) -> None:
     """`plan -f` lists acting playbooks with mode, approvers, rollout and diffs, then the report-only findings."""
     done = run("plan", "--tenant-file", str(demo_tenant_path()))
     assert done.returncode == 0, done.stderr
@@ -33,7 +49,7 @@ def test_plan_prints_the_dry_run_grouped_by_playbook() -> None:
     )
 
 
-def test_plan_json_is_one_document_with_every_playbook() -> None:
+def test_plan_json_is_one_document_with_every_playbook(run: Run) -> None:
     """`--format json` prints the TenantPlan: every loaded playbook, findings with risk, changes with before/after."""
     done = run("plan", "-f", str(demo_tenant_path()), "--format", "json")
     assert done.returncode == 0, done.stderr
@@ -49,7 +65,7 @@ def test_plan_json_is_one_document_with_every_playbook() -> None:
     ]
 
 
-def test_plan_with_criticality_file_changes_risk(tmp_path: Path) -> None:
+def test_plan_with_criticality_file_changes_risk(tmp_path: Path, run: Run) -> None:
     """`--criticality` marks assets critical; their findings score higher."""
     levels = tmp_path / "criticality.yaml"
     levels.write_text("resources:\n  /repos/acme/infra*: critical\n", encoding="utf-8")
@@ -63,7 +79,7 @@ def test_plan_with_criticality_file_changes_risk(tmp_path: Path) -> None:
     assert risks[("github.repo.default_branch_unprotected", "/repos/acme/infra")] == 60
 
 
-def test_playbooks_test_runs_every_shipped_case_and_exits_0() -> None:
+def test_playbooks_test_runs_every_shipped_case_and_exits_0(run: Run) -> None:
     """Without --tenant-file every case of every shipped playbook runs; all pass (companions: test_shapes.py)."""
     done = run("playbooks", "test", "--no-shapes")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -73,7 +89,7 @@ def test_playbooks_test_runs_every_shipped_case_and_exits_0() -> None:
     assert ", 0 failed (" in done.stdout
 
 
-def test_playbooks_test_exits_1_and_names_the_failing_case(tmp_path: Path) -> None:
+def test_playbooks_test_exits_1_and_names_the_failing_case(tmp_path: Path, run: Run) -> None:
     """A case whose expectation is wrong prints FAIL with the difference, and the exit code is 1."""
     playbook = (SHIPPED / "deploy_key_write_access.yaml").read_text(encoding="utf-8")
     (tmp_path / "keys.yaml").write_text(playbook, encoding="utf-8")
@@ -86,7 +102,7 @@ def test_playbooks_test_exits_1_and_names_the_failing_case(tmp_path: Path) -> No
     assert "0 passed, 1 failed" in done.stdout
 
 
-def test_playbooks_test_with_tenant_file_shows_findings_and_plan_for_named_playbooks() -> None:
+def test_playbooks_test_with_tenant_file_shows_findings_and_plan_for_named_playbooks(run: Run) -> None:
     """A shipped playbook named by id, tried on a tenant file: its findings and planned diffs."""
     done = run("playbooks", "test", "github.repo_hook.insecure_ssl", "--tenant-file", str(demo_tenant_path()))
     assert done.returncode == 0, done.stderr
@@ -94,14 +110,14 @@ def test_playbooks_test_with_tenant_file_shows_findings_and_plan_for_named_playb
     assert "/repos/acme/api/hooks/11  canary" in done.stdout and "insecure_ssl: 1 → 0" in done.stdout
 
 
-def test_playbooks_test_with_an_unknown_id_exits_2_with_a_suggestion() -> None:
+def test_playbooks_test_with_an_unknown_id_exits_2_with_a_suggestion(run: Run) -> None:
     """A misspelt id is an input error that names the closest shipped playbook."""
     done = run("playbooks", "test", "github.repo_hook.insecure_sssl")
     assert done.returncode == 2
     assert "did you mean 'github.repo_hook.insecure_ssl'?" in done.stderr
 
 
-def test_schema_command_prints_the_committed_schema() -> None:
+def test_schema_command_prints_the_committed_schema(run: Run) -> None:
     """`playbooks schema` output is the generated schema, byte for byte."""
     done = run("playbooks", "schema")
     assert done.returncode == 0 and done.stdout == render_schema()
@@ -114,7 +130,7 @@ def test_validate_reports_positions_and_counts_files(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(
         good.replace("resource.config", "resource.confg").replace("id: github.", "id: x.")
     )
-    done = run("playbooks", "validate", str(tmp_path))
+    done = run_process("playbooks", "validate", str(tmp_path))
     assert done.returncode == 2
     assert f"{tmp_path / 'bad.yaml'}:14:25: detect.when: unknown field 'resource.confg'" in done.stderr
     assert "1 playbook(s) valid; 1 error(s) in 1 file(s)" in done.stdout
