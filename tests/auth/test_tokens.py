@@ -5,20 +5,32 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from mendflow.audit import AuditLog
 from mendflow.auth.tokens import StoredTokens
 from mendflow.store import Database, database_url
+from tests.cli_in_process import Done, invoker
 
 MENDFLOW = str(Path(sys.executable).parent / "mendflow")
+Run = Callable[..., Done]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run_process(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MENDFLOW, "tokens", *args], capture_output=True, text=True, timeout=60)
 
 
-def test_token_lifecycle_is_hashed_listed_revoked_and_audited(tmp_path: Path) -> None:
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run("create", …)`: `mendflow tokens create …` in this process (a process costs ~2 s of imports)."""
+    invoke = invoker(capsys, monkeypatch)
+    return lambda *args: invoke("tokens", *args)
+
+
+def test_token_lifecycle_is_hashed_listed_revoked_and_audited(tmp_path: Path, run: Run) -> None:
     """The token appears once; the database holds only its sha256; revocation takes effect; both audited."""
     config = tmp_path / "mendflow.yaml"
     config.write_text("rbac:\n  people:\n    alice: {groups: [secops-oncall]}\n")
@@ -42,12 +54,12 @@ def test_token_lifecycle_is_hashed_listed_revoked_and_audited(tmp_path: Path) ->
 
 
 def test_a_token_for_someone_outside_the_rbac_config_is_refused(tmp_path: Path) -> None:
-    """Tokens are bound to a person of the RBAC config: a made-up name is bad input (exit 2)."""
-    made = run("create", "--person", "nobody", "--data-dir", str(tmp_path))
+    """Tokens are bound to a person of the RBAC config: a made-up name is bad input (exit 2), from a real process."""
+    made = run_process("create", "--person", "nobody", "--data-dir", str(tmp_path))
     assert made.returncode == 2 and "not in rbac.people" in made.stderr and "Traceback" not in made.stderr
 
 
-def test_an_unknown_format_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+def test_an_unknown_format_is_bad_input_before_anything_runs(tmp_path: Path, run: Run) -> None:
     """`--format yaml` was accepted and printed a table; it is refused (exit 2) and nothing is created."""
     config = tmp_path / "mendflow.yaml"
     config.write_text("rbac:\n  people:\n    alice: {groups: [secops-oncall]}\n")

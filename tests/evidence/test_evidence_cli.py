@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mendflow.evidence.keys import KEY_FILE, fingerprint
 from mendflow.store import Database, database_url
+from tests.cli_in_process import invoker
 from tests.evidence.scenario import SINCE, UNTIL, populate
 
-MENDFLOW = str(Path(sys.executable).parent / "mendflow")
 
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENDFLOW_")}
-    return subprocess.run([MENDFLOW, *args], capture_output=True, text=True, timeout=60, env=env, check=False)
-
-
-@pytest.mark.slow  # four CLI processes, each importing the whole CLI
-def test_export_then_verify_from_the_command_line_with_exit_codes(tmp_path: Path) -> None:
+def test_export_then_verify_from_the_command_line_with_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Export generates the data directory's key (0600) and prints its public key; verify with it exits 0, a
     tampered bundle exits 3 naming the file, a path that is no bundle exits 2."""
+    for name in [k for k in os.environ if k.startswith("MENDFLOW_")]:
+        monkeypatch.delenv(name)  # only what the command line says
+    run = invoker(capsys, monkeypatch)  # the CLI's entry point in-process: four processes cost ~2 s each
     data = tmp_path / "data"
     db = Database.open(database_url(data))
     populate(db)

@@ -23,6 +23,7 @@ from mendflow.runtime.client import TemporalSettings
 from mendflow.runtime.loopback import serve_in_thread
 from mendflow.settings import Settings
 from mendflow.store import Database, database_url
+from tests.cli_in_process import Done, invoker
 from tests.findings import T0, hook_finding
 
 TENANT = "github:metrics-api"
@@ -93,14 +94,15 @@ def test_a_viewer_cannot_mark_and_an_unknown_finding_is_a_404(api: Api) -> None:
     assert missing.status_code == 404 and _open_high(api.base) == 1
 
 
-def test_the_cli_marks_through_the_api_with_its_exit_codes(api: Api) -> None:
+def test_the_cli_marks_through_the_api_with_its_exit_codes(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`mendflow mark-false-positive`: 0 marked, 2 no such finding, 3 refused (a viewer's token)."""
+    invoke = invoker(capsys, monkeypatch)  # the CLI's entry point in-process (a process costs ~2 s of imports)
 
-    def run(fingerprint: str, headers: dict[str, str], *more: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "MENDFLOW_TOKEN"}
-        env["MENDFLOW_TOKEN"] = headers["Authorization"].removeprefix("Bearer ")
-        return subprocess.run([MENDFLOW, "mark-false-positive", fingerprint, "--reason", "lab", "--api-url", api.base,
-                               *more], capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    def run(fingerprint: str, headers: dict[str, str], *more: str) -> Done:
+        monkeypatch.setenv("MENDFLOW_TOKEN", headers["Authorization"].removeprefix("Bearer "))
+        return invoke("mark-false-positive", fingerprint, "--reason", "lab", "--api-url", api.base, *more)
 
     marked = run(api.fingerprint, api.operator, "--tenant", TENANT)
     assert marked.returncode == 0 and marked.stdout.strip() == f"marked a false positive in {TENANT}", marked.stderr
