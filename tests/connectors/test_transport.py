@@ -202,3 +202,20 @@ async def test_the_wire_and_the_answer_are_the_httpx_aiohttp_adapters() -> None:
     )
     assert answers[0] == answers[1]
     assert answers[0][0] == 201 and answers[0][3] == {"insecure_ssl": "0"}
+
+
+async def test_a_cookie_the_vendor_sets_is_never_sent_back() -> None:
+    """Over real sockets, neither httpx nor aiohttp keeps a `Set-Cookie`: every request stands on its credentials."""
+    heads: list[bytes] = []
+    cookie = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=s3cr3t; Path=/\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+
+    async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(cookie)
+            await writer.drain()
+
+    async with serving(set_cookie) as (port, _), client(f"http://localhost:{port}") as http:  # an IP keeps no cookie
+        for _ in range(2):
+            assert await http.get_json("/session") == {"ok": True}
+    assert len(heads) == 2 and not any(b"cookie" in head.lower() for head in heads)

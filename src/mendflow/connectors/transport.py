@@ -46,7 +46,8 @@ def vendor_transport(base_url: str, tls: ssl.SSLContext, *, max_connections: int
 
     def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(ssl=tls, limit=max_connections, keepalive_timeout=KEEPALIVE_SECONDS)
-        return aiohttp.ClientSession(connector=connector, trust_env=False)
+        # No cookie jar: vendor APIs authenticate each request; a session cookie sent back would only add state.
+        return aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
 
     proxy = environment_proxy(base_url)
     return AiohttpAnswers(session, proxy=httpx.Proxy(proxy) if proxy else None)
