@@ -103,11 +103,11 @@ def observe_vendor_call(vendor: str, method: str, path: str) -> Iterator[VendorC
     """A span named `<vendor> <operation>` (child of whatever runs: an activity, a prepare/apply/verify step) when
     tracing is on, the request's duration, and an error counted by type when it fails. Error messages stay out
     of the span."""
+    # Connectors name themselves for people ("GitHub"); labels are lower case.
     call = VendorCall(vendor=vendor.lower(), operation=operation_name(method, path))
     if not tracing_enabled():
         yield from _measured(call)
         return
-    # Connectors name themselves for people ("GitHub"); labels are lower case.
     attributes = {
         "mendflow.vendor": call.vendor,
         "mendflow.operation": call.operation,
