@@ -1,17 +1,20 @@
 """The pipelined rollout stopping while a chunk is still writing (review of `PIPELINED_ROLLOUT`, 5a40f27).
 
 One page of 13 webhooks, concurrency 2 (two lanes of one target, chunks of four), canary 1 then the rest,
-max_failures 0. The last batch goes out as chunk A (hooks 1-4, every write 0.4 s) and chunk B (hooks 5-8) beside
-it; B's first target is slow to write (3 s) and fails verification (its URL keeps it detected after the fix). A
-ends first, so the rollout is at its next chunk's checkpoint (hooks 9-12) while B is still writing. Failures past
+max_failures 0. The last batch goes out as chunk A (hooks 1-4) and chunk B (hooks 5-8) beside it; the rollout then
+waits for a free lane for its next chunk (hooks 9-12). The test holds A's last write and B's first write (hook 5,
+which fails verification: its URL keeps it detected after the fix) and lets them go in the order the scenario
+needs, so A ends first and the rollout is at its next chunk's checkpoint while B is still writing. Failures past
 max_failures must then roll everything back and write nothing more, whatever the operator did meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,40 @@ from tests.workflows.test_rollout import operator, status_of
 
 STUBBORN_URL = "https://stubborn.acme.example/github"
 """A webhook with this URL is still detected after its fix: its change fails verification (and is restored)."""
-SLOW_WRITE = 3.0
+
+
+@dataclass
+class HeldWrites:
+    """Behind the gate (which has already recorded the write): the first PATCH of each held path waits until
+    released; `arrived` says it is waiting."""
+
+    arrived: dict[str, threading.Event] = field(default_factory=dict)
+    released: dict[str, threading.Event] = field(default_factory=dict)
+
+    def install(self, org: ScaleOrg, paths: list[str]) -> None:
+        for path in paths:
+            self.arrived[path], self.released[path] = threading.Event(), threading.Event()
+        inner = org.gate.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            path = scope.get("path", "")
+            first = path in self.arrived and not self.arrived[path].is_set()
+            if scope["type"] == "http" and scope["method"] == "PATCH" and first:
+                self.arrived[path].set()
+                while not self.released[path].is_set():  # noqa: ASYNC110 - released from the test's loop
+                    await asyncio.sleep(0.02)
+            await inner(scope, receive, send)
+
+        org.gate.app = app
+
+    async def until_arrived(self, path: str) -> None:
+        async with asyncio.timeout(30):
+            while not self.arrived[path].is_set():  # noqa: ASYNC110 - set from the server's thread
+                await asyncio.sleep(0.02)
+
+    def release_all(self) -> None:
+        for event in self.released.values():
+            event.set()
 
 
 def _playbook() -> Playbook:
@@ -54,24 +90,18 @@ def _make_stubborn(org: ScaleOrg, rid: str) -> None:
     config["url"] = STUBBORN_URL
 
 
-def _slow_write_to(org: ScaleOrg, path: str) -> None:
-    """Behind the gate (after its own write delay): the write to `path` takes `SLOW_WRITE` s more."""
-    inner = org.gate.app
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "PATCH" and scope["path"] == path:
-            await asyncio.sleep(SLOW_WRITE)
-        await inner(scope, receive, send)
-
-    org.gate.app = app
-
-
 @contextmanager
-def _org(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScaleOrg]:
-    with scale_org(13, monkeypatch=monkeypatch, gate={"write_delay": 0.4}) as org:
+def _org(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ScaleOrg, HeldWrites, str, str]]:
+    """The org, its held writes, A's last write and B's first (failing) write."""
+    with scale_org(13, monkeypatch=monkeypatch) as org:
         _make_stubborn(org, org.hooks[5])
-        _slow_write_to(org, f"{org.hooks[5]}/config")
-        yield org
+        a_last, b_first = f"{org.hooks[4]}/config", f"{org.hooks[5]}/config"
+        held = HeldWrites()
+        held.install(org, [a_last, b_first])
+        try:
+            yield org, held, a_last, b_first
+        finally:
+            held.release_all()  # nothing left waiting in the server's thread when it stops
 
 
 @asynccontextmanager
@@ -85,17 +115,15 @@ async def _running(env: WorkflowEnvironment, org: ScaleOrg, tmp_path: Path) -> A
         yield await env.client.start_workflow("RemediationWorkflow", request, id=request.campaign_id, task_queue=queue)
 
 
-async def _until(predicate: Any, seconds: float = 30) -> None:
-    async with asyncio.timeout(seconds):
-        while not predicate():  # noqa: ASYNC110 - polling the gate, which runs in another thread
-            await asyncio.sleep(0.02)
-
-
 async def _until_status(handle: WorkflowHandle[Any, Any], predicate: Any, seconds: float = 30) -> CampaignStatus:
     async with asyncio.timeout(seconds):
         while not predicate(status := await status_of(handle)):  # noqa: ASYNC110 - polling a query
             await asyncio.sleep(0.05)
     return status
+
+
+def _verified(org: ScaleOrg, index: int) -> Any:
+    return lambda s: any(c.resource.id == org.hooks[index] and c.outcome == Outcome.verified for c in s.changes)
 
 
 def _written(org: ScaleOrg, hooks: list[str]) -> list[str]:
@@ -111,14 +139,17 @@ def _written(org: ScaleOrg, hooks: list[str]) -> list[str]:
 async def test_an_abort_while_a_chunk_fails_past_the_threshold_still_rolls_everything_back(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Abort while chunks A and B write; A verifies, B's first target fails (max_failures 0): the failures
+    """Abort while chunks A and B write; A verifies, then B's first target fails (max_failures 0): the failures
     are past the threshold, so every change is restored (rolled_back), as before the pipelined rollout — not
     left written under 'aborted' with one failure over the limit."""
-    with _org(monkeypatch) as org:
+    with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await _until(lambda: f"{org.hooks[1]}/config" in org.gate.writes)  # chunk A is writing
+            await held.until_arrived(a_last)
+            await held.until_arrived(b_first)
             await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
-            org.gate.write_delay = 0.0  # held in time: the rest (and the rollback) need not be slow
+            held.released[a_last].set()
+            await _until_status(handle, _verified(org, 4))  # A is over, the rollout has seen the abort
+            held.released[b_first].set()
             done = await wait_idle(dev_env.client, handle.id)
     assert done.totals.get(Outcome.failed.value, 0) + done.totals.get(Outcome.restored.value, 0) >= 1
     assert not _written(org, org.hooks[9:])  # the abort held the chunk after A
@@ -137,14 +168,15 @@ async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_n
 ) -> None:
     """Pause while A and B write; B's failure (past max_failures 0) lands during the pause. On resume nothing
     more is written (hooks 9-12 untouched) and everything is rolled back."""
-    with _org(monkeypatch) as org:
+    with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await _until(lambda: f"{org.hooks[1]}/config" in org.gate.writes)  # chunk A is writing
+            await held.until_arrived(a_last)
+            await held.until_arrived(b_first)
             await handle.execute_update("pause", operator(handle, "pause", "alice"), result_type=str)
-            org.gate.write_delay = 0.0
-            await _until_status(
-                handle, lambda s: s.state == "paused" and s.totals.get(Outcome.restored.value, 0) >= 1
-            )  # B's failure is in and restored, the rollout holds at the next chunk
+            held.released[a_last].set()
+            await _until_status(handle, lambda s: s.state == "paused")  # A is over, the rollout holds
+            held.released[b_first].set()
+            await _until_status(handle, lambda s: s.totals.get(Outcome.restored.value, 0) >= 1)  # B failed
             await handle.execute_update("resume", operator(handle, "resume", "alice"), result_type=str)
             done = await wait_idle(dev_env.client, handle.id)
     assert done.state == "rolled_back" and org.insecure() == 13
@@ -160,16 +192,22 @@ async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_n
 async def test_paused_is_answered_only_once_no_chunk_is_writing(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Pause while A and B write: `wait_idle` answers 'paused' only when B's slow write (and its restore) are
-    over — whoever waited for it (an operator, `mendflow scan --tenant`) sees nothing written afterwards."""
-    with _org(monkeypatch) as org:
+    """Pause while A and B write: `wait_idle` answers 'paused' only once B's write (and its restore) are over,
+    so whoever waited for it (an operator, `mendflow scan --tenant`) sees nothing written afterwards."""
+    with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await _until(lambda: f"{org.hooks[1]}/config" in org.gate.writes)  # chunk A is writing
+            await held.until_arrived(a_last)
+            await held.until_arrived(b_first)
             await handle.execute_update("pause", operator(handle, "pause", "alice"), result_type=str)
-            org.gate.write_delay = 0.0
-            idle = await wait_idle(dev_env.client, handle.id)
+            held.released[a_last].set()
+            idle = asyncio.ensure_future(wait_idle(dev_env.client, handle.id))
+            await _until_status(handle, lambda s: s.state == "paused")  # A is over, B still writing
+            await asyncio.wait({idle}, timeout=4)  # answered at once if 'paused' counts with B in flight
+            early = idle.done()
+            held.released[b_first].set()
+            status = await idle
             writing, written = org.gate.inflight, len(org.gate.writes)
             await _until_status(handle, lambda s: s.totals.get(Outcome.restored.value, 0) >= 1)  # B is over
             late = org.gate.writes[written:]
-    assert idle.state == "paused"
-    assert writing == 0 and not late, late
+    assert status.state == "paused"
+    assert not early and writing == 0 and not late, (early, writing, late)
