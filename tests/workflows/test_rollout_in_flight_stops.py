@@ -122,6 +122,12 @@ async def _until_status(handle: WorkflowHandle[Any, Any], predicate: Any, second
     return status
 
 
+async def _idle(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> CampaignStatus:
+    """`wait_idle`, bounded: a campaign that never gets there fails the test instead of hanging the suite."""
+    async with asyncio.timeout(60):
+        return await wait_idle(env.client, handle.id)
+
+
 def _verified(org: ScaleOrg, index: int) -> Any:
     return lambda s: any(c.resource.id == org.hooks[index] and c.outcome == Outcome.verified for c in s.changes)
 
@@ -150,7 +156,7 @@ async def test_an_abort_while_a_chunk_fails_past_the_threshold_still_rolls_every
             held.released[a_last].set()
             await _until_status(handle, _verified(org, 4))  # A is over, the rollout has seen the abort
             held.released[b_first].set()
-            done = await wait_idle(dev_env.client, handle.id)
+            done = await _idle(dev_env, handle)
     assert done.totals.get(Outcome.failed.value, 0) + done.totals.get(Outcome.restored.value, 0) >= 1
     assert not _written(org, org.hooks[9:])  # the abort held the chunk after A
     assert done.state == "rolled_back" and org.insecure() == 13
@@ -178,7 +184,7 @@ async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_n
             held.released[b_first].set()
             await _until_status(handle, lambda s: s.totals.get(Outcome.restored.value, 0) >= 1)  # B failed
             await handle.execute_update("resume", operator(handle, "resume", "alice"), result_type=str)
-            done = await wait_idle(dev_env.client, handle.id)
+            done = await _idle(dev_env, handle)
     assert done.state == "rolled_back" and org.insecure() == 13
     assert not _written(org, org.hooks[9:]), _written(org, org.hooks[9:])
 
@@ -200,7 +206,7 @@ async def test_paused_is_answered_only_once_no_chunk_is_writing(
             await held.until_arrived(b_first)
             await handle.execute_update("pause", operator(handle, "pause", "alice"), result_type=str)
             held.released[a_last].set()
-            idle = asyncio.ensure_future(wait_idle(dev_env.client, handle.id))
+            idle = asyncio.ensure_future(_idle(dev_env, handle))
             await _until_status(handle, lambda s: s.state == "paused")  # A is over, B still writing
             await asyncio.wait({idle}, timeout=4)  # answered at once if 'paused' counts with B in flight
             early = idle.done()

@@ -99,6 +99,7 @@ async def test_a_freeze_starting_while_the_canary_is_captured_holds_the_canary(
                 await asyncio.sleep((starts - datetime.now(UTC)).total_seconds() + 0.5)
             finally:
                 release.set()
-            done = await wait_idle(dev_env.client, request.campaign_id)
+            async with asyncio.timeout(60):  # a campaign that never gets there fails instead of hanging
+                done = await wait_idle(dev_env.client, request.campaign_id)
     assert done.state == "frozen"
     assert org.gate.writes == []
