@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ def invoker(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
 
     def invoke(*args: str) -> Done:
         monkeypatch.setattr("sys.argv", ["mendflow", *args])
+        # `--debug` sets MENDFLOW_DEBUG in os.environ for the process; recorded here, it is undone after the test
+        # (left set, every later CLI run of this test process, in-process or child, printed tracebacks)
+        monkeypatch.setenv("MENDFLOW_DEBUG", os.environ.get("MENDFLOW_DEBUG", ""))
         capsys.readouterr()
         code = _run()
         out = capsys.readouterr()
