@@ -21,11 +21,11 @@ from mendflow.playbooks.loader import bundled_playbook_dir, load_playbooks
 from mendflow.playbooks.model import Playbook
 from mendflow.redaction import register_secret
 from mendflow.runtime.devserver import TUNING
-from mendflow.runtime.loopback import serve_in_thread
 from mendflow.secrets import SecretRef
 from mendflow.sim.github import create_github_app
 from mendflow.tenant import load_tenant_file
 from mendflow.worker_context import WorkerContext
+from tests.switchboard import Switchboard, serving_switchboard
 
 BIN = Path(sys.executable).parent
 
@@ -95,8 +95,29 @@ class SimulatedOrg:
         return registry
 
 
+@pytest.fixture(scope="session")
+def github_board() -> Iterator[Switchboard]:
+    """The loopback server each test's simulated GitHub org is plugged into (see tests/switchboard.py)."""
+    with serving_switchboard() as board:
+        yield board
+
+
+@pytest.fixture(scope="session")
+def slack_board() -> Iterator[Switchboard]:
+    """The loopback server each test's simulated Slack workspace is plugged into."""
+    with serving_switchboard() as board:
+        yield board
+
+
+@pytest.fixture(scope="session")
+def jira_board() -> Iterator[Switchboard]:
+    """The loopback server each test's simulated Jira site is plugged into."""
+    with serving_switchboard() as board:
+        yield board
+
+
 @pytest.fixture
-def github_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedOrg]:
+def github_org(monkeypatch: pytest.MonkeyPatch, github_board: Switchboard) -> Iterator[SimulatedOrg]:
     """A fresh simulated GitHub org seeded from the demo tenant file, reachable over real loopback HTTP."""
     tenant = load_tenant_file(demo_tenant_path())
     token = "ghp_" + secrets.token_hex(18)
@@ -104,7 +125,7 @@ def github_org(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedOrg]:
     env_name = f"MENDFLOW_TEST_TOKEN_{secrets.token_hex(4).upper()}"
     monkeypatch.setenv(env_name, token)
     app = create_github_app(tenant, token=token)
-    with serve_in_thread(app) as server:
+    with github_board.plugged(app) as server:
         yield SimulatedOrg(
             base_url=server.base_url,
             state=app.state.github,

@@ -26,6 +26,7 @@ from mendflow.settings import Settings, SlackSettings
 from mendflow.sim.jira import JiraState, create_jira_app
 from mendflow.sim.slack import SlackWorkspace, create_slack_app
 from mendflow.worker_context import WorkerContext
+from tests.switchboard import Switchboard
 
 ALICE = "U0ALICE001"
 BOB = "U0BOB00001"
@@ -36,8 +37,8 @@ CHANNEL = "C0SECREMED1"
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackWorkspace]:
-    """A simulated Slack workspace served from a background thread; `base_url` is set."""
+def slack(slack_board: Switchboard) -> Iterator[SlackWorkspace]:
+    """A fresh simulated Slack workspace, plugged into this process's Slack server; `base_url` is set."""
     bot = "xoxb-" + secrets.token_hex(12)
     app = "xapp-" + secrets.token_hex(12)
     signing = secrets.token_hex(16)
@@ -50,7 +51,7 @@ def slack() -> Iterator[SlackWorkspace]:
         users={ALICE: "alice", BOB: "bob", CAROL: "carol", MALLORY: "mallory"},
         usergroups={ONCALL: [ALICE, CAROL]},
     )
-    with serve_in_thread(create_slack_app(workspace)) as server:
+    with slack_board.plugged(create_slack_app(workspace)) as server:
         workspace.base_url = server.base_url
         yield workspace
 
@@ -210,6 +211,11 @@ def jira_site() -> Iterator[SimulatedJira]:
 
 
 @pytest.fixture
-def jira() -> Iterator[SimulatedJira]:
-    with jira_site() as site:
-        yield site
+def jira(jira_board: Switchboard) -> Iterator[SimulatedJira]:
+    """A fresh Jira simulator, plugged into this process's Jira server (`jira_site()` serves its own)."""
+    token = "jira-" + secrets.token_hex(12)
+    register_secret(token)
+    state = JiraState(token=token)
+    with jira_board.plugged(create_jira_app(state)) as server:
+        state.base_url = server.base_url
+        yield SimulatedJira(state, server.base_url, token)
