@@ -81,6 +81,9 @@ CHUNKED_CHANGES = "chunked-changes"
 CHUNK_ROUNDS = 4
 """A chunk is this many rounds of its lane's concurrency: few enough that a pause holds soon, enough that the
 chunk's own cost (an activity, a workflow task) is shared by many targets."""
+PIPELINED_CHUNK_ROUNDS = 8
+"""Pipelined, a chunk is twice as many rounds: a chunk's tail no longer holds a page back (the other lane runs on),
+and half the activities halve the server's work per target (its cost is per request, about 1 ms each)."""
 LANES = 2
 """Chunks in flight at once, splitting the tenant's concurrency between them."""
 PIPELINED_ROLLOUT = "pipelined-rollout"
@@ -454,6 +457,8 @@ class RemediationWorkflow(Controls):
             return False
         if self._aborted:
             await self._lanes_idle()
+            if self._pipelined and await self._stopped_by_failures(plan):
+                return False  # a chunk in flight failed past the threshold: everything written is rolled back
             self._state = "aborted"
             return False
         return True
@@ -482,18 +487,22 @@ class RemediationWorkflow(Controls):
         `RECAPTURE_AFTER` (a pause, a freeze, a long bake) is taken again before anything is written from it."""
         lanes = min(LANES, max(plan.concurrency, 1))
         per_lane = math.ceil(max(plan.concurrency, 1) / lanes)
-        chunk_size = per_lane * CHUNK_ROUNDS
+        chunk_size = per_lane * (PIPELINED_CHUNK_ROUNDS if self._pipelined else CHUNK_ROUNDS)
         todo = list(fingerprints)
         while todo:
             await workflow.wait_condition(lambda: self._lanes_busy < lanes)
             if self._failures > plan.max_failures or not await self._checkpoint():
                 break
+            if self._pipelined:
+                await self._window_still_open()
             oldest = min(self._captured.get(fp, 0.0) for fp in todo[:chunk_size])
             if workflow.now().timestamp() - oldest > RECAPTURE_AFTER.total_seconds():
                 await workflow.wait_condition(lambda: self._lanes_busy == 0)
                 todo = await self._recapture(todo)
                 continue
             allowed = await self._writes_allowed(plan.writes_per_minute)
+            if self._pipelined and (self._failures > plan.max_failures or self._aborted):
+                break  # the other lane's chunk failed, or an abort came, while this one waited (a pause, the budget)
             size = min(chunk_size, allowed)
             if self._pipelined and closing:  # the batch's last targets: the free lanes end together
                 size = min(size, math.ceil(len(todo) / (lanes - self._lanes_busy)))
@@ -922,6 +931,15 @@ class RemediationWorkflow(Controls):
             await workflow.sleep(timedelta(seconds=60 - (now - self._writes[0])))
         self._writes.append(workflow.now().timestamp())
 
+    async def _window_still_open(self) -> None:
+        """Before a chunk (pipelined): once the last open verdict has run out, ask again — a freeze may begin in
+        the middle of a batch, or while the canary was being captured. Costs nothing while the verdict holds."""
+        if self._open_until is None or workflow.now() < self._open_until:
+            return
+        previous = self._state
+        await self._wait_for_window()
+        self._state = previous
+
     async def _wait_for_window(self) -> None:
         if self._pipelined and self._open_until is not None and workflow.now() < self._open_until:
             return  # the last verdict still holds: no freeze starts before then
@@ -1085,9 +1103,14 @@ class RemediationWorkflow(Controls):
             lambda: (
                 self._state in IDLE
                 and (not settled_first or self._state not in FINISHED or self._settled_as == self._state)
+                and (not self._pipelined or self._state != "paused" or self._nothing_in_flight())
             )
         )
         return self.status()
+
+    def _nothing_in_flight(self) -> bool:
+        """No chunk is writing and no capture is reading: a paused campaign is idle only then."""
+        return self._lanes_busy == 0 and (self._prefetch is None or self._prefetch.done())
 
     @workflow.query
     def status(self) -> CampaignStatus:

@@ -20,13 +20,6 @@ REPEATED = FreezeWindow(days=("sun",), start=time(1, 30), end=time(1, 45), tz="A
 REPEATED_STARTS_AGAIN = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/mendflow/campaigns/windows.py ChangePolicy.open_until: datetime.combine(day, window.start, zone) "
-    "is one instant per day (fold=0): a skipped wall time is read with the old offset (02:30 Berlin -> 01:30 UTC, "
-    "the freeze starts 01:00 UTC) and a repeated one only at its first pass (01:30 New York -> 05:30 UTC, not "
-    "06:30 UTC): the open verdict overruns the freeze's start by up to the recheck minute",
-)
 @pytest.mark.parametrize(
     ("window", "starts"), [(SKIPPED, SKIPPED_STARTS), (REPEATED, REPEATED_STARTS_AGAIN)], ids=["skipped", "repeated"]
 )

@@ -1,9 +1,9 @@
 """The pipelined rollout stopping while a chunk is still writing (review of `PIPELINED_ROLLOUT`, 5a40f27).
 
-One page of 13 webhooks, concurrency 2 (two lanes of one target, chunks of four), canary 1 then the rest,
-max_failures 0. The last batch goes out as chunk A (hooks 1-4) and chunk B (hooks 5-8) beside it; the rollout then
-waits for a free lane for its next chunk (hooks 9-12). The test holds A's last write and B's first write (hook 5,
-which fails verification: its URL keeps it detected after the fix) and lets them go in the order the scenario
+One page of 1 + 3 chunks of webhooks, concurrency 2 (two lanes of one target, chunks of `PIPELINED_CHUNK_ROUNDS`),
+canary 1 then the rest, max_failures 0. The last batch goes out as chunk A and chunk B beside it; the rollout then
+waits for a free lane for its next chunk. The test holds A's last write and B's first write (hook 5,
+B's first, which fails verification: its URL keeps it detected after the fix) and lets them go in the order the scenario
 needs, so A ends first and the rollout is at its next chunk's checkpoint while B is still writing. Failures past
 max_failures must then roll everything back and write nothing more, whatever the operator did meanwhile."""
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mendflow.workflows.remediation import PIPELINED_CHUNK_ROUNDS
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +33,12 @@ from tests.workflows.campaigns import findings_for, hook_playbook
 from tests.workflows.scale import ScaleOrg, campaign_input, scale_org
 from tests.workflows.test_campaign_scale import _context
 from tests.workflows.test_rollout import operator, status_of
+
+CHUNK = PIPELINED_CHUNK_ROUNDS
+"""Targets per chunk in a lane of one."""
+TOTAL = 1 + 3 * CHUNK
+A_LAST, B_FIRST, NEXT = CHUNK, CHUNK + 1, 2 * CHUNK + 1
+"""Indexes of chunk A's last hook, chunk B's first (failing) hook and the first hook of the chunk after them."""
 
 STUBBORN_URL = "https://stubborn.acme.example/github"
 """A webhook with this URL is still detected after its fix: its change fails verification (and is restored)."""
@@ -93,9 +100,9 @@ def _make_stubborn(org: ScaleOrg, rid: str) -> None:
 @contextmanager
 def _org(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ScaleOrg, HeldWrites, str, str]]:
     """The org, its held writes, A's last write and B's first (failing) write."""
-    with scale_org(13, monkeypatch=monkeypatch) as org:
-        _make_stubborn(org, org.hooks[5])
-        a_last, b_first = f"{org.hooks[4]}/config", f"{org.hooks[5]}/config"
+    with scale_org(TOTAL, monkeypatch=monkeypatch) as org:
+        _make_stubborn(org, org.hooks[B_FIRST])
+        a_last, b_first = f"{org.hooks[A_LAST]}/config", f"{org.hooks[B_FIRST]}/config"
         held = HeldWrites()
         held.install(org, [a_last, b_first])
         try:
@@ -106,10 +113,10 @@ def _org(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ScaleOrg, HeldWrites
 
 @asynccontextmanager
 async def _running(env: WorkflowEnvironment, org: ScaleOrg, tmp_path: Path) -> AsyncIterator[WorkflowHandle[Any, Any]]:
-    """The campaign over the org's 13 webhooks (one page), on a worker of its own."""
+    """The campaign over the org's webhooks (one page), on a worker of its own."""
     playbook = _playbook()
     changes = ChangePolicy(default_concurrency=2, default_writes_per_minute=100_000)
-    request = campaign_input(playbook, findings=findings_for(playbook, org.hooks), page_size=20)
+    request = campaign_input(playbook, findings=findings_for(playbook, org.hooks), page_size=TOTAL)
     queue = f"q-{uuid.uuid4()}"
     async with build_worker(env.client, _context(org.registry(), tmp_path, playbook, changes), task_queue=queue):
         yield await env.client.start_workflow("RemediationWorkflow", request, id=request.campaign_id, task_queue=queue)
@@ -136,12 +143,6 @@ def _written(org: ScaleOrg, hooks: list[str]) -> list[str]:
     return [path for path in org.gate.writes if path.removesuffix("/config") in hooks]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/remediation.py:455-458 (_change_all): the abort branch waits for the lanes, then returns "
-    "'aborted' without checking the failures their chunks brought in (_drained, :469-473, checks them first; before "
-    "the pipelined rollout _change_in_chunks waited for the lanes before _change_all's failure check at :451)",
-)
 async def test_an_abort_while_a_chunk_fails_past_the_threshold_still_rolls_everything_back(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,26 +155,19 @@ async def test_an_abort_while_a_chunk_fails_past_the_threshold_still_rolls_every
             await held.until_arrived(b_first)
             await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
             held.released[a_last].set()
-            await _until_status(handle, _verified(org, 4))  # A is over, the rollout has seen the abort
+            await _until_status(handle, _verified(org, A_LAST))  # A is over, the rollout has seen the abort
             held.released[b_first].set()
             done = await _idle(dev_env, handle)
     assert done.totals.get(Outcome.failed.value, 0) + done.totals.get(Outcome.restored.value, 0) >= 1
-    assert not _written(org, org.hooks[9:])  # the abort held the chunk after A
-    assert done.state == "rolled_back" and org.insecure() == 13
+    assert not _written(org, org.hooks[NEXT:])  # the abort held the chunk after A
+    assert done.state == "rolled_back" and org.insecure() == TOTAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/remediation.py:489-496 (_change_in_chunks, since chunked-changes; more reachable now that "
-    "chunks stay in flight across _change_all calls): failures and abort are checked before the checkpoint and "
-    "_writes_allowed, which both wait while the other lane's chunk may fail; after the wait the next chunk is "
-    "launched anyway (failures_allowed 0 only stops it after its own first failure)",
-)
 async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_next_chunk(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pause while A and B write; B's failure (past max_failures 0) lands during the pause. On resume nothing
-    more is written (hooks 9-12 untouched) and everything is rolled back."""
+    more is written (the next chunk untouched) and everything is rolled back."""
     with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
             await held.until_arrived(a_last)
@@ -185,16 +179,10 @@ async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_n
             await _until_status(handle, lambda s: s.totals.get(Outcome.restored.value, 0) >= 1)  # B failed
             await handle.execute_update("resume", operator(handle, "resume", "alice"), result_type=str)
             done = await _idle(dev_env, handle)
-    assert done.state == "rolled_back" and org.insecure() == 13
-    assert not _written(org, org.hooks[9:]), _written(org, org.hooks[9:])
+    assert done.state == "rolled_back" and org.insecure() == TOTAL
+    assert not _written(org, org.hooks[NEXT:]), _written(org, org.hooks[NEXT:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/remediation.py wait_idle (and _checkpoint, which sets 'paused' at the next chunk while the other "
-    "lane still writes; since chunked-changes, more reachable with chunks in flight across _change_all calls): "
-    "'paused' is IDLE whether or not a chunk is in flight",
-)
 async def test_paused_is_answered_only_once_no_chunk_is_writing(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

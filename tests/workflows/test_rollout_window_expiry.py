@@ -62,13 +62,6 @@ async def _first_verdict(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/remediation.py:289-291 (_campaign) and _rollout: the window is asked beside the first capture "
-    "and the canary is written when that capture lands, without asking again although the verdict's open_until has "
-    "passed (_wait_for_window runs only between batches; the capture-then-write gap existed before, open_until now "
-    "says exactly when the verdict ended)",
-)
 async def test_a_freeze_starting_while_the_canary_is_captured_holds_the_canary(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RECHECK = timedelta(minutes=1)
+MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
+RECHECK = MINUTE
 """How long a campaign trusts an open verdict without asking again (at most: up to the next freeze's start). The
 policy is the worker's configuration: a freeze added by restarting workers with a new one applies within this."""
+
+
+def _past_minute(moment: datetime) -> timedelta:
+    """How far `moment` is past its last whole minute."""
+    return timedelta(seconds=moment.second, microseconds=moment.microsecond)
 
 
 class FreezeWindow(BaseModel):
@@ -22,6 +29,21 @@ class FreezeWindow(BaseModel):
     start: time = time(0, 0)
     end: time = time(23, 59, 59)
     tz: str = "UTC"
+
+    def starts_between(self, after: datetime, before: datetime) -> list[datetime]:
+        """The instants this window's start wall time occurs strictly between `after` and `before`: each day's, and
+        twice on a day whose clocks go back through it (a skipped one lands at the clock change or after it)."""
+        zone = ZoneInfo(self.tz)
+        first_day = after.astimezone(zone).date()
+        starts = []
+        for offset in range((before - after).days + 2):
+            day = first_day + timedelta(days=offset)
+            if DAYS[day.weekday()] in self.days:
+                for fold in (0, 1):
+                    start = datetime.combine(day, self.start, tzinfo=zone).replace(fold=fold).astimezone(UTC)
+                    if after < start < before:
+                        starts.append(start)
+        return starts
 
     def contains(self, moment: datetime) -> bool:
         local = moment.astimezone(ZoneInfo(self.tz))
@@ -52,18 +74,24 @@ class ChangePolicy(BaseModel):
         return probe
 
     def open_until(self, moment: datetime, horizon: timedelta = RECHECK) -> datetime:
-        """For a `moment` at which writes are allowed: the next start of a freeze window, or `moment + horizon` if
-        none starts sooner. Exact to the window's start (each window's own time zone, daylight saving included)."""
+        """For a `moment` at which writes are allowed: when the next freeze begins, or `moment + horizon` if none
+        begins sooner. Exact to the second in each window's own time zone, daylight saving included: a start in a
+        skipped hour begins at the clock change, and one in a repeated hour begins at each of its two passes."""
         end = moment + horizon
+        marks = {moment + timedelta(minutes=m) - _past_minute(moment) for m in range(1, horizon // MINUTE + 2)}
         for window in self.freeze:
-            zone = ZoneInfo(window.tz)
-            first_day = moment.astimezone(zone).date()
-            for offset in range(horizon.days + 2):
-                day = first_day + timedelta(days=offset)
-                start = datetime.combine(day, window.start, tzinfo=zone)
-                if DAYS[day.weekday()] in window.days and moment < start < end:
-                    end = start
+            marks.update(window.starts_between(moment, end))
+        earlier = moment
+        for mark in sorted(m for m in marks if moment < m < end):
+            if self._frozen(mark):
+                while mark - SECOND > earlier and self._frozen(mark - SECOND):  # the freeze began before the mark
+                    mark -= SECOND
+                return mark
+            earlier = mark
         return end
+
+    def _frozen(self, moment: datetime) -> bool:
+        return any(w.contains(moment) for w in self.freeze)
 
     def budget_for(self, tenant_key: str) -> int:
         return self.writes_per_minute.get(tenant_key, self.default_writes_per_minute)
