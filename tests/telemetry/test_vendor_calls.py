@@ -108,7 +108,7 @@ async def test_a_failing_call_counts_an_error_by_type_and_marks_the_span(
 
 def test_vendor_calls_make_spans_only_once_a_tracer_provider_is_installed() -> None:
     """In a fresh process (providers are set once per process): no span work before `install_tracing`, a span
-    per call after it; the metrics are counted either way."""
+    per call and per step after it; the metrics are counted and the step's scope is set either way."""
     code = """
 import asyncio, httpx
 from opentelemetry import trace
@@ -116,18 +116,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mendflow.connectors.http import VendorHttp
 from mendflow.telemetry.config import TelemetrySettings
 from mendflow.telemetry.exposition import install_metrics
-from mendflow.telemetry.tracing import install_tracing
-from mendflow.telemetry.vendor_calls import tracing_enabled
+from mendflow.telemetry.tracing import current_scope, install_tracing, step_span, tracing_enabled
 
-seen = []
+seen, scopes = [], []
 def answer(request):
     seen.append(trace.get_current_span().get_span_context().is_valid)
     return httpx.Response(200, json={})
 
 async def call():
-    async with VendorHttp(base_url="https://api.example", auth_header="t", vendor="v",
-                          transport=httpx.MockTransport(answer)) as http:
-        await http.get_json("/orgs/acme")
+    with step_span("apply", "hook.fix"):
+        scopes.append(current_scope().action)
+        async with VendorHttp(base_url="https://api.example", auth_header="t", vendor="v",
+                              transport=httpx.MockTransport(answer)) as http:
+            await http.get_json("/orgs/acme")
 
 pipeline = install_metrics()
 before = tracing_enabled()
@@ -137,7 +138,8 @@ install_tracing(TelemetrySettings(), exporter=spans)
 asyncio.run(call())
 trace.get_tracer_provider().force_flush()
 counted = "mendflow_connector_requests_total{" in pipeline.render().decode()
-print(before, tracing_enabled(), seen, [s.name for s in spans.get_finished_spans()], counted)
+print(before, tracing_enabled(), seen, [s.name for s in spans.get_finished_spans()], counted, scopes)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split("\n")[0] == "False True [False, True] ['v GET /orgs/{id}'] True"
+    expected = "False True [False, True] ['v GET /orgs/{id}', 'apply hook.fix'] True ['hook.fix', 'hook.fix']"
+    assert done.stdout.split("\n")[0] == expected

@@ -81,10 +81,25 @@ def tracer() -> trace.Tracer:
     return _TRACER
 
 
+_NOT_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+
+def tracing_enabled() -> bool:
+    """Whether this process installed an SDK tracer provider (`install_tracing`, when traces have somewhere to
+    go). Until then a span is the API's no-op one, whose context attach and detach alone cost more than what the
+    span would wrap: a vendor call's counters, a step's scope."""
+    return not isinstance(trace.get_tracer_provider(), _NOT_TRACING)
+
+
 @contextmanager
 def step_span(step: str, action: str) -> Iterator[None]:
-    """`prepare|apply|verify|restore <action>`: groups the vendor calls of one step of a change."""
+    """`prepare|apply|verify|restore <action>`: groups the vendor calls of one step of a change (its scope names
+    the action for logs and vendor-call spans either way)."""
     scope = replace(current_scope(), action=action)
+    if not tracing_enabled():
+        with scoped(scope):
+            yield
+        return
     with (
         tracer().start_as_current_span(
             f"{step} {action}",

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from mendflow.telemetry import metrics
-from mendflow.telemetry.tracing import current_scope, tracer
+from mendflow.telemetry.tracing import current_scope, tracer, tracing_enabled
 
 _WORDS = frozenset(
     {
@@ -86,16 +86,6 @@ class VendorCall:
     def rate_limited(self, wait_seconds: float) -> None:
         metrics.connector_rate_limited.add(1, {"vendor": self.vendor, "operation": self.operation})
         self.span.add_event("rate limited", {"mendflow.wait_s": round(wait_seconds, 3)})
-
-
-_NOT_TRACING = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-
-
-def tracing_enabled() -> bool:
-    """Whether this process installed an SDK tracer provider (`install_tracing`, when traces have somewhere to
-    go). Until then a vendor call's span would be the API's no-op one, whose context attach and detach alone cost
-    more than the call's counters."""
-    return not isinstance(trace.get_tracer_provider(), _NOT_TRACING)
 
 
 @contextmanager
