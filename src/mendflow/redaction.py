@@ -22,24 +22,34 @@ _PATTERNS = (
 )
 _SENSITIVE_KEYS = re.compile(r"(?i)(token|secret|password|authorization|api[_-]?key|private[_-]?key)")
 
+_SHORTEST_SHAPE = 13
+"""No token shape above matches fewer characters (`ssws`, a space and 8): shorter text is checked for registered
+secrets only (most values a record redacts are short: flags, names, ids)."""
+
 _lock = threading.Lock()
 _known: set[str] = set()
+_longest_first: tuple[str, ...] = ()
+"""The registered secrets, longest first (a secret containing another is masked whole); rebuilt on registration,
+read without the lock (a tuple is replaced, never changed)."""
 
 
 def register_secret(value: str) -> None:
     """Remember a secret value so that `redact` masks it wherever it appears."""
+    global _longest_first
     if len(value) >= 4:
         with _lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Mask registered secrets and known token shapes in `text`."""
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for secret in known:
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, MASK)
+    if len(text) < _SHORTEST_SHAPE:
+        return text
     for pattern in _PATTERNS:
         text = pattern.sub(MASK, text)
     return text

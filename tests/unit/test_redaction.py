@@ -58,3 +58,18 @@ def test_log_lines_and_exceptions_are_redacted() -> None:
     assert canary not in output
     assert output.count(MASK) >= 3
     assert all(json.loads(line) for line in output.splitlines() if line.startswith("{"))
+
+
+def test_the_shortest_text_each_token_shape_matches_is_still_masked() -> None:
+    """Short text skips the shape patterns (a fast path): each shape's shortest match is at or above that length."""
+    shortest = ["ssws " + "a" * 8, "xoxb-" + "a" * 10, "xapp-" + "a" * 10, "ghp_" + "a" * 20, "mfp_" + "a" * 20]
+    for text in shortest:
+        assert redact(text) != text, text
+        assert redact(text[:-1]) == text[:-1], text  # one character short: not that shape
+
+
+def test_a_short_registered_secret_is_masked_and_the_longest_secret_first() -> None:
+    register_secret("k9#q")
+    register_secret("k9#q-longer-part")
+    assert redact("a=k9#q") == f"a={MASK}"
+    assert redact("x k9#q-longer-part y") == f"x {MASK} y"
