@@ -957,7 +957,15 @@ class RemediationWorkflow(Controls):
                 return
             self._state = "frozen"
             self._note("held by freeze window", f"until {verdict.hold_until.isoformat()}")
-            await workflow.sleep(max(verdict.hold_until - workflow.now(), timedelta(seconds=1)))
+            hold = max(verdict.hold_until - workflow.now(), timedelta(seconds=1))
+            if not self._pipelined:
+                await workflow.sleep(hold)
+                continue
+            try:  # an abort ends the wait at once (a freeze can last the night): nothing more will be written
+                await workflow.wait_condition(lambda: self._aborted, timeout=hold)
+                return
+            except TimeoutError:
+                pass
 
     async def _settle(self, *, final: bool) -> None:
         """Record this run's outcomes in the ledger, page by page; at the end, targets never reached reopen."""
