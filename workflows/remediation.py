@@ -325,23 +325,21 @@ class RemediationWorkflow(Controls):
     async def _approved(self, plan: CampaignPlanDetail) -> bool:
         """Wait for enough approvals or a rejection; escalate once; expire at the timeout (nothing changes)."""
         self._state = "awaiting_approval"
-        started = workflow.now()
-        deadline = started + plan.approval_timeout
-        while self._verdict is None:
-            now = workflow.now()
-            if now >= deadline:
-                self._state = "expired"
-                self._note("expired", f"no decision within {plan.approval_timeout}; nothing was changed")
-                return False
-            wait = deadline - now
-            escalate_at = started + plan.escalate_after if plan.escalate_after is not None else None
-            if escalate_at is not None and not self._escalated:
-                wait = min(wait, max(escalate_at - now, timedelta(0)))
-            try:
-                await workflow.wait_condition(lambda: self._verdict is not None, timeout=wait)
-            except TimeoutError:
-                if escalate_at is not None and not self._escalated and workflow.now() >= escalate_at:
-                    await self._escalate(plan, workflow.now() - started)
+        decided = await self._decision_within(
+            lambda: self._verdict is not None,
+            within=plan.approval_timeout,
+            escalate_after=None if self._escalated else plan.escalate_after,
+            escalation=lambda waited: EscalationInput(
+                campaign_id=plan.campaign_id,
+                playbook_id=plan.playbook_id,
+                escalate_to=plan.escalate_to,
+                waited=waited,
+            ),
+        )
+        if not decided:
+            self._state = "expired"
+            self._note("expired", f"no decision within {plan.approval_timeout}; nothing was changed")
+            return False
         if self._aborted:
             self._state = "aborted"
             return False
@@ -351,24 +349,9 @@ class RemediationWorkflow(Controls):
         self._state = "approved"
         return True
 
-    async def _escalate(self, plan: CampaignPlanDetail, waited: timedelta) -> None:
-        self._escalated = True
-        self._note("escalated", f"to {plan.escalate_to or 'the escalation contact'} after {waited}")
-        try:
-            await workflow.execute_activity(
-                Activity.escalate_campaign,
-                EscalationInput(
-                    campaign_id=plan.campaign_id,
-                    playbook_id=plan.playbook_id,
-                    escalate_to=plan.escalate_to,
-                    waited=waited,
-                ),
-                task_queue=self._queue(Activity.escalate_campaign),
-                start_to_close_timeout=SHORT,
-                retry_policy=RETRY,
-            )
-        except ActivityError as err:  # telling someone failed: the gate itself goes on, and says so
-            self._note("escalation could not be delivered", cause(err))
+    async def _escalate_once(self, request: EscalationInput) -> None:
+        self._escalated = True  # shown in the status and carried over: a campaign escalates once
+        await super()._escalate_once(request)
 
     # ---- the rollout -----------------------------------------------------------------------------------------
 
