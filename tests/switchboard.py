@@ -2,8 +2,9 @@
 
 Stopping a uvicorn server costs ~0.15 s (its shutdown pauses 0.1 s, and it notices `should_exit` on a 0.1 s
 tick); the Slack, Jira and GitHub fixtures paid that after every test that used them. A test still gets a fresh
-simulator (its own app and state); only the socket and the serving thread outlive it. Between tests nothing is
-plugged in and a request is answered 503, so a straggler from an earlier test cannot reach a later one's state.
+simulator (its own app and state); only the socket and the serving thread outlive it. A request arriving between
+tests is answered 503. The fixtures' tests stop their workers before the fixture ends, so no client of an earlier
+test is left to call a later test's simulator.
 """
 
 from __future__ import annotations
