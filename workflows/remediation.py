@@ -826,18 +826,11 @@ class RemediationWorkflow(Controls):
             )
             findings_count = request.target_count
         written = [JournalEntry(fingerprint=fp, change=self._changes[fp]) for fp in self._order]
-        if written:
-            self._journal.append(
-                await workflow.execute_activity(
-                    Activity.store_journal,
-                    JournalInput(entries=written),
-                    result_type=str,
-                    task_queue=self._queue(Activity.store_journal),
-                    start_to_close_timeout=SHORT,
-                    retry_policy=RETRY,
-                )
-            )
-        await self._settle(final=False)
+        if self._pipelined:  # the journal and the ledger are independent: both at once
+            await asyncio.gather(self._store_journal(written), self._settle(final=False))
+        else:
+            await self._store_journal(written)
+            await self._settle(final=False)
         # The publisher may have started a publish while we journalled: let it land so its refs are carried.
         await workflow.wait_condition(lambda: not self._publishing)
         self._runs += 1
@@ -852,6 +845,20 @@ class RemediationWorkflow(Controls):
                 }
             )
         )
+
+    async def _store_journal(self, written: list[JournalEntry]) -> None:
+        """This run's written changes (the rollback state) into the snapshot store; the carry keeps the digest."""
+        if written:
+            self._journal.append(
+                await workflow.execute_activity(
+                    Activity.store_journal,
+                    JournalInput(entries=written),
+                    result_type=str,
+                    task_queue=self._queue(Activity.store_journal),
+                    start_to_close_timeout=SHORT,
+                    retry_policy=RETRY,
+                )
+            )
 
     def _carry(self) -> CampaignCarry:
         assert self._plan is not None
