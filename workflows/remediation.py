@@ -195,11 +195,6 @@ class RemediationWorkflow(Controls):
         """Bytes of one change in the journal continuing as new writes (measured on this run's first capture)."""
         self._status_bytes = 0
         """Bytes of one finding's ledger status as continuing as new settles it (measured likewise)."""
-        self._settled: dict[str, str] = {}
-        """Ledger statuses this run has settled already (pipelined: verified targets as their chunks end)."""
-        self._verified_unsettled: list[str] = []
-        self._settlings: list[asyncio.Future[None]] = []
-        """Background settles of verified targets (one at a time; awaited before any other settle)."""
         self._open_until: datetime | None = None
         """Writes are allowed until then by the last change-window verdict (pipelined: asked again after)."""
         self._first_page: list[CampaignTarget] = []
@@ -525,10 +520,6 @@ class RemediationWorkflow(Controls):
                 self._note(change.outcome.value, change.resource.id)
                 if change.outcome != Outcome.verified:
                     failed.append(fingerprint)
-                elif self._pipelined:
-                    self._verified_unsettled.append(fingerprint)
-            if self._pipelined:
-                self._settle_verified_soon()
             self._failures += len(failed)
             for fingerprint in failed:  # restored at once, one by one (failures are few)
                 change = self._changes[fingerprint]
@@ -805,7 +796,7 @@ class RemediationWorkflow(Controls):
         if not self._pipelined or done < self._request.page_size or not self._entry_bytes:
             return size >= budget
         journal = (len(self._order) + targets_ahead) * self._entry_bytes
-        statuses = (done - len(self._settled) + targets_ahead) * self._status_bytes
+        statuses = (done + targets_ahead) * self._status_bytes
         carry = len(self._carry().model_dump_json())
         return size + size / done * targets_ahead + journal + statuses + carry >= budget
 
@@ -966,27 +957,9 @@ class RemediationWorkflow(Controls):
             except TimeoutError:
                 pass
 
-    def _settle_verified_soon(self) -> None:
-        """Pipelined: once a page of verified targets is waiting and no background settle runs, settle them as
-        resolved — final unless a rollback restores them, which settles them again. The ledger follows the
-        rollout, and continuing as new or finishing has little left to settle."""
-        size = max(self._request.page_size, 1)
-        if len(self._verified_unsettled) < size or any(not f.done() for f in self._settlings):
-            return
-        page = dict.fromkeys(self._verified_unsettled[:size], FindingStatus.resolved.value)
-        del self._verified_unsettled[:size]
-        self._settled.update(page)
-        self._settlings.append(asyncio.ensure_future(self._settle_page(page)))
-
     async def _settle(self, *, final: bool) -> None:
-        """Record this run's outcomes in the ledger, page by page; at the end, targets never reached reopen.
-        Pipelined, only what is not settled already with the same status (a background settle lands first)."""
-        if self._settlings:
-            await asyncio.gather(*self._settlings)
-            self._settlings.clear()
+        """Record this run's outcomes in the ledger, page by page; at the end, targets never reached reopen."""
         statuses = {fp: _LEDGER.get(c.outcome, FindingStatus.failed).value for fp, c in self._changes.items()}
-        if self._pipelined:
-            statuses = {fp: status for fp, status in statuses.items() if self._settled.get(fp) != status}
         if final and self._cursor < self._request.target_count:
             offset = self._cursor
             while offset < self._request.target_count:
@@ -998,9 +971,8 @@ class RemediationWorkflow(Controls):
         items = list(statuses.items())
         size = max(self._request.page_size, 1)
         parts = [dict(items[start : start + size]) for start in range(0, max(len(items), 1), size)]
-        if self._pipelined:  # the pages touch different findings: all at once (none when all are settled)
-            self._settled.update(statuses)
-            await asyncio.gather(*(self._settle_page(part) for part in parts if part))
+        if self._pipelined:  # the pages touch different findings: all at once
+            await asyncio.gather(*(self._settle_page(part) for part in parts))
         else:
             for part in parts:
                 await self._settle_page(part)

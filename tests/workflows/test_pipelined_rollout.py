@@ -1,8 +1,8 @@
 """The pipelined rollout (`PIPELINED_ROLLOUT`): the canary is written before the rest of its page is read, the last
-batch's chunks run on across page boundaries, a batch's last targets are split evenly between the lanes, verified
-targets are settled while the rollout goes on, and an open change window is not asked again before every batch.
-Each test reads what happened from the vendor's side (the gate) or from the campaign's history, and fails on the
-rollout as it was before."""
+batch's chunks run on across page boundaries, a batch's last targets are split evenly between the lanes, the
+ledger's pages are settled at once, and an open change window is not asked again before every batch. Each test
+reads what happened from the vendor's side (the gate) or from the campaign's history, and fails on the rollout as
+it was before."""
 
 from __future__ import annotations
 
@@ -102,11 +102,11 @@ async def test_the_last_batch_runs_on_across_pages_while_a_slow_chunk_finishes(
     assert _most_at_once(chunks[1:]) == 2
 
 
-async def test_a_batchs_last_targets_are_split_evenly_between_the_lanes(
+async def test_a_batchs_last_targets_are_split_evenly_and_the_ledger_settled_at_once(
     dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Concurrency 8: lanes of 4. A batch of 20 goes out as 10 + 10 (before: 16 + 4, the second lane idle while
-    the first wrote 16)."""
+    """Concurrency 8: lanes of 4, chunks of 16. A batch of 20 goes out as 10 + 10 (before: 16 + 4, the second lane
+    idle while the first wrote 16); the findings' two ledger pages are settled together."""
     with scale_org(21, monkeypatch=monkeypatch) as org:
         done, history = await _campaign(
             dev_env, org, tmp_path, "{canary: 1, batches: ['100%'], bake: 0s}", concurrency=8, page_size=20
@@ -114,6 +114,8 @@ async def test_a_batchs_last_targets_are_split_evenly_between_the_lanes(
         assert done.state == "completed" and done.totals == {"verified": 21} and org.insecure() == 0
     sizes = [len(given["changes"]) for _, _, given in _activities(history, Activity.apply_changes)]  # type: ignore[arg-type]
     assert sizes == [1, 10, 10]
+    settles = _activities(history, Activity.settle_findings)
+    assert len(settles) == 2 and _most_at_once(settles) == 2
 
 
 async def test_an_abort_during_a_freeze_ends_the_campaign_at_once(
@@ -133,21 +135,3 @@ async def test_an_abort_during_a_freeze_ends_the_campaign_at_once(
             await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
             result = await handle.result()
     assert result.outcome == "aborted" and hook_configs(github_org.state) == before
-
-
-async def test_verified_targets_are_settled_while_the_rollout_goes_on_and_each_only_once(
-    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Pages of 10: each page of verified targets is settled as resolved while later chunks still change (the
-    ledger follows the rollout), and the final settle names only what was left, so no finding is settled twice
-    (before, every target was settled at the end, in one burst)."""
-    with scale_org(41, monkeypatch=monkeypatch) as org:
-        done, history = await _campaign(
-            dev_env, org, tmp_path, "{canary: 1, batches: ['100%'], bake: 0s}", concurrency=2, page_size=10
-        )
-        assert done.state == "completed" and done.totals == {"verified": 41} and org.insecure() == 0
-    settles = _activities(history, Activity.settle_findings)
-    named = [fp for _, _, given in settles for fp in given["statuses"]]  # type: ignore[attr-defined]
-    assert len(named) == len(set(named)) == 41
-    last_chunk_done = max(c for _, c, _ in _activities(history, Activity.apply_changes) if c is not None)
-    assert sum(1 for scheduled, _, _ in settles if scheduled < last_chunk_done) >= 2
