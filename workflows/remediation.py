@@ -483,9 +483,13 @@ class RemediationWorkflow(Controls):
                 await workflow.wait_condition(lambda: self._lanes_busy == 0)
                 todo = await self._recapture(todo)
                 continue
+            asked_at = workflow.now()
             allowed = await self._writes_allowed(plan.writes_per_minute)
-            if self._pipelined and (self._failures > plan.max_failures or self._aborted):
-                break  # the other lane's chunk failed, or an abort came, while this one waited (a pause, the budget)
+            if self._pipelined:  # what came while this chunk waited (a freeze, the budget)
+                if self._failures > plan.max_failures or self._aborted:
+                    break  # the other lane's chunk failed, or an abort came
+                if self._paused or (workflow.now() > asked_at and not self._window_open()):
+                    continue  # held at the checkpoint, or the window asked again, before anything is written
             size = min(chunk_size, allowed)
             if self._pipelined and closing:  # the batch's last targets: the free lanes end together
                 size = min(size, math.ceil(len(todo) / (lanes - self._lanes_busy)))
@@ -921,10 +925,16 @@ class RemediationWorkflow(Controls):
             await workflow.sleep(timedelta(seconds=60 - (now - self._writes[0])))
         self._writes.append(workflow.now().timestamp())
 
+    def _window_open(self) -> bool:
+        """The last change-window verdict still holds (None — not asked in this run, or a verdict without an end
+        from an older worker — holds nothing)."""
+        return self._open_until is not None and workflow.now() < self._open_until
+
     async def _window_still_open(self) -> None:
         """Before a chunk (pipelined): once the last open verdict has run out, ask again — a freeze may begin in
-        the middle of a batch, or while the canary was being captured. Costs nothing while the verdict holds."""
-        if self._open_until is None or workflow.now() < self._open_until:
+        the middle of a batch, while the canary was being captured, or in a run that continued as new (it carries
+        no verdict). Costs nothing while the verdict holds."""
+        if self._window_open():
             return
         previous = self._state
         await self._wait_for_window()
@@ -1101,13 +1111,13 @@ class RemediationWorkflow(Controls):
             lambda: (
                 self._state in IDLE
                 and (not settled_first or self._state not in FINISHED or self._settled_as == self._state)
-                and (not self._pipelined or self._state != "paused" or self._nothing_in_flight())
+                and (not self._pipelined or self._state not in ("paused", "frozen") or self._nothing_in_flight())
             )
         )
         return self.status()
 
     def _nothing_in_flight(self) -> bool:
-        """No chunk is writing and no capture is reading: a paused campaign is idle only then."""
+        """No chunk is writing and no capture is reading: a paused or frozen campaign is idle only then."""
         return self._lanes_busy == 0 and (self._prefetch is None or self._prefetch.done())
 
     @workflow.query

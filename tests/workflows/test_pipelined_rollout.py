@@ -135,3 +135,33 @@ async def test_an_abort_during_a_freeze_ends_the_campaign_at_once(
             await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
             result = await handle.result()
     assert result.outcome == "aborted" and hook_configs(github_org.state) == before
+
+
+async def test_a_run_that_continued_as_new_asks_the_window_before_writing_into_a_freeze(
+    time_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
+) -> None:
+    """Pages of one and a 1-byte budget: the second hook is written by a run that continued as new, after a minute's
+    write-budget wait (one write a minute). A freeze starts during that wait: the write waits for its end (a run
+    that continued as new carried no verdict and never asked again; a verdict that ran out during the budget wait
+    was not asked again either)."""
+    now = datetime.now(UTC)
+    start = (now + timedelta(seconds=75)).replace(second=0, microsecond=0)
+    end = start + timedelta(minutes=10)
+    if end.date() != now.date():
+        pytest.skip("the freeze would cross midnight (windows are times of one day)")
+    freeze = FreezeWindow(days=(DAYS[start.weekday()],), start=start.time(), end=end.time(), tz="UTC")
+    changes = ChangePolicy(freeze=(freeze,), writes_per_minute={"github:acme": 1})
+    playbook = hook_playbook(mode="auto")
+    queue = f"q-{uuid.uuid4()}"
+    request = campaign_input(playbook, findings=findings_for(playbook), page_size=1, history_budget_bytes=1)
+    async with build_worker(time_env.client, context(github_org, tmp_path, playbook, changes), task_queue=queue):
+        handle = await time_env.client.start_workflow(
+            "RemediationWorkflow", request, id=request.campaign_id, task_queue=queue
+        )
+        await handle.result()
+        final = await time_env.client.get_workflow_handle(request.campaign_id).query(
+            "status", result_type=CampaignStatus
+        )
+    assert final.runs >= 2 and final.totals == {"verified": 2}
+    written = [datetime.fromisoformat(e["at"]) for e in final.timeline if e["event"] == "verified"]
+    assert written and all(not (start <= at < end) for at in written), (start, end, written)
