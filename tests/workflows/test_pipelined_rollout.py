@@ -6,7 +6,6 @@ it was before."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,10 +22,10 @@ from mendflow.runtime.scans import wait_idle
 from mendflow.runtime.worker import build_worker
 from mendflow.workflow_types import CampaignStatus
 from tests.conftest import SimulatedOrg
-from tests.workflows.campaigns import findings_for, hook_configs, hook_playbook, start_campaign
+from tests.workflows.campaigns import findings_for, hook_playbook
 from tests.workflows.scale import ScaleOrg, campaign_input, scale_org
 from tests.workflows.test_campaign_scale import _context
-from tests.workflows.test_rollout import context, operator
+from tests.workflows.test_rollout import context
 
 
 async def _campaign(
@@ -116,25 +115,6 @@ async def test_a_batchs_last_targets_are_split_evenly_and_the_ledger_settled_at_
     assert sizes == [1, 10, 10]
     settles = _activities(history, Activity.settle_findings)
     assert len(settles) == 2 and _most_at_once(settles) == 2
-
-
-async def test_an_abort_during_a_freeze_ends_the_campaign_at_once(
-    dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
-) -> None:
-    """A campaign held by a freeze lasting the rest of the day is aborted: it ends now, nothing written (before,
-    it slept until the freeze's end before it saw the abort)."""
-    today = DAYS[datetime.now(UTC).weekday()]
-    changes = ChangePolicy(freeze=(FreezeWindow(days=(today,), tz="UTC"),))
-    playbook = hook_playbook(mode="auto")
-    before = hook_configs(github_org.state)
-    queue = f"q-{uuid.uuid4()}"
-    async with build_worker(dev_env.client, context(github_org, tmp_path, playbook, changes), task_queue=queue):
-        handle = await start_campaign(dev_env.client, queue, playbook, retention=timedelta(hours=1))
-        async with asyncio.timeout(30):
-            assert (await wait_idle(dev_env.client, handle.id)).state == "frozen"
-            await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
-            result = await handle.result()
-    assert result.outcome == "aborted" and hook_configs(github_org.state) == before
 
 
 async def test_a_run_that_continued_as_new_asks_the_window_before_writing_into_a_freeze(

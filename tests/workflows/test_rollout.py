@@ -129,7 +129,8 @@ async def test_freeze_window_holds_the_rollout_until_it_ends(
 async def test_a_campaign_held_by_a_freeze_is_idle_for_whoever_follows_it(
     dev_env: WorkflowEnvironment, github_org: SimulatedOrg, tmp_path: Path
 ) -> None:
-    """`wait_idle` answers `frozen` at once (a freeze can last hours: `scan --tenant` once blocked until its end)."""
+    """`wait_idle` answers `frozen` at once (a freeze can last hours: `scan --tenant` once blocked until its end), and
+    an abort then ends the campaign at once with nothing written (it slept until the freeze's end first)."""
     today = DAYS[datetime.now(UTC).weekday()]
     changes = ChangePolicy(freeze=(FreezeWindow(days=(today,), tz="UTC"),))
     playbook = hook_playbook(mode="auto")
@@ -142,7 +143,10 @@ async def test_a_campaign_held_by_a_freeze_is_idle_for_whoever_follows_it(
         assert idle.state == "frozen"
         assert hook_configs(github_org.state) == before
         aborted = await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
+        async with asyncio.timeout(30):
+            result = await handle.result()
     assert aborted.startswith("aborted")
+    assert result.outcome == "aborted" and hook_configs(github_org.state) == before
 
 
 async def test_write_budget_paces_the_rollout(
