@@ -435,13 +435,12 @@ class RemediationWorkflow(Controls):
             await self._change_in_chunks(fingerprints, plan, closing=closing)
         else:
             await self._change_one_by_one(fingerprints, plan)
+        if self._pipelined:  # chunks may still be writing: their outcomes decide how the rollout stops
+            return not (self._failures > plan.max_failures or self._aborted) or await self._drained(plan)
         if self._failures > plan.max_failures:
             await self._stopped_by_failures(plan)
             return False
         if self._aborted:
-            await self._lanes_idle()
-            if self._pipelined and await self._stopped_by_failures(plan):
-                return False  # a chunk in flight failed past the threshold: everything written is rolled back
             self._state = "aborted"
             return False
         return True
@@ -941,7 +940,7 @@ class RemediationWorkflow(Controls):
         self._state = previous
 
     async def _wait_for_window(self) -> None:
-        if self._pipelined and self._open_until is not None and workflow.now() < self._open_until:
+        if self._pipelined and self._window_open():
             return  # the last verdict still holds: no freeze starts before then
         while True:
             verdict = await workflow.execute_activity(

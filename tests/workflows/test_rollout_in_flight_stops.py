@@ -139,6 +139,16 @@ def _verified(org: ScaleOrg, index: int) -> Any:
     return lambda s: any(c.resource.id == org.hooks[index] and c.outcome == Outcome.verified for c in s.changes)
 
 
+async def _while_a_and_b_write(
+    handle: WorkflowHandle[Any, Any], held: HeldWrites, a_last: str, b_first: str, verb: str
+) -> None:
+    """Once A's last write and B's first are both held: the operator's `verb` (abort, pause), then A may end."""
+    await held.until_arrived(a_last)
+    await held.until_arrived(b_first)
+    await handle.execute_update(verb, operator(handle, verb, "alice"), result_type=str)
+    held.released[a_last].set()
+
+
 def _written(org: ScaleOrg, hooks: list[str]) -> list[str]:
     return [path for path in org.gate.writes if path.removesuffix("/config") in hooks]
 
@@ -151,10 +161,7 @@ async def test_an_abort_while_a_chunk_fails_past_the_threshold_still_rolls_every
     left written under 'aborted' with one failure over the limit."""
     with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await held.until_arrived(a_last)
-            await held.until_arrived(b_first)
-            await handle.execute_update("abort", operator(handle, "abort", "alice"), result_type=str)
-            held.released[a_last].set()
+            await _while_a_and_b_write(handle, held, a_last, b_first, "abort")
             await _until_status(handle, _verified(org, A_LAST))  # A is over, the rollout has seen the abort
             held.released[b_first].set()
             done = await _idle(dev_env, handle)
@@ -170,10 +177,7 @@ async def test_a_chunk_failing_while_the_rollout_is_paused_stops_it_before_the_n
     more is written (the next chunk untouched) and everything is rolled back."""
     with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await held.until_arrived(a_last)
-            await held.until_arrived(b_first)
-            await handle.execute_update("pause", operator(handle, "pause", "alice"), result_type=str)
-            held.released[a_last].set()
+            await _while_a_and_b_write(handle, held, a_last, b_first, "pause")
             await _until_status(handle, lambda s: s.state == "paused")  # A is over, the rollout holds
             held.released[b_first].set()
             await _until_status(handle, lambda s: s.totals.get(Outcome.restored.value, 0) >= 1)  # B failed
@@ -190,10 +194,7 @@ async def test_paused_is_answered_only_once_no_chunk_is_writing(
     so whoever waited for it (an operator, `mendflow scan --tenant`) sees nothing written afterwards."""
     with _org(monkeypatch) as (org, held, a_last, b_first):
         async with _running(dev_env, org, tmp_path) as handle:
-            await held.until_arrived(a_last)
-            await held.until_arrived(b_first)
-            await handle.execute_update("pause", operator(handle, "pause", "alice"), result_type=str)
-            held.released[a_last].set()
+            await _while_a_and_b_write(handle, held, a_last, b_first, "pause")
             idle = asyncio.ensure_future(_idle(dev_env, handle))
             await _until_status(handle, lambda s: s.state == "paused")  # A is over, B still writing
             await asyncio.wait({idle}, timeout=4)  # answered at once if 'paused' counts with B in flight
